@@ -1,0 +1,534 @@
+//! The concrete evaluator: the KMS authorization decision for one request, explained.
+//!
+//! Every counterexample the solver finds is replayed through this module, so it follows
+//! `semantics.md` §4.2 step by step and keeps each step in its own small function.
+
+mod condition;
+mod statement;
+
+pub use condition::{evaluate as evaluate_condition, CondOutcome};
+pub use statement::{match_statement, Match, Via};
+
+use crate::grant::Grant;
+use crate::kms_rules::{is_cross_account_action, GRANT_OPS_IGNORING_CONSTRAINTS};
+use crate::policy::{Effect, Policy, PolicyKind};
+use crate::request::{Caller, Request};
+use std::sync::Arc;
+
+/// Everything that takes part in a decision about one key.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    pub key_policy: Policy,
+    pub identity: Vec<Policy>,
+    /// One policy per level of the organization (root, OUs, account): each must allow.
+    pub scps: Vec<Policy>,
+    pub boundary: Option<Policy>,
+    pub grants: Vec<Grant>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    ExplicitDeny,
+    Allowed,
+    ImplicitDeny,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::ExplicitDeny => "explicit-deny",
+            Reason::Allowed => "allowed",
+            Reason::ImplicitDeny => "implicit-deny",
+        }
+    }
+}
+
+/// What one statement did for this request.
+#[derive(Debug, Clone)]
+pub struct StatementResult {
+    pub policy: Arc<str>,
+    pub kind: PolicyKind,
+    /// `Sid` or `Statement[i]`.
+    pub statement: String,
+    pub index: usize,
+    pub effect: Effect,
+    pub applies: bool,
+    pub via: Option<Via>,
+    /// Whether the statement is part of what decided (the deny, or the allow path).
+    pub decisive: bool,
+    /// How it matched, or why it did not.
+    pub detail: String,
+}
+
+/// What one grant did for this request.
+#[derive(Debug, Clone)]
+pub struct GrantResult {
+    pub source: Arc<str>,
+    pub grant: String,
+    pub applies: bool,
+    /// Whether the grantee is an account (delegates to IAM policies like a key policy).
+    pub to_account: bool,
+    pub decisive: bool,
+    pub detail: String,
+}
+
+/// The decision and its explanation.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub reason: Reason,
+    /// One sentence saying which path decided.
+    pub summary: String,
+    pub statements: Vec<StatementResult>,
+    pub grants: Vec<GrantResult>,
+    /// Points where the decision rests on behaviour AWS does not document.
+    pub notes: Vec<String>,
+}
+
+impl Decision {
+    pub fn allowed(&self) -> bool {
+        self.reason == Reason::Allowed
+    }
+}
+
+/// Decides `req` against `inputs` ([KMSKP], [KMSEVAL], [KMSX], [EVAL]).
+pub fn authorize(inputs: &Inputs, req: &Request) -> Decision {
+    let on_key = req.resource.is_some();
+    let mut statements = Vec::new();
+    if on_key {
+        statements.extend(evaluate_policy(&inputs.key_policy, req));
+    } else {
+        statements.extend(not_consulted(&inputs.key_policy, req));
+    }
+    for p in inputs
+        .identity
+        .iter()
+        .chain(&inputs.scps)
+        .chain(&inputs.boundary)
+    {
+        statements.extend(evaluate_policy(p, req));
+    }
+    let grants: Vec<GrantResult> = inputs
+        .grants
+        .iter()
+        .map(|g| evaluate_grant(g, req))
+        .collect();
+    let notes = collect_notes(inputs, req);
+    let mut d = Decision {
+        reason: Reason::ImplicitDeny,
+        summary: String::new(),
+        statements,
+        grants,
+        notes,
+    };
+    if !deny(&mut d) {
+        allow(&mut d, inputs, req);
+    }
+    d
+}
+
+fn evaluate_policy(p: &Policy, req: &Request) -> Vec<StatementResult> {
+    p.statements
+        .iter()
+        .map(|st| {
+            let m = match_statement(st, req);
+            let (applies, via, detail) = match m {
+                Match::Applies { via, .. } => (true, Some(via), applies_text(via)),
+                Match::NotApplicable(why) => (false, None, why),
+            };
+            StatementResult {
+                policy: p.source.clone(),
+                kind: p.kind,
+                statement: st.label(),
+                index: st.index,
+                effect: st.effect,
+                applies,
+                via,
+                decisive: false,
+                detail,
+            }
+        })
+        .collect()
+}
+
+fn applies_text(via: Via) -> String {
+    match via {
+        Via::Attached => "applies",
+        Via::Everyone => "applies (principal \"*\")",
+        Via::Account => "applies (principal is the caller's account: delegates to IAM policies)",
+        Via::Role => "applies (principal names the caller's role)",
+        Via::Exact => "applies (principal names the caller)",
+        Via::Service => "applies (principal names the service)",
+    }
+    .to_string()
+}
+
+fn not_consulted(p: &Policy, req: &Request) -> Vec<StatementResult> {
+    p.statements
+        .iter()
+        .map(|st| StatementResult {
+            policy: p.source.clone(),
+            kind: p.kind,
+            statement: st.label(),
+            index: st.index,
+            effect: st.effect,
+            applies: false,
+            via: None,
+            decisive: false,
+            detail: format!(
+                "not consulted: {} is not authorized on a key, so only IAM policies decide",
+                req.action_name()
+            ),
+        })
+        .collect()
+}
+
+fn collect_notes(inputs: &Inputs, req: &Request) -> Vec<String> {
+    let policies = std::iter::once(&inputs.key_policy)
+        .chain(&inputs.identity)
+        .chain(&inputs.scps)
+        .chain(&inputs.boundary);
+    let mut notes: Vec<String> = policies
+        .flat_map(|p| p.statements.iter().map(move |st| (p, st)))
+        .filter_map(|(_, st)| match match_statement(st, req) {
+            Match::Applies { notes, .. } => Some(notes),
+            Match::NotApplicable(_) => None,
+        })
+        .flatten()
+        .collect();
+    notes.sort();
+    notes.dedup();
+    notes
+}
+
+/// Step 1: an explicit deny anywhere wins. Returns whether it decided.
+fn deny(d: &mut Decision) -> bool {
+    let mut first = None;
+    for s in d
+        .statements
+        .iter_mut()
+        .filter(|s| s.applies && s.effect == Effect::Deny)
+    {
+        s.decisive = true;
+        first.get_or_insert_with(|| format!("{} {} in {}", s.kind.label(), s.statement, s.policy));
+    }
+    match first {
+        Some(who) => {
+            d.reason = Reason::ExplicitDeny;
+            d.summary = format!("explicitly denied by {who}");
+            true
+        }
+        None => false,
+    }
+}
+
+/// Whether a policy of `kind` has an applying Allow, per policy (for SCP levels).
+fn allows_in(d: &Decision, kind: PolicyKind, source: &str) -> bool {
+    d.statements
+        .iter()
+        .any(|s| s.kind == kind && &*s.policy == source && s.applies && s.effect == Effect::Allow)
+}
+
+fn mark(d: &mut Decision, pick: impl Fn(&StatementResult) -> bool) {
+    for s in d
+        .statements
+        .iter_mut()
+        .filter(|s| s.applies && s.effect == Effect::Allow && pick(s))
+    {
+        s.decisive = true;
+    }
+}
+
+/// The guardrails on the caller's side: every SCP level, and the boundary.
+struct Guardrails {
+    scp_block: Option<String>,
+    boundary_block: Option<String>,
+}
+
+fn guardrails(d: &Decision, inputs: &Inputs, req: &Request) -> Guardrails {
+    let iam_caller = matches!(req.caller, Caller::Iam { .. });
+    let scp_block = inputs
+        .scps
+        .iter()
+        .find(|p| iam_caller && !allows_in(d, PolicyKind::Scp, &p.source))
+        .map(|p| format!("the SCP {} does not allow {}", p.source, req.action_name()));
+    let boundary_block = inputs
+        .boundary
+        .as_ref()
+        .filter(|p| iam_caller && !allows_in(d, PolicyKind::Boundary, &p.source))
+        .map(|p| {
+            format!(
+                "the permissions boundary {} does not allow {}",
+                p.source,
+                req.action_name()
+            )
+        });
+    Guardrails {
+        scp_block,
+        boundary_block,
+    }
+}
+
+/// Steps 2–5: which allow path, if any, opens.
+fn allow(d: &mut Decision, inputs: &Inputs, req: &Request) {
+    let g = guardrails(d, inputs, req);
+    let verdict = if req.caller == Caller::Anonymous {
+        Err(
+            "AWS KMS accepts only signed requests; an anonymous caller is never allowed"
+                .to_string(),
+        )
+    } else if req.resource.is_none() {
+        identity_path(d, &g, req)
+    } else {
+        key_paths(d, &g, req)
+    };
+    match verdict {
+        Ok(summary) => {
+            d.reason = Reason::Allowed;
+            d.summary = summary;
+        }
+        Err(why) => {
+            d.reason = Reason::ImplicitDeny;
+            d.summary = format!("implicitly denied: {why}");
+        }
+    }
+}
+
+fn has_allow(d: &Decision, kind: PolicyKind, via: impl Fn(Via) -> bool) -> bool {
+    d.statements.iter().any(|s| {
+        s.kind == kind && s.applies && s.effect == Effect::Allow && s.via.is_some_and(&via)
+    })
+}
+
+/// Actions not authorized on a key: identity policies decide alone, within guardrails.
+fn identity_path(d: &mut Decision, g: &Guardrails, req: &Request) -> Result<String, String> {
+    if !has_allow(d, PolicyKind::Identity, |_| true) {
+        return Err(format!("no identity policy allows {}", req.action_name()));
+    }
+    guarded(g, true)?;
+    mark(d, |s| {
+        matches!(
+            s.kind,
+            PolicyKind::Identity | PolicyKind::Scp | PolicyKind::Boundary
+        )
+    });
+    Ok(format!(
+        "allowed by an identity policy ({} is authorized by IAM policies alone)",
+        req.action_name()
+    ))
+}
+
+/// Fails when a guardrail blocks; `boundary` says whether the boundary applies to the path.
+fn guarded(g: &Guardrails, boundary: bool) -> Result<(), String> {
+    if let Some(why) = &g.scp_block {
+        return Err(why.clone());
+    }
+    if boundary {
+        if let Some(why) = &g.boundary_block {
+            return Err(why.clone());
+        }
+    }
+    Ok(())
+}
+
+fn key_paths(d: &mut Decision, g: &Guardrails, req: &Request) -> Result<String, String> {
+    let same_account = match (&req.caller, req.key_account()) {
+        (Caller::Iam { account, .. }, Some(key_account)) => account == key_account,
+        (Caller::Service(_), _) => true,
+        _ => false,
+    };
+    let mut reasons = Vec::new();
+    let result = if same_account {
+        same_account_paths(d, g, req, &mut reasons)
+    } else {
+        cross_account_paths(d, g, req, &mut reasons)
+    };
+    result.ok_or_else(|| {
+        if reasons.is_empty() {
+            format!(
+                "no key-policy statement or grant allows {}",
+                req.action_name()
+            )
+        } else {
+            reasons.join("; ")
+        }
+    })
+}
+
+fn same_account_paths(
+    d: &mut Decision,
+    g: &Guardrails,
+    req: &Request,
+    reasons: &mut Vec<String>,
+) -> Option<String> {
+    let direct = |v: Via| matches!(v, Via::Everyone | Via::Role | Via::Exact | Via::Service);
+    if has_allow(d, PolicyKind::KeyPolicy, direct) {
+        // A key policy naming the exact user or session is not limited by the boundary ([EVAL] 4.1 step 4).
+        let exact = has_allow(d, PolicyKind::KeyPolicy, |v| v == Via::Exact);
+        match guarded(g, !exact) {
+            Ok(()) => {
+                mark(d, |s| {
+                    s.kind == PolicyKind::KeyPolicy && s.via.is_some_and(direct)
+                        || matches!(s.kind, PolicyKind::Scp | PolicyKind::Boundary)
+                });
+                return Some("allowed by the key policy, which names the caller".into());
+            }
+            Err(why) => reasons.push(format!("the key policy allows the caller but {why}")),
+        }
+    }
+    if let Some(s) = iam_delegation(d, g, req, reasons) {
+        return Some(s);
+    }
+    grant_path(d, g, reasons)
+}
+
+/// The key policy trusts the caller's account and an identity policy allows.
+fn iam_delegation(
+    d: &mut Decision,
+    g: &Guardrails,
+    req: &Request,
+    reasons: &mut Vec<String>,
+) -> Option<String> {
+    if !has_allow(d, PolicyKind::KeyPolicy, |v| v == Via::Account) {
+        return None;
+    }
+    let account = req.caller.account().unwrap_or_default().to_string();
+    if !has_allow(d, PolicyKind::Identity, |_| true) {
+        reasons.push(format!("the key policy delegates to account {account}'s IAM policies, but no identity policy allows {}", req.action_name()));
+        return None;
+    }
+    if let Err(why) = guarded(g, true) {
+        reasons.push(format!(
+            "the key policy and an identity policy allow, but {why}"
+        ));
+        return None;
+    }
+    mark(d, |s| {
+        s.kind == PolicyKind::KeyPolicy && s.via == Some(Via::Account)
+            || s.kind != PolicyKind::KeyPolicy
+    });
+    Some(format!(
+        "allowed: the key policy delegates to account {account} and an identity policy allows"
+    ))
+}
+
+fn cross_account_paths(
+    d: &mut Decision,
+    g: &Guardrails,
+    req: &Request,
+    reasons: &mut Vec<String>,
+) -> Option<String> {
+    let account = req.caller.account().unwrap_or_default().to_string();
+    if !is_cross_account_action(&req.action) {
+        reasons.push(format!(
+            "{} cannot be used across accounts (caller in {account}, key in {})",
+            req.action_name(),
+            req.key_account().unwrap_or("?")
+        ));
+        return None;
+    }
+    let key_policy = has_allow(d, PolicyKind::KeyPolicy, |_| true);
+    let identity = has_allow(d, PolicyKind::Identity, |_| true);
+    match (key_policy, identity) {
+        (true, true) => match guarded(g, true) {
+            Ok(()) => {
+                mark(d, |_| true);
+                return Some(format!("allowed across accounts: the key policy allows account {account} or its principal, and an identity policy in {account} allows"));
+            }
+            Err(why) => reasons.push(format!("the key policy and an identity policy allow, but {why}")),
+        },
+        (true, false) => reasons.push(format!("cross-account: the key policy allows, but no identity policy of the caller in {account} allows")),
+        (false, true) => reasons.push(format!("cross-account: an identity policy allows, but the key policy does not allow account {account} or the caller")),
+        (false, false) => {}
+    }
+    grant_path(d, g, reasons)
+}
+
+fn grant_path(d: &mut Decision, g: &Guardrails, reasons: &mut Vec<String>) -> Option<String> {
+    let identity = has_allow(d, PolicyKind::Identity, |_| true);
+    let usable = |gr: &GrantResult| gr.applies && (!gr.to_account || identity);
+    let Some(i) = d.grants.iter().position(usable) else {
+        if d.grants.iter().any(|gr| gr.applies) {
+            reasons.push(
+                "a grant to the caller's account applies, but no identity policy allows".into(),
+            );
+        }
+        return None;
+    };
+    if let Err(why) = guarded(g, false) {
+        reasons.push(format!("a grant allows, but {why}"));
+        return None;
+    }
+    d.grants[i].decisive = true;
+    Some(format!(
+        "allowed by grant {} ({})",
+        d.grants[i].grant, d.grants[i].source
+    ))
+}
+
+fn evaluate_grant(g: &Grant, req: &Request) -> GrantResult {
+    let (applies, to_account, detail) = grant_applies(g, req).map_or_else(
+        |why| (false, false, why),
+        |acct| (true, acct, "applies".to_string()),
+    );
+    GrantResult {
+        source: g.source.clone(),
+        grant: g.label.clone(),
+        applies,
+        to_account,
+        decisive: false,
+        detail,
+    }
+}
+
+/// `Ok(to_account)` when the grant covers the request.
+fn grant_applies(g: &Grant, req: &Request) -> Result<bool, String> {
+    let key = req
+        .resource
+        .as_deref()
+        .ok_or("grants apply only to operations on a key")?;
+    if !g.is_on_key(key) {
+        return Err(format!(
+            "the grant is on another key ({})",
+            g.key_id.as_deref().unwrap_or("?")
+        ));
+    }
+    if !g
+        .operations
+        .iter()
+        .any(|op| op.eq_ignore_ascii_case(&req.action))
+    {
+        return Err(format!(
+            "{} is not among the grant operations {:?}",
+            req.action, g.operations
+        ));
+    }
+    let to_account = grantee_matches(&g.grantee, &req.caller)?;
+    if !GRANT_OPS_IGNORING_CONSTRAINTS.contains(&req.action.as_str()) {
+        let ec = req.context.encryption_context();
+        if let Some(c) = g.constraints.iter().find(|c| !c.allows(&ec)) {
+            return Err(format!(
+                "the encryption context {ec:?} does not satisfy {c:?}"
+            ));
+        }
+    }
+    Ok(to_account)
+}
+
+/// `Ok(true)` for an account grantee (delegation), `Ok(false)` for a direct grantee.
+fn grantee_matches(grantee: &str, caller: &Caller) -> Result<bool, String> {
+    let direct = match caller {
+        Caller::Iam { arn, .. } => {
+            grantee == arn || caller.principal_arn().as_deref() == Some(grantee)
+        }
+        Caller::Service(name) => grantee == name,
+        Caller::Anonymous => false,
+    };
+    if direct {
+        return Ok(false);
+    }
+    let account = caller.account().unwrap_or("-");
+    if grantee == account || grantee == format!("arn:aws:iam::{account}:root") {
+        return Ok(true);
+    }
+    Err(format!("the grantee is {grantee}, not the caller"))
+}

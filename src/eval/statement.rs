@@ -1,0 +1,168 @@
+//! Whether one statement applies to a request, and why not when it does not.
+
+use super::condition::{evaluate, variable_lookup};
+use crate::pattern::{glob_match_ignore_case, resolve, resource_match, tokens_text, Piece};
+use crate::policy::{Matcher, PrincipalEntry, Principals, Statement};
+use crate::request::{Caller, IamKind, Request};
+
+/// How the statement's principal element reached the caller; it decides which KMS
+/// authorization path an Allow opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// No principal element (identity policies, SCPs, boundaries).
+    Attached,
+    /// `*` or a `NotPrincipal` that excludes the caller.
+    Everyone,
+    /// The caller's account (`arn:aws:iam::A:root`): delegation to IAM policies.
+    Account,
+    /// A role, matching its sessions.
+    Role,
+    /// The exact user or session ARN.
+    Exact,
+    /// The service principal.
+    Service,
+}
+
+/// The result of matching one statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Match {
+    Applies { via: Via, notes: Vec<String> },
+    NotApplicable(String),
+}
+
+/// Matches `st` against `req`. Policy variables were already told apart at parse time
+/// (only `Version: 2012-10-17` has them).
+pub fn match_statement(st: &Statement, req: &Request) -> Match {
+    let via = match &st.principal {
+        None => Via::Attached,
+        Some(p) => match principal_via(p, &req.caller) {
+            Some(via) => via,
+            None => {
+                return Match::NotApplicable(format!(
+                    "principal does not match {}",
+                    caller_text(&req.caller)
+                ))
+            }
+        },
+    };
+    let action = req.action_name();
+    if !matcher_hits(&st.action, |pat| {
+        glob_match_ignore_case(&tokens_text(&resolve_plain(pat)), &action)
+    }) {
+        return Match::NotApplicable(format!(
+            "{} does not cover {action}",
+            if st.action.negated {
+                "NotAction"
+            } else {
+                "Action"
+            }
+        ));
+    }
+    let Some(resource) = &st.resource else {
+        return Match::NotApplicable(
+            "no Resource: KMS treats the statement as applying to nothing".into(),
+        );
+    };
+    let target = req.resource.as_deref().unwrap_or("*");
+    let lookup = variable_lookup(&req.context);
+    if !matcher_hits(resource, |pat| {
+        resolve(pat, true, &lookup).is_some_and(|toks| resource_match(&toks, target))
+    }) {
+        return Match::NotApplicable(format!(
+            "{} does not cover {target}",
+            if resource.negated {
+                "NotResource"
+            } else {
+                "Resource"
+            }
+        ));
+    }
+    let mut notes = Vec::new();
+    for c in &st.conditions {
+        let out = evaluate(c, &req.context);
+        notes.extend(out.note);
+        if !out.holds {
+            return Match::NotApplicable(format!(
+                "condition {} on {} is false ({})",
+                c.op.canonical(),
+                c.key,
+                describe_value(req, &c.key)
+            ));
+        }
+    }
+    Match::Applies { via, notes }
+}
+
+fn resolve_plain(pat: &[Piece]) -> Vec<crate::pattern::Tok> {
+    resolve(pat, true, &|_| None).unwrap_or_default()
+}
+
+fn matcher_hits(m: &Matcher, hit: impl Fn(&[Piece]) -> bool) -> bool {
+    m.patterns.iter().any(|p| hit(p)) != m.negated
+}
+
+fn describe_value(req: &Request, key: &str) -> String {
+    match req.context.get(key) {
+        None => format!("{key} is absent"),
+        Some(v) => format!("request has {key} = {v:?}"),
+    }
+}
+
+fn caller_text(c: &Caller) -> String {
+    match c {
+        Caller::Iam { arn, .. } => arn.clone(),
+        Caller::Service(s) => s.clone(),
+        Caller::Anonymous => "an anonymous caller".into(),
+    }
+}
+
+/// How `p` covers `caller`, if it does. `NotPrincipal` excludes the caller when its
+/// ARN, its role's ARN or its account is listed ([NOTPRIN]).
+fn principal_via(p: &Principals, caller: &Caller) -> Option<Via> {
+    let best = p
+        .entries
+        .iter()
+        .filter_map(|e| entry_via(e, caller))
+        .min_by_key(|v| rank(*v));
+    match (p.negated, best) {
+        (false, via) => via,
+        (true, Some(_)) => None,
+        (true, None) => Some(Via::Everyone),
+    }
+}
+
+/// Prefer the most specific way in: a direct name beats `*`, which beats the account.
+fn rank(v: Via) -> u8 {
+    match v {
+        Via::Exact => 0,
+        Via::Role => 1,
+        Via::Service => 2,
+        Via::Everyone => 3,
+        Via::Account => 4,
+        Via::Attached => 5,
+    }
+}
+
+fn entry_via(e: &PrincipalEntry, caller: &Caller) -> Option<Via> {
+    match (e, caller) {
+        (PrincipalEntry::Everyone, _) => Some(Via::Everyone),
+        (PrincipalEntry::Account(a), Caller::Iam { account, .. }) if a == account => {
+            Some(Via::Account)
+        }
+        (
+            PrincipalEntry::Role {
+                account: ra, name, ..
+            },
+            Caller::Iam {
+                account,
+                kind: IamKind::RoleSession { role },
+                ..
+            },
+        ) if ra == account && name == role => Some(Via::Role),
+        (PrincipalEntry::Exact(want), Caller::Iam { arn, .. }) if want == arn => Some(Via::Exact),
+        (PrincipalEntry::Service(want), Caller::Service(name)) if want == name => {
+            Some(Via::Service)
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,302 @@
+//! KMS grants, in the shape `aws kms list-grants` prints them.
+
+use crate::diag::{Error, Sink};
+use crate::json::{self, Json, Kind, Pos};
+use crate::kms_rules::GRANT_OPERATIONS;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A grant's encryption-context constraint ([GRANTS]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Constraint {
+    /// The request's encryption context must be exactly these pairs.
+    Equals(BTreeMap<String, String>),
+    /// The request's encryption context must include these pairs.
+    Subset(BTreeMap<String, String>),
+}
+
+impl Constraint {
+    /// Pairs compare case-sensitively, keys and values alike.
+    pub fn allows(&self, ec: &BTreeMap<String, String>) -> bool {
+        match self {
+            Constraint::Equals(want) => want == ec,
+            Constraint::Subset(want) => want.iter().all(|(k, v)| ec.get(k) == Some(v)),
+        }
+    }
+}
+
+/// One grant on a key.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub source: Arc<str>,
+    /// `Name`, else `GrantId`, else `grant[i]`, for explanations.
+    pub label: String,
+    /// `KeyId` as given (ARN or bare key ID); `None` means "the key under analysis".
+    pub key_id: Option<String>,
+    pub grantee: String,
+    /// Proper-case operation names, e.g. `Decrypt`.
+    pub operations: Vec<String>,
+    pub constraints: Vec<Constraint>,
+    pub pos: Pos,
+}
+
+impl Grant {
+    /// Whether the grant is on `key_arn` (a bare key ID matches the ARN's `key/ID`).
+    pub fn is_on_key(&self, key_arn: &str) -> bool {
+        match &self.key_id {
+            None => true,
+            Some(id) if id.starts_with("arn:") => id == key_arn,
+            Some(id) => key_arn.ends_with(&format!(":key/{id}")),
+        }
+    }
+}
+
+const GRANT_FIELDS: &[&str] = &[
+    "KeyId",
+    "GrantId",
+    "Name",
+    "CreationDate",
+    "GranteePrincipal",
+    "RetiringPrincipal",
+    "IssuingAccount",
+    "Operations",
+    "Constraints",
+    "GrantTokens",
+];
+
+/// Reads a grant file: one grant object, a list of them, or `{"Grants": [...]}`.
+pub fn parse_grants(text: &str, source: &str) -> Result<Vec<Grant>, Error> {
+    let mut sink = Sink::new(source);
+    let doc = match json::parse(text) {
+        Ok(d) => d,
+        Err(e) => {
+            sink.error(e.pos, "", e.message);
+            return Err(Error::Invalid(sink.items));
+        }
+    };
+    let (items, prefix): (Vec<&Json>, &str) = match (&doc.kind, doc.get("Grants")) {
+        (
+            _,
+            Some(Json {
+                kind: Kind::Array(items),
+                ..
+            }),
+        ) => (items.iter().collect(), "Grants"),
+        (Kind::Array(items), _) => (items.iter().collect(), ""),
+        (Kind::Object(_), _) => (vec![&doc], ""),
+        _ => (vec![], ""),
+    };
+    if items.is_empty() {
+        sink.error(doc.pos, "", "expected a grant object, a list of grants, or {\"Grants\": [...]} with at least one grant");
+    }
+    let many = !prefix.is_empty() || matches!(doc.kind, Kind::Array(_));
+    let grants: Vec<Grant> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, g)| {
+            let path = if many {
+                format!("{prefix}[{i}]")
+            } else {
+                String::new()
+            };
+            read_grant(g, &path, i, &mut sink)
+        })
+        .collect();
+    if sink.has_errors() {
+        return Err(Error::Invalid(sink.items));
+    }
+    Ok(grants)
+}
+
+fn read_grant(g: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<Grant> {
+    let Some(members) = g.members() else {
+        sink.error(
+            g.pos,
+            path,
+            format!("expected a grant object, found {}", g.type_name()),
+        );
+        return None;
+    };
+    let at = |field: &str| {
+        if path.is_empty() {
+            field.to_string()
+        } else {
+            format!("{path}.{field}")
+        }
+    };
+    for m in members {
+        if !GRANT_FIELDS.contains(&m.key.as_str()) {
+            sink.error(
+                m.key_pos,
+                &at(&m.key),
+                format!(
+                    "unknown grant field \"{}\" (expected one of {})",
+                    m.key,
+                    GRANT_FIELDS.join(", ")
+                ),
+            );
+        }
+    }
+    let text = |field: &str, sink: &mut Sink| -> Option<String> {
+        let v = g.get(field)?;
+        let s = v.as_str().map(str::to_string);
+        if s.is_none() {
+            sink.error(
+                v.pos,
+                &at(field),
+                format!("expected a string, found {}", v.type_name()),
+            );
+        }
+        s
+    };
+    let grantee = text("GranteePrincipal", sink);
+    if grantee.is_none() && g.get("GranteePrincipal").is_none() {
+        sink.error(g.pos, path, "missing \"GranteePrincipal\"");
+    }
+    let label = text("Name", sink)
+        .filter(|n| !n.is_empty())
+        .or_else(|| text("GrantId", sink))
+        .unwrap_or_else(|| format!("grant[{index}]"));
+    let key_id = text("KeyId", sink);
+    let operations = read_operations(g.get("Operations"), &at("Operations"), g.pos, sink);
+    let constraints = g
+        .get("Constraints")
+        .map(|c| read_constraints(c, &at("Constraints"), sink))
+        .unwrap_or_default();
+    Some(Grant {
+        source: sink.source.clone(),
+        label,
+        key_id,
+        grantee: grantee?,
+        operations,
+        constraints,
+        pos: g.pos,
+    })
+}
+
+fn read_operations(v: Option<&Json>, path: &str, grant_pos: Pos, sink: &mut Sink) -> Vec<String> {
+    let items = match v.map(|v| &v.kind) {
+        Some(Kind::Array(items)) if !items.is_empty() => items,
+        _ => {
+            sink.error(
+                v.map_or(grant_pos, |v| v.pos),
+                path,
+                "expected a non-empty list of grant operations such as [\"Decrypt\"]",
+            );
+            return vec![];
+        }
+    };
+    let mut ops = Vec::new();
+    for (i, it) in items.iter().enumerate() {
+        let name = it.as_str().unwrap_or_default();
+        match GRANT_OPERATIONS
+            .iter()
+            .find(|op| op.eq_ignore_ascii_case(name.trim_start_matches("kms:")))
+        {
+            Some(op) => ops.push(op.to_string()),
+            None => sink.error(
+                it.pos,
+                &format!("{path}[{i}]"),
+                format!(
+                    "\"{name}\" is not a grant operation (expected one of {})",
+                    GRANT_OPERATIONS.join(", ")
+                ),
+            ),
+        }
+    }
+    ops
+}
+
+fn read_constraints(c: &Json, path: &str, sink: &mut Sink) -> Vec<Constraint> {
+    let Some(members) = c.members() else {
+        sink.error(
+            c.pos,
+            path,
+            format!("expected an object, found {}", c.type_name()),
+        );
+        return vec![];
+    };
+    let mut out = Vec::new();
+    for m in members {
+        let mpath = format!("{path}.{}", m.key);
+        let make: fn(BTreeMap<String, String>) -> Constraint = match m.key.as_str() {
+            "EncryptionContextEquals" => Constraint::Equals,
+            "EncryptionContextSubset" => Constraint::Subset,
+            _ => {
+                sink.error(m.key_pos, &mpath, "unknown constraint (expected EncryptionContextEquals or EncryptionContextSubset)");
+                continue;
+            }
+        };
+        let mut pairs = BTreeMap::new();
+        for p in m.value.members().unwrap_or(&[]) {
+            match p.value.as_str() {
+                Some(v) => {
+                    pairs.insert(p.key.clone(), v.to_string());
+                }
+                None => sink.error(
+                    p.value.pos,
+                    &format!("{mpath}.{}", p.key),
+                    "encryption-context values are strings",
+                ),
+            }
+        }
+        if m.value.members().is_none() {
+            sink.error(
+                m.value.pos,
+                &mpath,
+                "expected an object of encryption-context pairs",
+            );
+        }
+        out.push(make(pairs));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_list_grants_output() {
+        let text = r#"{"Grants": [{"KeyId": "arn:aws:kms:us-east-1:111122223333:key/k1", "GrantId": "g1", "Name": "", "GranteePrincipal": "arn:aws:iam::111122223333:role/EbsRole", "Operations": ["Decrypt", "GenerateDataKeyWithoutPlaintext"], "Constraints": {"EncryptionContextSubset": {"aws:ebs:id": "vol-1"}}}]}"#;
+        let g = &parse_grants(text, "g.json").unwrap()[0];
+        assert_eq!(g.label, "g1");
+        assert!(g.is_on_key("arn:aws:kms:us-east-1:111122223333:key/k1"));
+        let ec = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert!(g.constraints[0].allows(&ec(&[("aws:ebs:id", "vol-1"), ("x", "y")])));
+        assert!(!g.constraints[0].allows(&ec(&[("aws:ebs:id", "VOL-1")])));
+        assert!(Constraint::Equals(ec(&[("a", "b")])).allows(&ec(&[("a", "b")])));
+        assert!(!Constraint::Equals(ec(&[("a", "b")])).allows(&ec(&[("a", "b"), ("c", "d")])));
+    }
+
+    #[test]
+    fn bad_grants_are_errors() {
+        for (text, want) in [
+            (
+                r#"{"GranteePrincipal": "x", "Operations": ["Decrpyt"]}"#,
+                "not a grant operation",
+            ),
+            (
+                r#"{"Operations": ["Decrypt"]}"#,
+                "missing \"GranteePrincipal\"",
+            ),
+            (
+                r#"{"GranteePrincipal": "x", "Operations": []}"#,
+                "non-empty list",
+            ),
+            (
+                r#"{"GranteePrincipal": "x", "Operations": ["Decrypt"], "Constraints": {"EncryptionContextLike": {}}}"#,
+                "unknown constraint",
+            ),
+            ("[]", "at least one grant"),
+        ] {
+            let e = parse_grants(text, "g").unwrap_err().to_string();
+            assert!(e.contains(want), "{text}: {e}");
+        }
+    }
+}

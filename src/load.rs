@@ -1,0 +1,128 @@
+//! Reading input files (or standard input for `-`) into the model.
+
+use crate::diag::Error;
+use crate::eval::Inputs;
+use crate::grant::{parse_grants, Grant};
+use crate::policy::{parse_policy, Policy, PolicyKind};
+use crate::request::Request;
+use std::io::Read;
+use std::path::Path;
+
+/// Reads a file, or standard input for `-`. Returns the text and the name to show.
+pub fn read_source(path: &Path) -> Result<(String, String), Error> {
+    let label = if path == Path::new("-") {
+        "<stdin>".to_string()
+    } else {
+        path.display().to_string()
+    };
+    let io = |source| Error::Io {
+        path: label.clone(),
+        source,
+    };
+    let text = if path == Path::new("-") {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).map_err(io)?;
+        s
+    } else {
+        std::fs::read_to_string(path).map_err(io)?
+    };
+    Ok((text, label))
+}
+
+pub fn load_policy(path: &Path, kind: PolicyKind) -> Result<Policy, Error> {
+    let (text, label) = read_source(path)?;
+    parse_policy(&text, &label, kind)
+}
+
+pub fn load_grants(path: &Path) -> Result<Vec<Grant>, Error> {
+    let (text, label) = read_source(path)?;
+    parse_grants(&text, &label)
+}
+
+pub fn load_request(path: &Path) -> Result<Request, Error> {
+    let (text, label) = read_source(path)?;
+    Request::parse(&text, &label)
+}
+
+/// Paths of the files that make up one authorization context.
+#[derive(Debug, Clone, Default)]
+pub struct InputPaths<'a> {
+    pub key_policy: Option<&'a Path>,
+    pub identity: Vec<&'a Path>,
+    pub scps: Vec<&'a Path>,
+    pub boundary: Option<&'a Path>,
+    pub grants: Vec<&'a Path>,
+}
+
+/// Loads every file, collecting all errors before failing.
+pub fn load_inputs(paths: &InputPaths) -> Result<Inputs, Error> {
+    let mut errors = Vec::new();
+    let mut keep = |r: Result<Policy, Error>| match r {
+        Ok(p) => Some(p),
+        Err(Error::Invalid(d)) => {
+            errors.extend(d);
+            None
+        }
+        Err(e) => {
+            errors.push(io_diag(e));
+            None
+        }
+    };
+    let key_policy = paths
+        .key_policy
+        .and_then(|p| keep(load_policy(p, PolicyKind::KeyPolicy)));
+    let identity: Vec<Policy> = paths
+        .identity
+        .iter()
+        .filter_map(|p| keep(load_policy(p, PolicyKind::Identity)))
+        .collect();
+    let scps: Vec<Policy> = paths
+        .scps
+        .iter()
+        .filter_map(|p| keep(load_policy(p, PolicyKind::Scp)))
+        .collect();
+    let boundary = paths
+        .boundary
+        .and_then(|p| keep(load_policy(p, PolicyKind::Boundary)));
+    let mut grants = Vec::new();
+    for g in &paths.grants {
+        match load_grants(g) {
+            Ok(gs) => grants.extend(gs),
+            Err(Error::Invalid(d)) => errors.extend(d),
+            Err(e) => errors.push(io_diag(e)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    let key_policy = key_policy.unwrap_or_else(empty_key_policy);
+    Ok(Inputs {
+        key_policy,
+        identity,
+        scps,
+        boundary,
+        grants,
+    })
+}
+
+/// A key policy with no statements (when none is given: nothing is allowed through it).
+fn empty_key_policy() -> Policy {
+    Policy {
+        source: "<no key policy>".into(),
+        kind: PolicyKind::KeyPolicy,
+        version: None,
+        id: None,
+        statements: vec![],
+        warnings: vec![],
+    }
+}
+
+fn io_diag(e: Error) -> crate::diag::Diagnostic {
+    crate::diag::Diagnostic {
+        severity: crate::diag::Severity::Error,
+        source: "".into(),
+        pos: Default::default(),
+        path: String::new(),
+        message: e.to_string(),
+    }
+}
