@@ -160,6 +160,15 @@ pub enum CtxValue {
     Many(Vec<String>),
 }
 
+impl std::fmt::Display for CtxValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CtxValue::One(v) => write!(f, "\"{v}\""),
+            CtxValue::Many(vs) => write!(f, "[{}]", vs.iter().map(|v| format!("\"{v}\"")).collect::<Vec<_>>().join(", ")),
+        }
+    }
+}
+
 /// The request context: condition keys (case-insensitive) to values. Absent keys are
 /// absent; nothing is invented beyond the keys AWS derives from the caller.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -123,3 +123,193 @@ fn ordered(cmp: Cmp, ord: Ordering) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json;
+    use crate::policy::{parse_policy, PolicyKind};
+
+    /// A request value: absent, one value, or a list.
+    enum R<'a> {
+        Absent,
+        One(&'a str),
+        Many(&'a [&'a str]),
+    }
+
+    /// Builds the condition `{op: {key: values}}` (values as JSON) and evaluates it.
+    fn check(op: &str, key: &str, values: &str, r: R) -> bool {
+        let text = format!(r#"{{"Version": "2012-10-17", "Statement": {{"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {{"{op}": {{"{key}": {values}}}}}}}}}"#);
+        assert!(json::parse(&text).is_ok(), "{text}");
+        let p = parse_policy(&text, "t", PolicyKind::Any).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let mut ctx = Context::default();
+        ctx.insert("aws:username", CtxValue::One("alice".into()));
+        match r {
+            R::Absent => {}
+            R::One(v) => ctx.insert(key, CtxValue::One(v.into())),
+            R::Many(vs) => ctx.insert(key, CtxValue::Many(vs.iter().map(|s| s.to_string()).collect())),
+        }
+        evaluate(&p.statements[0].conditions[0], &ctx).holds
+    }
+
+    use R::*;
+
+    #[test]
+    fn string_operators() {
+        let k = "kms:ViaService";
+        let table: &[(&str, &str, R, bool)] = &[
+            ("StringEquals", r#""ec2.us-east-1.amazonaws.com""#, One("ec2.us-east-1.amazonaws.com"), true),
+            ("StringEquals", r#""ec2.*.amazonaws.com""#, One("ec2.us-east-1.amazonaws.com"), false),
+            ("StringEquals", r#"["a", "b"]"#, One("b"), true),
+            ("StringEquals", r#""A""#, One("a"), false),
+            ("StringEquals", r#""a""#, Absent, false),
+            ("StringNotEquals", r#"["a", "b"]"#, One("b"), false),
+            ("StringNotEquals", r#"["a", "b"]"#, One("c"), true),
+            ("StringNotEquals", r#""a""#, Absent, true),
+            ("StringEqualsIgnoreCase", r#""ABC""#, One("abc"), true),
+            ("StringNotEqualsIgnoreCase", r#""ABC""#, One("abc"), false),
+            ("StringNotEqualsIgnoreCase", r#""ABC""#, Absent, true),
+            ("StringLike", r#""ec2.*.amazonaws.com""#, One("ec2.eu-west-1.amazonaws.com"), true),
+            ("StringLike", r#""ec2.?.amazonaws.com""#, One("ec2.ab.amazonaws.com"), false),
+            ("StringLike", r#""*""#, Absent, false),
+            ("StringNotLike", r#"["ec2.*", "lambda.*"]"#, One("s3.us-east-1.amazonaws.com"), true),
+            ("StringNotLike", r#"["ec2.*", "lambda.*"]"#, One("lambda.x"), false),
+            ("StringNotLike", r#""*""#, Absent, true),
+            ("StringEqualsIfExists", r#""a""#, Absent, true),
+            ("StringEqualsIfExists", r#""a""#, One("b"), false),
+            ("StringNotEqualsIfExists", r#""a""#, Absent, true),
+            ("StringNotEqualsIfExists", r#""a""#, One("a"), false),
+            ("StringLikeIfExists", r#""a*""#, One("abc"), true),
+        ];
+        for (op, values, r, want) in table {
+            let r = match r { Absent => Absent, One(v) => One(v), Many(v) => Many(v) };
+            assert_eq!(check(op, k, values, r), *want, "{op} {values}");
+        }
+    }
+
+    #[test]
+    fn policy_variables_in_values() {
+        assert!(check("StringEquals", "aws:PrincipalTag/owner", r#""${aws:username}""#, One("alice")));
+        assert!(!check("StringEquals", "aws:PrincipalTag/owner", r#""${aws:username}""#, One("bob")));
+        // An unresolvable variable matches nothing: positive false, negated true.
+        assert!(!check("StringEquals", "aws:PrincipalTag/owner", r#""${aws:userid}""#, One("x")));
+        assert!(check("StringNotEquals", "aws:PrincipalTag/owner", r#""${aws:userid}""#, One("x")));
+        assert!(check("StringEquals", "aws:PrincipalTag/owner", r#""${aws:userid, 'x'}""#, One("x")));
+        // Substituted text and ${*} are literal in StringLike.
+        assert!(check("StringLike", "aws:PrincipalTag/owner", r#""${*}""#, One("*")));
+        assert!(!check("StringLike", "aws:PrincipalTag/owner", r#""${*}""#, One("a")));
+    }
+
+    #[test]
+    fn numeric_operators() {
+        let k = "kms:ScheduleKeyDeletionPendingWindowInDays";
+        let table: &[(&str, &str, R, bool)] = &[
+            ("NumericEquals", "7", One("7"), true),
+            ("NumericEquals", "7", One("7.0"), true),
+            ("NumericEquals", r#""7""#, One("8"), false),
+            ("NumericEquals", "7", Absent, false),
+            ("NumericEquals", "7", One("seven"), false),
+            ("NumericNotEquals", "7", One("seven"), true),
+            ("NumericNotEquals", "[7, 8]", One("8"), false),
+            ("NumericNotEquals", "7", Absent, true),
+            ("NumericLessThan", "30", One("29"), true),
+            ("NumericLessThan", "30", One("30"), false),
+            ("NumericLessThanEquals", "30", One("30"), true),
+            ("NumericGreaterThan", "7", One("7.5"), true),
+            ("NumericGreaterThan", "7", One("-8"), false),
+            ("NumericGreaterThanEquals", "7", One("7"), true),
+            ("NumericGreaterThanEquals", "7", Absent, false),
+            ("NumericLessThanIfExists", "7", Absent, true),
+        ];
+        for (op, values, r, want) in table {
+            let r = match r { Absent => Absent, One(v) => One(v), Many(v) => Many(v) };
+            assert_eq!(check(op, k, values, r), *want, "{op} {values}");
+        }
+    }
+
+    #[test]
+    fn date_operators() {
+        let k = "aws:CurrentTime";
+        let table: &[(&str, &str, R, bool)] = &[
+            ("DateLessThan", r#""2030-01-01T00:00:00Z""#, One("2029-12-31T23:59:59Z"), true),
+            ("DateLessThan", r#""2030-01-01T00:00:00Z""#, One("2030-01-01T00:00:00Z"), false),
+            ("DateLessThanEquals", r#""2030-01-01T00:00:00Z""#, One("1893456000"), true),
+            ("DateGreaterThan", r#""2020-01-01""#, One("2020-01-01T00:00:01Z"), true),
+            ("DateGreaterThanEquals", "1577836800", One("2020-01-01T00:00:00Z"), true),
+            ("DateEquals", r#""2020-01-01T01:00:00+01:00""#, One("2020-01-01T00:00:00Z"), true),
+            ("DateNotEquals", r#""2020-01-01T00:00:00Z""#, One("2020-01-01T00:00:00Z"), false),
+            ("DateNotEquals", r#""2020-01-01T00:00:00Z""#, Absent, true),
+            ("DateLessThan", r#""2030-01-01T00:00:00Z""#, Absent, false),
+            ("DateLessThan", r#""2030-01-01T00:00:00Z""#, One("not a date"), false),
+            ("DateLessThanIfExists", r#""2030-01-01T00:00:00Z""#, Absent, true),
+        ];
+        for (op, values, r, want) in table {
+            let r = match r { Absent => Absent, One(v) => One(v), Many(v) => Many(v) };
+            assert_eq!(check(op, k, values, r), *want, "{op} {values}");
+        }
+    }
+
+    #[test]
+    fn bool_binary_ip_null() {
+        assert!(check("Bool", "aws:MultiFactorAuthPresent", "true", One("true")));
+        assert!(check("Bool", "aws:MultiFactorAuthPresent", r#""true""#, One("TRUE")));
+        assert!(!check("Bool", "aws:MultiFactorAuthPresent", "false", Absent), "long-term keys carry no MFA key");
+        assert!(check("BoolIfExists", "aws:MultiFactorAuthPresent", "false", Absent));
+        assert!(!check("Bool", "aws:MultiFactorAuthPresent", "true", One("yes")));
+        assert!(check("BinaryEquals", "aws:x", r#""aGVsbG8=""#, One("aGVsbG8=")));
+        assert!(!check("BinaryEquals", "aws:x", r#""aGVsbG8=""#, One("d29ybGQ=")));
+        assert!(!check("BinaryEquals", "aws:x", r#""aGVsbG8=""#, Absent));
+        assert!(check("IpAddress", "aws:SourceIp", r#"["203.0.113.0/24", "2001:db8::/32"]"#, One("2001:db8::5")));
+        assert!(!check("IpAddress", "aws:SourceIp", r#""203.0.113.0/24""#, Absent), "VPC-endpoint requests carry no SourceIp");
+        assert!(check("NotIpAddress", "aws:SourceIp", r#""203.0.113.0/24""#, Absent));
+        assert!(check("NotIpAddress", "aws:SourceIp", r#""203.0.113.0/24""#, One("198.51.100.1")));
+        assert!(!check("NotIpAddress", "aws:SourceIp", r#""203.0.113.0/24""#, One("203.0.113.9")));
+        assert!(check("NotIpAddress", "aws:SourceIp", r#""203.0.113.0/24""#, One("not-an-ip")), "a type mismatch makes the base comparison false");
+        assert!(check("Null", "kms:EncryptionContextKeys", "true", Absent));
+        assert!(!check("Null", "kms:EncryptionContextKeys", r#""true""#, Many(&["a"])));
+        assert!(check("Null", "kms:EncryptionContextKeys", "false", Many(&["a"])));
+        assert!(check("Null", "kms:EncryptionContextKeys", "true", Many(&[])), "an empty set counts as null");
+        assert!(check("Null", "kms:ViaService", r#"["true", "false"]"#, Absent));
+    }
+
+    #[test]
+    fn arn_operators() {
+        let k = "aws:PrincipalArn";
+        assert!(check("ArnLike", k, r#""arn:aws:iam::*:role/Admin*""#, One("arn:aws:iam::111122223333:role/AdminOps")));
+        assert!(check("ArnEquals", k, r#""arn:aws:iam::111122223333:role/*""#, One("arn:aws:iam::111122223333:role/x")));
+        assert!(!check("ArnLike", k, r#""arn:aws:iam::*:role/x""#, One("not-an-arn")));
+        assert!(check("ArnNotLike", k, r#""arn:aws:iam::*:role/x""#, One("not-an-arn")));
+        assert!(check("ArnNotEquals", k, r#""arn:aws:iam::111122223333:role/x""#, Absent));
+        assert!(!check("ArnLike", k, r#""arn:aws:someservice:*:111122223333:finance/*""#, One("arn:aws:someservice:us-east-2:999999999999:store/abc:111122223333:finance/d")));
+        assert!(check("StringLike", k, r#""arn:aws:someservice:*:111122223333:finance/*""#, One("arn:aws:someservice:us-east-2:999999999999:store/abc:111122223333:finance/d")));
+    }
+
+    #[test]
+    fn set_operators() {
+        let k = "kms:EncryptionContextKeys";
+        let table: &[(&str, &str, R, bool)] = &[
+            ("ForAllValues:StringEquals", r#"["Dept", "Project"]"#, Many(&["Dept"]), true),
+            ("ForAllValues:StringEquals", r#"["Dept", "Project"]"#, Many(&["Dept", "Other"]), false),
+            ("ForAllValues:StringEquals", r#""Dept""#, Absent, true),
+            ("ForAllValues:StringEquals", r#""Dept""#, Many(&[]), true),
+            ("ForAnyValue:StringEquals", r#""Dept""#, Absent, false),
+            ("ForAnyValue:StringEquals", r#""Dept""#, Many(&[]), false),
+            ("ForAnyValue:StringEquals", r#""Dept""#, Many(&["x", "Dept"]), true),
+            ("ForAnyValue:StringLike", r#""De*""#, Many(&["x", "Dept"]), true),
+            ("ForAllValues:StringNotEquals", r#""Secret""#, Many(&["a", "b"]), true),
+            ("ForAllValues:StringNotEquals", r#""Secret""#, Many(&["a", "Secret"]), false),
+            ("ForAllValues:StringNotEquals", r#""Secret""#, Absent, true),
+            ("ForAnyValue:StringNotEquals", r#"["a", "b"]"#, Many(&["a", "c"]), true),
+            ("ForAnyValue:StringNotEquals", r#"["a", "b"]"#, Many(&["a", "b"]), false),
+            ("ForAnyValue:StringEqualsIfExists", r#""Dept""#, Absent, true),
+            ("ForAllValues:StringEquals", r#""Dept""#, One("Dept"), true),
+            // Multi-valued key without a set operator: undocumented; false, with a note.
+            ("StringEquals", r#""Dept""#, Many(&["Dept", "x"]), false),
+            ("StringNotEquals", r#""Dept""#, Many(&["a", "x"]), false),
+        ];
+        for (op, values, r, want) in table {
+            let r = match r { Absent => Absent, One(v) => One(v), Many(v) => Many(v) };
+            assert_eq!(check(op, k, values, r), *want, "{op} {values}");
+        }
+    }
+}

@@ -104,7 +104,7 @@ fn matcher_hits(m: &Matcher, hit: impl Fn(&[Piece]) -> bool) -> bool {
 fn describe_value(req: &Request, key: &str) -> String {
     match req.context.get(key) {
         None => format!("{key} is absent"),
-        Some(v) => format!("request has {key} = {v:?}"),
+        Some(v) => format!("request has {key} = {v}"),
     }
 }
 
