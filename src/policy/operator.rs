@@ -151,12 +151,13 @@ impl Operator {
     }
 
     /// Whether a key of type `ty` is meant for this operator (`Null` works on every key;
-    /// ARN keys also take String operators, [GKEYS]).
+    /// ARN keys also take String operators, [GKEYS]; ARN operators work on String keys
+    /// whose values are ARNs, as AWS managed policies do with `kms:EncryptionContext:aws:s3:arn`).
     pub fn fits(&self, ty: KeyType) -> bool {
         match self.spec.family {
             F::Null => true,
             F::String => matches!(ty, KeyType::String | KeyType::Arn),
-            F::Arn => ty == KeyType::Arn,
+            F::Arn => matches!(ty, KeyType::Arn | KeyType::String),
             F::Numeric => ty == KeyType::Numeric,
             F::Date => ty == KeyType::Date,
             F::Bool => ty == KeyType::Bool,
