@@ -54,6 +54,8 @@ pub struct KeyInfo {
 pub struct ActionInfo {
     /// Proper-case name without prefix, e.g. `Decrypt`.
     pub name: String,
+    /// Lower-cased name, for case-insensitive wildcard matching.
+    pub lower_name: String,
     /// Lower-cased condition keys that can be present for the action (action-level keys
     /// and the keys of its resource types); templated keys end at their placeholder.
     keys: Vec<String>,
@@ -98,11 +100,7 @@ fn template_prefix(key: &str) -> Option<&str> {
 
 impl Catalog {
     fn load() -> Catalog {
-        let mut cat = Catalog {
-            actions: HashMap::new(),
-            keys: HashMap::new(),
-            prefixes: Vec::new(),
-        };
+        let mut cat = Catalog { actions: HashMap::new(), keys: HashMap::new(), prefixes: Vec::new() };
         let kms_keys = parse_vendored(KMS_KEYS);
         for m in kms_keys.members().unwrap_or(&[]) {
             let (Some(name), Some(ty)) = (str_of(&m.value, "key"), str_of(&m.value, "type")) else {
@@ -138,10 +136,8 @@ impl Catalog {
                 keys.extend(resource_keys.get(rt_name).cloned().unwrap_or_default());
                 keys.extend(strings_of(rt, "conditionKeys"));
             }
-            let never = crate::kms_rules::KEYS_NEVER_PRESENT
-                .iter()
-                .filter(|(_, acts)| acts.contains(&name))
-                .map(|(k, _)| *k);
+            let never =
+                crate::kms_rules::KEYS_NEVER_PRESENT.iter().filter(|(_, acts)| acts.contains(&name)).map(|(k, _)| *k);
             let never: Vec<&str> = never.collect();
             keys.retain(|k| !never.contains(&k.as_str()));
             let keys = keys
@@ -153,11 +149,7 @@ impl Catalog {
                 .collect();
             cat.actions.insert(
                 name.to_ascii_lowercase(),
-                ActionInfo {
-                    name: name.to_string(),
-                    keys,
-                    on_key,
-                },
+                ActionInfo { name: name.to_string(), lower_name: name.to_ascii_lowercase(), keys, on_key },
             );
         }
         cat
@@ -172,25 +164,11 @@ impl Catalog {
             Some(prefix) => {
                 let lower = prefix.to_ascii_lowercase();
                 if !self.prefixes.iter().any(|(p, _)| *p == lower) {
-                    self.prefixes.push((
-                        lower,
-                        KeyInfo {
-                            name: prefix.to_string(),
-                            ty: key_ty,
-                            multi,
-                        },
-                    ));
+                    self.prefixes.push((lower, KeyInfo { name: prefix.to_string(), ty: key_ty, multi }));
                 }
             }
             None => {
-                self.keys.insert(
-                    name.to_ascii_lowercase(),
-                    KeyInfo {
-                        name: name.to_string(),
-                        ty: key_ty,
-                        multi,
-                    },
-                );
+                self.keys.insert(name.to_ascii_lowercase(), KeyInfo { name: name.to_string(), ty: key_ty, multi });
             }
         }
     }
@@ -209,10 +187,7 @@ impl Catalog {
     pub fn key(&self, key: &str) -> Option<&KeyInfo> {
         let lower = key.to_ascii_lowercase();
         self.keys.get(&lower).or_else(|| {
-            self.prefixes
-                .iter()
-                .find(|(p, _)| lower.starts_with(p.as_str()) && lower.len() > p.len())
-                .map(|(_, k)| k)
+            self.prefixes.iter().find(|(p, _)| lower.starts_with(p.as_str()) && lower.len() > p.len()).map(|(_, k)| k)
         })
     }
 }
@@ -220,10 +195,7 @@ impl Catalog {
 fn parse_vendored(text: &str) -> Json {
     // The vendored files are fixed at build time and covered by tests; an unreadable one
     // would be a packaging bug, so an empty table (every key unknown) is the fallback.
-    json::parse(text).unwrap_or(Json {
-        pos: Default::default(),
-        kind: Kind::Null,
-    })
+    json::parse(text).unwrap_or(Json { pos: Default::default(), kind: Kind::Null })
 }
 
 fn str_of<'a>(v: &'a Json, key: &str) -> Option<&'a str> {
@@ -238,10 +210,7 @@ fn array_of<'a>(v: &'a Json, key: &str) -> &'a [Json] {
 }
 
 fn strings_of(v: &Json, key: &str) -> Vec<String> {
-    array_of(v, key)
-        .iter()
-        .filter_map(|s| s.as_str().map(str::to_string))
-        .collect()
+    array_of(v, key).iter().filter_map(|s| s.as_str().map(str::to_string)).collect()
 }
 
 #[cfg(test)]
@@ -261,10 +230,7 @@ mod tests {
         let c = catalog();
         let ec = c.key("kms:EncryptionContextKeys").unwrap();
         assert!(ec.multi && ec.ty == KeyType::String);
-        assert_eq!(
-            c.key("KMS:encryptioncontext:Dept").unwrap().ty,
-            KeyType::String
-        );
+        assert_eq!(c.key("KMS:encryptioncontext:Dept").unwrap().ty, KeyType::String);
         assert_eq!(c.key("aws:SourceIp").unwrap().ty, KeyType::Ip);
         assert_eq!(c.key("aws:PrincipalTag/team").unwrap().ty, KeyType::String);
         assert!(c.key("kms:EncryptionContext:").is_none());
@@ -279,20 +245,10 @@ mod tests {
         assert!(decrypt.has_key("kms:ViaService") && decrypt.has_key("kms:KeySpec"));
         let describe = c.kms_action("DescribeKey").unwrap();
         assert!(!describe.has_key("kms:EncryptionContext:Dept"));
-        for no_caller in [
-            "CreateKey",
-            "GenerateRandom",
-            "ListAliases",
-            "ListKeys",
-            "ListRetirableGrants",
-            "RetireGrant",
-        ] {
-            assert!(
-                !c.kms_action(no_caller)
-                    .unwrap()
-                    .has_key("kms:CallerAccount"),
-                "{no_caller}"
-            );
+        for no_caller in
+            ["CreateKey", "GenerateRandom", "ListAliases", "ListKeys", "ListRetirableGrants", "RetireGrant"]
+        {
+            assert!(!c.kms_action(no_caller).unwrap().has_key("kms:CallerAccount"), "{no_caller}");
         }
     }
 }

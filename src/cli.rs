@@ -14,11 +14,7 @@ pub mod exit {
 }
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "kmsproof",
-    version,
-    about = "Proves things about AWS KMS key policies, IAM policies and grants"
-)]
+#[command(name = "kmsproof", version, about = "Proves things about AWS KMS key policies, IAM policies and grants")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -65,11 +61,7 @@ pub fn run() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() {
-                exit::BAD_INPUT
-            } else {
-                exit::DECISION
-            };
+            let code = if e.use_stderr() { exit::BAD_INPUT } else { exit::DECISION };
             let _ = e.print();
             return code;
         }
@@ -80,29 +72,21 @@ pub fn run() -> i32 {
 }
 
 fn eval(args: &EvalArgs) -> i32 {
-    let stdin_uses = [
-        Some(&args.request),
-        args.key_policy.as_ref(),
-        args.boundary.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    .chain(&args.identity_policies)
-    .chain(&args.grants)
-    .chain(&args.scps)
-    .filter(|p| p.as_os_str() == "-")
-    .count();
+    let stdin_uses = [Some(&args.request), args.key_policy.as_ref(), args.boundary.as_ref()]
+        .into_iter()
+        .flatten()
+        .chain(&args.identity_policies)
+        .chain(&args.grants)
+        .chain(&args.scps)
+        .filter(|p| p.as_os_str() == "-")
+        .count();
     if stdin_uses > 1 {
         eprintln!("error: only one input can be read from standard input (`-`)");
         return exit::BAD_INPUT;
     }
     let paths = InputPaths {
         key_policy: args.key_policy.as_deref(),
-        identity: args
-            .identity_policies
-            .iter()
-            .map(PathBuf::as_path)
-            .collect(),
+        identity: args.identity_policies.iter().map(PathBuf::as_path).collect(),
         scps: args.scps.iter().map(PathBuf::as_path).collect(),
         boundary: args.boundary.as_deref(),
         grants: args.grants.iter().map(PathBuf::as_path).collect(),
@@ -126,8 +110,7 @@ fn eval(args: &EvalArgs) -> i32 {
         Format::Text => print!("{}", report::decision_text(&decision, &request)),
         Format::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&report::decision_json(&decision, &request, &warnings))
-                .unwrap_or_default()
+            serde_json::to_string_pretty(&report::decision_json(&decision, &request, &warnings)).unwrap_or_default()
         ),
     }
     exit::DECISION

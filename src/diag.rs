@@ -49,10 +49,7 @@ pub struct Sink {
 
 impl Sink {
     pub fn new(source: &str) -> Sink {
-        Sink {
-            source: source.into(),
-            items: Vec::new(),
-        }
+        Sink { source: source.into(), items: Vec::new() }
     }
 
     pub fn error(&mut self, pos: Pos, path: &str, message: impl Into<String>) {
@@ -64,13 +61,7 @@ impl Sink {
     }
 
     fn push(&mut self, severity: Severity, pos: Pos, path: &str, message: String) {
-        self.items.push(Diagnostic {
-            severity,
-            source: self.source.clone(),
-            pos,
-            path: path.to_string(),
-            message,
-        });
+        self.items.push(Diagnostic { severity, source: self.source.clone(), pos, path: path.to_string(), message });
     }
 
     pub fn has_errors(&self) -> bool {
@@ -82,19 +73,12 @@ impl Sink {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot read {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("{}", render(.0))]
     Invalid(Vec<Diagnostic>),
 }
 
 fn render(diags: &[Diagnostic]) -> String {
-    let errors: Vec<String> = diags
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(|d| d.to_string())
-        .collect();
+    let errors: Vec<String> = diags.iter().filter(|d| d.severity == Severity::Error).map(|d| d.to_string()).collect();
     errors.join("\n")
 }

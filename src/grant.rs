@@ -75,30 +75,24 @@ pub fn parse_grants(text: &str, source: &str) -> Result<Vec<Grant>, Error> {
         }
     };
     let (items, prefix): (Vec<&Json>, &str) = match (&doc.kind, doc.get("Grants")) {
-        (
-            _,
-            Some(Json {
-                kind: Kind::Array(items),
-                ..
-            }),
-        ) => (items.iter().collect(), "Grants"),
+        (_, Some(Json { kind: Kind::Array(items), .. })) => (items.iter().collect(), "Grants"),
         (Kind::Array(items), _) => (items.iter().collect(), ""),
         (Kind::Object(_), _) => (vec![&doc], ""),
         _ => (vec![], ""),
     };
     if items.is_empty() {
-        sink.error(doc.pos, "", "expected a grant object, a list of grants, or {\"Grants\": [...]} with at least one grant");
+        sink.error(
+            doc.pos,
+            "",
+            "expected a grant object, a list of grants, or {\"Grants\": [...]} with at least one grant",
+        );
     }
     let many = !prefix.is_empty() || matches!(doc.kind, Kind::Array(_));
     let grants: Vec<Grant> = items
         .iter()
         .enumerate()
         .filter_map(|(i, g)| {
-            let path = if many {
-                format!("{prefix}[{i}]")
-            } else {
-                String::new()
-            };
+            let path = if many { format!("{prefix}[{i}]") } else { String::new() };
             read_grant(g, &path, i, &mut sink)
         })
         .collect();
@@ -110,11 +104,7 @@ pub fn parse_grants(text: &str, source: &str) -> Result<Vec<Grant>, Error> {
 
 fn read_grant(g: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<Grant> {
     let Some(members) = g.members() else {
-        sink.error(
-            g.pos,
-            path,
-            format!("expected a grant object, found {}", g.type_name()),
-        );
+        sink.error(g.pos, path, format!("expected a grant object, found {}", g.type_name()));
         return None;
     };
     let at = |field: &str| {
@@ -129,11 +119,7 @@ fn read_grant(g: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<Gra
             sink.error(
                 m.key_pos,
                 &at(&m.key),
-                format!(
-                    "unknown grant field \"{}\" (expected one of {})",
-                    m.key,
-                    GRANT_FIELDS.join(", ")
-                ),
+                format!("unknown grant field \"{}\" (expected one of {})", m.key, GRANT_FIELDS.join(", ")),
             );
         }
     }
@@ -141,11 +127,7 @@ fn read_grant(g: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<Gra
         let v = g.get(field)?;
         let s = v.as_str().map(str::to_string);
         if s.is_none() {
-            sink.error(
-                v.pos,
-                &at(field),
-                format!("expected a string, found {}", v.type_name()),
-            );
+            sink.error(v.pos, &at(field), format!("expected a string, found {}", v.type_name()));
         }
         s
     };
@@ -159,19 +141,8 @@ fn read_grant(g: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<Gra
         .unwrap_or_else(|| format!("grant[{index}]"));
     let key_id = text("KeyId", sink);
     let operations = read_operations(g.get("Operations"), &at("Operations"), g.pos, sink);
-    let constraints = g
-        .get("Constraints")
-        .map(|c| read_constraints(c, &at("Constraints"), sink))
-        .unwrap_or_default();
-    Some(Grant {
-        source: sink.source.clone(),
-        label,
-        key_id,
-        grantee: grantee?,
-        operations,
-        constraints,
-        pos: g.pos,
-    })
+    let constraints = g.get("Constraints").map(|c| read_constraints(c, &at("Constraints"), sink)).unwrap_or_default();
+    Some(Grant { source: sink.source.clone(), label, key_id, grantee: grantee?, operations, constraints, pos: g.pos })
 }
 
 fn read_operations(v: Option<&Json>, path: &str, grant_pos: Pos, sink: &mut Sink) -> Vec<String> {
@@ -189,18 +160,12 @@ fn read_operations(v: Option<&Json>, path: &str, grant_pos: Pos, sink: &mut Sink
     let mut ops = Vec::new();
     for (i, it) in items.iter().enumerate() {
         let name = it.as_str().unwrap_or_default();
-        match GRANT_OPERATIONS
-            .iter()
-            .find(|op| op.eq_ignore_ascii_case(name.trim_start_matches("kms:")))
-        {
+        match GRANT_OPERATIONS.iter().find(|op| op.eq_ignore_ascii_case(name.trim_start_matches("kms:"))) {
             Some(op) => ops.push(op.to_string()),
             None => sink.error(
                 it.pos,
                 &format!("{path}[{i}]"),
-                format!(
-                    "\"{name}\" is not a grant operation (expected one of {})",
-                    GRANT_OPERATIONS.join(", ")
-                ),
+                format!("\"{name}\" is not a grant operation (expected one of {})", GRANT_OPERATIONS.join(", ")),
             ),
         }
     }
@@ -209,11 +174,7 @@ fn read_operations(v: Option<&Json>, path: &str, grant_pos: Pos, sink: &mut Sink
 
 fn read_constraints(c: &Json, path: &str, sink: &mut Sink) -> Vec<Constraint> {
     let Some(members) = c.members() else {
-        sink.error(
-            c.pos,
-            path,
-            format!("expected an object, found {}", c.type_name()),
-        );
+        sink.error(c.pos, path, format!("expected an object, found {}", c.type_name()));
         return vec![];
     };
     let mut out = Vec::new();
@@ -223,7 +184,11 @@ fn read_constraints(c: &Json, path: &str, sink: &mut Sink) -> Vec<Constraint> {
             "EncryptionContextEquals" => Constraint::Equals,
             "EncryptionContextSubset" => Constraint::Subset,
             _ => {
-                sink.error(m.key_pos, &mpath, "unknown constraint (expected EncryptionContextEquals or EncryptionContextSubset)");
+                sink.error(
+                    m.key_pos,
+                    &mpath,
+                    "unknown constraint (expected EncryptionContextEquals or EncryptionContextSubset)",
+                );
                 continue;
             }
         };
@@ -233,19 +198,11 @@ fn read_constraints(c: &Json, path: &str, sink: &mut Sink) -> Vec<Constraint> {
                 Some(v) => {
                     pairs.insert(p.key.clone(), v.to_string());
                 }
-                None => sink.error(
-                    p.value.pos,
-                    &format!("{mpath}.{}", p.key),
-                    "encryption-context values are strings",
-                ),
+                None => sink.error(p.value.pos, &format!("{mpath}.{}", p.key), "encryption-context values are strings"),
             }
         }
         if m.value.members().is_none() {
-            sink.error(
-                m.value.pos,
-                &mpath,
-                "expected an object of encryption-context pairs",
-            );
+            sink.error(m.value.pos, &mpath, "expected an object of encryption-context pairs");
         }
         out.push(make(pairs));
     }
@@ -262,12 +219,7 @@ mod tests {
         let g = &parse_grants(text, "g.json").unwrap()[0];
         assert_eq!(g.label, "g1");
         assert!(g.is_on_key("arn:aws:kms:us-east-1:111122223333:key/k1"));
-        let ec = |pairs: &[(&str, &str)]| {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
+        let ec = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         assert!(g.constraints[0].allows(&ec(&[("aws:ebs:id", "vol-1"), ("x", "y")])));
         assert!(!g.constraints[0].allows(&ec(&[("aws:ebs:id", "VOL-1")])));
         assert!(Constraint::Equals(ec(&[("a", "b")])).allows(&ec(&[("a", "b")])));
@@ -277,18 +229,9 @@ mod tests {
     #[test]
     fn bad_grants_are_errors() {
         for (text, want) in [
-            (
-                r#"{"GranteePrincipal": "x", "Operations": ["Decrpyt"]}"#,
-                "not a grant operation",
-            ),
-            (
-                r#"{"Operations": ["Decrypt"]}"#,
-                "missing \"GranteePrincipal\"",
-            ),
-            (
-                r#"{"GranteePrincipal": "x", "Operations": []}"#,
-                "non-empty list",
-            ),
+            (r#"{"GranteePrincipal": "x", "Operations": ["Decrpyt"]}"#, "not a grant operation"),
+            (r#"{"Operations": ["Decrypt"]}"#, "missing \"GranteePrincipal\""),
+            (r#"{"GranteePrincipal": "x", "Operations": []}"#, "non-empty list"),
             (
                 r#"{"GranteePrincipal": "x", "Operations": ["Decrypt"], "Constraints": {"EncryptionContextLike": {}}}"#,
                 "unknown constraint",

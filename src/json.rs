@@ -84,10 +84,7 @@ impl Json {
 
     /// The member named `key` (exact match) of an object.
     pub fn get(&self, key: &str) -> Option<&Json> {
-        self.members()?
-            .iter()
-            .find(|m| m.key == key)
-            .map(|m| &m.value)
+        self.members()?.iter().find(|m| m.key == key).map(|m| &m.value)
     }
 
     /// Scalar text as policies read it: strings as-is, numbers and booleans as written.
@@ -103,12 +100,7 @@ impl Json {
 
 /// Parses a whole document; trailing non-whitespace is an error.
 pub fn parse(text: &str) -> Result<Json, SyntaxError> {
-    let mut p = Parser {
-        chars: text.chars().collect(),
-        i: 0,
-        line: 1,
-        col: 1,
-    };
+    let mut p = Parser { chars: text.chars().collect(), i: 0, line: 1, col: 1 };
     p.skip_ws();
     let v = p.value(0)?;
     p.skip_ws();
@@ -127,17 +119,11 @@ struct Parser {
 
 impl Parser {
     fn pos(&self) -> Pos {
-        Pos {
-            line: self.line,
-            col: self.col,
-        }
+        Pos { line: self.line, col: self.col }
     }
 
     fn err(&self, message: impl Into<String>) -> SyntaxError {
-        SyntaxError {
-            pos: self.pos(),
-            message: message.into(),
-        }
+        SyntaxError { pos: self.pos(), message: message.into() }
     }
 
     fn peek(&self) -> Option<char> {
@@ -187,12 +173,7 @@ impl Parser {
             Some('f') => self.word("false", Kind::Bool(false))?,
             Some('n') => self.word("null", Kind::Null)?,
             Some(c) if c == '-' || c.is_ascii_digit() => Kind::Number(self.number()?),
-            Some(c) => {
-                return Err(self.err(format!(
-                    "expected a JSON value, found '{}'",
-                    c.escape_default()
-                )))
-            }
+            Some(c) => return Err(self.err(format!("expected a JSON value, found '{}'", c.escape_default()))),
         };
         Ok(Json { pos, kind })
     }
@@ -225,20 +206,14 @@ impl Parser {
             if members.iter().any(|m| m.key == key) {
                 return Err(SyntaxError {
                     pos: key_pos,
-                    message: format!(
-                        "duplicate member \"{key}\" (AWS rejects duplicated elements)"
-                    ),
+                    message: format!("duplicate member \"{key}\" (AWS rejects duplicated elements)"),
                 });
             }
             self.skip_ws();
             self.expect(':')?;
             self.skip_ws();
             let value = self.value(depth + 1)?;
-            members.push(Member {
-                key,
-                key_pos,
-                value,
-            });
+            members.push(Member { key, key_pos, value });
             self.skip_ws();
             match self.bump() {
                 Some(',') => continue,
@@ -312,9 +287,7 @@ impl Parser {
             match c {
                 '"' => return Ok(out),
                 '\\' => out.push(self.escape()?),
-                c if (c as u32) < 0x20 => {
-                    return Err(self.err("control character inside a string (escape it)"))
-                }
+                c if (c as u32) < 0x20 => return Err(self.err("control character inside a string (escape it)")),
                 c => out.push(c),
             }
         }
@@ -398,19 +371,7 @@ mod tests {
 
     #[test]
     fn malformed_inputs_are_errors() {
-        for bad in [
-            "",
-            "{",
-            "[1,]",
-            "{\"a\" 1}",
-            "01x",
-            "tru",
-            "\"abc",
-            "1 2",
-            "-",
-            "1.",
-            "1e",
-        ] {
+        for bad in ["", "{", "[1,]", "{\"a\" 1}", "01x", "tru", "\"abc", "1 2", "-", "1.", "1e"] {
             assert!(parse(bad).is_err(), "{bad:?} should fail");
         }
     }

@@ -50,9 +50,7 @@ pub const GRANT_OPERATIONS: &[&str] = &[
 pub const GRANT_OPS_IGNORING_CONSTRAINTS: &[&str] = &["DescribeKey", "RetireGrant", "GetPublicKey"];
 
 pub fn is_cross_account_action(action: &str) -> bool {
-    CROSS_ACCOUNT_ACTIONS
-        .iter()
-        .any(|a| a.eq_ignore_ascii_case(action))
+    CROSS_ACCOUNT_ACTIONS.iter().any(|a| a.eq_ignore_ascii_case(action))
 }
 
 /// Keys the SAR data lists for an action but the KMS Developer Guide says never exist
@@ -63,24 +61,10 @@ pub fn is_cross_account_action(action: &str) -> bool {
 pub const KEYS_NEVER_PRESENT: &[(&str, &[&str])] = &[
     (
         "kms:CallerAccount",
-        &[
-            "CreateKey",
-            "GenerateRandom",
-            "ListAliases",
-            "ListKeys",
-            "ListRetirableGrants",
-            "RetireGrant",
-        ],
+        &["CreateKey", "GenerateRandom", "ListAliases", "ListKeys", "ListRetirableGrants", "RetireGrant"],
     ),
     (
         "kms:ViaService",
-        &[
-            "CreateKey",
-            "GenerateRandom",
-            "ListAliases",
-            "ListKeys",
-            "ListRetirableGrants",
-            "RetireGrant",
-        ],
+        &["CreateKey", "GenerateRandom", "ListAliases", "ListKeys", "ListRetirableGrants", "RetireGrant"],
     ),
 ];

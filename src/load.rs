@@ -10,15 +10,8 @@ use std::path::Path;
 
 /// Reads a file, or standard input for `-`. Returns the text and the name to show.
 pub fn read_source(path: &Path) -> Result<(String, String), Error> {
-    let label = if path == Path::new("-") {
-        "<stdin>".to_string()
-    } else {
-        path.display().to_string()
-    };
-    let io = |source| Error::Io {
-        path: label.clone(),
-        source,
-    };
+    let label = if path == Path::new("-") { "<stdin>".to_string() } else { path.display().to_string() };
+    let io = |source| Error::Io { path: label.clone(), source };
     let text = if path == Path::new("-") {
         let mut s = String::new();
         std::io::stdin().read_to_string(&mut s).map_err(io)?;
@@ -68,22 +61,11 @@ pub fn load_inputs(paths: &InputPaths) -> Result<Inputs, Error> {
             None
         }
     };
-    let key_policy = paths
-        .key_policy
-        .and_then(|p| keep(load_policy(p, PolicyKind::KeyPolicy)));
-    let identity: Vec<Policy> = paths
-        .identity
-        .iter()
-        .filter_map(|p| keep(load_policy(p, PolicyKind::Identity)))
-        .collect();
-    let scps: Vec<Policy> = paths
-        .scps
-        .iter()
-        .filter_map(|p| keep(load_policy(p, PolicyKind::Scp)))
-        .collect();
-    let boundary = paths
-        .boundary
-        .and_then(|p| keep(load_policy(p, PolicyKind::Boundary)));
+    let key_policy = paths.key_policy.and_then(|p| keep(load_policy(p, PolicyKind::KeyPolicy)));
+    let identity: Vec<Policy> =
+        paths.identity.iter().filter_map(|p| keep(load_policy(p, PolicyKind::Identity))).collect();
+    let scps: Vec<Policy> = paths.scps.iter().filter_map(|p| keep(load_policy(p, PolicyKind::Scp))).collect();
+    let boundary = paths.boundary.and_then(|p| keep(load_policy(p, PolicyKind::Boundary)));
     let mut grants = Vec::new();
     for g in &paths.grants {
         match load_grants(g) {
@@ -96,13 +78,7 @@ pub fn load_inputs(paths: &InputPaths) -> Result<Inputs, Error> {
         return Err(Error::Invalid(errors));
     }
     let key_policy = key_policy.unwrap_or_else(empty_key_policy);
-    Ok(Inputs {
-        key_policy,
-        identity,
-        scps,
-        boundary,
-        grants,
-    })
+    Ok(Inputs { key_policy, identity, scps, boundary, grants })
 }
 
 /// A key policy with no statements (when none is given: nothing is allowed through it).

@@ -71,14 +71,7 @@ pub fn glob_match_ignore_case(pattern: &str, text: &str) -> bool {
 /// resource); the resource part keeps any further colons. `None` when not an ARN.
 pub fn split_arn(text: &str) -> Option<[&str; 6]> {
     let mut parts = text.splitn(6, ':');
-    let arn = [
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    ];
+    let arn = [parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?];
     (arn[0] == "arn").then_some(arn)
 }
 
@@ -124,10 +117,7 @@ pub enum Piece {
     /// Text that is always literal (`${*}`, `${?}`, `${$}`).
     Literal(String),
     /// `${key}` or `${key, 'default'}`.
-    Var {
-        key: String,
-        default: Option<String>,
-    },
+    Var { key: String, default: Option<String> },
 }
 
 /// Splits a value into text and `${...}` variables. `vars` is false for policies without
@@ -160,30 +150,17 @@ fn parse_var(inner: &str) -> Piece {
     match inner.split_once(',') {
         Some((key, default)) => {
             let d = default.trim();
-            let default = d
-                .strip_prefix('\'')
-                .and_then(|d| d.strip_suffix('\''))
-                .unwrap_or(d);
-            Piece::Var {
-                key: key.trim().to_string(),
-                default: Some(default.to_string()),
-            }
+            let default = d.strip_prefix('\'').and_then(|d| d.strip_suffix('\'')).unwrap_or(d);
+            Piece::Var { key: key.trim().to_string(), default: Some(default.to_string()) }
         }
-        None => Piece::Var {
-            key: inner.trim().to_string(),
-            default: None,
-        },
+        None => Piece::Var { key: inner.trim().to_string(), default: None },
     }
 }
 
 /// Resolves pieces to tokens; `wild` says whether written `*`/`?` are wildcards.
 /// `lookup` gives a single-valued context value; `None` when a variable has no value
 /// and no default, which makes the whole value match nothing.
-pub fn resolve(
-    pieces: &[Piece],
-    wild: bool,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Option<Vec<Tok>> {
+pub fn resolve(pieces: &[Piece], wild: bool, lookup: &dyn Fn(&str) -> Option<String>) -> Option<Vec<Tok>> {
     let mut toks = Vec::new();
     for p in pieces {
         match p {
@@ -245,30 +222,18 @@ mod tests {
         let value = "arn:aws:someservice:us-east-2:999999999999:store/abc:111122223333:finance/document.txt";
         assert!(glob_match(&pat, value));
         assert!(!arn_match(&pat, value));
-        assert!(arn_match(
-            &glob_tokens("arn:aws:iam::*:role/*"),
-            "arn:aws:iam::111122223333:role/a/b"
-        ));
+        assert!(arn_match(&glob_tokens("arn:aws:iam::*:role/*"), "arn:aws:iam::111122223333:role/a/b"));
         assert!(!arn_match(&glob_tokens("*"), "not-an-arn"));
     }
 
     #[test]
     fn variables_and_specials() {
-        let ps = pieces(
-            "arn:aws:s3:::b/${aws:username}/${*}x${aws:PrincipalTag/team, 'all'}",
-            true,
-        );
+        let ps = pieces("arn:aws:s3:::b/${aws:username}/${*}x${aws:PrincipalTag/team, 'all'}", true);
         let lookup = |k: &str| (k == "aws:username").then(|| "bob*".to_string());
         let toks = resolve(&ps, true, &lookup).unwrap();
         assert_eq!(tokens_text(&toks), "arn:aws:s3:::b/bob*/*xall");
-        assert!(
-            toks.iter().all(|t| *t != Tok::Star),
-            "substituted and ${{*}} text is literal"
-        );
+        assert!(toks.iter().all(|t| *t != Tok::Star), "substituted and ${{*}} text is literal");
         assert!(resolve(&pieces("${aws:userid}", true), true, &lookup).is_none());
-        assert_eq!(
-            pieces("${aws:username}", false),
-            vec![Piece::Text("${aws:username}".into())]
-        );
+        assert_eq!(pieces("${aws:username}", false), vec![Piece::Text("${aws:username}".into())]);
     }
 }

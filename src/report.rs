@@ -73,17 +73,9 @@ pub fn decision_text(d: &Decision, req: &Request) -> String {
         Reason::Allowed => "ALLOW",
         _ => "DENY",
     };
-    out.push_str(&format!(
-        "{verdict} ({}): {}\n",
-        d.reason.as_str(),
-        d.summary
-    ));
+    out.push_str(&format!("{verdict} ({}): {}\n", d.reason.as_str(), d.summary));
     let who = request_json(req);
-    out.push_str(&format!(
-        "request: {} -> {}",
-        who["principal"].as_str().unwrap_or(""),
-        req.action_name()
-    ));
+    out.push_str(&format!("request: {} -> {}", who["principal"].as_str().unwrap_or(""), req.action_name()));
     if let Some(r) = &req.resource {
         out.push_str(&format!(" on {r}"));
     }
@@ -118,10 +110,7 @@ pub fn decision_text(d: &Decision, req: &Request) -> String {
         } else {
             "-"
         };
-        out.push_str(&format!(
-            "  {mark} grant {} in {}: {}\n",
-            g.grant, g.source, g.detail
-        ));
+        out.push_str(&format!("  {mark} grant {} in {}: {}\n", g.grant, g.source, g.detail));
     }
     for n in &d.notes {
         out.push_str(&format!("note: {n}\n"));

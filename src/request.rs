@@ -10,11 +10,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
     /// An IAM identity of an account.
-    Iam {
-        arn: String,
-        account: String,
-        kind: IamKind,
-    },
+    Iam { arn: String, account: String, kind: IamKind },
     /// An AWS service principal such as `ec2.amazonaws.com`.
     Service(String),
     /// An unsigned request.
@@ -65,30 +61,19 @@ impl Caller {
         }
         let segs: Vec<&str> = resource.split('/').collect();
         let last = |min: usize| {
-            (segs.len() >= min && segs.iter().all(|s| !s.is_empty()))
-                .then(|| segs[segs.len() - 1].to_string())
+            (segs.len() >= min && segs.iter().all(|s| !s.is_empty())).then(|| segs[segs.len() - 1].to_string())
         };
         let kind = match (service, segs[0]) {
             ("iam", "root") if segs.len() == 1 => IamKind::Root,
-            ("iam", "user") => IamKind::User {
-                name: last(2).ok_or_else(bad)?,
-            },
-            ("iam", "role") => IamKind::RoleSession {
-                role: last(2).ok_or_else(bad)?,
-            },
-            ("sts", "assumed-role") if segs.len() == 3 => IamKind::RoleSession {
-                role: last(3).map(|_| segs[1].to_string()).ok_or_else(bad)?,
-            },
-            ("sts", "federated-user") => IamKind::FederatedUser {
-                name: last(2).ok_or_else(bad)?,
-            },
+            ("iam", "user") => IamKind::User { name: last(2).ok_or_else(bad)? },
+            ("iam", "role") => IamKind::RoleSession { role: last(2).ok_or_else(bad)? },
+            ("sts", "assumed-role") if segs.len() == 3 => {
+                IamKind::RoleSession { role: last(3).map(|_| segs[1].to_string()).ok_or_else(bad)? }
+            }
+            ("sts", "federated-user") => IamKind::FederatedUser { name: last(2).ok_or_else(bad)? },
             _ => return Err(bad()),
         };
-        Ok(Caller::Iam {
-            arn: text.to_string(),
-            account: account.to_string(),
-            kind,
-        })
+        Ok(Caller::Iam { arn: text.to_string(), account: account.to_string(), kind })
     }
 
     /// The caller's account, if it has one.
@@ -106,9 +91,7 @@ impl Caller {
             return None;
         };
         Some(match kind {
-            IamKind::RoleSession { role }
-                if arn.starts_with("arn:aws:sts") || arn.contains(":sts:") =>
-            {
+            IamKind::RoleSession { role } if arn.starts_with("arn:aws:sts") || arn.contains(":sts:") => {
                 let partition = arn.split(':').nth(1).unwrap_or("aws");
                 format!("arn:{partition}:iam::{account}:role/{role}")
             }
@@ -134,9 +117,7 @@ impl Caller {
                 match kind {
                     IamKind::User { name } => keys.push(("aws:username", name.clone())),
                     IamKind::Root => keys.push(("aws:userid", account.clone())),
-                    IamKind::FederatedUser { name } => {
-                        keys.push(("aws:userid", format!("{account}:{name}")))
-                    }
+                    IamKind::FederatedUser { name } => keys.push(("aws:userid", format!("{account}:{name}"))),
                     IamKind::RoleSession { .. } => {}
                 }
                 if action.has_key("kms:CallerAccount") {
@@ -164,7 +145,9 @@ impl std::fmt::Display for CtxValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CtxValue::One(v) => write!(f, "\"{v}\""),
-            CtxValue::Many(vs) => write!(f, "[{}]", vs.iter().map(|v| format!("\"{v}\"")).collect::<Vec<_>>().join(", ")),
+            CtxValue::Many(vs) => {
+                write!(f, "[{}]", vs.iter().map(|v| format!("\"{v}\"")).collect::<Vec<_>>().join(", "))
+            }
         }
     }
 }
@@ -183,8 +166,7 @@ impl Context {
     }
 
     pub fn insert(&mut self, key: &str, value: CtxValue) {
-        self.entries
-            .insert(key.to_ascii_lowercase(), (key.to_string(), value));
+        self.entries.insert(key.to_ascii_lowercase(), (key.to_string(), value));
     }
 
     /// Keys as written with their values.
@@ -230,9 +212,7 @@ impl Request {
     }
 
     pub fn action_info(&self) -> &'static ActionInfo {
-        catalog()
-            .kms_action(&self.action)
-            .expect("request actions are validated on construction")
+        catalog().kms_action(&self.action).expect("request actions are validated on construction")
     }
 
     /// Reads a request file; `source` names it in errors.
@@ -261,7 +241,14 @@ const REQUEST_FIELDS: &[&str] = &["principal", "action", "resource", "context"];
 
 fn read_request(doc: &Json, sink: &mut Sink) -> Option<Request> {
     let Some(members) = doc.members() else {
-        sink.error(doc.pos, "", format!("expected a request object with \"principal\", \"action\", \"resource\", \"context\", found {}", doc.type_name()));
+        sink.error(
+            doc.pos,
+            "",
+            format!(
+                "expected a request object with \"principal\", \"action\", \"resource\", \"context\", found {}",
+                doc.type_name()
+            ),
+        );
         return None;
     };
     for m in members {
@@ -269,11 +256,7 @@ fn read_request(doc: &Json, sink: &mut Sink) -> Option<Request> {
             sink.error(
                 m.key_pos,
                 &m.key,
-                format!(
-                    "unknown request field \"{}\" (expected one of {})",
-                    m.key,
-                    REQUEST_FIELDS.join(", ")
-                ),
+                format!("unknown request field \"{}\" (expected one of {})", m.key, REQUEST_FIELDS.join(", ")),
             );
         }
     }
@@ -283,11 +266,7 @@ fn read_request(doc: &Json, sink: &mut Sink) -> Option<Request> {
             Some(v) => match v.as_str() {
                 Some(s) => Some((s.to_string(), v.pos)),
                 None => {
-                    sink.error(
-                        v.pos,
-                        name,
-                        format!("expected a string, found {}", v.type_name()),
-                    );
+                    sink.error(v.pos, name, format!("expected a string, found {}", v.type_name()));
                     None
                 }
             },
@@ -300,9 +279,7 @@ fn read_request(doc: &Json, sink: &mut Sink) -> Option<Request> {
         sink.error(doc.pos, "", "missing \"principal\"");
         return None;
     };
-    let caller = Caller::parse(&principal)
-        .map_err(|m| sink.error(ppos, "principal", m))
-        .ok()?;
+    let caller = Caller::parse(&principal).map_err(|m| sink.error(ppos, "principal", m)).ok()?;
     let Some((action, apos)) = action else {
         sink.error(doc.pos, "", "missing \"action\"");
         return None;
@@ -314,12 +291,7 @@ fn read_request(doc: &Json, sink: &mut Sink) -> Option<Request> {
         read_context(c, &mut context, sink);
     }
     add_derived(&caller, info, &mut context, doc, sink);
-    Some(Request {
-        caller,
-        action: info.name.clone(),
-        resource,
-        context,
-    })
+    Some(Request { caller, action: info.name.clone(), resource, context })
 }
 
 fn read_action(action: &str, pos: Pos, sink: &mut Sink) -> Option<&'static ActionInfo> {
@@ -346,33 +318,20 @@ fn check_resource(
         }
         (true, Some((r, pos))) => {
             let ok = split_arn(&r).is_some_and(|p| {
-                p[2] == "kms"
-                    && !p[3].is_empty()
-                    && p[4].len() == 12
-                    && p[5].starts_with("key/")
-                    && p[5].len() > 4
+                p[2] == "kms" && !p[3].is_empty() && p[4].len() == 12 && p[5].starts_with("key/") && p[5].len() > 4
             });
             if !ok {
                 sink.error(
                     pos,
                     "resource",
-                    format!(
-                        "\"{r}\" is not a KMS key ARN (expected arn:aws:kms:REGION:ACCOUNT:key/ID)"
-                    ),
+                    format!("\"{r}\" is not a KMS key ARN (expected arn:aws:kms:REGION:ACCOUNT:key/ID)"),
                 );
                 return None;
             }
             Some(Some(r))
         }
         (false, Some((r, pos))) if r != "*" => {
-            sink.error(
-                pos,
-                "resource",
-                format!(
-                    "kms:{} is not authorized on a key: omit \"resource\"",
-                    info.name
-                ),
-            );
+            sink.error(pos, "resource", format!("kms:{} is not authorized on a key: omit \"resource\"", info.name));
             None
         }
         (false, _) => Some(None),
@@ -381,49 +340,27 @@ fn check_resource(
 
 fn read_context(c: &Json, context: &mut Context, sink: &mut Sink) {
     let Some(members) = c.members() else {
-        sink.error(
-            c.pos,
-            "context",
-            format!(
-                "expected an object of condition keys, found {}",
-                c.type_name()
-            ),
-        );
+        sink.error(c.pos, "context", format!("expected an object of condition keys, found {}", c.type_name()));
         return;
     };
     for m in members {
         let path = format!("context.{}", m.key);
         if context.get(&m.key).is_some() {
-            sink.error(
-                m.key_pos,
-                &path,
-                format!(
-                    "\"{}\" is given twice (condition keys are case-insensitive)",
-                    m.key
-                ),
-            );
+            sink.error(m.key_pos, &path, format!("\"{}\" is given twice (condition keys are case-insensitive)", m.key));
             continue;
         }
         let multi = catalog().key(&m.key).map(|k| k.multi);
         let value = match &m.value.kind {
             Kind::Array(items) => {
                 if multi == Some(false) {
-                    sink.error(
-                        m.value.pos,
-                        &path,
-                        format!("{} is single-valued: give one value, not a list", m.key),
-                    );
+                    sink.error(m.value.pos, &path, format!("{} is single-valued: give one value, not a list", m.key));
                     continue;
                 }
                 let texts: Option<Vec<String>> = items.iter().map(Json::scalar_text).collect();
                 match texts {
                     Some(t) => CtxValue::Many(t),
                     None => {
-                        sink.error(
-                            m.value.pos,
-                            &path,
-                            "expected a list of strings, numbers or booleans",
-                        );
+                        sink.error(m.value.pos, &path, "expected a list of strings, numbers or booleans");
                         continue;
                     }
                 }
@@ -435,10 +372,7 @@ fn read_context(c: &Json, context: &mut Context, sink: &mut Sink) {
                     sink.error(
                         m.value.pos,
                         &path,
-                        format!(
-                            "expected a string, number, boolean or list, found {}",
-                            m.value.type_name()
-                        ),
+                        format!("expected a string, number, boolean or list, found {}", m.value.type_name()),
                     );
                     continue;
                 }
@@ -449,20 +383,20 @@ fn read_context(c: &Json, context: &mut Context, sink: &mut Sink) {
 }
 
 /// Adds the caller-derived keys; a given value that contradicts the caller is an error.
-fn add_derived(
-    caller: &Caller,
-    info: &ActionInfo,
-    context: &mut Context,
-    doc: &Json,
-    sink: &mut Sink,
-) {
+fn add_derived(caller: &Caller, info: &ActionInfo, context: &mut Context, doc: &Json, sink: &mut Sink) {
     for (key, value) in caller.derived_keys(info) {
         match context.get(key) {
             None => context.insert(key, CtxValue::One(value)),
             Some(CtxValue::One(given)) if *given == value => {}
             Some(given) => {
                 let pos = doc.get("context").map(|c| c.pos).unwrap_or(doc.pos);
-                sink.error(pos, &format!("context.{key}"), format!("{key} is {given:?} but the principal implies \"{value}\"; omit it and kmsproof derives it"));
+                sink.error(
+                    pos,
+                    &format!("context.{key}"),
+                    format!(
+                        "{key} is {given:?} but the principal implies \"{value}\"; omit it and kmsproof derives it"
+                    ),
+                );
             }
         }
     }
@@ -481,32 +415,20 @@ mod tests {
     #[test]
     fn derives_caller_keys() {
         let r = req(&format!(r#"{{"principal": "arn:aws:sts::111122223333:assumed-role/App/s1", "action": "kms:Decrypt", "resource": "{KEY}"}}"#)).unwrap();
-        assert_eq!(
-            r.context.get("kms:calleraccount"),
-            Some(&CtxValue::One("111122223333".into()))
-        );
+        assert_eq!(r.context.get("kms:calleraccount"), Some(&CtxValue::One("111122223333".into())));
         assert_eq!(
             r.context.get("aws:PrincipalArn"),
             Some(&CtxValue::One("arn:aws:iam::111122223333:role/App".into()))
         );
-        assert_eq!(
-            r.context.get("aws:PrincipalType"),
-            Some(&CtxValue::One("AssumedRole".into()))
-        );
+        assert_eq!(r.context.get("aws:PrincipalType"), Some(&CtxValue::One("AssumedRole".into())));
         assert_eq!(r.context.get("aws:username"), None);
     }
 
     #[test]
     fn caller_account_is_absent_where_kms_never_sets_it() {
-        let r = req(
-            r#"{"principal": "arn:aws:iam::111122223333:user/alice", "action": "kms:CreateKey"}"#,
-        )
-        .unwrap();
+        let r = req(r#"{"principal": "arn:aws:iam::111122223333:user/alice", "action": "kms:CreateKey"}"#).unwrap();
         assert_eq!(r.context.get("kms:CallerAccount"), None);
-        assert_eq!(
-            r.context.get("aws:username"),
-            Some(&CtxValue::One("alice".into()))
-        );
+        assert_eq!(r.context.get("aws:username"), Some(&CtxValue::One("alice".into())));
     }
 
     #[test]
@@ -525,14 +447,10 @@ mod tests {
                 "not a KMS action",
             ),
             (
-                r#"{"principal": "arn:aws:iam::111122223333:role/App", "action": "kms:Decrypt"}"#
-                    .to_string(),
+                r#"{"principal": "arn:aws:iam::111122223333:role/App", "action": "kms:Decrypt"}"#.to_string(),
                 "authorized on a key",
             ),
-            (
-                r#"{"principal": "bob", "action": "kms:ListKeys"}"#.to_string(),
-                "not a principal",
-            ),
+            (r#"{"principal": "bob", "action": "kms:ListKeys"}"#.to_string(), "not a principal"),
             (
                 format!(
                     r#"{{"principal": "arn:aws:iam::111122223333:role/App", "action": "kms:Decrypt", "resource": "{KEY}", "context": {{"kms:ViaService": ["a", "b"]}}}}"#
@@ -561,16 +479,7 @@ mod tests {
     #[test]
     fn multi_valued_keys_become_sets() {
         let r = req(&format!(r#"{{"principal": "arn:aws:iam::111122223333:role/App", "action": "kms:Decrypt", "resource": "{KEY}", "context": {{"kms:EncryptionContextKeys": "Dept", "kms:EncryptionContext:Dept": "IT"}}}}"#)).unwrap();
-        assert_eq!(
-            r.context.get("kms:encryptioncontextkeys"),
-            Some(&CtxValue::Many(vec!["Dept".into()]))
-        );
-        assert_eq!(
-            r.context
-                .encryption_context()
-                .get("Dept")
-                .map(String::as_str),
-            Some("IT")
-        );
+        assert_eq!(r.context.get("kms:encryptioncontextkeys"), Some(&CtxValue::Many(vec!["Dept".into()])));
+        assert_eq!(r.context.encryption_context().get("Dept").map(String::as_str), Some("IT"));
     }
 }

@@ -27,9 +27,7 @@ impl Decimal {
             None => (t, 0),
         };
         let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-        if int.is_empty() && frac.is_empty()
-            || !(int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit()))
-        {
+        if int.is_empty() && frac.is_empty() || !(int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())) {
             return None;
         }
         if exp.unsigned_abs() > 400 {
@@ -38,41 +36,24 @@ impl Decimal {
         let digits = format!("{int}{frac}");
         let point = int.len() as i64 + exp as i64;
         let (int, frac) = if point <= 0 {
-            (
-                String::new(),
-                format!("{}{}", "0".repeat((-point) as usize), digits),
-            )
+            (String::new(), format!("{}{}", "0".repeat((-point) as usize), digits))
         } else if point as usize >= digits.len() {
-            (
-                format!("{digits}{}", "0".repeat(point as usize - digits.len())),
-                String::new(),
-            )
+            (format!("{digits}{}", "0".repeat(point as usize - digits.len())), String::new())
         } else {
-            (
-                digits[..point as usize].to_string(),
-                digits[point as usize..].to_string(),
-            )
+            (digits[..point as usize].to_string(), digits[point as usize..].to_string())
         };
         let int = int.trim_start_matches('0').to_string();
         let frac = frac.trim_end_matches('0').to_string();
         let negative = negative && !(int.is_empty() && frac.is_empty());
-        Some(Decimal {
-            negative,
-            int,
-            frac,
-        })
+        Some(Decimal { negative, int, frac })
     }
 
     fn cmp_magnitude(&self, other: &Decimal) -> Ordering {
-        self.int
-            .len()
-            .cmp(&other.int.len())
-            .then_with(|| self.int.cmp(&other.int))
-            .then_with(|| {
-                let n = self.frac.len().max(other.frac.len());
-                let pad = |s: &str| format!("{s:0<n$}");
-                pad(&self.frac).cmp(&pad(&other.frac))
-            })
+        self.int.len().cmp(&other.int.len()).then_with(|| self.int.cmp(&other.int)).then_with(|| {
+            let n = self.frac.len().max(other.frac.len());
+            let pad = |s: &str| format!("{s:0<n$}");
+            pad(&self.frac).cmp(&pad(&other.frac))
+        })
     }
 }
 
@@ -112,14 +93,8 @@ pub fn parse_date(text: &str) -> Option<(Instant, DateForm)> {
     let t = text.trim();
     if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || c == '.') && t.len() != 4 {
         let d = Decimal::parse(t)?;
-        let secs: i128 = if d.int.is_empty() {
-            0
-        } else {
-            d.int.parse().ok()?
-        };
-        let nanos: i128 = format!("{:0<9}", &d.frac[..d.frac.len().min(9)])
-            .parse()
-            .ok()?;
+        let secs: i128 = if d.int.is_empty() { 0 } else { d.int.parse().ok()? };
+        let nanos: i128 = format!("{:0<9}", &d.frac[..d.frac.len().min(9)]).parse().ok()?;
         return Some((Instant(secs * 1_000_000_000 + nanos), DateForm::Epoch));
     }
     parse_iso(t)
@@ -135,22 +110,14 @@ fn parse_iso(t: &str) -> Option<(Instant, DateForm)> {
     let year = num(parts.next()?, 4)?;
     let month = parts.next().map(|m| num(m, 2)).unwrap_or(Some(1))?;
     let day = parts.next().map(|d| num(d, 2)).unwrap_or(Some(1))?;
-    if parts.next().is_some()
-        || !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-    {
+    if parts.next().is_some() || !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
         return None;
     }
     let mut nanos = days_from_civil(year, month, day) as i128 * 86_400 * 1_000_000_000;
     let mut form = DateForm::Zoned;
     if let Some(time) = time {
         let (clock, offset) = split_zone(time)?;
-        form = if offset.is_some() {
-            DateForm::Zoned
-        } else {
-            DateForm::Unzoned
-        };
+        form = if offset.is_some() { DateForm::Zoned } else { DateForm::Unzoned };
         nanos += parse_clock(clock)? - offset.unwrap_or(0) as i128 * 60 * 1_000_000_000;
     }
     Some((Instant(nanos), form))
@@ -165,10 +132,7 @@ fn split_zone(time: &str) -> Option<(&str, Option<i64>)> {
         Some(i) => {
             let (h, m) = time[i + 1..].split_once(':')?;
             let mins = num(h, 2)? * 60 + num(m, 2)?;
-            Some((
-                &time[..i],
-                Some(if &time[i..i + 1] == "-" { -mins } else { mins }),
-            ))
+            Some((&time[..i], Some(if &time[i..i + 1] == "-" { -mins } else { mins })))
         }
         None => Some((time, None)),
     }
@@ -224,10 +188,7 @@ pub struct Cidr {
 
 impl Cidr {
     pub fn parse(text: &str) -> Option<Cidr> {
-        let (addr, prefix) = text
-            .trim()
-            .split_once('/')
-            .map_or((text.trim(), None), |(a, p)| (a, Some(p)));
+        let (addr, prefix) = text.trim().split_once('/').map_or((text.trim(), None), |(a, p)| (a, Some(p)));
         let addr: IpAddr = addr.parse().ok()?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
@@ -245,12 +206,10 @@ impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                masked(u32::from(net) as u128, 32, self.prefix)
-                    == masked(u32::from(ip) as u128, 32, self.prefix)
+                masked(u32::from(net) as u128, 32, self.prefix) == masked(u32::from(ip) as u128, 32, self.prefix)
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                masked(u128::from(net), 128, self.prefix)
-                    == masked(u128::from(ip), 128, self.prefix)
+                masked(u128::from(net), 128, self.prefix) == masked(u128::from(ip), 128, self.prefix)
             }
             _ => false,
         }
@@ -335,17 +294,8 @@ mod tests {
         assert_eq!(at("2020"), at("2020-01-01"));
         assert_eq!(at("2020-03"), at("2020-03-01T00:00Z"));
         assert!(at("2020-01-01T00:00:00.5Z") > at("2020-01-01T00:00:00Z"));
-        assert_eq!(
-            parse_date("2020-01-01T10:00:00").unwrap().1,
-            DateForm::Unzoned
-        );
-        for bad in [
-            "2020-13-01",
-            "2021-02-29",
-            "yesterday",
-            "2020-01-01T25:00Z",
-            "",
-        ] {
+        assert_eq!(parse_date("2020-01-01T10:00:00").unwrap().1, DateForm::Unzoned);
+        for bad in ["2020-13-01", "2021-02-29", "yesterday", "2020-01-01T25:00Z", ""] {
             assert!(parse_date(bad).is_none(), "{bad}");
         }
     }

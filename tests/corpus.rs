@@ -21,9 +21,14 @@ fn main() {
     let shared = root.join("../shared/corpus");
     let present = shared.is_dir();
     if !present {
-        eprintln!("\n*** SKIPPING shared-corpus scan: {} not found (it lives beside the project root) ***\n", shared.display());
+        eprintln!(
+            "\n*** SKIPPING shared-corpus scan: {} not found (it lives beside the project root) ***\n",
+            shared.display()
+        );
     }
-    trials.push(Trial::test("shared_corpus::every_policy_parses", move || scan_shared(&shared)).with_ignored_flag(!present));
+    trials.push(
+        Trial::test("shared_corpus::every_policy_parses", move || scan_shared(&shared)).with_ignored_flag(!present),
+    );
     libtest_mimic::run(&args, trials).exit();
 }
 
@@ -108,7 +113,12 @@ fn run_case(case: &Json, inputs: &kmsproof::Inputs, label: &str) -> Result<(), S
     let req = case.get("request").and_then(|r| Request::from_json(r, &mut sink));
     let req = match req {
         Some(r) if !sink.has_errors() => r,
-        _ => return Err(format!("case {name:?}: bad request: {:?}", sink.items.iter().map(|d| d.to_string()).collect::<Vec<_>>())),
+        _ => {
+            return Err(format!(
+                "case {name:?}: bad request: {:?}",
+                sink.items.iter().map(|d| d.to_string()).collect::<Vec<_>>()
+            ))
+        }
     };
     let d = authorize(inputs, &req);
     let want_decision = str_field(case, "expect").unwrap_or("?");
@@ -124,7 +134,8 @@ fn run_case(case: &Json, inputs: &kmsproof::Inputs, label: &str) -> Result<(), S
     }
     // The request as printed reads back to the same decision (counterexamples rely on it).
     let echoed = report::request_json(&req).to_string();
-    let again = Request::parse(&echoed, "echo").map_err(|e| format!("case {name:?}: echoed request does not read back: {e}"))?;
+    let again = Request::parse(&echoed, "echo")
+        .map_err(|e| format!("case {name:?}: echoed request does not read back: {e}"))?;
     if authorize(inputs, &again).reason != d.reason {
         return Err(format!("case {name:?}: echoed request decides differently"));
     }
@@ -141,7 +152,10 @@ fn scan_shared(dir: &Path) -> Result<(), Failed> {
         .filter_map(|l| l.split_once(" | ").map(|(p, e)| (p.trim().to_string(), e.trim().to_string())))
         .collect();
     let mut files = Vec::new();
-    let is_policy = |p: &Path| p.extension().is_some_and(|e| e == "json") && p.file_name().is_some_and(|n| n != "index.json" && n != "domain.json");
+    let is_policy = |p: &Path| {
+        p.extension().is_some_and(|e| e == "json")
+            && p.file_name().is_some_and(|n| n != "index.json" && n != "domain.json")
+    };
     walk(dir, &mut files, &is_policy);
     let (mut warnings, mut rejected, mut problems) = (0usize, 0usize, Vec::new());
     for f in &files {
@@ -155,7 +169,11 @@ fn scan_shared(dir: &Path) -> Result<(), Failed> {
             (Ok(_), Some(want)) => problems.push(format!("{rel}: parsed, but should fail with {want:?}")),
         }
     }
-    eprintln!("shared corpus: {} policy files, {} parsed with {warnings} warnings, {rejected} rejected as AWS would", files.len(), files.len() - rejected - problems.len());
+    eprintln!(
+        "shared corpus: {} policy files, {} parsed with {warnings} warnings, {rejected} rejected as AWS would",
+        files.len(),
+        files.len() - rejected - problems.len()
+    );
     if files.len() < 3000 {
         problems.push(format!("only {} policy files found; expected about 3,100", files.len()));
     }

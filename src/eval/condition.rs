@@ -33,12 +33,10 @@ pub fn variable_lookup(ctx: &Context) -> impl Fn(&str) -> Option<String> + '_ {
 pub fn evaluate(c: &Condition, ctx: &Context) -> CondOutcome {
     let value = ctx.get(&c.key);
     if c.op.spec.family == Family::Null {
-        let present = matches!(value, Some(CtxValue::One(_)))
-            || matches!(value, Some(CtxValue::Many(v)) if !v.is_empty());
+        let present =
+            matches!(value, Some(CtxValue::One(_))) || matches!(value, Some(CtxValue::Many(v)) if !v.is_empty());
         return CondOutcome::plain(
-            c.values
-                .iter()
-                .any(|v| matches!(v, CondValue::Null(want_absent) if *want_absent != present)),
+            c.values.iter().any(|v| matches!(v, CondValue::Null(want_absent) if *want_absent != present)),
         );
     }
     let request_values: Option<Vec<&str>> = match value {
@@ -77,10 +75,7 @@ fn value_text(v: Option<&CtxValue>) -> String {
 /// Whether one request value satisfies the base operator against the policy values:
 /// OR over the values, NOR for negated operators.
 fn value_matches(c: &Condition, r: &str, ctx: &Context) -> bool {
-    let any = c
-        .values
-        .iter()
-        .any(|p| compare(c.op.spec.family, c.op.spec.cmp, r, p, ctx));
+    let any = c.values.iter().any(|p| compare(c.op.spec.family, c.op.spec.cmp, r, p, ctx));
     any != c.op.spec.negated
 }
 
@@ -104,9 +99,7 @@ fn compare_text(family: Family, cmp: Cmp, r: &str, pieces: &[Piece], ctx: &Conte
     };
     match (family, cmp) {
         (Family::Arn, _) => arn_match(&toks, r),
-        (Family::Bool, _) => {
-            parse_bool(&tokens_text(&toks)).is_some_and(|want| parse_bool(r) == Some(want))
-        }
+        (Family::Bool, _) => parse_bool(&tokens_text(&toks)).is_some_and(|want| parse_bool(r) == Some(want)),
         (_, Cmp::Like) => glob_match(&toks, r),
         (_, Cmp::EqualsIgnoreCase) => tokens_text(&toks).to_lowercase() == r.to_lowercase(),
         _ => tokens_text(&toks) == r,
@@ -139,7 +132,9 @@ mod tests {
 
     /// Builds the condition `{op: {key: values}}` (values as JSON) and evaluates it.
     fn check(op: &str, key: &str, values: &str, r: R) -> bool {
-        let text = format!(r#"{{"Version": "2012-10-17", "Statement": {{"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {{"{op}": {{"{key}": {values}}}}}}}}}"#);
+        let text = format!(
+            r#"{{"Version": "2012-10-17", "Statement": {{"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {{"{op}": {{"{key}": {values}}}}}}}}}"#
+        );
         assert!(json::parse(&text).is_ok(), "{text}");
         let p = parse_policy(&text, "t", PolicyKind::Any).unwrap_or_else(|e| panic!("{text}: {e}"));
         let mut ctx = Context::default();
@@ -182,7 +177,11 @@ mod tests {
             ("StringLikeIfExists", r#""a*""#, One("abc"), true),
         ];
         for (op, values, r, want) in table {
-            let r = match r { Absent => Absent, One(v) => One(v), Many(v) => Many(v) };
+            let r = match r {
+                Absent => Absent,
+                One(v) => One(v),
+                Many(v) => Many(v),
+            };
             assert_eq!(check(op, k, values, r), *want, "{op} {values}");
         }
     }
@@ -222,7 +221,11 @@ mod tests {
             ("NumericLessThanIfExists", "7", Absent, true),
         ];
         for (op, values, r, want) in table {
-            let r = match r { Absent => Absent, One(v) => One(v), Many(v) => Many(v) };
+            let r = match r {
+                Absent => Absent,
+                One(v) => One(v),
+                Many(v) => Many(v),
+            };
             assert_eq!(check(op, k, values, r), *want, "{op} {values}");
         }
     }
@@ -244,7 +247,11 @@ mod tests {
             ("DateLessThanIfExists", r#""2030-01-01T00:00:00Z""#, Absent, true),
         ];
         for (op, values, r, want) in table {
-            let r = match r { Absent => Absent, One(v) => One(v), Many(v) => Many(v) };
+            let r = match r {
+                Absent => Absent,
+                One(v) => One(v),
+                Many(v) => Many(v),
+            };
             assert_eq!(check(op, k, values, r), *want, "{op} {values}");
         }
     }
@@ -260,11 +267,17 @@ mod tests {
         assert!(!check("BinaryEquals", "aws:x", r#""aGVsbG8=""#, One("d29ybGQ=")));
         assert!(!check("BinaryEquals", "aws:x", r#""aGVsbG8=""#, Absent));
         assert!(check("IpAddress", "aws:SourceIp", r#"["203.0.113.0/24", "2001:db8::/32"]"#, One("2001:db8::5")));
-        assert!(!check("IpAddress", "aws:SourceIp", r#""203.0.113.0/24""#, Absent), "VPC-endpoint requests carry no SourceIp");
+        assert!(
+            !check("IpAddress", "aws:SourceIp", r#""203.0.113.0/24""#, Absent),
+            "VPC-endpoint requests carry no SourceIp"
+        );
         assert!(check("NotIpAddress", "aws:SourceIp", r#""203.0.113.0/24""#, Absent));
         assert!(check("NotIpAddress", "aws:SourceIp", r#""203.0.113.0/24""#, One("198.51.100.1")));
         assert!(!check("NotIpAddress", "aws:SourceIp", r#""203.0.113.0/24""#, One("203.0.113.9")));
-        assert!(check("NotIpAddress", "aws:SourceIp", r#""203.0.113.0/24""#, One("not-an-ip")), "a type mismatch makes the base comparison false");
+        assert!(
+            check("NotIpAddress", "aws:SourceIp", r#""203.0.113.0/24""#, One("not-an-ip")),
+            "a type mismatch makes the base comparison false"
+        );
         assert!(check("Null", "kms:EncryptionContextKeys", "true", Absent));
         assert!(!check("Null", "kms:EncryptionContextKeys", r#""true""#, Many(&["a"])));
         assert!(check("Null", "kms:EncryptionContextKeys", "false", Many(&["a"])));
@@ -276,12 +289,27 @@ mod tests {
     fn arn_operators() {
         let k = "aws:PrincipalArn";
         assert!(check("ArnLike", k, r#""arn:aws:iam::*:role/Admin*""#, One("arn:aws:iam::111122223333:role/AdminOps")));
-        assert!(check("ArnEquals", k, r#""arn:aws:iam::111122223333:role/*""#, One("arn:aws:iam::111122223333:role/x")));
+        assert!(check(
+            "ArnEquals",
+            k,
+            r#""arn:aws:iam::111122223333:role/*""#,
+            One("arn:aws:iam::111122223333:role/x")
+        ));
         assert!(!check("ArnLike", k, r#""arn:aws:iam::*:role/x""#, One("not-an-arn")));
         assert!(check("ArnNotLike", k, r#""arn:aws:iam::*:role/x""#, One("not-an-arn")));
         assert!(check("ArnNotEquals", k, r#""arn:aws:iam::111122223333:role/x""#, Absent));
-        assert!(!check("ArnLike", k, r#""arn:aws:someservice:*:111122223333:finance/*""#, One("arn:aws:someservice:us-east-2:999999999999:store/abc:111122223333:finance/d")));
-        assert!(check("StringLike", k, r#""arn:aws:someservice:*:111122223333:finance/*""#, One("arn:aws:someservice:us-east-2:999999999999:store/abc:111122223333:finance/d")));
+        assert!(!check(
+            "ArnLike",
+            k,
+            r#""arn:aws:someservice:*:111122223333:finance/*""#,
+            One("arn:aws:someservice:us-east-2:999999999999:store/abc:111122223333:finance/d")
+        ));
+        assert!(check(
+            "StringLike",
+            k,
+            r#""arn:aws:someservice:*:111122223333:finance/*""#,
+            One("arn:aws:someservice:us-east-2:999999999999:store/abc:111122223333:finance/d")
+        ));
     }
 
     #[test]
@@ -308,7 +336,11 @@ mod tests {
             ("StringNotEquals", r#""Dept""#, Many(&["a", "x"]), false),
         ];
         for (op, values, r, want) in table {
-            let r = match r { Absent => Absent, One(v) => One(v), Many(v) => Many(v) };
+            let r = match r {
+                Absent => Absent,
+                One(v) => One(v),
+                Many(v) => Many(v),
+            };
             assert_eq!(check(op, k, values, r), *want, "{op} {values}");
         }
     }

@@ -58,6 +58,8 @@ pub struct StatementResult {
     pub decisive: bool,
     /// How it matched, or why it did not.
     pub detail: String,
+    /// Undocumented behaviour the match relied on.
+    pub notes: Vec<String>,
 }
 
 /// What one grant did for this request.
@@ -99,27 +101,12 @@ pub fn authorize(inputs: &Inputs, req: &Request) -> Decision {
     } else {
         statements.extend(not_consulted(&inputs.key_policy, req));
     }
-    for p in inputs
-        .identity
-        .iter()
-        .chain(&inputs.scps)
-        .chain(&inputs.boundary)
-    {
+    for p in inputs.identity.iter().chain(&inputs.scps).chain(&inputs.boundary) {
         statements.extend(evaluate_policy(p, req));
     }
-    let grants: Vec<GrantResult> = inputs
-        .grants
-        .iter()
-        .map(|g| evaluate_grant(g, req))
-        .collect();
-    let notes = collect_notes(inputs, req);
-    let mut d = Decision {
-        reason: Reason::ImplicitDeny,
-        summary: String::new(),
-        statements,
-        grants,
-        notes,
-    };
+    let grants: Vec<GrantResult> = inputs.grants.iter().map(|g| evaluate_grant(g, req)).collect();
+    let notes = collect_notes(&statements);
+    let mut d = Decision { reason: Reason::ImplicitDeny, summary: String::new(), statements, grants, notes };
     if !deny(&mut d) {
         allow(&mut d, inputs, req);
     }
@@ -131,9 +118,9 @@ fn evaluate_policy(p: &Policy, req: &Request) -> Vec<StatementResult> {
         .iter()
         .map(|st| {
             let m = match_statement(st, req);
-            let (applies, via, detail) = match m {
-                Match::Applies { via, .. } => (true, Some(via), applies_text(via)),
-                Match::NotApplicable(why) => (false, None, why),
+            let (applies, via, detail, notes) = match m {
+                Match::Applies { via, notes } => (true, Some(via), applies_text(via), notes),
+                Match::NotApplicable(why) => (false, None, why, vec![]),
             };
             StatementResult {
                 policy: p.source.clone(),
@@ -145,6 +132,7 @@ fn evaluate_policy(p: &Policy, req: &Request) -> Vec<StatementResult> {
                 via,
                 decisive: false,
                 detail,
+                notes,
             }
         })
         .collect()
@@ -178,23 +166,13 @@ fn not_consulted(p: &Policy, req: &Request) -> Vec<StatementResult> {
                 "not consulted: {} is not authorized on a key, so only IAM policies decide",
                 req.action_name()
             ),
+            notes: vec![],
         })
         .collect()
 }
 
-fn collect_notes(inputs: &Inputs, req: &Request) -> Vec<String> {
-    let policies = std::iter::once(&inputs.key_policy)
-        .chain(&inputs.identity)
-        .chain(&inputs.scps)
-        .chain(&inputs.boundary);
-    let mut notes: Vec<String> = policies
-        .flat_map(|p| p.statements.iter().map(move |st| (p, st)))
-        .filter_map(|(_, st)| match match_statement(st, req) {
-            Match::Applies { notes, .. } => Some(notes),
-            Match::NotApplicable(_) => None,
-        })
-        .flatten()
-        .collect();
+fn collect_notes(statements: &[StatementResult]) -> Vec<String> {
+    let mut notes: Vec<String> = statements.iter().flat_map(|s| s.notes.iter().cloned()).collect();
     notes.sort();
     notes.dedup();
     notes
@@ -203,11 +181,7 @@ fn collect_notes(inputs: &Inputs, req: &Request) -> Vec<String> {
 /// Step 1: an explicit deny anywhere wins. Returns whether it decided.
 fn deny(d: &mut Decision) -> bool {
     let mut first = None;
-    for s in d
-        .statements
-        .iter_mut()
-        .filter(|s| s.applies && s.effect == Effect::Deny)
-    {
+    for s in d.statements.iter_mut().filter(|s| s.applies && s.effect == Effect::Deny) {
         s.decisive = true;
         first.get_or_insert_with(|| format!("{} {} in {}", s.kind.label(), s.statement, s.policy));
     }
@@ -223,17 +197,11 @@ fn deny(d: &mut Decision) -> bool {
 
 /// Whether a policy of `kind` has an applying Allow, per policy (for SCP levels).
 fn allows_in(d: &Decision, kind: PolicyKind, source: &str) -> bool {
-    d.statements
-        .iter()
-        .any(|s| s.kind == kind && &*s.policy == source && s.applies && s.effect == Effect::Allow)
+    d.statements.iter().any(|s| s.kind == kind && &*s.policy == source && s.applies && s.effect == Effect::Allow)
 }
 
 fn mark(d: &mut Decision, pick: impl Fn(&StatementResult) -> bool) {
-    for s in d
-        .statements
-        .iter_mut()
-        .filter(|s| s.applies && s.effect == Effect::Allow && pick(s))
-    {
+    for s in d.statements.iter_mut().filter(|s| s.applies && s.effect == Effect::Allow && pick(s)) {
         s.decisive = true;
     }
 }
@@ -255,27 +223,15 @@ fn guardrails(d: &Decision, inputs: &Inputs, req: &Request) -> Guardrails {
         .boundary
         .as_ref()
         .filter(|p| iam_caller && !allows_in(d, PolicyKind::Boundary, &p.source))
-        .map(|p| {
-            format!(
-                "the permissions boundary {} does not allow {}",
-                p.source,
-                req.action_name()
-            )
-        });
-    Guardrails {
-        scp_block,
-        boundary_block,
-    }
+        .map(|p| format!("the permissions boundary {} does not allow {}", p.source, req.action_name()));
+    Guardrails { scp_block, boundary_block }
 }
 
 /// Steps 2–5: which allow path, if any, opens.
 fn allow(d: &mut Decision, inputs: &Inputs, req: &Request) {
     let g = guardrails(d, inputs, req);
     let verdict = if req.caller == Caller::Anonymous {
-        Err(
-            "AWS KMS accepts only signed requests; an anonymous caller is never allowed"
-                .to_string(),
-        )
+        Err("AWS KMS accepts only signed requests; an anonymous caller is never allowed".to_string())
     } else if req.resource.is_none() {
         identity_path(d, &g, req)
     } else {
@@ -294,9 +250,7 @@ fn allow(d: &mut Decision, inputs: &Inputs, req: &Request) {
 }
 
 fn has_allow(d: &Decision, kind: PolicyKind, via: impl Fn(Via) -> bool) -> bool {
-    d.statements.iter().any(|s| {
-        s.kind == kind && s.applies && s.effect == Effect::Allow && s.via.is_some_and(&via)
-    })
+    d.statements.iter().any(|s| s.kind == kind && s.applies && s.effect == Effect::Allow && s.via.is_some_and(&via))
 }
 
 /// Actions not authorized on a key: identity policies decide alone, within guardrails.
@@ -305,16 +259,8 @@ fn identity_path(d: &mut Decision, g: &Guardrails, req: &Request) -> Result<Stri
         return Err(format!("no identity policy allows {}", req.action_name()));
     }
     guarded(g, true)?;
-    mark(d, |s| {
-        matches!(
-            s.kind,
-            PolicyKind::Identity | PolicyKind::Scp | PolicyKind::Boundary
-        )
-    });
-    Ok(format!(
-        "allowed by an identity policy ({} is authorized by IAM policies alone)",
-        req.action_name()
-    ))
+    mark(d, |s| matches!(s.kind, PolicyKind::Identity | PolicyKind::Scp | PolicyKind::Boundary));
+    Ok(format!("allowed by an identity policy ({} is authorized by IAM policies alone)", req.action_name()))
 }
 
 /// Fails when a guardrail blocks; `boundary` says whether the boundary applies to the path.
@@ -344,22 +290,14 @@ fn key_paths(d: &mut Decision, g: &Guardrails, req: &Request) -> Result<String, 
     };
     result.ok_or_else(|| {
         if reasons.is_empty() {
-            format!(
-                "no key-policy statement or grant allows {}",
-                req.action_name()
-            )
+            format!("no key-policy statement or grant allows {}", req.action_name())
         } else {
             reasons.join("; ")
         }
     })
 }
 
-fn same_account_paths(
-    d: &mut Decision,
-    g: &Guardrails,
-    req: &Request,
-    reasons: &mut Vec<String>,
-) -> Option<String> {
+fn same_account_paths(d: &mut Decision, g: &Guardrails, req: &Request, reasons: &mut Vec<String>) -> Option<String> {
     let direct = |v: Via| matches!(v, Via::Everyone | Via::Role | Via::Exact | Via::Service);
     if has_allow(d, PolicyKind::KeyPolicy, direct) {
         // A key policy naming the exact user or session is not limited by the boundary ([EVAL] 4.1 step 4).
@@ -382,41 +320,27 @@ fn same_account_paths(
 }
 
 /// The key policy trusts the caller's account and an identity policy allows.
-fn iam_delegation(
-    d: &mut Decision,
-    g: &Guardrails,
-    req: &Request,
-    reasons: &mut Vec<String>,
-) -> Option<String> {
+fn iam_delegation(d: &mut Decision, g: &Guardrails, req: &Request, reasons: &mut Vec<String>) -> Option<String> {
     if !has_allow(d, PolicyKind::KeyPolicy, |v| v == Via::Account) {
         return None;
     }
     let account = req.caller.account().unwrap_or_default().to_string();
     if !has_allow(d, PolicyKind::Identity, |_| true) {
-        reasons.push(format!("the key policy delegates to account {account}'s IAM policies, but no identity policy allows {}", req.action_name()));
-        return None;
-    }
-    if let Err(why) = guarded(g, true) {
         reasons.push(format!(
-            "the key policy and an identity policy allow, but {why}"
+            "the key policy delegates to account {account}'s IAM policies, but no identity policy allows {}",
+            req.action_name()
         ));
         return None;
     }
-    mark(d, |s| {
-        s.kind == PolicyKind::KeyPolicy && s.via == Some(Via::Account)
-            || s.kind != PolicyKind::KeyPolicy
-    });
-    Some(format!(
-        "allowed: the key policy delegates to account {account} and an identity policy allows"
-    ))
+    if let Err(why) = guarded(g, true) {
+        reasons.push(format!("the key policy and an identity policy allow, but {why}"));
+        return None;
+    }
+    mark(d, |s| s.kind == PolicyKind::KeyPolicy && s.via == Some(Via::Account) || s.kind != PolicyKind::KeyPolicy);
+    Some(format!("allowed: the key policy delegates to account {account} and an identity policy allows"))
 }
 
-fn cross_account_paths(
-    d: &mut Decision,
-    g: &Guardrails,
-    req: &Request,
-    reasons: &mut Vec<String>,
-) -> Option<String> {
+fn cross_account_paths(d: &mut Decision, g: &Guardrails, req: &Request, reasons: &mut Vec<String>) -> Option<String> {
     let account = req.caller.account().unwrap_or_default().to_string();
     if !is_cross_account_action(&req.action) {
         reasons.push(format!(
@@ -448,9 +372,7 @@ fn grant_path(d: &mut Decision, g: &Guardrails, reasons: &mut Vec<String>) -> Op
     let usable = |gr: &GrantResult| gr.applies && (!gr.to_account || identity);
     let Some(i) = d.grants.iter().position(usable) else {
         if d.grants.iter().any(|gr| gr.applies) {
-            reasons.push(
-                "a grant to the caller's account applies, but no identity policy allows".into(),
-            );
+            reasons.push("a grant to the caller's account applies, but no identity policy allows".into());
         }
         return None;
     };
@@ -459,56 +381,29 @@ fn grant_path(d: &mut Decision, g: &Guardrails, reasons: &mut Vec<String>) -> Op
         return None;
     }
     d.grants[i].decisive = true;
-    Some(format!(
-        "allowed by grant {} ({})",
-        d.grants[i].grant, d.grants[i].source
-    ))
+    Some(format!("allowed by grant {} ({})", d.grants[i].grant, d.grants[i].source))
 }
 
 fn evaluate_grant(g: &Grant, req: &Request) -> GrantResult {
-    let (applies, to_account, detail) = grant_applies(g, req).map_or_else(
-        |why| (false, false, why),
-        |acct| (true, acct, "applies".to_string()),
-    );
-    GrantResult {
-        source: g.source.clone(),
-        grant: g.label.clone(),
-        applies,
-        to_account,
-        decisive: false,
-        detail,
-    }
+    let (applies, to_account, detail) =
+        grant_applies(g, req).map_or_else(|why| (false, false, why), |acct| (true, acct, "applies".to_string()));
+    GrantResult { source: g.source.clone(), grant: g.label.clone(), applies, to_account, decisive: false, detail }
 }
 
 /// `Ok(to_account)` when the grant covers the request.
 fn grant_applies(g: &Grant, req: &Request) -> Result<bool, String> {
-    let key = req
-        .resource
-        .as_deref()
-        .ok_or("grants apply only to operations on a key")?;
+    let key = req.resource.as_deref().ok_or("grants apply only to operations on a key")?;
     if !g.is_on_key(key) {
-        return Err(format!(
-            "the grant is on another key ({})",
-            g.key_id.as_deref().unwrap_or("?")
-        ));
+        return Err(format!("the grant is on another key ({})", g.key_id.as_deref().unwrap_or("?")));
     }
-    if !g
-        .operations
-        .iter()
-        .any(|op| op.eq_ignore_ascii_case(&req.action))
-    {
-        return Err(format!(
-            "{} is not among the grant operations {:?}",
-            req.action, g.operations
-        ));
+    if !g.operations.iter().any(|op| op.eq_ignore_ascii_case(&req.action)) {
+        return Err(format!("{} is not among the grant operations {:?}", req.action, g.operations));
     }
     let to_account = grantee_matches(&g.grantee, &req.caller)?;
     if !GRANT_OPS_IGNORING_CONSTRAINTS.contains(&req.action.as_str()) {
         let ec = req.context.encryption_context();
         if let Some(c) = g.constraints.iter().find(|c| !c.allows(&ec)) {
-            return Err(format!(
-                "the encryption context {ec:?} does not satisfy {c:?}"
-            ));
+            return Err(format!("the encryption context {ec:?} does not satisfy {c:?}"));
         }
     }
     Ok(to_account)
@@ -517,9 +412,7 @@ fn grant_applies(g: &Grant, req: &Request) -> Result<bool, String> {
 /// `Ok(true)` for an account grantee (delegation), `Ok(false)` for a direct grantee.
 fn grantee_matches(grantee: &str, caller: &Caller) -> Result<bool, String> {
     let direct = match caller {
-        Caller::Iam { arn, .. } => {
-            grantee == arn || caller.principal_arn().as_deref() == Some(grantee)
-        }
+        Caller::Iam { arn, .. } => grantee == arn || caller.principal_arn().as_deref() == Some(grantee),
         Caller::Service(name) => grantee == name,
         Caller::Anonymous => false,
     };

@@ -37,44 +37,25 @@ pub fn match_statement(st: &Statement, req: &Request) -> Match {
         None => Via::Attached,
         Some(p) => match principal_via(p, &req.caller) {
             Some(via) => via,
-            None => {
-                return Match::NotApplicable(format!(
-                    "principal does not match {}",
-                    caller_text(&req.caller)
-                ))
-            }
+            None => return Match::NotApplicable(format!("principal does not match {}", caller_text(&req.caller))),
         },
     };
     let action = req.action_name();
-    if !matcher_hits(&st.action, |pat| {
-        glob_match_ignore_case(&tokens_text(&resolve_plain(pat)), &action)
-    }) {
+    if !matcher_hits(&st.action, |pat| glob_match_ignore_case(&tokens_text(&resolve_plain(pat)), &action)) {
         return Match::NotApplicable(format!(
             "{} does not cover {action}",
-            if st.action.negated {
-                "NotAction"
-            } else {
-                "Action"
-            }
+            if st.action.negated { "NotAction" } else { "Action" }
         ));
     }
     let Some(resource) = &st.resource else {
-        return Match::NotApplicable(
-            "no Resource: KMS treats the statement as applying to nothing".into(),
-        );
+        return Match::NotApplicable("no Resource: KMS treats the statement as applying to nothing".into());
     };
     let target = req.resource.as_deref().unwrap_or("*");
     let lookup = variable_lookup(&req.context);
-    if !matcher_hits(resource, |pat| {
-        resolve(pat, true, &lookup).is_some_and(|toks| resource_match(&toks, target))
-    }) {
+    if !matcher_hits(resource, |pat| resolve(pat, true, &lookup).is_some_and(|toks| resource_match(&toks, target))) {
         return Match::NotApplicable(format!(
             "{} does not cover {target}",
-            if resource.negated {
-                "NotResource"
-            } else {
-                "Resource"
-            }
+            if resource.negated { "NotResource" } else { "Resource" }
         ));
     }
     let mut notes = Vec::new();
@@ -119,11 +100,7 @@ fn caller_text(c: &Caller) -> String {
 /// How `p` covers `caller`, if it does. `NotPrincipal` excludes the caller when its
 /// ARN, its role's ARN or its account is listed ([NOTPRIN]).
 fn principal_via(p: &Principals, caller: &Caller) -> Option<Via> {
-    let best = p
-        .entries
-        .iter()
-        .filter_map(|e| entry_via(e, caller))
-        .min_by_key(|v| rank(*v));
+    let best = p.entries.iter().filter_map(|e| entry_via(e, caller)).min_by_key(|v| rank(*v));
     match (p.negated, best) {
         (false, via) => via,
         (true, Some(_)) => None,
@@ -146,23 +123,13 @@ fn rank(v: Via) -> u8 {
 fn entry_via(e: &PrincipalEntry, caller: &Caller) -> Option<Via> {
     match (e, caller) {
         (PrincipalEntry::Everyone, _) => Some(Via::Everyone),
-        (PrincipalEntry::Account(a), Caller::Iam { account, .. }) if a == account => {
-            Some(Via::Account)
-        }
+        (PrincipalEntry::Account(a), Caller::Iam { account, .. }) if a == account => Some(Via::Account),
         (
-            PrincipalEntry::Role {
-                account: ra, name, ..
-            },
-            Caller::Iam {
-                account,
-                kind: IamKind::RoleSession { role },
-                ..
-            },
+            PrincipalEntry::Role { account: ra, name, .. },
+            Caller::Iam { account, kind: IamKind::RoleSession { role }, .. },
         ) if ra == account && name == role => Some(Via::Role),
         (PrincipalEntry::Exact(want), Caller::Iam { arn, .. }) if want == arn => Some(Via::Exact),
-        (PrincipalEntry::Service(want), Caller::Service(name)) if want == name => {
-            Some(Via::Service)
-        }
+        (PrincipalEntry::Service(want), Caller::Service(name)) if want == name => Some(Via::Service),
         _ => None,
     }
 }

@@ -112,11 +112,7 @@ pub enum PrincipalEntry {
     /// KMS key policy delegates to the account's IAM policies.
     Account(String),
     /// An IAM role; its sessions (`assumed-role/NAME/...`) match too.
-    Role {
-        arn: String,
-        account: String,
-        name: String,
-    },
+    Role { arn: String, account: String, name: String },
     /// An IAM user, an assumed-role session or a federated user: exact ARN.
     Exact(String),
     /// `{"Service": "ec2.amazonaws.com"}`.

@@ -41,12 +41,7 @@ pub struct OpSpec {
 }
 
 const fn op(name: &'static str, family: Family, cmp: Cmp, negated: bool) -> OpSpec {
-    OpSpec {
-        name,
-        family,
-        cmp,
-        negated,
-    }
+    OpSpec { name, family, cmp, negated }
 }
 
 use Cmp::*;
@@ -57,12 +52,7 @@ pub const OPERATORS: &[OpSpec] = &[
     op("StringEquals", F::String, Equals, false),
     op("StringNotEquals", F::String, Equals, true),
     op("StringEqualsIgnoreCase", F::String, EqualsIgnoreCase, false),
-    op(
-        "StringNotEqualsIgnoreCase",
-        F::String,
-        EqualsIgnoreCase,
-        true,
-    ),
+    op("StringNotEqualsIgnoreCase", F::String, EqualsIgnoreCase, true),
     op("StringLike", F::String, Like, false),
     op("StringNotLike", F::String, Like, true),
     op("NumericEquals", F::Numeric, Equals, false),
@@ -70,12 +60,7 @@ pub const OPERATORS: &[OpSpec] = &[
     op("NumericLessThan", F::Numeric, LessThan, false),
     op("NumericLessThanEquals", F::Numeric, LessThanEquals, false),
     op("NumericGreaterThan", F::Numeric, GreaterThan, false),
-    op(
-        "NumericGreaterThanEquals",
-        F::Numeric,
-        GreaterThanEquals,
-        false,
-    ),
+    op("NumericGreaterThanEquals", F::Numeric, GreaterThanEquals, false),
     op("DateEquals", F::Date, Equals, false),
     op("DateNotEquals", F::Date, Equals, true),
     op("DateLessThan", F::Date, LessThan, false),
@@ -113,11 +98,7 @@ impl Operator {
     /// whether the case differed, for a warning); `Err` explains what is wrong.
     pub fn parse(text: &str) -> Result<(Operator, bool), String> {
         let (set, rest) = split_prefix(text);
-        let (base, if_exists) = match rest
-            .len()
-            .checked_sub(8)
-            .filter(|&i| rest.is_char_boundary(i))
-        {
+        let (base, if_exists) = match rest.len().checked_sub(8).filter(|&i| rest.is_char_boundary(i)) {
             Some(i) if rest[i..].eq_ignore_ascii_case("IfExists") => (&rest[..i], true),
             _ => (rest, false),
         };
@@ -128,11 +109,7 @@ impl Operator {
         if spec.family == Family::Null && if_exists {
             return Err("\"NullIfExists\" does not exist: Null already tests presence".into());
         }
-        let op = Operator {
-            set,
-            spec: *spec,
-            if_exists,
-        };
+        let op = Operator { set, spec: *spec, if_exists };
         Ok((op, op.canonical() != text))
     }
 
@@ -143,11 +120,7 @@ impl Operator {
             Some(SetQualifier::ForAnyValue) => "ForAnyValue:",
             None => "",
         };
-        format!(
-            "{set}{}{}",
-            self.spec.name,
-            if self.if_exists { "IfExists" } else { "" }
-        )
+        format!("{set}{}{}", self.spec.name, if self.if_exists { "IfExists" } else { "" })
     }
 
     /// Whether a key of type `ty` is meant for this operator (`Null` works on every key;
@@ -168,10 +141,7 @@ impl Operator {
 }
 
 fn split_prefix(text: &str) -> (Option<SetQualifier>, &str) {
-    for (prefix, q) in [
-        ("ForAllValues:", SetQualifier::ForAllValues),
-        ("ForAnyValue:", SetQualifier::ForAnyValue),
-    ] {
+    for (prefix, q) in [("ForAllValues:", SetQualifier::ForAllValues), ("ForAnyValue:", SetQualifier::ForAnyValue)] {
         if text.len() >= prefix.len()
             && text.is_char_boundary(prefix.len())
             && text[..prefix.len()].eq_ignore_ascii_case(prefix)
@@ -183,11 +153,7 @@ fn split_prefix(text: &str) -> (Option<SetQualifier>, &str) {
 }
 
 fn names() -> String {
-    OPERATORS
-        .iter()
-        .map(|o| o.name)
-        .collect::<Vec<_>>()
-        .join(", ")
+    OPERATORS.iter().map(|o| o.name).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]
@@ -204,9 +170,7 @@ mod tests {
 
     #[test]
     fn rejects_unknown_and_null_if_exists() {
-        assert!(Operator::parse("StringEqual")
-            .unwrap_err()
-            .contains("unknown condition operator"));
+        assert!(Operator::parse("StringEqual").unwrap_err().contains("unknown condition operator"));
         assert!(Operator::parse("NullIfExists").is_err());
         assert!(Operator::parse("ForSomeValues:StringEquals").is_err());
         assert!(Operator::parse("").is_err());

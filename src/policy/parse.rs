@@ -2,8 +2,7 @@
 
 use super::operator::{Family, Operator};
 use super::{
-    validate, CondValue, Condition, Effect, Matcher, Policy, PolicyKind, PrincipalEntry,
-    Principals, Statement,
+    validate, CondValue, Condition, Effect, Matcher, Policy, PolicyKind, PrincipalEntry, Principals, Statement,
 };
 use crate::diag::{Error, Sink};
 use crate::json::{self, Json, Kind};
@@ -11,17 +10,8 @@ use crate::pattern::{pieces, split_arn, Piece};
 use crate::value::{parse_base64, parse_bool, parse_date, Cidr, DateForm, Decimal};
 
 const TOP_ELEMENTS: &[&str] = &["Version", "Id", "Statement"];
-const STATEMENT_ELEMENTS: &[&str] = &[
-    "Sid",
-    "Effect",
-    "Principal",
-    "NotPrincipal",
-    "Action",
-    "NotAction",
-    "Resource",
-    "NotResource",
-    "Condition",
-];
+const STATEMENT_ELEMENTS: &[&str] =
+    &["Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition"];
 
 /// Parses a policy document (or a CLI wrapper around one) read from `source`.
 /// Errors come back together; warnings travel in [`Policy::warnings`].
@@ -70,20 +60,12 @@ pub fn unwrap_document(doc: Json, sink: &mut Sink) -> Option<Json> {
     let Some(text) = inner.as_str() else {
         return Some(inner);
     };
-    let decoded = if text.trim_start().starts_with('{') {
-        text.to_string()
-    } else {
-        url_decode(text)?
-    };
+    let decoded = if text.trim_start().starts_with('{') { text.to_string() } else { url_decode(text)? };
     sink.source = format!("{} (embedded {label}, positions within it)", sink.source).into();
     match json::parse(&decoded) {
         Ok(d) => Some(d),
         Err(e) => {
-            sink.error(
-                e.pos,
-                label,
-                format!("the embedded policy text is not valid JSON: {}", e.message),
-            );
+            sink.error(e.pos, label, format!("the embedded policy text is not valid JSON: {}", e.message));
             None
         }
     }
@@ -120,10 +102,7 @@ fn read_policy(doc: &Json, kind: PolicyKind, sink: &mut Sink) -> Policy {
         sink.error(
             doc.pos,
             "",
-            format!(
-                "expected a policy document (a JSON object with \"Statement\"), found {}",
-                doc.type_name()
-            ),
+            format!("expected a policy document (a JSON object with \"Statement\"), found {}", doc.type_name()),
         );
         return policy;
     };
@@ -132,11 +111,7 @@ fn read_policy(doc: &Json, kind: PolicyKind, sink: &mut Sink) -> Policy {
             sink.error(
                 m.key_pos,
                 &m.key,
-                format!(
-                    "unknown policy element \"{}\" (expected one of {})",
-                    m.key,
-                    TOP_ELEMENTS.join(", ")
-                ),
+                format!("unknown policy element \"{}\" (expected one of {})", m.key, TOP_ELEMENTS.join(", ")),
             );
         }
     }
@@ -155,32 +130,17 @@ fn read_policy(doc: &Json, kind: PolicyKind, sink: &mut Sink) -> Policy {
     match doc.get("Statement") {
         None => sink.error(doc.pos, "", "missing \"Statement\""),
         Some(s) => match &s.kind {
-            Kind::Object(_) => {
-                policy
-                    .statements
-                    .extend(read_statement(s, 0, "Statement", vars, sink))
-            }
-            Kind::Array(items) if items.is_empty() => {
-                sink.error(s.pos, "Statement", "empty statement list")
-            }
+            Kind::Object(_) => policy.statements.extend(read_statement(s, 0, "Statement", vars, sink)),
+            Kind::Array(items) if items.is_empty() => sink.error(s.pos, "Statement", "empty statement list"),
             Kind::Array(items) => {
                 for (i, st) in items.iter().enumerate() {
-                    policy.statements.extend(read_statement(
-                        st,
-                        i,
-                        &format!("Statement[{i}]"),
-                        vars,
-                        sink,
-                    ));
+                    policy.statements.extend(read_statement(st, i, &format!("Statement[{i}]"), vars, sink));
                 }
             }
             _ => sink.error(
                 s.pos,
                 "Statement",
-                format!(
-                    "expected a statement object or an array of them, found {}",
-                    s.type_name()
-                ),
+                format!("expected a statement object or an array of them, found {}", s.type_name()),
             ),
         },
     }
@@ -192,29 +152,15 @@ fn scalar_string(v: Option<&Json>, path: &str, sink: &mut Sink) -> Option<String
     match v.as_str() {
         Some(s) => Some(s.to_string()),
         None => {
-            sink.error(
-                v.pos,
-                path,
-                format!("expected a string, found {}", v.type_name()),
-            );
+            sink.error(v.pos, path, format!("expected a string, found {}", v.type_name()));
             None
         }
     }
 }
 
-fn read_statement(
-    st: &Json,
-    index: usize,
-    path: &str,
-    vars: bool,
-    sink: &mut Sink,
-) -> Option<Statement> {
+fn read_statement(st: &Json, index: usize, path: &str, vars: bool, sink: &mut Sink) -> Option<Statement> {
     let Some(members) = st.members() else {
-        sink.error(
-            st.pos,
-            path,
-            format!("expected a statement object, found {}", st.type_name()),
-        );
+        sink.error(st.pos, path, format!("expected a statement object, found {}", st.type_name()));
         return None;
     };
     for m in members {
@@ -222,22 +168,14 @@ fn read_statement(
             sink.error(
                 m.key_pos,
                 path,
-                format!(
-                    "unknown statement element \"{}\" (expected one of {})",
-                    m.key,
-                    STATEMENT_ELEMENTS.join(", ")
-                ),
+                format!("unknown statement element \"{}\" (expected one of {})", m.key, STATEMENT_ELEMENTS.join(", ")),
             );
         }
     }
     let sid = scalar_string(st.get("Sid"), &format!("{path}.Sid"), sink);
     let effect = match st.get("Effect") {
         None => {
-            sink.error(
-                st.pos,
-                path,
-                "missing \"Effect\" (expected \"Allow\" or \"Deny\")",
-            );
+            sink.error(st.pos, path, "missing \"Effect\" (expected \"Allow\" or \"Deny\")");
             None
         }
         Some(e) => match e.as_str() {
@@ -254,31 +192,16 @@ fn read_statement(
         },
     };
     let principal = read_principals(st, path, sink);
-    let action = pair(st, "Action", "NotAction", path, sink).map(|(v, negated, p)| Matcher {
-        negated,
-        patterns: read_actions(v, &p, sink),
-    });
+    let action = pair(st, "Action", "NotAction", path, sink)
+        .map(|(v, negated, p)| Matcher { negated, patterns: read_actions(v, &p, sink) });
     if action.is_none() && st.get("Action").is_none() && st.get("NotAction").is_none() {
         sink.error(st.pos, path, "missing \"Action\" or \"NotAction\"");
     }
-    let resource = pair(st, "Resource", "NotResource", path, sink).map(|(v, negated, p)| Matcher {
-        negated,
-        patterns: read_resources(v, &p, vars, sink),
-    });
-    let conditions = st
-        .get("Condition")
-        .map(|c| read_conditions(c, &format!("{path}.Condition"), vars, sink))
-        .unwrap_or_default();
-    Some(Statement {
-        index,
-        sid,
-        effect: effect?,
-        principal,
-        action: action?,
-        resource,
-        conditions,
-        pos: st.pos,
-    })
+    let resource = pair(st, "Resource", "NotResource", path, sink)
+        .map(|(v, negated, p)| Matcher { negated, patterns: read_resources(v, &p, vars, sink) });
+    let conditions =
+        st.get("Condition").map(|c| read_conditions(c, &format!("{path}.Condition"), vars, sink)).unwrap_or_default();
+    Some(Statement { index, sid, effect: effect?, principal, action: action?, resource, conditions, pos: st.pos })
 }
 
 fn show(v: &Json) -> String {
@@ -298,11 +221,7 @@ fn pair<'a>(
 ) -> Option<(&'a Json, bool, String)> {
     match (st.get(pos_name), st.get(neg_name)) {
         (Some(_), Some(n)) => {
-            sink.error(
-                n.pos,
-                path,
-                format!("a statement cannot have both \"{pos_name}\" and \"{neg_name}\""),
-            );
+            sink.error(n.pos, path, format!("a statement cannot have both \"{pos_name}\" and \"{neg_name}\""));
             None
         }
         (Some(v), None) => Some((v, false, format!("{path}.{pos_name}"))),
@@ -325,24 +244,13 @@ fn string_list<'a>(v: &'a Json, path: &str, sink: &mut Sink) -> Vec<(&'a str, &'
             .filter_map(|(i, it)| match it.as_str() {
                 Some(s) => Some((s, it)),
                 None => {
-                    sink.error(
-                        it.pos,
-                        &format!("{path}[{i}]"),
-                        format!("expected a string, found {}", it.type_name()),
-                    );
+                    sink.error(it.pos, &format!("{path}[{i}]"), format!("expected a string, found {}", it.type_name()));
                     None
                 }
             })
             .collect(),
         _ => {
-            sink.error(
-                v.pos,
-                path,
-                format!(
-                    "expected a string or a list of strings, found {}",
-                    v.type_name()
-                ),
-            );
+            sink.error(v.pos, path, format!("expected a string or a list of strings, found {}", v.type_name()));
             vec![]
         }
     }
@@ -352,9 +260,8 @@ fn read_actions(v: &Json, path: &str, sink: &mut Sink) -> Vec<Vec<Piece>> {
     let mut out = Vec::new();
     for (a, at) in string_list(v, path, sink) {
         let ok = a == "*"
-            || a.split_once(':').is_some_and(|(svc, name)| {
-                !svc.is_empty() && !name.is_empty() && !svc.contains(['*', '?'])
-            });
+            || a.split_once(':')
+                .is_some_and(|(svc, name)| !svc.is_empty() && !name.is_empty() && !svc.contains(['*', '?']));
         if !ok {
             sink.error(at.pos, path, format!("malformed action \"{a}\" (expected \"service:Action\", wildcards allowed in the action name, or \"*\")"));
         }
@@ -367,11 +274,7 @@ fn read_resources(v: &Json, path: &str, vars: bool, sink: &mut Sink) -> Vec<Vec<
     let mut out = Vec::new();
     for (r, rt) in string_list(v, path, sink) {
         if r != "*" && !r.starts_with("arn:") {
-            sink.error(
-                rt.pos,
-                path,
-                format!("malformed resource \"{r}\" (expected an ARN or \"*\")"),
-            );
+            sink.error(rt.pos, path, format!("malformed resource \"{r}\" (expected an ARN or \"*\")"));
         }
         out.push(pieces(r, vars));
     }
@@ -394,14 +297,9 @@ fn read_principals(st: &Json, path: &str, sink: &mut Sink) -> Option<Principals>
                 }
             }
         }
-        _ => sink.error(
-            v.pos,
-            &p,
-            format!(
-                "expected \"*\" or an object such as {{\"AWS\": [...]}}, found {}",
-                show(v)
-            ),
-        ),
+        _ => {
+            sink.error(v.pos, &p, format!("expected \"*\" or an object such as {{\"AWS\": [...]}}, found {}", show(v)))
+        }
     }
     Some(Principals { negated, entries })
 }
@@ -411,8 +309,12 @@ fn classify_principal(kind: &str, value: &str) -> Result<PrincipalEntry, String>
     match kind {
         "AWS" => classify_aws_principal(value),
         "Service" if value == "*" => Ok(PrincipalEntry::Everyone),
-        "Service" if !value.is_empty() && !value.contains(['*', '?', ' ']) => Ok(PrincipalEntry::Service(value.to_string())),
-        "Service" => Err(format!("malformed service principal \"{value}\" (expected a name such as \"ec2.amazonaws.com\")")),
+        "Service" if !value.is_empty() && !value.contains(['*', '?', ' ']) => {
+            Ok(PrincipalEntry::Service(value.to_string()))
+        }
+        "Service" => {
+            Err(format!("malformed service principal \"{value}\" (expected a name such as \"ec2.amazonaws.com\")"))
+        }
         "Federated" | "CanonicalUser" => Ok(PrincipalEntry::Other(format!("{kind}:{value}"))),
         _ => Err(format!("unknown principal type \"{kind}\" (expected AWS, Service, Federated or CanonicalUser)")),
     }
@@ -432,9 +334,7 @@ fn classify_aws_principal(value: &str) -> Result<PrincipalEntry, String> {
     // Unique IDs (AIDA…, AROA…) appear where a named role or user was deleted.
     if value.len() >= 16
         && value.starts_with('A')
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        && value.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
     {
         return Ok(PrincipalEntry::Other(value.to_string()));
     }
@@ -443,11 +343,7 @@ fn classify_aws_principal(value: &str) -> Result<PrincipalEntry, String> {
     };
     let parts = split_arn(value).ok_or_else(bad)?;
     let [_, partition, service, region, account, resource] = parts;
-    if partition.is_empty()
-        || !region.is_empty()
-        || !is_account_id(account)
-        || value.contains(['*', '?'])
-    {
+    if partition.is_empty() || !region.is_empty() || !is_account_id(account) || value.contains(['*', '?']) {
         return Err(bad());
     }
     let (rtype, rest) = resource.split_once('/').unwrap_or((resource, ""));
@@ -455,15 +351,9 @@ fn classify_aws_principal(value: &str) -> Result<PrincipalEntry, String> {
         ("iam", "root") if rest.is_empty() => Ok(PrincipalEntry::Account(account.to_string())),
         ("iam", "role") if !rest.is_empty() => {
             let name = rest.rsplit('/').next().unwrap_or(rest).to_string();
-            Ok(PrincipalEntry::Role {
-                arn: value.to_string(),
-                account: account.to_string(),
-                name,
-            })
+            Ok(PrincipalEntry::Role { arn: value.to_string(), account: account.to_string(), name })
         }
-        ("iam", "user") | ("sts", "assumed-role") | ("sts", "federated-user")
-            if !rest.is_empty() =>
-        {
+        ("iam", "user") | ("sts", "assumed-role") | ("sts", "federated-user") if !rest.is_empty() => {
             Ok(PrincipalEntry::Exact(value.to_string()))
         }
         _ => Err(bad()),
@@ -472,11 +362,7 @@ fn classify_aws_principal(value: &str) -> Result<PrincipalEntry, String> {
 
 fn read_conditions(c: &Json, path: &str, vars: bool, sink: &mut Sink) -> Vec<Condition> {
     let Some(blocks) = c.members() else {
-        sink.error(
-            c.pos,
-            path,
-            format!("expected an object of operators, found {}", c.type_name()),
-        );
+        sink.error(c.pos, path, format!("expected an object of operators, found {}", c.type_name()));
         return vec![];
     };
     let mut out = Vec::new();
@@ -506,23 +392,14 @@ fn read_conditions(c: &Json, path: &str, vars: bool, sink: &mut Sink) -> Vec<Con
             sink.error(
                 block.value.pos,
                 &bpath,
-                format!(
-                    "expected an object of condition keys, found {}",
-                    block.value.type_name()
-                ),
+                format!("expected an object of condition keys, found {}", block.value.type_name()),
             );
             continue;
         };
         for k in keys {
             let kpath = format!("{bpath}.{}", k.key);
             let values = read_values(&k.value, op, &kpath, vars, sink);
-            out.push(Condition {
-                op,
-                key: k.key.clone(),
-                values,
-                pos: k.key_pos,
-                path: kpath,
-            });
+            out.push(Condition { op, key: k.key.clone(), values, pos: k.key_pos, path: kpath });
         }
     }
     out
@@ -537,46 +414,30 @@ fn read_values(v: &Json, op: Operator, path: &str, vars: bool, sink: &mut Sink) 
         Kind::Array(items) => items.iter().collect(),
         _ => vec![v],
     };
-    items
-        .into_iter()
-        .filter_map(|it| read_value(it, op, path, vars, sink))
-        .collect()
+    items.into_iter().filter_map(|it| read_value(it, op, path, vars, sink)).collect()
 }
 
 /// Reads one policy value into the operator's type; a value that does not read is an error.
-fn read_value(
-    v: &Json,
-    op: Operator,
-    path: &str,
-    vars: bool,
-    sink: &mut Sink,
-) -> Option<CondValue> {
+fn read_value(v: &Json, op: Operator, path: &str, vars: bool, sink: &mut Sink) -> Option<CondValue> {
     let Some(text) = v.scalar_text() else {
         sink.error(
             v.pos,
             path,
-            format!(
-                "expected a string, number or boolean condition value, found {}",
-                v.type_name()
-            ),
+            format!("expected a string, number or boolean condition value, found {}", v.type_name()),
         );
         return None;
     };
     let family = op.spec.family;
     let parsed = match family {
         Family::String | Family::Arn => Some(CondValue::Text(pieces(&text, vars))),
-        Family::Bool => parse_bool(&text).map(CondValue::Bool).or_else(|| {
-            (vars && text.contains("${")).then(|| CondValue::Text(pieces(&text, vars)))
-        }),
+        Family::Bool => parse_bool(&text)
+            .map(CondValue::Bool)
+            .or_else(|| (vars && text.contains("${")).then(|| CondValue::Text(pieces(&text, vars)))),
         Family::Null => parse_bool(&text).map(CondValue::Null),
         Family::Numeric => Decimal::parse(&text).map(CondValue::Number),
         Family::Date => parse_date(&text).map(|(at, form)| {
             if form == DateForm::Unzoned {
-                sink.warn(
-                    v.pos,
-                    path,
-                    format!("date \"{text}\" has no time zone; read as UTC"),
-                );
+                sink.warn(v.pos, path, format!("date \"{text}\" has no time zone; read as UTC"));
             }
             CondValue::Date(at)
         }),
@@ -592,14 +453,7 @@ fn read_value(
             Family::Ip => "an IPv4 or IPv6 address or CIDR block (203.0.113.0/24)",
             Family::String | Family::Arn => "text",
         };
-        sink.error(
-            v.pos,
-            path,
-            format!(
-                "{} value \"{text}\" does not read as {expected}",
-                op.spec.name
-            ),
-        );
+        sink.error(v.pos, path, format!("{} value \"{text}\" does not read as {expected}", op.spec.name));
     }
     parsed
 }
@@ -612,11 +466,9 @@ mod tests {
     fn errors(text: &str) -> Vec<String> {
         match parse_policy(text, "p.json", PolicyKind::Any) {
             Ok(_) => vec![],
-            Err(Error::Invalid(d)) => d
-                .iter()
-                .filter(|d| d.severity == Severity::Error)
-                .map(|d| d.to_string())
-                .collect(),
+            Err(Error::Invalid(d)) => {
+                d.iter().filter(|d| d.severity == Severity::Error).map(|d| d.to_string()).collect()
+            }
             Err(e) => vec![e.to_string()],
         }
     }
@@ -631,15 +483,16 @@ mod tests {
     fn single_statement_object_and_lists() {
         let p = parse_policy(r#"{"Statement": {"Effect": "Deny", "NotAction": ["kms:Decrypt", "kms:Encrypt"], "NotResource": "arn:aws:kms:*:*:key/*"}}"#, "p", PolicyKind::Any).unwrap();
         assert_eq!(p.statements.len(), 1);
-        assert!(
-            p.statements[0].action.negated && p.statements[0].resource.as_ref().unwrap().negated
-        );
+        assert!(p.statements[0].action.negated && p.statements[0].resource.as_ref().unwrap().negated);
     }
 
     #[test]
     fn errors_carry_line_column_and_path() {
         let e = errors("{\"Statement\": [\n {\"Effect\": \"Allow\", \"Action\": \"kms:Decrypt\", \"Resource\": \"*\"},\n {\"Effect\": \"allow\", \"Action\": \"kms:Decrypt\", \"Resource\": \"*\"}]}");
-        assert_eq!(e, vec!["p.json:3:13: error: at Statement[1].Effect: expected \"Allow\" or \"Deny\", found \"allow\""]);
+        assert_eq!(
+            e,
+            vec!["p.json:3:13: error: at Statement[1].Effect: expected \"Allow\" or \"Deny\", found \"allow\""]
+        );
     }
 
     #[test]
@@ -650,59 +503,48 @@ mod tests {
             (stmt(r#""Principal": {"AWS": "arn:aws:iam::12345:root"}"#), "malformed principal ARN"),
             (stmt(r#""Principal": {"AWS": "arn:aws:iam::*:role/x"}"#), "malformed principal ARN"),
             (stmt(r#""Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/33"}}"#), "does not read as an IPv4"),
-            (stmt(r#""Condition": {"NumericLessThan": {"kms:ScheduleKeyDeletionPendingWindowInDays": "ten"}}"#), "does not read as a number"),
+            (
+                stmt(r#""Condition": {"NumericLessThan": {"kms:ScheduleKeyDeletionPendingWindowInDays": "ten"}}"#),
+                "does not read as a number",
+            ),
             (stmt(r#""Condition": {"DateGreaterThan": {"aws:CurrentTime": "tomorrow"}}"#), "ISO 8601"),
             (stmt(r#""Condition": {"Bool": {"aws:SecureTransport": "yes"}}"#), "\"true\" or \"false\""),
             (stmt(r#""Condition": {"StringEquals": {"kms:ViaService": []}}"#), "empty list"),
-            (stmt(r#""Condition": {"StringEquals": {"kms:ViaService": {"a": 1}}}"#), "expected a string, number or boolean"),
+            (
+                stmt(r#""Condition": {"StringEquals": {"kms:ViaService": {"a": 1}}}"#),
+                "expected a string, number or boolean",
+            ),
             (stmt(r#""Effect2": "Allow""#), "unknown statement element"),
             (r#"{"Statement": []}"#.to_string(), "empty statement list"),
-            (r#"{"Version": "2020-01-01", "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}"#.to_string(), "unsupported Version"),
+            (
+                r#"{"Version": "2020-01-01", "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}"#
+                    .to_string(),
+                "unsupported Version",
+            ),
             (r#"{"Statement": {"Effect": "Allow", "Resource": "*"}}"#.to_string(), "missing \"Action\""),
-            (r#"{"Statement": {"Effect": "Allow", "Action": "Decrypt", "Resource": "*"}}"#.to_string(), "malformed action"),
+            (
+                r#"{"Statement": {"Effect": "Allow", "Action": "Decrypt", "Resource": "*"}}"#.to_string(),
+                "malformed action",
+            ),
             (r#"[1, 2]"#.to_string(), "expected a policy document"),
         ];
         for (text, want) in cases {
             let e = errors(&text);
-            assert!(
-                e.iter().any(|m| m.contains(want)),
-                "{text}\n  wanted {want:?}\n  got {e:?}"
-            );
+            assert!(e.iter().any(|m| m.contains(want)), "{text}\n  wanted {want:?}\n  got {e:?}");
         }
     }
 
     #[test]
     fn cli_wrappers_are_unwrapped() {
         let inner = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}"#;
-        let kms = format!(
-            r#"{{"Policy": {}, "PolicyName": "default"}}"#,
-            serde_json::to_string(inner).unwrap()
-        );
-        assert_eq!(
-            parse_policy(&kms, "k", PolicyKind::KeyPolicy)
-                .unwrap()
-                .statements
-                .len(),
-            1
-        );
+        let kms = format!(r#"{{"Policy": {}, "PolicyName": "default"}}"#, serde_json::to_string(inner).unwrap());
+        assert_eq!(parse_policy(&kms, "k", PolicyKind::KeyPolicy).unwrap().statements.len(), 1);
         let encoded: String = inner
             .bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
+            .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
             .collect();
         let iam = format!(r#"{{"PolicyVersion": {{"Document": "{encoded}", "VersionId": "v1"}}}}"#);
-        assert_eq!(
-            parse_policy(&iam, "i", PolicyKind::Any)
-                .unwrap()
-                .statements
-                .len(),
-            1
-        );
+        assert_eq!(parse_policy(&iam, "i", PolicyKind::Any).unwrap().statements.len(), 1);
         let e = errors(r#"{"Policy": "{\"Statement\": 5}"}"#);
         assert!(e[0].contains("embedded Policy"), "{e:?}");
     }

@@ -5,7 +5,7 @@ use super::operator::Operator;
 use super::{Condition, Policy, PolicyKind, Statement};
 use crate::catalog::{catalog, KeyInfo};
 use crate::diag::Sink;
-use crate::pattern::{glob_match_ignore_case, Piece};
+use crate::pattern::{glob_match, glob_tokens, Piece};
 
 pub(super) fn check(policy: &Policy, sink: &mut Sink) {
     for st in &policy.statements {
@@ -20,28 +20,30 @@ pub(super) fn check(policy: &Policy, sink: &mut Sink) {
 
 fn check_role(kind: PolicyKind, st: &Statement, path: &str, sink: &mut Sink) {
     match kind {
-        PolicyKind::KeyPolicy if st.principal.is_none() => sink.error(st.pos, path, "a key-policy statement needs \"Principal\" or \"NotPrincipal\""),
-        PolicyKind::Identity | PolicyKind::Scp | PolicyKind::Boundary if st.principal.is_some() => {
-            sink.error(st.pos, path, format!("a {} cannot have \"Principal\" or \"NotPrincipal\" (it applies to the principal it is attached to)", kind.label()))
+        PolicyKind::KeyPolicy if st.principal.is_none() => {
+            sink.error(st.pos, path, "a key-policy statement needs \"Principal\" or \"NotPrincipal\"")
         }
+        PolicyKind::Identity | PolicyKind::Scp | PolicyKind::Boundary if st.principal.is_some() => sink.error(
+            st.pos,
+            path,
+            format!(
+                "a {} cannot have \"Principal\" or \"NotPrincipal\" (it applies to the principal it is attached to)",
+                kind.label()
+            ),
+        ),
         _ => {}
     }
     if st.resource.is_none() && kind != PolicyKind::Any {
-        sink.warn(st.pos, path, "no \"Resource\" or \"NotResource\": AWS KMS accepts such a statement but it applies to nothing");
+        sink.warn(
+            st.pos,
+            path,
+            "no \"Resource\" or \"NotResource\": AWS KMS accepts such a statement but it applies to nothing",
+        );
     }
 }
 
 fn text_of(pattern: &[Piece]) -> String {
-    pattern
-        .iter()
-        .map(|p| {
-            if let Piece::Text(t) = p {
-                t.as_str()
-            } else {
-                ""
-            }
-        })
-        .collect()
+    pattern.iter().map(|p| if let Piece::Text(t) = p { t.as_str() } else { "" }).collect()
 }
 
 fn check_actions(st: &Statement, path: &str, sink: &mut Sink) {
@@ -54,22 +56,21 @@ fn check_actions(st: &Statement, path: &str, sink: &mut Sink) {
         if !svc.eq_ignore_ascii_case("kms") {
             continue;
         }
-        let known = if name.contains(['*', '?']) {
-            cat.kms_actions()
-                .any(|a| glob_match_ignore_case(name, &a.name))
+        let wildcard = name.contains(['*', '?']);
+        let known = if wildcard {
+            let pattern = glob_tokens(&name.to_ascii_lowercase());
+            cat.kms_actions().any(|a| glob_match(&pattern, &a.lower_name))
         } else {
             cat.kms_action(name).is_some()
         };
         if !known {
-            let hint = nearest(name, cat.kms_actions().map(|a| a.name.as_str()))
-                .map(|n| format!(" (did you mean kms:{n}?)"))
-                .unwrap_or_default();
+            // Typos get a suggestion; wildcard patterns that match nothing do not.
+            let hint = if wildcard { None } else { nearest(name, cat.kms_actions().map(|a| a.name.as_str())) };
+            let hint = hint.map(|n| format!(" (did you mean kms:{n}?)")).unwrap_or_default();
             sink.warn(
                 st.pos,
                 &format!("{path}.Action"),
-                format!(
-                    "\"{text}\" matches no KMS action{hint}; the statement never applies to it"
-                ),
+                format!("\"{text}\" matches no KMS action{hint}; the statement never applies to it"),
             );
         }
     }
@@ -79,17 +80,8 @@ fn check_condition(c: &Condition, sink: &mut Sink) {
     let lower = c.key.to_ascii_lowercase();
     let Some(info) = catalog().key(&c.key) else {
         if lower.starts_with("kms:") || lower.starts_with("aws:") {
-            let hint = nearest(&c.key, known_key_names())
-                .map(|n| format!(" (did you mean {n}?)"))
-                .unwrap_or_default();
-            sink.warn(
-                c.pos,
-                &c.path,
-                format!(
-                    "unknown condition key \"{}\"{hint}; requests never carry it",
-                    c.key
-                ),
-            );
+            let hint = nearest(&c.key, known_key_names()).map(|n| format!(" (did you mean {n}?)")).unwrap_or_default();
+            sink.warn(c.pos, &c.path, format!("unknown condition key \"{}\"{hint}; requests never carry it", c.key));
         }
         return;
     };
@@ -101,14 +93,17 @@ fn check_key_use(c: &Condition, op: &Operator, info: &KeyInfo, sink: &mut Sink) 
         sink.warn(c.pos, &c.path, format!("{} is a {:?} key but {} is a {:?} operator; IAM policy validation flags this, and the result depends on how each request value reads as {:?}", c.key, info.ty, op.spec.name, op.spec.family, op.spec.family));
     }
     if info.multi && op.set.is_none() && op.spec.name != "Null" {
-        sink.warn(c.pos, &c.path, format!("{} is multi-valued: use ForAllValues: or ForAnyValue: (AWS does not document how {} treats a list)", c.key, op.spec.name));
+        sink.warn(
+            c.pos,
+            &c.path,
+            format!(
+                "{} is multi-valued: use ForAllValues: or ForAnyValue: (AWS does not document how {} treats a list)",
+                c.key, op.spec.name
+            ),
+        );
     }
     if !info.multi && op.set.is_some() {
-        let extra = if c
-            .key
-            .to_ascii_lowercase()
-            .starts_with("kms:encryptioncontext:")
-        {
+        let extra = if c.key.to_ascii_lowercase().starts_with("kms:encryptioncontext:") {
             "; KMS rejects this with OverlyPermissiveCondition"
         } else {
             ""
@@ -174,9 +169,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for j in 0..b.len() {
             let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != b[j]))
-                .min(row[j] + 1)
-                .min(cur + 1);
+            row[j + 1] = (prev + usize::from(ca != b[j])).min(row[j] + 1).min(cur + 1);
             prev = cur;
         }
     }
@@ -191,12 +184,7 @@ mod tests {
         let text = format!(
             r#"{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Principal": "*", "Resource": "*", {body}}}]}}"#
         );
-        parse_policy(&text, "p", PolicyKind::KeyPolicy)
-            .unwrap()
-            .warnings
-            .iter()
-            .map(|d| d.message.clone())
-            .collect()
+        parse_policy(&text, "p", PolicyKind::KeyPolicy).unwrap().warnings.iter().map(|d| d.message.clone()).collect()
     }
 
     #[test]
@@ -223,21 +211,18 @@ mod tests {
         ];
         for (body, want) in cases {
             let w = warnings(body);
-            assert!(
-                w.iter().any(|m| m.contains(want)),
-                "{body}: wanted {want:?}, got {w:?}"
-            );
+            assert!(w.iter().any(|m| m.contains(want)), "{body}: wanted {want:?}, got {w:?}");
         }
         assert!(warnings(r#""Action": ["kms:Decrypt", "kms:ReEncrypt*", "s3:GetObject"], "Condition": {"StringLike": {"aws:PrincipalArn": "arn:*"}}"#).is_empty());
     }
 
     #[test]
     fn role_rules() {
-        let no_principal =
-            r#"{"Statement": {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}}"#;
+        let no_principal = r#"{"Statement": {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}}"#;
         assert!(parse_policy(no_principal, "k", PolicyKind::KeyPolicy).is_err());
         assert!(parse_policy(no_principal, "i", PolicyKind::Identity).is_ok());
-        let with_principal = r#"{"Statement": {"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}}"#;
+        let with_principal =
+            r#"{"Statement": {"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}}"#;
         assert!(parse_policy(with_principal, "i", PolicyKind::Identity).is_err());
     }
 }
