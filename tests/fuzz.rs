@@ -81,4 +81,3 @@ fn huge_and_deep_inputs() {
     );
     decide_all(&huge);
 }
-
