@@ -1,0 +1,307 @@
+//! Compiling terms to Z3 and reading models back as plain values. The only module that
+//! touches Z3; one solver per thread is reused with push/pop (setup, not solving, is what
+//! a fresh solver per query costs).
+
+use crate::glob::Glob;
+use crate::partition::{partition, Partition};
+use crate::term::{shr, Cmp, Node, Term, Vocabulary};
+use std::cell::RefCell;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use z3::ast::{Bool, Int, BV};
+use z3::{Params, SatResult, Solver};
+
+/// Resource limits of one query.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Z3 timeout per check, in milliseconds.
+    pub timeout_ms: u32,
+    /// Largest product automaton explored when partitioning one variable.
+    pub partition_states: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { timeout_ms: 10_000, partition_states: 200_000 }
+    }
+}
+
+/// A satisfying assignment, as plain values indexed by variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Model {
+    pub strs: Vec<String>,
+    pub sets: Vec<Vec<String>>,
+    pub ints: Vec<i128>,
+    pub ips: Vec<IpAddr>,
+    pub bools: Vec<bool>,
+}
+
+/// The answer to "is `goal` satisfiable?".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Satisfiable: up to the requested number of models, differing in some region or flag.
+    Sat(Vec<Model>),
+    /// Unsatisfiable: Z3 answered `unsat` on the exact encoding.
+    Unsat,
+    /// Not decided (timeout, Z3 `unknown`, or a partition too large), with the reason.
+    Unknown(String),
+}
+
+thread_local! {
+    static SOLVER: RefCell<Option<Solver>> = const { RefCell::new(None) };
+}
+
+/// Decides `goal` over `vocab`, returning up to `max_models` distinct models when sat.
+pub fn solve(vocab: &Vocabulary, goal: &Term, limits: Limits, max_models: usize) -> Outcome {
+    let parts = match Partitions::compute(vocab, goal, limits) {
+        Ok(p) => p,
+        Err(why) => return Outcome::Unknown(why),
+    };
+    SOLVER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let solver = slot.get_or_insert_with(Solver::new);
+        let mut params = Params::new();
+        params.set_u32("timeout", limits.timeout_ms);
+        solver.set_params(&params);
+        solver.push();
+        let out = Compiler::new(vocab, &parts).run(solver, goal, max_models.max(1));
+        solver.pop(1);
+        out
+    })
+}
+
+/// The partition of every string and set variable, by the patterns the goal uses.
+struct Partitions {
+    strs: Vec<(Vec<Glob>, Partition)>,
+    sets: Vec<(Vec<Glob>, Partition)>,
+}
+
+impl Partitions {
+    fn compute(vocab: &Vocabulary, goal: &Term, limits: Limits) -> Result<Partitions, String> {
+        let mut str_atoms = vec![Vec::new(); vocab.strs.len()];
+        let mut set_atoms = vec![Vec::new(); vocab.sets.len()];
+        collect(goal, &mut str_atoms, &mut set_atoms);
+        let build = |atoms: Vec<Glob>, decl: &crate::term::StrDecl| {
+            let mut atoms = atoms;
+            atoms.sort();
+            atoms.dedup();
+            partition(&atoms, &decl.hints, limits.partition_states)
+                .map(|p| (atoms, p))
+                .map_err(|e| format!("the patterns on {} need more than {} automaton states", decl.name, e.states))
+        };
+        let strs = str_atoms.into_iter().zip(&vocab.strs).map(|(a, d)| build(a, d)).collect::<Result<_, _>>()?;
+        let sets = set_atoms.into_iter().zip(&vocab.sets).map(|(a, d)| build(a, d)).collect::<Result<_, _>>()?;
+        Ok(Partitions { strs, sets })
+    }
+}
+
+fn collect(t: &Term, strs: &mut [Vec<Glob>], sets: &mut [Vec<Glob>]) {
+    match &t.0 {
+        Node::Not(inner) => collect(inner, strs, sets),
+        Node::And(ts) | Node::Or(ts) => ts.iter().for_each(|t| collect(t, strs, sets)),
+        Node::StrMatch(v, g) => strs[v.0].push(g.clone()),
+        Node::SetAny(v, p) => {
+            let mut gs = Vec::new();
+            p.globs(&mut gs);
+            sets[v.0].extend(gs.into_iter().cloned());
+        }
+        Node::Const(_) | Node::Bool(_) | Node::IntCmp(..) | Node::IpIn(..) => {}
+    }
+}
+
+/// Z3 constants for every variable, and the term compiler.
+struct Compiler<'a> {
+    parts: &'a Partitions,
+    strs: Vec<Int>,
+    sets: Vec<Vec<Bool>>,
+    ints: Vec<Int>,
+    ips: Vec<(Bool, BV)>,
+    bools: Vec<Bool>,
+}
+
+impl<'a> Compiler<'a> {
+    fn new(vocab: &Vocabulary, parts: &'a Partitions) -> Compiler<'a> {
+        Compiler {
+            parts,
+            strs: vocab.strs.iter().map(|d| Int::new_const(format!("str!{}", d.name))).collect(),
+            sets: vocab
+                .sets
+                .iter()
+                .zip(&parts.sets)
+                .map(|(d, (_, p))| {
+                    (0..p.regions.len()).map(|r| Bool::new_const(format!("set!{}!{r}", d.name))).collect()
+                })
+                .collect(),
+            ints: vocab.ints.iter().map(|n| Int::new_const(format!("int!{n}"))).collect(),
+            ips: vocab
+                .ips
+                .iter()
+                .map(|n| (Bool::new_const(format!("ip6!{n}")), BV::new_const(format!("ip!{n}"), 128)))
+                .collect(),
+            bools: vocab.bools.iter().map(|n| Bool::new_const(format!("bool!{n}"))).collect(),
+        }
+    }
+
+    /// Domain constraints: region indices in range, IPv4 addresses in the low 32 bits.
+    fn domains(&self, solver: &Solver) {
+        for (idx, (_, p)) in self.strs.iter().zip(&self.parts.strs) {
+            solver.assert(idx.ge(Int::from_i64(0)));
+            solver.assert(idx.lt(Int::from_i64(p.regions.len() as i64)));
+        }
+        for (v6, bits) in &self.ips {
+            solver.assert(v6.not().implies(bits.bvult(BV::from_u64(1u64 << 32, 128))));
+        }
+    }
+
+    fn run(&self, solver: &Solver, goal: &Term, max_models: usize) -> Outcome {
+        self.domains(solver);
+        solver.assert(self.compile(goal));
+        let mut models = Vec::new();
+        while models.len() < max_models {
+            match solver.check() {
+                SatResult::Sat => {
+                    let Some(z) = solver.get_model() else { return Outcome::Unknown("Z3 returned no model".into()) };
+                    let (model, block) = self.read(&z);
+                    models.push(model);
+                    solver.assert(block.not());
+                }
+                SatResult::Unsat if models.is_empty() => return Outcome::Unsat,
+                SatResult::Unsat => break,
+                SatResult::Unknown if models.is_empty() => {
+                    return Outcome::Unknown(
+                        solver.get_reason_unknown().unwrap_or_else(|| "Z3 answered unknown".into()),
+                    )
+                }
+                SatResult::Unknown => break,
+            }
+        }
+        Outcome::Sat(models)
+    }
+
+    fn compile(&self, t: &Term) -> Bool {
+        match &t.0 {
+            Node::Const(b) => Bool::from_bool(*b),
+            Node::Bool(v) => self.bools[v.0].clone(),
+            Node::Not(inner) => self.compile(inner).not(),
+            Node::And(ts) => Bool::and(&ts.iter().map(|t| self.compile(t)).collect::<Vec<_>>()),
+            Node::Or(ts) => Bool::or(&ts.iter().map(|t| self.compile(t)).collect::<Vec<_>>()),
+            Node::StrMatch(v, g) => {
+                let (atoms, p) = &self.parts.strs[v.0];
+                let j = atoms.iter().position(|a| a == g).unwrap_or(usize::MAX);
+                let idx = &self.strs[v.0];
+                let hits: Vec<Bool> = p
+                    .regions
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.signs.get(j) == Some(&true))
+                    .map(|(i, _)| idx.eq(Int::from_i64(i as i64)))
+                    .collect();
+                Bool::or(&hits)
+            }
+            Node::SetAny(v, pred) => {
+                let (atoms, p) = &self.parts.sets[v.0];
+                let hits: Vec<Bool> = p
+                    .regions
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| pred.eval(&|g| atoms.iter().position(|a| a == g).is_some_and(|j| r.signs[j])))
+                    .map(|(i, _)| self.sets[v.0][i].clone())
+                    .collect();
+                Bool::or(&hits)
+            }
+            Node::IntCmp(v, cmp, k) => {
+                let (x, k) = (&self.ints[v.0], Int::from_i128(*k));
+                match cmp {
+                    Cmp::Lt => x.lt(&k),
+                    Cmp::Le => x.le(&k),
+                    Cmp::Eq => x.eq(&k),
+                    Cmp::Ge => x.ge(&k),
+                    Cmp::Gt => x.gt(&k),
+                }
+            }
+            Node::IpIn(v, c) => {
+                let (v6, bits) = &self.ips[v.0];
+                let shift = c.width() - c.prefix as u32;
+                let lhs = bits.bvlshr(BV::from_u64(shift as u64, 128));
+                let rhs = bv128(shr(c.net, shift));
+                let family = if c.v6 { v6.clone() } else { v6.not() };
+                Bool::and(&[family, lhs.eq(&rhs)])
+            }
+        }
+    }
+
+    /// Reads a model, and the formula that blocks its regions and flags.
+    fn read(&self, z: &z3::Model) -> (Model, Bool) {
+        let mut block = Vec::new();
+        let strs = self
+            .strs
+            .iter()
+            .zip(&self.parts.strs)
+            .map(|(idx, (_, p))| {
+                let i = z.eval(idx, true).and_then(|v| v.as_i64()).unwrap_or(0);
+                block.push(idx.eq(Int::from_i64(i)));
+                p.regions.get(i as usize).map(|r| r.witness.clone()).unwrap_or_default()
+            })
+            .collect();
+        let sets = self
+            .sets
+            .iter()
+            .zip(&self.parts.sets)
+            .map(|(has, (_, p))| {
+                let mut vals = Vec::new();
+                for (h, r) in has.iter().zip(&p.regions) {
+                    let on = z.eval(h, true).and_then(|b| b.as_bool()).unwrap_or(false);
+                    block.push(if on { h.clone() } else { h.not() });
+                    if on {
+                        vals.push(r.witness.clone());
+                    }
+                }
+                vals
+            })
+            .collect();
+        let ints = self.ints.iter().map(|x| z.eval(x, true).and_then(|v| v.as_i128()).unwrap_or(0)).collect();
+        let ips = self.ips.iter().map(|(v6, bits)| read_ip(z, v6, bits)).collect();
+        let bools = self
+            .bools
+            .iter()
+            .map(|b| {
+                let on = z.eval(b, true).and_then(|v| v.as_bool()).unwrap_or(false);
+                block.push(if on { b.clone() } else { b.not() });
+                on
+            })
+            .collect();
+        (Model { strs, sets, ints, ips, bools }, Bool::and(&block))
+    }
+}
+
+fn bv128(v: u128) -> BV {
+    let hi = BV::from_u64((v >> 64) as u64, 64);
+    let lo = BV::from_u64(v as u64, 64);
+    hi.concat(&lo)
+}
+
+fn read_ip(z: &z3::Model, v6: &Bool, bits: &BV) -> IpAddr {
+    let is6 = z.eval(v6, true).and_then(|b| b.as_bool()).unwrap_or(false);
+    let hi = z.eval(&bits.extract(127, 64), true).and_then(|v| v.as_u64()).unwrap_or(0) as u128;
+    let lo = z.eval(&bits.extract(63, 0), true).and_then(|v| v.as_u64()).unwrap_or(0) as u128;
+    let n = (hi << 64) | lo;
+    if is6 {
+        IpAddr::V6(Ipv6Addr::from(n))
+    } else {
+        IpAddr::V4(Ipv4Addr::from(n as u32))
+    }
+}
+
+/// Evaluates a term on a model, as a cross-check of the encoding (no Z3 involved).
+pub fn eval(t: &Term, m: &Model) -> bool {
+    match &t.0 {
+        Node::Const(b) => *b,
+        Node::Bool(v) => m.bools[v.0],
+        Node::Not(inner) => !eval(inner, m),
+        Node::And(ts) => ts.iter().all(|t| eval(t, m)),
+        Node::Or(ts) => ts.iter().any(|t| eval(t, m)),
+        Node::StrMatch(v, g) => g.matches(&m.strs[v.0]),
+        Node::SetAny(v, p) => m.sets[v.0].iter().any(|s| p.eval(&|g: &Glob| g.matches(s))),
+        Node::IntCmp(v, cmp, k) => cmp.holds(m.ints[v.0], *k),
+        Node::IpIn(v, c) => c.contains(m.ips[v.0]),
+    }
+}

@@ -1,0 +1,129 @@
+//! The logic layer against Z3 and against brute force.
+
+use kmsproof_solver::*;
+use proptest::prelude::*;
+
+fn glob(p: &str) -> Glob {
+    Glob::new(
+        p.chars()
+            .map(|c| match c {
+                '*' => Tok::Star,
+                '?' => Tok::One,
+                c => Tok::Char(c),
+            })
+            .collect(),
+        false,
+    )
+}
+
+fn sat(v: &Vocabulary, t: &Term, n: usize) -> Vec<Model> {
+    match solve(v, t, Limits::default(), n) {
+        Outcome::Sat(ms) => {
+            for m in &ms {
+                assert!(eval(t, m), "model {m:?} does not satisfy the goal");
+            }
+            ms
+        }
+        other => panic!("expected sat, got {other:?}"),
+    }
+}
+
+fn unsat(v: &Vocabulary, t: &Term) {
+    assert_eq!(solve(v, t, Limits::default(), 1), Outcome::Unsat);
+}
+
+#[test]
+fn strings_outside_patterns_get_hinted_witnesses() {
+    let mut v = Vocabulary::default();
+    let via = v.str_var("kms:ViaService", vec!["s3.us-east-1.amazonaws.com".into()]);
+    let goal = Term::and([
+        Term::not(Term::str_match(via, glob("ec2.*.amazonaws.com"))),
+        Term::not(Term::str_match(via, glob("lambda.*.amazonaws.com"))),
+    ]);
+    let m = &sat(&v, &goal, 1)[0];
+    assert_eq!(m.strs[0], "s3.us-east-1.amazonaws.com");
+    unsat(&v, &Term::and([Term::str_match(via, glob("a")), Term::str_match(via, glob("b"))]));
+}
+
+#[test]
+fn several_models_differ_in_region() {
+    let mut v = Vocabulary::default();
+    let a = v.str_var("action", vec![]);
+    let goal = Term::or([
+        Term::str_match(a, glob("kms:Decrypt")),
+        Term::str_match(a, glob("kms:Encrypt")),
+        Term::str_match(a, glob("kms:Re*")),
+    ]);
+    let ms = sat(&v, &goal, 10);
+    let mut ws: Vec<&str> = ms.iter().map(|m| m.strs[0].as_str()).collect();
+    ws.sort();
+    assert_eq!(ws.len(), 3, "{ws:?}");
+    assert!(ws.contains(&"kms:Decrypt") && ws.contains(&"kms:Encrypt"));
+}
+
+#[test]
+fn sets_for_all_and_for_any() {
+    let mut v = Vocabulary::default();
+    let ops = v.set_var("kms:GrantOperations", vec![]);
+    let allowed = ElemPred::or(vec![ElemPred::matches(glob("Encrypt")), ElemPred::matches(glob("ReEncryptTo"))]);
+    let only_allowed = Term::set_all(ops, allowed.clone());
+    let has_decrypt = Term::set_any(ops, ElemPred::matches(glob("Decrypt")));
+    unsat(&v, &Term::and([only_allowed.clone(), has_decrypt.clone()]));
+    let m = &sat(&v, &Term::and([only_allowed.clone(), Term::not(Term::set_empty(ops))]), 1)[0];
+    assert!(!m.sets[0].is_empty() && m.sets[0].iter().all(|s| s == "Encrypt" || s == "ReEncryptTo"), "{m:?}");
+    let m = &sat(&v, &Term::and([Term::not(only_allowed), has_decrypt]), 1)[0];
+    assert!(m.sets[0].contains(&"Decrypt".to_string()));
+}
+
+#[test]
+fn integers_and_addresses() {
+    let mut v = Vocabulary::default();
+    let x = v.int_var("days");
+    let m = &sat(&v, &Term::and([Term::int_cmp(x, Cmp::Gt, 5), Term::int_cmp(x, Cmp::Lt, 7)]), 1)[0];
+    assert_eq!(m.ints[0], 6);
+    unsat(&v, &Term::and([Term::int_cmp(x, Cmp::Gt, 5), Term::int_cmp(x, Cmp::Lt, 6)]));
+    let ip = v.ip_var("aws:SourceIp");
+    let net = |s: &str, p| Cidr::new(s.parse().unwrap(), p).unwrap();
+    let goal = Term::and([Term::ip_in(ip, net("10.0.0.0", 8)), Term::not(Term::ip_in(ip, net("10.1.0.0", 16)))]);
+    let m = &sat(&v, &goal, 1)[0];
+    assert!(net("10.0.0.0", 8).contains(m.ips[0]) && !net("10.1.0.0", 16).contains(m.ips[0]), "{:?}", m.ips[0]);
+    unsat(&v, &Term::and([Term::ip_in(ip, net("10.0.0.0", 8)), Term::ip_in(ip, net("2001:db8::", 32))]));
+    let m = &sat(&v, &Term::not(Term::ip_in(ip, net("0.0.0.0", 0))), 1)[0];
+    assert!(m.ips[0].is_ipv6(), "outside every IPv4 address is IPv6: {:?}", m.ips[0]);
+}
+
+/// Random formulas over one string variable: Z3's answer agrees with brute force over
+/// every string of length ≤ 4 on the patterns' alphabet plus one other character.
+fn arb_glob() -> impl Strategy<Value = String> {
+    "[ab*?]{0,3}"
+}
+
+fn strings(alphabet: &[char], max: usize) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut frontier = vec![String::new()];
+    for _ in 0..max {
+        frontier = frontier.iter().flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}"))).collect();
+        out.extend(frontier.iter().cloned());
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 120, .. ProptestConfig::default() })]
+    #[test]
+    fn agrees_with_brute_force(globs in proptest::collection::vec(arb_glob(), 1..4), picks in proptest::collection::vec((0usize..4, any::<bool>()), 1..4), disjunctive in any::<bool>()) {
+        let mut v = Vocabulary::default();
+        let s = v.str_var("s", vec![]);
+        let lits: Vec<(Glob, bool)> = picks.iter().map(|(i, pos)| (glob(&globs[i % globs.len()]), *pos)).collect();
+        let lit = |g: &Glob, pos: bool| if pos { Term::str_match(s, g.clone()) } else { Term::not(Term::str_match(s, g.clone())) };
+        let terms: Vec<Term> = lits.iter().map(|(g, p)| lit(g, *p)).collect();
+        let goal = if disjunctive { Term::or(terms) } else { Term::and(terms) };
+        let brute = strings(&['a', 'b', 'x'], 4).into_iter().any(|w| lits.iter().map(|(g, p)| g.matches(&w) == *p).fold(!disjunctive, |acc, x| if disjunctive { acc || x } else { acc && x }));
+        let got = solve(&v, &goal, Limits::default(), 1);
+        match got {
+            Outcome::Sat(ms) => { prop_assert!(brute, "solver sat, brute force unsat"); prop_assert!(eval(&goal, &ms[0])); }
+            Outcome::Unsat => prop_assert!(!brute, "solver unsat, brute force found a string"),
+            Outcome::Unknown(r) => prop_assert!(false, "unknown: {}", r),
+        }
+    }
+}
