@@ -2,14 +2,44 @@
 
 use std::collections::BTreeSet;
 
+/// A set of characters, or its complement.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CharSet {
+    chars: Vec<char>,
+    negated: bool,
+}
+
+impl CharSet {
+    /// The characters of `chars`.
+    pub fn of(chars: &str) -> CharSet {
+        let mut v: Vec<char> = chars.chars().collect();
+        v.sort();
+        v.dedup();
+        CharSet { chars: v, negated: false }
+    }
+
+    /// Every character except those of `chars`.
+    pub fn except(chars: &str) -> CharSet {
+        CharSet { negated: true, ..CharSet::of(chars) }
+    }
+
+    pub fn contains(&self, c: char) -> bool {
+        self.chars.binary_search(&c).is_ok() != self.negated
+    }
+}
+
 /// One pattern token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Tok {
     Char(char),
     /// Any sequence, including the empty one.
     Star,
     /// Exactly one character.
     One,
+    /// One character of the set.
+    In(CharSet),
+    /// Any sequence of characters of the set.
+    StarIn(CharSet),
 }
 
 /// A whole-string wildcard pattern; `fold` compares characters case-insensitively.
@@ -54,7 +84,12 @@ impl Glob {
 
     /// Characters the pattern mentions (both cases when folding).
     pub fn alphabet(&self) -> impl Iterator<Item = char> + '_ {
-        self.toks.iter().filter_map(|t| if let Tok::Char(c) = t { Some(*c) } else { None }).flat_map(move |c| {
+        let chars = self.toks.iter().flat_map(|t| match t {
+            Tok::Char(c) => vec![*c],
+            Tok::In(set) | Tok::StarIn(set) => set.chars.clone(),
+            Tok::Star | Tok::One => vec![],
+        });
+        chars.flat_map(move |c| {
             let mut v = vec![c];
             if self.fold {
                 v.extend(c.to_uppercase());
@@ -67,7 +102,7 @@ impl Glob {
     fn close(&self, mut s: States) -> States {
         let mut stack: Vec<usize> = s.iter().copied().collect();
         while let Some(i) = stack.pop() {
-            if self.toks.get(i) == Some(&Tok::Star) && s.insert(i + 1) {
+            if matches!(self.toks.get(i), Some(Tok::Star | Tok::StarIn(_))) && s.insert(i + 1) {
                 stack.push(i + 1);
             }
         }
@@ -91,6 +126,12 @@ impl Glob {
                 }
                 Some(Tok::Char(p)) if *p == c => {
                     next.insert(i + 1);
+                }
+                Some(Tok::In(set)) if set.contains(c) => {
+                    next.insert(i + 1);
+                }
+                Some(Tok::StarIn(set)) if set.contains(c) => {
+                    next.insert(i);
                 }
                 _ => {}
             }
@@ -140,5 +181,10 @@ mod tests {
         assert!(g("*").matches("") && g("").matches("") && !g("").matches("x"));
         assert!(Glob::literal("Decrypt", true).matches("DECRYPT"));
         assert!(!Glob::literal("Decrypt", false).matches("decrypt"));
+        let digits = CharSet::of("0123456789");
+        let account = Glob::new(vec![Tok::In(digits.clone()); 3], false);
+        assert!(account.matches("123") && !account.matches("12a") && !account.matches("1234"));
+        let segment = Glob::new(vec![Tok::StarIn(CharSet::except(":")), Tok::Char(':')], false);
+        assert!(segment.matches("abc:") && !segment.matches("a:b:"));
     }
 }

@@ -15,5 +15,5 @@ pub mod partition;
 pub mod term;
 
 pub use backend::{eval, solve, Limits, Model, Outcome};
-pub use glob::{Glob, Tok};
+pub use glob::{CharSet, Glob, Tok};
 pub use term::{BoolVar, Cidr, Cmp, ElemPred, IntVar, IpVar, SetVar, StrVar, Term, Vocabulary};
