@@ -68,3 +68,9 @@ pub const KEYS_NEVER_PRESENT: &[(&str, &[&str])] = &[
         &["CreateKey", "GenerateRandom", "ListAliases", "ListKeys", "ListRetirableGrants", "RetireGrant"],
     ),
 ];
+
+/// The AWS partitions a real principal ARN can name.
+pub const PARTITIONS: &[&str] = &["aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc"];
+
+/// Service endpoint prefixes used to make readable `kms:ViaService` witnesses.
+pub const VIA_SERVICE_EXAMPLES: &[&str] = &["ec2", "rds", "s3", "lambda", "dynamodb", "secretsmanager", "sqs", "sns"];

@@ -5,6 +5,8 @@
 //! counterexample through it.
 
 pub mod catalog;
+pub mod encode;
+pub mod query;
 pub mod diag;
 pub mod eval;
 pub mod grant;

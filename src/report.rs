@@ -118,3 +118,78 @@ pub fn decision_text(d: &Decision, req: &Request) -> String {
     out.push_str("legend: * decided, + applies, - does not apply\n");
     out
 }
+
+use crate::query::{CheckResult, Verdict};
+
+fn verdict_str(v: &Verdict) -> &'static str {
+    match v {
+        Verdict::Holds => "holds",
+        Verdict::Violated => "violated",
+        Verdict::Unknown(_) => "unknown",
+    }
+}
+
+/// The statements and grants that decided a replayed request.
+fn deciding(d: &Decision) -> Vec<Value> {
+    let mut out: Vec<Value> = d
+        .statements
+        .iter()
+        .filter(|s| s.decisive)
+        .map(|s| json!({"policy": &*s.policy, "kind": s.kind.label(), "statement": s.statement, "index": s.index, "effect": effect(s.effect)}))
+        .collect();
+    out.extend(d.grants.iter().filter(|g| g.decisive).map(|g| json!({"grant": g.grant, "source": &*g.source})));
+    out
+}
+
+/// `{"key": ..., "results": [{"name", "expect", "verdict", "proof", "counterexample", "statements", "examples", "reason"}]}`.
+pub fn check_json(results: &[CheckResult], key_arn: &str) -> Value {
+    let rows: Vec<Value> = results
+        .iter()
+        .map(|r| {
+            let first = r.examples.first();
+            json!({
+                "name": r.name,
+                "expect": r.expect.as_str(),
+                "verdict": verdict_str(&r.verdict),
+                "proof": match (&r.verdict, r.expect) {
+                    (Verdict::Holds, crate::query::Expect::Sometimes) => json!("witness replayed"),
+                    (Verdict::Holds, _) | (Verdict::Violated, crate::query::Expect::Sometimes) => json!("z3: unsat"),
+                    _ => Value::Null,
+                },
+                "counterexample": first.map(|e| e.request.clone()),
+                "statements": first.map(|e| deciding(&e.decision)).unwrap_or_default(),
+                "examples": r.examples.iter().map(|e| json!({"request": e.request, "decision": e.decision.reason.as_str(), "statements": deciding(&e.decision)})).collect::<Vec<_>>(),
+                "reason": match &r.verdict { Verdict::Unknown(why) => json!(why), _ => Value::Null },
+            })
+        })
+        .collect();
+    json!({"key": key_arn, "results": rows})
+}
+
+/// One block per property: verdict, then each counterexample (one request per line, in
+/// the format `kmsproof eval --request` reads) and what decided it.
+pub fn check_text(results: &[CheckResult]) -> String {
+    let mut out = String::new();
+    for r in results {
+        let label = match (&r.verdict, r.expect) {
+            (Verdict::Holds, crate::query::Expect::Sometimes) => "HOLDS (witness found and replayed)".to_string(),
+            (Verdict::Holds, _) => "HOLDS (proved: Z3 unsat)".to_string(),
+            (Verdict::Violated, crate::query::Expect::Sometimes) => "VIOLATED (proved: no request is allowed, Z3 unsat)".to_string(),
+            (Verdict::Violated, _) => "VIOLATED".to_string(),
+            (Verdict::Unknown(why), _) => format!("UNKNOWN ({why})"),
+        };
+        out.push_str(&format!("{label}: {} [expect {}]\n", r.name, r.expect.as_str()));
+        for (i, e) in r.examples.iter().enumerate() {
+            let what = if matches!(r.verdict, Verdict::Holds) { "witness" } else { "counterexample" };
+            out.push_str(&format!("  {what} {}: {}\n", i + 1, e.request));
+            out.push_str(&format!("    {}: {}\n", e.decision.reason.as_str(), e.decision.summary));
+            for s in e.decision.statements.iter().filter(|s| s.decisive) {
+                out.push_str(&format!("    by {} {} {} in {}\n", effect(s.effect), s.kind.label(), s.statement, s.policy));
+            }
+            for g in e.decision.grants.iter().filter(|g| g.decisive) {
+                out.push_str(&format!("    by grant {} in {}\n", g.grant, g.source));
+            }
+        }
+    }
+    out
+}

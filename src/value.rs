@@ -48,6 +48,21 @@ impl Decimal {
         Some(Decimal { negative, int, frac })
     }
 
+    /// Digits after the decimal point.
+    pub fn scale(&self) -> usize {
+        self.frac.len()
+    }
+
+    /// The value times 10^`scale`, when that is an integer that fits in an `i128`.
+    pub fn scaled(&self, scale: usize) -> Option<i128> {
+        if self.frac.len() > scale || self.int.len() + scale > 36 {
+            return None;
+        }
+        let digits = format!("{}{:0<scale$}", self.int, self.frac);
+        let v: i128 = if digits.is_empty() { 0 } else { digits.parse().ok()? };
+        Some(if self.negative { -v } else { v })
+    }
+
     fn cmp_magnitude(&self, other: &Decimal) -> Ordering {
         self.int.len().cmp(&other.int.len()).then_with(|| self.int.cmp(&other.int)).then_with(|| {
             let n = self.frac.len().max(other.frac.len());
@@ -199,6 +214,11 @@ impl Cidr {
             None => max,
         };
         Some(Cidr { addr, prefix })
+    }
+
+    /// The network address and prefix length.
+    pub fn parts(&self) -> (IpAddr, u8) {
+        (self.addr, self.prefix)
     }
 
     /// Whether `ip` lies in the block; an IPv4 address never lies in an IPv6 block and

@@ -35,6 +35,28 @@ pub struct Model {
     pub bools: Vec<bool>,
 }
 
+impl Model {
+    pub fn str(&self, v: crate::StrVar) -> &str {
+        &self.strs[v.0]
+    }
+
+    pub fn set(&self, v: crate::SetVar) -> &[String] {
+        &self.sets[v.0]
+    }
+
+    pub fn int(&self, v: crate::IntVar) -> i128 {
+        self.ints[v.0]
+    }
+
+    pub fn ip(&self, v: crate::IpVar) -> IpAddr {
+        self.ips[v.0]
+    }
+
+    pub fn bool(&self, v: crate::BoolVar) -> bool {
+        self.bools[v.0]
+    }
+}
+
 /// The answer to "is `goal` satisfiable?".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {

@@ -4,7 +4,7 @@ pub mod operator;
 mod parse;
 mod validate;
 
-pub use parse::{parse_policy, unwrap_document};
+pub use parse::{parse_policy, read_statement, unwrap_document};
 
 use crate::diag::Diagnostic;
 use crate::json::Pos;

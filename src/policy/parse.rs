@@ -158,7 +158,8 @@ fn scalar_string(v: Option<&Json>, path: &str, sink: &mut Sink) -> Option<String
     }
 }
 
-fn read_statement(st: &Json, index: usize, path: &str, vars: bool, sink: &mut Sink) -> Option<Statement> {
+/// Reads one statement object (also used for the statement shape of a property).
+pub fn read_statement(st: &Json, index: usize, path: &str, vars: bool, sink: &mut Sink) -> Option<Statement> {
     let Some(members) = st.members() else {
         sink.error(st.pos, path, format!("expected a statement object, found {}", st.type_name()));
         return None;

@@ -1,0 +1,197 @@
+//! The KMS authorization decision as a formula, step for step as `eval::authorize`.
+
+use super::{Encoder, KeyVar, Unsupported};
+use crate::catalog::KeyType;
+use crate::eval::Inputs;
+use crate::grant::{Constraint, Grant};
+use crate::kms_rules::{is_cross_account_action, GRANT_OPS_IGNORING_CONSTRAINTS};
+use crate::pattern::{resolve, resource_match, Piece};
+use crate::policy::{Effect, Matcher, Policy, PrincipalEntry, Statement};
+use kmsproof_solver::{ElemPred, Glob, Term};
+
+/// When one statement applies, split by how its principal reached the caller.
+pub(crate) struct StatementTerms {
+    pub applies: Term,
+    /// Through a direct entry (`*`, the role, the exact ARN, the service).
+    pub direct: Term,
+    /// Through the account entry only (delegation to IAM policies).
+    pub account_only: Term,
+    /// Through the exact user or session ARN.
+    pub exact: Term,
+}
+
+impl Encoder {
+    /// The statement's terms; `Unsupported` when a part of it is not encoded yet.
+    pub(crate) fn statement(&mut self, st: &Statement) -> Result<StatementTerms, Unsupported> {
+        let action = self.action_matcher(&st.action);
+        let resource = match &st.resource {
+            None => Term::FALSE,
+            Some(r) => self.resource_matcher(r)?,
+        };
+        let mut parts = vec![action, resource];
+        for c in &st.conditions {
+            parts.push(self.condition(c)?);
+        }
+        let core = Term::and(parts);
+        let (direct, account, exact) = match &st.principal {
+            None => (Term::TRUE, Term::FALSE, Term::FALSE),
+            Some(p) => {
+                let of = |pick: &dyn Fn(&PrincipalEntry) -> bool| {
+                    Term::or(p.entries.iter().filter(|e| pick(e)).map(|e| self.caller.entry(e)).collect::<Vec<_>>())
+                };
+                let direct = of(&|e| !matches!(e, PrincipalEntry::Account(_)));
+                let account = of(&|e| matches!(e, PrincipalEntry::Account(_)));
+                let exact = of(&|e| matches!(e, PrincipalEntry::Exact(_)));
+                if p.negated {
+                    (Term::not(Term::or([direct, account])), Term::FALSE, Term::FALSE)
+                } else {
+                    (direct, account, exact)
+                }
+            }
+        };
+        let account_only = Term::and([account.clone(), Term::not(direct.clone())]);
+        Ok(StatementTerms {
+            applies: Term::and([Term::or([direct.clone(), account]), core.clone()]),
+            direct: Term::and([direct, core.clone()]),
+            account_only: Term::and([account_only, core.clone()]),
+            exact: Term::and([exact, core]),
+        })
+    }
+
+    fn action_matcher(&self, m: &Matcher) -> Term {
+        let hits = m.patterns.iter().map(|p| {
+            let toks = resolve(p, true, &|_| None).unwrap_or_default();
+            Term::str_match(self.action, Glob::new(super::solver_tokens(&toks), true))
+        });
+        let any = Term::or(hits.collect::<Vec<_>>());
+        if m.negated {
+            Term::not(any)
+        } else {
+            any
+        }
+    }
+
+    /// Resources are constants (the key, or `*` for actions not on a key), so each
+    /// pattern is decided now, as the evaluator decides it.
+    fn resource_matcher(&self, m: &Matcher) -> Result<Term, Unsupported> {
+        if m.patterns.iter().flatten().any(|p| matches!(p, Piece::Var { .. })) {
+            return Err(Unsupported("policy variables in Resource are not encoded yet".into()));
+        }
+        let covers = |target: &str| {
+            let hit = m.patterns.iter().any(|p| resolve(p, true, &|_| None).is_some_and(|t| resource_match(&t, target)));
+            hit != m.negated
+        };
+        let on_key = self.on_key();
+        Ok(Term::or([
+            Term::and([on_key.clone(), Term::constant(covers(&self.key_arn))]),
+            Term::and([Term::not(on_key), Term::constant(covers("*"))]),
+        ]))
+    }
+
+    fn policy_terms(&mut self, p: &Policy) -> Result<Vec<(Effect, StatementTerms)>, Unsupported> {
+        p.statements.iter().map(|st| Ok((st.effect, self.statement(st)?))).collect()
+    }
+
+    fn grant(&mut self, g: &Grant, identity: &Term) -> Result<Term, Unsupported> {
+        if !g.is_on_key(&self.key_arn) {
+            return Ok(Term::FALSE);
+        }
+        let op = Term::or(g.operations.iter().map(|o| self.action_is(o)).collect::<Vec<_>>());
+        let direct = Term::or([self.caller.entry(&PrincipalEntry::Exact(g.grantee.clone())), self.caller.entry(&PrincipalEntry::Service(g.grantee.clone()))]);
+        let account = grantee_account(&g.grantee).map_or(Term::FALSE, |a| self.caller.account_is(&a));
+        let to_account = Term::and([Term::not(direct.clone()), account]);
+        let mut constraints = Vec::new();
+        for c in &g.constraints {
+            constraints.push(self.constraint(c)?);
+        }
+        let ignoring = self.action_in(|a| GRANT_OPS_IGNORING_CONSTRAINTS.contains(&a.name.as_str()));
+        let constrained = Term::or([ignoring, Term::and(constraints)]);
+        let who = Term::or([direct, Term::and([to_account, identity.clone()])]);
+        Ok(Term::and([op, who, constrained]))
+    }
+
+    /// A grant constraint over the encryption context (exact, case-sensitive pairs).
+    fn constraint(&mut self, c: &Constraint) -> Result<Term, Unsupported> {
+        let (pairs, exact) = match c {
+            Constraint::Equals(p) => (p, true),
+            Constraint::Subset(p) => (p, false),
+        };
+        let KeyVar::Set { present, v: keys } = self.key_var("kms:EncryptionContextKeys", KeyType::String)? else {
+            return Err(Unsupported("kms:EncryptionContextKeys".into()));
+        };
+        let mut parts = Vec::new();
+        for (k, v) in pairs {
+            let KeyVar::Str { present: p, v: value } = self.key_var(&format!("kms:EncryptionContext:{k}"), KeyType::String)? else {
+                return Err(Unsupported(format!("kms:EncryptionContext:{k}")));
+            };
+            parts.push(Term::var(p));
+            parts.push(Term::set_any(keys, ElemPred::matches(Glob::literal(k, false))));
+            parts.push(Term::str_match(value, Glob::literal(v, false)));
+        }
+        if exact {
+            let only = ElemPred::or(pairs.keys().map(|k| ElemPred::matches(Glob::literal(k, false))).collect());
+            parts.push(Term::or([Term::not(Term::var(present)), Term::set_all(keys, only)]));
+        }
+        Ok(Term::and(parts))
+    }
+}
+
+/// The account a grantee names (`A` or `arn:aws:iam::A:root`), as `grantee_matches` reads it.
+fn grantee_account(grantee: &str) -> Option<String> {
+    let is_account = |s: &str| s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit());
+    if is_account(grantee) {
+        return Some(grantee.to_string());
+    }
+    grantee.strip_prefix("arn:aws:iam::").and_then(|r| r.strip_suffix(":root")).filter(|a| is_account(a)).map(str::to_string)
+}
+
+fn any_of<'a>(terms: impl Iterator<Item = &'a (Effect, StatementTerms)>, effect: Effect, pick: impl Fn(&StatementTerms) -> &Term) -> Term {
+    Term::or(terms.filter(|(e, _)| *e == effect).map(|(_, t)| pick(t).clone()).collect::<Vec<_>>())
+}
+
+/// "The request is allowed", over the encoder's request variables.
+pub fn authorization(enc: &mut Encoder, inputs: &Inputs) -> Result<Term, Unsupported> {
+    let kp = enc.policy_terms(&inputs.key_policy)?;
+    let identity: Vec<_> = inputs.identity.iter().map(|p| enc.policy_terms(p)).collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect();
+    let scps = inputs.scps.iter().map(|p| enc.policy_terms(p)).collect::<Result<Vec<_>, _>>()?;
+    let boundary = inputs.boundary.as_ref().map(|p| enc.policy_terms(p)).transpose()?;
+    let on_key = enc.on_key();
+    let is_iam = enc.caller.is_iam();
+
+    let kp_deny = Term::and([on_key.clone(), any_of(kp.iter(), Effect::Deny, |t| &t.applies)]);
+    let other_deny = Term::or(
+        identity.iter().chain(scps.iter().flatten()).chain(boundary.iter().flatten()).filter(|(e, _)| *e == Effect::Deny).map(|(_, t)| t.applies.clone()).collect::<Vec<_>>(),
+    );
+    let deny = Term::or([kp_deny, other_deny]);
+
+    let identity_allow = any_of(identity.iter(), Effect::Allow, |t| &t.applies);
+    let scp_block = Term::and([is_iam.clone(), Term::or(scps.iter().map(|level| Term::not(any_of(level.iter(), Effect::Allow, |t| &t.applies))).collect::<Vec<_>>())]);
+    let boundary_block = match &boundary {
+        Some(b) => Term::and([is_iam, Term::not(any_of(b.iter(), Effect::Allow, |t| &t.applies))]),
+        None => Term::FALSE,
+    };
+    let open = |boundary_applies: Term| Term::and([Term::not(scp_block.clone()), Term::or([Term::not(boundary_block.clone()), Term::not(boundary_applies)])]);
+    let guarded = open(Term::TRUE);
+
+    let kp_direct = any_of(kp.iter(), Effect::Allow, |t| &t.direct);
+    let kp_account = any_of(kp.iter(), Effect::Allow, |t| &t.account_only);
+    let kp_exact = any_of(kp.iter(), Effect::Allow, |t| &t.exact);
+    let kp_any = any_of(kp.iter(), Effect::Allow, |t| &t.applies);
+    let grants = inputs.grants.iter().map(|g| enc.grant(g, &identity_allow)).collect::<Result<Vec<_>, _>>()?;
+    let grant_ok = Term::and([Term::or(grants), Term::not(scp_block.clone())]);
+
+    let same_account_paths = Term::or([
+        Term::and([kp_direct, open(Term::not(kp_exact))]),
+        Term::and([kp_account, identity_allow.clone(), guarded.clone()]),
+        grant_ok.clone(),
+    ]);
+    let cross_action = enc.action_in(|a| is_cross_account_action(&a.name));
+    let cross_paths = Term::and([cross_action, Term::or([Term::and([kp_any, identity_allow.clone(), guarded.clone()]), grant_ok])]);
+    let key_account = crate::pattern::split_arn(&enc.key_arn).map(|p| p[4].to_string()).unwrap_or_default();
+    let same_account = Term::or([enc.caller.is(super::caller::Kind::Service), enc.caller.account_is(&key_account)]);
+    let key_paths = Term::or([Term::and([same_account.clone(), same_account_paths]), Term::and([Term::not(same_account), cross_paths])]);
+    let non_key = Term::and([identity_allow, guarded]);
+    let anonymous = enc.caller.is(super::caller::Kind::Anonymous);
+    let path = Term::or([Term::and([on_key.clone(), key_paths]), Term::and([Term::not(on_key), non_key])]);
+    Ok(Term::and([Term::not(deny), Term::not(anonymous), path]))
+}

@@ -1,0 +1,264 @@
+//! The caller: one string variable holding what AWS puts in `aws:PrincipalArn` (the role
+//! ARN for a role session), a service principal name, or `anonymous`; plus the session
+//! name. Its shapes are the ones `Request` accepts, over the real AWS partitions.
+
+use super::Derived;
+use crate::kms_rules::PARTITIONS;
+use crate::pattern::split_arn;
+use crate::policy::{PrincipalEntry, Statement};
+use kmsproof_solver::{CharSet, Glob, StrVar, Term, Tok, Vocabulary};
+
+/// The kinds of callers, each a family of shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Root,
+    User,
+    Role,
+    Federated,
+    Service,
+    Anonymous,
+}
+
+const KINDS: &[Kind] = &[Kind::Root, Kind::User, Kind::Role, Kind::Federated, Kind::Service, Kind::Anonymous];
+
+impl Kind {
+    /// `aws:PrincipalType` for this kind ([GKEYS]).
+    fn principal_type(self) -> Option<&'static str> {
+        match self {
+            Kind::Root => Some("Account"),
+            Kind::User => Some("User"),
+            Kind::Role => Some("AssumedRole"),
+            Kind::Federated => Some("FederatedUser"),
+            Kind::Anonymous => Some("Anonymous"),
+            Kind::Service => None,
+        }
+    }
+
+    fn is_iam(self) -> bool {
+        matches!(self, Kind::Root | Kind::User | Kind::Role | Kind::Federated)
+    }
+}
+
+pub(crate) struct CallerVars {
+    pub caller: StrVar,
+    pub session: StrVar,
+}
+
+fn lit(s: &str) -> Vec<Tok> {
+    s.chars().map(Tok::Char).collect()
+}
+
+fn digits12() -> Vec<Tok> {
+    vec![Tok::In(CharSet::of("0123456789")); 12]
+}
+
+/// A non-empty name without `/`, `:`, wildcards or spaces (what `Request` accepts).
+fn name() -> Vec<Tok> {
+    vec![Tok::In(CharSet::except("/:*? ")), Tok::StarIn(CharSet::except("/:*? "))]
+}
+
+/// A user name with an optional path: no `:`, wildcards or spaces, not starting or
+/// ending with `/` (empty segments are excluded by a separate invariant).
+fn user_path() -> Vec<Tok> {
+    vec![Tok::In(CharSet::except("/:*? ")), Tok::StarIn(CharSet::except(":*? ")), Tok::In(CharSet::except("/:*? "))]
+}
+
+fn glob(parts: Vec<Vec<Tok>>) -> Glob {
+    Glob::new(parts.concat(), false)
+}
+
+/// The shapes of one kind in one partition.
+fn shape(kind: Kind, partition: &str) -> Vec<Glob> {
+    let iam = |rest: Vec<Vec<Tok>>| glob([vec![lit(&format!("arn:{partition}:iam::")), digits12()], rest].concat());
+    match kind {
+        Kind::Root => vec![iam(vec![lit(":root")])],
+        // One-character user names are written apart from the path form.
+        Kind::User => vec![iam(vec![lit(":user/"), name()]), iam(vec![lit(":user/"), user_path()])],
+        Kind::Role => vec![iam(vec![lit(":role/"), name()])],
+        Kind::Federated => vec![glob(vec![lit(&format!("arn:{partition}:sts::")), digits12(), lit(":federated-user/"), name()])],
+        Kind::Service => vec![],
+        Kind::Anonymous => vec![],
+    }
+}
+
+/// A pattern over one colon-delimited ARN part: wildcards stay inside the part.
+fn in_part(toks: &[crate::pattern::Tok]) -> Vec<Tok> {
+    toks.iter()
+        .map(|t| match t {
+            crate::pattern::Tok::Char(c) => Tok::Char(*c),
+            crate::pattern::Tok::Star => Tok::StarIn(CharSet::except(":")),
+            crate::pattern::Tok::One => Tok::In(CharSet::except(":")),
+        })
+        .collect()
+}
+
+/// `ArnLike` as one whole-string pattern: parts 1–5 keep their wildcards inside the part,
+/// the resource part may span colons. `None` when the pattern cannot match any ARN.
+pub(crate) fn arn_like(toks: &[crate::pattern::Tok]) -> Option<Glob> {
+    let mut parts: Vec<&[crate::pattern::Tok]> = Vec::new();
+    let mut start = 0;
+    for (i, t) in toks.iter().enumerate() {
+        if parts.len() < 5 && *t == crate::pattern::Tok::Char(':') {
+            parts.push(&toks[start..i]);
+            start = i + 1;
+        }
+    }
+    parts.push(&toks[start..]);
+    if parts.len() != 6 || !crate::pattern::glob_match(parts[0], "arn") {
+        return None;
+    }
+    let mut out = lit("arn");
+    for p in &parts[1..5] {
+        out.push(Tok::Char(':'));
+        out.extend(in_part(p));
+    }
+    out.push(Tok::Char(':'));
+    out.extend(super::solver_tokens(parts[5]));
+    Some(Glob::new(out, false))
+}
+
+/// A pattern on the account part of an IAM/STS ARN.
+fn account_part(account: Vec<Tok>) -> Glob {
+    let any = || vec![Tok::StarIn(CharSet::except(":"))];
+    glob(vec![lit("arn:"), any(), lit(":"), any(), lit(":"), any(), lit(":"), account, lit(":"), vec![Tok::Star]])
+}
+
+impl CallerVars {
+    pub fn new(vocab: &mut Vocabulary, statements: &[&Statement], key_arn: &str) -> CallerVars {
+        let hints = caller_hints(statements, key_arn);
+        CallerVars { caller: vocab.str_var("principal", hints), session: vocab.str_var("session", vec!["kmsproof-session".into()]) }
+    }
+
+    fn matches(&self, g: Glob) -> Term {
+        Term::str_match(self.caller, g)
+    }
+
+    pub fn is(&self, kind: Kind) -> Term {
+        match kind {
+            Kind::Service => {
+                let plain = || Tok::StarIn(CharSet::except(":/*? "));
+                self.matches(Glob::new(vec![plain(), Tok::Char('.'), plain()], false))
+            }
+            Kind::Anonymous => self.matches(Glob::literal("anonymous", false)),
+            k => Term::or(PARTITIONS.iter().flat_map(|p| shape(k, p)).map(|g| self.matches(g)).collect::<Vec<_>>()),
+        }
+    }
+
+    pub fn is_iam(&self) -> Term {
+        Term::or(KINDS.iter().filter(|k| k.is_iam()).map(|k| self.is(*k)).collect::<Vec<_>>())
+    }
+
+    /// Invariant: the caller has one of the shapes `Request` accepts, user paths have no
+    /// empty segment, and session names are names.
+    pub fn invariant(&self) -> Term {
+        let any_kind = Term::or(KINDS.iter().map(|k| self.is(*k)).collect::<Vec<_>>());
+        let no_empty_segment = Term::not(self.matches(Glob::new([vec![Tok::Star], lit("//"), vec![Tok::Star]].concat(), false)));
+        let session = Term::str_match(self.session, glob(vec![name()]));
+        Term::and([any_kind, no_empty_segment, session])
+    }
+
+    /// The caller's account (an IAM caller) matches `toks`.
+    pub fn account_matches(&self, toks: Vec<Tok>) -> Term {
+        self.matches(account_part(toks))
+    }
+
+    pub fn account_is(&self, account: &str) -> Term {
+        self.account_matches(lit(account))
+    }
+
+    /// Whether the statement principal entry covers the caller (as `entry_via` does).
+    pub fn entry(&self, e: &PrincipalEntry) -> Term {
+        match e {
+            PrincipalEntry::Everyone => Term::TRUE,
+            PrincipalEntry::Account(a) => self.account_is(a),
+            PrincipalEntry::Role { account, name, .. } => {
+                let any = vec![Tok::StarIn(CharSet::except(":"))];
+                let g = glob(vec![lit("arn:"), any, lit(&format!(":iam::{account}:role/{name}"))]);
+                Term::and([self.is(Kind::Role), self.matches(g)])
+            }
+            PrincipalEntry::Exact(arn) => self.exact(arn),
+            PrincipalEntry::Service(s) => self.matches(Glob::literal(s, false)),
+            PrincipalEntry::Other(_) => Term::FALSE,
+        }
+    }
+
+    /// The request principal is exactly `arn` (a session ARN is the role plus the session).
+    fn exact(&self, arn: &str) -> Term {
+        if let Some([_, partition, "sts", _, account, resource]) = split_arn(arn) {
+            if let Some(rest) = resource.strip_prefix("assumed-role/") {
+                if let Some((role, session)) = rest.split_once('/') {
+                    let role_arn = format!("arn:{partition}:iam::{account}:role/{role}");
+                    return Term::and([
+                        self.matches(Glob::literal(&role_arn, false)),
+                        Term::str_match(self.session, Glob::literal(session, false)),
+                    ]);
+                }
+            }
+        }
+        self.matches(Glob::literal(arn, false))
+    }
+
+    /// Whether a derived key is present, and its value matches `g` (a pattern on the text
+    /// of the key), as the evaluator derives it.
+    pub fn derived(&self, d: Derived, g: &Glob, has_caller_account: Term) -> (Term, Term) {
+        let per_kind = |value: &dyn Fn(Kind) -> Option<&'static str>| {
+            Term::or(
+                KINDS
+                    .iter()
+                    .filter_map(|k| value(*k).map(|v| (k, v)))
+                    .filter(|(_, v)| g.matches(v))
+                    .map(|(k, _)| self.is(*k))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        match d {
+            Derived::CallerAccount => (Term::and([self.is_iam(), has_caller_account]), self.matches(account_glob(g))),
+            Derived::PrincipalAccount => (self.is_iam(), self.matches(account_glob(g))),
+            Derived::PrincipalArn => (self.is_iam(), self.matches(g.clone())),
+            Derived::PrincipalType => {
+                (Term::not(self.is(Kind::Service)), per_kind(&|k: Kind| k.principal_type()))
+            }
+            Derived::PrincipalIsAwsService => (
+                Term::not(self.is(Kind::Anonymous)),
+                per_kind(&|k: Kind| match k {
+                    Kind::Service => Some("true"),
+                    Kind::Anonymous => None,
+                    _ => Some("false"),
+                }),
+            ),
+            Derived::PrincipalServiceName => (self.is(Kind::Service), self.matches(g.clone())),
+        }
+    }
+}
+
+/// A pattern on an account ID becomes a pattern on the caller ARN's account part.
+fn account_glob(g: &Glob) -> Glob {
+    account_part(g.tokens().to_vec())
+}
+
+/// Readable callers for each account the inputs mention, and one no input mentions.
+fn caller_hints(statements: &[&Statement], key_arn: &str) -> Vec<String> {
+    let mut accounts: Vec<String> = statements
+        .iter()
+        .filter_map(|s| s.principal.as_ref())
+        .flat_map(|p| p.entries.iter())
+        .filter_map(|e| match e {
+            PrincipalEntry::Account(a) | PrincipalEntry::Role { account: a, .. } => Some(a.clone()),
+            _ => None,
+        })
+        .collect();
+    if let Some(p) = split_arn(key_arn) {
+        accounts.insert(0, p[4].to_string());
+    }
+    accounts.push("999988887777".into());
+    accounts.dedup();
+    let mut hints = Vec::new();
+    for a in &accounts {
+        hints.push(format!("arn:aws:iam::{a}:role/AppRole"));
+        hints.push(format!("arn:aws:iam::{a}:user/alice"));
+        hints.push(format!("arn:aws:iam::{a}:root"));
+        hints.push(format!("arn:aws:sts::{a}:federated-user/bob"));
+    }
+    hints.extend(["ec2.amazonaws.com".to_string(), "anonymous".to_string()]);
+    hints
+}

@@ -1,0 +1,197 @@
+//! Conditions → terms, case by case as `eval::condition` decides them.
+
+use super::{caller::arn_like, resolve_static, solver_tokens, Encoder, KeyVar, Unsupported};
+use crate::catalog::KeyType;
+use crate::policy::operator::{Cmp, Family, SetQualifier};
+use crate::policy::{CondValue, Condition};
+use kmsproof_solver::{Cidr, ElemPred, Glob, Term};
+
+/// One policy value, ready to compare against a request value.
+enum Atom {
+    Text(Option<Glob>),
+    Int(kmsproof_solver::Cmp, i128),
+    Ip(Cidr),
+}
+
+fn key_type(f: Family) -> KeyType {
+    match f {
+        Family::String | Family::Null => KeyType::String,
+        Family::Arn => KeyType::Arn,
+        Family::Numeric => KeyType::Numeric,
+        Family::Date => KeyType::Date,
+        Family::Bool => KeyType::Bool,
+        Family::Ip => KeyType::Ip,
+        Family::Binary => KeyType::Binary,
+    }
+}
+
+fn int_cmp(c: Cmp) -> kmsproof_solver::Cmp {
+    match c {
+        Cmp::LessThan => kmsproof_solver::Cmp::Lt,
+        Cmp::LessThanEquals => kmsproof_solver::Cmp::Le,
+        Cmp::GreaterThan => kmsproof_solver::Cmp::Gt,
+        Cmp::GreaterThanEquals => kmsproof_solver::Cmp::Ge,
+        _ => kmsproof_solver::Cmp::Eq,
+    }
+}
+
+impl Encoder {
+    /// The term for one condition (one key under one operator).
+    pub(crate) fn condition(&mut self, c: &Condition) -> Result<Term, Unsupported> {
+        let family = c.op.spec.family;
+        if family == Family::Binary {
+            return Err(Unsupported(format!("BinaryEquals on {} is not encoded yet", c.key)));
+        }
+        let var = self.key_var(&c.key, key_type(family))?;
+        check_fit(&var, family, &c.key)?;
+        if family == Family::Null {
+            let present = self.not_null(&var);
+            return Ok(Term::or(c.values.iter().map(|v| match v {
+                CondValue::Null(true) => Term::not(present.clone()),
+                _ => present.clone(),
+            })));
+        }
+        let atoms = c.values.iter().map(|v| self.atom(c, v)).collect::<Result<Vec<_>, _>>()?;
+        Ok(self.apply(c, &var, &atoms))
+    }
+
+    /// Whether the key counts as present and not null for `Null`.
+    fn not_null(&self, var: &KeyVar) -> Term {
+        match var {
+            KeyVar::Set { present, v } => Term::and([Term::var(*present), Term::not(Term::set_empty(*v))]),
+            KeyVar::Derived(d) => self.caller.derived(*d, &Glob::new(vec![kmsproof_solver::Tok::Star], false), self.has_caller_account()).0,
+            v => Term::var(super::present_of(v).expect("non-derived keys have a presence flag")),
+        }
+    }
+
+    pub(crate) fn has_caller_account(&self) -> Term {
+        self.action_in(|a| a.has_key("kms:CallerAccount"))
+    }
+
+    fn atom(&self, c: &Condition, v: &CondValue) -> Result<Atom, Unsupported> {
+        let cmp = c.op.spec.cmp;
+        Ok(match v {
+            CondValue::Text(pieces) => {
+                let wild = cmp == Cmp::Like;
+                let toks = resolve_static(pieces, wild)?;
+                Atom::Text(match (c.op.spec.family, cmp) {
+                    (Family::Arn, _) => arn_like(&toks),
+                    (Family::Bool, _) => {
+                        let text = crate::pattern::tokens_text(&toks);
+                        crate::value::parse_bool(&text).map(|b| Glob::literal(&b.to_string(), true))
+                    }
+                    (_, Cmp::Like) => Some(Glob::new(solver_tokens(&toks), false)),
+                    (_, Cmp::EqualsIgnoreCase) => Some(Glob::literal(&crate::pattern::tokens_text(&toks), true)),
+                    _ => Some(Glob::literal(&crate::pattern::tokens_text(&toks), false)),
+                })
+            }
+            CondValue::Bool(b) => Atom::Text(Some(Glob::literal(&b.to_string(), true))),
+            CondValue::Number(d) => {
+                let k = d.scaled(self.scale).ok_or_else(|| Unsupported(format!("the number in {} is too large to encode", c.path)))?;
+                Atom::Int(int_cmp(cmp), k)
+            }
+            CondValue::Date(at) => Atom::Int(int_cmp(cmp), at.0),
+            CondValue::Cidr(block) => {
+                let (addr, prefix) = block.parts();
+                Atom::Ip(Cidr::new(addr, prefix).ok_or_else(|| Unsupported(format!("CIDR in {}", c.path)))?)
+            }
+            CondValue::Binary(_) | CondValue::Null(_) => return Err(Unsupported(format!("value in {}", c.path))),
+        })
+    }
+
+    /// Combines per-value atoms with OR (NOR when negated), then applies missing-key,
+    /// `IfExists` and set-operator rules ([OPS], [MULTI]).
+    fn apply(&self, c: &Condition, var: &KeyVar, atoms: &[Atom]) -> Term {
+        let negated = c.op.spec.negated;
+        let flip = |t: Term| if negated { Term::not(t) } else { t };
+        match var {
+            KeyVar::Set { present, v } => {
+                let pred = ElemPred::or(
+                    atoms.iter().map(|a| if let Atom::Text(Some(g)) = a { ElemPred::matches(g.clone()) } else { ElemPred::Const(false) }).collect(),
+                );
+                let pred = if negated { ElemPred::not(pred) } else { pred };
+                let p = Term::var(*present);
+                let absent = Term::or([Term::not(p.clone()), Term::set_empty(*v)]);
+                let body = match c.op.set {
+                    Some(SetQualifier::ForAllValues) => Term::or([Term::not(p), Term::set_all(*v, pred)]),
+                    Some(SetQualifier::ForAnyValue) => Term::and([p, Term::set_any(*v, pred)]),
+                    // A list compared without a set operator: false (undocumented; as the evaluator).
+                    None => Term::and([Term::not(p), Term::constant(negated)]),
+                };
+                if c.op.if_exists {
+                    Term::or([absent, body])
+                } else {
+                    body
+                }
+            }
+            single => {
+                let (present, matched) = self.single(single, atoms);
+                let base = flip(matched);
+                let when_absent = match c.op.set {
+                    Some(SetQualifier::ForAllValues) => true,
+                    Some(SetQualifier::ForAnyValue) => c.op.if_exists,
+                    None => c.op.if_exists || negated,
+                };
+                Term::or([Term::and([present.clone(), base]), Term::and([Term::not(present), Term::constant(when_absent)])])
+            }
+        }
+    }
+
+    /// Presence and "some policy value matches" for a single-valued key.
+    fn single(&self, var: &KeyVar, atoms: &[Atom]) -> (Term, Term) {
+        match var {
+            KeyVar::Derived(d) => {
+                let has = self.has_caller_account();
+                let present = self.caller.derived(*d, &Glob::new(vec![kmsproof_solver::Tok::Star], false), has.clone()).0;
+                let matched = atoms
+                    .iter()
+                    .map(|a| match a {
+                        Atom::Text(Some(g)) => self.caller.derived(*d, g, has.clone()).1,
+                        _ => Term::FALSE,
+                    })
+                    .collect::<Vec<_>>();
+                (present, Term::or(matched))
+            }
+            KeyVar::Str { present, v } => {
+                let m = atoms.iter().map(|a| match a {
+                    Atom::Text(Some(g)) => Term::str_match(*v, g.clone()),
+                    _ => Term::FALSE,
+                });
+                (Term::var(*present), Term::or(m.collect::<Vec<_>>()))
+            }
+            KeyVar::Int { present, v, .. } => {
+                let m = atoms.iter().map(|a| match a {
+                    Atom::Int(cmp, k) => Term::int_cmp(*v, *cmp, *k),
+                    _ => Term::FALSE,
+                });
+                (Term::var(*present), Term::or(m.collect::<Vec<_>>()))
+            }
+            KeyVar::Ip { present, v } => {
+                let m = atoms.iter().map(|a| match a {
+                    Atom::Ip(c) => Term::ip_in(*v, *c),
+                    _ => Term::FALSE,
+                });
+                (Term::var(*present), Term::or(m.collect::<Vec<_>>()))
+            }
+            KeyVar::Set { .. } => (Term::FALSE, Term::FALSE),
+        }
+    }
+}
+
+/// A key holds values of one type; an operator of another family is not encoded yet.
+fn check_fit(var: &KeyVar, family: Family, key: &str) -> Result<(), Unsupported> {
+    let ok = match (var, family) {
+        (_, Family::Null) => true,
+        (KeyVar::Str { .. } | KeyVar::Set { .. }, Family::String | Family::Arn | Family::Bool) => true,
+        (KeyVar::Derived(_), Family::String | Family::Arn | Family::Bool) => true,
+        (KeyVar::Int { date: false, .. }, Family::Numeric) => true,
+        (KeyVar::Int { date: true, .. }, Family::Date) => true,
+        (KeyVar::Ip { .. }, Family::Ip) => true,
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Unsupported(format!("{key} is compared with a {family:?} operator but holds values of another type; not encoded yet")))
+    }
+}

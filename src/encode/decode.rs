@@ -1,0 +1,120 @@
+//! Models back to requests, in the exact format `kmsproof eval --request` reads.
+
+use super::{Encoder, KeyVar};
+use crate::catalog::catalog;
+use kmsproof_solver::{Glob, Model};
+use serde_json::{json, Map, Value};
+
+const EC_PREFIX: &str = "kms:encryptioncontext:";
+
+/// The request a model describes. Derived keys are left out: the evaluator derives them.
+pub fn decode(enc: &Encoder, m: &Model) -> Value {
+    let action = m.str(enc.action).to_string();
+    let on_key = action.strip_prefix("kms:").and_then(|a| catalog().kms_action(a)).is_some_and(|a| a.on_key);
+    let mut out = Map::new();
+    out.insert("principal".into(), json!(principal(m.str(enc.caller.caller), m.str(enc.caller.session))));
+    out.insert("action".into(), json!(action));
+    if on_key {
+        out.insert("resource".into(), json!(enc.key_arn));
+    }
+    out.insert("context".into(), Value::Object(context(enc, m)));
+    Value::Object(out)
+}
+
+/// The request principal: a role ARN stands for a session of the role.
+fn principal(caller: &str, session: &str) -> String {
+    if let Some([_, partition, "iam", _, account, resource]) = crate::pattern::split_arn(caller) {
+        if let Some(role) = resource.strip_prefix("role/") {
+            return format!("arn:{partition}:sts::{account}:assumed-role/{role}/{session}");
+        }
+    }
+    caller.to_string()
+}
+
+fn context(enc: &Encoder, m: &Model) -> Map<String, Value> {
+    let ec_keys: Vec<String> = match enc.keys.get("kms:encryptioncontextkeys") {
+        Some((_, KeyVar::Set { present, v })) if m.bool(*present) => m.set(*v).to_vec(),
+        _ => vec![],
+    };
+    let mut ctx = Map::new();
+    let mut ec_written: Vec<String> = Vec::new();
+    for (lower, (name, var)) in &enc.keys {
+        let Some(value) = value(enc, var, m) else { continue };
+        let name = match lower.strip_prefix(EC_PREFIX) {
+            Some(k) => {
+                // Spell the pair's key as the request's kms:EncryptionContextKeys does.
+                let spelled = ec_keys.iter().find(|e| Glob::literal(k, true).matches(e)).cloned().unwrap_or_else(|| name[EC_PREFIX.len()..].to_string());
+                ec_written.push(spelled.to_ascii_lowercase());
+                format!("kms:EncryptionContext:{spelled}")
+            }
+            None => name.clone(),
+        };
+        ctx.insert(name, value);
+    }
+    // Every listed encryption-context key carries a value in a real request.
+    for e in &ec_keys {
+        if !ec_written.contains(&e.to_ascii_lowercase()) {
+            ctx.insert(format!("kms:EncryptionContext:{e}"), json!("example"));
+        }
+    }
+    ctx
+}
+
+fn value(enc: &Encoder, var: &KeyVar, m: &Model) -> Option<Value> {
+    Some(match var {
+        KeyVar::Derived(_) => return None,
+        KeyVar::Str { present, v } => {
+            if !m.bool(*present) {
+                return None;
+            }
+            json!(m.str(*v))
+        }
+        KeyVar::Set { present, v } => {
+            if !m.bool(*present) {
+                return None;
+            }
+            json!(m.set(*v))
+        }
+        KeyVar::Int { present, v, date } => {
+            if !m.bool(*present) {
+                return None;
+            }
+            let k = m.int(*v);
+            if *date {
+                json!(format!("{}.{:09}", k.div_euclid(1_000_000_000), k.rem_euclid(1_000_000_000)))
+            } else {
+                json!(scaled_text(k, enc.scale))
+            }
+        }
+        KeyVar::Ip { present, v } => {
+            if !m.bool(*present) {
+                return None;
+            }
+            json!(m.ip(*v).to_string())
+        }
+    })
+}
+
+/// `k / 10^scale` as decimal text.
+fn scaled_text(k: i128, scale: usize) -> String {
+    let digits = format!("{:0>width$}", k.unsigned_abs(), width = scale + 1);
+    let (int, frac) = digits.split_at(digits.len() - scale);
+    let frac = frac.trim_end_matches('0');
+    let sign = if k < 0 { "-" } else { "" };
+    if frac.is_empty() {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{frac}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn scaled_numbers_print_exactly() {
+        assert_eq!(super::scaled_text(125, 2), "1.25");
+        assert_eq!(super::scaled_text(-5, 1), "-0.5");
+        assert_eq!(super::scaled_text(70, 1), "7");
+        assert_eq!(super::scaled_text(0, 0), "0");
+    }
+}

@@ -1,0 +1,250 @@
+//! Policy → logic. One encoder with the evaluator's semantics, over variables that can
+//! only describe real requests (each invariant says where it comes from).
+//!
+//! The request is: a caller (one string holding the principal ARN as AWS derives
+//! `aws:PrincipalArn` — the role ARN for a role session — or a service principal, or
+//! `anonymous`), a session name, an action, the key under analysis (a constant), and one
+//! variable per condition key the inputs mention. Keys derived from the caller
+//! (`kms:CallerAccount`, `aws:PrincipalAccount`, `aws:PrincipalArn`, ...) are not
+//! variables of their own: conditions on them become patterns on the caller, so a model
+//! can never contradict its principal.
+
+mod authz;
+mod caller;
+mod condition;
+mod decode;
+
+pub use authz::authorization;
+pub use decode::decode;
+
+use crate::catalog::{catalog, KeyType};
+use crate::kms_rules::VIA_SERVICE_EXAMPLES;
+use crate::pattern::{split_arn, Piece};
+use crate::policy::{CondValue, Policy, Statement};
+use caller::CallerVars;
+use kmsproof_solver::{BoolVar, Glob, IntVar, IpVar, SetVar, StrVar, Term, Tok, Vocabulary};
+use std::collections::BTreeMap;
+
+/// A construct the encoder does not model exactly yet; the query is reported `unknown`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported(pub String);
+
+/// The variable standing for one condition key.
+#[derive(Debug, Clone)]
+pub(crate) enum KeyVar {
+    Str { present: BoolVar, v: StrVar },
+    Set { present: BoolVar, v: SetVar },
+    /// Numbers scaled by 10^scale; dates as nanoseconds since the epoch.
+    Int { present: BoolVar, v: IntVar, date: bool },
+    Ip { present: BoolVar, v: IpVar },
+    /// A key AWS derives from the caller: conditions become caller patterns.
+    Derived(Derived),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Derived {
+    CallerAccount,
+    PrincipalAccount,
+    PrincipalArn,
+    PrincipalType,
+    PrincipalIsAwsService,
+    PrincipalServiceName,
+}
+
+/// Keys derived from the caller, by lower-cased name.
+const DERIVED: &[(&str, Derived)] = &[
+    ("kms:calleraccount", Derived::CallerAccount),
+    ("aws:principalaccount", Derived::PrincipalAccount),
+    ("aws:principalarn", Derived::PrincipalArn),
+    ("aws:principaltype", Derived::PrincipalType),
+    ("aws:principalisawsservice", Derived::PrincipalIsAwsService),
+    ("aws:principalservicename", Derived::PrincipalServiceName),
+];
+
+/// Keys whose value the evaluator derives in ways the encoder does not model yet.
+const NOT_MODELLED: &[&str] = &["aws:username", "aws:userid"];
+
+/// The encoder's state: the vocabulary, the request variables and the invariants.
+pub struct Encoder {
+    pub(crate) vocab: Vocabulary,
+    pub(crate) caller: CallerVars,
+    pub(crate) action: StrVar,
+    /// The key under analysis (every key-resource action targets it).
+    pub(crate) key_arn: String,
+    pub(crate) keys: BTreeMap<String, (String, KeyVar)>,
+    /// Numbers are compared as integers scaled by 10^scale.
+    pub(crate) scale: usize,
+    invariants: Vec<Term>,
+}
+
+impl Encoder {
+    /// An encoder for requests on `key_arn`, sized for the numbers in `policies`.
+    pub fn new(key_arn: &str, policies: &[&Policy], extra: &[&Statement]) -> Encoder {
+        let mut vocab = Vocabulary::default();
+        let statements: Vec<&Statement> = policies.iter().flat_map(|p| p.statements.iter()).chain(extra.iter().copied()).collect();
+        let caller = CallerVars::new(&mut vocab, &statements, key_arn);
+        let hints = catalog().kms_actions().map(|a| format!("kms:{}", a.name)).collect();
+        let action = vocab.str_var("action", hints);
+        let scale = numeric_scale(&statements) + 1;
+        let mut enc = Encoder { vocab, caller, action, key_arn: key_arn.to_string(), keys: BTreeMap::new(), scale, invariants: Vec::new() };
+        let kms_actions: Vec<Term> = catalog().kms_actions().map(|a| enc.action_is(&a.name)).collect();
+        // Invariant: the request is a KMS request (the request format accepts only KMS actions).
+        enc.invariants.push(Term::or(kms_actions));
+        let caller_invariant = enc.caller.invariant();
+        enc.invariants.push(caller_invariant);
+        enc
+    }
+
+    /// Every invariant of real requests collected so far.
+    pub fn invariants(&self) -> Term {
+        Term::and(self.invariants.clone())
+    }
+
+    pub fn vocabulary(&self) -> &Vocabulary {
+        &self.vocab
+    }
+
+    /// The action is `kms:{name}` (exact spelling of the catalog).
+    pub(crate) fn action_is(&self, name: &str) -> Term {
+        Term::str_match(self.action, Glob::literal(&format!("kms:{name}"), false))
+    }
+
+    /// The action is one of the KMS actions satisfying `pred`.
+    pub(crate) fn action_in(&self, pred: impl Fn(&crate::catalog::ActionInfo) -> bool) -> Term {
+        Term::or(catalog().kms_actions().filter(|a| pred(a)).map(|a| self.action_is(&a.name)).collect::<Vec<_>>())
+    }
+
+    /// The action targets the key (key policies and grants apply).
+    pub(crate) fn on_key(&self) -> Term {
+        self.action_in(|a| a.on_key)
+    }
+
+    /// The variable of condition key `key` (any case), created on first use with the type
+    /// the catalog gives (or the operator's family for keys it does not know).
+    pub(crate) fn key_var(&mut self, key: &str, family_type: KeyType) -> Result<KeyVar, Unsupported> {
+        let lower = key.to_ascii_lowercase();
+        if let Some((_, v)) = self.keys.get(&lower) {
+            return Ok(v.clone());
+        }
+        if NOT_MODELLED.contains(&lower.as_str()) {
+            return Err(Unsupported(format!("conditions on {key} are not encoded yet")));
+        }
+        let var = match DERIVED.iter().find(|(k, _)| *k == lower) {
+            Some((_, d)) => KeyVar::Derived(*d),
+            None => self.new_key_var(key, family_type),
+        };
+        self.keys.insert(lower, (key.to_string(), var.clone()));
+        Ok(var)
+    }
+
+    fn new_key_var(&mut self, key: &str, family_type: KeyType) -> KeyVar {
+        let info = catalog().key(key).cloned();
+        let ty = info.as_ref().map_or(family_type, |i| i.ty);
+        let multi = info.as_ref().is_some_and(|i| i.multi);
+        let present = self.vocab.bool_var(&format!("has:{key}"));
+        let var = if multi {
+            KeyVar::Set { present, v: self.vocab.set_var(key, vec![]) }
+        } else {
+            match ty {
+                KeyType::Numeric => KeyVar::Int { present, v: self.vocab.int_var(key), date: false },
+                KeyType::Date => KeyVar::Int { present, v: self.vocab.int_var(key), date: true },
+                KeyType::Ip => KeyVar::Ip { present, v: self.vocab.ip_var(key) },
+                KeyType::Bool => KeyVar::Str { present, v: self.vocab.str_var(key, vec!["true".into(), "false".into()]) },
+                KeyType::String | KeyType::Arn | KeyType::Binary => KeyVar::Str { present, v: self.vocab.str_var(key, self.hints_for(key)) },
+            }
+        };
+        self.add_key_invariants(key, &var, ty);
+        var
+    }
+
+    fn hints_for(&self, key: &str) -> Vec<String> {
+        if !key.eq_ignore_ascii_case("kms:ViaService") {
+            return vec![];
+        }
+        let region = split_arn(&self.key_arn).map(|p| p[3].to_string()).unwrap_or_else(|| "us-east-1".into());
+        VIA_SERVICE_EXAMPLES.iter().map(|s| format!("{s}.{region}.amazonaws.com")).collect()
+    }
+
+    /// Invariants of a key: it exists only for the actions the SAR/KMS tables give, holds
+    /// values of its type, and (for encryption-context keys) agrees with
+    /// `kms:EncryptionContextKeys`.
+    fn add_key_invariants(&mut self, key: &str, var: &KeyVar, ty: KeyType) {
+        let lower = key.to_ascii_lowercase();
+        let present = present_of(var);
+        let known = catalog().key(key).is_some();
+        let applicable = if known && lower.starts_with("kms:") {
+            self.action_in(|a| a.has_key(key))
+        } else if lower.starts_with("aws:") || known {
+            Term::TRUE
+        } else {
+            // Unknown kms: keys (typos) and other services' keys never reach KMS.
+            Term::FALSE
+        };
+        if let Some(p) = present {
+            self.invariants.push(Term::implies(Term::var(p), applicable));
+        }
+        match (var, ty) {
+            (KeyVar::Str { v, .. }, KeyType::Bool) => {
+                let t = Term::or([Term::str_match(*v, Glob::literal("true", false)), Term::str_match(*v, Glob::literal("false", false))]);
+                self.invariants.push(t);
+            }
+            (KeyVar::Int { v, date: true, .. }, _) => self.invariants.push(Term::int_cmp(*v, kmsproof_solver::Cmp::Ge, 0)),
+            _ => {}
+        }
+        if let (Some(ec_key), Some(p)) = (lower.strip_prefix("kms:encryptioncontext:"), present) {
+            let name = key["kms:encryptioncontext:".len()..].to_string();
+            let _ = ec_key;
+            if let Ok(KeyVar::Set { present: set_present, v: set }) = self.key_var("kms:EncryptionContextKeys", KeyType::String) {
+                // A pair k=v in the encryption context puts k in kms:EncryptionContextKeys ([KMSCOND]).
+                let listed = Term::set_any(set, kmsproof_solver::ElemPred::matches(Glob::literal(&name, true)));
+                self.invariants.push(Term::iff(Term::var(p), Term::and([Term::var(set_present), listed])));
+            }
+        }
+        if let KeyVar::Set { present: p, v } = var {
+            if lower == "kms:encryptioncontextkeys" {
+                // The set is present exactly when the request has an encryption context.
+                self.invariants.push(Term::iff(Term::var(*p), Term::not(Term::set_empty(*v))));
+            }
+        }
+    }
+}
+
+pub(crate) fn present_of(v: &KeyVar) -> Option<BoolVar> {
+    match v {
+        KeyVar::Str { present, .. } | KeyVar::Set { present, .. } | KeyVar::Int { present, .. } | KeyVar::Ip { present, .. } => {
+            Some(*present)
+        }
+        KeyVar::Derived(_) => None,
+    }
+}
+
+/// The largest number of decimals among numeric condition values.
+fn numeric_scale(statements: &[&Statement]) -> usize {
+    statements
+        .iter()
+        .flat_map(|s| s.conditions.iter())
+        .flat_map(|c| c.values.iter())
+        .filter_map(|v| if let CondValue::Number(d) = v { Some(d.scale()) } else { None })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Converts policy pattern tokens to solver tokens.
+pub(crate) fn solver_tokens(toks: &[crate::pattern::Tok]) -> Vec<Tok> {
+    toks.iter()
+        .map(|t| match t {
+            crate::pattern::Tok::Char(c) => Tok::Char(*c),
+            crate::pattern::Tok::Star => Tok::Star,
+            crate::pattern::Tok::One => Tok::One,
+        })
+        .collect()
+}
+
+/// Resolves a value with no context: `${*}`-style specials are literal; a variable that
+/// names a request key is not encoded yet.
+pub(crate) fn resolve_static(pieces: &[Piece], wild: bool) -> Result<Vec<crate::pattern::Tok>, Unsupported> {
+    if let Some(Piece::Var { key, .. }) = pieces.iter().find(|p| matches!(p, Piece::Var { .. })) {
+        return Err(Unsupported(format!("policy variable ${{{key}}} compares two request values; not encoded yet")));
+    }
+    Ok(crate::pattern::resolve(pieces, wild, &|_| None).unwrap_or_default())
+}

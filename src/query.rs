@@ -1,0 +1,217 @@
+//! Property checks: "can a request of this shape be allowed?", answered by Z3 on the
+//! exact encoding, with every counterexample replayed through the concrete evaluator.
+
+use crate::diag::{Error, Sink};
+use crate::encode::{authorization, decode, Encoder, Unsupported};
+use crate::eval::{authorize, match_statement, Decision, Inputs, Match};
+use crate::json::{self, Json, Kind, Member};
+use crate::policy::{read_statement, PrincipalEntry, Statement};
+use crate::request::Request;
+use kmsproof_solver::{solve, Limits, Outcome, Term};
+use serde_json::Value;
+
+/// What a property expects of the requests matching its shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// No matching request is allowed.
+    Never,
+    /// Every matching request is allowed.
+    Always,
+    /// At least one matching request is allowed.
+    Sometimes,
+}
+
+impl Expect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Expect::Never => "never",
+            Expect::Always => "always",
+            Expect::Sometimes => "sometimes",
+        }
+    }
+}
+
+/// A property: an IAM statement shape plus an expectation.
+#[derive(Debug, Clone)]
+pub struct Property {
+    pub name: String,
+    pub expect: Expect,
+    /// The request shape, read as an `Allow` statement (principal `*` when omitted).
+    pub shape: Statement,
+}
+
+/// The answer for one property.
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    /// Z3 answered `unsat` for the violation query (or found the witness of `sometimes`).
+    Holds,
+    Violated,
+    Unknown(String),
+}
+
+/// One replayed request with the evaluator's decision on it.
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub request: Value,
+    pub decision: Decision,
+}
+
+#[derive(Debug, Clone)]
+pub struct CheckResult {
+    pub name: String,
+    pub expect: Expect,
+    pub verdict: Verdict,
+    /// Counterexamples (violated), or witnesses (a `sometimes` that holds).
+    pub examples: Vec<Example>,
+}
+
+/// The solver and the evaluator disagree: a bug in kmsproof, never a result.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("internal error: property {property:?}: the model's request {request} was expected to be {expected} by the encoding, but the evaluator says: {got}")]
+pub struct ReplayMismatch {
+    pub property: String,
+    pub request: String,
+    pub expected: String,
+    pub got: String,
+}
+
+const PROPERTY_FIELDS: &[(&str, &str)] = &[
+    ("principal", "Principal"),
+    ("not_principal", "NotPrincipal"),
+    ("action", "Action"),
+    ("not_action", "NotAction"),
+    ("resource", "Resource"),
+    ("condition", "Condition"),
+];
+
+/// Reads a property file: one property object or a list of them.
+pub fn parse_properties(text: &str, source: &str) -> Result<Vec<Property>, Error> {
+    let mut sink = Sink::new(source);
+    let doc = match json::parse(text) {
+        Ok(d) => d,
+        Err(e) => {
+            sink.error(e.pos, "", e.message);
+            return Err(Error::Invalid(sink.items));
+        }
+    };
+    let items: Vec<&Json> = match &doc.kind {
+        Kind::Array(items) => items.iter().collect(),
+        Kind::Object(_) => vec![&doc],
+        _ => vec![],
+    };
+    if items.is_empty() {
+        sink.error(doc.pos, "", "expected a property object or a non-empty list of them");
+    }
+    let props: Vec<Property> = items.iter().enumerate().filter_map(|(i, p)| read_property(p, &format!("[{i}]"), i, &mut sink)).collect();
+    if sink.has_errors() {
+        return Err(Error::Invalid(sink.items));
+    }
+    Ok(props)
+}
+
+fn read_property(p: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<Property> {
+    let Some(members) = p.members() else {
+        sink.error(p.pos, path, format!("expected a property object, found {}", p.type_name()));
+        return None;
+    };
+    let mut shape = vec![Member { key: "Effect".into(), key_pos: p.pos, value: Json { pos: p.pos, kind: Kind::String("Allow".into()) } }];
+    let mut name = format!("property {index}");
+    let mut expect = None;
+    for m in members {
+        match (m.key.as_str(), PROPERTY_FIELDS.iter().find(|(k, _)| *k == m.key)) {
+            ("name", _) => name = m.value.as_str().unwrap_or(&name).to_string(),
+            ("description", _) => {}
+            ("expect", _) => {
+                expect = match m.value.as_str() {
+                    Some("never") => Some(Expect::Never),
+                    Some("always") => Some(Expect::Always),
+                    Some("sometimes") => Some(Expect::Sometimes),
+                    _ => {
+                        sink.error(m.value.pos, &format!("{path}.expect"), "expected \"never\", \"always\" or \"sometimes\"");
+                        None
+                    }
+                }
+            }
+            (_, Some((_, element))) => shape.push(Member { key: element.to_string(), key_pos: m.key_pos, value: m.value.clone() }),
+            _ => sink.error(m.key_pos, &format!("{path}.{}", m.key), format!("unknown property field \"{}\" (expected name, expect, principal, action, not_action, resource, condition)", m.key)),
+        }
+    }
+    if !shape.iter().any(|m| m.key == "Principal" || m.key == "NotPrincipal") {
+        shape.push(Member { key: "Principal".into(), key_pos: p.pos, value: Json { pos: p.pos, kind: Kind::String("*".into()) } });
+    }
+    if !shape.iter().any(|m| m.key == "Resource") {
+        shape.push(Member { key: "Resource".into(), key_pos: p.pos, value: Json { pos: p.pos, kind: Kind::String("*".into()) } });
+    }
+    if expect.is_none() && !sink.has_errors() {
+        sink.error(p.pos, path, "missing \"expect\" (never, always or sometimes)");
+    }
+    let shape = read_statement(&Json { pos: p.pos, kind: Kind::Object(shape) }, index, path, true, sink)?;
+    Some(Property { name, expect: expect?, shape })
+}
+
+/// The key a key policy is about, when the caller does not name it: the account its
+/// root/account statement trusts, with a placeholder key ID.
+pub fn default_key_arn(inputs: &Inputs) -> Option<String> {
+    let account = inputs.key_policy.statements.iter().filter_map(|s| s.principal.as_ref()).flat_map(|p| p.entries.iter()).find_map(|e| match e {
+        PrincipalEntry::Account(a) => Some(a.clone()),
+        _ => None,
+    })?;
+    Some(format!("arn:aws:kms:us-east-1:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ab"))
+}
+
+/// Checks every property; a replay mismatch stops everything.
+pub fn check(inputs: &Inputs, key_arn: &str, props: &[Property], examples: usize, limits: Limits) -> Result<Vec<CheckResult>, ReplayMismatch> {
+    props.iter().map(|p| check_one(inputs, key_arn, p, examples, limits)).collect()
+}
+
+fn check_one(inputs: &Inputs, key_arn: &str, p: &Property, examples: usize, limits: Limits) -> Result<CheckResult, ReplayMismatch> {
+    let result = |verdict, examples| CheckResult { name: p.name.clone(), expect: p.expect, verdict, examples };
+    let (enc, goal) = match encode_query(inputs, key_arn, p) {
+        Ok(x) => x,
+        Err(Unsupported(why)) => return Ok(result(Verdict::Unknown(format!("not encoded exactly: {why}")), vec![])),
+    };
+    let wants_allowed = p.expect != Expect::Always;
+    match (solve(enc.vocabulary(), &goal, limits, examples), p.expect) {
+        (Outcome::Unknown(why), _) => Ok(result(Verdict::Unknown(why), vec![])),
+        (Outcome::Unsat, Expect::Sometimes) => Ok(result(Verdict::Violated, vec![])),
+        (Outcome::Unsat, _) => Ok(result(Verdict::Holds, vec![])),
+        (Outcome::Sat(models), expect) => {
+            let replayed = models.iter().map(|m| replay(inputs, &enc, p, m, wants_allowed)).collect::<Result<Vec<_>, _>>()?;
+            let verdict = if expect == Expect::Sometimes { Verdict::Holds } else { Verdict::Violated };
+            Ok(result(verdict, replayed))
+        }
+    }
+}
+
+/// The query: a real request, of the property's shape, whose decision violates (or, for
+/// `sometimes`, witnesses) the expectation.
+fn encode_query(inputs: &Inputs, key_arn: &str, p: &Property) -> Result<(Encoder, Term), Unsupported> {
+    let policies: Vec<&crate::policy::Policy> = std::iter::once(&inputs.key_policy).chain(&inputs.identity).chain(&inputs.scps).chain(&inputs.boundary).collect();
+    let mut enc = Encoder::new(key_arn, &policies, &[&p.shape]);
+    let allowed = authorization(&mut enc, inputs)?;
+    let shape = enc.statement(&p.shape)?.applies;
+    let decision = if p.expect == Expect::Always { Term::not(allowed) } else { allowed };
+    let goal = Term::and([enc.invariants(), shape, decision]);
+    Ok((enc, goal))
+}
+
+fn replay(inputs: &Inputs, enc: &Encoder, p: &Property, m: &kmsproof_solver::Model, wants_allowed: bool) -> Result<Example, ReplayMismatch> {
+    let request = decode(enc, m);
+    let text = request.to_string();
+    let mismatch = |got: String| ReplayMismatch {
+        property: p.name.clone(),
+        request: text.clone(),
+        expected: format!("{} and of the property's shape", if wants_allowed { "allowed" } else { "denied" }),
+        got,
+    };
+    let req = Request::parse(&text, "<counterexample>").map_err(|e| mismatch(format!("the request does not read back: {e}")))?;
+    let decision = authorize(inputs, &req);
+    if decision.allowed() != wants_allowed {
+        return Err(mismatch(format!("{} ({})", decision.reason.as_str(), decision.summary)));
+    }
+    if let Match::NotApplicable(why) = match_statement(&p.shape, &req) {
+        return Err(mismatch(format!("outside the property's shape: {why}")));
+    }
+    Ok(Example { request, decision })
+}
+
