@@ -139,7 +139,12 @@ impl InputArgs {
     }
 
     fn files(&self) -> impl Iterator<Item = &PathBuf> {
-        self.key_policy.iter().chain(&self.boundary).chain(&self.identity_policies).chain(&self.grants).chain(&self.scps)
+        self.key_policy
+            .iter()
+            .chain(&self.boundary)
+            .chain(&self.identity_policies)
+            .chain(&self.grants)
+            .chain(&self.scps)
     }
 
     /// Loads every file and prints the warnings; `Err` is the exit code.
@@ -157,7 +162,12 @@ impl InputArgs {
 }
 
 fn warnings(inputs: &Inputs) -> Vec<kmsproof::Diagnostic> {
-    std::iter::once(&inputs.key_policy).chain(&inputs.identity).chain(&inputs.scps).chain(&inputs.boundary).flat_map(|p| p.warnings.clone()).collect()
+    std::iter::once(&inputs.key_policy)
+        .chain(&inputs.identity)
+        .chain(&inputs.scps)
+        .chain(&inputs.boundary)
+        .flat_map(|p| p.warnings.clone())
+        .collect()
 }
 
 fn eval(args: &EvalArgs) -> i32 {
@@ -207,7 +217,9 @@ impl CheckArgs {
                 return Err(exit::BAD_INPUT);
             }
         };
-        if !kmsproof::pattern::split_arn(&key_arn).is_some_and(|p| p[2] == "kms" && p[4].len() == 12 && p[5].starts_with("key/")) {
+        if !kmsproof::pattern::split_arn(&key_arn)
+            .is_some_and(|p| p[2] == "kms" && p[4].len() == 12 && p[5].starts_with("key/"))
+        {
             eprintln!("error: --key-arn {key_arn:?} is not a KMS key ARN (expected arn:aws:kms:REGION:ACCOUNT:key/ID)");
             return Err(exit::BAD_INPUT);
         }
@@ -240,7 +252,9 @@ impl CheckArgs {
             }
             let block = condition.entry(op.to_string()).or_insert_with(|| json!({}));
             if block.get(*key).is_some() {
-                return Err(cli_error(format!("--where {w:?}: {key} is already constrained under {op}; list every value in one --where")));
+                return Err(cli_error(format!(
+                    "--where {w:?}: {key} is already constrained under {op}; list every value in one --where"
+                )));
             }
             block[*key] = json!(values);
         }

@@ -70,7 +70,8 @@ pub const KEYS_NEVER_PRESENT: &[(&str, &[&str])] = &[
 ];
 
 /// The AWS partitions a real principal ARN can name.
-pub const PARTITIONS: &[&str] = &["aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc"];
+pub const PARTITIONS: &[&str] =
+    &["aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc"];
 
 /// Service endpoint prefixes used to make readable `kms:ViaService` witnesses.
 pub const VIA_SERVICE_EXAMPLES: &[&str] = &["ec2", "rds", "s3", "lambda", "dynamodb", "secretsmanager", "sqs", "sns"];

@@ -5,9 +5,8 @@
 //! counterexample through it.
 
 pub mod catalog;
-pub mod encode;
-pub mod query;
 pub mod diag;
+pub mod encode;
 pub mod eval;
 pub mod grant;
 pub mod json;
@@ -15,6 +14,7 @@ pub mod kms_rules;
 pub mod load;
 pub mod pattern;
 pub mod policy;
+pub mod query;
 pub mod report;
 pub mod request;
 pub mod value;

@@ -7,7 +7,7 @@ use crate::eval::{authorize, match_statement, Decision, Inputs, Match};
 use crate::json::{self, Json, Kind, Member};
 use crate::policy::{read_statement, PrincipalEntry, Statement};
 use crate::request::Request;
-use kmsproof_solver::{solve, Limits, Outcome, Term};
+use kmsproof_solver::{solve_with, Limits, Outcome, Term};
 use serde_json::Value;
 
 /// What a property expects of the requests matching its shape.
@@ -102,7 +102,8 @@ pub fn parse_properties(text: &str, source: &str) -> Result<Vec<Property>, Error
     if items.is_empty() {
         sink.error(doc.pos, "", "expected a property object or a non-empty list of them");
     }
-    let props: Vec<Property> = items.iter().enumerate().filter_map(|(i, p)| read_property(p, &format!("[{i}]"), i, &mut sink)).collect();
+    let props: Vec<Property> =
+        items.iter().enumerate().filter_map(|(i, p)| read_property(p, &format!("[{i}]"), i, &mut sink)).collect();
     if sink.has_errors() {
         return Err(Error::Invalid(sink.items));
     }
@@ -114,7 +115,11 @@ fn read_property(p: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<
         sink.error(p.pos, path, format!("expected a property object, found {}", p.type_name()));
         return None;
     };
-    let mut shape = vec![Member { key: "Effect".into(), key_pos: p.pos, value: Json { pos: p.pos, kind: Kind::String("Allow".into()) } }];
+    let mut shape = vec![Member {
+        key: "Effect".into(),
+        key_pos: p.pos,
+        value: Json { pos: p.pos, kind: Kind::String("Allow".into()) },
+    }];
     let mut name = format!("property {index}");
     let mut expect = None;
     for m in members {
@@ -137,10 +142,18 @@ fn read_property(p: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<
         }
     }
     if !shape.iter().any(|m| m.key == "Principal" || m.key == "NotPrincipal") {
-        shape.push(Member { key: "Principal".into(), key_pos: p.pos, value: Json { pos: p.pos, kind: Kind::String("*".into()) } });
+        shape.push(Member {
+            key: "Principal".into(),
+            key_pos: p.pos,
+            value: Json { pos: p.pos, kind: Kind::String("*".into()) },
+        });
     }
     if !shape.iter().any(|m| m.key == "Resource") {
-        shape.push(Member { key: "Resource".into(), key_pos: p.pos, value: Json { pos: p.pos, kind: Kind::String("*".into()) } });
+        shape.push(Member {
+            key: "Resource".into(),
+            key_pos: p.pos,
+            value: Json { pos: p.pos, kind: Kind::String("*".into()) },
+        });
     }
     if expect.is_none() && !sink.has_errors() {
         sink.error(p.pos, path, "missing \"expect\" (never, always or sometimes)");
@@ -152,31 +165,50 @@ fn read_property(p: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<
 /// The key a key policy is about, when the caller does not name it: the account its
 /// root/account statement trusts, with a placeholder key ID.
 pub fn default_key_arn(inputs: &Inputs) -> Option<String> {
-    let account = inputs.key_policy.statements.iter().filter_map(|s| s.principal.as_ref()).flat_map(|p| p.entries.iter()).find_map(|e| match e {
-        PrincipalEntry::Account(a) => Some(a.clone()),
-        _ => None,
-    })?;
+    let account = inputs
+        .key_policy
+        .statements
+        .iter()
+        .filter_map(|s| s.principal.as_ref())
+        .flat_map(|p| p.entries.iter())
+        .find_map(|e| match e {
+            PrincipalEntry::Account(a) => Some(a.clone()),
+            _ => None,
+        })?;
     Some(format!("arn:aws:kms:us-east-1:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ab"))
 }
 
 /// Checks every property; a replay mismatch stops everything.
-pub fn check(inputs: &Inputs, key_arn: &str, props: &[Property], examples: usize, limits: Limits) -> Result<Vec<CheckResult>, ReplayMismatch> {
+pub fn check(
+    inputs: &Inputs,
+    key_arn: &str,
+    props: &[Property],
+    examples: usize,
+    limits: Limits,
+) -> Result<Vec<CheckResult>, ReplayMismatch> {
     props.iter().map(|p| check_one(inputs, key_arn, p, examples, limits)).collect()
 }
 
-fn check_one(inputs: &Inputs, key_arn: &str, p: &Property, examples: usize, limits: Limits) -> Result<CheckResult, ReplayMismatch> {
+fn check_one(
+    inputs: &Inputs,
+    key_arn: &str,
+    p: &Property,
+    examples: usize,
+    limits: Limits,
+) -> Result<CheckResult, ReplayMismatch> {
     let result = |verdict, examples| CheckResult { name: p.name.clone(), expect: p.expect, verdict, examples };
-    let (enc, goal) = match encode_query(inputs, key_arn, p) {
+    let (enc, goal, relevant) = match encode_query(inputs, key_arn, p) {
         Ok(x) => x,
         Err(Unsupported(why)) => return Ok(result(Verdict::Unknown(format!("not encoded exactly: {why}")), vec![])),
     };
     let wants_allowed = p.expect != Expect::Always;
-    match (solve(enc.vocabulary(), &goal, limits, examples), p.expect) {
+    match (solve_with(enc.vocabulary(), &goal, &relevant, limits, examples), p.expect) {
         (Outcome::Unknown(why), _) => Ok(result(Verdict::Unknown(why), vec![])),
         (Outcome::Unsat, Expect::Sometimes) => Ok(result(Verdict::Violated, vec![])),
         (Outcome::Unsat, _) => Ok(result(Verdict::Holds, vec![])),
         (Outcome::Sat(models), expect) => {
-            let replayed = models.iter().map(|m| replay(inputs, &enc, p, m, wants_allowed)).collect::<Result<Vec<_>, _>>()?;
+            let replayed =
+                models.iter().map(|m| replay(inputs, &enc, p, m, wants_allowed)).collect::<Result<Vec<_>, _>>()?;
             let verdict = if expect == Expect::Sometimes { Verdict::Holds } else { Verdict::Violated };
             Ok(result(verdict, replayed))
         }
@@ -185,17 +217,30 @@ fn check_one(inputs: &Inputs, key_arn: &str, p: &Property, examples: usize, limi
 
 /// The query: a real request, of the property's shape, whose decision violates (or, for
 /// `sometimes`, witnesses) the expectation.
-fn encode_query(inputs: &Inputs, key_arn: &str, p: &Property) -> Result<(Encoder, Term), Unsupported> {
-    let policies: Vec<&crate::policy::Policy> = std::iter::once(&inputs.key_policy).chain(&inputs.identity).chain(&inputs.scps).chain(&inputs.boundary).collect();
+/// Returns the encoder, the goal, and the part of it whose patterns tell counterexamples
+/// apart (the goal without the invariants).
+fn encode_query(inputs: &Inputs, key_arn: &str, p: &Property) -> Result<(Encoder, Term, Term), Unsupported> {
+    let policies: Vec<&crate::policy::Policy> = std::iter::once(&inputs.key_policy)
+        .chain(&inputs.identity)
+        .chain(&inputs.scps)
+        .chain(&inputs.boundary)
+        .collect();
     let mut enc = Encoder::new(key_arn, &policies, &[&p.shape]);
     let allowed = authorization(&mut enc, inputs)?;
     let shape = enc.statement(&p.shape)?.applies;
     let decision = if p.expect == Expect::Always { Term::not(allowed) } else { allowed };
-    let goal = Term::and([enc.invariants(), shape, decision]);
-    Ok((enc, goal))
+    let relevant = Term::and([shape, decision]);
+    let goal = Term::and([enc.invariants(), relevant.clone()]);
+    Ok((enc, goal, relevant))
 }
 
-fn replay(inputs: &Inputs, enc: &Encoder, p: &Property, m: &kmsproof_solver::Model, wants_allowed: bool) -> Result<Example, ReplayMismatch> {
+fn replay(
+    inputs: &Inputs,
+    enc: &Encoder,
+    p: &Property,
+    m: &kmsproof_solver::Model,
+    wants_allowed: bool,
+) -> Result<Example, ReplayMismatch> {
     let request = decode(enc, m);
     let text = request.to_string();
     let mismatch = |got: String| ReplayMismatch {
@@ -204,7 +249,8 @@ fn replay(inputs: &Inputs, enc: &Encoder, p: &Property, m: &kmsproof_solver::Mod
         expected: format!("{} and of the property's shape", if wants_allowed { "allowed" } else { "denied" }),
         got,
     };
-    let req = Request::parse(&text, "<counterexample>").map_err(|e| mismatch(format!("the request does not read back: {e}")))?;
+    let req = Request::parse(&text, "<counterexample>")
+        .map_err(|e| mismatch(format!("the request does not read back: {e}")))?;
     let decision = authorize(inputs, &req);
     if decision.allowed() != wants_allowed {
         return Err(mismatch(format!("{} ({})", decision.reason.as_str(), decision.summary)));
@@ -214,4 +260,3 @@ fn replay(inputs: &Inputs, enc: &Encoder, p: &Property, m: &kmsproof_solver::Mod
     }
     Ok(Example { request, decision })
 }
-

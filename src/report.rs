@@ -174,7 +174,9 @@ pub fn check_text(results: &[CheckResult]) -> String {
         let label = match (&r.verdict, r.expect) {
             (Verdict::Holds, crate::query::Expect::Sometimes) => "HOLDS (witness found and replayed)".to_string(),
             (Verdict::Holds, _) => "HOLDS (proved: Z3 unsat)".to_string(),
-            (Verdict::Violated, crate::query::Expect::Sometimes) => "VIOLATED (proved: no request is allowed, Z3 unsat)".to_string(),
+            (Verdict::Violated, crate::query::Expect::Sometimes) => {
+                "VIOLATED (proved: no request is allowed, Z3 unsat)".to_string()
+            }
             (Verdict::Violated, _) => "VIOLATED".to_string(),
             (Verdict::Unknown(why), _) => format!("UNKNOWN ({why})"),
         };
@@ -184,7 +186,13 @@ pub fn check_text(results: &[CheckResult]) -> String {
             out.push_str(&format!("  {what} {}: {}\n", i + 1, e.request));
             out.push_str(&format!("    {}: {}\n", e.decision.reason.as_str(), e.decision.summary));
             for s in e.decision.statements.iter().filter(|s| s.decisive) {
-                out.push_str(&format!("    by {} {} {} in {}\n", effect(s.effect), s.kind.label(), s.statement, s.policy));
+                out.push_str(&format!(
+                    "    by {} {} {} in {}\n",
+                    effect(s.effect),
+                    s.kind.label(),
+                    s.statement,
+                    s.policy
+                ));
             }
             for g in e.decision.grants.iter().filter(|g| g.decisive) {
                 out.push_str(&format!("    by grant {} in {}\n", g.grant, g.source));

@@ -3,9 +3,10 @@
 //! a fresh solver per query costs).
 
 use crate::glob::Glob;
-use crate::partition::{partition, Partition};
+use crate::partition::{partition, partition_finite, Partition};
 use crate::term::{shr, Cmp, Node, Term, Vocabulary};
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use z3::ast::{Bool, Int, BV};
 use z3::{Params, SatResult, Solver};
@@ -72,9 +73,23 @@ thread_local! {
     static SOLVER: RefCell<Option<Solver>> = const { RefCell::new(None) };
 }
 
-/// Decides `goal` over `vocab`, returning up to `max_models` distinct models when sat.
+/// Decides `goal` over `vocab`, returning up to `max_models` models when sat. Successive
+/// models differ in the truth of some pattern of `relevant` (or in a flag), so they show
+/// different ways in rather than different spellings of one; each model prefers regions
+/// whose witness is a hint.
 pub fn solve(vocab: &Vocabulary, goal: &Term, limits: Limits, max_models: usize) -> Outcome {
-    let parts = match Partitions::compute(vocab, goal, limits) {
+    solve_with(vocab, goal, goal, limits, max_models)
+}
+
+/// [`solve`], with the patterns that distinguish models taken from `relevant`.
+pub fn solve_with(vocab: &Vocabulary, goal: &Term, relevant: &Term, limits: Limits, max_models: usize) -> Outcome {
+    let t0 = std::time::Instant::now();
+    let debug = std::env::var_os("KMSPROOF_DEBUG").is_some();
+    let parts = Partitions::compute(vocab, goal, limits);
+    if debug {
+        eprintln!("partitions: {:?}", t0.elapsed());
+    }
+    let parts = match parts {
         Ok(p) => p,
         Err(why) => return Outcome::Unknown(why),
     };
@@ -85,7 +100,17 @@ pub fn solve(vocab: &Vocabulary, goal: &Term, limits: Limits, max_models: usize)
         params.set_u32("timeout", limits.timeout_ms);
         solver.set_params(&params);
         solver.push();
-        let out = Compiler::new(vocab, &parts).run(solver, goal, max_models.max(1));
+        let mut relevant_strs = vec![Vec::new(); vocab.strs.len()];
+        let mut relevant_sets = vec![Vec::new(); vocab.sets.len()];
+        collect(relevant, &mut relevant_strs, &mut relevant_sets);
+        let compiler = Compiler::new(vocab, &parts);
+        if debug {
+            eprintln!("declared: {:?}", t0.elapsed());
+        }
+        let out = compiler.run(solver, goal, &relevant_strs, max_models.max(1));
+        if debug {
+            eprintln!("solved: {:?}", t0.elapsed());
+        }
         solver.pop(1);
         out
     })
@@ -106,6 +131,14 @@ impl Partitions {
             let mut atoms = atoms;
             atoms.sort();
             atoms.dedup();
+            if let Some(values) = &decl.domain {
+                let p = partition_finite(&atoms, values);
+                return if p.regions.is_empty() {
+                    Err(format!("{} has an empty domain", decl.name))
+                } else {
+                    Ok((atoms, p))
+                };
+            }
             partition(&atoms, &decl.hints, limits.partition_states)
                 .map(|p| (atoms, p))
                 .map_err(|e| format!("the patterns on {} need more than {} automaton states", decl.name, e.states))
@@ -133,6 +166,10 @@ fn collect(t: &Term, strs: &mut [Vec<Glob>], sets: &mut [Vec<Glob>]) {
 /// Z3 constants for every variable, and the term compiler.
 struct Compiler<'a> {
     parts: &'a Partitions,
+    /// Per string variable: pattern → its compiled "the value matches" formula.
+    str_atoms: Vec<HashMap<&'a Glob, Bool>>,
+    str_guards: Vec<Option<usize>>,
+    set_guards: Vec<Option<usize>>,
     strs: Vec<Int>,
     sets: Vec<Vec<Bool>>,
     ints: Vec<Int>,
@@ -142,9 +179,34 @@ struct Compiler<'a> {
 
 impl<'a> Compiler<'a> {
     fn new(vocab: &Vocabulary, parts: &'a Partitions) -> Compiler<'a> {
+        let strs: Vec<Int> = vocab.strs.iter().map(|d| Int::new_const(format!("str!{}", d.name))).collect();
+        let str_atoms = parts
+            .strs
+            .iter()
+            .zip(&strs)
+            .map(|((atoms, p), idx)| {
+                atoms
+                    .iter()
+                    .enumerate()
+                    .map(|(j, g)| {
+                        let hits: Vec<Bool> = p
+                            .regions
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, r)| r.signs[j])
+                            .map(|(i, _)| idx.eq(Int::from_i64(i as i64)))
+                            .collect();
+                        (g, Bool::or(&hits))
+                    })
+                    .collect()
+            })
+            .collect();
         Compiler {
             parts,
-            strs: vocab.strs.iter().map(|d| Int::new_const(format!("str!{}", d.name))).collect(),
+            str_atoms,
+            str_guards: vocab.strs.iter().map(|d| d.guard.map(|g| g.0)).collect(),
+            set_guards: vocab.sets.iter().map(|d| d.guard.map(|g| g.0)).collect(),
+            strs,
             sets: vocab
                 .sets
                 .iter()
@@ -174,15 +236,15 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn run(&self, solver: &Solver, goal: &Term, max_models: usize) -> Outcome {
+    fn run(&self, solver: &Solver, goal: &Term, relevant: &[Vec<Glob>], max_models: usize) -> Outcome {
         self.domains(solver);
         solver.assert(self.compile(goal));
         let mut models = Vec::new();
         while models.len() < max_models {
             match solver.check() {
                 SatResult::Sat => {
-                    let Some(z) = solver.get_model() else { return Outcome::Unknown("Z3 returned no model".into()) };
-                    let (model, block) = self.read(&z);
+                    let Some(z) = self.readable(solver) else { return Outcome::Unknown("Z3 returned no model".into()) };
+                    let (model, block) = self.read(&z, relevant);
                     models.push(model);
                     solver.assert(block.not());
                 }
@@ -206,19 +268,7 @@ impl<'a> Compiler<'a> {
             Node::Not(inner) => self.compile(inner).not(),
             Node::And(ts) => Bool::and(&ts.iter().map(|t| self.compile(t)).collect::<Vec<_>>()),
             Node::Or(ts) => Bool::or(&ts.iter().map(|t| self.compile(t)).collect::<Vec<_>>()),
-            Node::StrMatch(v, g) => {
-                let (atoms, p) = &self.parts.strs[v.0];
-                let j = atoms.iter().position(|a| a == g).unwrap_or(usize::MAX);
-                let idx = &self.strs[v.0];
-                let hits: Vec<Bool> = p
-                    .regions
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, r)| r.signs.get(j) == Some(&true))
-                    .map(|(i, _)| idx.eq(Int::from_i64(i as i64)))
-                    .collect();
-                Bool::or(&hits)
-            }
+            Node::StrMatch(v, g) => self.str_atoms[v.0].get(g).cloned().unwrap_or_else(|| Bool::from_bool(false)),
             Node::SetAny(v, pred) => {
                 let (atoms, p) = &self.parts.sets[v.0];
                 let hits: Vec<Bool> = p
@@ -251,28 +301,83 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// Reads a model, and the formula that blocks its regions and flags.
-    fn read(&self, z: &z3::Model) -> (Model, Bool) {
+    fn flag(&self, z: &z3::Model, i: usize) -> bool {
+        z.eval(&self.bools[i], true).and_then(|b| b.as_bool()).unwrap_or(false)
+    }
+
+    /// After a `sat`: moves each string variable, one at a time, into a region whose
+    /// witness is a hint when the rest of the model allows it, and returns the model.
+    fn readable(&self, solver: &Solver) -> Option<z3::Model> {
+        let mut z = solver.get_model()?;
+        let mut pinned = 0;
+        for (idx, (_, p)) in self.strs.iter().zip(&self.parts.strs) {
+            let current = z.eval(idx, true).and_then(|v| v.as_i64()).unwrap_or(0) as usize;
+            if p.regions.get(current).is_some_and(|r| r.hinted) {
+                solver.push();
+                solver.assert(idx.eq(Int::from_i64(current as i64)));
+                pinned += 1;
+                continue;
+            }
+            for (i, _) in p.regions.iter().enumerate().filter(|(_, r)| r.hinted) {
+                solver.push();
+                solver.assert(idx.eq(Int::from_i64(i as i64)));
+                if solver.check() == SatResult::Sat {
+                    pinned += 1;
+                    z = solver.get_model()?;
+                    break;
+                }
+                solver.pop(1);
+            }
+        }
+        if pinned > 0 {
+            solver.check();
+            z = solver.get_model()?;
+            solver.pop(pinned);
+        }
+        Some(z)
+    }
+
+    /// Reads a model, and the formula that blocks it: the truth of every relevant pattern
+    /// on each string variable, the regions present in each set, and every flag.
+    fn read(&self, z: &z3::Model, relevant: &[Vec<Glob>]) -> (Model, Bool) {
         let mut block = Vec::new();
         let strs = self
             .strs
             .iter()
             .zip(&self.parts.strs)
-            .map(|(idx, (_, p))| {
-                let i = z.eval(idx, true).and_then(|v| v.as_i64()).unwrap_or(0);
-                block.push(idx.eq(Int::from_i64(i)));
-                p.regions.get(i as usize).map(|r| r.witness.clone()).unwrap_or_default()
+            .zip(relevant)
+            .zip(&self.str_guards)
+            .map(|(((idx, (atoms, p)), rel), guard)| {
+                let i = z.eval(idx, true).and_then(|v| v.as_i64()).unwrap_or(0) as usize;
+                let region = p.regions.get(i);
+                let matters = guard.map_or(true, |g| self.flag(z, g));
+                for g in rel.iter().filter(|_| matters) {
+                    let (Some(j), Some(r)) = (atoms.iter().position(|a| a == g), region) else { continue };
+                    let same: Vec<Bool> = p
+                        .regions
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, other)| other.signs[j] == r.signs[j])
+                        .map(|(k, _)| idx.eq(Int::from_i64(k as i64)))
+                        .collect();
+                    block.push(Bool::or(&same));
+                }
+                region.map(|r| r.witness.clone()).unwrap_or_default()
             })
             .collect();
         let sets = self
             .sets
             .iter()
             .zip(&self.parts.sets)
-            .map(|(has, (_, p))| {
+            .zip(&self.set_guards)
+            .map(|((has, (_, p)), guard)| {
                 let mut vals = Vec::new();
+                let matters = guard.map_or(true, |g| self.flag(z, g));
                 for (h, r) in has.iter().zip(&p.regions) {
                     let on = z.eval(h, true).and_then(|b| b.as_bool()).unwrap_or(false);
-                    block.push(if on { h.clone() } else { h.not() });
+                    if matters {
+                        block.push(if on { h.clone() } else { h.not() });
+                    }
                     if on {
                         vals.push(r.witness.clone());
                     }

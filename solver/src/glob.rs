@@ -1,7 +1,5 @@
 //! Wildcard patterns as small NFAs: the atoms string variables are cut by.
 
-use std::collections::BTreeSet;
-
 /// A set of characters, or its complement.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CharSet {
@@ -49,8 +47,44 @@ pub struct Glob {
     fold: bool,
 }
 
-/// A set of NFA positions (indices into the token list; `len` = accepted).
-pub type States = BTreeSet<usize>;
+/// A set of NFA positions (indices into the token list; `len` = accepted), as a bitset:
+/// partitioning hashes and compares millions of these.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct States(Vec<u64>);
+
+impl States {
+    fn with(i: usize) -> States {
+        let mut s = States::default();
+        s.insert(i);
+        s
+    }
+
+    /// Adds `i`; returns whether it was new.
+    fn insert(&mut self, i: usize) -> bool {
+        let (w, b) = (i / 64, 1u64 << (i % 64));
+        if self.0.len() <= w {
+            self.0.resize(w + 1, 0);
+        }
+        let new = self.0[w] & b == 0;
+        self.0[w] |= b;
+        new
+    }
+
+    fn contains(&self, i: usize) -> bool {
+        self.0.get(i / 64).is_some_and(|w| w & (1u64 << (i % 64)) != 0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|w| *w == 0)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0
+            .iter()
+            .enumerate()
+            .flat_map(|(w, bits)| (0..64).filter(move |b| bits & (1u64 << b) != 0).map(move |b| w * 64 + b))
+    }
+}
 
 fn fold_char(c: char, fold: bool) -> char {
     if fold {
@@ -100,7 +134,7 @@ impl Glob {
 
     /// Adds the positions reachable by skipping stars.
     fn close(&self, mut s: States) -> States {
-        let mut stack: Vec<usize> = s.iter().copied().collect();
+        let mut stack: Vec<usize> = s.iter().collect();
         while let Some(i) = stack.pop() {
             if matches!(self.toks.get(i), Some(Tok::Star | Tok::StarIn(_))) && s.insert(i + 1) {
                 stack.push(i + 1);
@@ -110,13 +144,13 @@ impl Glob {
     }
 
     pub fn start(&self) -> States {
-        self.close(States::from([0]))
+        self.close(States::with(0))
     }
 
     pub fn step(&self, s: &States, c: char) -> States {
         let c = fold_char(c, self.fold);
-        let mut next = States::new();
-        for &i in s {
+        let mut next = States::default();
+        for i in s.iter() {
             match self.toks.get(i) {
                 Some(Tok::Star) => {
                     next.insert(i);
@@ -140,7 +174,21 @@ impl Glob {
     }
 
     pub fn accepts(&self, s: &States) -> bool {
-        s.contains(&self.toks.len())
+        s.contains(self.toks.len())
+    }
+
+    /// Which tokens `c` can be read by: characters with the same answer for every token
+    /// of every atom are interchangeable when partitioning.
+    pub fn signature(&self, c: char) -> Vec<bool> {
+        let c = fold_char(c, self.fold);
+        self.toks
+            .iter()
+            .map(|t| match t {
+                Tok::Char(p) => *p == c,
+                Tok::In(set) | Tok::StarIn(set) => set.contains(c),
+                Tok::Star | Tok::One => true,
+            })
+            .collect()
     }
 
     /// Whether `text` matches (used to place hints and to check witnesses).

@@ -7,6 +7,7 @@
 //! mentions all behave alike, so one representative stands for them.
 
 use crate::glob::{Glob, States};
+use std::collections::HashMap;
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
 /// One non-empty region: which atoms hold, and a string in it.
@@ -14,6 +15,8 @@ use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 pub struct Region {
     pub signs: Vec<bool>,
     pub witness: String,
+    /// Whether the witness is one of the caller's hints (readable by construction).
+    pub hinted: bool,
 }
 
 /// All non-empty regions of one variable.
@@ -28,8 +31,82 @@ pub struct TooLarge {
     pub states: usize,
 }
 
+/// One atom's NFA, determinised lazily: subsets get small ids, transitions are cached.
+struct Dfa<'a> {
+    glob: &'a Glob,
+    ids: HashMap<States, u32>,
+    subsets: Vec<States>,
+    accepting: Vec<bool>,
+    /// `next[id * letters + letter]`, `u32::MAX` until computed.
+    next: Vec<u32>,
+    letters: usize,
+}
+
+impl<'a> Dfa<'a> {
+    fn new(glob: &'a Glob, letters: usize) -> Dfa<'a> {
+        let mut d =
+            Dfa { glob, ids: HashMap::new(), subsets: Vec::new(), accepting: Vec::new(), next: Vec::new(), letters };
+        d.intern(glob.start());
+        d
+    }
+
+    fn intern(&mut self, s: States) -> u32 {
+        if let Some(id) = self.ids.get(&s) {
+            return *id;
+        }
+        let id = self.subsets.len() as u32;
+        self.accepting.push(self.glob.accepts(&s));
+        self.subsets.push(s.clone());
+        self.ids.insert(s, id);
+        self.next.resize(self.subsets.len() * self.letters, u32::MAX);
+        id
+    }
+
+    fn step(&mut self, id: u32, letter: usize, c: char) -> u32 {
+        let slot = id as usize * self.letters + letter;
+        if self.next[slot] != u32::MAX {
+            return self.next[slot];
+        }
+        let s = self.glob.step(&self.subsets[id as usize], c);
+        let n = self.intern(s);
+        self.next[slot] = n;
+        n
+    }
+}
+
+/// Lower is more readable: letters, then digits, then punctuation.
+fn readability(c: char) -> (u8, char) {
+    let rank = if c.is_ascii_lowercase() {
+        0
+    } else if c.is_ascii_uppercase() {
+        1
+    } else if c.is_ascii_digit() {
+        2
+    } else if c.is_ascii_graphic() {
+        3
+    } else {
+        4
+    };
+    (rank, c)
+}
+
+fn readable_first(chars: &BTreeSet<char>) -> Vec<char> {
+    let mut v: Vec<char> = chars.iter().copied().collect();
+    v.sort_by_key(|c| readability(*c));
+    v
+}
+
 /// Characters tried, in order, as the stand-in for "any character no atom mentions".
 const OTHER: &str = "xyzqjkvwabcdefghilmnoprstu0123456789-_";
+
+/// The partition of a finite domain: its values grouped by which atoms they satisfy.
+pub fn partition_finite(atoms: &[Glob], values: &[String]) -> Partition {
+    let mut found: BTreeMap<Vec<bool>, String> = BTreeMap::new();
+    for v in values {
+        found.entry(atoms.iter().map(|a| a.matches(v)).collect()).or_insert_with(|| v.clone());
+    }
+    Partition { regions: found.into_iter().map(|(signs, witness)| Region { signs, witness, hinted: true }).collect() }
+}
 
 /// Computes the partition of the strings by `atoms`. `hints` are preferred witnesses
 /// (e.g. real service names) used for whichever region they fall in.
@@ -38,18 +115,26 @@ pub fn partition(atoms: &[Glob], hints: &[String], limit: usize) -> Result<Parti
     if let Some(other) = OTHER.chars().find(|c| !alphabet.contains(c)) {
         alphabet.insert(other);
     }
-    let start: Vec<States> = atoms.iter().map(Glob::start).collect();
+    // One representative per class of interchangeable characters; prefer readable ones.
+    let mut classes: BTreeMap<Vec<Vec<bool>>, char> = BTreeMap::new();
+    for c in readable_first(&alphabet) {
+        classes.entry(atoms.iter().map(|a| a.signature(c)).collect()).or_insert(c);
+    }
+    let mut alphabet: Vec<char> = classes.into_values().collect();
+    alphabet.sort_by_key(|c| readability(*c));
+    let mut dfas: Vec<Dfa> = atoms.iter().map(|a| Dfa::new(a, alphabet.len())).collect();
+    let start: Vec<u32> = vec![0; atoms.len()];
     let mut found: BTreeMap<Vec<bool>, String> = BTreeMap::new();
-    let mut seen: HashSet<Vec<States>> = HashSet::from([start.clone()]);
+    let mut seen: HashSet<Vec<u32>> = HashSet::from([start.clone()]);
     let mut queue = VecDeque::from([(start, String::new())]);
     while let Some((state, text)) = queue.pop_front() {
-        let signs: Vec<bool> = atoms.iter().zip(&state).map(|(a, s)| a.accepts(s)).collect();
+        let signs: Vec<bool> = dfas.iter().zip(&state).map(|(d, s)| d.accepting[*s as usize]).collect();
         let slot = found.entry(signs).or_insert_with(|| text.clone());
         if slot.is_empty() && !text.is_empty() {
             *slot = text.clone();
         }
-        for &c in &alphabet {
-            let next: Vec<States> = atoms.iter().zip(&state).map(|(a, s)| a.step(s, c)).collect();
+        for (li, &c) in alphabet.iter().enumerate() {
+            let next: Vec<u32> = dfas.iter_mut().zip(&state).map(|(d, s)| d.step(*s, li, c)).collect();
             if seen.insert(next.clone()) {
                 if seen.len() > limit {
                     return Err(TooLarge { states: seen.len() });
@@ -58,13 +143,25 @@ pub fn partition(atoms: &[Glob], hints: &[String], limit: usize) -> Result<Parti
             }
         }
     }
+    if std::env::var_os("KMSPROOF_DEBUG").is_some() {
+        eprintln!(
+            "partition: {} atoms, {} letters, {} states, {} regions",
+            atoms.len(),
+            alphabet.len(),
+            seen.len(),
+            found.len()
+        );
+    }
+    let mut hinted = BTreeSet::new();
     for hint in hints.iter().rev() {
         let signs: Vec<bool> = atoms.iter().map(|a| a.matches(hint)).collect();
         if let Some(w) = found.get_mut(&signs) {
             *w = hint.clone();
+            hinted.insert(signs);
         }
     }
-    let regions = found.into_iter().map(|(signs, witness)| Region { signs, witness }).collect();
+    let regions =
+        found.into_iter().map(|(signs, witness)| Region { hinted: hinted.contains(&signs), signs, witness }).collect();
     Ok(Partition { regions })
 }
 

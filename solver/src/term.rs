@@ -38,6 +38,12 @@ var_id!(
 pub(crate) struct StrDecl {
     pub name: String,
     pub hints: Vec<String>,
+    /// When set, the value only matters while this flag holds (e.g. the key is present):
+    /// models are not told apart by the value otherwise.
+    pub guard: Option<BoolVar>,
+    /// A finite domain: the variable holds one of these strings (regions are computed by
+    /// evaluating the patterns on each, no automaton needed).
+    pub domain: Option<Vec<String>>,
 }
 
 /// The variables of one problem.
@@ -52,12 +58,25 @@ pub struct Vocabulary {
 
 impl Vocabulary {
     pub fn str_var(&mut self, name: &str, hints: Vec<String>) -> StrVar {
-        self.strs.push(StrDecl { name: name.to_string(), hints });
+        self.strs.push(StrDecl { name: name.to_string(), hints, guard: None, domain: None });
         StrVar(self.strs.len() - 1)
     }
 
-    pub fn set_var(&mut self, name: &str, hints: Vec<String>) -> SetVar {
-        self.sets.push(StrDecl { name: name.to_string(), hints });
+    /// A string variable that holds one of `values` (e.g. the actions of a service).
+    pub fn enum_var(&mut self, name: &str, values: Vec<String>) -> StrVar {
+        self.strs.push(StrDecl { name: name.to_string(), hints: vec![], guard: None, domain: Some(values) });
+        StrVar(self.strs.len() - 1)
+    }
+
+    /// A string variable whose value matters only while `guard` holds.
+    pub fn str_var_when(&mut self, name: &str, hints: Vec<String>, guard: BoolVar) -> StrVar {
+        self.strs.push(StrDecl { name: name.to_string(), hints, guard: Some(guard), domain: None });
+        StrVar(self.strs.len() - 1)
+    }
+
+    /// A set variable whose content matters only while `guard` holds.
+    pub fn set_var_when(&mut self, name: &str, hints: Vec<String>, guard: BoolVar) -> SetVar {
+        self.sets.push(StrDecl { name: name.to_string(), hints, guard: Some(guard), domain: None });
         SetVar(self.sets.len() - 1)
     }
 

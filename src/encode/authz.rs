@@ -78,7 +78,8 @@ impl Encoder {
             return Err(Unsupported("policy variables in Resource are not encoded yet".into()));
         }
         let covers = |target: &str| {
-            let hit = m.patterns.iter().any(|p| resolve(p, true, &|_| None).is_some_and(|t| resource_match(&t, target)));
+            let hit =
+                m.patterns.iter().any(|p| resolve(p, true, &|_| None).is_some_and(|t| resource_match(&t, target)));
             hit != m.negated
         };
         let on_key = self.on_key();
@@ -97,7 +98,10 @@ impl Encoder {
             return Ok(Term::FALSE);
         }
         let op = Term::or(g.operations.iter().map(|o| self.action_is(o)).collect::<Vec<_>>());
-        let direct = Term::or([self.caller.entry(&PrincipalEntry::Exact(g.grantee.clone())), self.caller.entry(&PrincipalEntry::Service(g.grantee.clone()))]);
+        let direct = Term::or([
+            self.caller.entry(&PrincipalEntry::Exact(g.grantee.clone())),
+            self.caller.entry(&PrincipalEntry::Service(g.grantee.clone())),
+        ]);
         let account = grantee_account(&g.grantee).map_or(Term::FALSE, |a| self.caller.account_is(&a));
         let to_account = Term::and([Term::not(direct.clone()), account]);
         let mut constraints = Vec::new();
@@ -121,7 +125,9 @@ impl Encoder {
         };
         let mut parts = Vec::new();
         for (k, v) in pairs {
-            let KeyVar::Str { present: p, v: value } = self.key_var(&format!("kms:EncryptionContext:{k}"), KeyType::String)? else {
+            let KeyVar::Str { present: p, v: value } =
+                self.key_var(&format!("kms:EncryptionContext:{k}"), KeyType::String)?
+            else {
                 return Err(Unsupported(format!("kms:EncryptionContext:{k}")));
             };
             parts.push(Term::var(p));
@@ -142,17 +148,32 @@ fn grantee_account(grantee: &str) -> Option<String> {
     if is_account(grantee) {
         return Some(grantee.to_string());
     }
-    grantee.strip_prefix("arn:aws:iam::").and_then(|r| r.strip_suffix(":root")).filter(|a| is_account(a)).map(str::to_string)
+    grantee
+        .strip_prefix("arn:aws:iam::")
+        .and_then(|r| r.strip_suffix(":root"))
+        .filter(|a| is_account(a))
+        .map(str::to_string)
 }
 
-fn any_of<'a>(terms: impl Iterator<Item = &'a (Effect, StatementTerms)>, effect: Effect, pick: impl Fn(&StatementTerms) -> &Term) -> Term {
+fn any_of<'a>(
+    terms: impl Iterator<Item = &'a (Effect, StatementTerms)>,
+    effect: Effect,
+    pick: impl Fn(&StatementTerms) -> &Term,
+) -> Term {
     Term::or(terms.filter(|(e, _)| *e == effect).map(|(_, t)| pick(t).clone()).collect::<Vec<_>>())
 }
 
 /// "The request is allowed", over the encoder's request variables.
 pub fn authorization(enc: &mut Encoder, inputs: &Inputs) -> Result<Term, Unsupported> {
     let kp = enc.policy_terms(&inputs.key_policy)?;
-    let identity: Vec<_> = inputs.identity.iter().map(|p| enc.policy_terms(p)).collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect();
+    let identity: Vec<_> = inputs
+        .identity
+        .iter()
+        .map(|p| enc.policy_terms(p))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .collect();
     let scps = inputs.scps.iter().map(|p| enc.policy_terms(p)).collect::<Result<Vec<_>, _>>()?;
     let boundary = inputs.boundary.as_ref().map(|p| enc.policy_terms(p)).transpose()?;
     let on_key = enc.on_key();
@@ -160,17 +181,33 @@ pub fn authorization(enc: &mut Encoder, inputs: &Inputs) -> Result<Term, Unsuppo
 
     let kp_deny = Term::and([on_key.clone(), any_of(kp.iter(), Effect::Deny, |t| &t.applies)]);
     let other_deny = Term::or(
-        identity.iter().chain(scps.iter().flatten()).chain(boundary.iter().flatten()).filter(|(e, _)| *e == Effect::Deny).map(|(_, t)| t.applies.clone()).collect::<Vec<_>>(),
+        identity
+            .iter()
+            .chain(scps.iter().flatten())
+            .chain(boundary.iter().flatten())
+            .filter(|(e, _)| *e == Effect::Deny)
+            .map(|(_, t)| t.applies.clone())
+            .collect::<Vec<_>>(),
     );
     let deny = Term::or([kp_deny, other_deny]);
 
     let identity_allow = any_of(identity.iter(), Effect::Allow, |t| &t.applies);
-    let scp_block = Term::and([is_iam.clone(), Term::or(scps.iter().map(|level| Term::not(any_of(level.iter(), Effect::Allow, |t| &t.applies))).collect::<Vec<_>>())]);
+    let scp_block = Term::and([
+        is_iam.clone(),
+        Term::or(
+            scps.iter().map(|level| Term::not(any_of(level.iter(), Effect::Allow, |t| &t.applies))).collect::<Vec<_>>(),
+        ),
+    ]);
     let boundary_block = match &boundary {
         Some(b) => Term::and([is_iam, Term::not(any_of(b.iter(), Effect::Allow, |t| &t.applies))]),
         None => Term::FALSE,
     };
-    let open = |boundary_applies: Term| Term::and([Term::not(scp_block.clone()), Term::or([Term::not(boundary_block.clone()), Term::not(boundary_applies)])]);
+    let open = |boundary_applies: Term| {
+        Term::and([
+            Term::not(scp_block.clone()),
+            Term::or([Term::not(boundary_block.clone()), Term::not(boundary_applies)]),
+        ])
+    };
     let guarded = open(Term::TRUE);
 
     let kp_direct = any_of(kp.iter(), Effect::Allow, |t| &t.direct);
@@ -186,10 +223,14 @@ pub fn authorization(enc: &mut Encoder, inputs: &Inputs) -> Result<Term, Unsuppo
         grant_ok.clone(),
     ]);
     let cross_action = enc.action_in(|a| is_cross_account_action(&a.name));
-    let cross_paths = Term::and([cross_action, Term::or([Term::and([kp_any, identity_allow.clone(), guarded.clone()]), grant_ok])]);
+    let cross_paths =
+        Term::and([cross_action, Term::or([Term::and([kp_any, identity_allow.clone(), guarded.clone()]), grant_ok])]);
     let key_account = crate::pattern::split_arn(&enc.key_arn).map(|p| p[4].to_string()).unwrap_or_default();
     let same_account = Term::or([enc.caller.is(super::caller::Kind::Service), enc.caller.account_is(&key_account)]);
-    let key_paths = Term::or([Term::and([same_account.clone(), same_account_paths]), Term::and([Term::not(same_account), cross_paths])]);
+    let key_paths = Term::or([
+        Term::and([same_account.clone(), same_account_paths]),
+        Term::and([Term::not(same_account), cross_paths]),
+    ]);
     let non_key = Term::and([identity_allow, guarded]);
     let anonymous = enc.caller.is(super::caller::Kind::Anonymous);
     let path = Term::or([Term::and([on_key.clone(), key_paths]), Term::and([Term::not(on_key), non_key])]);

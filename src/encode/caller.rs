@@ -57,25 +57,27 @@ fn name() -> Vec<Tok> {
     vec![Tok::In(CharSet::except("/:*? ")), Tok::StarIn(CharSet::except("/:*? "))]
 }
 
-/// A user name with an optional path: no `:`, wildcards or spaces, not starting or
-/// ending with `/` (empty segments are excluded by a separate invariant).
+/// A user name with an optional path: no `:`, wildcards or spaces, not starting with `/`
+/// (a trailing `/` and empty segments are excluded by the caller invariant).
 fn user_path() -> Vec<Tok> {
-    vec![Tok::In(CharSet::except("/:*? ")), Tok::StarIn(CharSet::except(":*? ")), Tok::In(CharSet::except("/:*? "))]
+    vec![Tok::In(CharSet::except("/:*? ")), Tok::StarIn(CharSet::except(":*? "))]
 }
 
 fn glob(parts: Vec<Vec<Tok>>) -> Glob {
     Glob::new(parts.concat(), false)
 }
 
-/// The shapes of one kind in one partition.
-fn shape(kind: Kind, partition: &str) -> Vec<Glob> {
-    let iam = |rest: Vec<Vec<Tok>>| glob([vec![lit(&format!("arn:{partition}:iam::")), digits12()], rest].concat());
+/// The shape of one kind, in any partition (the partition is pinned by its own atoms).
+fn shape(kind: Kind) -> Vec<Glob> {
+    let partition = || vec![Tok::In(CharSet::except(":/*? ")), Tok::StarIn(CharSet::except(":/*? "))];
+    let iam = |rest: Vec<Vec<Tok>>| glob([vec![lit("arn:"), partition(), lit(":iam::"), digits12()], rest].concat());
     match kind {
         Kind::Root => vec![iam(vec![lit(":root")])],
-        // One-character user names are written apart from the path form.
-        Kind::User => vec![iam(vec![lit(":user/"), name()]), iam(vec![lit(":user/"), user_path()])],
+        Kind::User => vec![iam(vec![lit(":user/"), user_path()])],
         Kind::Role => vec![iam(vec![lit(":role/"), name()])],
-        Kind::Federated => vec![glob(vec![lit(&format!("arn:{partition}:sts::")), digits12(), lit(":federated-user/"), name()])],
+        Kind::Federated => {
+            vec![glob(vec![lit("arn:"), partition(), lit(":sts::"), digits12(), lit(":federated-user/"), name()])]
+        }
         Kind::Service => vec![],
         Kind::Anonymous => vec![],
     }
@@ -126,7 +128,10 @@ fn account_part(account: Vec<Tok>) -> Glob {
 impl CallerVars {
     pub fn new(vocab: &mut Vocabulary, statements: &[&Statement], key_arn: &str) -> CallerVars {
         let hints = caller_hints(statements, key_arn);
-        CallerVars { caller: vocab.str_var("principal", hints), session: vocab.str_var("session", vec!["kmsproof-session".into()]) }
+        CallerVars {
+            caller: vocab.str_var("principal", hints),
+            session: vocab.str_var("session", vec!["kmsproof-session".into()]),
+        }
     }
 
     fn matches(&self, g: Glob) -> Term {
@@ -140,7 +145,7 @@ impl CallerVars {
                 self.matches(Glob::new(vec![plain(), Tok::Char('.'), plain()], false))
             }
             Kind::Anonymous => self.matches(Glob::literal("anonymous", false)),
-            k => Term::or(PARTITIONS.iter().flat_map(|p| shape(k, p)).map(|g| self.matches(g)).collect::<Vec<_>>()),
+            k => Term::or(shape(k).into_iter().map(|g| self.matches(g)).collect::<Vec<_>>()),
         }
     }
 
@@ -152,9 +157,17 @@ impl CallerVars {
     /// empty segment, and session names are names.
     pub fn invariant(&self) -> Term {
         let any_kind = Term::or(KINDS.iter().map(|k| self.is(*k)).collect::<Vec<_>>());
-        let no_empty_segment = Term::not(self.matches(Glob::new([vec![Tok::Star], lit("//"), vec![Tok::Star]].concat(), false)));
+        // ARNs name a real partition.
+        let partitions = PARTITIONS
+            .iter()
+            .map(|p| self.matches(Glob::new([lit(&format!("arn:{p}:")), vec![Tok::Star]].concat(), false)));
+        let real_partition = Term::implies(self.is_iam(), Term::or(partitions.collect::<Vec<_>>()));
+        let no_empty_segment = Term::and([
+            Term::not(self.matches(Glob::new([vec![Tok::Star], lit("//"), vec![Tok::Star]].concat(), false))),
+            Term::not(self.matches(Glob::new([vec![Tok::Star], lit("/")].concat(), false))),
+        ]);
         let session = Term::str_match(self.session, glob(vec![name()]));
-        Term::and([any_kind, no_empty_segment, session])
+        Term::and([any_kind, real_partition, no_empty_segment, session])
     }
 
     /// The caller's account (an IAM caller) matches `toks`.
@@ -215,9 +228,7 @@ impl CallerVars {
             Derived::CallerAccount => (Term::and([self.is_iam(), has_caller_account]), self.matches(account_glob(g))),
             Derived::PrincipalAccount => (self.is_iam(), self.matches(account_glob(g))),
             Derived::PrincipalArn => (self.is_iam(), self.matches(g.clone())),
-            Derived::PrincipalType => {
-                (Term::not(self.is(Kind::Service)), per_kind(&|k: Kind| k.principal_type()))
-            }
+            Derived::PrincipalType => (Term::not(self.is(Kind::Service)), per_kind(&|k: Kind| k.principal_type())),
             Derived::PrincipalIsAwsService => (
                 Term::not(self.is(Kind::Anonymous)),
                 per_kind(&|k: Kind| match k {

@@ -59,7 +59,11 @@ impl Encoder {
     fn not_null(&self, var: &KeyVar) -> Term {
         match var {
             KeyVar::Set { present, v } => Term::and([Term::var(*present), Term::not(Term::set_empty(*v))]),
-            KeyVar::Derived(d) => self.caller.derived(*d, &Glob::new(vec![kmsproof_solver::Tok::Star], false), self.has_caller_account()).0,
+            KeyVar::Derived(d) => {
+                self.caller
+                    .derived(*d, &Glob::new(vec![kmsproof_solver::Tok::Star], false), self.has_caller_account())
+                    .0
+            }
             v => Term::var(super::present_of(v).expect("non-derived keys have a presence flag")),
         }
     }
@@ -87,7 +91,9 @@ impl Encoder {
             }
             CondValue::Bool(b) => Atom::Text(Some(Glob::literal(&b.to_string(), true))),
             CondValue::Number(d) => {
-                let k = d.scaled(self.scale).ok_or_else(|| Unsupported(format!("the number in {} is too large to encode", c.path)))?;
+                let k = d
+                    .scaled(self.scale)
+                    .ok_or_else(|| Unsupported(format!("the number in {} is too large to encode", c.path)))?;
                 Atom::Int(int_cmp(cmp), k)
             }
             CondValue::Date(at) => Atom::Int(int_cmp(cmp), at.0),
@@ -107,7 +113,16 @@ impl Encoder {
         match var {
             KeyVar::Set { present, v } => {
                 let pred = ElemPred::or(
-                    atoms.iter().map(|a| if let Atom::Text(Some(g)) = a { ElemPred::matches(g.clone()) } else { ElemPred::Const(false) }).collect(),
+                    atoms
+                        .iter()
+                        .map(|a| {
+                            if let Atom::Text(Some(g)) = a {
+                                ElemPred::matches(g.clone())
+                            } else {
+                                ElemPred::Const(false)
+                            }
+                        })
+                        .collect(),
                 );
                 let pred = if negated { ElemPred::not(pred) } else { pred };
                 let p = Term::var(*present);
@@ -132,7 +147,10 @@ impl Encoder {
                     Some(SetQualifier::ForAnyValue) => c.op.if_exists,
                     None => c.op.if_exists || negated,
                 };
-                Term::or([Term::and([present.clone(), base]), Term::and([Term::not(present), Term::constant(when_absent)])])
+                Term::or([
+                    Term::and([present.clone(), base]),
+                    Term::and([Term::not(present), Term::constant(when_absent)]),
+                ])
             }
         }
     }
@@ -142,7 +160,8 @@ impl Encoder {
         match var {
             KeyVar::Derived(d) => {
                 let has = self.has_caller_account();
-                let present = self.caller.derived(*d, &Glob::new(vec![kmsproof_solver::Tok::Star], false), has.clone()).0;
+                let present =
+                    self.caller.derived(*d, &Glob::new(vec![kmsproof_solver::Tok::Star], false), has.clone()).0;
                 let matched = atoms
                     .iter()
                     .map(|a| match a {
@@ -192,6 +211,8 @@ fn check_fit(var: &KeyVar, family: Family, key: &str) -> Result<(), Unsupported>
     if ok {
         Ok(())
     } else {
-        Err(Unsupported(format!("{key} is compared with a {family:?} operator but holds values of another type; not encoded yet")))
+        Err(Unsupported(format!(
+            "{key} is compared with a {family:?} operator but holds values of another type; not encoded yet"
+        )))
     }
 }

@@ -43,7 +43,11 @@ fn context(enc: &Encoder, m: &Model) -> Map<String, Value> {
         let name = match lower.strip_prefix(EC_PREFIX) {
             Some(k) => {
                 // Spell the pair's key as the request's kms:EncryptionContextKeys does.
-                let spelled = ec_keys.iter().find(|e| Glob::literal(k, true).matches(e)).cloned().unwrap_or_else(|| name[EC_PREFIX.len()..].to_string());
+                let spelled = ec_keys
+                    .iter()
+                    .find(|e| Glob::literal(k, true).matches(e))
+                    .cloned()
+                    .unwrap_or_else(|| name[EC_PREFIX.len()..].to_string());
                 ec_written.push(spelled.to_ascii_lowercase());
                 format!("kms:EncryptionContext:{spelled}")
             }

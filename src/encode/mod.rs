@@ -32,11 +32,24 @@ pub struct Unsupported(pub String);
 /// The variable standing for one condition key.
 #[derive(Debug, Clone)]
 pub(crate) enum KeyVar {
-    Str { present: BoolVar, v: StrVar },
-    Set { present: BoolVar, v: SetVar },
+    Str {
+        present: BoolVar,
+        v: StrVar,
+    },
+    Set {
+        present: BoolVar,
+        v: SetVar,
+    },
     /// Numbers scaled by 10^scale; dates as nanoseconds since the epoch.
-    Int { present: BoolVar, v: IntVar, date: bool },
-    Ip { present: BoolVar, v: IpVar },
+    Int {
+        present: BoolVar,
+        v: IntVar,
+        date: bool,
+    },
+    Ip {
+        present: BoolVar,
+        v: IpVar,
+    },
     /// A key AWS derives from the caller: conditions become caller patterns.
     Derived(Derived),
 }
@@ -81,15 +94,23 @@ impl Encoder {
     /// An encoder for requests on `key_arn`, sized for the numbers in `policies`.
     pub fn new(key_arn: &str, policies: &[&Policy], extra: &[&Statement]) -> Encoder {
         let mut vocab = Vocabulary::default();
-        let statements: Vec<&Statement> = policies.iter().flat_map(|p| p.statements.iter()).chain(extra.iter().copied()).collect();
+        let statements: Vec<&Statement> =
+            policies.iter().flat_map(|p| p.statements.iter()).chain(extra.iter().copied()).collect();
         let caller = CallerVars::new(&mut vocab, &statements, key_arn);
-        let hints = catalog().kms_actions().map(|a| format!("kms:{}", a.name)).collect();
-        let action = vocab.str_var("action", hints);
-        let scale = numeric_scale(&statements) + 1;
-        let mut enc = Encoder { vocab, caller, action, key_arn: key_arn.to_string(), keys: BTreeMap::new(), scale, invariants: Vec::new() };
-        let kms_actions: Vec<Term> = catalog().kms_actions().map(|a| enc.action_is(&a.name)).collect();
         // Invariant: the request is a KMS request (the request format accepts only KMS actions).
-        enc.invariants.push(Term::or(kms_actions));
+        let mut actions: Vec<String> = catalog().kms_actions().map(|a| format!("kms:{}", a.name)).collect();
+        actions.sort();
+        let action = vocab.enum_var("action", actions);
+        let scale = numeric_scale(&statements) + 1;
+        let mut enc = Encoder {
+            vocab,
+            caller,
+            action,
+            key_arn: key_arn.to_string(),
+            keys: BTreeMap::new(),
+            scale,
+            invariants: Vec::new(),
+        };
         let caller_invariant = enc.caller.invariant();
         enc.invariants.push(caller_invariant);
         enc
@@ -143,14 +164,20 @@ impl Encoder {
         let multi = info.as_ref().is_some_and(|i| i.multi);
         let present = self.vocab.bool_var(&format!("has:{key}"));
         let var = if multi {
-            KeyVar::Set { present, v: self.vocab.set_var(key, vec![]) }
+            KeyVar::Set { present, v: self.vocab.set_var_when(key, vec![], present) }
         } else {
             match ty {
                 KeyType::Numeric => KeyVar::Int { present, v: self.vocab.int_var(key), date: false },
                 KeyType::Date => KeyVar::Int { present, v: self.vocab.int_var(key), date: true },
                 KeyType::Ip => KeyVar::Ip { present, v: self.vocab.ip_var(key) },
-                KeyType::Bool => KeyVar::Str { present, v: self.vocab.str_var(key, vec!["true".into(), "false".into()]) },
-                KeyType::String | KeyType::Arn | KeyType::Binary => KeyVar::Str { present, v: self.vocab.str_var(key, self.hints_for(key)) },
+                KeyType::Bool => KeyVar::Str {
+                    present,
+                    v: self.vocab.str_var_when(key, vec!["true".into(), "false".into()], present),
+                },
+                KeyType::String | KeyType::Arn | KeyType::Binary => {
+                    let hints = self.hints_for(key);
+                    KeyVar::Str { present, v: self.vocab.str_var_when(key, hints, present) }
+                }
             }
         };
         self.add_key_invariants(key, &var, ty);
@@ -185,16 +212,23 @@ impl Encoder {
         }
         match (var, ty) {
             (KeyVar::Str { v, .. }, KeyType::Bool) => {
-                let t = Term::or([Term::str_match(*v, Glob::literal("true", false)), Term::str_match(*v, Glob::literal("false", false))]);
+                let t = Term::or([
+                    Term::str_match(*v, Glob::literal("true", false)),
+                    Term::str_match(*v, Glob::literal("false", false)),
+                ]);
                 self.invariants.push(t);
             }
-            (KeyVar::Int { v, date: true, .. }, _) => self.invariants.push(Term::int_cmp(*v, kmsproof_solver::Cmp::Ge, 0)),
+            (KeyVar::Int { v, date: true, .. }, _) => {
+                self.invariants.push(Term::int_cmp(*v, kmsproof_solver::Cmp::Ge, 0))
+            }
             _ => {}
         }
         if let (Some(ec_key), Some(p)) = (lower.strip_prefix("kms:encryptioncontext:"), present) {
             let name = key["kms:encryptioncontext:".len()..].to_string();
             let _ = ec_key;
-            if let Ok(KeyVar::Set { present: set_present, v: set }) = self.key_var("kms:EncryptionContextKeys", KeyType::String) {
+            if let Ok(KeyVar::Set { present: set_present, v: set }) =
+                self.key_var("kms:EncryptionContextKeys", KeyType::String)
+            {
                 // A pair k=v in the encryption context puts k in kms:EncryptionContextKeys ([KMSCOND]).
                 let listed = Term::set_any(set, kmsproof_solver::ElemPred::matches(Glob::literal(&name, true)));
                 self.invariants.push(Term::iff(Term::var(p), Term::and([Term::var(set_present), listed])));
@@ -211,9 +245,10 @@ impl Encoder {
 
 pub(crate) fn present_of(v: &KeyVar) -> Option<BoolVar> {
     match v {
-        KeyVar::Str { present, .. } | KeyVar::Set { present, .. } | KeyVar::Int { present, .. } | KeyVar::Ip { present, .. } => {
-            Some(*present)
-        }
+        KeyVar::Str { present, .. }
+        | KeyVar::Set { present, .. }
+        | KeyVar::Int { present, .. }
+        | KeyVar::Ip { present, .. } => Some(*present),
         KeyVar::Derived(_) => None,
     }
 }
