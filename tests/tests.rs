@@ -1,6 +1,7 @@
 //! The integration tests: one binary, one module per area.
 
 mod cli;
+mod differential;
 mod fuzz;
 mod seeds;
 mod util;

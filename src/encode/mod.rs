@@ -283,3 +283,64 @@ pub(crate) fn resolve_static(pieces: &[Piece], wild: bool) -> Result<Vec<crate::
     }
     Ok(crate::pattern::resolve(pieces, wild, &|_| None).unwrap_or_default())
 }
+
+impl Encoder {
+    /// The request `req` as constraints on the encoder's variables (for differential
+    /// tests: the encoding evaluated on one concrete request). Keys the encoder does not
+    /// know are irrelevant to every formula it built.
+    pub fn request_constraint(&self, req: &crate::request::Request) -> Term {
+        use crate::request::{Caller, CtxValue};
+        let mut parts = vec![self.action_is(&req.action)];
+        let (caller, session) = match &req.caller {
+            Caller::Iam { arn, kind: crate::request::IamKind::RoleSession { .. }, .. } => {
+                let session = arn.rsplit('/').next().filter(|_| arn.contains(":sts:")).unwrap_or("kmsproof-session");
+                (req.caller.principal_arn().unwrap_or_default(), session.to_string())
+            }
+            Caller::Iam { arn, .. } => (arn.clone(), "kmsproof-session".into()),
+            Caller::Service(s) => (s.clone(), "kmsproof-session".into()),
+            Caller::Anonymous => ("anonymous".into(), "kmsproof-session".into()),
+        };
+        parts.push(Term::str_match(self.caller.caller, Glob::literal(&caller, false)));
+        parts.push(Term::str_match(self.caller.session, Glob::literal(&session, false)));
+        for (lower, (_, var)) in &self.keys {
+            let value = req.context.get(lower);
+            let Some(p) = present_of(var) else { continue };
+            let Some(value) = value else {
+                parts.push(Term::not(Term::var(p)));
+                continue;
+            };
+            parts.push(Term::var(p));
+            parts.push(match (var, value) {
+                (KeyVar::Str { v, .. }, CtxValue::One(s)) => Term::str_match(*v, Glob::literal(s, false)),
+                (KeyVar::Set { v, .. }, CtxValue::Many(items)) => {
+                    let each = items
+                        .iter()
+                        .map(|s| Term::set_any(*v, kmsproof_solver::ElemPred::matches(Glob::literal(s, false))));
+                    let only = kmsproof_solver::ElemPred::or(
+                        items.iter().map(|s| kmsproof_solver::ElemPred::matches(Glob::literal(s, false))).collect(),
+                    );
+                    Term::and(each.chain([Term::set_all(*v, only)]).collect::<Vec<_>>())
+                }
+                (KeyVar::Int { v, date: false, .. }, CtxValue::One(s)) => {
+                    match crate::value::Decimal::parse(s).and_then(|d| d.scaled(self.scale)) {
+                        Some(k) => Term::int_cmp(*v, kmsproof_solver::Cmp::Eq, k),
+                        None => Term::FALSE,
+                    }
+                }
+                (KeyVar::Int { v, date: true, .. }, CtxValue::One(s)) => match crate::value::parse_date(s) {
+                    Some((at, _)) => Term::int_cmp(*v, kmsproof_solver::Cmp::Eq, at.0),
+                    None => Term::FALSE,
+                },
+                (KeyVar::Ip { v, .. }, CtxValue::One(s)) => match crate::value::parse_ip(s) {
+                    Some(ip) => {
+                        let full = if ip.is_ipv4() { 32 } else { 128 };
+                        kmsproof_solver::Cidr::new(ip, full).map_or(Term::FALSE, |c| Term::ip_in(*v, c))
+                    }
+                    None => Term::FALSE,
+                },
+                _ => Term::FALSE,
+            });
+        }
+        Term::and(parts)
+    }
+}

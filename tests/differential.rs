@@ -1,0 +1,313 @@
+//! Differential tests: the encoding agrees with the concrete evaluator on random policies
+//! and requests, and `check` verdicts agree with brute force over candidate requests.
+
+use kmsproof::encode::{authorization, Encoder};
+use kmsproof::eval::Inputs;
+use kmsproof::query::{check, parse_properties, Verdict};
+use kmsproof::{authorize, parse_policy, PolicyKind, Request};
+use kmsproof_solver::{solve, Limits, Outcome, Term};
+
+const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+/// A small deterministic generator (xorshift), so failures reproduce from the seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len())]
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+const PRINCIPALS: &[&str] = &[
+    "arn:aws:sts::111122223333:assumed-role/App/s1",
+    "arn:aws:sts::111122223333:assumed-role/Admin/s2",
+    "arn:aws:iam::111122223333:user/alice",
+    "arn:aws:iam::111122223333:root",
+    "arn:aws:sts::444455556666:assumed-role/App/s3",
+    "arn:aws:iam::444455556666:user/bob",
+    "ec2.amazonaws.com",
+    "anonymous",
+];
+const ACTIONS: &[&str] = &[
+    "kms:Decrypt",
+    "kms:Encrypt",
+    "kms:CreateGrant",
+    "kms:PutKeyPolicy",
+    "kms:CreateKey",
+    "kms:DescribeKey",
+    "kms:ReEncryptFrom",
+    "kms:ScheduleKeyDeletion",
+];
+const ACTION_PATTERNS: &[&str] =
+    &["kms:*", "kms:Decrypt", "kms:Re*", "kms:Create*", "kms:*Key*", "kms:Encrypt", "s3:GetObject", "*"];
+const POLICY_PRINCIPALS: &[&str] = &[
+    r#""*""#,
+    r#"{"AWS": "arn:aws:iam::111122223333:root"}"#,
+    r#"{"AWS": "111122223333"}"#,
+    r#"{"AWS": "arn:aws:iam::111122223333:role/App"}"#,
+    r#"{"AWS": "arn:aws:iam::444455556666:root"}"#,
+    r#"{"AWS": "arn:aws:iam::111122223333:user/alice"}"#,
+    r#"{"AWS": "arn:aws:sts::111122223333:assumed-role/Admin/s2"}"#,
+    r#"{"Service": "ec2.amazonaws.com"}"#,
+];
+const RESOURCES: &[&str] =
+    &[r#""*""#, "\"arn:aws:kms:us-east-1:111122223333:key/*\"", "\"arn:aws:kms:*:444455556666:key/*\""];
+
+/// (operator, key, values) — every value list is JSON.
+const CONDITIONS: &[(&str, &str, &[&str])] = &[
+    (
+        "StringEquals",
+        "kms:ViaService",
+        &[r#""ec2.us-east-1.amazonaws.com""#, r#"["rds.us-east-1.amazonaws.com", "s3.us-east-1.amazonaws.com"]"#],
+    ),
+    ("StringLike", "kms:ViaService", &[r#""ec2.*.amazonaws.com""#, r#""*""#]),
+    ("StringNotLike", "kms:ViaService", &[r#""ec2.*.amazonaws.com""#]),
+    ("StringNotEqualsIfExists", "kms:ViaService", &[r#""ec2.us-east-1.amazonaws.com""#]),
+    ("StringEquals", "kms:CallerAccount", &[r#""111122223333""#, r#""444455556666""#]),
+    ("StringNotEquals", "aws:PrincipalAccount", &[r#""111122223333""#]),
+    ("ArnLike", "aws:PrincipalArn", &[r#""arn:aws:iam::*:role/App""#, r#""arn:aws:iam::111122223333:*""#]),
+    ("StringEquals", "kms:EncryptionContext:Dept", &[r#""IT""#, r#"["IT", "HR"]"#]),
+    ("StringEqualsIgnoreCase", "kms:EncryptionContext:dept", &[r#""it""#]),
+    ("ForAllValues:StringEquals", "kms:EncryptionContextKeys", &[r#"["Dept", "Project"]"#]),
+    ("ForAnyValue:StringLike", "kms:EncryptionContextKeys", &[r#""De*""#]),
+    ("Null", "kms:EncryptionContextKeys", &["false", "true"]),
+    ("ForAllValues:StringEquals", "kms:GrantOperations", &[r#"["Decrypt", "Encrypt"]"#]),
+    ("ForAnyValue:StringEquals", "kms:GrantOperations", &[r#""Decrypt""#]),
+    ("Bool", "aws:MultiFactorAuthPresent", &["true", "false"]),
+    ("BoolIfExists", "aws:MultiFactorAuthPresent", &["false"]),
+    ("IpAddress", "aws:SourceIp", &[r#""203.0.113.0/24""#, r#"["10.0.0.0/8", "2001:db8::/32"]"#]),
+    ("NotIpAddress", "aws:SourceIp", &[r#""203.0.113.0/24""#]),
+    ("NumericLessThanEquals", "kms:ScheduleKeyDeletionPendingWindowInDays", &["7", r#""30""#]),
+    ("NumericGreaterThan", "kms:ScheduleKeyDeletionPendingWindowInDays", &["7.5"]),
+    ("DateLessThan", "aws:CurrentTime", &[r#""2030-01-01T00:00:00Z""#]),
+    ("StringEquals", "aws:PrincipalType", &[r#""AssumedRole""#, r#""User""#]),
+];
+
+fn statement(rng: &mut Rng, with_principal: bool) -> String {
+    let effect = if rng.chance(25) { "Deny" } else { "Allow" };
+    let mut parts = vec![format!(r#""Effect": "{effect}""#)];
+    if with_principal {
+        let elem = if rng.chance(10) && effect == "Deny" { "NotPrincipal" } else { "Principal" };
+        parts.push(format!(r#""{elem}": {}"#, rng.pick(POLICY_PRINCIPALS)));
+    }
+    let actions: Vec<String> = (0..1 + rng.below(2)).map(|_| format!("\"{}\"", rng.pick(ACTION_PATTERNS))).collect();
+    let elem = if rng.chance(15) { "NotAction" } else { "Action" };
+    parts.push(format!(r#""{elem}": [{}]"#, actions.join(", ")));
+    if !rng.chance(5) {
+        parts.push(format!(r#""Resource": {}"#, rng.pick(RESOURCES)));
+    }
+    let mut blocks: std::collections::BTreeMap<&str, Vec<(&str, &str)>> = Default::default();
+    for _ in 0..rng.below(3) {
+        let (op, key, values) = rng.pick(CONDITIONS);
+        let keys = blocks.entry(op).or_default();
+        if !keys.iter().any(|(k, _)| k == key) {
+            keys.push((key, *rng.pick(*values)));
+        }
+    }
+    if !blocks.is_empty() {
+        let body: Vec<String> = blocks
+            .iter()
+            .map(|(op, kvs)| {
+                format!(
+                    r#""{op}": {{{}}}"#,
+                    kvs.iter().map(|(k, v)| format!(r#""{k}": {v}"#)).collect::<Vec<_>>().join(", ")
+                )
+            })
+            .collect();
+        parts.push(format!(r#""Condition": {{{}}}"#, body.join(", ")));
+    }
+    format!("{{{}}}", parts.join(", "))
+}
+
+fn policy(rng: &mut Rng, with_principal: bool, kind: PolicyKind) -> kmsproof::Policy {
+    let n = 1 + rng.below(3);
+    let statements: Vec<String> = (0..n).map(|_| statement(rng, with_principal)).collect();
+    let text = format!(r#"{{"Version": "2012-10-17", "Statement": [{}]}}"#, statements.join(", "));
+    parse_policy(&text, "random.json", kind).unwrap_or_else(|e| panic!("{text}\n{e}"))
+}
+
+fn inputs(rng: &mut Rng) -> Inputs {
+    let key_policy = policy(rng, true, PolicyKind::KeyPolicy);
+    let identity = (0..rng.below(3)).map(|_| policy(rng, false, PolicyKind::Identity)).collect();
+    let scps = if rng.chance(20) { vec![policy(rng, false, PolicyKind::Scp)] } else { vec![] };
+    let boundary = rng.chance(15).then(|| policy(rng, false, PolicyKind::Boundary));
+    let grants = if rng.chance(30) {
+        let g = r#"{"KeyId": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", "GranteePrincipal": "arn:aws:iam::111122223333:role/App", "Operations": ["Decrypt", "Encrypt"], "Constraints": {"EncryptionContextSubset": {"Dept": "IT"}}}"#;
+        kmsproof::grant::parse_grants(g, "grant.json").unwrap()
+    } else {
+        vec![]
+    };
+    Inputs { key_policy, identity, scps, boundary, grants }
+}
+
+/// A real request: only keys the action can carry, consistent encryption context.
+fn request(rng: &mut Rng) -> Request {
+    let action = *rng.pick(ACTIONS);
+    let info = kmsproof::catalog::catalog().kms_action(action.trim_start_matches("kms:")).unwrap();
+    let mut ctx: Vec<String> = Vec::new();
+    let add = |ctx: &mut Vec<String>, key: &str, value: String, rng: &mut Rng| {
+        if (!key.starts_with("kms:") || info.has_key(key)) && rng.chance(50) {
+            ctx.push(format!(r#""{key}": {value}"#));
+            true
+        } else {
+            false
+        }
+    };
+    add(
+        &mut ctx,
+        "kms:ViaService",
+        format!(
+            "\"{}\"",
+            rng.pick(&["ec2.us-east-1.amazonaws.com", "rds.us-east-1.amazonaws.com", "lambda.eu-west-1.amazonaws.com"])
+        ),
+        rng,
+    );
+    let dept = rng.pick(&["IT", "HR", "it"]).to_string();
+    if add(&mut ctx, "kms:EncryptionContext:Dept", format!("\"{dept}\""), rng) {
+        let keys = if rng.chance(50) { r#"["Dept"]"# } else { r#"["Dept", "Project"]"# };
+        ctx.push(format!(r#""kms:EncryptionContextKeys": {keys}"#));
+        if keys.contains("Project") {
+            ctx.push(r#""kms:EncryptionContext:Project": "x""#.into());
+        }
+    }
+    add(
+        &mut ctx,
+        "kms:GrantOperations",
+        rng.pick(&[r#"["Decrypt"]"#, r#"["Decrypt", "Sign"]"#, r#"["Encrypt"]"#]).to_string(),
+        rng,
+    );
+    add(&mut ctx, "aws:MultiFactorAuthPresent", rng.pick(&["\"true\"", "\"false\""]).to_string(), rng);
+    add(
+        &mut ctx,
+        "aws:SourceIp",
+        format!("\"{}\"", rng.pick(&["203.0.113.9", "10.1.2.3", "198.51.100.1", "2001:db8::1"])),
+        rng,
+    );
+    add(&mut ctx, "kms:ScheduleKeyDeletionPendingWindowInDays", rng.pick(&["7", "30", "8"]).to_string(), rng);
+    add(
+        &mut ctx,
+        "aws:CurrentTime",
+        format!("\"{}\"", rng.pick(&["2029-12-31T00:00:00Z", "2031-06-01T00:00:00Z"])),
+        rng,
+    );
+    let principal = rng.pick(PRINCIPALS);
+    let resource = if info.on_key { format!(r#""resource": "{KEY}","#) } else { String::new() };
+    let text = format!(
+        r#"{{"principal": "{principal}", "action": "{action}", {resource} "context": {{{}}}}}"#,
+        ctx.join(", ")
+    );
+    Request::parse(&text, "random-request").unwrap_or_else(|e| panic!("{text}\n{e}"))
+}
+
+fn sat(vocab: &kmsproof_solver::Vocabulary, t: &Term) -> bool {
+    match solve(vocab, t, Limits::default(), 1) {
+        Outcome::Sat(_) => true,
+        Outcome::Unsat => false,
+        Outcome::Unknown(why) => panic!("solver unknown: {why}"),
+    }
+}
+
+#[test]
+fn encoding_agrees_with_the_evaluator_on_random_requests() {
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let (mut compared, mut unreal) = (0, 0);
+    for round in 0..60 {
+        let inputs = inputs(&mut rng);
+        let policies: Vec<&kmsproof::Policy> = std::iter::once(&inputs.key_policy)
+            .chain(&inputs.identity)
+            .chain(&inputs.scps)
+            .chain(&inputs.boundary)
+            .collect();
+        let mut enc = Encoder::new(KEY, &policies, &[]);
+        let allowed = authorization(&mut enc, &inputs).expect("the generator only uses encoded constructs");
+        let inv = enc.invariants();
+        for _ in 0..4 {
+            let req = request(&mut rng);
+            let rc = enc.request_constraint(&req);
+            let can_allow = sat(enc.vocabulary(), &Term::and([inv.clone(), rc.clone(), allowed.clone()]));
+            let can_deny = sat(enc.vocabulary(), &Term::and([inv.clone(), rc.clone(), Term::not(allowed.clone())]));
+            let d = authorize(&inputs, &req);
+            if !can_allow && !can_deny {
+                unreal += 1;
+                continue;
+            }
+            assert!(
+                can_allow != can_deny,
+                "round {round}: the encoding does not determine the decision for {}",
+                kmsproof::report::request_json(&req)
+            );
+            assert_eq!(
+                can_allow,
+                d.allowed(),
+                "round {round}: encoding says {can_allow}, evaluator says {} ({})\nrequest: {}\nkey policy: {:?}",
+                d.reason.as_str(),
+                d.summary,
+                kmsproof::report::request_json(&req),
+                inputs.key_policy.statements
+            );
+            compared += 1;
+        }
+    }
+    eprintln!("differential: {compared} requests compared, {unreal} outside the invariants");
+    assert!(compared >= 200, "too few comparisons: {compared}");
+}
+
+#[test]
+fn check_verdicts_agree_with_brute_force() {
+    let mut rng = Rng(0x0bad_cafe_f00d_0002);
+    for round in 0..25 {
+        let inputs = inputs(&mut rng);
+        let action = rng.pick(ACTIONS);
+        let (op, key, values) = rng.pick(CONDITIONS);
+        let expect = rng.pick(&["never", "always", "sometimes"]);
+        let text = format!(
+            r#"{{"name": "p", "expect": "{expect}", "action": "{action}", "condition": {{"{op}": {{"{key}": {}}}}}}}"#,
+            rng.pick(values)
+        );
+        let props = parse_properties(&text, "p.json").unwrap();
+        let result = check(&inputs, KEY, &props, 2, Limits::default()).unwrap_or_else(|m| panic!("round {round}: {m}"));
+        let verdict = &result[0].verdict;
+        // Brute force: many random real requests of the shape; none may contradict a proof.
+        for _ in 0..150 {
+            let req = request(&mut rng);
+            if !matches!(kmsproof::eval::match_statement(&props[0].shape, &req), kmsproof::eval::Match::Applies { .. })
+            {
+                continue;
+            }
+            let allowed = authorize(&inputs, &req).allowed();
+            match (expect, verdict) {
+                (&"never", Verdict::Holds) => assert!(
+                    !allowed,
+                    "round {round}: proved never, but allowed: {}",
+                    kmsproof::report::request_json(&req)
+                ),
+                (&"always", Verdict::Holds) => assert!(
+                    allowed,
+                    "round {round}: proved always, but denied: {}",
+                    kmsproof::report::request_json(&req)
+                ),
+                (&"sometimes", Verdict::Violated) => assert!(
+                    !allowed,
+                    "round {round}: proved no request allowed, but: {}",
+                    kmsproof::report::request_json(&req)
+                ),
+                _ => {}
+            }
+        }
+    }
+}
