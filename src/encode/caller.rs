@@ -263,7 +263,23 @@ fn caller_hints(statements: &[&Statement], key_arn: &str) -> Vec<String> {
     }
     accounts.push("999988887777".into());
     accounts.dedup();
-    let mut hints = Vec::new();
+    let mut hints: Vec<String> = statements
+        .iter()
+        .filter_map(|s| s.principal.as_ref())
+        .flat_map(|p| p.entries.iter())
+        .filter_map(|e| match e {
+            PrincipalEntry::Role { account, name, .. } => Some(format!("arn:aws:iam::{account}:role/{name}")),
+            PrincipalEntry::Exact(arn) => Some(match split_arn(arn) {
+                Some([_, partition, "sts", _, account, resource]) if resource.starts_with("assumed-role/") => {
+                    let role = resource.split('/').nth(1).unwrap_or_default();
+                    format!("arn:{partition}:iam::{account}:role/{role}")
+                }
+                _ => arn.clone(),
+            }),
+            PrincipalEntry::Service(s) => Some(s.clone()),
+            _ => None,
+        })
+        .collect();
     for a in &accounts {
         hints.push(format!("arn:aws:iam::{a}:role/AppRole"));
         hints.push(format!("arn:aws:iam::{a}:user/alice"));
