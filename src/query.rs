@@ -38,6 +38,8 @@ pub struct Property {
     pub expect: Expect,
     /// The request shape, read as an `Allow` statement (principal `*` when omitted).
     pub shape: Statement,
+    /// The verdict a corpus file says this property has (`holds`, `violated`), if any.
+    pub expected: Option<String>,
 }
 
 /// The answer for one property.
@@ -94,20 +96,78 @@ pub fn parse_properties(text: &str, source: &str) -> Result<Vec<Property>, Error
             return Err(Error::Invalid(sink.items));
         }
     };
-    let items: Vec<&Json> = match &doc.kind {
-        Kind::Array(items) => items.iter().collect(),
-        Kind::Object(_) => vec![&doc],
-        _ => vec![],
-    };
-    if items.is_empty() {
-        sink.error(doc.pos, "", "expected a property object or a non-empty list of them");
-    }
-    let props: Vec<Property> =
-        items.iter().enumerate().filter_map(|(i, p)| read_property(p, &format!("[{i}]"), i, &mut sink)).collect();
+    let props = properties_from(&doc, "", &mut sink);
     if sink.has_errors() {
         return Err(Error::Invalid(sink.items));
     }
     Ok(props)
+}
+
+/// Properties from a parsed value: one object or a non-empty list.
+fn properties_from(doc: &Json, path: &str, sink: &mut Sink) -> Vec<Property> {
+    let items: Vec<&Json> = match &doc.kind {
+        Kind::Array(items) => items.iter().collect(),
+        Kind::Object(_) => vec![doc],
+        _ => vec![],
+    };
+    if items.is_empty() {
+        sink.error(doc.pos, path, "expected a property object or a non-empty list of them");
+    }
+    items.iter().enumerate().filter_map(|(i, p)| read_property(p, &format!("{path}[{i}]"), i, sink)).collect()
+}
+
+/// A corpus property set: the authorization context and properties with expected verdicts.
+pub struct PropertySet {
+    pub inputs: Inputs,
+    pub key_arn: String,
+    pub properties: Vec<Property>,
+}
+
+/// Reads a `.props.json` file: `{"key_policy", "identity_policies", "grants", "scps",
+/// "boundary", "key_arn", "properties"}`, paths relative to the file.
+pub fn load_property_set(path: &std::path::Path) -> Result<PropertySet, Error> {
+    let (text, label) = crate::load::read_source(path)?;
+    let mut sink = Sink::new(&label);
+    let doc = match json::parse(&text) {
+        Ok(d) => d,
+        Err(e) => {
+            sink.error(e.pos, "", e.message);
+            return Err(Error::Invalid(sink.items));
+        }
+    };
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let one = |k: &str| doc.get(k).and_then(Json::as_str).map(|p| dir.join(p));
+    let many = |k: &str| -> Vec<std::path::PathBuf> {
+        match doc.get(k).map(|v| &v.kind) {
+            Some(Kind::Array(items)) => items.iter().filter_map(Json::as_str).map(|p| dir.join(p)).collect(),
+            _ => vec![],
+        }
+    };
+    let (kp, idp, grants, scps, boundary) =
+        (one("key_policy"), many("identity_policies"), many("grants"), many("scps"), one("boundary"));
+    let paths = crate::load::InputPaths {
+        key_policy: kp.as_deref(),
+        identity: idp.iter().map(|p| p.as_path()).collect(),
+        scps: scps.iter().map(|p| p.as_path()).collect(),
+        boundary: boundary.as_deref(),
+        grants: grants.iter().map(|p| p.as_path()).collect(),
+    };
+    let inputs = crate::load::load_inputs(&paths)?;
+    let properties = match doc.get("properties") {
+        Some(p) => properties_from(p, "properties", &mut sink),
+        None => {
+            sink.error(doc.pos, "", "missing \"properties\"");
+            vec![]
+        }
+    };
+    let key_arn = doc.get("key_arn").and_then(Json::as_str).map(str::to_string).or_else(|| default_key_arn(&inputs));
+    if key_arn.is_none() {
+        sink.error(doc.pos, "key_arn", "missing \"key_arn\" and the key policy names no account");
+    }
+    if sink.has_errors() {
+        return Err(Error::Invalid(sink.items));
+    }
+    Ok(PropertySet { inputs, key_arn: key_arn.unwrap_or_default(), properties })
 }
 
 fn read_property(p: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<Property> {
@@ -122,10 +182,12 @@ fn read_property(p: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<
     }];
     let mut name = format!("property {index}");
     let mut expect = None;
+    let mut expected = None;
     for m in members {
         match (m.key.as_str(), PROPERTY_FIELDS.iter().find(|(k, _)| *k == m.key)) {
             ("name", _) => name = m.value.as_str().unwrap_or(&name).to_string(),
             ("description", _) => {}
+            ("verdict", _) => expected = m.value.as_str().map(str::to_string),
             ("expect", _) => {
                 expect = match m.value.as_str() {
                     Some("never") => Some(Expect::Never),
@@ -159,7 +221,7 @@ fn read_property(p: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<
         sink.error(p.pos, path, "missing \"expect\" (never, always or sometimes)");
     }
     let shape = read_statement(&Json { pos: p.pos, kind: Kind::Object(shape) }, index, path, true, sink)?;
-    Some(Property { name, expect: expect?, shape })
+    Some(Property { name, expect: expect?, shape, expected })
 }
 
 /// The key a key policy is about, when the caller does not name it: the account its

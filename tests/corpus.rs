@@ -18,6 +18,12 @@ fn main() {
             Trial::test(name, move || run_case_file(&path))
         })
         .collect();
+    let mut props = Vec::new();
+    walk(&root.join("corpus"), &mut props, &|p| p.to_string_lossy().ends_with(".props.json"));
+    for path in props {
+        let name = format!("properties::{}", path.strip_prefix(root).unwrap_or(&path).display());
+        trials.push(Trial::test(name, move || run_property_file(&path)));
+    }
     let shared = root.join("../shared/corpus");
     let present = shared.is_dir();
     if !present {
@@ -59,6 +65,36 @@ fn list_field(doc: &Json, key: &str) -> Vec<String> {
     match doc.get(key).map(|v| &v.kind) {
         Some(json::Kind::Array(items)) => items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect(),
         _ => vec![],
+    }
+}
+
+/// Checks every property of a `.props.json` file against its expected verdict; every
+/// counterexample is replayed by `check` itself (a mismatch fails the test).
+fn run_property_file(path: &Path) -> Result<(), Failed> {
+    let set = kmsproof::query::load_property_set(path).map_err(|e| e.to_string())?;
+    let results =
+        kmsproof::query::check(&set.inputs, &set.key_arn, &set.properties, 1, kmsproof_solver::Limits::default())
+            .map_err(|m| m.to_string())?;
+    let mut failures = Vec::new();
+    for (p, r) in set.properties.iter().zip(&results) {
+        let got = match &r.verdict {
+            kmsproof::query::Verdict::Holds => "holds".to_string(),
+            kmsproof::query::Verdict::Violated => "violated".to_string(),
+            kmsproof::query::Verdict::Unknown(why) => format!("unknown ({why})"),
+        };
+        match &p.expected {
+            None => failures.push(format!("{}: no expected \"verdict\" (got {got})", p.name)),
+            Some(want) if *want != got => {
+                let cex = r.examples.first().map(|e| e.request.to_string()).unwrap_or_default();
+                failures.push(format!("{}: expected {want}, got {got} {cex}", p.name));
+            }
+            Some(_) => {}
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("\n").into())
     }
 }
 
