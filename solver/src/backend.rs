@@ -116,6 +116,33 @@ pub fn solve_with(vocab: &Vocabulary, goal: &Term, relevant: &Term, limits: Limi
     })
 }
 
+type PartitionKey = (Vec<Glob>, Vec<String>);
+
+thread_local! {
+    /// Partitions already computed on this thread: successive queries about one policy
+    /// cut the caller and the keys by the same patterns.
+    static PARTITIONS: RefCell<HashMap<PartitionKey, Partition>> = RefCell::new(HashMap::new());
+}
+
+/// Bound on cached partitions per thread (the cache is dropped whole when full).
+const PARTITION_CACHE: usize = 512;
+
+fn cached_partition(atoms: &[Glob], hints: &[String], limit: usize) -> Result<Partition, crate::partition::TooLarge> {
+    let key = (atoms.to_vec(), hints.to_vec());
+    if let Some(p) = PARTITIONS.with(|c| c.borrow().get(&key).cloned()) {
+        return Ok(p);
+    }
+    let p = partition(atoms, hints, limit)?;
+    PARTITIONS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= PARTITION_CACHE {
+            c.clear();
+        }
+        c.insert(key, p.clone());
+    });
+    Ok(p)
+}
+
 /// The partition of every string and set variable, by the patterns the goal uses.
 struct Partitions {
     strs: Vec<(Vec<Glob>, Partition)>,
@@ -139,7 +166,7 @@ impl Partitions {
                     Ok((atoms, p))
                 };
             }
-            partition(&atoms, &decl.hints, limits.partition_states)
+            cached_partition(&atoms, &decl.hints, limits.partition_states)
                 .map(|p| (atoms, p))
                 .map_err(|e| format!("the patterns on {} need more than {} automaton states", decl.name, e.states))
         };
@@ -163,6 +190,36 @@ fn collect(t: &Term, strs: &mut [Vec<Glob>], sets: &mut [Vec<Glob>]) {
     }
 }
 
+/// A region index: a bit-vector wide enough for the region count.
+struct Region {
+    bits: BV,
+    width: u32,
+    count: usize,
+}
+
+impl Region {
+    fn new(name: &str, count: usize) -> Region {
+        let width = (usize::BITS - count.saturating_sub(1).leading_zeros()).max(1);
+        Region { bits: BV::new_const(name, width), width, count }
+    }
+
+    fn is(&self, i: usize) -> Bool {
+        self.bits.eq(BV::from_u64(i as u64, self.width))
+    }
+
+    fn in_range(&self) -> Bool {
+        if self.count >= 1usize << self.width {
+            Bool::from_bool(true)
+        } else {
+            self.bits.bvult(BV::from_u64(self.count as u64, self.width))
+        }
+    }
+
+    fn read(&self, z: &z3::Model) -> usize {
+        z.eval(&self.bits, true).and_then(|v| v.as_u64()).unwrap_or(0) as usize
+    }
+}
+
 /// Z3 constants for every variable, and the term compiler.
 struct Compiler<'a> {
     parts: &'a Partitions,
@@ -170,7 +227,8 @@ struct Compiler<'a> {
     str_atoms: Vec<HashMap<&'a Glob, Bool>>,
     str_guards: Vec<Option<usize>>,
     set_guards: Vec<Option<usize>>,
-    strs: Vec<Int>,
+    /// Region index of each string variable, as a bit-vector (bit-blasted: pure SAT).
+    strs: Vec<Region>,
     sets: Vec<Vec<Bool>>,
     ints: Vec<Int>,
     ips: Vec<(Bool, BV)>,
@@ -179,7 +237,12 @@ struct Compiler<'a> {
 
 impl<'a> Compiler<'a> {
     fn new(vocab: &Vocabulary, parts: &'a Partitions) -> Compiler<'a> {
-        let strs: Vec<Int> = vocab.strs.iter().map(|d| Int::new_const(format!("str!{}", d.name))).collect();
+        let strs: Vec<Region> = vocab
+            .strs
+            .iter()
+            .zip(&parts.strs)
+            .map(|(d, (_, p))| Region::new(&format!("str!{}", d.name), p.regions.len()))
+            .collect();
         let str_atoms = parts
             .strs
             .iter()
@@ -189,13 +252,8 @@ impl<'a> Compiler<'a> {
                     .iter()
                     .enumerate()
                     .map(|(j, g)| {
-                        let hits: Vec<Bool> = p
-                            .regions
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, r)| r.signs[j])
-                            .map(|(i, _)| idx.eq(Int::from_i64(i as i64)))
-                            .collect();
+                        let hits: Vec<Bool> =
+                            p.regions.iter().enumerate().filter(|(_, r)| r.signs[j]).map(|(i, _)| idx.is(i)).collect();
                         (g, Bool::or(&hits))
                     })
                     .collect()
@@ -227,9 +285,8 @@ impl<'a> Compiler<'a> {
 
     /// Domain constraints: region indices in range, IPv4 addresses in the low 32 bits.
     fn domains(&self, solver: &Solver) {
-        for (idx, (_, p)) in self.strs.iter().zip(&self.parts.strs) {
-            solver.assert(idx.ge(Int::from_i64(0)));
-            solver.assert(idx.lt(Int::from_i64(p.regions.len() as i64)));
+        for idx in &self.strs {
+            solver.assert(idx.in_range());
         }
         for (v6, bits) in &self.ips {
             solver.assert(v6.not().implies(bits.bvult(BV::from_u64(1u64 << 32, 128))));
@@ -311,16 +368,16 @@ impl<'a> Compiler<'a> {
         let mut z = solver.get_model()?;
         let mut pinned = 0;
         for (idx, (_, p)) in self.strs.iter().zip(&self.parts.strs) {
-            let current = z.eval(idx, true).and_then(|v| v.as_i64()).unwrap_or(0) as usize;
+            let current = idx.read(&z);
             if p.regions.get(current).is_some_and(|r| r.hinted) {
                 solver.push();
-                solver.assert(idx.eq(Int::from_i64(current as i64)));
+                solver.assert(idx.is(current));
                 pinned += 1;
                 continue;
             }
             for (i, _) in p.regions.iter().enumerate().filter(|(_, r)| r.hinted) {
                 solver.push();
-                solver.assert(idx.eq(Int::from_i64(i as i64)));
+                solver.assert(idx.is(i));
                 if solver.check() == SatResult::Sat {
                     pinned += 1;
                     z = solver.get_model()?;
@@ -348,7 +405,7 @@ impl<'a> Compiler<'a> {
             .zip(relevant)
             .zip(&self.str_guards)
             .map(|(((idx, (atoms, p)), rel), guard)| {
-                let i = z.eval(idx, true).and_then(|v| v.as_i64()).unwrap_or(0) as usize;
+                let i = idx.read(z);
                 let region = p.regions.get(i);
                 let matters = guard.map_or(true, |g| self.flag(z, g));
                 for g in rel.iter().filter(|_| matters) {
@@ -358,7 +415,7 @@ impl<'a> Compiler<'a> {
                         .iter()
                         .enumerate()
                         .filter(|(_, other)| other.signs[j] == r.signs[j])
-                        .map(|(k, _)| idx.eq(Int::from_i64(k as i64)))
+                        .map(|(k, _)| idx.is(k))
                         .collect();
                     block.push(Bool::or(&same));
                 }
