@@ -74,6 +74,11 @@ impl Vocabulary {
         StrVar(self.strs.len() - 1)
     }
 
+    pub fn set_var(&mut self, name: &str, hints: Vec<String>) -> SetVar {
+        self.sets.push(StrDecl { name: name.to_string(), hints, guard: None, domain: None });
+        SetVar(self.sets.len() - 1)
+    }
+
     /// A set variable whose content matters only while `guard` holds.
     pub fn set_var_when(&mut self, name: &str, hints: Vec<String>, guard: BoolVar) -> SetVar {
         self.sets.push(StrDecl { name: name.to_string(), hints, guard: Some(guard), domain: None });
