@@ -64,6 +64,8 @@ const POLICY_PRINCIPALS: &[&str] = &[
     r#"{"AWS": "arn:aws:iam::111122223333:user/alice"}"#,
     r#"{"AWS": "arn:aws:sts::111122223333:assumed-role/Admin/s2"}"#,
     r#"{"Service": "ec2.amazonaws.com"}"#,
+    r#"{"AWS": ["arn:aws:sts::111122223333:assumed-role/Admin/s2", "arn:aws:iam::111122223333:role/Admin", "111122223333"]}"#,
+    r#"{"AWS": ["arn:aws:iam::111122223333:user/alice", "arn:aws:iam::111122223333:root"]}"#,
 ];
 const RESOURCES: &[&str] =
     &[r#""*""#, "\"arn:aws:kms:us-east-1:111122223333:key/*\"", "\"arn:aws:kms:*:444455556666:key/*\""];
@@ -102,7 +104,7 @@ fn statement(rng: &mut Rng, with_principal: bool) -> String {
     let effect = if rng.chance(25) { "Deny" } else { "Allow" };
     let mut parts = vec![format!(r#""Effect": "{effect}""#)];
     if with_principal {
-        let elem = if rng.chance(10) && effect == "Deny" { "NotPrincipal" } else { "Principal" };
+        let elem = if rng.chance(30) && effect == "Deny" { "NotPrincipal" } else { "Principal" };
         parts.push(format!(r#""{elem}": {}"#, rng.pick(POLICY_PRINCIPALS)));
     }
     let actions: Vec<String> = (0..1 + rng.below(2)).map(|_| format!("\"{}\"", rng.pick(ACTION_PATTERNS))).collect();

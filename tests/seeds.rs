@@ -248,3 +248,22 @@ fn grants_allow_and_denies_still_win() {
     let denied = s.identity(r#"{"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"}"#);
     denied.expect(APP_SESSION, "kms:Decrypt", r#"{"kms:EncryptionContext:aws:ebs:id": "vol-1"}"#, "explicit-deny");
 }
+
+#[test]
+fn not_principal_deny_exempts_only_fully_listed_callers() {
+    // AWS's pattern: list the session, its role and the account to exempt a session.
+    let s = Setup::key_policy(
+        r#"[{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
+            {"Effect": "Deny", "NotPrincipal": {"AWS": ["arn:aws:sts::111122223333:assumed-role/KeyAdmin/ops", "arn:aws:iam::111122223333:role/KeyAdmin",
+                                                 "arn:aws:iam::111122223333:user/Bob", "arn:aws:iam::111122223333:root"]},
+             "Action": "kms:PutKeyPolicy", "Resource": "*"}]"#,
+    )
+    .identity(r#"{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}"#);
+    s.expect("arn:aws:sts::111122223333:assumed-role/KeyAdmin/ops", "kms:PutKeyPolicy", "{}", "allowed");
+    s.expect("arn:aws:iam::111122223333:user/Bob", "kms:PutKeyPolicy", "{}", "allowed");
+    s.expect("arn:aws:iam::111122223333:root", "kms:PutKeyPolicy", "{}", "allowed");
+    // Listing the account does not exempt its other users, nor other sessions of the role.
+    s.expect("arn:aws:iam::111122223333:user/Alice", "kms:PutKeyPolicy", "{}", "explicit-deny");
+    s.expect("arn:aws:sts::111122223333:assumed-role/KeyAdmin/other", "kms:PutKeyPolicy", "{}", "explicit-deny");
+    s.expect("arn:aws:sts::111122223333:assumed-role/App/ops", "kms:PutKeyPolicy", "{}", "explicit-deny");
+}

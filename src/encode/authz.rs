@@ -43,7 +43,7 @@ impl Encoder {
                 let account = of(&|e| matches!(e, PrincipalEntry::Account(_)));
                 let exact = of(&|e| matches!(e, PrincipalEntry::Exact(_)));
                 if p.negated {
-                    (Term::not(Term::or([direct, account])), Term::FALSE, Term::FALSE)
+                    (Term::not(self.caller.not_principal_exempts(&p.entries)), Term::FALSE, Term::FALSE)
                 } else {
                     (direct, account, exact)
                 }

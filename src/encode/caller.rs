@@ -195,6 +195,28 @@ impl CallerVars {
         }
     }
 
+    /// Whether a `NotPrincipal` list exempts the caller: every identity AWS checks for it
+    /// is listed (as `eval::statement::not_principal_exempts`).
+    pub fn not_principal_exempts(&self, entries: &[PrincipalEntry]) -> Term {
+        if entries.contains(&PrincipalEntry::Everyone) {
+            return Term::TRUE;
+        }
+        let any = |pick: &dyn Fn(&PrincipalEntry) -> bool| {
+            Term::or(entries.iter().filter(|e| pick(e)).map(|e| self.entry(e)).collect::<Vec<_>>())
+        };
+        let account = any(&|e| matches!(e, PrincipalEntry::Account(_)));
+        let exact = any(&|e| matches!(e, PrincipalEntry::Exact(_)));
+        let role = any(&|e| matches!(e, PrincipalEntry::Role { .. }));
+        let service = any(&|e| matches!(e, PrincipalEntry::Service(_)));
+        Term::or([
+            Term::and([self.is(Kind::Root), account.clone()]),
+            Term::and([self.is(Kind::User), exact.clone(), account.clone()]),
+            Term::and([self.is(Kind::Federated), exact.clone(), account.clone()]),
+            Term::and([self.is(Kind::Role), exact, role, account]),
+            Term::and([self.is(Kind::Service), service]),
+        ])
+    }
+
     /// The request principal is exactly `arn` (a session ARN is the role plus the session).
     fn exact(&self, arn: &str) -> Term {
         if let Some([_, partition, "sts", _, account, resource]) = split_arn(arn) {

@@ -97,14 +97,31 @@ fn caller_text(c: &Caller) -> String {
     }
 }
 
-/// How `p` covers `caller`, if it does. `NotPrincipal` excludes the caller when its
-/// ARN, its role's ARN or its account is listed ([NOTPRIN]).
+/// How `p` covers `caller`, if it does.
 fn principal_via(p: &Principals, caller: &Caller) -> Option<Via> {
-    let best = p.entries.iter().filter_map(|e| entry_via(e, caller)).min_by_key(|v| rank(*v));
-    match (p.negated, best) {
-        (false, via) => via,
-        (true, Some(_)) => None,
-        (true, None) => Some(Via::Everyone),
+    if p.negated {
+        return (!not_principal_exempts(&p.entries, caller)).then_some(Via::Everyone);
+    }
+    p.entries.iter().filter_map(|e| entry_via(e, caller)).min_by_key(|v| rank(*v))
+}
+
+/// `NotPrincipal` exempts a caller only when every identity AWS checks for it is listed:
+/// its own ARN, its role (for a session) and its account ([NOTPRIN]: "you must also
+/// include the account ARN", and the session, role and account in AWS's role example).
+/// Listing only the account does not exempt the account's users.
+pub(crate) fn not_principal_exempts(entries: &[PrincipalEntry], caller: &Caller) -> bool {
+    let listed =
+        |pick: &dyn Fn(&PrincipalEntry) -> bool| entries.iter().any(|e| *e == PrincipalEntry::Everyone || pick(e));
+    let account = || listed(&|e| matches!((e, caller.account()), (PrincipalEntry::Account(a), Some(c)) if a == c));
+    let exact = || listed(&|e| entry_via(e, caller) == Some(Via::Exact));
+    match caller {
+        Caller::Iam { kind: IamKind::Root, .. } => account(),
+        Caller::Iam { kind: IamKind::RoleSession { .. }, .. } => {
+            exact() && listed(&|e| entry_via(e, caller) == Some(Via::Role)) && account()
+        }
+        Caller::Iam { .. } => exact() && account(),
+        Caller::Service(_) => listed(&|e| entry_via(e, caller) == Some(Via::Service)),
+        Caller::Anonymous => listed(&|_| false),
     }
 }
 
