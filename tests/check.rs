@@ -35,7 +35,10 @@ fn bundled_properties_hold() {
         kmsproof(&["check", "--key-policy", "examples/key-policy.json", "--properties", "examples/properties.json"]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("HOLDS (proved: Z3 unsat): Decrypt only through EC2 or Lambda"), "{out}");
+    assert!(
+        out.contains("HOLDS (proved: Z3 unsat): Decrypt only through EC2 or Lambda (the account root user aside)"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -91,6 +94,21 @@ fn inline_form() {
         "kms:Decrypt",
         "--where",
         "StringNotLike kms:ViaService ec2.*.amazonaws.com lambda.*.amazonaws.com",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "the account's root user is not limited by ViaService");
+    assert!(String::from_utf8_lossy(&o.stdout).contains(r#""principal":"arn:aws:iam::111122223333:root""#));
+    let root_aside = "StringNotEquals aws:PrincipalType Account";
+    let via = "StringNotLike kms:ViaService ec2.*.amazonaws.com lambda.*.amazonaws.com";
+    let o = kmsproof(&[
+        "check",
+        "--key-policy",
+        "examples/key-policy.json",
+        "--never",
+        "kms:Decrypt",
+        "--where",
+        via,
+        "--where",
+        root_aside,
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
     let o = kmsproof(&[

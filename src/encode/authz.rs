@@ -191,7 +191,9 @@ pub fn authorization(enc: &mut Encoder, inputs: &Inputs) -> Result<Term, Unsuppo
     );
     let deny = Term::or([kp_deny, other_deny]);
 
-    let identity_allow = any_of(identity.iter(), Effect::Allow, |t| &t.applies);
+    // The account's root user holds every permission of its account without policies.
+    let identity_allow =
+        Term::or([any_of(identity.iter(), Effect::Allow, |t| &t.applies), enc.caller.is(super::caller::Kind::Root)]);
     let scp_block = Term::and([
         is_iam.clone(),
         Term::or(

@@ -12,7 +12,7 @@ pub use statement::{match_statement, Match, Via};
 use crate::grant::Grant;
 use crate::kms_rules::{is_cross_account_action, GRANT_OPS_IGNORING_CONSTRAINTS};
 use crate::policy::{Effect, Policy, PolicyKind};
-use crate::request::{Caller, Request};
+use crate::request::{Caller, IamKind, Request};
 use std::sync::Arc;
 
 /// Everything that takes part in a decision about one key.
@@ -253,9 +253,16 @@ fn has_allow(d: &Decision, kind: PolicyKind, via: impl Fn(Via) -> bool) -> bool 
     d.statements.iter().any(|s| s.kind == kind && s.applies && s.effect == Effect::Allow && s.via.is_some_and(&via))
 }
 
+/// Whether the caller's identity-based permissions allow: an identity policy does, or the
+/// caller is the account's root user, who holds every permission of its account without
+/// policies (only SCPs and key policies limit it).
+fn identity_allows(d: &Decision, req: &Request) -> bool {
+    has_allow(d, PolicyKind::Identity, |_| true) || matches!(req.caller, Caller::Iam { kind: IamKind::Root, .. })
+}
+
 /// Actions not authorized on a key: identity policies decide alone, within guardrails.
 fn identity_path(d: &mut Decision, g: &Guardrails, req: &Request) -> Result<String, String> {
-    if !has_allow(d, PolicyKind::Identity, |_| true) {
+    if !identity_allows(d, req) {
         return Err(format!("no identity policy allows {}", req.action_name()));
     }
     guarded(g, true)?;
@@ -316,7 +323,7 @@ fn same_account_paths(d: &mut Decision, g: &Guardrails, req: &Request, reasons: 
     if let Some(s) = iam_delegation(d, g, req, reasons) {
         return Some(s);
     }
-    grant_path(d, g, reasons)
+    grant_path(d, g, req, reasons)
 }
 
 /// The key policy trusts the caller's account and an identity policy allows.
@@ -325,7 +332,7 @@ fn iam_delegation(d: &mut Decision, g: &Guardrails, req: &Request, reasons: &mut
         return None;
     }
     let account = req.caller.account().unwrap_or_default().to_string();
-    if !has_allow(d, PolicyKind::Identity, |_| true) {
+    if !identity_allows(d, req) {
         reasons.push(format!(
             "the key policy delegates to account {account}'s IAM policies, but no identity policy allows {}",
             req.action_name()
@@ -337,7 +344,12 @@ fn iam_delegation(d: &mut Decision, g: &Guardrails, req: &Request, reasons: &mut
         return None;
     }
     mark(d, |s| s.kind == PolicyKind::KeyPolicy && s.via == Some(Via::Account) || s.kind != PolicyKind::KeyPolicy);
-    Some(format!("allowed: the key policy delegates to account {account} and an identity policy allows"))
+    let how = if has_allow(d, PolicyKind::Identity, |_| true) {
+        "an identity policy allows"
+    } else {
+        "the caller is the account's root user"
+    };
+    Some(format!("allowed: the key policy delegates to account {account} and {how}"))
 }
 
 fn cross_account_paths(d: &mut Decision, g: &Guardrails, req: &Request, reasons: &mut Vec<String>) -> Option<String> {
@@ -351,7 +363,7 @@ fn cross_account_paths(d: &mut Decision, g: &Guardrails, req: &Request, reasons:
         return None;
     }
     let key_policy = has_allow(d, PolicyKind::KeyPolicy, |_| true);
-    let identity = has_allow(d, PolicyKind::Identity, |_| true);
+    let identity = identity_allows(d, req);
     match (key_policy, identity) {
         (true, true) => match guarded(g, true) {
             Ok(()) => {
@@ -364,11 +376,11 @@ fn cross_account_paths(d: &mut Decision, g: &Guardrails, req: &Request, reasons:
         (false, true) => reasons.push(format!("cross-account: an identity policy allows, but the key policy does not allow account {account} or the caller")),
         (false, false) => {}
     }
-    grant_path(d, g, reasons)
+    grant_path(d, g, req, reasons)
 }
 
-fn grant_path(d: &mut Decision, g: &Guardrails, reasons: &mut Vec<String>) -> Option<String> {
-    let identity = has_allow(d, PolicyKind::Identity, |_| true);
+fn grant_path(d: &mut Decision, g: &Guardrails, req: &Request, reasons: &mut Vec<String>) -> Option<String> {
+    let identity = identity_allows(d, req);
     let usable = |gr: &GrantResult| gr.applies && (!gr.to_account || identity);
     let Some(i) = d.grants.iter().position(usable) else {
         if d.grants.iter().any(|gr| gr.applies) {
