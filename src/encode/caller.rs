@@ -3,7 +3,6 @@
 //! name. Its shapes are the ones `Request` accepts, over the real AWS partitions.
 
 use super::Derived;
-use crate::kms_rules::PARTITIONS;
 use crate::pattern::split_arn;
 use crate::policy::{PrincipalEntry, Statement};
 use kmsproof_solver::{CharSet, Glob, StrVar, Term, Tok, Vocabulary};
@@ -153,15 +152,14 @@ impl CallerVars {
         Term::or(KINDS.iter().filter(|k| k.is_iam()).map(|k| self.is(*k)).collect::<Vec<_>>())
     }
 
-    /// Invariant: the caller has one of the shapes `Request` accepts, user paths have no
-    /// empty segment, and session names are names.
-    pub fn invariant(&self) -> Term {
+    /// Invariant: the caller has one of the shapes `Request` accepts, an IAM caller is in
+    /// the key's partition (no request crosses partitions: accounts and credentials are
+    /// partition-specific), user paths have no empty segment, and session names are names.
+    pub fn invariant(&self, key_partition: &str) -> Term {
         let any_kind = Term::or(KINDS.iter().map(|k| self.is(*k)).collect::<Vec<_>>());
-        // ARNs name a real partition.
-        let partitions = PARTITIONS
-            .iter()
-            .map(|p| self.matches(Glob::new([lit(&format!("arn:{p}:")), vec![Tok::Star]].concat(), false)));
-        let real_partition = Term::implies(self.is_iam(), Term::or(partitions.collect::<Vec<_>>()));
+        let partition =
+            self.matches(Glob::new([lit(&format!("arn:{key_partition}:")), vec![Tok::Star]].concat(), false));
+        let real_partition = Term::implies(self.is_iam(), partition);
         let no_empty_segment = Term::and([
             Term::not(self.matches(Glob::new([vec![Tok::Star], lit("//"), vec![Tok::Star]].concat(), false))),
             Term::not(self.matches(Glob::new([vec![Tok::Star], lit("/")].concat(), false))),

@@ -111,7 +111,8 @@ impl Encoder {
             scale,
             invariants: Vec::new(),
         };
-        let caller_invariant = enc.caller.invariant();
+        let key_partition = split_arn(key_arn).map_or("aws", |p| p[1]).to_string();
+        let caller_invariant = enc.caller.invariant(&key_partition);
         enc.invariants.push(caller_invariant);
         enc
     }
