@@ -50,7 +50,12 @@ pub struct Glob {
 /// A set of NFA positions (indices into the token list; `len` = accepted), as a bitset:
 /// partitioning hashes and compares millions of these.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-pub struct States(Vec<u64>);
+pub struct States {
+    /// Positions 0..128, the common case, without allocation.
+    low: u128,
+    /// Positions 128.., for very long patterns (trailing zero words trimmed).
+    high: Vec<u64>,
+}
 
 impl States {
     fn with(i: usize) -> States {
@@ -61,28 +66,47 @@ impl States {
 
     /// Adds `i`; returns whether it was new.
     fn insert(&mut self, i: usize) -> bool {
-        let (w, b) = (i / 64, 1u64 << (i % 64));
-        if self.0.len() <= w {
-            self.0.resize(w + 1, 0);
+        if i < 128 {
+            let b = 1u128 << i;
+            let new = self.low & b == 0;
+            self.low |= b;
+            return new;
         }
-        let new = self.0[w] & b == 0;
-        self.0[w] |= b;
+        let (w, b) = ((i - 128) / 64, 1u64 << ((i - 128) % 64));
+        if self.high.len() <= w {
+            self.high.resize(w + 1, 0);
+        }
+        let new = self.high[w] & b == 0;
+        self.high[w] |= b;
         new
     }
 
     fn contains(&self, i: usize) -> bool {
-        self.0.get(i / 64).is_some_and(|w| w & (1u64 << (i % 64)) != 0)
+        if i < 128 {
+            return self.low & (1u128 << i) != 0;
+        }
+        self.high.get((i - 128) / 64).is_some_and(|w| w & (1u64 << ((i - 128) % 64)) != 0)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.iter().all(|w| *w == 0)
+        self.low == 0 && self.high.iter().all(|w| *w == 0)
     }
 
     fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        self.0
+        let mut low = self.low;
+        let lows = std::iter::from_fn(move || {
+            (low != 0).then(|| {
+                let i = low.trailing_zeros() as usize;
+                low &= low - 1;
+                i
+            })
+        });
+        let highs = self
+            .high
             .iter()
             .enumerate()
-            .flat_map(|(w, bits)| (0..64).filter(move |b| bits & (1u64 << b) != 0).map(move |b| w * 64 + b))
+            .flat_map(|(w, bits)| (0..64).filter(move |b| bits & (1u64 << b) != 0).map(move |b| 128 + w * 64 + b));
+        lows.chain(highs)
     }
 }
 
@@ -234,5 +258,13 @@ mod tests {
         assert!(account.matches("123") && !account.matches("12a") && !account.matches("1234"));
         let segment = Glob::new(vec![Tok::StarIn(CharSet::except(":")), Tok::Char(':')], false);
         assert!(segment.matches("abc:") && !segment.matches("a:b:"));
+    }
+
+    #[test]
+    fn long_patterns_past_128_positions() {
+        let text = "a".repeat(150) + "b";
+        let long = g(&format!("{}*b", "a".repeat(150)));
+        assert!(long.matches(&text) && long.matches(&format!("{}xxb", "a".repeat(150))));
+        assert!(!long.matches(&"a".repeat(151)));
     }
 }
