@@ -31,6 +31,7 @@ fn main() {
             }
         }
     }
+    baseline(&files);
     samples.sort();
     let pct = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
     let total: Duration = samples.iter().sum();
@@ -43,4 +44,53 @@ fn main() {
         samples[samples.len() - 1],
         total
     );
+}
+
+/// The same queries through Z3's string theory: time per query and agreement with the
+/// partition encoding (sat vs unsat), one round each.
+fn baseline(files: &[PathBuf]) {
+    use kmsproof_solver::{baseline::solve_string_theory, solve, Outcome};
+    let (mut part, mut strs) = (Vec::new(), Vec::new());
+    let (mut skipped, mut undecided, mut disagree) = (0, 0, 0);
+    for f in files {
+        let set = load_property_set(f).unwrap_or_else(|e| panic!("{e}"));
+        for p in &set.properties {
+            let Ok((enc, goal, _)) = kmsproof::query::encode_query(&set.inputs, &set.key_arn, p) else { continue };
+            let t = Instant::now();
+            let a = solve(enc.vocabulary(), &goal, Limits::default(), 1);
+            part.push(t.elapsed());
+            let t = Instant::now();
+            let b = solve_string_theory(enc.vocabulary(), &goal, 5_000);
+            let took = t.elapsed();
+            match (&a, &b) {
+                (_, Outcome::Unknown(why)) if why.contains("sets") => skipped += 1,
+                (_, Outcome::Unknown(_)) => {
+                    undecided += 1;
+                    strs.push(took);
+                }
+                (Outcome::Sat(_), Outcome::Sat(_)) | (Outcome::Unsat, Outcome::Unsat) => strs.push(took),
+                _ => {
+                    disagree += 1;
+                    strs.push(took);
+                }
+            }
+        }
+    }
+    part.sort();
+    strs.sort();
+    let pct = |v: &[Duration], q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "baseline (one round): partition p50 {:.2?} p99 {:.2?} over {} queries",
+        pct(&part, 0.5),
+        pct(&part, 0.99),
+        part.len()
+    );
+    if !strs.is_empty() {
+        println!(
+            "  string theory p50 {:.2?} p99 {:.2?} over {} queries; {undecided} undecided in 5 s, {disagree} disagreements, {skipped} skipped (sets)",
+            pct(&strs, 0.5),
+            pct(&strs, 0.99),
+            strs.len()
+        );
+    }
 }

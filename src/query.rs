@@ -281,7 +281,7 @@ fn check_one(
 /// `sometimes`, witnesses) the expectation.
 /// Returns the encoder, the goal, and the part of it whose patterns tell counterexamples
 /// apart (the goal without the invariants).
-fn encode_query(inputs: &Inputs, key_arn: &str, p: &Property) -> Result<(Encoder, Term, Term), Unsupported> {
+pub fn encode_query(inputs: &Inputs, key_arn: &str, p: &Property) -> Result<(Encoder, Term, Term), Unsupported> {
     let policies: Vec<&crate::policy::Policy> = std::iter::once(&inputs.key_policy)
         .chain(&inputs.identity)
         .chain(&inputs.scps)

@@ -140,6 +140,11 @@ impl Glob {
         &self.toks
     }
 
+    /// Whether characters compare case-insensitively.
+    pub fn folds(&self) -> bool {
+        self.fold
+    }
+
     /// Characters the pattern mentions (both cases when folding).
     pub fn alphabet(&self) -> impl Iterator<Item = char> + '_ {
         let chars = self.toks.iter().flat_map(|t| match t {

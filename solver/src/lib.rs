@@ -10,6 +10,7 @@
 //! measured this ~20× faster at p99 than the string theory on policy-shaped queries.
 
 pub mod backend;
+pub mod baseline;
 pub mod glob;
 pub mod partition;
 pub mod term;
