@@ -36,10 +36,13 @@ enum Command {
     Eval(EvalArgs),
     /// Prove or refute properties of a key policy (with IAM policies, grants, guardrails).
     Check(CheckArgs),
+    /// Compare two policies (or two authorization contexts): equivalent, more or less
+    /// permissive, or incomparable, with replayed requests that show each difference.
+    Diff(crate::diff_cli::DiffArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum Format {
+pub(crate) enum Format {
     Text,
     Json,
 }
@@ -124,6 +127,7 @@ pub fn run() -> i32 {
     match cli.command {
         Command::Eval(args) => eval(&args),
         Command::Check(args) => check(&args),
+        Command::Diff(args) => crate::diff_cli::diff(&args),
     }
 }
 
@@ -161,7 +165,7 @@ impl InputArgs {
     }
 }
 
-fn warnings(inputs: &Inputs) -> Vec<kmsproof::Diagnostic> {
+pub(crate) fn warnings(inputs: &Inputs) -> Vec<kmsproof::Diagnostic> {
     std::iter::once(&inputs.key_policy)
         .chain(&inputs.identity)
         .chain(&inputs.scps)
@@ -187,7 +191,7 @@ fn eval(args: &EvalArgs) -> i32 {
     exit::DECISION
 }
 
-fn pretty(v: &serde_json::Value) -> String {
+pub(crate) fn pretty(v: &serde_json::Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
 }
 
@@ -268,7 +272,7 @@ impl CheckArgs {
     }
 }
 
-fn cli_error(message: String) -> Error {
+pub(crate) fn cli_error(message: String) -> Error {
     Error::Invalid(vec![kmsproof::Diagnostic {
         severity: kmsproof::Severity::Error,
         source: "".into(),
@@ -306,7 +310,7 @@ fn check(args: &CheckArgs) -> i32 {
     }
 }
 
-fn bad_input(e: &Error) -> i32 {
+pub(crate) fn bad_input(e: &Error) -> i32 {
     match e {
         Error::Invalid(diags) => {
             for d in diags {

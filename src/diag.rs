@@ -64,6 +64,15 @@ impl Sink {
         self.items.push(Diagnostic { severity, source: self.source.clone(), pos, path: path.to_string(), message });
     }
 
+    /// Parses a whole input document; a syntax error becomes an `Error::Invalid` carrying
+    /// everything collected so far.
+    pub fn document(&mut self, text: &str) -> Result<crate::json::Json, Error> {
+        crate::json::parse(text).map_err(|e| {
+            self.error(e.pos, "", e.message);
+            Error::Invalid(std::mem::take(&mut self.items))
+        })
+    }
+
     pub fn has_errors(&self) -> bool {
         self.items.iter().any(|d| d.severity == Severity::Error)
     }

@@ -1,7 +1,7 @@
 //! KMS grants, in the shape `aws kms list-grants` prints them.
 
 use crate::diag::{Error, Sink};
-use crate::json::{self, Json, Kind, Pos};
+use crate::json::{Json, Kind, Pos};
 use crate::kms_rules::GRANT_OPERATIONS;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -67,13 +67,7 @@ const GRANT_FIELDS: &[&str] = &[
 /// Reads a grant file: one grant object, a list of them, or `{"Grants": [...]}`.
 pub fn parse_grants(text: &str, source: &str) -> Result<Vec<Grant>, Error> {
     let mut sink = Sink::new(source);
-    let doc = match json::parse(text) {
-        Ok(d) => d,
-        Err(e) => {
-            sink.error(e.pos, "", e.message);
-            return Err(Error::Invalid(sink.items));
-        }
-    };
+    let doc = sink.document(text)?;
     let (items, prefix): (Vec<&Json>, &str) = match (&doc.kind, doc.get("Grants")) {
         (_, Some(Json { kind: Kind::Array(items), .. })) => (items.iter().collect(), "Grants"),
         (Kind::Array(items), _) => (items.iter().collect(), ""),

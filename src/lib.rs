@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod diag;
+pub mod diff;
 pub mod encode;
 pub mod eval;
 pub mod grant;

@@ -237,3 +237,15 @@ mod tests {
         assert_eq!(pieces("${aws:username}", false), vec![Piece::Text("${aws:username}".into())]);
     }
 }
+
+/// A value as written in the policy (variables as `${key}`), for messages.
+pub fn pieces_text(pieces: &[Piece]) -> String {
+    pieces
+        .iter()
+        .map(|p| match p {
+            Piece::Text(t) | Piece::Literal(t) => t.clone(),
+            Piece::Var { key, default: None } => format!("${{{key}}}"),
+            Piece::Var { key, default: Some(d) } => format!("${{{key}, '{d}'}}"),
+        })
+        .collect()
+}

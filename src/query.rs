@@ -4,7 +4,7 @@
 use crate::diag::{Error, Sink};
 use crate::encode::{authorization, decode, Encoder, Unsupported};
 use crate::eval::{authorize, match_statement, Decision, Inputs, Match};
-use crate::json::{self, Json, Kind, Member};
+use crate::json::{Json, Kind, Member};
 use crate::policy::{read_statement, PrincipalEntry, Statement};
 use crate::request::Request;
 use kmsproof_solver::{solve_with, Limits, Outcome, Term};
@@ -89,13 +89,7 @@ const PROPERTY_FIELDS: &[(&str, &str)] = &[
 /// Reads a property file: one property object or a list of them.
 pub fn parse_properties(text: &str, source: &str) -> Result<Vec<Property>, Error> {
     let mut sink = Sink::new(source);
-    let doc = match json::parse(text) {
-        Ok(d) => d,
-        Err(e) => {
-            sink.error(e.pos, "", e.message);
-            return Err(Error::Invalid(sink.items));
-        }
-    };
+    let doc = sink.document(text)?;
     let props = properties_from(&doc, "", &mut sink);
     if sink.has_errors() {
         return Err(Error::Invalid(sink.items));
@@ -128,13 +122,7 @@ pub struct PropertySet {
 pub fn load_property_set(path: &std::path::Path) -> Result<PropertySet, Error> {
     let (text, label) = crate::load::read_source(path)?;
     let mut sink = Sink::new(&label);
-    let doc = match json::parse(&text) {
-        Ok(d) => d,
-        Err(e) => {
-            sink.error(e.pos, "", e.message);
-            return Err(Error::Invalid(sink.items));
-        }
-    };
+    let doc = sink.document(&text)?;
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
     let one = |k: &str| doc.get(k).and_then(Json::as_str).map(|p| dir.join(p));
     let many = |k: &str| -> Vec<std::path::PathBuf> {

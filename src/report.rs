@@ -201,3 +201,117 @@ pub fn check_text(results: &[CheckResult]) -> String {
     }
     out
 }
+
+use crate::diff::{DiffResult, DiffVerdict, Direction, Witness};
+
+/// One line a reviewer reads in a pull request: the action, who, and the context keys
+/// that mattered (present with their values, or tested by the policies and absent).
+pub fn witness_summary(w: &Witness, keys: &[String], verb: &str) -> String {
+    let text = |k: &str| w.request.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let principal = text("principal");
+    let account = crate::request::Caller::parse(&principal).ok().and_then(|c| c.account().map(str::to_string));
+    let mut out = format!("{} is {verb} for {principal}", text("action"));
+    if let Some(a) = account {
+        out.push_str(&format!(" (account {a})"));
+    }
+    let resource = text("resource");
+    if !resource.is_empty() {
+        out.push_str(&format!(" on {resource}"));
+    }
+    let ctx = w.request.get("context").and_then(Value::as_object);
+    let present: Vec<String> = ctx.into_iter().flatten().map(|(k, v)| format!("{k} = {v}")).collect();
+    let absent: Vec<&String> = keys
+        .iter()
+        .filter(|k| !ctx.is_some_and(|c| c.keys().any(|ck| ck.eq_ignore_ascii_case(k))))
+        .filter(|k| !crate::encode::is_derived_key(k))
+        .collect();
+    if !present.is_empty() {
+        out.push_str(&format!(" with {}", present.join(", ")));
+    }
+    match absent.len() {
+        0 => {}
+        1..=3 => {
+            let names: Vec<&str> = absent.iter().map(|k| k.as_str()).collect();
+            out.push_str(&format!("{} without {}", if present.is_empty() { "" } else { " and" }, names.join(", ")));
+        }
+        n => out.push_str(&format!(" ({n} other condition keys the policies test absent)")),
+    }
+    out
+}
+
+fn direction_json(d: &Direction, keys: &[String], verb: &str) -> Value {
+    let rows = match d {
+        Direction::Found(ws) => ws
+            .iter()
+            .map(|w| {
+                json!({"request": w.request, "summary": witness_summary(w, keys, verb),
+                       "new_decision": w.new.reason.as_str(), "new_statements": deciding(&w.new),
+                       "old_decision": w.old.reason.as_str(), "old_statements": deciding(&w.old)})
+            })
+            .collect(),
+        _ => vec![],
+    };
+    Value::Array(rows)
+}
+
+fn direction_status(d: &Direction) -> Value {
+    match d {
+        Direction::None => json!({"status": "none", "proof": "z3: unsat"}),
+        Direction::Found(ws) => json!({"status": "found", "count": ws.len()}),
+        Direction::Unknown(why) => json!({"status": "unknown", "reason": why}),
+    }
+}
+
+/// `{"verdict", "reason", "old", "new", "new_allows": [...], "old_allows": [...], "new_allows_status", "old_allows_status"}`.
+pub fn diff_json(r: &DiffResult, old: &str, new: &str) -> Value {
+    json!({
+        "verdict": r.verdict.as_str(),
+        "reason": match &r.verdict { DiffVerdict::Unknown(why) => json!(why), _ => Value::Null },
+        "old": old,
+        "new": new,
+        "new_allows": direction_json(&r.new_allows, &r.keys, "newly allowed"),
+        "old_allows": direction_json(&r.old_allows, &r.keys, "no longer allowed"),
+        "new_allows_status": direction_status(&r.new_allows),
+        "old_allows_status": direction_status(&r.old_allows),
+    })
+}
+
+fn verdict_line(r: &DiffResult) -> String {
+    match &r.verdict {
+        DiffVerdict::Equivalent => "EQUIVALENT (proved: Z3 unsat in both directions)".into(),
+        DiffVerdict::MorePermissive => {
+            "MORE-PERMISSIVE: NEW allows requests OLD denies; it denies none OLD allows (proved: Z3 unsat)".into()
+        }
+        DiffVerdict::LessPermissive => {
+            "LESS-PERMISSIVE: NEW denies requests OLD allows; it allows none OLD denies (proved: Z3 unsat)".into()
+        }
+        DiffVerdict::Incomparable => "INCOMPARABLE: each allows requests the other denies".into(),
+        DiffVerdict::Unknown(why) => format!("UNKNOWN ({why})"),
+    }
+}
+
+fn direction_text(out: &mut String, title: &str, d: &Direction, keys: &[String], verb: &str) {
+    match d {
+        Direction::None => out.push_str(&format!("{title}: none (proved: Z3 unsat)\n")),
+        Direction::Unknown(why) => out.push_str(&format!("{title}: unknown ({why})\n")),
+        Direction::Found(ws) => {
+            out.push_str(&format!("{title}:\n"));
+            for (i, w) in ws.iter().enumerate() {
+                out.push_str(&format!("  {}. {}\n", i + 1, witness_summary(w, keys, verb)));
+                out.push_str(&format!("     request: {}\n", w.request));
+                for (side, d) in [("new", &w.new), ("old", &w.old)] {
+                    out.push_str(&format!("     {side}: {} ({})\n", d.reason.as_str(), d.summary));
+                }
+            }
+        }
+    }
+}
+
+/// The verdict, then each direction's witnesses (one request per line, in the format
+/// `kmsproof eval --request` reads) with what decided them on each side.
+pub fn diff_text(r: &DiffResult, old: &str, new: &str) -> String {
+    let mut out = format!("{}\nold: {old}\nnew: {new}\n", verdict_line(r));
+    direction_text(&mut out, "Newly allowed (NEW allows, OLD denies)", &r.new_allows, &r.keys, "newly allowed");
+    direction_text(&mut out, "No longer allowed (OLD allows, NEW denies)", &r.old_allows, &r.keys, "no longer allowed");
+    out
+}

@@ -2,7 +2,7 @@
 
 use crate::catalog::{catalog, ActionInfo};
 use crate::diag::{Error, Sink};
-use crate::json::{self, Json, Kind, Pos};
+use crate::json::{Json, Kind, Pos};
 use crate::pattern::split_arn;
 use std::collections::BTreeMap;
 
@@ -100,7 +100,8 @@ impl Caller {
     }
 
     /// The keys AWS itself puts in the context for this caller ([GKEYS], [VARS]).
-    pub fn derived_keys(&self, action: &ActionInfo) -> Vec<(&'static str, String)> {
+    /// `action` is `None` for actions of other services (generic requests).
+    pub fn derived_keys(&self, action: Option<&ActionInfo>) -> Vec<(&'static str, String)> {
         let mut keys = Vec::new();
         match self {
             Caller::Iam { account, kind, .. } => {
@@ -120,7 +121,7 @@ impl Caller {
                     IamKind::FederatedUser { name } => keys.push(("aws:userid", format!("{account}:{name}"))),
                     IamKind::RoleSession { .. } => {}
                 }
-                if action.has_key("kms:CallerAccount") {
+                if action.is_some_and(|a| a.has_key("kms:CallerAccount")) {
                     keys.push(("kms:CallerAccount", account.clone()));
                 }
             }
@@ -192,9 +193,13 @@ impl Context {
 #[derive(Debug, Clone)]
 pub struct Request {
     pub caller: Caller,
-    /// Proper-case KMS action name without prefix, e.g. `Decrypt`.
+    /// The service prefix, lower case: `kms` for KMS requests (other services only in
+    /// generic requests, which `diff` uses for identity policies).
+    pub service: String,
+    /// Action name without prefix: proper-case for KMS (`Decrypt`), as written otherwise.
     pub action: String,
     /// The key ARN; `None` for actions not authorized on a key (CreateKey, ListKeys, ...).
+    /// Generic requests always name their resource.
     pub resource: Option<String>,
     /// The context as given plus the keys derived from the caller.
     pub context: Context,
@@ -203,7 +208,7 @@ pub struct Request {
 impl Request {
     /// `kms:Decrypt` form.
     pub fn action_name(&self) -> String {
-        format!("kms:{}", self.action)
+        format!("{}:{}", self.service, self.action)
     }
 
     /// The account that owns the key, from its ARN.
@@ -211,20 +216,16 @@ impl Request {
         split_arn(self.resource.as_deref()?).map(|p| p[4])
     }
 
-    pub fn action_info(&self) -> &'static ActionInfo {
-        catalog().kms_action(&self.action).expect("request actions are validated on construction")
+    /// The KMS action's catalog entry; `None` for other services' actions.
+    pub fn action_info(&self) -> Option<&'static ActionInfo> {
+        (self.service == "kms").then(|| catalog().kms_action(&self.action)).flatten()
     }
 
     /// Reads a request file; `source` names it in errors.
     pub fn parse(text: &str, source: &str) -> Result<Request, Error> {
         let mut sink = Sink::new(source);
-        let req = match json::parse(text) {
-            Ok(doc) => read_request(&doc, &mut sink),
-            Err(e) => {
-                sink.error(e.pos, "", e.message);
-                None
-            }
-        };
+        let doc = sink.document(text)?;
+        let req = read_request(&doc, &mut sink, Scope::Kms);
         match req {
             Some(r) if !sink.has_errors() => Ok(r),
             _ => Err(Error::Invalid(sink.items)),
@@ -233,13 +234,34 @@ impl Request {
 
     /// Reads a request from an already-parsed JSON value (e.g. a case in a case file).
     pub fn from_json(doc: &Json, sink: &mut Sink) -> Option<Request> {
-        read_request(doc, sink)
+        read_request(doc, sink, Scope::Kms)
     }
+
+    /// Reads a generic request: any `service:Action` and any resource string (required).
+    /// It is what one identity policy alone decides (`kmsproof diff` of IAM policies);
+    /// KMS's own rules (key ARNs, which actions take a key) are not applied.
+    pub fn parse_generic(text: &str, source: &str) -> Result<Request, Error> {
+        let mut sink = Sink::new(source);
+        let doc = sink.document(text)?;
+        match read_request(&doc, &mut sink, Scope::Generic) {
+            Some(r) if !sink.has_errors() => Ok(r),
+            _ => Err(Error::Invalid(sink.items)),
+        }
+    }
+}
+
+/// Which requests a reader accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// One KMS action on a key (or none), as KMS authorizes it.
+    Kms,
+    /// Any action of any service, on any resource.
+    Generic,
 }
 
 const REQUEST_FIELDS: &[&str] = &["principal", "action", "resource", "context"];
 
-fn read_request(doc: &Json, sink: &mut Sink) -> Option<Request> {
+fn read_request(doc: &Json, sink: &mut Sink, scope: Scope) -> Option<Request> {
     let Some(members) = doc.members() else {
         sink.error(
             doc.pos,
@@ -284,14 +306,47 @@ fn read_request(doc: &Json, sink: &mut Sink) -> Option<Request> {
         sink.error(doc.pos, "", "missing \"action\"");
         return None;
     };
-    let info = read_action(&action, apos, sink)?;
-    let resource = check_resource(info, resource, doc.pos, sink)?;
+    let (service, name, info, resource) = match scope {
+        Scope::Kms => {
+            let info = read_action(&action, apos, sink)?;
+            ("kms".to_string(), info.name.clone(), Some(info), check_resource(info, resource, doc.pos, sink)?)
+        }
+        Scope::Generic => {
+            let (service, name) = read_generic_action(&action, apos, sink)?;
+            let info = (service == "kms").then(|| catalog().kms_action(&name)).flatten();
+            let Some((r, _)) = resource.filter(|(r, _)| !r.is_empty()) else {
+                sink.error(doc.pos, "resource", "missing \"resource\" (a generic request names its resource)");
+                return None;
+            };
+            (service, info.map_or(name, |i| i.name.clone()), info, Some(r))
+        }
+    };
     let mut context = Context::default();
     if let Some(c) = doc.get("context") {
         read_context(c, &mut context, sink);
     }
     add_derived(&caller, info, &mut context, doc, sink);
-    Some(Request { caller, action: info.name.clone(), resource, context })
+    Some(Request { caller, service, action: name, resource, context })
+}
+
+/// `service:Action`, no wildcards: the service lower-cased, the name as written.
+fn read_generic_action(action: &str, pos: Pos, sink: &mut Sink) -> Option<(String, String)> {
+    let split = action.split_once(':').filter(|(svc, name)| {
+        !svc.is_empty()
+            && svc.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !name.is_empty()
+            && name.bytes().all(|b| b.is_ascii_alphanumeric())
+    });
+    if split.is_none() {
+        sink.error(
+            pos,
+            "action",
+            format!(
+                "\"{action}\" is not an action (expected service:Action, e.g. \"s3:GetObject\", without wildcards)"
+            ),
+        );
+    }
+    split.map(|(svc, name)| (svc.to_ascii_lowercase(), name.to_string()))
 }
 
 fn read_action(action: &str, pos: Pos, sink: &mut Sink) -> Option<&'static ActionInfo> {
@@ -383,7 +438,7 @@ fn read_context(c: &Json, context: &mut Context, sink: &mut Sink) {
 }
 
 /// Adds the caller-derived keys; a given value that contradicts the caller is an error.
-fn add_derived(caller: &Caller, info: &ActionInfo, context: &mut Context, doc: &Json, sink: &mut Sink) {
+fn add_derived(caller: &Caller, info: Option<&ActionInfo>, context: &mut Context, doc: &Json, sink: &mut Sink) {
     for (key, value) in caller.derived_keys(info) {
         match context.get(key) {
             None => context.insert(key, CtxValue::One(value)),

@@ -297,13 +297,24 @@ impl<'a> Compiler<'a> {
         self.domains(solver);
         solver.assert(self.compile(goal));
         let mut models = Vec::new();
+        let debug = std::env::var_os("KMSPROOF_DEBUG").is_some();
         while models.len() < max_models {
-            match solver.check() {
+            let t0 = std::time::Instant::now();
+            let answer = solver.check();
+            if debug {
+                eprintln!("check: {answer:?} in {:?}", t0.elapsed());
+            }
+            match answer {
                 SatResult::Sat => {
                     let Some(z) = self.readable(solver) else { return Outcome::Unknown("Z3 returned no model".into()) };
-                    let (model, block) = self.read(&z, relevant);
+                    // The blocking formula is only built when another model is wanted (it
+                    // grows with patterns × regions).
+                    let more = models.len() + 1 < max_models;
+                    let (model, block) = self.read(&z, if more { relevant } else { &[] });
                     models.push(model);
-                    solver.assert(block.not());
+                    if more {
+                        solver.assert(block.not());
+                    }
                 }
                 SatResult::Unsat if models.is_empty() => return Outcome::Unsat,
                 SatResult::Unsat => break,
@@ -337,24 +348,8 @@ impl<'a> Compiler<'a> {
                     .collect();
                 Bool::or(&hits)
             }
-            Node::IntCmp(v, cmp, k) => {
-                let (x, k) = (&self.ints[v.0], Int::from_i128(*k));
-                match cmp {
-                    Cmp::Lt => x.lt(&k),
-                    Cmp::Le => x.le(&k),
-                    Cmp::Eq => x.eq(&k),
-                    Cmp::Ge => x.ge(&k),
-                    Cmp::Gt => x.gt(&k),
-                }
-            }
-            Node::IpIn(v, c) => {
-                let (v6, bits) = &self.ips[v.0];
-                let shift = c.width() - c.prefix as u32;
-                let lhs = bits.bvlshr(BV::from_u64(shift as u64, 128));
-                let rhs = bv128(shr(c.net, shift));
-                let family = if c.v6 { v6.clone() } else { v6.not() };
-                Bool::and(&[family, lhs.eq(&rhs)])
-            }
+            Node::IntCmp(v, cmp, k) => int_cmp(&self.ints[v.0], *cmp, *k),
+            Node::IpIn(v, c) => ip_in(&self.ips[v.0], c),
         }
     }
 
@@ -375,14 +370,24 @@ impl<'a> Compiler<'a> {
                 pinned += 1;
                 continue;
             }
-            for (i, _) in p.regions.iter().enumerate().filter(|(_, r)| r.hinted) {
-                solver.push();
-                solver.assert(idx.is(i));
-                if solver.check() == SatResult::Sat {
-                    pinned += 1;
-                    z = solver.get_model()?;
-                    break;
-                }
+            // One check for "some hinted region" (not one per region: a variable can have
+            // hundreds of hinted regions, e.g. the literal actions of a large policy).
+            let hinted: Vec<Bool> =
+                p.regions.iter().enumerate().filter(|(_, r)| r.hinted).map(|(i, _)| idx.is(i)).collect();
+            if hinted.is_empty() {
+                continue;
+            }
+            solver.push();
+            solver.assert(Bool::or(&hinted));
+            let t0 = std::time::Instant::now();
+            let answer = solver.check();
+            if std::env::var_os("KMSPROOF_DEBUG").is_some() {
+                eprintln!("readable: {} hinted of {}: {answer:?} in {:?}", hinted.len(), p.regions.len(), t0.elapsed());
+            }
+            if answer == SatResult::Sat {
+                pinned += 1;
+                z = solver.get_model()?;
+            } else {
                 solver.pop(1);
             }
         }
@@ -402,9 +407,10 @@ impl<'a> Compiler<'a> {
             .strs
             .iter()
             .zip(&self.parts.strs)
-            .zip(relevant)
             .zip(&self.str_guards)
-            .map(|(((idx, (atoms, p)), rel), guard)| {
+            .enumerate()
+            .map(|(vi, ((idx, (atoms, p)), guard))| {
+                let rel = relevant.get(vi).map_or(&[][..], Vec::as_slice);
                 let i = idx.read(z);
                 let region = p.regions.get(i);
                 let matters = guard.map_or(true, |g| self.flag(z, g));
@@ -455,6 +461,26 @@ impl<'a> Compiler<'a> {
             .collect();
         (Model { strs, sets, ints, ips, bools }, Bool::and(&block))
     }
+}
+
+/// `x cmp k` over Z3 integers (shared with the string-theory baseline).
+pub(crate) fn int_cmp(x: &Int, cmp: Cmp, k: i128) -> Bool {
+    let k = Int::from_i128(k);
+    match cmp {
+        Cmp::Lt => x.lt(&k),
+        Cmp::Le => x.le(&k),
+        Cmp::Eq => x.eq(&k),
+        Cmp::Ge => x.ge(&k),
+        Cmp::Gt => x.gt(&k),
+    }
+}
+
+/// An address (IPv6 flag, 128 bits; IPv4 in the low 32) lies in a CIDR block.
+pub(crate) fn ip_in((v6, bits): &(Bool, BV), c: &crate::term::Cidr) -> Bool {
+    let shift = c.width() - c.prefix as u32;
+    let lhs = bits.bvlshr(BV::from_u64(shift as u64, 128));
+    let family = if c.v6 { v6.clone() } else { v6.not() };
+    Bool::and(&[family, lhs.eq(bv128(shr(c.net, shift)))])
 }
 
 fn bv128(v: u128) -> BV {

@@ -2,8 +2,9 @@
 //! kept only as a benchmark baseline so the partition encoding's speed-up stays measured.
 //! It answers sat/unsat without models; queries over sets of strings are not supported.
 
+use crate::backend::{int_cmp, ip_in};
 use crate::glob::{CharSet, Glob, Tok};
-use crate::term::{shr, Cmp, Node, Term, Vocabulary};
+use crate::term::{Node, Term, Vocabulary};
 use crate::Outcome;
 use z3::ast::{Bool, Int, Regexp, BV};
 use z3::{Params, SatResult, Solver};
@@ -118,24 +119,8 @@ impl Env {
             Node::Or(ts) => Bool::or(&ts.iter().map(|t| self.compile(t)).collect::<Option<Vec<_>>>()?),
             Node::StrMatch(v, g) => self.strs[v.0].regex_matches(&regex(g)),
             Node::SetAny(..) => return None,
-            Node::IntCmp(v, cmp, k) => {
-                let (x, k) = (&self.ints[v.0], Int::from_i128(*k));
-                match cmp {
-                    Cmp::Lt => x.lt(&k),
-                    Cmp::Le => x.le(&k),
-                    Cmp::Eq => x.eq(&k),
-                    Cmp::Ge => x.ge(&k),
-                    Cmp::Gt => x.gt(&k),
-                }
-            }
-            Node::IpIn(v, c) => {
-                let (v6, bits) = &self.ips[v.0];
-                let shift = c.width() - c.prefix as u32;
-                let net = shr(c.net, shift);
-                let rhs = BV::from_u64((net >> 64) as u64, 64).concat(&BV::from_u64(net as u64, 64));
-                let family = if c.v6 { v6.clone() } else { v6.not() };
-                Bool::and(&[family, bits.bvlshr(BV::from_u64(shift as u64, 128)).eq(&rhs)])
-            }
+            Node::IntCmp(v, cmp, k) => int_cmp(&self.ints[v.0], *cmp, *k),
+            Node::IpIn(v, c) => ip_in(&self.ips[v.0], c),
         })
     }
 }

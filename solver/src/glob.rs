@@ -131,6 +131,19 @@ impl Glob {
         Glob { toks, fold }
     }
 
+    /// A case-sensitive pattern written with `*` and `?` as wildcards (tests, examples).
+    pub fn wildcard(pattern: &str) -> Glob {
+        let toks = pattern
+            .chars()
+            .map(|c| match c {
+                '*' => Tok::Star,
+                '?' => Tok::One,
+                c => Tok::Char(c),
+            })
+            .collect();
+        Glob::new(toks, false)
+    }
+
     /// A pattern matching exactly `text`.
     pub fn literal(text: &str, fold: bool) -> Glob {
         Glob::new(text.chars().map(Tok::Char).collect(), fold)
@@ -237,25 +250,12 @@ impl Glob {
 mod tests {
     use super::*;
 
-    fn g(p: &str) -> Glob {
-        Glob::new(
-            p.chars()
-                .map(|c| match c {
-                    '*' => Tok::Star,
-                    '?' => Tok::One,
-                    c => Tok::Char(c),
-                })
-                .collect(),
-            false,
-        )
-    }
-
     #[test]
     fn nfa_matches_like_a_glob() {
-        assert!(g("ec2.*.amazonaws.com").matches("ec2.us-east-1.amazonaws.com"));
-        assert!(!g("ec2.*.amazonaws.com").matches("ec2.amazonaws.com"));
-        assert!(g("a?c*").matches("abc") && !g("a?c*").matches("ac"));
-        assert!(g("*").matches("") && g("").matches("") && !g("").matches("x"));
+        assert!(Glob::wildcard("ec2.*.amazonaws.com").matches("ec2.us-east-1.amazonaws.com"));
+        assert!(!Glob::wildcard("ec2.*.amazonaws.com").matches("ec2.amazonaws.com"));
+        assert!(Glob::wildcard("a?c*").matches("abc") && !Glob::wildcard("a?c*").matches("ac"));
+        assert!(Glob::wildcard("*").matches("") && Glob::wildcard("").matches("") && !Glob::wildcard("").matches("x"));
         assert!(Glob::literal("Decrypt", true).matches("DECRYPT"));
         assert!(!Glob::literal("Decrypt", false).matches("decrypt"));
         let digits = CharSet::of("0123456789");
@@ -268,7 +268,7 @@ mod tests {
     #[test]
     fn long_patterns_past_128_positions() {
         let text = "a".repeat(150) + "b";
-        let long = g(&format!("{}*b", "a".repeat(150)));
+        let long = Glob::wildcard(&format!("{}*b", "a".repeat(150)));
         assert!(long.matches(&text) && long.matches(&format!("{}xxb", "a".repeat(150))));
         assert!(!long.matches(&"a".repeat(151)));
     }

@@ -37,6 +37,8 @@ struct Dfa<'a> {
     ids: HashMap<States, u32>,
     subsets: Vec<States>,
     accepting: Vec<bool>,
+    /// No continuation can be accepted (the empty subset): the atom is decided false.
+    dead: Vec<bool>,
     /// `next[id * letters + letter]`, `u32::MAX` until computed.
     next: Vec<u32>,
     letters: usize,
@@ -44,8 +46,15 @@ struct Dfa<'a> {
 
 impl<'a> Dfa<'a> {
     fn new(glob: &'a Glob, letters: usize) -> Dfa<'a> {
-        let mut d =
-            Dfa { glob, ids: HashMap::new(), subsets: Vec::new(), accepting: Vec::new(), next: Vec::new(), letters };
+        let mut d = Dfa {
+            glob,
+            ids: HashMap::new(),
+            subsets: Vec::new(),
+            accepting: Vec::new(),
+            dead: Vec::new(),
+            next: Vec::new(),
+            letters,
+        };
         d.intern(glob.start());
         d
     }
@@ -56,6 +65,7 @@ impl<'a> Dfa<'a> {
         }
         let id = self.subsets.len() as u32;
         self.accepting.push(self.glob.accepts(&s));
+        self.dead.push(s.is_empty());
         self.subsets.push(s.clone());
         self.ids.insert(s, id);
         self.next.resize(self.subsets.len() * self.letters, u32::MAX);
@@ -123,18 +133,31 @@ pub fn partition(atoms: &[Glob], hints: &[String], limit: usize) -> Result<Parti
     let mut alphabet: Vec<char> = classes.into_values().collect();
     alphabet.sort_by_key(|c| readability(*c));
     let mut dfas: Vec<Dfa> = atoms.iter().map(|a| Dfa::new(a, alphabet.len())).collect();
-    let start: Vec<u32> = vec![0; atoms.len()];
+    // A product state lists only the atoms still alive, as (atom, DFA state): atoms with a
+    // literal prefix die after a few letters, so most steps touch a handful of atoms.
+    let start: Vec<(u32, u32)> =
+        (0..atoms.len() as u32).filter(|i| !dfas[*i as usize].dead[0]).map(|i| (i, 0)).collect();
     let mut found: BTreeMap<Vec<bool>, String> = BTreeMap::new();
-    let mut seen: HashSet<Vec<u32>> = HashSet::from([start.clone()]);
+    let mut seen: HashSet<Vec<(u32, u32)>> = HashSet::from([start.clone()]);
     let mut queue = VecDeque::from([(start, String::new())]);
     while let Some((state, text)) = queue.pop_front() {
-        let signs: Vec<bool> = dfas.iter().zip(&state).map(|(d, s)| d.accepting[*s as usize]).collect();
+        let mut signs = vec![false; atoms.len()];
+        for (a, s) in &state {
+            signs[*a as usize] = dfas[*a as usize].accepting[*s as usize];
+        }
         let slot = found.entry(signs).or_insert_with(|| text.clone());
         if slot.is_empty() && !text.is_empty() {
             *slot = text.clone();
         }
         for (li, &c) in alphabet.iter().enumerate() {
-            let next: Vec<u32> = dfas.iter_mut().zip(&state).map(|(d, s)| d.step(*s, li, c)).collect();
+            let next: Vec<(u32, u32)> = state
+                .iter()
+                .filter_map(|(a, s)| {
+                    let d = &mut dfas[*a as usize];
+                    let n = d.step(*s, li, c);
+                    (!d.dead[n as usize]).then_some((*a, n))
+                })
+                .collect();
             if seen.insert(next.clone()) {
                 if seen.len() > limit {
                     return Err(TooLarge { states: seen.len() });
@@ -168,20 +191,6 @@ pub fn partition(atoms: &[Glob], hints: &[String], limit: usize) -> Result<Parti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::glob::Tok;
-
-    fn g(p: &str) -> Glob {
-        Glob::new(
-            p.chars()
-                .map(|c| match c {
-                    '*' => Tok::Star,
-                    '?' => Tok::One,
-                    c => Tok::Char(c),
-                })
-                .collect(),
-            false,
-        )
-    }
 
     fn signs(p: &Partition) -> Vec<Vec<bool>> {
         p.regions.iter().map(|r| r.signs.clone()).collect()
@@ -190,7 +199,7 @@ mod tests {
     #[test]
     fn nested_patterns_leave_out_impossible_regions() {
         // "ec2.us-east-1.amazonaws.com" ⊂ "ec2.*.amazonaws.com": no string is in the first only.
-        let atoms = [g("ec2.us-east-1.amazonaws.com"), g("ec2.*.amazonaws.com")];
+        let atoms = [Glob::wildcard("ec2.us-east-1.amazonaws.com"), Glob::wildcard("ec2.*.amazonaws.com")];
         let p = partition(&atoms, &[], 10_000).unwrap();
         assert_eq!(signs(&p), vec![vec![false, false], vec![false, true], vec![true, true]]);
         for r in &p.regions {
@@ -200,15 +209,15 @@ mod tests {
 
     #[test]
     fn disjoint_and_overlapping_patterns() {
-        let p = partition(&[g("a*"), g("*b")], &[], 10_000).unwrap();
+        let p = partition(&[Glob::wildcard("a*"), Glob::wildcard("*b")], &[], 10_000).unwrap();
         assert_eq!(p.regions.len(), 4);
-        let p = partition(&[g("abc"), g("abd")], &[], 10_000).unwrap();
+        let p = partition(&[Glob::wildcard("abc"), Glob::wildcard("abd")], &[], 10_000).unwrap();
         assert_eq!(p.regions.len(), 3, "no string equals both");
     }
 
     #[test]
     fn hints_become_witnesses_and_empty_strings_are_avoided() {
-        let atoms = [g("ec2.*.amazonaws.com"), g("lambda.*.amazonaws.com")];
+        let atoms = [Glob::wildcard("ec2.*.amazonaws.com"), Glob::wildcard("lambda.*.amazonaws.com")];
         let hints = vec!["s3.us-east-1.amazonaws.com".to_string(), "ec2.eu-west-1.amazonaws.com".to_string()];
         let p = partition(&atoms, &hints, 10_000).unwrap();
         let w: Vec<&str> = p.regions.iter().map(|r| r.witness.as_str()).collect();
@@ -226,7 +235,7 @@ mod tests {
     #[test]
     fn limit_reports_too_large() {
         let atoms: Vec<Glob> =
-            (0..12).map(|i| g(&format!("*{}*{}*", (b'a' + i) as char, (b'b' + i) as char))).collect();
+            (0..12).map(|i| Glob::wildcard(&format!("*{}*{}*", (b'a' + i) as char, (b'b' + i) as char))).collect();
         assert!(partition(&atoms, &[], 50).is_err());
     }
 }

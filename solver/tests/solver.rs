@@ -3,19 +3,6 @@
 use kmsproof_solver::*;
 use proptest::prelude::*;
 
-fn glob(p: &str) -> Glob {
-    Glob::new(
-        p.chars()
-            .map(|c| match c {
-                '*' => Tok::Star,
-                '?' => Tok::One,
-                c => Tok::Char(c),
-            })
-            .collect(),
-        false,
-    )
-}
-
 fn sat(v: &Vocabulary, t: &Term, n: usize) -> Vec<Model> {
     match solve(v, t, Limits::default(), n) {
         Outcome::Sat(ms) => {
@@ -37,12 +24,12 @@ fn strings_outside_patterns_get_hinted_witnesses() {
     let mut v = Vocabulary::default();
     let via = v.str_var("kms:ViaService", vec!["s3.us-east-1.amazonaws.com".into()]);
     let goal = Term::and([
-        Term::not(Term::str_match(via, glob("ec2.*.amazonaws.com"))),
-        Term::not(Term::str_match(via, glob("lambda.*.amazonaws.com"))),
+        Term::not(Term::str_match(via, Glob::wildcard("ec2.*.amazonaws.com"))),
+        Term::not(Term::str_match(via, Glob::wildcard("lambda.*.amazonaws.com"))),
     ]);
     let m = &sat(&v, &goal, 1)[0];
     assert_eq!(m.strs[0], "s3.us-east-1.amazonaws.com");
-    unsat(&v, &Term::and([Term::str_match(via, glob("a")), Term::str_match(via, glob("b"))]));
+    unsat(&v, &Term::and([Term::str_match(via, Glob::wildcard("a")), Term::str_match(via, Glob::wildcard("b"))]));
 }
 
 #[test]
@@ -50,9 +37,9 @@ fn several_models_differ_in_region() {
     let mut v = Vocabulary::default();
     let a = v.str_var("action", vec![]);
     let goal = Term::or([
-        Term::str_match(a, glob("kms:Decrypt")),
-        Term::str_match(a, glob("kms:Encrypt")),
-        Term::str_match(a, glob("kms:Re*")),
+        Term::str_match(a, Glob::wildcard("kms:Decrypt")),
+        Term::str_match(a, Glob::wildcard("kms:Encrypt")),
+        Term::str_match(a, Glob::wildcard("kms:Re*")),
     ]);
     let ms = sat(&v, &goal, 10);
     let mut ws: Vec<&str> = ms.iter().map(|m| m.strs[0].as_str()).collect();
@@ -65,9 +52,12 @@ fn several_models_differ_in_region() {
 fn sets_for_all_and_for_any() {
     let mut v = Vocabulary::default();
     let ops = v.set_var("kms:GrantOperations", vec![]);
-    let allowed = ElemPred::or(vec![ElemPred::matches(glob("Encrypt")), ElemPred::matches(glob("ReEncryptTo"))]);
+    let allowed = ElemPred::or(vec![
+        ElemPred::matches(Glob::wildcard("Encrypt")),
+        ElemPred::matches(Glob::wildcard("ReEncryptTo")),
+    ]);
     let only_allowed = Term::set_all(ops, allowed.clone());
-    let has_decrypt = Term::set_any(ops, ElemPred::matches(glob("Decrypt")));
+    let has_decrypt = Term::set_any(ops, ElemPred::matches(Glob::wildcard("Decrypt")));
     unsat(&v, &Term::and([only_allowed.clone(), has_decrypt.clone()]));
     let m = &sat(&v, &Term::and([only_allowed.clone(), Term::not(Term::set_empty(ops))]), 1)[0];
     assert!(!m.sets[0].is_empty() && m.sets[0].iter().all(|s| s == "Encrypt" || s == "ReEncryptTo"), "{m:?}");
@@ -114,7 +104,7 @@ proptest! {
     fn agrees_with_brute_force(globs in proptest::collection::vec(arb_glob(), 1..4), picks in proptest::collection::vec((0usize..4, any::<bool>()), 1..4), disjunctive in any::<bool>()) {
         let mut v = Vocabulary::default();
         let s = v.str_var("s", vec![]);
-        let lits: Vec<(Glob, bool)> = picks.iter().map(|(i, pos)| (glob(&globs[i % globs.len()]), *pos)).collect();
+        let lits: Vec<(Glob, bool)> = picks.iter().map(|(i, pos)| (Glob::wildcard(&globs[i % globs.len()]), *pos)).collect();
         let lit = |g: &Glob, pos: bool| if pos { Term::str_match(s, g.clone()) } else { Term::not(Term::str_match(s, g.clone())) };
         let terms: Vec<Term> = lits.iter().map(|(g, p)| lit(g, *p)).collect();
         let goal = if disjunctive { Term::or(terms) } else { Term::and(terms) };

@@ -26,11 +26,24 @@ impl Encoder {
         let action = self.action_matcher(&st.action);
         let resource = match &st.resource {
             None => Term::FALSE,
-            Some(r) => self.resource_matcher(r)?,
+            Some(r) => match self.resource_matcher(r) {
+                Ok(t) => t,
+                Err(u) => {
+                    let text = format!("resource|{}|{:?}", r.negated, r.patterns);
+                    self.opaque_atom(text, || super::Opaque::Resource(r.clone())).ok_or(u)?
+                }
+            },
         };
         let mut parts = vec![action, resource];
         for c in &st.conditions {
-            parts.push(self.condition(c)?);
+            let t = match self.condition(c) {
+                Ok(t) => t,
+                Err(u) => {
+                    let text = format!("condition|{:?}|{}|{:?}", c.op, c.key.to_ascii_lowercase(), c.values);
+                    self.opaque_atom(text, || super::Opaque::Condition(c.clone())).ok_or(u)?
+                }
+            };
+            parts.push(t);
         }
         let core = Term::and(parts);
         let (direct, account, exact) = match &st.principal {
@@ -76,6 +89,14 @@ impl Encoder {
     fn resource_matcher(&self, m: &Matcher) -> Result<Term, Unsupported> {
         if m.patterns.iter().flatten().any(|p| matches!(p, Piece::Var { .. })) {
             return Err(Unsupported("policy variables in Resource are not encoded yet".into()));
+        }
+        if let Some(resource) = self.resource {
+            let hits = m.patterns.iter().map(|p| {
+                let toks = resolve(p, true, &|_| None).unwrap_or_default();
+                resource_glob(&toks).map_or(Term::FALSE, |g| Term::str_match(resource, g))
+            });
+            let any = Term::or(hits.collect::<Vec<_>>());
+            return Ok(if m.negated { Term::not(any) } else { any });
         }
         let covers = |target: &str| {
             let hit =
@@ -139,6 +160,17 @@ impl Encoder {
             parts.push(Term::or([Term::not(Term::var(present)), Term::set_all(keys, only)]));
         }
         Ok(Term::and(parts))
+    }
+}
+
+/// A `Resource` pattern as one whole-string pattern, as `pattern::resource_match` reads it:
+/// part-wise when it has all six ARN parts, whole-string otherwise. `None`: matches nothing.
+fn resource_glob(toks: &[crate::pattern::Tok]) -> Option<Glob> {
+    let colons = toks.iter().filter(|t| **t == crate::pattern::Tok::Char(':')).count();
+    if colons >= 5 {
+        super::caller::arn_like(toks)
+    } else {
+        Some(Glob::new(super::solver_tokens(toks), false))
     }
 }
 
@@ -237,4 +269,13 @@ pub fn authorization(enc: &mut Encoder, inputs: &Inputs) -> Result<Term, Unsuppo
     let anonymous = enc.caller.is(super::caller::Kind::Anonymous);
     let path = Term::or([Term::and([on_key.clone(), key_paths]), Term::and([Term::not(on_key), non_key])]);
     Ok(Term::and([Term::not(deny), Term::not(anonymous), path]))
+}
+
+/// "One policy alone allows the request" (an `Allow` applies and no `Deny` does), step
+/// for step as `eval::policy_decision`.
+pub fn policy_allows(enc: &mut Encoder, p: &Policy) -> Result<Term, Unsupported> {
+    let terms = enc.policy_terms(p)?;
+    let allow = any_of(terms.iter(), Effect::Allow, |t| &t.applies);
+    let deny = any_of(terms.iter(), Effect::Deny, |t| &t.applies);
+    Ok(Term::and([allow, Term::not(deny)]))
 }

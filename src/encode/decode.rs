@@ -14,7 +14,9 @@ pub fn decode(enc: &Encoder, m: &Model) -> Value {
     let mut out = Map::new();
     out.insert("principal".into(), json!(principal(m.str(enc.caller.caller), m.str(enc.caller.session))));
     out.insert("action".into(), json!(action));
-    if on_key {
+    if let Some(r) = enc.resource {
+        out.insert("resource".into(), json!(m.str(r)));
+    } else if on_key {
         out.insert("resource".into(), json!(enc.key_arn));
     }
     out.insert("context".into(), Value::Object(context(enc, m)));

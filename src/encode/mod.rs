@@ -14,7 +14,7 @@ mod caller;
 mod condition;
 mod decode;
 
-pub use authz::authorization;
+pub use authz::{authorization, policy_allows};
 pub use decode::decode;
 
 use crate::catalog::{catalog, KeyType};
@@ -74,16 +74,59 @@ const DERIVED: &[(&str, Derived)] = &[
     ("aws:principalservicename", Derived::PrincipalServiceName),
 ];
 
+/// Whether AWS derives `key` from the caller (never written in a request by kmsproof).
+pub fn is_derived_key(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    DERIVED.iter().any(|(k, _)| *k == lower) || NOT_MODELLED.contains(&lower.as_str())
+}
+
 /// Keys whose value the evaluator derives in ways the encoder does not model yet.
 const NOT_MODELLED: &[&str] = &["aws:username", "aws:userid"];
+
+/// A part of a policy the encoder cannot express exactly, stood in for by a free boolean
+/// (an opaque atom). Sound for "no request does X": every real request gives each atom
+/// some truth value, so `unsat` with the atoms free implies `unsat` with them exact. A
+/// `sat` answer may be spurious, so a request found this way counts only once the
+/// evaluator confirms it.
+#[derive(Debug, Clone)]
+pub enum Opaque {
+    Condition(crate::policy::Condition),
+    Resource(crate::policy::Matcher),
+}
+
+impl Opaque {
+    /// The atom's truth on a concrete request, as the evaluator decides it.
+    pub fn holds(&self, req: &crate::request::Request) -> bool {
+        match self {
+            Opaque::Condition(c) => crate::eval::evaluate_condition(c, &req.context).holds,
+            Opaque::Resource(m) => crate::eval::resource_covers(m, req),
+        }
+    }
+
+    /// Where the atom comes from, for `unknown` reasons.
+    pub fn describe(&self) -> String {
+        match self {
+            Opaque::Condition(c) => format!("the condition at {}", c.path),
+            Opaque::Resource(m) => {
+                let first = m.patterns.first().map(|p| crate::pattern::pieces_text(p)).unwrap_or_default();
+                format!("a Resource with policy variables ({first})")
+            }
+        }
+    }
+}
 
 /// The encoder's state: the vocabulary, the request variables and the invariants.
 pub struct Encoder {
     pub(crate) vocab: Vocabulary,
     pub(crate) caller: CallerVars,
     pub(crate) action: StrVar,
-    /// The key under analysis (every key-resource action targets it).
+    /// The key under analysis (every key-resource action targets it); empty for generic
+    /// requests.
     pub(crate) key_arn: String,
+    /// Generic requests: the resource is a variable and actions are of any service.
+    pub(crate) resource: Option<StrVar>,
+    /// Opaque atoms by canonical text, when enabled (`None`: report `Unsupported`).
+    pub(crate) opaque: Option<BTreeMap<String, (BoolVar, Opaque)>>,
     pub(crate) keys: BTreeMap<String, (String, KeyVar)>,
     /// Numbers are compared as integers scaled by 10^scale.
     pub(crate) scale: usize,
@@ -107,6 +150,8 @@ impl Encoder {
             caller,
             action,
             key_arn: key_arn.to_string(),
+            resource: None,
+            opaque: None,
             keys: BTreeMap::new(),
             scale,
             invariants: Vec::new(),
@@ -115,6 +160,80 @@ impl Encoder {
         let caller_invariant = enc.caller.invariant(&key_partition);
         enc.invariants.push(caller_invariant);
         enc
+    }
+
+    /// An encoder for generic requests — any action of any service on any resource, by an
+    /// IAM caller — as one identity policy alone decides them (`diff` of IAM policies).
+    pub fn generic(policies: &[&Policy]) -> Encoder {
+        let mut vocab = Vocabulary::default();
+        let statements: Vec<&Statement> = policies.iter().flat_map(|p| p.statements.iter()).collect();
+        let caller = CallerVars::new(&mut vocab, &statements, "");
+        let action = vocab.str_var("action", literal_hints(&statements, |s| Some(&s.action)));
+        let resource = vocab.str_var("resource", literal_hints(&statements, |s| s.resource.as_ref()));
+        let scale = numeric_scale(&statements) + 1;
+        let mut enc = Encoder {
+            vocab,
+            caller,
+            action,
+            key_arn: String::new(),
+            resource: Some(resource),
+            opaque: None,
+            keys: BTreeMap::new(),
+            scale,
+            invariants: Vec::new(),
+        };
+        let caller_invariant = enc.caller.invariant("aws");
+        // Invariants: identity policies are attached to IAM identities; an action is
+        // `service:Name` as `Request::parse_generic` reads it, a KMS one spelled as KMS does.
+        let iam = enc.caller.is_iam();
+        let word = |extra: &str| kmsproof_solver::CharSet::of(&format!("abcdefghijklmnopqrstuvwxyz0123456789{extra}"));
+        let shape = Glob::new(
+            vec![
+                Tok::In(word("-")),
+                Tok::StarIn(word("-")),
+                Tok::Char(':'),
+                Tok::In(word("ABCDEFGHIJKLMNOPQRSTUVWXYZ")),
+                Tok::StarIn(word("ABCDEFGHIJKLMNOPQRSTUVWXYZ")),
+            ],
+            false,
+        );
+        let kms = Term::str_match(
+            action,
+            Glob::new(vec![Tok::Char('k'), Tok::Char('m'), Tok::Char('s'), Tok::Char(':'), Tok::Star], false),
+        );
+        let kms_exact = Term::implies(kms, enc.action_in(|_| true));
+        // A resource is a non-empty string without spaces (an ARN or `*`, as requests name them).
+        let named = Glob::new(
+            vec![Tok::In(kmsproof_solver::CharSet::except(" ")), Tok::StarIn(kmsproof_solver::CharSet::except(" "))],
+            false,
+        );
+        let named = Term::str_match(resource, named);
+        enc.invariants.extend([caller_invariant, iam, Term::str_match(action, shape), kms_exact, named]);
+        enc
+    }
+
+    /// Stand in for constructs the encoder cannot express by opaque atoms (see [`Opaque`])
+    /// instead of failing with `Unsupported`.
+    pub fn with_opaque_atoms(mut self) -> Encoder {
+        self.opaque = Some(BTreeMap::new());
+        self
+    }
+
+    /// The opaque atoms created so far.
+    pub fn opaque_atoms(&self) -> Vec<(BoolVar, &Opaque)> {
+        self.opaque.iter().flat_map(|m| m.values()).map(|(b, o)| (*b, o)).collect()
+    }
+
+    /// The opaque atom for `what` (one per canonical text), or `None` when disabled.
+    pub(crate) fn opaque_atom(&mut self, text: String, what: impl FnOnce() -> Opaque) -> Option<Term> {
+        let n = self.opaque.as_ref()?.len();
+        let map = self.opaque.as_mut()?;
+        if let Some((b, _)) = map.get(&text) {
+            return Some(Term::var(*b));
+        }
+        let b = self.vocab.bool_var(&format!("opaque{n}"));
+        self.opaque.as_mut()?.insert(text, (b, what()));
+        Some(Term::var(b))
     }
 
     /// Every invariant of real requests collected so far.
@@ -202,7 +321,8 @@ impl Encoder {
         let known = catalog().key(key).is_some();
         let applicable = if known && lower.starts_with("kms:") {
             self.action_in(|a| a.has_key(key))
-        } else if lower.starts_with("aws:") || known {
+        } else if lower.starts_with("aws:") || known || (self.resource.is_some() && !lower.starts_with("kms:")) {
+            // Other services' keys exist for generic requests (no applicability data).
             Term::TRUE
         } else {
             // Unknown kms: keys (typos) and other services' keys never reach KMS.
@@ -252,6 +372,25 @@ pub(crate) fn present_of(v: &KeyVar) -> Option<BoolVar> {
         | KeyVar::Ip { present, .. } => Some(*present),
         KeyVar::Derived(_) => None,
     }
+}
+
+/// Literal (wildcard- and variable-free) patterns of `Action`/`Resource`: readable witnesses.
+fn literal_hints(
+    statements: &[&Statement],
+    pick: impl Fn(&Statement) -> Option<&crate::policy::Matcher>,
+) -> Vec<String> {
+    let mut out: Vec<String> = statements
+        .iter()
+        .filter_map(|s| pick(s))
+        .flat_map(|m| m.patterns.iter())
+        .filter_map(|p| match p.as_slice() {
+            [Piece::Text(t)] if !t.contains(['*', '?']) => Some(t.clone()),
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// The largest number of decimals among numeric condition values.

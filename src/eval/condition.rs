@@ -124,6 +124,7 @@ mod tests {
     use crate::policy::{parse_policy, PolicyKind};
 
     /// A request value: absent, one value, or a list.
+    #[derive(Clone, Copy)]
     enum R<'a> {
         Absent,
         One(&'a str),
@@ -148,6 +149,13 @@ mod tests {
     }
 
     use R::*;
+
+    /// Runs `(operator, policy values, request value, expected)` rows against key `k`.
+    fn run_table(k: &str, table: &[(&str, &str, R, bool)]) {
+        for (op, values, r, want) in table {
+            assert_eq!(check(op, k, values, *r), *want, "{op} {values}");
+        }
+    }
 
     #[test]
     fn string_operators() {
@@ -176,14 +184,7 @@ mod tests {
             ("StringNotEqualsIfExists", r#""a""#, One("a"), false),
             ("StringLikeIfExists", r#""a*""#, One("abc"), true),
         ];
-        for (op, values, r, want) in table {
-            let r = match r {
-                Absent => Absent,
-                One(v) => One(v),
-                Many(v) => Many(v),
-            };
-            assert_eq!(check(op, k, values, r), *want, "{op} {values}");
-        }
+        run_table(k, table);
     }
 
     #[test]
@@ -220,14 +221,7 @@ mod tests {
             ("NumericGreaterThanEquals", "7", Absent, false),
             ("NumericLessThanIfExists", "7", Absent, true),
         ];
-        for (op, values, r, want) in table {
-            let r = match r {
-                Absent => Absent,
-                One(v) => One(v),
-                Many(v) => Many(v),
-            };
-            assert_eq!(check(op, k, values, r), *want, "{op} {values}");
-        }
+        run_table(k, table);
     }
 
     #[test]
@@ -246,14 +240,7 @@ mod tests {
             ("DateLessThan", r#""2030-01-01T00:00:00Z""#, One("not a date"), false),
             ("DateLessThanIfExists", r#""2030-01-01T00:00:00Z""#, Absent, true),
         ];
-        for (op, values, r, want) in table {
-            let r = match r {
-                Absent => Absent,
-                One(v) => One(v),
-                Many(v) => Many(v),
-            };
-            assert_eq!(check(op, k, values, r), *want, "{op} {values}");
-        }
+        run_table(k, table);
     }
 
     #[test]
@@ -335,13 +322,6 @@ mod tests {
             ("StringEquals", r#""Dept""#, Many(&["Dept", "x"]), false),
             ("StringNotEquals", r#""Dept""#, Many(&["a", "x"]), false),
         ];
-        for (op, values, r, want) in table {
-            let r = match r {
-                Absent => Absent,
-                One(v) => One(v),
-                Many(v) => Many(v),
-            };
-            assert_eq!(check(op, k, values, r), *want, "{op} {values}");
-        }
+        run_table(k, table);
     }
 }

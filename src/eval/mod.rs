@@ -7,7 +7,7 @@ mod condition;
 mod statement;
 
 pub use condition::{evaluate as evaluate_condition, CondOutcome};
-pub use statement::{match_statement, Match, Via};
+pub use statement::{match_statement, resource_covers, Match, Via};
 
 use crate::grant::Grant;
 use crate::kms_rules::{is_cross_account_action, GRANT_OPS_IGNORING_CONSTRAINTS};
@@ -109,6 +109,31 @@ pub fn authorize(inputs: &Inputs, req: &Request) -> Decision {
     let mut d = Decision { reason: Reason::ImplicitDeny, summary: String::new(), statements, grants, notes };
     if !deny(&mut d) {
         allow(&mut d, inputs, req);
+    }
+    d
+}
+
+/// What one policy alone decides ([EVAL] within one policy): an applying `Deny` wins,
+/// else an applying `Allow` allows, else implicit deny. No KMS paths, no root-user rule:
+/// this is the decision `diff` compares for identity policies of any service.
+pub fn policy_decision(p: &Policy, req: &Request) -> Decision {
+    let statements = evaluate_policy(p, req);
+    let notes = collect_notes(&statements);
+    let mut d = Decision { reason: Reason::ImplicitDeny, summary: String::new(), statements, grants: vec![], notes };
+    if deny(&mut d) {
+        return d;
+    }
+    let mut first = None;
+    for s in d.statements.iter_mut().filter(|s| s.applies && s.effect == Effect::Allow) {
+        s.decisive = true;
+        first.get_or_insert_with(|| format!("{} {} in {}", s.kind.label(), s.statement, s.policy));
+    }
+    match first {
+        Some(who) => {
+            d.reason = Reason::Allowed;
+            d.summary = format!("allowed by {who}");
+        }
+        None => d.summary = format!("no statement of {} allows {}", p.source, req.action_name()),
     }
     d
 }

@@ -74,6 +74,14 @@ pub fn match_statement(st: &Statement, req: &Request) -> Match {
     Match::Applies { via, notes }
 }
 
+/// Whether `Resource`/`NotResource` covers the request's resource (`*` when it has none),
+/// policy variables resolved from the request.
+pub fn resource_covers(m: &Matcher, req: &Request) -> bool {
+    let target = req.resource.as_deref().unwrap_or("*");
+    let lookup = variable_lookup(&req.context);
+    matcher_hits(m, |pat| resolve(pat, true, &lookup).is_some_and(|toks| resource_match(&toks, target)))
+}
+
 fn resolve_plain(pat: &[Piece]) -> Vec<crate::pattern::Tok> {
     resolve(pat, true, &|_| None).unwrap_or_default()
 }

@@ -17,13 +17,7 @@ const STATEMENT_ELEMENTS: &[&str] =
 /// Errors come back together; warnings travel in [`Policy::warnings`].
 pub fn parse_policy(text: &str, source: &str, kind: PolicyKind) -> Result<Policy, Error> {
     let mut sink = Sink::new(source);
-    let doc = match json::parse(text) {
-        Ok(doc) => doc,
-        Err(e) => {
-            sink.error(e.pos, "", e.message);
-            return Err(Error::Invalid(sink.items));
-        }
-    };
+    let doc = sink.document(text)?;
     let Some(doc) = unwrap_document(doc, &mut sink) else {
         return Err(Error::Invalid(sink.items));
     };

@@ -1,0 +1,364 @@
+//! Policy comparison: is NEW equivalent to OLD, more or less permissive, or incomparable?
+//! Two reachability questions — "NEW allows and OLD denies" and the reverse — answered by
+//! Z3 on one encoding of both sides, each witness replayed through the evaluator against
+//! both sides before it is shown.
+//!
+//! Constructs the encoder cannot express (policy variables that compare two request
+//! values, conditions on `aws:username`, `BinaryEquals`, …) become opaque atoms shared
+//! by both sides (see [`Opaque`]): an `unsat` stays a proof, and a request found through
+//! them counts only when the evaluator confirms it; otherwise the direction is `unknown`.
+
+use crate::encode::{authorization, decode, is_derived_key, policy_allows, Encoder, Opaque, Unsupported};
+use crate::eval::{authorize, policy_decision, Decision, Inputs};
+use crate::pattern::Piece;
+use crate::policy::operator::Family;
+use crate::policy::CondValue;
+use crate::policy::Policy;
+use crate::request::CtxValue;
+use crate::request::Request;
+use kmsproof_solver::{solve_with, BoolVar, Glob, Limits, Model, Outcome, Term};
+use serde_json::Value;
+
+/// What one side of a comparison is.
+#[derive(Debug, Clone)]
+pub enum Side {
+    /// A KMS authorization context (key policy, identity policies, grants, SCPs,
+    /// boundary), decided as KMS decides requests on the key.
+    Kms(Inputs),
+    /// One IAM policy alone, over requests of any service (identity policies).
+    Policy(Policy),
+}
+
+impl Side {
+    /// The side's decision on a concrete request.
+    pub fn decide(&self, req: &Request) -> Decision {
+        match self {
+            Side::Kms(inputs) => authorize(inputs, req),
+            Side::Policy(p) => policy_decision(p, req),
+        }
+    }
+
+    fn policies(&self) -> Vec<&Policy> {
+        match self {
+            Side::Kms(i) => {
+                std::iter::once(&i.key_policy).chain(&i.identity).chain(&i.scps).chain(&i.boundary).collect()
+            }
+            Side::Policy(p) => vec![p],
+        }
+    }
+
+    fn read_request(&self, text: &str) -> Result<Request, String> {
+        let parsed = match self {
+            Side::Kms(_) => Request::parse(text, "<witness>"),
+            Side::Policy(_) => Request::parse_generic(text, "<witness>"),
+        };
+        parsed.map_err(|e| format!("the request does not read back: {e}"))
+    }
+}
+
+/// The comparison's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiffVerdict {
+    Equivalent,
+    MorePermissive,
+    LessPermissive,
+    Incomparable,
+    Unknown(String),
+}
+
+impl DiffVerdict {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DiffVerdict::Equivalent => "equivalent",
+            DiffVerdict::MorePermissive => "more-permissive",
+            DiffVerdict::LessPermissive => "less-permissive",
+            DiffVerdict::Incomparable => "incomparable",
+            DiffVerdict::Unknown(_) => "unknown",
+        }
+    }
+}
+
+/// A request one side allows and the other denies, with both decisions.
+#[derive(Debug, Clone)]
+pub struct Witness {
+    pub request: Value,
+    pub old: Decision,
+    pub new: Decision,
+}
+
+/// The answer to one direction ("requests X allows and Y denies").
+#[derive(Debug, Clone)]
+pub enum Direction {
+    /// Z3 answered `unsat`: there is no such request.
+    None,
+    /// Replayed witnesses (at least one).
+    Found(Vec<Witness>),
+    Unknown(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct DiffResult {
+    pub verdict: DiffVerdict,
+    /// Requests NEW allows and OLD denies.
+    pub new_allows: Direction,
+    /// Requests OLD allows and NEW denies.
+    pub old_allows: Direction,
+    /// The condition keys the policies test (to say what a witness lacks).
+    pub keys: Vec<String>,
+}
+
+/// The solver and the evaluator disagree on an exactly encoded witness: a bug.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("internal error: diff witness {request} should be allowed by {allowed_by} and denied by the other side, but the evaluator says: {got}")]
+pub struct DiffMismatch {
+    pub request: String,
+    pub allowed_by: &'static str,
+    pub got: String,
+}
+
+/// Options of one comparison.
+#[derive(Debug, Clone, Copy)]
+pub struct DiffOptions {
+    /// Witnesses per direction.
+    pub examples: usize,
+    pub limits: Limits,
+}
+
+/// How many times a witness found through opaque atoms is re-sought with the atoms pinned
+/// to the evaluator's values on the previous candidate.
+const REFINE_ROUNDS: usize = 4;
+
+/// Compares OLD and NEW (both `Kms` or both `Policy`); `key_arn` is the key under analysis
+/// for `Kms` sides.
+pub fn diff(old: &Side, new: &Side, key_arn: &str, opts: DiffOptions) -> Result<DiffResult, DiffMismatch> {
+    let policies: Vec<&Policy> = old.policies().into_iter().chain(new.policies()).collect();
+    let mut enc = match (old, new) {
+        (Side::Kms(_), Side::Kms(_)) => Encoder::new(key_arn, &policies, &[]),
+        _ => Encoder::generic(&policies),
+    }
+    .with_opaque_atoms();
+    let (a_old, a_new) = match (allowed(&mut enc, old), allowed(&mut enc, new)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(Unsupported(why)), _) | (_, Err(Unsupported(why))) => {
+            let why = format!("not encoded exactly: {why}");
+            return Ok(result(Direction::Unknown(why.clone()), Direction::Unknown(why), vec![]));
+        }
+    };
+    let keys = enc.keys.values().map(|(name, _)| name.clone()).collect();
+    let search = Search { enc: &enc, old, new, opts };
+    let new_allows = search.direction(&a_new, &a_old, Allowed::New)?;
+    let old_allows = search.direction(&a_old, &a_new, Allowed::Old)?;
+    Ok(result(new_allows, old_allows, keys))
+}
+
+fn allowed(enc: &mut Encoder, side: &Side) -> Result<Term, Unsupported> {
+    match side {
+        Side::Kms(inputs) => authorization(enc, inputs),
+        Side::Policy(p) => policy_allows(enc, p),
+    }
+}
+
+fn result(new_allows: Direction, old_allows: Direction, keys: Vec<String>) -> DiffResult {
+    let verdict = match (&new_allows, &old_allows) {
+        (Direction::Unknown(why), _) | (_, Direction::Unknown(why)) => DiffVerdict::Unknown(why.clone()),
+        (Direction::None, Direction::None) => DiffVerdict::Equivalent,
+        (Direction::Found(_), Direction::None) => DiffVerdict::MorePermissive,
+        (Direction::None, Direction::Found(_)) => DiffVerdict::LessPermissive,
+        (Direction::Found(_), Direction::Found(_)) => DiffVerdict::Incomparable,
+    };
+    DiffResult { verdict, new_allows, old_allows, keys }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Allowed {
+    Old,
+    New,
+}
+
+struct Search<'a> {
+    enc: &'a Encoder,
+    old: &'a Side,
+    new: &'a Side,
+    opts: DiffOptions,
+}
+
+/// A model's request, replayed: a confirmed witness, or why it is not one.
+enum Replay {
+    Confirmed(Witness),
+    /// The evaluator disagrees; with opaque atoms this may be a spurious model.
+    Refuted {
+        request: Value,
+        req: Option<Request>,
+        got: String,
+    },
+}
+
+impl Search<'_> {
+    /// Requests `yes` allows and `no` denies: `None` (proved), witnesses, or unknown.
+    fn direction(&self, yes: &Term, no: &Term, who: Allowed) -> Result<Direction, DiffMismatch> {
+        let relevant = Term::and([yes.clone(), Term::not(no.clone())]);
+        let goal = Term::and([self.enc.invariants(), relevant.clone()]);
+        let mut witnesses: Vec<Witness> = Vec::new();
+        let mut blocked: Vec<Term> = Vec::new();
+        let mut pins = Term::TRUE;
+        while witnesses.len() < self.opts.examples.max(1) {
+            let fresh = Term::and([goal.clone(), Term::and(blocked.clone())]);
+            match self.witness(&fresh, &relevant, &mut pins, who)? {
+                Ok(Some(w)) => {
+                    blocked.push(self.block(&w, witnesses.len()));
+                    witnesses.push(w);
+                }
+                Ok(None) if witnesses.is_empty() => return Ok(Direction::None),
+                Ok(None) => break,
+                Err(_) if !witnesses.is_empty() => break,
+                Err(why) => return Ok(Direction::Unknown(why)),
+            }
+        }
+        Ok(Direction::Found(witnesses))
+    }
+
+    /// Excludes what a witness showed: its action first (different ways in), then, once
+    /// a few actions are shown, its action with its principal.
+    fn block(&self, w: &Witness, shown: usize) -> Term {
+        let text = |k: &str| w.request.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let action = Term::str_match(self.enc.action, Glob::literal(&text("action"), false));
+        if shown < 2 {
+            return Term::not(action);
+        }
+        let caller = Term::str_match(self.enc.caller.caller, Glob::literal(&self.caller_text(w), false));
+        Term::not(Term::and([action, caller]))
+    }
+
+    fn caller_text(&self, w: &Witness) -> String {
+        let principal = w.request.get("principal").and_then(Value::as_str).unwrap_or_default();
+        crate::request::Caller::parse(principal)
+            .ok()
+            .and_then(|c| c.principal_arn())
+            .unwrap_or_else(|| principal.to_string())
+    }
+
+    /// One replayed witness of `goal`; `Ok(None)` when Z3 proves there is none.
+    /// Spurious models (possible only with opaque atoms) are refined by pinning the atoms
+    /// to the evaluator's values on the candidate, a few rounds, then `Err` (unknown).
+    fn witness(
+        &self,
+        goal: &Term,
+        relevant: &Term,
+        pins: &mut Term,
+        who: Allowed,
+    ) -> Result<Result<Option<Witness>, String>, DiffMismatch> {
+        let opaque = self.enc.opaque_atoms();
+        for round in 0..=REFINE_ROUNDS {
+            let query = Term::and([goal.clone(), pins.clone()]);
+            let model = match solve_with(self.enc.vocabulary(), &query, relevant, self.opts.limits, 1) {
+                Outcome::Unsat if round == 0 || pins.is_const(true) => return Ok(Ok(None)),
+                Outcome::Unsat => {
+                    // The pins were a guess; without them the question stays open.
+                    *pins = Term::TRUE;
+                    return Ok(Err(self.opaque_reason(&opaque)));
+                }
+                Outcome::Unknown(why) => return Ok(Err(why)),
+                Outcome::Sat(mut models) => models.remove(0),
+            };
+            match self.replay(&model, who) {
+                Replay::Confirmed(w) => return Ok(Ok(Some(w))),
+                Replay::Refuted { request, got, .. } if opaque.is_empty() => {
+                    return Err(DiffMismatch { request: request.to_string(), allowed_by: who.name(), got })
+                }
+                Replay::Refuted { request, req: Some(req), .. } => {
+                    if let Some(repaired) = repair(&request, &req, &model, &opaque) {
+                        if let Replay::Confirmed(w) = self.replay_request(repaired, who) {
+                            return Ok(Ok(Some(w)));
+                        }
+                    }
+                    *pins = pin(&opaque, &req);
+                }
+                Replay::Refuted { .. } => break,
+            }
+        }
+        Ok(Err(self.opaque_reason(&opaque)))
+    }
+
+    fn opaque_reason(&self, opaque: &[(BoolVar, &Opaque)]) -> String {
+        let what: Vec<String> = opaque.iter().take(3).map(|(_, o)| o.describe()).collect();
+        format!(
+            "a difference may exist only through constructs not encoded exactly ({}{}); no request the evaluator confirms was found",
+            what.join("; "),
+            if opaque.len() > 3 { "; …" } else { "" }
+        )
+    }
+
+    fn replay(&self, m: &kmsproof_solver::Model, who: Allowed) -> Replay {
+        self.replay_request(decode(self.enc, m), who)
+    }
+
+    fn replay_request(&self, request: Value, who: Allowed) -> Replay {
+        let text = request.to_string();
+        let req = match self.old.read_request(&text) {
+            Ok(r) => r,
+            Err(got) => return Replay::Refuted { request, req: None, got },
+        };
+        let (old, new) = (self.old.decide(&req), self.new.decide(&req));
+        let confirmed = match who {
+            Allowed::New => new.allowed() && !old.allowed(),
+            Allowed::Old => old.allowed() && !new.allowed(),
+        };
+        if confirmed {
+            return Replay::Confirmed(Witness { request, old, new });
+        }
+        let got =
+            format!("old: {} ({}); new: {} ({})", old.reason.as_str(), old.summary, new.reason.as_str(), new.summary);
+        Replay::Refuted { request, req: Some(req), got }
+    }
+}
+
+impl Allowed {
+    fn name(self) -> &'static str {
+        match self {
+            Allowed::Old => "OLD",
+            Allowed::New => "NEW",
+        }
+    }
+}
+
+/// Every opaque atom fixed to its truth on `req`, as the evaluator decides it.
+fn pin(opaque: &[(BoolVar, &Opaque)], req: &Request) -> Term {
+    Term::and(
+        opaque
+            .iter()
+            .map(|(b, o)| if o.holds(req) { Term::var(*b) } else { Term::not(Term::var(*b)) })
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// Realises opaque equalities between two request keys (`"aws:ResourceAccount":
+/// "${aws:PrincipalAccount}"`, the common shape in AWS managed policies) the model wants
+/// and the decoded request lacks, by copying one key's value to the other (never to a key
+/// AWS derives from the caller). The evaluator then judges the repaired request.
+fn repair(request: &Value, req: &Request, m: &Model, opaque: &[(BoolVar, &Opaque)]) -> Option<Value> {
+    let mut out = request.clone();
+    let mut changed = false;
+    for (b, o) in opaque {
+        let want = m.bool(*b);
+        let Opaque::Condition(c) = o else { continue };
+        if o.holds(req) == want || c.op.set.is_some() || c.op.spec.family != Family::String {
+            continue;
+        }
+        let [CondValue::Text(pieces)] = c.values.as_slice() else { continue };
+        let [Piece::Var { key: other, .. }] = pieces.as_slice() else { continue };
+        let (from, to) = match (is_derived_key(&c.key), is_derived_key(other)) {
+            (_, false) => (c.key.as_str(), other.as_str()),
+            (false, true) => (other.as_str(), c.key.as_str()),
+            (true, true) => continue,
+        };
+        let equal = want != c.op.spec.negated;
+        let value = match req.context.get(from) {
+            Some(CtxValue::One(v)) if equal => v.clone(),
+            Some(CtxValue::One(v)) => format!("{v}-other"),
+            _ => continue,
+        };
+        out.get_mut("context")?.as_object_mut()?.insert(to.to_string(), Value::String(value));
+        changed = true;
+    }
+    changed.then_some(out)
+}

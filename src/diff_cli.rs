@@ -1,0 +1,269 @@
+//! `kmsproof diff`: flags, turned into a validated configuration, then the comparison.
+
+use crate::cli::{bad_input, cli_error, exit, pretty, warnings, Format};
+use clap::ValueEnum;
+use kmsproof::diff::{diff as compare, DiffOptions, DiffVerdict, Direction, Side};
+use kmsproof::eval::Inputs;
+use kmsproof::load::{load_inputs, read_source, InputPaths};
+use kmsproof::policy::{parse_policy, PolicyKind};
+use kmsproof::query::default_key_arn;
+use kmsproof::report;
+use kmsproof_solver::Limits;
+use std::path::{Path, PathBuf};
+
+/// Which differences make `diff` exit 1.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailOn {
+    /// NEW allows some request OLD denies (more-permissive or incomparable).
+    More,
+    /// Any difference.
+    Any,
+    /// Never (exit 0 whatever the verdict, 3 when unknown).
+    Never,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DiffArgs {
+    /// OLD and NEW policy files (`-` for one of them). Policies with a `Principal` are
+    /// compared as key policies (KMS authorization, the caller's IAM policies assumed to
+    /// allow); others as identity policies alone, over requests of any service.
+    #[arg(value_name = "FILE", num_args = 0..=2)]
+    files: Vec<PathBuf>,
+    /// Compare a file with its version at a git revision: `--git REV PATH`.
+    #[arg(long, value_name = "REV", conflicts_with_all = ["old_key_policy", "new_key_policy"])]
+    git: Option<String>,
+    #[command(flatten)]
+    old: OldSet,
+    #[command(flatten)]
+    new: NewSet,
+    /// The key under analysis for key policies (default: the account the key policy trusts).
+    #[arg(long, value_name = "ARN")]
+    key_arn: Option<String>,
+    /// Witness requests per direction.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    examples: usize,
+    /// Which difference exits 1.
+    #[arg(long, value_enum, default_value_t = FailOn::More)]
+    fail_on: FailOn,
+    /// Solver time limit per query, in milliseconds.
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    timeout_ms: u32,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+/// The OLD authorization context, file by file (the set form).
+#[derive(clap::Args, Debug)]
+pub struct OldSet {
+    /// OLD key policy (set form: every --old-/--new- file makes one KMS authorization context).
+    #[arg(long, value_name = "FILE")]
+    old_key_policy: Option<PathBuf>,
+    #[arg(long = "old-identity-policy", value_name = "FILE")]
+    old_identity: Vec<PathBuf>,
+    #[arg(long = "old-grant", value_name = "FILE")]
+    old_grants: Vec<PathBuf>,
+    #[arg(long = "old-scp", value_name = "FILE")]
+    old_scps: Vec<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    old_boundary: Option<PathBuf>,
+}
+
+/// The NEW authorization context, file by file (the set form).
+#[derive(clap::Args, Debug)]
+pub struct NewSet {
+    /// NEW key policy.
+    #[arg(long, value_name = "FILE")]
+    new_key_policy: Option<PathBuf>,
+    #[arg(long = "new-identity-policy", value_name = "FILE")]
+    new_identity: Vec<PathBuf>,
+    #[arg(long = "new-grant", value_name = "FILE")]
+    new_grants: Vec<PathBuf>,
+    #[arg(long = "new-scp", value_name = "FILE")]
+    new_scps: Vec<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    new_boundary: Option<PathBuf>,
+}
+
+/// `diff` after validation: both sides loaded, of the same kind.
+struct DiffConfig {
+    old: Side,
+    new: Side,
+    old_label: String,
+    new_label: String,
+    key_arn: String,
+    opts: DiffOptions,
+    fail_on: FailOn,
+    format: Format,
+}
+
+/// What the caller's IAM policies are taken to be when only key policies are compared:
+/// allowing everything, so the diff shows all the key policy itself lets through.
+const ANY_IAM_POLICY: &str = r#"{"Version": "2012-10-17", "Statement": [{"Sid": "AnyIamPermission", "Effect": "Allow", "Action": "*", "Resource": "*"}]}"#;
+
+impl DiffArgs {
+    fn config(&self) -> Result<DiffConfig, i32> {
+        if self.examples == 0 {
+            return Err(usage("--examples must be at least 1"));
+        }
+        let set_form = self.old.old_key_policy.is_some() || self.new.new_key_policy.is_some();
+        let ((old, old_label), (new, new_label)) = match (&self.git, set_form, self.files.as_slice()) {
+            (Some(rev), false, [path]) => (side_from_git(rev, path)?, side_from_file(path)?),
+            (Some(_), _, _) => return Err(usage("--git REV takes exactly one PATH")),
+            (None, true, []) => (self.old.side()?, self.new.side()?),
+            (None, true, _) => return Err(usage("give either OLD NEW files or the --old-/--new- set form, not both")),
+            (None, false, [old, new]) => {
+                if old.as_os_str() == "-" && new.as_os_str() == "-" {
+                    return Err(usage("only one input can be read from standard input (`-`)"));
+                }
+                (side_from_file(old)?, side_from_file(new)?)
+            }
+            (None, false, _) => {
+                return Err(usage("give OLD and NEW policy files, --git REV PATH, or the --old-/--new- set form"))
+            }
+        };
+        let key_arn = self.key_arn(&old, &new)?;
+        let limits = Limits { timeout_ms: self.timeout_ms, ..Limits::default() };
+        let opts = DiffOptions { examples: self.examples, limits };
+        Ok(DiffConfig { old, new, old_label, new_label, key_arn, opts, fail_on: self.fail_on, format: self.format })
+    }
+
+    fn key_arn(&self, old: &Side, new: &Side) -> Result<String, i32> {
+        let (Side::Kms(a), Side::Kms(b)) = (old, new) else {
+            if matches!((old, new), (Side::Policy(_), Side::Policy(_))) {
+                return Ok(String::new());
+            }
+            return Err(usage("one side is a key policy (it has a Principal) and the other an identity policy; compare policies of one kind"));
+        };
+        let arn = self.key_arn.clone().or_else(|| default_key_arn(a)).or_else(|| default_key_arn(b));
+        match arn {
+            Some(k) if kmsproof::pattern::split_arn(&k).is_some_and(|p| p[2] == "kms" && p[4].len() == 12) => Ok(k),
+            Some(k) => Err(usage(&format!(
+                "--key-arn {k:?} is not a KMS key ARN (expected arn:aws:kms:REGION:ACCOUNT:key/ID)"
+            ))),
+            None => {
+                Err(usage("cannot tell which key the key policies belong to (no account principal): give --key-arn"))
+            }
+        }
+    }
+}
+
+impl OldSet {
+    fn side(&self) -> Result<(Side, String), i32> {
+        let paths = InputPaths {
+            key_policy: self.old_key_policy.as_deref(),
+            identity: self.old_identity.iter().map(PathBuf::as_path).collect(),
+            scps: self.old_scps.iter().map(PathBuf::as_path).collect(),
+            boundary: self.old_boundary.as_deref(),
+            grants: self.old_grants.iter().map(PathBuf::as_path).collect(),
+        };
+        set_side(&paths)
+    }
+}
+
+impl NewSet {
+    fn side(&self) -> Result<(Side, String), i32> {
+        let paths = InputPaths {
+            key_policy: self.new_key_policy.as_deref(),
+            identity: self.new_identity.iter().map(PathBuf::as_path).collect(),
+            scps: self.new_scps.iter().map(PathBuf::as_path).collect(),
+            boundary: self.new_boundary.as_deref(),
+            grants: self.new_grants.iter().map(PathBuf::as_path).collect(),
+        };
+        set_side(&paths)
+    }
+}
+
+fn set_side(paths: &InputPaths) -> Result<(Side, String), i32> {
+    let Some(kp) = paths.key_policy else {
+        return Err(usage("the set form needs --old-key-policy and --new-key-policy"));
+    };
+    let inputs = load_inputs(paths).map_err(|e| bad_input(&e))?;
+    print_warnings(&inputs);
+    Ok((Side::Kms(inputs), kp.display().to_string()))
+}
+
+fn side_from_file(path: &Path) -> Result<(Side, String), i32> {
+    let (text, label) = read_source(path).map_err(|e| bad_input(&e))?;
+    Ok((side_from_text(&text, &label)?, label))
+}
+
+/// `git show REV:PATH`, read as the OLD side.
+fn side_from_git(rev: &str, path: &Path) -> Result<(Side, String), i32> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let out = std::process::Command::new("git").arg("-C").arg(dir).arg("show").arg(format!("{rev}:./{name}")).output();
+    let label = format!("{rev}:{}", path.display());
+    match out {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8(o.stdout).map_err(|_| usage(&format!("{label} is not UTF-8 text")))?;
+            Ok((side_from_text(&text, &label)?, label))
+        }
+        Ok(o) => Err(usage(&format!("git show {label}: {}", String::from_utf8_lossy(&o.stderr).trim()))),
+        Err(e) => Err(usage(&format!("cannot run git: {e}"))),
+    }
+}
+
+/// A policy file as one side: a key policy (it names principals) with the caller's IAM
+/// policies assumed to allow, or an identity policy alone.
+fn side_from_text(text: &str, label: &str) -> Result<Side, i32> {
+    let any = parse_policy(text, label, PolicyKind::Any).map_err(|e| bad_input(&e))?;
+    let is_key_policy = any.statements.iter().any(|s| s.principal.is_some());
+    let kind = if is_key_policy { PolicyKind::KeyPolicy } else { PolicyKind::Identity };
+    let policy = parse_policy(text, label, kind).map_err(|e| bad_input(&e))?;
+    for w in &policy.warnings {
+        eprintln!("{w}");
+    }
+    if !is_key_policy {
+        return Ok(Side::Policy(policy));
+    }
+    let iam = parse_policy(ANY_IAM_POLICY, "<the caller's IAM policies, assumed to allow>", PolicyKind::Identity)
+        .map_err(|e| bad_input(&e))?;
+    Ok(Side::Kms(Inputs { key_policy: policy, identity: vec![iam], scps: vec![], boundary: None, grants: vec![] }))
+}
+
+fn print_warnings(inputs: &Inputs) {
+    for w in warnings(inputs) {
+        eprintln!("{w}");
+    }
+}
+
+fn usage(message: &str) -> i32 {
+    bad_input(&cli_error(message.to_string()))
+}
+
+pub fn diff(args: &DiffArgs) -> i32 {
+    let cfg = match args.config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let result = match compare(&cfg.old, &cfg.new, &cfg.key_arn, cfg.opts) {
+        Ok(r) => r,
+        Err(mismatch) => {
+            eprintln!("{mismatch}");
+            eprintln!("This is a bug in kmsproof; please report it with the inputs above.");
+            return exit::INTERNAL;
+        }
+    };
+    match cfg.format {
+        Format::Text => print!("{}", report::diff_text(&result, &cfg.old_label, &cfg.new_label)),
+        Format::Json => println!("{}", pretty(&report::diff_json(&result, &cfg.old_label, &cfg.new_label))),
+    }
+    exit_code(&result, cfg.fail_on)
+}
+
+/// 1 when a confirmed difference matches `--fail-on`, else 3 when undecided, else 0.
+fn exit_code(r: &kmsproof::diff::DiffResult, fail_on: FailOn) -> i32 {
+    let found = |d: &Direction| matches!(d, Direction::Found(_));
+    let fails = match fail_on {
+        FailOn::More => found(&r.new_allows),
+        FailOn::Any => found(&r.new_allows) || found(&r.old_allows),
+        FailOn::Never => false,
+    };
+    if fails {
+        exit::VIOLATED
+    } else if matches!(r.verdict, DiffVerdict::Unknown(_)) {
+        exit::UNKNOWN
+    } else {
+        exit::DECISION
+    }
+}
