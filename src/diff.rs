@@ -8,16 +8,21 @@
 //! by both sides (see [`Opaque`]): an `unsat` stays a proof, and a request found through
 //! them counts only when the evaluator confirms it; otherwise the direction is `unknown`.
 
+use crate::diag::Error;
 use crate::encode::{authorization, decode, is_derived_key, policy_allows, Encoder, Opaque, Unsupported};
 use crate::eval::{authorize, policy_decision, Decision, Inputs};
 use crate::pattern::Piece;
 use crate::policy::operator::Family;
 use crate::policy::CondValue;
-use crate::policy::Policy;
+use crate::policy::{parse_policy, Policy, PolicyKind};
 use crate::request::CtxValue;
 use crate::request::Request;
 use kmsproof_solver::{solve_with, BoolVar, Glob, Limits, Model, Outcome, Term};
 use serde_json::Value;
+
+/// The caller's IAM policies when only key policies are compared: allowing everything.
+const ANY_IAM_POLICY: &str = r#"{"Version": "2012-10-17", "Statement": [{"Sid": "AnyIamPermission", "Effect": "Allow", "Action": "*", "Resource": "*"}]}"#;
+const ANY_IAM_LABEL: &str = "<the caller's IAM policies, assumed to allow>";
 
 /// What one side of a comparison is.
 #[derive(Debug, Clone)]
@@ -38,7 +43,31 @@ impl Side {
         }
     }
 
-    fn policies(&self) -> Vec<&Policy> {
+    /// One policy file as a side: a key policy (it names principals) is compared under
+    /// KMS authorization with the caller's IAM policies assumed to allow everything, so the
+    /// comparison shows all the key policy itself lets through; any other policy is
+    /// compared alone, over requests of any service.
+    pub fn from_policy_text(text: &str, label: &str) -> Result<Side, Error> {
+        let any = parse_policy(text, label, PolicyKind::Any)?;
+        if !any.statements.iter().any(|s| s.principal.is_some()) {
+            return Ok(Side::Policy(parse_policy(text, label, PolicyKind::Identity)?));
+        }
+        let key_policy = parse_policy(text, label, PolicyKind::KeyPolicy)?;
+        let iam = parse_policy(ANY_IAM_POLICY, ANY_IAM_LABEL, PolicyKind::Identity)?;
+        Ok(Side::Kms(Inputs { key_policy, identity: vec![iam], scps: vec![], boundary: None, grants: vec![] }))
+    }
+
+    /// The policies of the side as the user gave them (the assumed IAM policy left out).
+    pub fn policies(&self) -> Vec<&Policy> {
+        match self {
+            Side::Kms(i) => {
+                std::iter::once(&i.key_policy).chain(&i.identity).chain(&i.scps).chain(&i.boundary).collect()
+            }
+            Side::Policy(p) => vec![p],
+        }
+    }
+
+    fn all_policies(&self) -> Vec<&Policy> {
         match self {
             Side::Kms(i) => {
                 std::iter::once(&i.key_policy).chain(&i.identity).chain(&i.scps).chain(&i.boundary).collect()
@@ -131,10 +160,29 @@ const REFINE_ROUNDS: usize = 4;
 /// Compares OLD and NEW (both `Kms` or both `Policy`); `key_arn` is the key under analysis
 /// for `Kms` sides.
 pub fn diff(old: &Side, new: &Side, key_arn: &str, opts: DiffOptions) -> Result<DiffResult, DiffMismatch> {
-    let policies: Vec<&Policy> = old.policies().into_iter().chain(new.policies()).collect();
+    match (old, new) {
+        (Side::Policy(o), Side::Policy(n)) => {
+            let (new_allows, mut keys) = policy_direction(n, o, old, new, opts, Allowed::New)?;
+            let (old_allows, more) = policy_direction(o, n, old, new, opts, Allowed::Old)?;
+            keys.extend(more);
+            keys.sort();
+            keys.dedup();
+            Ok(result(new_allows, old_allows, keys))
+        }
+        _ => kms_diff(old, new, key_arn, opts),
+    }
+}
+
+/// Both directions over one encoding of both KMS authorization contexts.
+fn kms_diff(old: &Side, new: &Side, key_arn: &str, opts: DiffOptions) -> Result<DiffResult, DiffMismatch> {
+    let policies: Vec<&Policy> = old.all_policies().into_iter().chain(new.all_policies()).collect();
     let mut enc = match (old, new) {
         (Side::Kms(_), Side::Kms(_)) => Encoder::new(key_arn, &policies, &[]),
-        _ => Encoder::generic(&policies),
+        _ => {
+            let why =
+                "one side is a key policy and the other an identity policy; compare policies of one kind".to_string();
+            return Ok(result(Direction::Unknown(why.clone()), Direction::Unknown(why), vec![]));
+        }
     }
     .with_opaque_atoms();
     let (a_old, a_new) = match (allowed(&mut enc, old), allowed(&mut enc, new)) {
@@ -149,6 +197,29 @@ pub fn diff(old: &Side, new: &Side, key_arn: &str, opts: DiffOptions) -> Result<
     let new_allows = search.direction(&a_new, &a_old, Allowed::New)?;
     let old_allows = search.direction(&a_old, &a_new, Allowed::Old)?;
     Ok(result(new_allows, old_allows, keys))
+}
+
+/// One direction of an identity-policy diff ("`yes` allows, `no` denies"), encoded after
+/// the exact reductions of [`crate::diff_prune`]; witnesses replay on the full sides.
+fn policy_direction(
+    yes: &Policy,
+    no: &Policy,
+    old: &Side,
+    new: &Side,
+    opts: DiffOptions,
+    who: Allowed,
+) -> Result<(Direction, Vec<String>), DiffMismatch> {
+    let (yes, no) = crate::diff_prune::reduce(yes, no);
+    let mut enc = Encoder::generic(&[&yes, &no]).with_opaque_atoms();
+    let (a_yes, a_no) = match (policy_allows(&mut enc, &yes), policy_allows(&mut enc, &no)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(Unsupported(why)), _) | (_, Err(Unsupported(why))) => {
+            return Ok((Direction::Unknown(format!("not encoded exactly: {why}")), vec![]))
+        }
+    };
+    let keys = enc.keys.values().map(|(name, _)| name.clone()).collect();
+    let search = Search { enc: &enc, old, new, opts };
+    Ok((search.direction(&a_yes, &a_no, who)?, keys))
 }
 
 fn allowed(enc: &mut Encoder, side: &Side) -> Result<Term, Unsupported> {
@@ -221,7 +292,7 @@ impl Search<'_> {
     /// a few actions are shown, its action with its principal.
     fn block(&self, w: &Witness, shown: usize) -> Term {
         let text = |k: &str| w.request.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
-        let action = Term::str_match(self.enc.action, Glob::literal(&text("action"), false));
+        let action = self.enc.action_matches(&crate::pattern::literal_tokens(&text("action")), true);
         if shown < 2 {
             return Term::not(action);
         }

@@ -5,7 +5,6 @@ use clap::ValueEnum;
 use kmsproof::diff::{diff as compare, DiffOptions, DiffVerdict, Direction, Side};
 use kmsproof::eval::Inputs;
 use kmsproof::load::{load_inputs, read_source, InputPaths};
-use kmsproof::policy::{parse_policy, PolicyKind};
 use kmsproof::query::default_key_arn;
 use kmsproof::report;
 use kmsproof_solver::Limits;
@@ -95,10 +94,6 @@ struct DiffConfig {
     fail_on: FailOn,
     format: Format,
 }
-
-/// What the caller's IAM policies are taken to be when only key policies are compared:
-/// allowing everything, so the diff shows all the key policy itself lets through.
-const ANY_IAM_POLICY: &str = r#"{"Version": "2012-10-17", "Statement": [{"Sid": "AnyIamPermission", "Effect": "Allow", "Action": "*", "Resource": "*"}]}"#;
 
 impl DiffArgs {
     fn config(&self) -> Result<DiffConfig, i32> {
@@ -203,22 +198,15 @@ fn side_from_git(rev: &str, path: &Path) -> Result<(Side, String), i32> {
     }
 }
 
-/// A policy file as one side: a key policy (it names principals) with the caller's IAM
-/// policies assumed to allow, or an identity policy alone.
+/// A policy file as one side (see [`Side::from_policy_text`]); warnings go to stderr.
 fn side_from_text(text: &str, label: &str) -> Result<Side, i32> {
-    let any = parse_policy(text, label, PolicyKind::Any).map_err(|e| bad_input(&e))?;
-    let is_key_policy = any.statements.iter().any(|s| s.principal.is_some());
-    let kind = if is_key_policy { PolicyKind::KeyPolicy } else { PolicyKind::Identity };
-    let policy = parse_policy(text, label, kind).map_err(|e| bad_input(&e))?;
-    for w in &policy.warnings {
-        eprintln!("{w}");
+    let side = Side::from_policy_text(text, label).map_err(|e| bad_input(&e))?;
+    for p in side.policies() {
+        for w in &p.warnings {
+            eprintln!("{w}");
+        }
     }
-    if !is_key_policy {
-        return Ok(Side::Policy(policy));
-    }
-    let iam = parse_policy(ANY_IAM_POLICY, "<the caller's IAM policies, assumed to allow>", PolicyKind::Identity)
-        .map_err(|e| bad_input(&e))?;
-    Ok(Side::Kms(Inputs { key_policy: policy, identity: vec![iam], scps: vec![], boundary: None, grants: vec![] }))
+    Ok(side)
 }
 
 fn print_warnings(inputs: &Inputs) {

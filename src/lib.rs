@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod diag;
 pub mod diff;
+pub mod diff_prune;
 pub mod encode;
 pub mod eval;
 pub mod grant;

@@ -8,6 +8,8 @@ use kmsproof::{authorize, parse_policy, report, PolicyKind, Request};
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
 
+mod diffs;
+
 fn main() {
     let args = Arguments::from_args();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -24,6 +26,10 @@ fn main() {
         let name = format!("properties::{}", path.strip_prefix(root).unwrap_or(&path).display());
         trials.push(Trial::test(name, move || run_property_file(&path)));
     }
+    for dir in diffs::pair_dirs(&root.join("corpus/diffs")) {
+        let name = format!("diff::{}", dir.file_name().unwrap_or_default().to_string_lossy());
+        trials.push(Trial::test(name, move || diffs::run_corpus_pair(&dir)));
+    }
     let shared = root.join("../shared/corpus");
     let present = shared.is_dir();
     if !present {
@@ -33,7 +39,16 @@ fn main() {
         );
     }
     trials.push(
-        Trial::test("shared_corpus::every_policy_parses", move || scan_shared(&shared)).with_ignored_flag(!present),
+        Trial::test("shared_corpus::every_policy_parses", {
+            let shared = shared.clone();
+            move || scan_shared(&shared)
+        })
+        .with_ignored_flag(!present),
+    );
+    let pairs = shared.join("aws-managed-policies/version-pairs");
+    trials.push(
+        Trial::test("shared_corpus::version_pairs_diff_cleanly", move || diffs::run_version_pairs(&pairs))
+            .with_ignored_flag(!present),
     );
     libtest_mimic::run(&args, trials).exit();
 }

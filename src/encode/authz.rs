@@ -74,7 +74,7 @@ impl Encoder {
     fn action_matcher(&self, m: &Matcher) -> Term {
         let hits = m.patterns.iter().map(|p| {
             let toks = resolve(p, true, &|_| None).unwrap_or_default();
-            Term::str_match(self.action, Glob::new(super::solver_tokens(&toks), true))
+            self.action_matches(&toks, true)
         });
         let any = Term::or(hits.collect::<Vec<_>>());
         if m.negated {

@@ -9,7 +9,7 @@ const EC_PREFIX: &str = "kms:encryptioncontext:";
 
 /// The request a model describes. Derived keys are left out: the evaluator derives them.
 pub fn decode(enc: &Encoder, m: &Model) -> Value {
-    let action = m.str(enc.action).to_string();
+    let action = enc.action_text(m);
     let on_key = action.strip_prefix("kms:").and_then(|a| catalog().kms_action(a)).is_some_and(|a| a.on_key);
     let mut out = Map::new();
     out.insert("principal".into(), json!(principal(m.str(enc.caller.caller), m.str(enc.caller.session))));

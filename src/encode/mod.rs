@@ -115,11 +115,22 @@ impl Opaque {
     }
 }
 
+/// The request's action.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ActionVar {
+    /// One of the KMS actions (`kms:Decrypt`), a finite domain.
+    Kms(StrVar),
+    /// Any `service:Name`, as two variables: an action has exactly one colon, so every
+    /// action pattern splits exactly into a service part and a name part, and the name
+    /// patterns of a large policy (`Get*`, `List*`, … across services) share few regions.
+    Split { service: StrVar, name: StrVar },
+}
+
 /// The encoder's state: the vocabulary, the request variables and the invariants.
 pub struct Encoder {
     pub(crate) vocab: Vocabulary,
     pub(crate) caller: CallerVars,
-    pub(crate) action: StrVar,
+    pub(crate) action: ActionVar,
     /// The key under analysis (every key-resource action targets it); empty for generic
     /// requests.
     pub(crate) key_arn: String,
@@ -143,7 +154,7 @@ impl Encoder {
         // Invariant: the request is a KMS request (the request format accepts only KMS actions).
         let mut actions: Vec<String> = catalog().kms_actions().map(|a| format!("kms:{}", a.name)).collect();
         actions.sort();
-        let action = vocab.enum_var("action", actions);
+        let action = ActionVar::Kms(vocab.enum_var("action", actions));
         let scale = numeric_scale(&statements) + 1;
         let mut enc = Encoder {
             vocab,
@@ -168,13 +179,14 @@ impl Encoder {
         let mut vocab = Vocabulary::default();
         let statements: Vec<&Statement> = policies.iter().flat_map(|p| p.statements.iter()).collect();
         let caller = CallerVars::new(&mut vocab, &statements, "");
-        let action = vocab.str_var("action", literal_hints(&statements, |s| Some(&s.action)));
+        let (services, names) = action_hints(&statements);
+        let (service, name) = (vocab.str_var("service", services), vocab.str_var("action-name", names));
         let resource = vocab.str_var("resource", literal_hints(&statements, |s| s.resource.as_ref()));
         let scale = numeric_scale(&statements) + 1;
         let mut enc = Encoder {
             vocab,
             caller,
-            action,
+            action: ActionVar::Split { service, name },
             key_arn: String::new(),
             resource: Some(resource),
             opaque: None,
@@ -187,20 +199,12 @@ impl Encoder {
         // `service:Name` as `Request::parse_generic` reads it, a KMS one spelled as KMS does.
         let iam = enc.caller.is_iam();
         let word = |extra: &str| kmsproof_solver::CharSet::of(&format!("abcdefghijklmnopqrstuvwxyz0123456789{extra}"));
-        let shape = Glob::new(
-            vec![
-                Tok::In(word("-")),
-                Tok::StarIn(word("-")),
-                Tok::Char(':'),
-                Tok::In(word("ABCDEFGHIJKLMNOPQRSTUVWXYZ")),
-                Tok::StarIn(word("ABCDEFGHIJKLMNOPQRSTUVWXYZ")),
-            ],
-            false,
-        );
-        let kms = Term::str_match(
-            action,
-            Glob::new(vec![Tok::Char('k'), Tok::Char('m'), Tok::Char('s'), Tok::Char(':'), Tok::Star], false),
-        );
+        let shape = |extra: &str| Glob::new(vec![Tok::In(word(extra)), Tok::StarIn(word(extra))], false);
+        let shaped = Term::and([
+            Term::str_match(service, shape("-")),
+            Term::str_match(name, shape("ABCDEFGHIJKLMNOPQRSTUVWXYZ")),
+        ]);
+        let kms = Term::str_match(service, Glob::literal("kms", false));
         let kms_exact = Term::implies(kms, enc.action_in(|_| true));
         // A resource is a non-empty string without spaces (an ARN or `*`, as requests name them).
         let named = Glob::new(
@@ -208,7 +212,7 @@ impl Encoder {
             false,
         );
         let named = Term::str_match(resource, named);
-        enc.invariants.extend([caller_invariant, iam, Term::str_match(action, shape), kms_exact, named]);
+        enc.invariants.extend([caller_invariant, iam, shaped, kms_exact, named]);
         enc
     }
 
@@ -247,7 +251,47 @@ impl Encoder {
 
     /// The action is `kms:{name}` (exact spelling of the catalog).
     pub(crate) fn action_is(&self, name: &str) -> Term {
-        Term::str_match(self.action, Glob::literal(&format!("kms:{name}"), false))
+        self.action_matches(&crate::pattern::literal_tokens(&format!("kms:{name}")), false)
+    }
+
+    /// The action matches the pattern (`fold`: case-insensitively, as IAM matches actions).
+    pub(crate) fn action_matches(&self, toks: &[crate::pattern::Tok], fold: bool) -> Term {
+        use crate::pattern::Tok as P;
+        let (service, name) = match self.action {
+            ActionVar::Kms(v) => return Term::str_match(v, Glob::new(solver_tokens(toks), fold)),
+            ActionVar::Split { service, name } => (service, name),
+        };
+        let part = |v: StrVar, t: Vec<P>| Term::str_match(v, Glob::new(solver_tokens(&t), fold));
+        let colons: Vec<usize> = toks.iter().enumerate().filter(|(_, t)| **t == P::Char(':')).map(|(i, _)| i).collect();
+        match colons.as_slice() {
+            // The action's one colon is the pattern's literal colon.
+            [i] => Term::and([part(service, toks[..*i].to_vec()), part(name, toks[i + 1..].to_vec())]),
+            // Else some wildcard covers the colon: `*` spans it, `?` is it.
+            [] => Term::or(
+                toks.iter()
+                    .enumerate()
+                    .filter_map(|(j, t)| match t {
+                        P::Star => Some(Term::and([
+                            part(service, [&toks[..j], &[P::Star]].concat()),
+                            part(name, [&[P::Star], &toks[j + 1..]].concat()),
+                        ])),
+                        P::One => {
+                            Some(Term::and([part(service, toks[..j].to_vec()), part(name, toks[j + 1..].to_vec())]))
+                        }
+                        P::Char(_) => None,
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            _ => Term::FALSE,
+        }
+    }
+
+    /// The action a model holds, as `service:Name`.
+    pub(crate) fn action_text(&self, m: &kmsproof_solver::Model) -> String {
+        match self.action {
+            ActionVar::Kms(v) => m.str(v).to_string(),
+            ActionVar::Split { service, name } => format!("{}:{}", m.str(service), m.str(name)),
+        }
     }
 
     /// The action is one of the KMS actions satisfying `pred`.
@@ -372,6 +416,21 @@ pub(crate) fn present_of(v: &KeyVar) -> Option<BoolVar> {
         | KeyVar::Ip { present, .. } => Some(*present),
         KeyVar::Derived(_) => None,
     }
+}
+
+/// Readable witnesses for the two halves of actions: the services and names written
+/// literally in `Action`/`NotAction`.
+fn action_hints(statements: &[&Statement]) -> (Vec<String>, Vec<String>) {
+    let (mut services, mut names) = (Vec::new(), Vec::new());
+    for (svc, name) in literal_hints(statements, |s| Some(&s.action)).iter().filter_map(|a| a.split_once(':')) {
+        services.push(svc.to_ascii_lowercase());
+        names.push(name.to_string());
+    }
+    for v in [&mut services, &mut names] {
+        v.sort();
+        v.dedup();
+    }
+    (services, names)
 }
 
 /// Literal (wildcard- and variable-free) patterns of `Action`/`Resource`: readable witnesses.

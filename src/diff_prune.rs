@@ -1,0 +1,139 @@
+//! Exact reductions of one direction of an identity-policy diff ("YES allows, NO denies")
+//! before encoding, so a policy of thousands of actions costs what its change costs.
+//!
+//! A statement with `Action: [a1, …, an]` is the OR of n statements with one action each
+//! (same effect, resource, conditions): call each an *atom*. Then, exactly:
+//! - a YES `Allow` atom identical to a NO `Allow` atom (same action, resource, conditions)
+//!   allows nothing NO denies when NO has no `Deny`: drop it from YES;
+//! - every witness matches some remaining YES `Allow` atom's action, so any atom (either
+//!   side, `Allow` or `Deny`) whose action pattern is disjoint from all of those is false
+//!   on every witness: drop it.
+//!
+//! Witnesses are still replayed against the full policies.
+
+use crate::pattern::{pieces_text, Piece};
+use crate::policy::{Effect, Matcher, Policy, Statement};
+use std::collections::HashSet;
+
+/// The two policies of one direction, reduced (see the module doc).
+pub fn reduce(yes: &Policy, no: &Policy) -> (Policy, Policy) {
+    let no_has_deny = no.statements.iter().any(|s| s.effect == Effect::Deny);
+    let no_allows: HashSet<(String, String)> =
+        atoms(no).filter(|a| a.effect == Effect::Allow).map(|a| a.key()).collect();
+    let keep_yes = |a: &Atom| a.effect == Effect::Deny || no_has_deny || !no_allows.contains(&a.key());
+    let yes_kept = select(yes, &keep_yes);
+    let reach: Vec<Vec<Piece>> = yes_kept
+        .statements
+        .iter()
+        .filter(|s| s.effect == Effect::Allow)
+        .flat_map(|s| s.action.patterns.iter().cloned())
+        .collect();
+    let any_reach = yes_kept.statements.iter().any(|s| s.effect == Effect::Allow && s.action.negated);
+    let relevant = |a: &Atom| any_reach || a.pattern.is_none() || reach.iter().any(|p| may_meet(p, a.pattern.unwrap()));
+    (select(&yes_kept, &relevant), select(no, &relevant))
+}
+
+/// One action pattern of one statement (`pattern: None` for a `NotAction` statement, kept whole).
+struct Atom<'a> {
+    effect: Effect,
+    st: &'a Statement,
+    pattern: Option<&'a Vec<Piece>>,
+}
+
+impl Atom<'_> {
+    /// What makes two atoms the same statement: the action (case-insensitive) and the rest.
+    fn key(&self) -> (String, String) {
+        let action = self.pattern.map(|p| pieces_text(p).to_ascii_lowercase()).unwrap_or_default();
+        (action, rest_key(self.st))
+    }
+}
+
+fn atoms(p: &Policy) -> impl Iterator<Item = Atom<'_>> {
+    p.statements.iter().flat_map(|st| {
+        let pats: Vec<Option<&Vec<Piece>>> =
+            if st.action.negated { vec![None] } else { st.action.patterns.iter().map(Some).collect() };
+        pats.into_iter().map(move |pattern| Atom { effect: st.effect, st, pattern })
+    })
+}
+
+/// The policy with only the atoms `keep` accepts (statements left without actions dropped).
+fn select(p: &Policy, keep: &dyn Fn(&Atom) -> bool) -> Policy {
+    let statements = p
+        .statements
+        .iter()
+        .filter_map(|st| {
+            if st.action.negated {
+                return keep(&Atom { effect: st.effect, st, pattern: None }).then(|| st.clone());
+            }
+            let patterns: Vec<Vec<Piece>> = st
+                .action
+                .patterns
+                .iter()
+                .filter(|pat| keep(&Atom { effect: st.effect, st, pattern: Some(pat) }))
+                .cloned()
+                .collect();
+            (!patterns.is_empty()).then(|| Statement { action: Matcher { negated: false, patterns }, ..st.clone() })
+        })
+        .collect();
+    Policy { statements, ..p.clone() }
+}
+
+/// Everything but the action and the `Sid`, in a canonical form (lists sorted).
+fn rest_key(st: &Statement) -> String {
+    let matcher = |m: &Option<Matcher>| {
+        m.as_ref().map(|m| {
+            let mut pats: Vec<String> = m.patterns.iter().map(|p| pieces_text(p)).collect();
+            pats.sort();
+            format!("{}{pats:?}", m.negated)
+        })
+    };
+    let mut conditions: Vec<String> = st
+        .conditions
+        .iter()
+        .map(|c| {
+            let mut values: Vec<String> = c.values.iter().map(|v| format!("{v:?}")).collect();
+            values.sort();
+            format!("{:?}|{}|{values:?}", c.op, c.key.to_ascii_lowercase())
+        })
+        .collect();
+    conditions.sort();
+    format!("{:?}|{:?}|{:?}|{conditions:?}", st.effect, st.principal, matcher(&st.resource))
+}
+
+/// Whether two action patterns may match a common action. Conservative: `false` only
+/// when the literal texts before the first wildcard (or after the last) contradict.
+fn may_meet(a: &[Piece], b: &[Piece]) -> bool {
+    if a.iter().chain(b).any(|p| matches!(p, Piece::Var { .. })) {
+        return true;
+    }
+    let (a, b) = (pieces_text(a).to_ascii_lowercase(), pieces_text(b).to_ascii_lowercase());
+    let wild = |c: char| c == '*' || c == '?';
+    let head = |s: &str| s.split(wild).next().unwrap_or_default().to_string();
+    let tail = |s: &str| s.rsplit(wild).next().unwrap_or_default().to_string();
+    let (ha, hb, ta, tb) = (head(&a), head(&b), tail(&a), tail(&b));
+    let heads_agree = ha.starts_with(&hb) || hb.starts_with(&ha);
+    let tails_agree = ta.ends_with(&tb) || tb.ends_with(&ta);
+    let exact = !a.contains(wild) && !b.contains(wild);
+    heads_agree && tails_agree && (!exact || a == b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_meet;
+    use crate::pattern::Piece;
+
+    fn p(s: &str) -> Vec<Piece> {
+        vec![Piece::Text(s.into())]
+    }
+
+    #[test]
+    fn disjoint_only_when_literal_parts_contradict() {
+        assert!(!may_meet(&p("s3:Get*"), &p("ec2:Describe*")));
+        assert!(!may_meet(&p("s3:GetObject"), &p("s3:PutObject")));
+        assert!(!may_meet(&p("s3:*Object"), &p("s3:*Bucket")));
+        assert!(may_meet(&p("s3:Get*"), &p("S3:getobject")));
+        assert!(may_meet(&p("*"), &p("ec2:Describe*")));
+        assert!(may_meet(&p("s3:*"), &p("s3:*Object")));
+        assert!(may_meet(&p("s?:Get*"), &p("s3:GetObject")));
+    }
+}

@@ -1,0 +1,117 @@
+//! Diff corpus: `corpus/diffs/NN-name/{old,new,expect}.json`, one test per pair, and the
+//! real AWS managed-policy version pairs of `../shared/corpus/` (skipped loudly when absent).
+
+use kmsproof::diff::{diff, DiffOptions, DiffResult, DiffVerdict, Direction, Side};
+use kmsproof::load::read_source;
+use libtest_mimic::Failed;
+use std::path::{Path, PathBuf};
+
+/// Both files of a pair as sides, compared with `examples` witnesses per direction.
+pub fn diff_pair(dir: &Path, examples: usize, key_arn: Option<&str>) -> Result<DiffResult, String> {
+    let side = |name: &str| -> Result<Side, String> {
+        let (text, label) = read_source(&dir.join(name)).map_err(|e| e.to_string())?;
+        Side::from_policy_text(&text, &label).map_err(|e| e.to_string())
+    };
+    let (old, new) = (side("old.json")?, side("new.json")?);
+    let key_arn = match (&old, &new) {
+        (Side::Kms(_), Side::Kms(_)) if key_arn.is_some() => key_arn.unwrap_or_default().to_string(),
+        (Side::Kms(a), Side::Kms(b)) => kmsproof::query::default_key_arn(a)
+            .or_else(|| kmsproof::query::default_key_arn(b))
+            .unwrap_or_else(|| "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab".into()),
+        _ => String::new(),
+    };
+    let opts = DiffOptions { examples, limits: kmsproof_solver::Limits::default() };
+    diff(&old, &new, &key_arn, opts).map_err(|m| m.to_string())
+}
+
+const CORPUS_KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+/// Directories directly under `dir`, sorted.
+pub fn pair_dirs(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect())
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// One corpus pair: the verdict is the expected one; witnesses were replayed by `diff`.
+pub fn run_corpus_pair(dir: &Path) -> Result<(), Failed> {
+    let expect = std::fs::read_to_string(dir.join("expect.json")).map_err(|e| e.to_string())?;
+    let expect: serde_json::Value = serde_json::from_str(&expect).map_err(|e| e.to_string())?;
+    let want = expect["verdict"].as_str().ok_or("expect.json has no \"verdict\"")?;
+    // The corpus key (corpus/diffs/README.md) unless the pair names another.
+    let key_arn = expect["key_arn"].as_str().unwrap_or(CORPUS_KEY);
+    let r = diff_pair(dir, 2, Some(key_arn))?;
+    if r.verdict.as_str() != want {
+        let show = |d: &Direction| match d {
+            Direction::Found(ws) => ws.iter().map(|w| w.request.to_string()).collect::<Vec<_>>().join("\n    "),
+            Direction::None => "none".into(),
+            Direction::Unknown(why) => format!("unknown: {why}"),
+        };
+        return Err(format!(
+            "expected {want}, got {} ({})\n  new allows: {}\n  old allows: {}",
+            r.verdict.as_str(),
+            expect["description"].as_str().unwrap_or_default(),
+            show(&r.new_allows),
+            show(&r.old_allows)
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Every real version pair diffs with no error, no mismatch and no `unknown`; pairs that
+/// only reorder or rename (flagged in `index.json`) are `equivalent`.
+pub fn run_version_pairs(dir: &Path) -> Result<(), Failed> {
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    let reorder: Vec<String> = index
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["reorder_or_sid_only"].as_bool() == Some(true))
+        .filter_map(|e| e["dir"].as_str().map(|d| d.trim_start_matches("version-pairs/").to_string()))
+        .collect();
+    let dirs = pair_dirs(dir);
+    let results: Vec<(String, Result<DiffResult, String>)> = std::thread::scope(|s| {
+        let chunks: Vec<_> = dirs
+            .chunks(dirs.len().div_ceil(2).max(1))
+            .map(|chunk| {
+                s.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|d| (d.file_name().unwrap().to_string_lossy().to_string(), diff_pair(d, 1, None)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        chunks.into_iter().flat_map(|h| h.join().expect("a diff thread panicked")).collect()
+    });
+    let mut problems = Vec::new();
+    let mut counts = std::collections::BTreeMap::new();
+    for (name, r) in &results {
+        match r {
+            Err(e) => problems.push(format!("{name}: {e}")),
+            Ok(r) => {
+                *counts.entry(r.verdict.as_str()).or_insert(0) += 1;
+                if let DiffVerdict::Unknown(why) = &r.verdict {
+                    problems.push(format!("{name}: unknown: {why}"));
+                }
+                if reorder.contains(name) && r.verdict != DiffVerdict::Equivalent {
+                    problems.push(format!("{name}: only reorders/renames, but diffs as {}", r.verdict.as_str()));
+                }
+            }
+        }
+    }
+    eprintln!("version pairs: {} diffed: {counts:?}; {} reorder-only pairs", results.len(), reorder.len());
+    if results.len() < 300 {
+        problems.push(format!("only {} pairs found; expected 301", results.len()));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} problems:\n{}", problems.len(), problems.join("\n")).into())
+    }
+}
