@@ -423,12 +423,18 @@ fn repair(request: &Value, req: &Request, m: &Model, opaque: &[(BoolVar, &Opaque
             (true, true) => continue,
         };
         let equal = want != c.op.spec.negated;
+        let ctx = out.get_mut("context")?.as_object_mut()?;
         let value = match req.context.get(from) {
             Some(CtxValue::One(v)) if equal => v.clone(),
             Some(CtxValue::One(v)) => format!("{v}-other"),
+            // Neither key is set (and `from` is not derived): give both one value.
+            None if !is_derived_key(from) => {
+                ctx.insert(from.to_string(), Value::String("kmsproof-value".into()));
+                if equal { "kmsproof-value" } else { "kmsproof-other" }.to_string()
+            }
             _ => continue,
         };
-        out.get_mut("context")?.as_object_mut()?.insert(to.to_string(), Value::String(value));
+        ctx.insert(to.to_string(), Value::String(value));
         changed = true;
     }
     changed.then_some(out)

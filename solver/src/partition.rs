@@ -8,7 +8,7 @@
 
 use crate::glob::{Glob, States};
 use std::collections::HashMap;
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One non-empty region: which atoms hold, and a string in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,35 +137,58 @@ pub fn partition(atoms: &[Glob], hints: &[String], limit: usize) -> Result<Parti
     // literal prefix die after a few letters, so most steps touch a handful of atoms.
     let start: Vec<(u32, u32)> =
         (0..atoms.len() as u32).filter(|i| !dfas[*i as usize].dead[0]).map(|i| (i, 0)).collect();
-    let mut found: BTreeMap<Vec<bool>, String> = BTreeMap::new();
-    let mut seen: HashSet<Vec<(u32, u32)>> = HashSet::from([start.clone()]);
-    let mut queue = VecDeque::from([(start, String::new())]);
-    while let Some((state, text)) = queue.pop_front() {
-        let mut signs = vec![false; atoms.len()];
-        for (a, s) in &state {
+    // States are interned once; the queue holds ids, and each state's witness is kept as
+    // (parent, letter), spelled out only for the first state of each region.
+    let mut found: BTreeMap<Vec<bool>, usize> = BTreeMap::new();
+    let mut ids: HashMap<Vec<(u32, u32)>, usize> = HashMap::from([(start.clone(), 0)]);
+    let mut states: Vec<Vec<(u32, u32)>> = vec![start];
+    let mut parent: Vec<(usize, char)> = vec![(usize::MAX, ' ')];
+    let mut next: Vec<(u32, u32)> = Vec::new();
+    let mut signs = vec![false; atoms.len()];
+    let mut head = 0;
+    while head < states.len() {
+        signs.iter_mut().for_each(|b| *b = false);
+        for (a, s) in &states[head] {
             signs[*a as usize] = dfas[*a as usize].accepting[*s as usize];
         }
-        let slot = found.entry(signs).or_insert_with(|| text.clone());
-        if slot.is_empty() && !text.is_empty() {
-            *slot = text.clone();
+        match found.get_mut(&signs) {
+            None => {
+                found.insert(signs.clone(), head);
+            }
+            Some(first) if *first == 0 && head != 0 => *first = head,
+            Some(_) => {}
         }
         for (li, &c) in alphabet.iter().enumerate() {
-            let next: Vec<(u32, u32)> = state
-                .iter()
-                .filter_map(|(a, s)| {
-                    let d = &mut dfas[*a as usize];
-                    let n = d.step(*s, li, c);
-                    (!d.dead[n as usize]).then_some((*a, n))
-                })
-                .collect();
-            if seen.insert(next.clone()) {
-                if seen.len() > limit {
-                    return Err(TooLarge { states: seen.len() });
+            next.clear();
+            for (a, s) in &states[head] {
+                let d = &mut dfas[*a as usize];
+                let n = d.step(*s, li, c);
+                if !d.dead[n as usize] {
+                    next.push((*a, n));
                 }
-                queue.push_back((next, format!("{text}{c}")));
+            }
+            if !ids.contains_key(next.as_slice()) {
+                if states.len() >= limit {
+                    return Err(TooLarge { states: states.len() + 1 });
+                }
+                ids.insert(next.clone(), states.len());
+                states.push(next.clone());
+                parent.push((head, c));
             }
         }
+        head += 1;
     }
+    let spell = |mut id: usize| {
+        let mut chars = Vec::new();
+        while id != 0 {
+            let (p, c) = parent[id];
+            chars.push(c);
+            id = p;
+        }
+        chars.iter().rev().collect::<String>()
+    };
+    let seen = &states;
+    let mut found: BTreeMap<Vec<bool>, String> = found.into_iter().map(|(k, id)| (k, spell(id))).collect();
     if std::env::var_os("KMSPROOF_DEBUG").is_some() {
         eprintln!(
             "partition: {} atoms, {} letters, {} states, {} regions",
