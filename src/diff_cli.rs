@@ -93,6 +93,8 @@ struct DiffConfig {
     opts: DiffOptions,
     fail_on: FailOn,
     format: Format,
+    /// Key policies given alone (file form): the caller's IAM policies are assumed.
+    assumed_iam: bool,
 }
 
 impl DiffArgs {
@@ -119,7 +121,18 @@ impl DiffArgs {
         let key_arn = self.key_arn(&old, &new)?;
         let limits = Limits { timeout_ms: self.timeout_ms, ..Limits::default() };
         let opts = DiffOptions { examples: self.examples, limits };
-        Ok(DiffConfig { old, new, old_label, new_label, key_arn, opts, fail_on: self.fail_on, format: self.format })
+        let assumed_iam = !set_form && matches!(old, Side::Kms(_));
+        Ok(DiffConfig {
+            old,
+            new,
+            old_label,
+            new_label,
+            key_arn,
+            opts,
+            fail_on: self.fail_on,
+            format: self.format,
+            assumed_iam,
+        })
     }
 
     fn key_arn(&self, old: &Side, new: &Side) -> Result<String, i32> {
@@ -232,9 +245,15 @@ pub fn diff(args: &DiffArgs) -> i32 {
             return exit::INTERNAL;
         }
     };
+    let key = (!cfg.key_arn.is_empty()).then_some(cfg.key_arn.as_str());
     match cfg.format {
-        Format::Text => print!("{}", report::diff_text(&result, &cfg.old_label, &cfg.new_label)),
-        Format::Json => println!("{}", pretty(&report::diff_json(&result, &cfg.old_label, &cfg.new_label))),
+        Format::Text => {
+            print!("{}", report::diff_text(&result, &cfg.old_label, &cfg.new_label, key));
+            if cfg.assumed_iam {
+                println!("note: key policies compared alone: the caller's IAM policies are assumed to allow everything (the --old-/--new- set form compares exact contexts)");
+            }
+        }
+        Format::Json => println!("{}", pretty(&report::diff_json(&result, &cfg.old_label, &cfg.new_label, key))),
     }
     exit_code(&result, cfg.fail_on)
 }

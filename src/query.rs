@@ -213,17 +213,29 @@ fn read_property(p: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<
 }
 
 /// The key a key policy is about, when the caller does not name it: the account its
-/// root/account statement trusts, with a placeholder key ID.
+/// root/account statement trusts (else the account of the first role or user it names),
+/// with a placeholder key ID.
 pub fn default_key_arn(inputs: &Inputs) -> Option<String> {
-    let account = inputs
+    let entries: Vec<&PrincipalEntry> = inputs
         .key_policy
         .statements
         .iter()
         .filter_map(|s| s.principal.as_ref())
+        .filter(|p| !p.negated)
         .flat_map(|p| p.entries.iter())
+        .collect();
+    let account = entries
+        .iter()
         .find_map(|e| match e {
             PrincipalEntry::Account(a) => Some(a.clone()),
             _ => None,
+        })
+        .or_else(|| {
+            entries.iter().find_map(|e| match e {
+                PrincipalEntry::Role { account, .. } => Some(account.clone()),
+                PrincipalEntry::Exact(arn) => crate::pattern::split_arn(arn).map(|p| p[4].to_string()),
+                _ => None,
+            })
         })?;
     Some(format!("arn:aws:kms:us-east-1:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ab"))
 }

@@ -262,10 +262,11 @@ fn direction_status(d: &Direction) -> Value {
     }
 }
 
-/// `{"verdict", "reason", "old", "new", "new_allows": [...], "old_allows": [...], "new_allows_status", "old_allows_status"}`.
-pub fn diff_json(r: &DiffResult, old: &str, new: &str) -> Value {
+/// `{"verdict", "key", "reason", "old", "new", "new_allows": [...], "old_allows": [...], "new_allows_status", "old_allows_status"}`.
+pub fn diff_json(r: &DiffResult, old: &str, new: &str, key: Option<&str>) -> Value {
     json!({
         "verdict": r.verdict.as_str(),
+        "key": key,
         "reason": match &r.verdict { DiffVerdict::Unknown(why) => json!(why), _ => Value::Null },
         "old": old,
         "new": new,
@@ -309,8 +310,11 @@ fn direction_text(out: &mut String, title: &str, d: &Direction, keys: &[String],
 
 /// The verdict, then each direction's witnesses (one request per line, in the format
 /// `kmsproof eval --request` reads) with what decided them on each side.
-pub fn diff_text(r: &DiffResult, old: &str, new: &str) -> String {
+pub fn diff_text(r: &DiffResult, old: &str, new: &str, key: Option<&str>) -> String {
     let mut out = format!("{}\nold: {old}\nnew: {new}\n", verdict_line(r));
+    if let Some(k) = key {
+        out.push_str(&format!("key: {k}\n"));
+    }
     direction_text(&mut out, "Newly allowed (NEW allows, OLD denies)", &r.new_allows, &r.keys, "newly allowed");
     direction_text(&mut out, "No longer allowed (OLD allows, NEW denies)", &r.old_allows, &r.keys, "no longer allowed");
     out

@@ -2,6 +2,7 @@
 
 mod check;
 mod cli;
+mod diff_cli;
 mod differential;
 mod fuzz;
 mod seeds;

@@ -1,0 +1,131 @@
+//! `kmsproof diff` end to end: verdicts, witnesses in request format, exit codes, errors.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kmsproof"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("spawn kmsproof")
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn pair(name: &str) -> (String, String) {
+    let dir = PathBuf::from("corpus/diffs").join(name);
+    (dir.join("old.json").display().to_string(), dir.join("new.json").display().to_string())
+}
+
+#[test]
+fn more_permissive_change_fails_with_replayable_witness() {
+    let (old, new) = pair("14-add-external-account");
+    let o = run(&["diff", &old, &new, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    let v: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
+    assert_eq!(v["verdict"], "more-permissive");
+    assert_eq!(v["old_allows_status"]["status"], "none");
+    let w = &v["new_allows"][0];
+    assert!(w["summary"].as_str().unwrap().contains("444455556666"), "{w}");
+    assert_eq!(w["new_decision"], "allowed");
+    assert!(!w["new_statements"].as_array().unwrap().is_empty());
+    // The witness is a request `kmsproof eval` reads, and NEW allows it.
+    let req = std::env::temp_dir().join(format!("kmsproof-diff-{}.json", std::process::id()));
+    std::fs::write(&req, w["request"].to_string()).unwrap();
+    let e = run(&["eval", "--key-policy", &new, "--request", req.to_str().unwrap()]);
+    assert_eq!(e.status.code(), Some(0), "{}", err(&e));
+}
+
+#[test]
+fn reordering_is_equivalent_and_exits_zero() {
+    let (old, new) = pair("01-reorder-statements");
+    let o = run(&["diff", &old, &new]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).starts_with("EQUIVALENT (proved: Z3 unsat in both directions)"), "{}", out(&o));
+}
+
+#[test]
+fn fail_on_decides_the_exit_code() {
+    let (old, new) = pair("11-viaservice-tighten");
+    let less = run(&["diff", &old, &new]);
+    assert_eq!(less.status.code(), Some(0), "less permissive passes --fail-on more: {}", out(&less));
+    assert!(out(&less).starts_with("LESS-PERMISSIVE"), "{}", out(&less));
+    let any = run(&["diff", &old, &new, "--fail-on", "any", "--examples", "2"]);
+    assert_eq!(any.status.code(), Some(1));
+    assert!(out(&any).contains("No longer allowed (OLD allows, NEW denies):\n  1. "), "{}", out(&any));
+}
+
+#[test]
+fn identity_policies_are_compared_over_any_service() {
+    let dir = std::env::temp_dir().join(format!("kmsproof-diff-id-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let doc = |actions: &str| {
+        format!(
+            r#"{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action": {actions}, "Resource": "*"}}]}}"#
+        )
+    };
+    std::fs::write(dir.join("old.json"), doc(r#"["s3:GetObject", "ec2:Describe*"]"#)).unwrap();
+    std::fs::write(dir.join("new.json"), doc(r#"["s3:Get*", "ec2:Describe*"]"#)).unwrap();
+    let o = run(&[
+        "diff",
+        dir.join("old.json").to_str().unwrap(),
+        dir.join("new.json").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    let v: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
+    assert_eq!(v["verdict"], "more-permissive");
+    let action = v["new_allows"][0]["request"]["action"].as_str().unwrap().to_ascii_lowercase();
+    assert!(action.starts_with("s3:get") && action != "s3:getobject", "{action}");
+}
+
+#[test]
+fn bad_input_and_mixed_kinds_are_clear_errors() {
+    let o = run(&["diff", "corpus/diffs/01-reorder-statements/old.json"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("give OLD and NEW policy files"), "{}", err(&o));
+    let o = run(&[
+        "diff",
+        "corpus/diffs/01-reorder-statements/old.json",
+        "corpus/identity-policies/ip01-decrypt-this-key.json",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("compare policies of one kind"), "{}", err(&o));
+    let o = run(&["diff", "corpus/diffs/01-reorder-statements/old.json", "no-such-file.json"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("no-such-file.json"), "{}", err(&o));
+}
+
+#[test]
+fn set_form_compares_whole_authorization_contexts() {
+    let o = run(&[
+        "diff",
+        "--old-key-policy",
+        "corpus/key-policies/kp01-default.json",
+        "--new-key-policy",
+        "corpus/key-policies/kp01-default.json",
+        "--new-identity-policy",
+        "corpus/identity-policies/ip01-decrypt-this-key.json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", out(&o), err(&o));
+    assert!(out(&o).contains("kms:Decrypt is newly allowed"), "{}", out(&o));
+}
+
+#[test]
+fn git_mode_compares_with_a_revision() {
+    let o = run(&["diff", "--git", "HEAD", "corpus/key-policies/kp01-default.json"]);
+    // A clean checkout of the file equals HEAD's; outside a git checkout, a clear error.
+    match o.status.code() {
+        Some(0) => assert!(out(&o).starts_with("EQUIVALENT"), "{}", out(&o)),
+        Some(2) => assert!(err(&o).contains("git"), "{}", err(&o)),
+        other => panic!("unexpected exit {other:?}: {}{}", out(&o), err(&o)),
+    }
+}
