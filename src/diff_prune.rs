@@ -4,7 +4,8 @@
 //! A statement with `Action: [a1, …, an]` is the OR of n statements with one action each
 //! (same effect, resource, conditions): call each an *atom*. Then, exactly:
 //! - a YES `Allow` atom identical to a NO `Allow` atom (same action, resource, conditions)
-//!   allows nothing NO denies when NO has no `Deny`: drop it from YES;
+//!   allows nothing NO denies when every NO `Deny` atom is also a YES `Deny` atom (a
+//!   witness then needs every NO `Allow` false): drop it from YES;
 //! - every witness matches some remaining YES `Allow` atom's action, so any atom (either
 //!   side, `Allow` or `Deny`) whose action pattern is disjoint from all of those is false
 //!   on every witness: drop it.
@@ -17,10 +18,12 @@ use std::collections::HashSet;
 
 /// The two policies of one direction, reduced (see the module doc).
 pub fn reduce(yes: &Policy, no: &Policy) -> (Policy, Policy) {
-    let no_has_deny = no.statements.iter().any(|s| s.effect == Effect::Deny);
+    let yes_denies: HashSet<(String, String)> =
+        atoms(yes).filter(|a| a.effect == Effect::Deny).map(|a| a.key()).collect();
+    let no_denies_in_yes = atoms(no).filter(|a| a.effect == Effect::Deny).all(|a| yes_denies.contains(&a.key()));
     let no_allows: HashSet<(String, String)> =
         atoms(no).filter(|a| a.effect == Effect::Allow).map(|a| a.key()).collect();
-    let keep_yes = |a: &Atom| a.effect == Effect::Deny || no_has_deny || !no_allows.contains(&a.key());
+    let keep_yes = |a: &Atom| a.effect == Effect::Deny || !no_denies_in_yes || !no_allows.contains(&a.key());
     let yes_kept = select(yes, &keep_yes);
     let reach: Vec<Vec<Piece>> = yes_kept
         .statements
