@@ -19,6 +19,7 @@ use crate::request::CtxValue;
 use crate::request::Request;
 use kmsproof_solver::{solve_with, BoolVar, Glob, Limits, Model, Outcome, Term};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// The caller's IAM policies when only key policies are compared: allowing everything.
 const ANY_IAM_POLICY: &str = r#"{"Version": "2012-10-17", "Statement": [{"Sid": "AnyIamPermission", "Effect": "Allow", "Action": "*", "Resource": "*"}]}"#;
@@ -175,27 +176,19 @@ pub fn diff(old: &Side, new: &Side, key_arn: &str, opts: DiffOptions) -> Result<
 
 /// Both directions over one encoding of both KMS authorization contexts.
 fn kms_diff(old: &Side, new: &Side, key_arn: &str, opts: DiffOptions) -> Result<DiffResult, DiffMismatch> {
-    let policies: Vec<&Policy> = old.all_policies().into_iter().chain(new.all_policies()).collect();
-    let mut enc = match (old, new) {
-        (Side::Kms(_), Side::Kms(_)) => Encoder::new(key_arn, &policies, &[]),
-        _ => {
-            let why =
-                "one side is a key policy and the other an identity policy; compare policies of one kind".to_string();
-            return Ok(result(Direction::Unknown(why.clone()), Direction::Unknown(why), vec![]));
-        }
+    if !matches!((old, new), (Side::Kms(_), Side::Kms(_))) {
+        let why = "one side is a key policy and the other an identity policy; compare policies of one kind".to_string();
+        return Ok(result(Direction::Unknown(why.clone()), Direction::Unknown(why), vec![]));
     }
-    .with_opaque_atoms();
-    let (a_old, a_new) = match (allowed(&mut enc, old), allowed(&mut enc, new)) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(Unsupported(why)), _) | (_, Err(Unsupported(why))) => {
-            let why = format!("not encoded exactly: {why}");
-            return Ok(result(Direction::Unknown(why.clone()), Direction::Unknown(why), vec![]));
-        }
+    let build = |bindings: Bindings| -> Result<(Encoder, Term, Term), Unsupported> {
+        let policies: Vec<&Policy> = old.all_policies().into_iter().chain(new.all_policies()).collect();
+        let mut enc = Encoder::new(key_arn, &policies, &[]).with_opaque_atoms().with_bindings(bindings);
+        let (a_old, a_new) = (allowed(&mut enc, old)?, allowed(&mut enc, new)?);
+        Ok((enc, a_new, a_old))
     };
-    let keys = enc.keys.values().map(|(name, _)| name.clone()).collect();
-    let search = Search { enc: &enc, old, new, opts };
-    let new_allows = search.direction(&a_new, &a_old, Allowed::New)?;
-    let old_allows = search.direction(&a_old, &a_new, Allowed::Old)?;
+    let (new_allows, keys) = search_direction(&build, old, new, opts, Allowed::New)?;
+    let swapped = |b: Bindings| build(b).map(|(enc, a_new, a_old)| (enc, a_old, a_new));
+    let (old_allows, _) = search_direction(&swapped, old, new, opts, Allowed::Old)?;
     Ok(result(new_allows, old_allows, keys))
 }
 
@@ -210,16 +203,68 @@ fn policy_direction(
     who: Allowed,
 ) -> Result<(Direction, Vec<String>), DiffMismatch> {
     let (yes, no) = crate::diff_prune::reduce(yes, no);
-    let mut enc = Encoder::generic(&[&yes, &no]).with_opaque_atoms();
-    let (a_yes, a_no) = match (policy_allows(&mut enc, &yes), policy_allows(&mut enc, &no)) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(Unsupported(why)), _) | (_, Err(Unsupported(why))) => {
-            return Ok((Direction::Unknown(format!("not encoded exactly: {why}")), vec![]))
-        }
+    let build = |bindings: Bindings| -> Result<(Encoder, Term, Term), Unsupported> {
+        let mut enc = Encoder::generic(&[&yes, &no]).with_opaque_atoms().with_bindings(bindings);
+        let (a_yes, a_no) = (policy_allows(&mut enc, &yes)?, policy_allows(&mut enc, &no)?);
+        Ok((enc, a_yes, a_no))
+    };
+    search_direction(&build, old, new, opts, who)
+}
+
+/// Values of request keys that policy variables read (key → value).
+type Bindings = BTreeMap<String, String>;
+
+/// Builds one direction's encoding under some bindings: the encoder, "YES allows", "NO allows".
+type Build<'a> = dyn Fn(Bindings) -> Result<(Encoder, Term, Term), Unsupported> + 'a;
+
+/// One direction, then — when opaque atoms left it unknown — a second, exact search among
+/// the requests whose variable-read keys have fixed values (an under-approximation: only a
+/// replayed witness counts; finding none there proves nothing and the direction stays
+/// unknown). Returns the direction and the condition keys the policies test.
+fn search_direction(
+    build: &Build,
+    old: &Side,
+    new: &Side,
+    opts: DiffOptions,
+    who: Allowed,
+) -> Result<(Direction, Vec<String>), DiffMismatch> {
+    let (enc, yes, no) = match build(Bindings::new()) {
+        Ok(x) => x,
+        Err(Unsupported(why)) => return Ok((Direction::Unknown(format!("not encoded exactly: {why}")), vec![])),
     };
     let keys = enc.keys.values().map(|(name, _)| name.clone()).collect();
-    let search = Search { enc: &enc, old, new, opts };
-    Ok((search.direction(&a_yes, &a_no, who)?, keys))
+    let first = Search { enc: &enc, old, new, opts }.direction(&yes, &no, who)?;
+    let bindings = bindings_for(&enc);
+    if !matches!(first, Direction::Unknown(_)) || bindings.is_empty() {
+        return Ok((first, keys));
+    }
+    let Ok((mut enc2, yes2, no2)) = build(bindings) else { return Ok((first, keys)) };
+    let Ok(bound) = enc2.binding_constraint() else { return Ok((first, keys)) };
+    let second = Search { enc: &enc2, old, new, opts }.direction(&Term::and([yes2, bound]), &no2, who)?;
+    Ok((if matches!(second, Direction::Found(_)) { second } else { first }, keys))
+}
+
+/// One value for every request key the opaque atoms' policy variables read: a fresh,
+/// readable token (`KmsKeyId-1`), or for `${aws:PrincipalAccount}` an account. Keys AWS
+/// derives otherwise from the caller are left unbound.
+fn bindings_for(enc: &Encoder) -> Bindings {
+    let mut out = Bindings::new();
+    for (_, o) in enc.opaque_atoms() {
+        for key in o.variables() {
+            let lower = key.to_ascii_lowercase();
+            let value = if lower == "aws:principalaccount" {
+                "111122223333".to_string()
+            } else if is_derived_key(&key) {
+                continue;
+            } else {
+                let tail = key.rsplit(['/', ':']).next().unwrap_or("value");
+                let tail: String = tail.chars().filter(char::is_ascii_alphanumeric).collect();
+                format!("{}-1", if tail.is_empty() { "value" } else { &tail })
+            };
+            out.insert(key, value);
+        }
+    }
+    out
 }
 
 fn allowed(enc: &mut Encoder, side: &Side) -> Result<Term, Unsupported> {

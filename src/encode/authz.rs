@@ -5,7 +5,7 @@ use crate::catalog::KeyType;
 use crate::eval::Inputs;
 use crate::grant::{Constraint, Grant};
 use crate::kms_rules::{is_cross_account_action, GRANT_OPS_IGNORING_CONSTRAINTS};
-use crate::pattern::{resolve, resource_match, Piece};
+use crate::pattern::{resolve, resource_match};
 use crate::policy::{Effect, Matcher, Policy, PrincipalEntry, Statement};
 use kmsproof_solver::{ElemPred, Glob, Term};
 
@@ -87,20 +87,20 @@ impl Encoder {
     /// Resources are constants (the key, or `*` for actions not on a key), so each
     /// pattern is decided now, as the evaluator decides it.
     fn resource_matcher(&self, m: &Matcher) -> Result<Term, Unsupported> {
-        if m.patterns.iter().flatten().any(|p| matches!(p, Piece::Var { .. })) {
-            return Err(Unsupported("policy variables in Resource are not encoded yet".into()));
-        }
+        let patterns = m
+            .patterns
+            .iter()
+            .map(|p| self.resolve_value(p, true))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| Unsupported("policy variables in Resource are not encoded yet".into()))?;
         if let Some(resource) = self.resource {
-            let hits = m.patterns.iter().map(|p| {
-                let toks = resolve(p, true, &|_| None).unwrap_or_default();
-                resource_glob(&toks).map_or(Term::FALSE, |g| Term::str_match(resource, g))
-            });
+            let hits =
+                patterns.iter().map(|toks| resource_glob(toks).map_or(Term::FALSE, |g| Term::str_match(resource, g)));
             let any = Term::or(hits.collect::<Vec<_>>());
             return Ok(if m.negated { Term::not(any) } else { any });
         }
         let covers = |target: &str| {
-            let hit =
-                m.patterns.iter().any(|p| resolve(p, true, &|_| None).is_some_and(|t| resource_match(&t, target)));
+            let hit = patterns.iter().any(|t| resource_match(t, target));
             hit != m.negated
         };
         let on_key = self.on_key();

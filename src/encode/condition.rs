@@ -1,6 +1,6 @@
 //! Conditions → terms, case by case as `eval::condition` decides them.
 
-use super::{caller::arn_like, resolve_static, solver_tokens, Encoder, KeyVar, Unsupported};
+use super::{caller::arn_like, solver_tokens, Encoder, KeyVar, Unsupported};
 use crate::catalog::KeyType;
 use crate::policy::operator::{Cmp, Family, SetQualifier};
 use crate::policy::{CondValue, Condition};
@@ -77,7 +77,7 @@ impl Encoder {
         Ok(match v {
             CondValue::Text(pieces) => {
                 let wild = cmp == Cmp::Like;
-                let toks = resolve_static(pieces, wild)?;
+                let toks = self.resolve_value(pieces, wild)?;
                 Atom::Text(match (c.op.spec.family, cmp) {
                     (Family::Arn, _) => arn_like(&toks),
                     (Family::Bool, _) => {

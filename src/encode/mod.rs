@@ -103,6 +103,23 @@ impl Opaque {
         }
     }
 
+    /// The request keys its policy variables read.
+    pub fn variables(&self) -> Vec<String> {
+        let pieces: Vec<&Piece> = match self {
+            Opaque::Condition(c) => c
+                .values
+                .iter()
+                .filter_map(|v| if let CondValue::Text(p) = v { Some(p) } else { None })
+                .flatten()
+                .collect(),
+            Opaque::Resource(m) => m.patterns.iter().flatten().collect(),
+        };
+        pieces
+            .into_iter()
+            .filter_map(|p| if let Piece::Var { key, .. } = p { Some(key.clone()) } else { None })
+            .collect()
+    }
+
     /// Where the atom comes from, for `unknown` reasons.
     pub fn describe(&self) -> String {
         match self {
@@ -138,6 +155,10 @@ pub struct Encoder {
     pub(crate) resource: Option<StrVar>,
     /// Opaque atoms by canonical text, when enabled (`None`: report `Unsupported`).
     pub(crate) opaque: Option<BTreeMap<String, (BoolVar, Opaque)>>,
+    /// Values of keys that policy variables read, when fixed (lower-cased key → value).
+    pub(crate) bindings: BTreeMap<String, String>,
+    /// The same, keys as written (the witness spells them so).
+    pub(crate) bound: BTreeMap<String, String>,
     pub(crate) keys: BTreeMap<String, (String, KeyVar)>,
     /// Numbers are compared as integers scaled by 10^scale.
     pub(crate) scale: usize,
@@ -163,6 +184,8 @@ impl Encoder {
             key_arn: key_arn.to_string(),
             resource: None,
             opaque: None,
+            bindings: BTreeMap::new(),
+            bound: BTreeMap::new(),
             keys: BTreeMap::new(),
             scale,
             invariants: Vec::new(),
@@ -190,6 +213,8 @@ impl Encoder {
             key_arn: String::new(),
             resource: Some(resource),
             opaque: None,
+            bindings: BTreeMap::new(),
+            bound: BTreeMap::new(),
             keys: BTreeMap::new(),
             scale,
             invariants: Vec::new(),
@@ -474,13 +499,47 @@ pub(crate) fn solver_tokens(toks: &[crate::pattern::Tok]) -> Vec<Tok> {
         .collect()
 }
 
-/// Resolves a value with no context: `${*}`-style specials are literal; a variable that
-/// names a request key is not encoded yet.
-pub(crate) fn resolve_static(pieces: &[Piece], wild: bool) -> Result<Vec<crate::pattern::Tok>, Unsupported> {
-    if let Some(Piece::Var { key, .. }) = pieces.iter().find(|p| matches!(p, Piece::Var { .. })) {
-        return Err(Unsupported(format!("policy variable ${{{key}}} compares two request values; not encoded yet")));
+impl Encoder {
+    /// Resolves a value: `${*}`-style specials are literal; a variable is substituted when
+    /// the encoder binds its key (see [`Encoder::with_bindings`]), else it compares two
+    /// request values, which the partition does not express: `Unsupported`.
+    pub(crate) fn resolve_value(&self, pieces: &[Piece], wild: bool) -> Result<Vec<crate::pattern::Tok>, Unsupported> {
+        let lookup = |k: &str| self.bindings.get(&k.to_ascii_lowercase()).cloned();
+        if let Some(Piece::Var { key, .. }) =
+            pieces.iter().find(|p| matches!(p, Piece::Var { key, .. } if lookup(key).is_none()))
+        {
+            return Err(Unsupported(format!(
+                "policy variable ${{{key}}} compares two request values; not encoded yet"
+            )));
+        }
+        Ok(crate::pattern::resolve(pieces, wild, &lookup).unwrap_or_default())
     }
-    Ok(crate::pattern::resolve(pieces, wild, &|_| None).unwrap_or_default())
+
+    /// Fixes the value of request keys that policy variables read (key → value), so values naming them become plain patterns. An under-approximation used
+    /// to find witnesses: only requests with exactly these values are searched (see
+    /// [`Encoder::binding_constraint`]). Set before encoding any statement.
+    pub fn with_bindings(mut self, bindings: BTreeMap<String, String>) -> Encoder {
+        self.bindings = bindings.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect();
+        self.bound = bindings;
+        self
+    }
+
+    /// "The request has the bound values": `aws:PrincipalAccount` through the caller, other
+    /// keys as string values. Bindings of other derived keys are not allowed.
+    pub fn binding_constraint(&mut self) -> Result<Term, Unsupported> {
+        let mut parts = Vec::new();
+        for (key, value) in self.bound.clone() {
+            match self.key_var(&key, KeyType::String)? {
+                KeyVar::Derived(Derived::PrincipalAccount) => parts.push(self.caller.account_is(&value)),
+                KeyVar::Str { present, v } => {
+                    parts.push(Term::var(present));
+                    parts.push(Term::str_match(v, Glob::literal(&value, false)));
+                }
+                _ => return Err(Unsupported(format!("{key} cannot be bound"))),
+            }
+        }
+        Ok(Term::and(parts))
+    }
 }
 
 impl Encoder {
