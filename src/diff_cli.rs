@@ -157,27 +157,31 @@ impl DiffArgs {
 
 impl OldSet {
     fn side(&self) -> Result<(Side, String), i32> {
-        let paths = InputPaths {
-            key_policy: self.old_key_policy.as_deref(),
-            identity: self.old_identity.iter().map(PathBuf::as_path).collect(),
-            scps: self.old_scps.iter().map(PathBuf::as_path).collect(),
-            boundary: self.old_boundary.as_deref(),
-            grants: self.old_grants.iter().map(PathBuf::as_path).collect(),
-        };
-        set_side(&paths)
+        let o = self;
+        set_side(&paths(&o.old_key_policy, &o.old_identity, &o.old_scps, &o.old_boundary, &o.old_grants))
     }
 }
 
 impl NewSet {
     fn side(&self) -> Result<(Side, String), i32> {
-        let paths = InputPaths {
-            key_policy: self.new_key_policy.as_deref(),
-            identity: self.new_identity.iter().map(PathBuf::as_path).collect(),
-            scps: self.new_scps.iter().map(PathBuf::as_path).collect(),
-            boundary: self.new_boundary.as_deref(),
-            grants: self.new_grants.iter().map(PathBuf::as_path).collect(),
-        };
-        set_side(&paths)
+        let n = self;
+        set_side(&paths(&n.new_key_policy, &n.new_identity, &n.new_scps, &n.new_boundary, &n.new_grants))
+    }
+}
+
+fn paths<'a>(
+    key_policy: &'a Option<PathBuf>,
+    identity: &'a [PathBuf],
+    scps: &'a [PathBuf],
+    boundary: &'a Option<PathBuf>,
+    grants: &'a [PathBuf],
+) -> InputPaths<'a> {
+    InputPaths {
+        key_policy: key_policy.as_deref(),
+        identity: identity.iter().map(PathBuf::as_path).collect(),
+        scps: scps.iter().map(PathBuf::as_path).collect(),
+        boundary: boundary.as_deref(),
+        grants: grants.iter().map(PathBuf::as_path).collect(),
     }
 }
 

@@ -176,24 +176,36 @@ impl Encoder {
         let mut actions: Vec<String> = catalog().kms_actions().map(|a| format!("kms:{}", a.name)).collect();
         actions.sort();
         let action = ActionVar::Kms(vocab.enum_var("action", actions));
-        let scale = numeric_scale(&statements) + 1;
-        let mut enc = Encoder {
-            vocab,
-            caller,
-            action,
-            key_arn: key_arn.to_string(),
-            resource: None,
-            opaque: None,
-            bindings: BTreeMap::new(),
-            bound: BTreeMap::new(),
-            keys: BTreeMap::new(),
-            scale,
-            invariants: Vec::new(),
-        };
+        let mut enc = Encoder::blank(vocab, caller, action, key_arn, None, &statements);
         let key_partition = split_arn(key_arn).map_or("aws", |p| p[1]).to_string();
         let caller_invariant = enc.caller.invariant(&key_partition);
         enc.invariants.push(caller_invariant);
         enc
+    }
+
+    /// An encoder over its request variables, with no keys or invariants yet, sized for the
+    /// numbers in `statements`.
+    fn blank(
+        vocab: Vocabulary,
+        caller: CallerVars,
+        action: ActionVar,
+        key_arn: &str,
+        resource: Option<StrVar>,
+        statements: &[&Statement],
+    ) -> Encoder {
+        Encoder {
+            vocab,
+            caller,
+            action,
+            key_arn: key_arn.to_string(),
+            resource,
+            opaque: None,
+            bindings: BTreeMap::new(),
+            bound: BTreeMap::new(),
+            keys: BTreeMap::new(),
+            scale: numeric_scale(statements) + 1,
+            invariants: Vec::new(),
+        }
     }
 
     /// An encoder for generic requests — any action of any service on any resource, by an
@@ -205,20 +217,8 @@ impl Encoder {
         let (services, names) = action_hints(&statements);
         let (service, name) = (vocab.str_var("service", services), vocab.str_var("action-name", names));
         let resource = vocab.str_var("resource", literal_hints(&statements, |s| s.resource.as_ref()));
-        let scale = numeric_scale(&statements) + 1;
-        let mut enc = Encoder {
-            vocab,
-            caller,
-            action: ActionVar::Split { service, name },
-            key_arn: String::new(),
-            resource: Some(resource),
-            opaque: None,
-            bindings: BTreeMap::new(),
-            bound: BTreeMap::new(),
-            keys: BTreeMap::new(),
-            scale,
-            invariants: Vec::new(),
-        };
+        let action = ActionVar::Split { service, name };
+        let mut enc = Encoder::blank(vocab, caller, action, "", Some(resource), &statements);
         let caller_invariant = enc.caller.invariant("aws");
         // Invariants: identity policies are attached to IAM identities; an action is
         // `service:Name` as `Request::parse_generic` reads it, a KMS one spelled as KMS does.

@@ -123,12 +123,7 @@ pub fn policy_decision(p: &Policy, req: &Request) -> Decision {
     if deny(&mut d) {
         return d;
     }
-    let mut first = None;
-    for s in d.statements.iter_mut().filter(|s| s.applies && s.effect == Effect::Allow) {
-        s.decisive = true;
-        first.get_or_insert_with(|| format!("{} {} in {}", s.kind.label(), s.statement, s.policy));
-    }
-    match first {
+    match mark_applying(&mut d, Effect::Allow) {
         Some(who) => {
             d.reason = Reason::Allowed;
             d.summary = format!("allowed by {who}");
@@ -136,6 +131,16 @@ pub fn policy_decision(p: &Policy, req: &Request) -> Decision {
         None => d.summary = format!("no statement of {} allows {}", p.source, req.action_name()),
     }
     d
+}
+
+/// Marks every applying statement of `effect` decisive; names the first.
+fn mark_applying(d: &mut Decision, effect: Effect) -> Option<String> {
+    let mut first = None;
+    for s in d.statements.iter_mut().filter(|s| s.applies && s.effect == effect) {
+        s.decisive = true;
+        first.get_or_insert_with(|| format!("{} {} in {}", s.kind.label(), s.statement, s.policy));
+    }
+    first
 }
 
 fn evaluate_policy(p: &Policy, req: &Request) -> Vec<StatementResult> {
@@ -205,12 +210,7 @@ fn collect_notes(statements: &[StatementResult]) -> Vec<String> {
 
 /// Step 1: an explicit deny anywhere wins. Returns whether it decided.
 fn deny(d: &mut Decision) -> bool {
-    let mut first = None;
-    for s in d.statements.iter_mut().filter(|s| s.applies && s.effect == Effect::Deny) {
-        s.decisive = true;
-        first.get_or_insert_with(|| format!("{} {} in {}", s.kind.label(), s.statement, s.policy));
-    }
-    match first {
+    match mark_applying(d, Effect::Deny) {
         Some(who) => {
             d.reason = Reason::ExplicitDeny;
             d.summary = format!("explicitly denied by {who}");
