@@ -317,14 +317,20 @@ impl Search<'_> {
         let mut witnesses: Vec<Witness> = Vec::new();
         let mut blocked: Vec<Term> = Vec::new();
         let mut pins = Term::TRUE;
+        // First other actions; once none is left, the same actions by other principals.
+        let mut by_action = true;
         while witnesses.len() < self.opts.examples.max(1) {
             let fresh = Term::and([goal.clone(), Term::and(blocked.clone())]);
             match self.witness(&fresh, &relevant, &mut pins, who)? {
                 Ok(Some(w)) => {
-                    blocked.push(self.block(&w, witnesses.len()));
+                    blocked.push(self.block(&w, by_action));
                     witnesses.push(w);
                 }
                 Ok(None) if witnesses.is_empty() => return Ok(Direction::None),
+                Ok(None) if by_action => {
+                    by_action = false;
+                    blocked = witnesses.iter().map(|w| self.block(w, false)).collect();
+                }
                 Ok(None) => break,
                 Err(_) if !witnesses.is_empty() => break,
                 Err(why) => return Ok(Direction::Unknown(why)),
@@ -333,12 +339,12 @@ impl Search<'_> {
         Ok(Direction::Found(witnesses))
     }
 
-    /// Excludes what a witness showed: its action first (different ways in), then, once
-    /// a few actions are shown, its action with its principal.
-    fn block(&self, w: &Witness, shown: usize) -> Term {
+    /// Excludes what a witness showed: its action (different ways in), or its action with
+    /// its principal.
+    fn block(&self, w: &Witness, by_action: bool) -> Term {
         let text = |k: &str| w.request.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
         let action = self.enc.action_matches(&crate::pattern::literal_tokens(&text("action")), true);
-        if shown < 2 {
+        if by_action {
             return Term::not(action);
         }
         let caller = Term::str_match(self.enc.caller.caller, Glob::literal(&self.caller_text(w), false));

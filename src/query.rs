@@ -212,31 +212,34 @@ fn read_property(p: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<
     Some(Property { name, expect: expect?, shape, expected })
 }
 
-/// The key a key policy is about, when the caller does not name it: the account its
-/// root/account statement trusts (else the account of the first role or user it names),
-/// with a placeholder key ID.
+/// The key a key policy is about, when the caller does not name it: in the account its
+/// principals name most often (the key's own admins and users usually outnumber external
+/// accounts; the first named wins a tie), with a placeholder key ID.
 pub fn default_key_arn(inputs: &Inputs) -> Option<String> {
-    let entries: Vec<&PrincipalEntry> = inputs
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    let entries = inputs
         .key_policy
         .statements
         .iter()
         .filter_map(|s| s.principal.as_ref())
         .filter(|p| !p.negated)
-        .flat_map(|p| p.entries.iter())
-        .collect();
-    let account = entries
-        .iter()
-        .find_map(|e| match e {
-            PrincipalEntry::Account(a) => Some(a.clone()),
-            _ => None,
-        })
-        .or_else(|| {
-            entries.iter().find_map(|e| match e {
-                PrincipalEntry::Role { account, .. } => Some(account.clone()),
-                PrincipalEntry::Exact(arn) => crate::pattern::split_arn(arn).map(|p| p[4].to_string()),
-                _ => None,
-            })
-        })?;
+        .flat_map(|p| p.entries.iter());
+    for e in entries {
+        let account = match e {
+            PrincipalEntry::Account(a) | PrincipalEntry::Role { account: a, .. } => a.clone(),
+            PrincipalEntry::Exact(arn) => match crate::pattern::split_arn(arn) {
+                Some(p) => p[4].to_string(),
+                None => continue,
+            },
+            _ => continue,
+        };
+        match counts.iter_mut().find(|(a, _)| *a == account) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((account, 1)),
+        }
+    }
+    let best = counts.iter().map(|(_, n)| *n).max()?;
+    let (account, _) = counts.into_iter().find(|(_, n)| *n == best)?;
     Some(format!("arn:aws:kms:us-east-1:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ab"))
 }
 

@@ -33,7 +33,8 @@ fn more_permissive_change_fails_with_replayable_witness() {
     assert_eq!(v["verdict"], "more-permissive");
     assert_eq!(v["old_allows_status"]["status"], "none");
     let w = &v["new_allows"][0];
-    assert!(w["summary"].as_str().unwrap().contains("444455556666"), "{w}");
+    assert_eq!(v["key"], "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    assert!(w["summary"].as_str().unwrap().contains("(account 777788889999)"), "{w}");
     assert_eq!(w["new_decision"], "allowed");
     assert!(!w["new_statements"].as_array().unwrap().is_empty());
     // The witness is a request `kmsproof eval` reads, and NEW allows it.

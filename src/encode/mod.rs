@@ -216,7 +216,7 @@ impl Encoder {
         let caller = CallerVars::new(&mut vocab, &statements, "");
         let (services, names) = action_hints(&statements);
         let (service, name) = (vocab.str_var("service", services), vocab.str_var("action-name", names));
-        let resource = vocab.str_var("resource", literal_hints(&statements, |s| s.resource.as_ref()));
+        let resource = vocab.str_var("resource", resource_hints(&statements));
         let action = ActionVar::Split { service, name };
         let mut enc = Encoder::blank(vocab, caller, action, "", Some(resource), &statements);
         let caller_invariant = enc.caller.invariant("aws");
@@ -456,6 +456,33 @@ fn action_hints(statements: &[&Statement]) -> (Vec<String>, Vec<String>) {
         v.dedup();
     }
     (services, names)
+}
+
+/// Readable resources: the literal ones, and each wildcard ARN pattern filled in
+/// (`arn:aws:s3:::bucket/*` → `arn:aws:s3:::bucket/example`, a `*` region → `us-east-1`, a
+/// `*` account → `111122223333`).
+fn resource_hints(statements: &[&Statement]) -> Vec<String> {
+    let mut out = literal_hints(statements, |s| s.resource.as_ref());
+    let patterns = statements.iter().filter_map(|s| s.resource.as_ref()).flat_map(|m| m.patterns.iter());
+    for p in patterns {
+        let [Piece::Text(t)] = p.as_slice() else { continue };
+        if !t.contains(['*', '?']) || t == "*" {
+            continue;
+        }
+        let parts: Vec<String> = t
+            .splitn(6, ':')
+            .enumerate()
+            .map(|(i, part)| match (i, part) {
+                (3, "*") => "us-east-1".to_string(),
+                (4, "*") => "111122223333".to_string(),
+                _ => part.replace('*', "example").replace('?', "x"),
+            })
+            .collect();
+        out.push(parts.join(":"));
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Literal (wildcard- and variable-free) patterns of `Action`/`Resource`: readable witnesses.
