@@ -36,6 +36,8 @@ enum Command {
     Eval(EvalArgs),
     /// Prove or refute properties of a key policy (with IAM policies, grants, guardrails).
     Check(CheckArgs),
+    /// Audit many key and IAM policies with the built-in checks (table, JSON, JSON lines, SARIF).
+    Audit(kmsproof::audit::args::AuditArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,6 +126,7 @@ pub fn run() -> i32 {
     match cli.command {
         Command::Eval(args) => eval(&args),
         Command::Check(args) => check(&args),
+        Command::Audit(args) => kmsproof::audit::args::run(&args),
     }
 }
 

@@ -1,0 +1,2 @@
+//! Audit throughput (placeholder until the bench lands).
+fn main() {}
