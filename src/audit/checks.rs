@@ -174,7 +174,7 @@ fn kms002(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
 fn kms003(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
     if !ctx.is_key {
         let prop = json!({"name": "KMS003", "expect": "never", "action": "kms:CreateKey",
-            "condition": {"Bool": {"kms:BypassPolicyLockoutSafetyCheck": "true"}}});
+            "condition": {"Bool": {"kms:BypassPolicyLockoutSafetyCheck": "true"}, "ArnNotLike": not_root()["ArnNotLike"]}});
         let r = ctx.ask(&ctx.identity_inputs(), prop)?;
         let f = verdict_finding(ctx, "KMS003", &r, || {
             "kms:CreateKey is allowed with kms:BypassPolicyLockoutSafetyCheck true: a key can be created with a policy that locks everyone out".to_string()

@@ -28,6 +28,8 @@ pub enum Body {
     Policy { text: String, label: String, exact: bool },
     /// The file, or this part of it, cannot be audited: the message says why and where.
     Error(String),
+    /// Valid JSON/YAML holding no policy (e.g. an index file): listed, not a finding.
+    Skipped(String),
 }
 
 /// Lists the files under `paths` (directories recursively, sorted; `-` is standard input).
@@ -77,6 +79,10 @@ fn error_doc(file: &str, location: &str, pos: Pos, message: String) -> Document 
     Document { file: file.into(), location: location.into(), pos, body: Body::Error(message) }
 }
 
+fn skipped(file: &str, pos: Pos, message: String) -> Document {
+    Document { file: file.into(), location: String::new(), pos, body: Body::Skipped(message) }
+}
+
 /// The documents in `text`, read as JSON, or as YAML when it is not JSON and looks like
 /// a CloudFormation template.
 pub fn documents_in(file: &str, text: &str) -> Vec<Document> {
@@ -108,7 +114,7 @@ pub(super) fn from_json(file: &str, text: &str, doc: &Json) -> Vec<Document> {
     } else if GAAD_LISTS.iter().any(|(k, _, _)| doc.get(k).is_some()) {
         gaad(file, doc)
     } else {
-        return vec![error_doc(file, "", doc.pos, format!("{file}:{}: error: not a policy document (no \"Statement\"), CloudFormation template (\"Resources\"), `terraform show -json` output (\"values\") or `aws iam get-account-authorization-details` output", doc.pos))];
+        return vec![skipped(file, doc.pos, format!("{file}:{}: skipped: not a policy document (no \"Statement\"), CloudFormation template (\"Resources\"), `terraform show -json` output (\"values\") or `aws iam get-account-authorization-details` output", doc.pos))];
     };
     if out.is_empty() {
         return vec![error_doc(
@@ -125,7 +131,7 @@ pub(super) fn from_json(file: &str, text: &str, doc: &Json) -> Vec<Document> {
 pub(super) fn embedded(file: &str, location: String, value: &Json) -> Document {
     if let Some(fun) = intrinsic(value) {
         let msg = format!(
-            "{file}:{}: error: at {location}: the policy uses the CloudFormation intrinsic function {} at {}; kmsproof audits literal policies only (deploy, then audit `aws kms get-key-policy` output)",
+            "{file}:{}: error: at {location}: the policy uses the CloudFormation intrinsic function {} (at {}); kmsproof audits literal policies only (deploy, then audit `aws kms get-key-policy` output)",
             value.pos, fun.0, fun.1
         );
         return error_doc(file, &location, value.pos, msg);

@@ -72,7 +72,7 @@ pub struct DocResult {
     pub file: String,
     pub location: String,
     pub pos: Pos,
-    /// `key-policy`, `identity-policy` or `unreadable`.
+    /// `key-policy`, `identity-policy`, `unreadable` or `skipped` (valid, but no policy in it).
     pub kind: &'static str,
     /// Ids of the checks that ran (a check that ran without a finding passed).
     pub checks_run: Vec<&'static str>,
@@ -240,6 +240,11 @@ pub fn audit_document(doc: &Document, settings: &Settings) -> Result<DocResult, 
             result.findings.push(unreadable(doc, msg.clone()));
             return Ok(result);
         }
+        Body::Skipped(msg) => {
+            result.kind = "skipped";
+            result.note = Some(msg.clone());
+            return Ok(result);
+        }
         Body::Policy { text, label, exact } => (text, label, *exact),
     };
     let policy = match read_policy(text, label) {
@@ -267,10 +272,18 @@ pub fn audit_document(doc: &Document, settings: &Settings) -> Result<DocResult, 
         if info.method.starts_with("proved") && !solver_needed {
             continue;
         }
-        result.findings.extend(run(&ctx)?);
+        // A fresh Z3 context per check: the answers (and counterexamples) then do not
+        // depend on what this thread solved before, so output is the same for any --jobs.
+        let found = if info.method.starts_with("proved") {
+            kmsproof_solver::backend::with_fresh_solver(|| run(&ctx))?
+        } else {
+            run(&ctx)?
+        };
+        result.findings.extend(found);
     }
     if is_key && !settings.properties.is_empty() {
-        result.findings.extend(user_properties(&ctx, &settings.properties)?);
+        let found = kmsproof_solver::backend::with_fresh_solver(|| user_properties(&ctx, &settings.properties))?;
+        result.findings.extend(found);
     }
     result.findings.sort_by(finding_order);
     Ok(result)

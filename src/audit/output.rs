@@ -131,6 +131,9 @@ fn location_cell(f: &Finding) -> String {
     }
 }
 
+/// How many skipped files the table names before it only counts them.
+const MAX_SKIPPED_LISTED: usize = 10;
+
 fn summary_table(docs: &[DocResult], shown: &[&Finding]) -> String {
     let mut b = tabled::builder::Builder::default();
     b.push_record(["check", "severity", "title", "findings"]);
@@ -138,13 +141,23 @@ fn summary_table(docs: &[DocResult], shown: &[&Finding]) -> String {
         b.push_record([c.to_string(), s.as_str().to_string(), info(c).title.to_string(), n.to_string()]);
     }
     let unreadable = docs.iter().filter(|d| d.kind == "unreadable").count();
+    let skipped = docs.iter().filter(|d| d.kind == "skipped").count();
     let mut out = format!(
-        "{} documents audited ({} key policies, {} identity policies, {unreadable} unreadable), {} findings\n",
+        "{} documents audited ({} key policies, {} identity policies, {unreadable} unreadable, {skipped} skipped as holding no policy), {} findings\n",
         docs.len(),
         docs.iter().filter(|d| d.kind == "key-policy").count(),
         docs.iter().filter(|d| d.kind == "identity-policy").count(),
         shown.len()
     );
+    for d in docs.iter().filter(|d| d.kind == "skipped").take(MAX_SKIPPED_LISTED) {
+        out.push_str(&format!("  {}\n", d.note.as_deref().unwrap_or("skipped")));
+    }
+    if skipped > MAX_SKIPPED_LISTED {
+        out.push_str(&format!(
+            "  … and {} more skipped (--format json lists every document)\n",
+            skipped - MAX_SKIPPED_LISTED
+        ));
+    }
     if !shown.is_empty() {
         let mut t = b.build();
         t.with(tabled::settings::Style::rounded());

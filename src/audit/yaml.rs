@@ -36,13 +36,25 @@ fn relocate(mut d: Document, yaml_text: &str) -> Document {
             *label = format!("{} ({}, YAML read as JSON; positions within that JSON)", d.file, d.location);
             *exact = false;
         }
+        Body::Skipped(_) => {}
         Body::Error(msg) => {
             if let Some((_, rest)) = msg.split_once(": error: ") {
-                *msg = format!("{}{}: error: {rest}", d.file, at(d.pos));
+                *msg = format!("{}{}: error: {}", d.file, at(d.pos), without_json_position(rest));
             }
         }
     }
     d
+}
+
+/// Drops a `(at L:C)` that points into the JSON form, not the YAML file.
+fn without_json_position(msg: &str) -> String {
+    match (msg.find(" (at "), msg.find(')')) {
+        (Some(i), Some(_)) => match msg[i..].find(')') {
+            Some(j) => format!("{}{}", &msg[..i], &msg[i + j + 1..]),
+            None => msg.to_string(),
+        },
+        _ => msg.to_string(),
+    }
 }
 
 fn at(pos: Pos) -> String {
