@@ -47,7 +47,7 @@ pub const CHECKS: &[CheckInfo] = &[
     CheckInfo { id: "KMS001", name: "key-open-to-any-account", severity: Severity::Critical, title: "Key usable by any AWS account", rationale: "A principal of an account the policy never names, outside any organization and VPC, can use the key: the conditions do not restrict the caller.", fix: "Name the principals (account root or role ARNs) or add a caller condition such as kms:CallerAccount, aws:PrincipalOrgID or aws:PrincipalArn.", method: "proved by Z3", scope: Scope::KeyPolicy, run: Some(kms001) },
     CheckInfo { id: "KMS002", name: "crypto-use-by-other-accounts", severity: Severity::High, title: "Cryptographic use allowed to other accounts", rationale: "Principals outside the key's account can encrypt, decrypt or generate data keys; the finding lists the accounts Z3 reached.", fix: "Remove the external accounts from the key policy, or limit them with kms:ViaService / kms:EncryptionContext conditions if the sharing is intended.", method: "proved by Z3", scope: Scope::KeyPolicy, run: Some(kms002) },
     CheckInfo { id: "KMS003", name: "lockout-risk", severity: Severity::High, title: "Key-policy lockout risk", rationale: "No principal can change the key policy (the key becomes unmanageable), or an IAM policy allows CreateKey with kms:BypassPolicyLockoutSafetyCheck.", fix: "Keep a statement that lets the account (arn:aws:iam::ACCOUNT:root) or an admin role call kms:PutKeyPolicy; deny kms:CreateKey when kms:BypassPolicyLockoutSafetyCheck is true.", method: "proved by Z3", scope: Scope::Both, run: Some(kms003) },
-    CheckInfo { id: "KMS004", name: "grant-not-for-aws-resource", severity: Severity::Medium, title: "Grant creation not limited to AWS resources", rationale: "kms:CreateGrant is allowed without kms:GrantIsForAWSResource, so a principal can hand the key's permissions to anyone.", fix: "Add \"Bool\": {\"kms:GrantIsForAWSResource\": \"true\"} to statements that allow kms:CreateGrant.", method: "proved by Z3", scope: Scope::Both, run: Some(kms004) },
+    CheckInfo { id: "KMS004", name: "grant-not-for-aws-resource", severity: Severity::Medium, title: "Grant creation not limited to AWS resources, or wider than the granter", rationale: "kms:CreateGrant is allowed without kms:GrantIsForAWSResource, so a principal can hand the key's permissions to anyone; or a named principal can grant operations it cannot perform itself.", fix: "Add \"Bool\": {\"kms:GrantIsForAWSResource\": \"true\"} to statements that allow kms:CreateGrant, and limit kms:GrantOperations to the operations the granter holds.", method: "proved by Z3", scope: Scope::Both, run: Some(kms004) },
     CheckInfo { id: "KMS005", name: "source-ip-trap", severity: Severity::Medium, title: "aws:SourceIp/SourceVpc condition breaks AWS services", rationale: "Requests AWS services make on your behalf (EBS, S3, RDS…) come from AWS addresses, so a network condition without an aws:ViaAWSService / kms:ViaService exemption denies them.", fix: "Add \"Bool\": {\"aws:ViaAWSService\": \"false\"} to the Deny (or exempt kms:ViaService), or move the network restriction to a VPC endpoint policy.", method: "structural", scope: Scope::Both, run: Some(kms005) },
     CheckInfo { id: "KMS006", name: "via-service-shape", severity: Severity::Medium, title: "kms:ViaService value matches no service endpoint", rationale: "kms:ViaService holds SERVICE.REGION.amazonaws.com; other values never match (the restriction silently allows nothing) and a wildcard service allows every service.", fix: "Write values such as ec2.us-east-1.amazonaws.com (wildcards only in the region part).", method: "structural", scope: Scope::Both, run: Some(kms006) },
     CheckInfo { id: "KMS007", name: "set-operator-misuse", severity: Severity::Medium, title: "Multi-valued key without set operator, or ForAllValues satisfied by a missing key", rationale: "A multi-valued key without ForAllValues/ForAnyValue is evaluated in undocumented ways, and ForAllValues in an Allow is true when the key is missing or empty.", fix: "Use ForAnyValue:/ForAllValues: with multi-valued keys; pair ForAllValues in an Allow with \"Null\": {KEY: \"false\"}.", method: "structural (parser diagnostics)", scope: Scope::Both, run: Some(kms007) },
@@ -211,6 +211,7 @@ fn kms004(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
             json!({"principal": {"AWS": ctx.account}, "condition": {"BoolIfExists": no_aws, "ArnNotLike": not_root()["ArnNotLike"]}}),
         )]
     };
+    let mut out = Vec::new();
     for (inputs, mut prop) in asks {
         prop["name"] = json!("KMS004");
         prop["expect"] = json!("never");
@@ -220,10 +221,66 @@ fn kms004(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
             "kms:CreateGrant is allowed when the grant is not for an AWS resource (kms:GrantIsForAWSResource false or absent)".to_string()
         });
         if let Some(f) = f {
-            return Ok(vec![f]);
+            out.push(f);
+            break;
         }
     }
-    Ok(vec![])
+    if ctx.is_key {
+        out.extend(grant_escalation(ctx)?);
+    }
+    Ok(out)
+}
+
+/// KMS004, second part: a principal named in the key policy that can create a grant for
+/// operations it cannot perform itself (KMS does not check the granter holds them).
+/// Per principal: which grant operations it can perform (one `sometimes` each), then
+/// whether CreateGrant is allowed with `kms:GrantOperations` naming one it cannot.
+fn grant_escalation(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
+    let inputs = ctx.key_only_inputs();
+    let mut out = Vec::new();
+    for (arn, pos) in named_principals(ctx) {
+        let ask = |expect: &str, action: String, condition: Value| {
+            ctx.ask(&inputs, json!({"name": "KMS004", "expect": expect, "principal": {"AWS": arn}, "action": action, "condition": condition}))
+        };
+        let can_grant = ask("sometimes", "kms:CreateGrant".into(), json!({}))?;
+        if !matches!(can_grant.verdict, Verdict::Holds) {
+            out.extend(undecided_of(ctx, &can_grant));
+            continue;
+        }
+        let mut missing = Vec::new();
+        for op in crate::kms_rules::GRANT_OPERATIONS.iter().filter(|o| **o != "CreateGrant") {
+            let r = ask("sometimes", format!("kms:{op}"), json!({}))?;
+            match r.verdict {
+                Verdict::Holds => {}
+                Verdict::Violated => missing.push(*op),
+                Verdict::Unknown(_) => return Ok(undecided_of(ctx, &r)),
+            }
+        }
+        if missing.is_empty() {
+            continue;
+        }
+        let r = ask(
+            "never",
+            "kms:CreateGrant".into(),
+            json!({"ForAnyValue:StringEquals": {"kms:GrantOperations": missing}}),
+        )?;
+        let f = verdict_finding(ctx, "KMS004", &r, || {
+            format!("{arn} can create grants for operations it cannot perform itself (it cannot {}): grants can delegate more than the granter holds; limit kms:GrantOperations", missing.join(", "))
+        });
+        out.extend(f.map(|mut f| {
+            f.pos = ctx.pos(pos);
+            f
+        }));
+    }
+    Ok(out)
+}
+
+/// The undecided finding of a result, if it is unknown.
+fn undecided_of(ctx: &Ctx, r: &CheckResult) -> Vec<Finding> {
+    match &r.verdict {
+        Verdict::Unknown(why) => vec![ctx.undecided("KMS004", why)],
+        _ => vec![],
+    }
 }
 
 /// Keys that restrict the network a request comes from.
@@ -379,7 +436,9 @@ fn requires_presence(st: &Statement, key: &str) -> bool {
     })
 }
 
-fn kms008(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
+/// The roles and users an Allow statement of the key policy names, with the first such
+/// statement's position.
+fn named_principals(ctx: &Ctx) -> Vec<(String, Pos)> {
     let mut principals: Vec<(String, Pos)> = Vec::new();
     for st in ctx.policy.statements.iter().filter(|s| s.effect == Effect::Allow) {
         for e in st.principal.iter().filter(|p| !p.negated).flat_map(|p| &p.entries) {
@@ -390,9 +449,13 @@ fn kms008(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
             }
         }
     }
+    principals
+}
+
+fn kms008(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
     let inputs = ctx.key_only_inputs();
     let mut out = Vec::new();
-    for (arn, pos) in principals {
+    for (arn, pos) in named_principals(ctx) {
         let ask = |actions: &[&str]| {
             ctx.ask(
                 &inputs,

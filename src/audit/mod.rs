@@ -208,11 +208,30 @@ impl<'a> Ctx<'a> {
             Ok(p) => p,
             Err(e) => return Ok(unknown_result(&format!("the check's property does not read: {e}"))),
         };
-        Ok(check(inputs, &self.key_arn, &props, 1, self.limits)?
+        Ok(one_query(inputs, &self.key_arn, &props, self.limits)?
             .into_iter()
             .next()
             .unwrap_or_else(|| unknown_result("no result")))
     }
+}
+
+/// Asks each property in a fresh Z3 context: Z3's models depend on what its solver saw
+/// before, so this keeps every counterexample the same whatever ran earlier on the thread
+/// (output is identical for any `--jobs` and any shard).
+fn one_query(
+    inputs: &Inputs,
+    key_arn: &str,
+    props: &[Property],
+    limits: Limits,
+) -> Result<Vec<CheckResult>, ReplayMismatch> {
+    props
+        .iter()
+        .map(|p| {
+            let one = std::slice::from_ref(p);
+            kmsproof_solver::backend::with_fresh_solver(|| check(inputs, key_arn, one, 1, limits))
+                .map(|mut r| r.remove(0))
+        })
+        .collect()
 }
 
 fn unknown_result(why: &str) -> CheckResult {
@@ -272,18 +291,10 @@ pub fn audit_document(doc: &Document, settings: &Settings) -> Result<DocResult, 
         if info.method.starts_with("proved") && !solver_needed {
             continue;
         }
-        // A fresh Z3 context per check: the answers (and counterexamples) then do not
-        // depend on what this thread solved before, so output is the same for any --jobs.
-        let found = if info.method.starts_with("proved") {
-            kmsproof_solver::backend::with_fresh_solver(|| run(&ctx))?
-        } else {
-            run(&ctx)?
-        };
-        result.findings.extend(found);
+        result.findings.extend(run(&ctx)?);
     }
     if is_key && !settings.properties.is_empty() {
-        let found = kmsproof_solver::backend::with_fresh_solver(|| user_properties(&ctx, &settings.properties))?;
-        result.findings.extend(found);
+        result.findings.extend(user_properties(&ctx, &settings.properties)?);
     }
     result.findings.sort_by(finding_order);
     Ok(result)
@@ -357,7 +368,7 @@ fn identity_key_account(policy: &Policy) -> String {
 
 /// `--properties`: each user property on the key policy alone, as `check` would ask it.
 fn user_properties(ctx: &Ctx, props: &[Property]) -> Result<Vec<Finding>, ReplayMismatch> {
-    let results = check(&ctx.key_only_inputs(), &ctx.key_arn, props, 1, ctx.limits)?;
+    let results = one_query(&ctx.key_only_inputs(), &ctx.key_arn, props, ctx.limits)?;
     let mut out = Vec::new();
     for r in results {
         match &r.verdict {
