@@ -2,7 +2,7 @@
 //! finding text, the command's exit codes, sharding, determinism, SARIF structure, and a
 //! crash-free audit of `../shared/corpus/` (skipped loudly when absent).
 //!
-//! Snapshots live in `corpus/audit/snapshots/`; `KMSPROOF_BLESS=1 cargo test audit::`
+//! Snapshots live in `corpus/audit/snapshots/`; `KMSPROOF_BLESS=1 cargo test --test tests audit::`
 //! rewrites them (review the diff before committing).
 
 use kmsproof::audit::checks::CHECKS;
@@ -260,4 +260,30 @@ fn unknown_paths_are_unreadable_findings_not_crashes() {
     let o = run(&["--format", "jsonl", "corpus/audit/no-such-file.json"], None);
     assert_eq!(o.status.code(), Some(1));
     assert!(out(&o).contains("AUD001"), "{}", out(&o));
+}
+
+#[test]
+fn user_properties_are_asked_of_every_key_policy() {
+    let props = std::env::temp_dir().join(format!("kmsproof-audit-props-{}.json", std::process::id()));
+    std::fs::write(&props, r#"[{"name": "no decrypt by Partner", "expect": "never", "principal": {"AWS": "arn:aws:iam::444455556666:root"}, "action": "kms:Decrypt"}]"#).unwrap();
+    let p = props.to_string_lossy().to_string();
+    let o = run(
+        &[
+            "--format",
+            "jsonl",
+            "--checks",
+            "KMS009",
+            "--properties",
+            &p,
+            "corpus/audit/kms002-pos.json",
+            "corpus/audit/kms002-neg.json",
+        ],
+        None,
+    );
+    let text = out(&o);
+    assert_eq!(text.matches("AUD003").count(), 1, "{text}");
+    assert!(text.contains("no decrypt by Partner") && text.contains("kms002-pos.json"), "{text}");
+    let bad = run(&["--properties", "corpus/audit/no-such-props.json", "corpus/audit"], None);
+    assert_eq!(bad.status.code(), Some(2));
+    let _ = std::fs::remove_file(props);
 }
