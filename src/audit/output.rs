@@ -200,7 +200,8 @@ fn sarif_rule(c: &CheckInfo) -> Value {
     })
 }
 
-/// A path as a relative URI: `./` stripped, backslashes as slashes, spaces escaped.
+/// A path as a URI: relative to the working directory when under it (`./` stripped,
+/// backslashes as slashes, spaces escaped), else absolute `file://`.
 fn uri(file: &str) -> String {
     let rel = file.strip_prefix("./").unwrap_or(file).replace('\\', "/");
     let rel = match std::env::current_dir()
@@ -210,7 +211,14 @@ fn uri(file: &str) -> String {
         Some(r) => r,
         None => rel,
     };
-    rel.replace('%', "%25").replace(' ', "%20")
+    let escaped = rel.replace('%', "%25").replace(' ', "%20");
+    // Outside the working directory: an absolute `file://` URI (code scanning maps those
+    // it can; a bare absolute path is not a relative reference).
+    if escaped.starts_with('/') {
+        format!("file://{escaped}")
+    } else {
+        escaped
+    }
 }
 
 fn sarif_result(f: &Finding, rule_index: usize) -> Value {
