@@ -55,10 +55,12 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         out.push(dir.to_path_buf());
         return;
     };
-    let mut entries: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    // Directory symlinks are not followed (no loops); a file symlink is read like a file.
+    let mut entries: Vec<(PathBuf, bool)> =
+        entries.flatten().map(|e| (e.path(), e.file_type().is_ok_and(|t| t.is_dir()))).collect();
     entries.sort();
-    for p in entries {
-        if p.is_dir() {
+    for (p, is_dir) in entries {
+        if is_dir {
             walk(&p, out);
         } else if p.extension().and_then(|e| e.to_str()).is_some_and(|e| EXTENSIONS.contains(&e)) {
             out.push(p);
@@ -307,8 +309,16 @@ fn terraform_module(file: &str, module: &Json, out: &mut Vec<Document>) {
                     Some(v) if matches!(v.kind, Kind::Object(_)) => {
                         out.push(embedded(file, format!("{address}.{attr}"), v))
                     }
-                    // Unknown until apply (`null` in a plan) or empty: nothing to audit yet.
-                    _ => {}
+                    // Unknown until apply (`null` in a plan) or empty: listed, nothing to audit yet.
+                    _ => out.push(Document {
+                        file: file.into(),
+                        location: format!("{address}.{attr}"),
+                        pos: r.pos,
+                        body: Body::Skipped(format!(
+                            "{file}:{}: skipped: {address}.{attr} has no value (unknown until apply, or empty)",
+                            r.pos
+                        )),
+                    }),
                 }
             }
         }

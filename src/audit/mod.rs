@@ -269,7 +269,11 @@ pub fn audit_document(doc: &Document, settings: &Settings) -> Result<DocResult, 
     let policy = match read_policy(text, label) {
         Ok(p) => p,
         Err(msg) => {
-            result.findings.push(unreadable(doc, msg));
+            let mut f = unreadable(doc, msg);
+            if !exact {
+                f.pos = doc.pos; // the message's positions are within the embedded text
+            }
+            result.findings.push(f);
             return Ok(result);
         }
     };

@@ -143,7 +143,7 @@ fn summary_table(docs: &[DocResult], shown: &[&Finding]) -> String {
     let unreadable = docs.iter().filter(|d| d.kind == "unreadable").count();
     let skipped = docs.iter().filter(|d| d.kind == "skipped").count();
     let mut out = format!(
-        "{} documents audited ({} key policies, {} identity policies, {unreadable} unreadable, {skipped} skipped as holding no policy), {} findings\n",
+        "{} documents audited ({} key policies, {} identity policies, {unreadable} unreadable, {skipped} skipped: no policy to audit), {} findings\n",
         docs.len(),
         docs.iter().filter(|d| d.kind == "key-policy").count(),
         docs.iter().filter(|d| d.kind == "identity-policy").count(),
