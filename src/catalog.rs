@@ -4,7 +4,7 @@
 //! compiled into the binary with `include_str!`, so the rules stay data, not `match` arms.
 
 use crate::json::{self, Json, Kind};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
 const KMS_ACTIONS: &str = include_str!("../data/kms.actions.json");
@@ -77,7 +77,9 @@ impl ActionInfo {
 /// All facts, loaded once.
 #[derive(Debug)]
 pub struct Catalog {
-    actions: HashMap<String, ActionInfo>,
+    /// Sorted, so every walk over the actions (and the formulas built from it) is the same
+    /// in every process: Z3's models, and so counterexamples, depend on formula order.
+    actions: BTreeMap<String, ActionInfo>,
     keys: HashMap<String, KeyInfo>,
     /// Templated keys (`kms:encryptioncontext:`, `aws:principaltag/`, ...), lower-cased prefix.
     prefixes: Vec<(String, KeyInfo)>,
@@ -100,7 +102,7 @@ fn template_prefix(key: &str) -> Option<&str> {
 
 impl Catalog {
     fn load() -> Catalog {
-        let mut cat = Catalog { actions: HashMap::new(), keys: HashMap::new(), prefixes: Vec::new() };
+        let mut cat = Catalog { actions: BTreeMap::new(), keys: HashMap::new(), prefixes: Vec::new() };
         let kms_keys = parse_vendored(KMS_KEYS);
         for m in kms_keys.members().unwrap_or(&[]) {
             let (Some(name), Some(ty)) = (str_of(&m.value, "key"), str_of(&m.value, "type")) else {

@@ -39,6 +39,8 @@ enum Command {
     /// Compare two policies (or two authorization contexts): equivalent, more or less
     /// permissive, or incomparable, with replayed requests that show each difference.
     Diff(crate::diff_cli::DiffArgs),
+    /// Audit many key and IAM policies with the built-in checks (table, JSON, JSON lines, SARIF).
+    Audit(kmsproof::audit::args::AuditArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,6 +130,7 @@ pub fn run() -> i32 {
         Command::Eval(args) => eval(&args),
         Command::Check(args) => check(&args),
         Command::Diff(args) => crate::diff_cli::diff(&args),
+        Command::Audit(args) => kmsproof::audit::args::run(&args),
     }
 }
 

@@ -4,6 +4,7 @@
 //! the symbolic engine (in `kmsproof-solver`) will sit beside `eval` and replay every
 //! counterexample through it.
 
+pub mod audit;
 pub mod catalog;
 pub mod diag;
 pub mod diff;

@@ -73,6 +73,22 @@ thread_local! {
     static SOLVER: RefCell<Option<Solver>> = const { RefCell::new(None) };
 }
 
+/// Drops this thread's Z3 solver; the next query starts a fresh one. (The partition
+/// cache stays: a partition is a function of its patterns and hints alone.)
+fn reset_thread_solver() {
+    SOLVER.with(|cell| *cell.borrow_mut() = None);
+}
+
+/// Runs `f` with a fresh Z3 context and solver on this thread, so the models it gets depend
+/// only on the queries inside `f`, not on what the thread solved before (Z3's models do):
+/// `kmsproof audit` prints the same counterexamples for any `--jobs`.
+pub fn with_fresh_solver<R: Send + Sync>(f: impl FnOnce() -> R + Send + Sync) -> R {
+    reset_thread_solver();
+    let out = z3::with_z3_config(&z3::Config::new(), f);
+    reset_thread_solver();
+    out
+}
+
 /// Decides `goal` over `vocab`, returning up to `max_models` models when sat. Successive
 /// models differ in the truth of some pattern of `relevant` (or in a flag), so they show
 /// different ways in rather than different spellings of one; each model prefers regions

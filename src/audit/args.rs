@@ -1,0 +1,212 @@
+//! `kmsproof audit` flags, turned into a validated configuration before any work, and the
+//! command itself (the binary's `cli.rs` only forwards to [`run`]).
+
+use super::{audit_all, discover, finding_order, output, AuditError, DocResult, Finding, Settings, Severity};
+use crate::query::{parse_properties, Property};
+use kmsproof_solver::Limits;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// Exit codes of `audit`.
+pub mod exit {
+    /// No finding at or above `--fail-on`.
+    pub const CLEAN: i32 = 0;
+    /// Some finding at or above `--fail-on`.
+    pub const FINDINGS: i32 = 1;
+    /// Bad invocation (flags, unreadable `--properties`).
+    pub const BAD_INVOCATION: i32 = 2;
+    /// kmsproof disagreed with itself (a replay mismatch): a bug.
+    pub const INTERNAL: i32 = 4;
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditFormat {
+    Table,
+    Json,
+    Jsonl,
+    Sarif,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AuditArgs {
+    /// Files or directories (searched recursively for .json/.yaml/.yml/.template); `-` is standard input.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
+    pub format: AuditFormat,
+    /// Show only findings at or above this severity (info, low, medium, high, critical).
+    #[arg(long, default_value = "info", value_name = "SEVERITY")]
+    pub min_severity: String,
+    /// Exit 1 when a finding is at or above this severity.
+    #[arg(long, default_value = "high", value_name = "SEVERITY")]
+    pub fail_on: String,
+    /// Run only these checks (comma-separated ids, e.g. KMS001,KMS002).
+    #[arg(long, value_name = "IDS")]
+    pub checks: Option<String>,
+    /// Worker threads, each with its own Z3 context (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Audit only documents whose index in the sorted document list is I modulo N (I zero-based).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Extra properties (the `check --properties` format) asked of every key policy.
+    #[arg(long, value_name = "FILE")]
+    pub properties: Option<PathBuf>,
+    /// Solver time limit per query, in milliseconds.
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    pub timeout_ms: u32,
+}
+
+/// The validated configuration.
+pub struct AuditConfig {
+    pub paths: Vec<PathBuf>,
+    pub format: AuditFormat,
+    pub min_severity: Severity,
+    pub fail_on: Severity,
+    pub settings: Settings,
+    pub jobs: usize,
+    pub shard: (usize, usize),
+}
+
+impl AuditArgs {
+    pub fn config(&self) -> Result<AuditConfig, String> {
+        let severity = |flag: &str, v: &str| {
+            Severity::parse(v).ok_or_else(|| format!("{flag} {v:?}: expected one of {}", output::severity_names()))
+        };
+        let checks = match &self.checks {
+            None => Settings::all_checks(),
+            Some(list) => parse_checks(list)?,
+        };
+        let jobs = match self.jobs {
+            Some(0) => return Err("--jobs must be at least 1".into()),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        };
+        let shard = match &self.shard {
+            None => (0, 1),
+            Some(s) => parse_shard(s)?,
+        };
+        if self.paths.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
+            return Err("only one input can be read from standard input (`-`)".into());
+        }
+        let properties = match &self.properties {
+            None => vec![],
+            Some(p) => read_properties(p)?,
+        };
+        if self.timeout_ms == 0 {
+            return Err("--timeout-ms must be at least 1".into());
+        }
+        Ok(AuditConfig {
+            paths: self.paths.clone(),
+            format: self.format,
+            min_severity: severity("--min-severity", &self.min_severity)?,
+            fail_on: severity("--fail-on", &self.fail_on)?,
+            settings: Settings {
+                checks,
+                properties,
+                limits: Limits { timeout_ms: self.timeout_ms, ..Limits::default() },
+            },
+            jobs,
+            shard,
+        })
+    }
+}
+
+fn parse_checks(list: &str) -> Result<Vec<&'static str>, String> {
+    let known = Settings::all_checks();
+    let mut out = Vec::new();
+    for id in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match known.iter().find(|k| k.eq_ignore_ascii_case(id)) {
+            Some(k) if !out.contains(k) => out.push(*k),
+            Some(_) => {}
+            None => return Err(format!("--checks: unknown check {id:?} (expected some of {})", known.join(", "))),
+        }
+    }
+    if out.is_empty() {
+        return Err("--checks: give at least one check id".into());
+    }
+    Ok(out)
+}
+
+/// `I/N` with `0 <= I < N`.
+pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("--shard {s:?}: expected I/N with 0 <= I < N, e.g. 0/4");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (usize, usize) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+fn read_properties(path: &std::path::Path) -> Result<Vec<Property>, String> {
+    let (text, label) = crate::load::read_source(path).map_err(|e| e.to_string())?;
+    parse_properties(&text, &label).map_err(|e| e.to_string())
+}
+
+/// Runs `kmsproof audit`; returns the exit code.
+pub fn run(args: &AuditArgs) -> i32 {
+    let cfg = match args.config() {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return exit::BAD_INVOCATION;
+        }
+    };
+    let docs: Vec<_> = discover(&cfg.paths)
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % cfg.shard.1 == cfg.shard.0)
+        .map(|(_, d)| d)
+        .collect();
+    let total = docs.len();
+    let tty = std::io::stderr().is_terminal();
+    let progress = move |n: usize| {
+        if tty {
+            eprint!("\raudit: {n}/{total} documents");
+        }
+    };
+    let results = match audit_all(&docs, &cfg.settings, cfg.jobs, &progress) {
+        Ok(r) => r,
+        Err(AuditError::Replay(m)) => {
+            eprintln!("\n{m}");
+            eprintln!("This is a bug in kmsproof; please report it with the inputs above.");
+            return exit::INTERNAL;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INTERNAL;
+        }
+    };
+    if tty {
+        eprintln!();
+    }
+    print!("{}", render(&results, &cfg));
+    let failing = results.iter().flat_map(|d| &d.findings).any(|f| f.severity >= cfg.fail_on);
+    if failing {
+        exit::FINDINGS
+    } else {
+        exit::CLEAN
+    }
+}
+
+/// Every finding at or above `min`, in file/location order.
+pub fn shown(results: &[DocResult], min: Severity) -> Vec<&Finding> {
+    let mut v: Vec<&Finding> = results.iter().flat_map(|d| &d.findings).filter(|f| f.severity >= min).collect();
+    v.sort_by(|a, b| finding_order(a, b));
+    v
+}
+
+fn render(results: &[DocResult], cfg: &AuditConfig) -> String {
+    let shown = shown(results, cfg.min_severity);
+    match cfg.format {
+        AuditFormat::Table => output::table_report(results, &shown),
+        AuditFormat::Json => {
+            format!("{}\n", serde_json::to_string_pretty(&output::json_report(results, &shown)).unwrap_or_default())
+        }
+        AuditFormat::Jsonl => output::jsonl_report(results, &shown),
+        AuditFormat::Sarif => {
+            format!("{}\n", serde_json::to_string_pretty(&output::sarif_report(&shown)).unwrap_or_default())
+        }
+    }
+}

@@ -1,0 +1,383 @@
+//! Finding the policy documents inside files: plain policies and the CLI wrappers `eval`
+//! reads, CloudFormation templates (JSON and YAML), `terraform show -json` output and
+//! `aws iam get-account-authorization-details` output.
+//!
+//! Every document keeps where it came from (file, logical id / resource address / JSON
+//! path, line). A file that cannot be read becomes an error document, so nothing is
+//! skipped silently.
+
+use crate::json::{self, Json, Kind, Pos};
+use std::path::{Path, PathBuf};
+
+/// One policy document found in an input file.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// The file as given on the command line (or `<stdin>`).
+    pub file: String,
+    /// Logical id, resource address or JSON path inside the file (empty: the whole file).
+    pub location: String,
+    /// Where the document starts in the file (line 0: unknown, e.g. YAML).
+    pub pos: Pos,
+    pub body: Body,
+}
+
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// Policy text for `parse_policy`, and the source name its diagnostics carry. When
+    /// `exact` is true, positions in the text are positions in the file.
+    Policy { text: String, label: String, exact: bool },
+    /// The file, or this part of it, cannot be audited: the message says why and where.
+    Error(String),
+    /// Valid JSON/YAML holding no policy (e.g. an index file): listed, not a finding.
+    Skipped(String),
+}
+
+/// Lists the files under `paths` (directories recursively, sorted; `-` is standard input).
+/// A path that does not exist is returned as is, so reading it reports the error.
+pub fn list_files(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+/// Files whose extension says they may hold policies (others in a directory are ignored,
+/// e.g. READMEs; files named explicitly are always read).
+const EXTENSIONS: &[&str] = &["json", "yaml", "yml", "template"];
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        out.push(dir.to_path_buf());
+        return;
+    };
+    // Directory symlinks are not followed (no loops); a file symlink is read like a file.
+    let mut entries: Vec<(PathBuf, bool)> =
+        entries.flatten().map(|e| (e.path(), e.file_type().is_ok_and(|t| t.is_dir()))).collect();
+    entries.sort();
+    for (p, is_dir) in entries {
+        if is_dir {
+            walk(&p, out);
+        } else if p.extension().and_then(|e| e.to_str()).is_some_and(|e| EXTENSIONS.contains(&e)) {
+            out.push(p);
+        }
+    }
+}
+
+/// Reads one file and returns its documents (an error document when unreadable).
+pub fn read_file(path: &Path) -> Vec<Document> {
+    let file = if path == Path::new("-") { "<stdin>".to_string() } else { path.display().to_string() };
+    match crate::load::read_source(path) {
+        Ok((text, _)) => documents_in(&file, &text),
+        Err(e) => vec![error_doc(&file, "", Pos::default(), e.to_string())],
+    }
+}
+
+fn error_doc(file: &str, location: &str, pos: Pos, message: String) -> Document {
+    Document { file: file.into(), location: location.into(), pos, body: Body::Error(message) }
+}
+
+fn skipped(file: &str, pos: Pos, message: String) -> Document {
+    Document { file: file.into(), location: String::new(), pos, body: Body::Skipped(message) }
+}
+
+/// The documents in `text`, read as JSON, or as YAML when it is not JSON and looks like
+/// a CloudFormation template.
+pub fn documents_in(file: &str, text: &str) -> Vec<Document> {
+    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    if !trimmed.starts_with(['{', '[']) && !trimmed.is_empty() {
+        return super::yaml::documents_in(file, text);
+    }
+    match json::parse(text) {
+        Ok(doc) => from_json(file, text, &doc),
+        Err(e) => vec![error_doc(file, "", e.pos, format!("{file}:{}: error: {}", e.pos, e.message))],
+    }
+}
+
+/// Sorts a parsed file into the formats it can be.
+pub(super) fn from_json(file: &str, text: &str, doc: &Json) -> Vec<Document> {
+    let whole = || Document {
+        file: file.into(),
+        location: String::new(),
+        pos: doc.pos,
+        body: Body::Policy { text: text.into(), label: file.into(), exact: true },
+    };
+    if ["Statement", "Policy", "PolicyVersion"].iter().any(|k| doc.get(k).is_some()) {
+        return vec![whole()];
+    }
+    let out = if doc.get("Resources").is_some() {
+        cloudformation(file, doc)
+    } else if doc.get("values").is_some() || doc.get("planned_values").is_some() {
+        terraform(file, doc)
+    } else if GAAD_LISTS.iter().any(|(k, _, _)| doc.get(k).is_some()) {
+        gaad(file, doc)
+    } else {
+        return vec![skipped(file, doc.pos, format!("{file}:{}: skipped: not a policy document (no \"Statement\"), CloudFormation template (\"Resources\"), `terraform show -json` output (\"values\") or `aws iam get-account-authorization-details` output", doc.pos))];
+    };
+    if out.is_empty() {
+        return vec![error_doc(
+            file,
+            "",
+            doc.pos,
+            format!("{file}:{}: note: no KMS key policy or IAM policy found in this file", doc.pos),
+        )];
+    }
+    out
+}
+
+/// A policy found at `value` (an object, or JSON text / URL-encoded text in a string).
+pub(super) fn embedded(file: &str, location: String, value: &Json) -> Document {
+    if let Some(fun) = intrinsic(value) {
+        let msg = format!(
+            "{file}:{}: error: at {location}: the policy uses the CloudFormation intrinsic function {} (at {}); kmsproof audits literal policies only (deploy, then audit `aws kms get-key-policy` output)",
+            value.pos, fun.0, fun.1
+        );
+        return error_doc(file, &location, value.pos, msg);
+    }
+    let body = match &value.kind {
+        Kind::String(s) => Body::Policy {
+            text: serde_json::json!({ "Policy": s }).to_string(),
+            label: format!("{file} ({location})"),
+            exact: false,
+        },
+        _ => Body::Policy { text: render_in_place(value), label: file.into(), exact: true },
+    };
+    Document { file: file.into(), location, pos: value.pos, body }
+}
+
+/// The first CloudFormation intrinsic function (`Ref`, `Fn::*`) inside `v`, with its position.
+fn intrinsic(v: &Json) -> Option<(String, Pos)> {
+    match &v.kind {
+        Kind::Object(ms) => ms.iter().find_map(|m| {
+            if m.key == "Ref" || m.key.starts_with("Fn::") {
+                Some((m.key.clone(), m.key_pos))
+            } else {
+                intrinsic(&m.value)
+            }
+        }),
+        Kind::Array(items) => items.iter().find_map(intrinsic),
+        _ => None,
+    }
+}
+
+/// Serializes `v` so that every key and value sits at its original line and column:
+/// diagnostics on the extracted policy then point into the original file.
+pub fn render_in_place(v: &Json) -> String {
+    let mut out = String::new();
+    let mut at = Pos { line: 1, col: 1 };
+    render(v, &mut out, &mut at);
+    out
+}
+
+fn move_to(target: Pos, out: &mut String, at: &mut Pos) {
+    if target.line > at.line {
+        out.extend(std::iter::repeat('\n').take(target.line - at.line));
+        *at = Pos { line: target.line, col: 1 };
+    }
+    if target.line == at.line && target.col > at.col {
+        out.extend(std::iter::repeat(' ').take(target.col - at.col));
+        at.col = target.col;
+    }
+}
+
+fn emit(s: &str, out: &mut String, at: &mut Pos) {
+    out.push_str(s);
+    at.col += s.chars().count();
+}
+
+fn render(v: &Json, out: &mut String, at: &mut Pos) {
+    move_to(v.pos, out, at);
+    match &v.kind {
+        Kind::Null => emit("null", out, at),
+        Kind::Bool(b) => emit(&b.to_string(), out, at),
+        Kind::Number(n) => emit(n, out, at),
+        Kind::String(s) => emit(&serde_json::Value::from(s.as_str()).to_string(), out, at),
+        Kind::Array(items) => {
+            emit("[", out, at);
+            for (i, it) in items.iter().enumerate() {
+                if i > 0 {
+                    emit(",", out, at);
+                }
+                render(it, out, at);
+            }
+            emit("]", out, at);
+        }
+        Kind::Object(ms) => {
+            emit("{", out, at);
+            for (i, m) in ms.iter().enumerate() {
+                if i > 0 {
+                    emit(",", out, at);
+                }
+                move_to(m.key_pos, out, at);
+                emit(&serde_json::Value::from(m.key.as_str()).to_string(), out, at);
+                emit(":", out, at);
+                render(&m.value, out, at);
+            }
+            emit("}", out, at);
+        }
+    }
+}
+
+/// CloudFormation resource types and where their policies are: `Name` is a property,
+/// `List[].Name` a property of each element of a list property.
+const CFN_POLICIES: &[(&str, &str)] = &[
+    ("AWS::KMS::Key", "KeyPolicy"),
+    ("AWS::KMS::ReplicaKey", "KeyPolicy"),
+    ("AWS::IAM::Policy", "PolicyDocument"),
+    ("AWS::IAM::ManagedPolicy", "PolicyDocument"),
+    ("AWS::IAM::Role", "Policies[].PolicyDocument"),
+    ("AWS::IAM::User", "Policies[].PolicyDocument"),
+    ("AWS::IAM::Group", "Policies[].PolicyDocument"),
+    ("AWS::IAM::RolePolicy", "PolicyDocument"),
+    ("AWS::IAM::UserPolicy", "PolicyDocument"),
+    ("AWS::IAM::GroupPolicy", "PolicyDocument"),
+];
+
+fn cloudformation(file: &str, doc: &Json) -> Vec<Document> {
+    let mut out = Vec::new();
+    for r in doc.get("Resources").and_then(Json::members).unwrap_or(&[]) {
+        let Some(ty) = r.value.get("Type").and_then(Json::as_str) else { continue };
+        let Some(props) = r.value.get("Properties") else { continue };
+        for (_, path) in CFN_POLICIES.iter().filter(|(t, _)| *t == ty) {
+            let base = format!("Resources.{}.Properties", r.key);
+            for (loc, value) in select(props, path, &base) {
+                out.push(embedded(file, format!("{loc} ({ty})"), value));
+            }
+        }
+    }
+    out
+}
+
+/// The values at `path` (`A.B`, `A[].B`) under `v`, with their JSON paths.
+fn select<'a>(v: &'a Json, path: &str, base: &str) -> Vec<(String, &'a Json)> {
+    let (head, rest) = match path.split_once('.') {
+        Some((h, r)) => (h, Some(r)),
+        None => (path, None),
+    };
+    let (name, each) = match head.strip_suffix("[]") {
+        Some(n) => (n, true),
+        None => (head, false),
+    };
+    let Some(child) = v.get(name) else { return vec![] };
+    let here = format!("{base}.{name}");
+    let children: Vec<(String, &Json)> = match (&child.kind, each) {
+        (Kind::Array(items), true) => items.iter().enumerate().map(|(i, it)| (format!("{here}[{i}]"), it)).collect(),
+        (_, true) => vec![],
+        _ => vec![(here, child)],
+    };
+    match rest {
+        None => children,
+        Some(r) => children.into_iter().flat_map(|(p, c)| select(c, r, &p)).collect(),
+    }
+}
+
+/// Terraform resource types whose attribute holds a policy as JSON text.
+const TF_POLICIES: &[(&str, &str)] = &[
+    ("aws_kms_key", "policy"),
+    ("aws_kms_replica_key", "policy"),
+    ("aws_kms_key_policy", "policy"),
+    ("aws_iam_policy", "policy"),
+    ("aws_iam_role_policy", "policy"),
+    ("aws_iam_user_policy", "policy"),
+    ("aws_iam_group_policy", "policy"),
+];
+
+fn terraform(file: &str, doc: &Json) -> Vec<Document> {
+    let mut out = Vec::new();
+    for top in ["values", "planned_values"] {
+        if let Some(root) = doc.get(top).and_then(|v| v.get("root_module")) {
+            terraform_module(file, root, &mut out);
+        }
+    }
+    out
+}
+
+fn terraform_module(file: &str, module: &Json, out: &mut Vec<Document>) {
+    if let Some(Kind::Array(resources)) = module.get("resources").map(|r| &r.kind) {
+        for r in resources {
+            let ty = r.get("type").and_then(Json::as_str).unwrap_or_default();
+            let address = r.get("address").and_then(Json::as_str).unwrap_or(ty);
+            for (_, attr) in TF_POLICIES.iter().filter(|(t, _)| *t == ty) {
+                match r.get("values").and_then(|v| v.get(attr)) {
+                    Some(v) if v.as_str().is_some_and(|s| !s.is_empty()) => {
+                        out.push(embedded(file, format!("{address}.{attr}"), v))
+                    }
+                    Some(v) if matches!(v.kind, Kind::Object(_)) => {
+                        out.push(embedded(file, format!("{address}.{attr}"), v))
+                    }
+                    // Unknown until apply (`null` in a plan) or empty: listed, nothing to audit yet.
+                    _ => out.push(Document {
+                        file: file.into(),
+                        location: format!("{address}.{attr}"),
+                        pos: r.pos,
+                        body: Body::Skipped(format!(
+                            "{file}:{}: skipped: {address}.{attr} has no value (unknown until apply, or empty)",
+                            r.pos
+                        )),
+                    }),
+                }
+            }
+        }
+    }
+    if let Some(Kind::Array(children)) = module.get("child_modules").map(|c| &c.kind) {
+        for c in children {
+            terraform_module(file, c, out);
+        }
+    }
+}
+
+/// `get-account-authorization-details` lists: (list, name field, inline-policy list).
+const GAAD_LISTS: &[(&str, &str, &str)] = &[
+    ("Policies", "Arn", ""),
+    ("RoleDetailList", "Arn", "RolePolicyList"),
+    ("UserDetailList", "Arn", "UserPolicyList"),
+    ("GroupDetailList", "Arn", "GroupPolicyList"),
+];
+
+fn gaad(file: &str, doc: &Json) -> Vec<Document> {
+    let mut out = Vec::new();
+    for (list, name_field, inline) in GAAD_LISTS {
+        let Some(Kind::Array(items)) = doc.get(list).map(|l| &l.kind) else { continue };
+        for (i, item) in items.iter().enumerate() {
+            let name = item.get(name_field).and_then(Json::as_str).unwrap_or_default();
+            if inline.is_empty() {
+                gaad_managed(file, &format!("{list}[{i}]"), name, item, &mut out);
+                continue;
+            }
+            for (loc, p) in select(item, &format!("{inline}[].PolicyDocument"), &format!("{list}[{i}]")) {
+                out.push(embedded(file, format!("{loc} ({name})"), p));
+            }
+        }
+    }
+    out
+}
+
+/// The default version of a managed policy (the one in force).
+fn gaad_managed(file: &str, path: &str, name: &str, item: &Json, out: &mut Vec<Document>) {
+    let Some(Kind::Array(versions)) = item.get("PolicyVersionList").map(|v| &v.kind) else { return };
+    for (j, v) in versions.iter().enumerate() {
+        if matches!(v.get("IsDefaultVersion").map(|d| &d.kind), Some(Kind::Bool(true))) {
+            if let Some(d) = v.get("Document") {
+                out.push(embedded(file, format!("{path}.PolicyVersionList[{j}].Document ({name})"), d));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_place_rendering_keeps_positions() {
+        let text = "{\"a\":\n  {\"Statement\": [ {\"Effect\":   \"Allow\"}],\n \"x\": 1.50}}";
+        let doc = json::parse(text).unwrap();
+        let inner = doc.get("a").unwrap();
+        let again = json::parse(&render_in_place(inner)).unwrap();
+        assert_eq!(&again, inner);
+    }
+}

@@ -1,0 +1,450 @@
+//! `kmsproof audit`: read many documents, run the built-in checks on each (in parallel,
+//! one Z3 context per worker thread), and report findings in a deterministic order.
+//!
+//! A document with `Principal` in its statements is a key (resource) policy, any other
+//! one an identity policy. Key-policy checks ask about the key policy alone, or with
+//! "any IAM policy of the caller allows everything" where the question is about what the
+//! policy lets other accounts or IAM do; each check's doc comment says which.
+
+pub mod args;
+pub mod checks;
+pub mod discover;
+pub mod output;
+mod yaml;
+
+use crate::eval::Inputs;
+use crate::json::Pos;
+use crate::policy::{parse_policy, Policy, PolicyKind, PrincipalEntry};
+use crate::query::{check, parse_properties, CheckResult, Example, Property, ReplayMismatch, Verdict};
+use checks::{CheckInfo, Scope, CHECKS};
+use discover::{Body, Document};
+use kmsproof_solver::Limits;
+use serde_json::Value;
+use std::sync::OnceLock;
+
+/// Finding severities, lowest first (SARIF levels and `security-severity` follow them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+/// Severity names as the command line and the outputs spell them.
+pub const SEVERITIES: &[(Severity, &str)] = &[
+    (Severity::Info, "info"),
+    (Severity::Low, "low"),
+    (Severity::Medium, "medium"),
+    (Severity::High, "high"),
+    (Severity::Critical, "critical"),
+];
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        SEVERITIES.iter().find(|(s, _)| *s == self).map(|(_, n)| *n).unwrap_or("?")
+    }
+
+    pub fn parse(text: &str) -> Option<Severity> {
+        SEVERITIES.iter().find(|(_, n)| n.eq_ignore_ascii_case(text)).map(|(s, _)| *s)
+    }
+}
+
+/// One finding: which check, where, what, and the replayed request that shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub check: &'static str,
+    pub severity: Severity,
+    pub file: String,
+    pub location: String,
+    pub pos: Pos,
+    pub message: String,
+    /// A request the evaluator allowed (replayed), in the format `eval --request` reads.
+    pub counterexample: Option<Value>,
+    /// KMS002: the external accounts reached.
+    pub accounts: Vec<String>,
+}
+
+/// The audit of one document.
+#[derive(Debug, Clone)]
+pub struct DocResult {
+    pub file: String,
+    pub location: String,
+    pub pos: Pos,
+    /// `key-policy`, `identity-policy`, `unreadable` or `skipped` (valid, but no policy in it).
+    pub kind: &'static str,
+    /// Ids of the checks that ran (a check that ran without a finding passed).
+    pub checks_run: Vec<&'static str>,
+    /// Why the solver was not needed, when it was not.
+    pub note: Option<String>,
+    pub findings: Vec<Finding>,
+}
+
+/// What to run, validated before any work.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub checks: Vec<&'static str>,
+    pub properties: Vec<Property>,
+    pub limits: Limits,
+}
+
+impl Settings {
+    pub fn all_checks() -> Vec<&'static str> {
+        CHECKS.iter().filter(|c| c.run.is_some()).map(|c| c.id).collect()
+    }
+}
+
+/// What a check function sees.
+pub struct Ctx<'a> {
+    pub doc: &'a Document,
+    pub policy: &'a Policy,
+    pub text: &'a str,
+    pub is_key: bool,
+    pub key_arn: String,
+    pub account: String,
+    pub limits: Limits,
+    exact: bool,
+}
+
+/// The placeholder account for identity policies and key policies that name none.
+const PLACEHOLDER_ACCOUNT: &str = "111122223333";
+
+fn any_identity_policy() -> &'static Policy {
+    static P: OnceLock<Policy> = OnceLock::new();
+    P.get_or_init(|| {
+        let text =
+            r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}"#;
+        parse_policy(text, "<any IAM policy of the caller>", PolicyKind::Identity).expect("fixed policy parses")
+    })
+}
+
+fn delegating_key_policy(account: &str) -> Policy {
+    let text = format!(
+        r#"{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::{account}:root"}}, "Action": "kms:*", "Resource": "*"}}]}}"#
+    );
+    parse_policy(&text, "<default key policy of the key>", PolicyKind::KeyPolicy).expect("fixed policy parses")
+}
+
+impl<'a> Ctx<'a> {
+    pub fn finding(&self, id: &'static str, pos: Pos, message: String) -> Finding {
+        Finding {
+            check: id,
+            severity: checks::info(id).severity,
+            file: self.doc.file.clone(),
+            location: self.doc.location.clone(),
+            pos,
+            message,
+            counterexample: None,
+            accounts: vec![],
+        }
+    }
+
+    /// An undecided check: a finding of its own, at the check's severity (never clean).
+    pub fn undecided(&self, id: &'static str, why: &str) -> Finding {
+        let mut f = self.finding(
+            checks::UNDECIDED,
+            self.doc.pos,
+            format!("{id} ({}) undecided: {why}", checks::info(id).title),
+        );
+        f.severity = checks::info(id).severity.max(Severity::Medium);
+        f
+    }
+
+    /// A position in the policy text as a position in the file (the document's start
+    /// when the policy was embedded as a string).
+    pub fn pos(&self, p: Pos) -> Pos {
+        if self.exact && p.line > 0 {
+            p
+        } else {
+            self.doc.pos
+        }
+    }
+
+    /// Where the statement of this document that decided a counterexample starts.
+    pub fn deciding_pos(&self, example: Option<&Example>) -> Pos {
+        let index = example.and_then(|e| {
+            e.decision.statements.iter().find(|s| s.decisive && s.policy == self.policy.source).map(|s| s.index)
+        });
+        let st = index.and_then(|i| self.policy.statements.iter().find(|s| s.index == i));
+        self.pos(st.map(|s| s.pos).unwrap_or(self.doc.pos))
+    }
+
+    /// Every 12-digit number in the document (accounts it names), plus the key's account.
+    pub fn named_accounts(&self) -> Vec<String> {
+        let mut out = vec![self.account.clone()];
+        for run in self.text.split(|c: char| !c.is_ascii_digit()) {
+            if run.len() == 12 && !out.iter().any(|a| a == run) {
+                out.push(run.to_string());
+            }
+        }
+        out
+    }
+
+    /// The key policy alone: access it grants directly (and the root user's own).
+    pub fn key_only_inputs(&self) -> Inputs {
+        Inputs { key_policy: self.policy.clone(), identity: vec![], scps: vec![], boundary: None, grants: vec![] }
+    }
+
+    /// The key policy with the worst case for IAM: every caller's IAM policies allow `kms:*`.
+    pub fn worst_case_inputs(&self) -> Inputs {
+        Inputs { identity: vec![any_identity_policy().clone()], ..self.key_only_inputs() }
+    }
+
+    /// An identity policy with a key whose policy delegates to its account.
+    pub fn identity_inputs(&self) -> Inputs {
+        Inputs {
+            key_policy: delegating_key_policy(&self.account),
+            identity: vec![self.policy.clone()],
+            scps: vec![],
+            boundary: None,
+            grants: vec![],
+        }
+    }
+
+    /// Asks one property (a JSON property object, as `check --properties` reads).
+    pub fn ask(&self, inputs: &Inputs, prop: Value) -> Result<CheckResult, ReplayMismatch> {
+        let props = match parse_properties(&prop.to_string(), "<audit check>") {
+            Ok(p) => p,
+            Err(e) => return Ok(unknown_result(&format!("the check's property does not read: {e}"))),
+        };
+        Ok(one_query(inputs, &self.key_arn, &props, self.limits)?
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| unknown_result("no result")))
+    }
+}
+
+/// Asks each property in a fresh Z3 context: Z3's models depend on what its solver saw
+/// before, so this keeps every counterexample the same whatever ran earlier on the thread
+/// (output is identical for any `--jobs` and any shard).
+fn one_query(
+    inputs: &Inputs,
+    key_arn: &str,
+    props: &[Property],
+    limits: Limits,
+) -> Result<Vec<CheckResult>, ReplayMismatch> {
+    props
+        .iter()
+        .map(|p| {
+            let one = std::slice::from_ref(p);
+            kmsproof_solver::backend::with_fresh_solver(|| check(inputs, key_arn, one, 1, limits))
+                .map(|mut r| r.remove(0))
+        })
+        .collect()
+}
+
+fn unknown_result(why: &str) -> CheckResult {
+    CheckResult {
+        name: "audit".into(),
+        expect: crate::query::Expect::Never,
+        verdict: Verdict::Unknown(why.into()),
+        examples: vec![],
+    }
+}
+
+/// Audits one document. A replay mismatch is a bug in kmsproof and stops the audit.
+pub fn audit_document(doc: &Document, settings: &Settings) -> Result<DocResult, ReplayMismatch> {
+    let mut result = DocResult {
+        file: doc.file.clone(),
+        location: doc.location.clone(),
+        pos: doc.pos,
+        kind: "unreadable",
+        checks_run: vec![],
+        note: None,
+        findings: vec![],
+    };
+    let (text, label, exact) = match &doc.body {
+        Body::Error(msg) => {
+            result.findings.push(unreadable(doc, msg.clone()));
+            return Ok(result);
+        }
+        Body::Skipped(msg) => {
+            result.kind = "skipped";
+            result.note = Some(msg.clone());
+            return Ok(result);
+        }
+        Body::Policy { text, label, exact } => (text, label, *exact),
+    };
+    let policy = match read_policy(text, label) {
+        Ok(p) => p,
+        Err(msg) => {
+            let mut f = unreadable(doc, msg);
+            if !exact {
+                f.pos = doc.pos; // the message's positions are within the embedded text
+            }
+            result.findings.push(f);
+            return Ok(result);
+        }
+    };
+    let is_key = policy.kind == PolicyKind::KeyPolicy;
+    result.kind = policy.kind.label();
+    let account = if is_key { key_account(&policy) } else { identity_key_account(&policy) };
+    let key_arn = format!("arn:aws:kms:us-east-1:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    let ctx = Ctx { doc, policy: &policy, text, is_key, key_arn, account, limits: settings.limits, exact };
+    let solver_needed = checks::allows_kms(&policy);
+    if !solver_needed {
+        result.note = Some("no statement can allow a KMS action: the solver checks hold without a query".into());
+    }
+    for id in &settings.checks {
+        let info = checks::info(id);
+        let applies =
+            matches!((info.scope, is_key), (Scope::Both, _) | (Scope::KeyPolicy, true) | (Scope::Identity, false));
+        let Some(run) = info.run.filter(|_| applies) else { continue };
+        result.checks_run.push(info.id);
+        if info.method.starts_with("proved") && !solver_needed {
+            continue;
+        }
+        result.findings.extend(run(&ctx)?);
+    }
+    if is_key && !settings.properties.is_empty() {
+        result.findings.extend(user_properties(&ctx, &settings.properties)?);
+    }
+    result.findings.sort_by(finding_order);
+    Ok(result)
+}
+
+fn unreadable(doc: &Document, message: String) -> Finding {
+    Finding {
+        check: checks::UNREADABLE,
+        severity: checks::info(checks::UNREADABLE).severity,
+        file: doc.file.clone(),
+        location: doc.location.clone(),
+        pos: first_pos(&message).unwrap_or(doc.pos),
+        message,
+        counterexample: None,
+        accounts: vec![],
+    }
+}
+
+/// The `line:col` of the first diagnostic in an error text (`file:L:C: error: …`).
+fn first_pos(message: &str) -> Option<Pos> {
+    let head = message.split(": error").next()?;
+    let mut parts = head.rsplit(':');
+    let col = parts.next()?.trim().parse().ok()?;
+    let line = parts.next()?.trim().parse().ok()?;
+    Some(Pos { line, col })
+}
+
+/// Parses as a key policy when any statement has a principal, else as an identity policy.
+fn read_policy(text: &str, label: &str) -> Result<Policy, String> {
+    let any = parse_policy(text, label, PolicyKind::Any).map_err(|e| e.to_string())?;
+    let kind =
+        if any.statements.iter().any(|s| s.principal.is_some()) { PolicyKind::KeyPolicy } else { PolicyKind::Identity };
+    parse_policy(text, label, kind).map_err(|e| e.to_string())
+}
+
+/// The key's account: the first account the key policy trusts, else the account of a
+/// named role or user, else a placeholder.
+fn key_account(policy: &Policy) -> String {
+    let entries: Vec<&PrincipalEntry> =
+        policy.statements.iter().filter_map(|s| s.principal.as_ref()).flat_map(|p| p.entries.iter()).collect();
+    let account = entries.iter().find_map(|e| match e {
+        PrincipalEntry::Account(a) => Some(a.clone()),
+        _ => None,
+    });
+    let named = || {
+        entries.iter().find_map(|e| match e {
+            PrincipalEntry::Role { account, .. } => Some(account.clone()),
+            PrincipalEntry::Exact(arn) => crate::pattern::split_arn(arn).map(|p| p[4].to_string()),
+            _ => None,
+        })
+    };
+    account.or_else(named).unwrap_or_else(|| PLACEHOLDER_ACCOUNT.into())
+}
+
+/// For an identity policy: the account of the first literal KMS key ARN it names, so
+/// resource-scoped statements apply to the key under analysis; else a placeholder.
+fn identity_key_account(policy: &Policy) -> String {
+    policy
+        .statements
+        .iter()
+        .filter_map(|s| s.resource.as_ref())
+        .flat_map(|r| r.patterns.iter())
+        .find_map(|p| match p.as_slice() {
+            [crate::pattern::Piece::Text(t)] => crate::pattern::split_arn(t)
+                .filter(|a| a[2] == "kms" && a[4].len() == 12 && a[4].bytes().all(|b| b.is_ascii_digit()))
+                .map(|a| a[4].to_string()),
+            _ => None,
+        })
+        .unwrap_or_else(|| PLACEHOLDER_ACCOUNT.into())
+}
+
+/// `--properties`: each user property on the key policy alone, as `check` would ask it.
+fn user_properties(ctx: &Ctx, props: &[Property]) -> Result<Vec<Finding>, ReplayMismatch> {
+    let results = one_query(&ctx.key_only_inputs(), &ctx.key_arn, props, ctx.limits)?;
+    let mut out = Vec::new();
+    for r in results {
+        match &r.verdict {
+            Verdict::Holds => {}
+            Verdict::Unknown(why) => {
+                out.push(ctx.finding(checks::UNDECIDED, ctx.doc.pos, format!("property {:?} undecided: {why}", r.name)))
+            }
+            Verdict::Violated => {
+                let e = r.examples.first();
+                let mut f = ctx.finding(
+                    checks::USER_PROPERTY,
+                    ctx.deciding_pos(e),
+                    format!("property {:?} (expect {}) is violated", r.name, r.expect.as_str()),
+                );
+                f.counterexample = e.map(|e| e.request.clone());
+                out.push(f);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Findings sort by file, location, position, check, message.
+pub fn finding_order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
+    (&a.file, &a.location, a.pos.line, a.pos.col, a.check, &a.message).cmp(&(
+        &b.file,
+        &b.location,
+        b.pos.line,
+        b.pos.col,
+        b.check,
+        &b.message,
+    ))
+}
+
+/// Audits documents on `jobs` threads (each with its own Z3 context); results come back
+/// in the documents' order whatever the scheduling. `progress` is called after each one.
+pub fn audit_all(
+    docs: &[Document],
+    settings: &Settings,
+    jobs: usize,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Vec<DocResult>, AuditError> {
+    use rayon::prelude::*;
+    let pool =
+        rayon::ThreadPoolBuilder::new().num_threads(jobs).build().map_err(|e| AuditError::Pool(e.to_string()))?;
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    pool.install(|| {
+        docs.par_iter()
+            .map(|d| {
+                let r = audit_document(d, settings);
+                progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+                r
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(AuditError::Replay)
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("{0}")]
+    Replay(ReplayMismatch),
+    #[error("cannot start worker threads: {0}")]
+    Pool(String),
+}
+
+/// Reads every document under `paths` (sorted), numbered in that order.
+pub fn discover(paths: &[std::path::PathBuf]) -> Vec<Document> {
+    discover::list_files(paths).iter().flat_map(|f| discover::read_file(f)).collect()
+}
+
+/// The checks that apply to documents of `CheckInfo` rows, for output rules.
+pub fn rules() -> &'static [CheckInfo] {
+    CHECKS
+}

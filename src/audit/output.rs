@@ -1,0 +1,276 @@
+//! Audit output: a table for people, one JSON object or JSON lines for scripts, SARIF
+//! 2.1.0 for code-scanning dashboards. Every format lists findings in the same order.
+
+use super::checks::{info, CheckInfo, CHECKS};
+use super::{DocResult, Finding, Severity, SEVERITIES};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// `file:line:col` (or `file` when the line is unknown).
+fn place(f: &Finding) -> String {
+    match f.pos.line {
+        0 => f.file.clone(),
+        _ => format!("{}:{}:{}", f.file, f.pos.line, f.pos.col),
+    }
+}
+
+/// One finding as text (the form the snapshot tests compare).
+pub fn finding_text(f: &Finding) -> String {
+    let loc = if f.location.is_empty() { String::new() } else { format!(" [{}]", f.location) };
+    let mut out =
+        format!("{}{loc}: {} {} {}: {}\n", place(f), f.severity.as_str(), f.check, info(f.check).title, f.message);
+    if let Some(c) = &f.counterexample {
+        out.push_str(&format!("  counterexample (replayed, allowed): {c}\n"));
+    }
+    out
+}
+
+fn finding_json(f: &Finding) -> Value {
+    let mut v = json!({
+        "check": f.check, "severity": f.severity.as_str(), "title": info(f.check).title,
+        "file": f.file, "location": f.location, "line": f.pos.line, "column": f.pos.col,
+        "message": f.message, "counterexample": f.counterexample, "fix": info(f.check).fix,
+    });
+    if !f.accounts.is_empty() {
+        v["accounts"] = json!(f.accounts);
+    }
+    v
+}
+
+fn document_json(d: &DocResult, shown: usize) -> Value {
+    json!({"file": d.file, "location": d.location, "line": d.pos.line, "kind": d.kind,
+           "checks_run": d.checks_run, "note": d.note, "findings": shown})
+}
+
+/// Counts by check id and severity, for the summaries.
+fn counts<'a>(findings: impl Iterator<Item = &'a Finding>) -> BTreeMap<(&'static str, Severity), usize> {
+    let mut m = BTreeMap::new();
+    for f in findings {
+        *m.entry((f.check, f.severity)).or_insert(0) += 1;
+    }
+    m
+}
+
+/// The whole audit as one JSON object.
+pub fn json_report(docs: &[DocResult], shown: &[&Finding]) -> Value {
+    let summary: Vec<Value> = counts(shown.iter().copied())
+        .iter()
+        .map(|((c, s), n)| json!({"check": c, "severity": s.as_str(), "count": n}))
+        .collect();
+    json!({
+        "tool": "kmsproof audit", "version": env!("CARGO_PKG_VERSION"),
+        "documents": docs.iter().map(|d| document_json(d, shown.iter().filter(|f| f.file == d.file && f.location == d.location).count())).collect::<Vec<_>>(),
+        "findings": shown.iter().map(|f| finding_json(f)).collect::<Vec<_>>(),
+        "summary": summary,
+    })
+}
+
+/// JSON lines: one `{"type": "document", …}` line per document followed by one
+/// `{"type": "finding", …}` line per finding, so the outputs of shards concatenate.
+pub fn jsonl_report(docs: &[DocResult], shown: &[&Finding]) -> String {
+    let mut out = String::new();
+    for d in docs {
+        let mine: Vec<&&Finding> = shown.iter().filter(|f| f.file == d.file && f.location == d.location).collect();
+        let mut line = document_json(d, mine.len());
+        line["type"] = json!("document");
+        out.push_str(&line.to_string());
+        out.push('\n');
+        for f in mine {
+            let mut line = finding_json(f);
+            line["type"] = json!("finding");
+            out.push_str(&line.to_string());
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// A findings table, the counterexamples under it, and a summary by check and severity.
+pub fn table_report(docs: &[DocResult], shown: &[&Finding]) -> String {
+    use tabled::settings::{object::Columns, Modify, Style, Width};
+    let mut rows: Vec<[String; 5]> = Vec::new();
+    for (i, f) in shown.iter().enumerate() {
+        rows.push([
+            (i + 1).to_string(),
+            f.severity.as_str().into(),
+            f.check.into(),
+            location_cell(f),
+            f.message.clone(),
+        ]);
+    }
+    let mut out = String::new();
+    if !rows.is_empty() {
+        let mut b = tabled::builder::Builder::default();
+        b.push_record(["#", "severity", "check", "where", "finding"]);
+        for r in rows {
+            b.push_record(r);
+        }
+        let mut t = b.build();
+        t.with(Style::rounded()).with(Modify::new(Columns::new(3..5)).with(Width::wrap(60)));
+        out.push_str(&t.to_string());
+        out.push('\n');
+        let examples: Vec<String> = shown
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| f.counterexample.as_ref().map(|c| format!("  #{}: {c}\n", i + 1)))
+            .collect();
+        if !examples.is_empty() {
+            out.push_str("counterexamples (replayed through the evaluator, each allowed):\n");
+            out.extend(examples);
+        }
+    }
+    out.push_str(&summary_table(docs, shown));
+    out
+}
+
+fn location_cell(f: &Finding) -> String {
+    if f.location.is_empty() {
+        place(f)
+    } else {
+        format!("{}\n{}", place(f), f.location)
+    }
+}
+
+/// How many skipped files the table names before it only counts them.
+const MAX_SKIPPED_LISTED: usize = 10;
+
+fn summary_table(docs: &[DocResult], shown: &[&Finding]) -> String {
+    let mut b = tabled::builder::Builder::default();
+    b.push_record(["check", "severity", "title", "findings"]);
+    for ((c, s), n) in counts(shown.iter().copied()) {
+        b.push_record([c.to_string(), s.as_str().to_string(), info(c).title.to_string(), n.to_string()]);
+    }
+    let unreadable = docs.iter().filter(|d| d.kind == "unreadable").count();
+    let skipped = docs.iter().filter(|d| d.kind == "skipped").count();
+    let mut out = format!(
+        "{} documents audited ({} key policies, {} identity policies, {unreadable} unreadable, {skipped} skipped: no policy to audit), {} findings\n",
+        docs.len(),
+        docs.iter().filter(|d| d.kind == "key-policy").count(),
+        docs.iter().filter(|d| d.kind == "identity-policy").count(),
+        shown.len()
+    );
+    for d in docs.iter().filter(|d| d.kind == "skipped").take(MAX_SKIPPED_LISTED) {
+        out.push_str(&format!("  {}\n", d.note.as_deref().unwrap_or("skipped")));
+    }
+    if skipped > MAX_SKIPPED_LISTED {
+        out.push_str(&format!(
+            "  … and {} more skipped (--format json lists every document)\n",
+            skipped - MAX_SKIPPED_LISTED
+        ));
+    }
+    if !shown.is_empty() {
+        let mut t = b.build();
+        t.with(tabled::settings::Style::rounded());
+        out.push_str(&t.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+/// SARIF `level` for a severity.
+pub fn sarif_level(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low | Severity::Info => "note",
+    }
+}
+
+/// GitHub's `security-severity` score for a severity (critical ≥ 9.0, high ≥ 7.0, …).
+fn security_severity(s: Severity) -> &'static str {
+    const SCORES: &[(Severity, &str)] = &[
+        (Severity::Critical, "9.5"),
+        (Severity::High, "7.5"),
+        (Severity::Medium, "5.0"),
+        (Severity::Low, "2.0"),
+        (Severity::Info, "0.0"),
+    ];
+    SCORES.iter().find(|(k, _)| *k == s).map(|(_, v)| *v).unwrap_or("0.0")
+}
+
+fn sarif_rule(c: &CheckInfo) -> Value {
+    json!({
+        "id": c.id, "name": c.name,
+        "shortDescription": {"text": c.title},
+        "fullDescription": {"text": c.rationale},
+        "help": {"text": format!("{} Fix: {} (method: {})", c.rationale, c.fix, c.method),
+                 "markdown": format!("{}\n\n**Fix:** {}\n\n*Method:* {}", c.rationale, c.fix, c.method)},
+        "defaultConfiguration": {"level": sarif_level(c.severity)},
+        "properties": {"security-severity": security_severity(c.severity), "tags": ["security", "aws-kms"], "precision": "very-high"},
+    })
+}
+
+/// A path as a URI: relative to the working directory when under it (`./` stripped,
+/// backslashes as slashes, spaces escaped), else absolute `file://`.
+fn uri(file: &str) -> String {
+    let rel = file.strip_prefix("./").unwrap_or(file).replace('\\', "/");
+    let rel = match std::env::current_dir()
+        .ok()
+        .and_then(|d| std::path::Path::new(&rel).strip_prefix(d).ok().map(|p| p.display().to_string()))
+    {
+        Some(r) => r,
+        None => rel,
+    };
+    let escaped = rel.replace('%', "%25").replace(' ', "%20");
+    // Outside the working directory: an absolute `file://` URI (code scanning maps those
+    // it can; a bare absolute path is not a relative reference).
+    if escaped.starts_with('/') {
+        format!("file://{escaped}")
+    } else {
+        escaped
+    }
+}
+
+fn sarif_result(f: &Finding, rule_index: usize) -> Value {
+    let mut text = format!("{}: {}", info(f.check).title, f.message);
+    if let Some(c) = &f.counterexample {
+        text.push_str(&format!(". Counterexample (replayed, allowed): {c}"));
+    }
+    if !f.location.is_empty() {
+        text.push_str(&format!(" [{}]", f.location));
+    }
+    let mut physical = json!({"artifactLocation": {"uri": uri(&f.file)}});
+    if f.pos.line > 0 {
+        physical["region"] = json!({"startLine": f.pos.line, "startColumn": f.pos.col.max(1)});
+    }
+    json!({
+        "ruleId": f.check, "ruleIndex": rule_index, "level": sarif_level(f.severity),
+        "message": {"text": text},
+        "locations": [{"physicalLocation": physical}],
+        "partialFingerprints": {"kmsproofFinding/v1": fingerprint(f)},
+        "properties": {"severity": f.severity.as_str(), "counterexample": f.counterexample, "location": f.location},
+    })
+}
+
+/// A stable fingerprint (FNV-1a of check, file, location and message) so dashboards
+/// recognise the same finding across runs.
+fn fingerprint(f: &Finding) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in format!("{}|{}|{}|{}", f.check, f.file, f.location, f.message).bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    format!("{h:016x}")
+}
+
+/// SARIF 2.1.0: one run, every check as a rule, one result per finding.
+pub fn sarif_report(shown: &[&Finding]) -> Value {
+    let rules: Vec<Value> = CHECKS.iter().map(sarif_rule).collect();
+    let results: Vec<Value> =
+        shown.iter().map(|f| sarif_result(f, CHECKS.iter().position(|c| c.id == f.check).unwrap_or(0))).collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "kmsproof", "informationUri": "https://github.com/kmsproof/kmsproof",
+                                 "version": env!("CARGO_PKG_VERSION"), "semanticVersion": env!("CARGO_PKG_VERSION"), "rules": rules}},
+            "results": results,
+            "columnKind": "unicodeCodePoints",
+        }],
+    })
+}
+
+/// Severity names, for help and error messages.
+pub fn severity_names() -> String {
+    SEVERITIES.iter().map(|(_, n)| *n).collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,123 @@
+//! YAML input (CloudFormation templates): read with `serde_yaml`, turned into JSON, then
+//! sorted like a JSON file. Short-form intrinsic functions (`!Sub`, `!Ref`, …) become their
+//! long form (`Fn::Sub`, `Ref`) so a policy using one is reported, not misread.
+//!
+//! `serde_yaml` gives no positions for values, so a document's line is the line of its
+//! logical id in the file, and diagnostics inside a policy point into its JSON form.
+
+use super::discover::{from_json, Body, Document};
+use crate::json::{self, Pos};
+use serde_json::{Map, Value};
+use serde_yaml::Value as Yaml;
+
+pub fn documents_in(file: &str, text: &str) -> Vec<Document> {
+    let yaml: Yaml = match serde_yaml::from_str(text) {
+        Ok(y) => y,
+        Err(e) => {
+            let pos = e.location().map(|l| Pos { line: l.line(), col: l.column() }).unwrap_or_default();
+            let at = if pos.line > 0 { format!(":{pos}") } else { String::new() };
+            let body = Body::Error(format!("{file}{at}: error: neither JSON nor YAML: {e}"));
+            return vec![Document { file: file.into(), location: String::new(), pos, body }];
+        }
+    };
+    let text_json = to_json(&yaml).to_string();
+    let Ok(doc) = json::parse(&text_json) else {
+        let body = Body::Error(format!("{file}: error: the YAML does not convert to JSON"));
+        return vec![Document { file: file.into(), location: String::new(), pos: Pos::default(), body }];
+    };
+    from_json(file, &text_json, &doc).into_iter().map(|d| relocate(d, text)).collect()
+}
+
+/// Points a document found in the JSON form back at the YAML file.
+fn relocate(mut d: Document, yaml_text: &str) -> Document {
+    d.pos = line_of(yaml_text, &d.location);
+    match &mut d.body {
+        Body::Policy { label, exact, .. } => {
+            *label = format!("{} ({}, YAML read as JSON; positions within that JSON)", d.file, d.location);
+            *exact = false;
+        }
+        Body::Skipped(_) => {}
+        Body::Error(msg) => {
+            if let Some((_, rest)) = msg.split_once(": error: ") {
+                *msg = format!("{}{}: error: {}", d.file, at(d.pos), without_json_position(rest));
+            }
+        }
+    }
+    d
+}
+
+/// Drops a `(at L:C)` that points into the JSON form, not the YAML file.
+fn without_json_position(msg: &str) -> String {
+    match (msg.find(" (at "), msg.find(')')) {
+        (Some(i), Some(_)) => match msg[i..].find(')') {
+            Some(j) => format!("{}{}", &msg[..i], &msg[i + j + 1..]),
+            None => msg.to_string(),
+        },
+        _ => msg.to_string(),
+    }
+}
+
+fn at(pos: Pos) -> String {
+    if pos.line > 0 {
+        format!(":{}", pos.line)
+    } else {
+        String::new()
+    }
+}
+
+/// The line where the resource of `location` (`Resources.ID.…`) is defined.
+fn line_of(text: &str, location: &str) -> Pos {
+    let Some(id) = location.strip_prefix("Resources.").and_then(|r| r.split('.').next()) else {
+        return Pos::default();
+    };
+    let want = format!("{id}:");
+    text.lines()
+        .position(|l| l.trim_start().starts_with(&want))
+        .map(|i| Pos { line: i + 1, col: 1 })
+        .unwrap_or_default()
+}
+
+fn to_json(y: &Yaml) -> Value {
+    match y {
+        Yaml::Null => Value::Null,
+        Yaml::Bool(b) => Value::Bool(*b),
+        Yaml::Number(n) => serde_json::from_str(&n.to_string()).unwrap_or_else(|_| Value::String(n.to_string())),
+        Yaml::String(s) => Value::String(s.clone()),
+        Yaml::Sequence(items) => Value::Array(items.iter().map(to_json).collect()),
+        Yaml::Mapping(m) => {
+            let mut out = Map::new();
+            for (k, v) in m {
+                let key = match k {
+                    Yaml::String(s) => s.clone(),
+                    other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
+                };
+                out.insert(key, to_json(v));
+            }
+            Value::Object(out)
+        }
+        Yaml::Tagged(t) => {
+            let name = t.tag.to_string();
+            let name = name.trim_start_matches('!');
+            let long = if name == "Ref" || name == "Condition" { name.to_string() } else { format!("Fn::{name}") };
+            let mut out = Map::new();
+            out.insert(long, to_json(&t.value));
+            Value::Object(out)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_tags_are_reported_not_misread() {
+        let t = "Resources:\n  Key:\n    Type: AWS::KMS::Key\n    Properties:\n      KeyPolicy:\n        Statement:\n          - Effect: Allow\n            Principal: {AWS: !Sub 'arn:aws:iam::${AWS::AccountId}:root'}\n            Action: 'kms:*'\n            Resource: '*'\n";
+        let docs = documents_in("t.yaml", t);
+        assert_eq!(docs.len(), 1);
+        match &docs[0].body {
+            Body::Error(m) => assert!(m.contains("Fn::Sub") && m.starts_with("t.yaml:2: error"), "{m}"),
+            b => panic!("{b:?}"),
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! `kmsproof audit`: each check's positive and negative corpus policies, snapshots of the
+//! finding text, the command's exit codes, sharding, determinism, SARIF structure, and a
+//! crash-free audit of `../shared/corpus/` (skipped loudly when absent).
+//!
+//! Snapshots live in `corpus/audit/snapshots/`; `KMSPROOF_BLESS=1 cargo test --test tests audit::`
+//! rewrites them (review the diff before committing).
+
+use kmsproof::audit::checks::CHECKS;
+use kmsproof::audit::discover::{documents_in, Document};
+use kmsproof::audit::output::finding_text;
+use kmsproof::audit::{audit_all, audit_document, DocResult, Settings};
+use kmsproof_solver::Limits;
+use serde_json::Value;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn settings() -> Settings {
+    Settings { checks: Settings::all_checks(), properties: vec![], limits: Limits::default() }
+}
+
+/// The corpus files under `corpus/audit/`, relative to the project root, sorted.
+fn corpus_files() -> Vec<String> {
+    let mut out = Vec::new();
+    for dir in ["corpus/audit", "corpus/audit/formats"] {
+        let mut names: Vec<String> = std::fs::read_dir(root().join(dir))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .map(|p| format!("{dir}/{}", p.file_name().unwrap().to_string_lossy()))
+            .collect();
+        names.sort();
+        out.extend(names);
+    }
+    out
+}
+
+fn audit_file(rel: &str) -> Vec<DocResult> {
+    let text = std::fs::read_to_string(root().join(rel)).unwrap();
+    documents_in(rel, &text).iter().map(|d| audit_document(d, &settings()).unwrap_or_else(|m| panic!("{m}"))).collect()
+}
+
+/// The snapshot form: one header line per document, then its findings' text.
+fn snapshot_text(results: &[DocResult]) -> String {
+    let mut out = String::new();
+    for d in results {
+        let loc = if d.location.is_empty() { String::new() } else { format!(" [{}]", d.location) };
+        out.push_str(&format!("document {}{loc}: {}\n", d.file, d.kind));
+        for f in &d.findings {
+            out.push_str(&finding_text(f));
+        }
+    }
+    out
+}
+
+/// Every `kmsNNN-…pos.json` has a finding of check KMSNNN and every `kmsNNN-…neg.json`
+/// none (and neither is undecided); each check has at least `-pos` and `-neg`.
+#[test]
+fn each_check_has_a_positive_and_a_negative_policy() {
+    let mut failures = Vec::new();
+    let files = corpus_files();
+    for c in CHECKS.iter().filter(|c| c.run.is_some()) {
+        let prefix = format!("corpus/audit/{}-", c.id.to_ascii_lowercase());
+        for must in ["pos.json", "neg.json"] {
+            if !files.contains(&format!("{prefix}{must}")) {
+                failures.push(format!("{prefix}{must} is missing"));
+            }
+        }
+        for rel in files.iter().filter(|f| f.starts_with(&prefix)) {
+            let want = rel.ends_with("pos.json");
+            let results = audit_file(rel);
+            let got = results.iter().flat_map(|d| &d.findings).any(|f| f.check == c.id);
+            let undecided = results.iter().flat_map(|d| &d.findings).any(|f| f.check == "AUD002");
+            if got != want || undecided {
+                let what = if want { "a" } else { "no" };
+                failures.push(format!("{rel}: expected {what} {} finding\n{}", c.id, snapshot_text(&results)));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn finding_text_matches_the_snapshots() {
+    let bless = std::env::var_os("KMSPROOF_BLESS").is_some();
+    let mut failures = Vec::new();
+    for rel in corpus_files() {
+        let got = snapshot_text(&audit_file(&rel));
+        let name = rel.trim_start_matches("corpus/audit/").replace('/', "-");
+        let snap = root().join("corpus/audit/snapshots").join(format!("{name}.txt"));
+        if bless {
+            std::fs::write(&snap, &got).unwrap();
+            continue;
+        }
+        let want = std::fs::read_to_string(&snap).unwrap_or_default();
+        if want != got {
+            failures.push(format!("{}:\n--- expected\n{want}--- got\n{got}", snap.display()));
+        }
+    }
+    assert!(failures.is_empty(), "snapshot mismatches (KMSPROOF_BLESS=1 rewrites them):\n{}", failures.join("\n"));
+}
+
+fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kmsproof"))
+        .arg("audit")
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn kmsproof");
+    if let Some(text) = stdin {
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn exit_codes() {
+    for bad in [
+        vec!["--shard", "2/2", "corpus/audit"],
+        vec!["--shard", "x", "corpus/audit"],
+        vec!["--min-severity", "severe", "corpus/audit"],
+        vec!["--checks", "KMS999", "corpus/audit"],
+        vec!["--jobs", "0", "corpus/audit"],
+        vec!["--format", "xml", "corpus/audit"],
+        vec![],
+    ] {
+        let o = run(&bad, None);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert_eq!(run(&["corpus/audit/kms001-pos.json"], None).status.code(), Some(1));
+    assert_eq!(run(&["corpus/audit/kms001-neg.json"], None).status.code(), Some(0));
+    // A medium finding fails only when --fail-on asks for it.
+    assert_eq!(run(&["corpus/audit/kms005-pos.json"], None).status.code(), Some(0));
+    assert_eq!(run(&["--fail-on", "medium", "corpus/audit/kms005-pos.json"], None).status.code(), Some(1));
+    let stdin = std::fs::read_to_string(root().join("corpus/audit/kms001-pos.json")).unwrap();
+    let o = run(&["--format", "jsonl", "-"], Some(&stdin));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(out(&o).contains("\"file\":\"<stdin>\"") && out(&o).contains("KMS001"), "{}", out(&o));
+}
+
+#[test]
+fn shards_concatenate_and_jobs_do_not_change_the_output() {
+    let full = out(&run(&["--format", "jsonl", "--jobs", "2", "corpus/audit"], None));
+    let mut shards = String::new();
+    for i in 0..3 {
+        shards.push_str(&out(&run(
+            &["--format", "jsonl", "--jobs", "1", "--shard", &format!("{i}/3"), "corpus/audit"],
+            None,
+        )));
+    }
+    let sorted = |s: &str| {
+        let mut v: Vec<String> = s.lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    assert!(full.lines().count() > 20);
+    assert_eq!(sorted(&full), sorted(&shards));
+    let one = out(&run(&["--format", "json", "--jobs", "1", "corpus/audit"], None));
+    let two = out(&run(&["--format", "json", "--jobs", "2", "corpus/audit"], None));
+    assert_eq!(one, two);
+}
+
+/// The parts of SARIF 2.1.0 that GitHub code scanning requires, checked field by field
+/// (the schema itself cannot be downloaded here).
+#[test]
+fn sarif_has_the_required_structure() {
+    let o = run(&["--format", "sarif", "corpus/audit"], None);
+    let v: Value = serde_json::from_str(&out(&o)).expect("SARIF is JSON");
+    assert_eq!(v["version"], "2.1.0");
+    assert!(v["$schema"].as_str().is_some_and(|s| s.contains("sarif-2.1.0")));
+    let runs = v["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 1);
+    let driver = &runs[0]["tool"]["driver"];
+    assert_eq!(driver["name"], "kmsproof");
+    assert!(driver["informationUri"].as_str().is_some_and(|u| u.starts_with("https://")));
+    assert!(driver["version"].is_string());
+    let rules = driver["rules"].as_array().expect("rules");
+    let levels = ["none", "note", "warning", "error"];
+    for r in rules {
+        for field in ["id", "name"] {
+            assert!(r[field].is_string(), "rule {field}: {r}");
+        }
+        for field in ["shortDescription", "fullDescription", "help"] {
+            assert!(r[field]["text"].as_str().is_some_and(|t| !t.is_empty()), "rule {field}: {r}");
+        }
+        assert!(levels.contains(&r["defaultConfiguration"]["level"].as_str().unwrap_or("")), "{r}");
+        let score: f64 = r["properties"]["security-severity"].as_str().and_then(|s| s.parse().ok()).expect("score");
+        assert!((0.0..=10.0).contains(&score));
+    }
+    let results = runs[0]["results"].as_array().expect("results");
+    assert!(!results.is_empty());
+    for r in results {
+        let id = r["ruleId"].as_str().expect("ruleId");
+        let index = r["ruleIndex"].as_u64().expect("ruleIndex") as usize;
+        assert_eq!(rules[index]["id"], id);
+        assert!(levels.contains(&r["level"].as_str().unwrap_or("")), "{r}");
+        assert!(r["message"]["text"].as_str().is_some_and(|t| !t.is_empty()));
+        let loc = &r["locations"][0]["physicalLocation"];
+        let uri = loc["artifactLocation"]["uri"].as_str().expect("uri");
+        assert!(!uri.starts_with('/') && !uri.contains('\\') && !uri.contains(' '), "relative URI: {uri}");
+        if let Some(region) = loc.get("region") {
+            assert!(region["startLine"].as_u64().is_some_and(|l| l >= 1), "{region}");
+            assert!(region["startColumn"].as_u64().is_some_and(|c| c >= 1), "{region}");
+        }
+    }
+    let kms001 = results.iter().find(|r| r["ruleId"] == "KMS001").expect("a KMS001 result");
+    assert!(kms001["message"]["text"].as_str().unwrap().contains("\"principal\""), "counterexample in the message");
+}
+
+/// Audits `../shared/corpus/` without a crash (no replay mismatch) and prints the counts.
+/// Debug builds audit every fourth document to stay fast on 2 cores; release builds
+/// (`cargo test --release audit::shared`) audit all of it.
+#[test]
+fn shared_corpus_audits_without_a_crash() {
+    let dir = root().join("../shared/corpus");
+    if !dir.is_dir() {
+        eprintln!(
+            "\n*** SKIPPING shared-corpus audit: {} not found (it lives beside the project root) ***\n",
+            dir.display()
+        );
+        return;
+    }
+    let step = if cfg!(debug_assertions) { 4 } else { 1 };
+    let docs: Vec<Document> = kmsproof::audit::discover(&[dir]).into_iter().step_by(step).collect();
+    let t = std::time::Instant::now();
+    let results = audit_all(&docs, &settings(), 2, &|_| {}).unwrap_or_else(|e| panic!("{e}"));
+    let mut counts = std::collections::BTreeMap::new();
+    for f in results.iter().flat_map(|d| &d.findings) {
+        *counts.entry(f.check).or_insert(0usize) += 1;
+    }
+    let kinds = |k: &str| results.iter().filter(|d| d.kind == k).count();
+    eprintln!(
+        "shared corpus audit (every {step}th document): {} documents ({} key, {} identity, {} unreadable, {} skipped) in {:.1?}; findings {counts:?}",
+        results.len(),
+        kinds("key-policy"),
+        kinds("identity-policy"),
+        kinds("unreadable"),
+        kinds("skipped"),
+        t.elapsed()
+    );
+    assert!(results.len() * step >= 3000, "expected about 3,100 documents, found {}", results.len() * step);
+}
+
+#[test]
+fn unknown_paths_are_unreadable_findings_not_crashes() {
+    let o = run(&["--format", "jsonl", "corpus/audit/no-such-file.json"], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(out(&o).contains("AUD001"), "{}", out(&o));
+}
+
+#[test]
+fn user_properties_are_asked_of_every_key_policy() {
+    let props = std::env::temp_dir().join(format!("kmsproof-audit-props-{}.json", std::process::id()));
+    std::fs::write(&props, r#"[{"name": "no decrypt by Partner", "expect": "never", "principal": {"AWS": "arn:aws:iam::444455556666:root"}, "action": "kms:Decrypt"}]"#).unwrap();
+    let p = props.to_string_lossy().to_string();
+    let o = run(
+        &[
+            "--format",
+            "jsonl",
+            "--checks",
+            "KMS009",
+            "--properties",
+            &p,
+            "corpus/audit/kms002-pos.json",
+            "corpus/audit/kms002-neg.json",
+        ],
+        None,
+    );
+    let text = out(&o);
+    assert_eq!(text.matches("AUD003").count(), 1, "{text}");
+    assert!(text.contains("no decrypt by Partner") && text.contains("kms002-pos.json"), "{text}");
+    let bad = run(&["--properties", "corpus/audit/no-such-props.json", "corpus/audit"], None);
+    assert_eq!(bad.status.code(), Some(2));
+    let _ = std::fs::remove_file(props);
+}
