@@ -234,7 +234,7 @@ fn search_direction(
     };
     let keys = enc.keys.values().map(|(name, _)| name.clone()).collect();
     let first = Search { enc: &enc, old, new, opts }.direction(&yes, &no, who)?;
-    let bindings = bindings_for(&enc);
+    let bindings = enc.variable_bindings();
     if !matches!(first, Direction::Unknown(_)) || bindings.is_empty() {
         return Ok((first, keys));
     }
@@ -242,29 +242,6 @@ fn search_direction(
     let Ok(bound) = enc2.binding_constraint() else { return Ok((first, keys)) };
     let second = Search { enc: &enc2, old, new, opts }.direction(&Term::and([yes2, bound]), &no2, who)?;
     Ok((if matches!(second, Direction::Found(_)) { second } else { first }, keys))
-}
-
-/// One value for every request key the opaque atoms' policy variables read: a fresh,
-/// readable token (`KmsKeyId-1`), or for `${aws:PrincipalAccount}` an account. Keys AWS
-/// derives otherwise from the caller are left unbound.
-fn bindings_for(enc: &Encoder) -> Bindings {
-    let mut out = Bindings::new();
-    for (_, o) in enc.opaque_atoms() {
-        for key in o.variables() {
-            let lower = key.to_ascii_lowercase();
-            let value = if lower == "aws:principalaccount" {
-                "111122223333".to_string()
-            } else if is_derived_key(&key) {
-                continue;
-            } else {
-                let tail = key.rsplit(['/', ':']).next().unwrap_or("value");
-                let tail: String = tail.chars().filter(char::is_ascii_alphanumeric).collect();
-                format!("{}-1", if tail.is_empty() { "value" } else { &tail })
-            };
-            out.insert(key, value);
-        }
-    }
-    out
 }
 
 fn allowed(enc: &mut Encoder, side: &Side) -> Result<Term, Unsupported> {

@@ -46,7 +46,16 @@ struct Atom<'a> {
 impl Atom<'_> {
     /// What makes two atoms the same statement: the action (case-insensitive) and the rest.
     fn key(&self) -> (String, String) {
-        let action = self.pattern.map(|p| pieces_text(p).to_ascii_lowercase()).unwrap_or_default();
+        let action = match self.pattern {
+            Some(p) => pieces_text(p).to_ascii_lowercase(),
+            // A `NotAction` statement stays whole: its key is its whole (sorted) list.
+            None => {
+                let mut all: Vec<String> =
+                    self.st.action.patterns.iter().map(|p| pieces_text(p).to_ascii_lowercase()).collect();
+                all.sort();
+                format!("not{all:?}")
+            }
+        };
         (action, rest_key(self.st))
     }
 }
@@ -83,9 +92,11 @@ fn select(p: &Policy, keep: &dyn Fn(&Atom) -> bool) -> Policy {
 
 /// Everything but the action and the `Sid`, in a canonical form (lists sorted).
 fn rest_key(st: &Statement) -> String {
+    // Patterns by structure, not text: `${*}` (literal) and `*` (wildcard), or `${k}` (a
+    // variable) and the same text under another `Version`, differ.
     let matcher = |m: &Option<Matcher>| {
         m.as_ref().map(|m| {
-            let mut pats: Vec<String> = m.patterns.iter().map(|p| pieces_text(p)).collect();
+            let mut pats: Vec<String> = m.patterns.iter().map(|p| format!("{p:?}")).collect();
             pats.sort();
             format!("{}{pats:?}", m.negated)
         })

@@ -64,7 +64,7 @@ pub fn glob_match(pat: &[Tok], text: &str) -> bool {
 
 /// Case-insensitive wildcard match, as IAM matches actions.
 pub fn glob_match_ignore_case(pattern: &str, text: &str) -> bool {
-    glob_match(&glob_tokens(&pattern.to_lowercase()), &text.to_lowercase())
+    glob_match(&glob_tokens(&pattern.to_ascii_lowercase()), &text.to_ascii_lowercase())
 }
 
 /// Splits an ARN into its six parts (`arn`, partition, service, region, account,

@@ -272,12 +272,50 @@ fn check_one(
         (Outcome::Unsat, Expect::Sometimes) => Ok(result(Verdict::Violated, vec![])),
         (Outcome::Unsat, _) => Ok(result(Verdict::Holds, vec![])),
         (Outcome::Sat(models), expect) => {
-            let replayed =
-                models.iter().map(|m| replay(inputs, &enc, p, m, wants_allowed)).collect::<Result<Vec<_>, _>>()?;
             let verdict = if expect == Expect::Sometimes { Verdict::Holds } else { Verdict::Violated };
-            Ok(result(verdict, replayed))
+            let replayed = models.iter().map(|m| replay(inputs, &enc, p, m, wants_allowed));
+            if enc.opaque_atoms().is_empty() {
+                return Ok(result(verdict, replayed.collect::<Result<Vec<_>, _>>()?));
+            }
+            // Opaque atoms: a model may be spurious, so only confirmed requests count.
+            let mut confirmed: Vec<Example> = replayed.filter_map(Result::ok).collect();
+            if confirmed.is_empty() {
+                confirmed = bound_search(inputs, key_arn, p, &enc, examples, limits);
+            }
+            if confirmed.is_empty() {
+                let what: Vec<String> = enc.opaque_atoms().iter().take(3).map(|(_, o)| o.describe()).collect();
+                let why = format!(
+                    "not encoded exactly ({}); no request through it was confirmed by the evaluator",
+                    what.join("; ")
+                );
+                return Ok(result(Verdict::Unknown(why), vec![]));
+            }
+            Ok(result(verdict, confirmed))
         }
     }
+}
+
+/// The exact search among requests whose variable-read keys have fixed values (see
+/// [`Encoder::with_bindings`]): an under-approximation, so only replayed requests count
+/// and finding none proves nothing.
+fn bound_search(
+    inputs: &Inputs,
+    key_arn: &str,
+    p: &Property,
+    first: &Encoder,
+    examples: usize,
+    limits: Limits,
+) -> Vec<Example> {
+    let bindings = first.variable_bindings();
+    if bindings.is_empty() {
+        return vec![];
+    }
+    let Ok((mut enc, goal, relevant)) = encode_query_with(inputs, key_arn, p, bindings) else { return vec![] };
+    let Ok(bound) = enc.binding_constraint() else { return vec![] };
+    let goal = Term::and([goal, bound]);
+    let Outcome::Sat(models) = solve_with(enc.vocabulary(), &goal, &relevant, limits, examples) else { return vec![] };
+    let wants_allowed = p.expect != Expect::Always;
+    models.iter().filter_map(|m| replay(inputs, &enc, p, m, wants_allowed).ok()).collect()
 }
 
 /// The query: a real request, of the property's shape, whose decision violates (or, for
@@ -285,12 +323,23 @@ fn check_one(
 /// Returns the encoder, the goal, and the part of it whose patterns tell counterexamples
 /// apart (the goal without the invariants).
 pub fn encode_query(inputs: &Inputs, key_arn: &str, p: &Property) -> Result<(Encoder, Term, Term), Unsupported> {
+    encode_query_with(inputs, key_arn, p, Default::default())
+}
+
+/// [`encode_query`], with constructs the partition cannot express as opaque atoms and the
+/// given variable-read keys bound (see [`Encoder::with_bindings`]).
+fn encode_query_with(
+    inputs: &Inputs,
+    key_arn: &str,
+    p: &Property,
+    bindings: std::collections::BTreeMap<String, String>,
+) -> Result<(Encoder, Term, Term), Unsupported> {
     let policies: Vec<&crate::policy::Policy> = std::iter::once(&inputs.key_policy)
         .chain(&inputs.identity)
         .chain(&inputs.scps)
         .chain(&inputs.boundary)
         .collect();
-    let mut enc = Encoder::new(key_arn, &policies, &[&p.shape]);
+    let mut enc = Encoder::new(key_arn, &policies, &[&p.shape]).with_opaque_atoms().with_bindings(bindings);
     let allowed = authorization(&mut enc, inputs)?;
     let shape = enc.statement(&p.shape)?.applies;
     let decision = if p.expect == Expect::Always { Term::not(allowed) } else { allowed };

@@ -313,7 +313,8 @@ fn read_request(doc: &Json, sink: &mut Sink, scope: Scope) -> Option<Request> {
         }
         Scope::Generic => {
             let (service, name) = read_generic_action(&action, apos, sink)?;
-            let info = (service == "kms").then(|| catalog().kms_action(&name)).flatten();
+            // KMS actions are the catalog's (the encoder's request space says so too).
+            let info = if service == "kms" { Some(read_action(&action, apos, sink)?) } else { None };
             let Some((r, _)) = resource.filter(|(r, _)| !r.is_empty()) else {
                 sink.error(doc.pos, "resource", "missing \"resource\" (a generic request names its resource)");
                 return None;

@@ -222,16 +222,30 @@ fn source_ip_deny_blocks_integrated_services() {
 }
 
 #[test]
-fn unencoded_constructs_are_unknown_never_holds() {
+fn policy_variables_are_decided_through_replayed_requests_or_unknown() {
+    // The variable compares two request values: an opaque atom. A counterexample found
+    // through it counts once the evaluator confirms it (here, with the tag bound).
     let kp = temp(
         "vars.json",
         r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*", "Condition": {"StringEquals": {"kms:EncryptionContext:owner": "${aws:PrincipalTag/team}"}}}}"#,
     );
     let o = kmsproof(&["check", "--key-policy", kp.to_str().unwrap(), "--never", "kms:Decrypt", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v = json(&o);
+    assert_eq!(v["results"][0]["verdict"], "violated");
+    let ctx = &v["results"][0]["counterexample"]["context"];
+    assert_eq!(ctx["aws:PrincipalTag/team"], ctx["kms:EncryptionContext:owner"], "{v}");
+    // Contradictory conditions through the same variable: the free atoms allow a model no
+    // real request realises, so the answer is unknown, never holds.
+    let kp = temp(
+        "vars2.json",
+        r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*", "Condition": {"StringEquals": {"kms:EncryptionContext:owner": "${aws:PrincipalTag/team}"}, "StringNotEquals": {"kms:EncryptionContext:owner": "${aws:PrincipalTag/team}"}}}}"#,
+    );
+    let o = kmsproof(&["check", "--key-policy", kp.to_str().unwrap(), "--never", "kms:Decrypt", "--format", "json"]);
     assert_eq!(o.status.code(), Some(3));
     let v = json(&o);
     assert_eq!(v["results"][0]["verdict"], "unknown");
-    assert!(v["results"][0]["reason"].as_str().unwrap().contains("policy variable"), "{v}");
+    assert!(v["results"][0]["reason"].as_str().unwrap().contains("not encoded exactly"), "{v}");
 }
 
 #[test]

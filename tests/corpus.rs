@@ -26,8 +26,10 @@ fn main() {
         let name = format!("properties::{}", path.strip_prefix(root).unwrap_or(&path).display());
         trials.push(Trial::test(name, move || run_property_file(&path)));
     }
-    for dir in diffs::pair_dirs(&root.join("corpus/diffs")) {
-        let name = format!("diff::{}", dir.file_name().unwrap_or_default().to_string_lossy());
+    let pairs = diffs::pair_dirs(&root.join("corpus/diffs"));
+    for dir in pairs.into_iter().chain(diffs::pair_dirs(&root.join("corpus/diffs-identity"))) {
+        let group = dir.parent().and_then(|p| p.file_name()).unwrap_or_default().to_string_lossy().to_string();
+        let name = format!("{group}::{}", dir.file_name().unwrap_or_default().to_string_lossy());
         trials.push(Trial::test(name, move || diffs::run_corpus_pair(&dir)));
     }
     let shared = root.join("../shared/corpus");

@@ -360,15 +360,35 @@ fn kms_diff_verdicts_agree_with_brute_force() {
 const G_ACTIONS: &[&str] = &["s3:GetObject", "s3:PutObject", "ec2:DescribeInstances", "kms:Decrypt", "iam:PassRole"];
 const G_ACTION_PATTERNS: &[&str] =
     &["s3:*", "s3:Get*", "*", "ec2:Describe*", "kms:Decrypt", "iam:PassRole", "s3:*Object", "S3:getobject"];
-const G_RESOURCES: &[&str] =
-    &["arn:aws:s3:::bucket/key", "arn:aws:s3:::other/x", "*", "arn:aws:ec2:us-east-1:111122223333:instance/i-1"];
-const G_RESOURCE_PATTERNS: &[&str] = &["*", "arn:aws:s3:::bucket/*", "arn:aws:s3:::*", "arn:aws:ec2:*:*:instance/*"];
+const G_RESOURCES: &[&str] = &[
+    "arn:aws:s3:::bucket/key",
+    "arn:aws:s3:::other/x",
+    "*",
+    "arn:aws:ec2:us-east-1:111122223333:instance/i-1",
+    "arn:aws:s3:::bucket/my file",
+    "arn:aws:s3:::bucket/*",
+];
+const G_RESOURCE_PATTERNS: &[&str] = &[
+    "*",
+    "arn:aws:s3:::bucket/*",
+    "arn:aws:s3:::*",
+    "arn:aws:ec2:*:*:instance/*",
+    "arn:aws:s3:::bucket/${*}",
+    "arn:aws:s3:::bucket/* *",
+];
 const G_CONDITIONS: &[(&str, &str, &str)] = &[
     ("StringEquals", "aws:RequestedRegion", r#""us-east-1""#),
     ("StringLike", "s3:prefix", r#""home/*""#),
+    ("StringNotEquals", "s3:prefix", r#""tmp/""#),
+    ("ForAnyValue:StringEquals", "s3:prefix", r#""home/a""#),
+    ("ForAllValues:StringLike", "s3:prefix", r#""home/*""#),
+    ("StringEqualsIfExists", "s3:prefix", r#""home/a""#),
+    ("Null", "s3:prefix", r#""false""#),
+    ("Bool", "s3:flag", r#""true""#),
     ("Bool", "aws:SecureTransport", r#""true""#),
     ("StringEquals", "aws:ResourceAccount", r#""${aws:PrincipalAccount}""#),
     ("StringNotEquals", "aws:PrincipalAccount", r#""111122223333""#),
+    ("ArnLike", "aws:PrincipalArn", r#""arn:aws-us-gov:iam::*:role/*""#),
 ];
 
 fn generic_policy(rng: &mut Rng) -> kmsproof::Policy {
@@ -376,9 +396,11 @@ fn generic_policy(rng: &mut Rng) -> kmsproof::Policy {
         .map(|_| {
             let effect = if rng.chance(20) { "Deny" } else { "Allow" };
             let action = if rng.chance(10) { "NotAction" } else { "Action" };
+            let actions: Vec<String> =
+                (0..1 + rng.below(2)).map(|_| format!("\"{}\"", rng.pick(G_ACTION_PATTERNS))).collect();
             let mut s = format!(
-                r#"{{"Effect": "{effect}", "{action}": "{}", "Resource": "{}""#,
-                rng.pick(G_ACTION_PATTERNS),
+                r#"{{"Effect": "{effect}", "{action}": [{}], "Resource": "{}""#,
+                actions.join(", "),
                 rng.pick(G_RESOURCE_PATTERNS)
             );
             if rng.chance(40) {
@@ -388,25 +410,28 @@ fn generic_policy(rng: &mut Rng) -> kmsproof::Policy {
             s + "}"
         })
         .collect();
-    let text = format!(r#"{{"Version": "2012-10-17", "Statement": [{}]}}"#, statements.join(", "));
+    let version = if rng.chance(15) { "2008-10-17" } else { "2012-10-17" };
+    let text = format!(r#"{{"Version": "{version}", "Statement": [{}]}}"#, statements.join(", "));
     parse_policy(&text, "random.json", PolicyKind::Identity).unwrap_or_else(|e| panic!("{text}\n{e}"))
 }
 
 fn generic_request(rng: &mut Rng) -> Request {
     let mut ctx = Vec::new();
     for (key, values) in [
-        ("aws:RequestedRegion", &["us-east-1", "eu-west-1"][..]),
-        ("s3:prefix", &["home/a", "tmp/"][..]),
-        ("aws:SecureTransport", &["true", "false"][..]),
-        ("aws:ResourceAccount", &["111122223333", "444455556666"][..]),
+        ("aws:RequestedRegion", &[r#""us-east-1""#, r#""eu-west-1""#][..]),
+        ("s3:prefix", &[r#""home/a""#, r#""tmp/""#, r#"["home/a", "tmp/"]"#, r#"["home/b"]"#, "[]"][..]),
+        ("s3:flag", &[r#""true""#, r#""maybe""#, r#""FALSE""#][..]),
+        ("aws:SecureTransport", &[r#""true""#, r#""false""#][..]),
+        ("aws:ResourceAccount", &[r#""111122223333""#, r#""444455556666""#][..]),
     ] {
         if rng.chance(50) {
-            ctx.push(format!(r#""{key}": "{}""#, rng.pick(values)));
+            ctx.push(format!(r#""{key}": {}"#, rng.pick(values)));
         }
     }
+    let principals = [&PRINCIPALS[..6], &["arn:aws-us-gov:sts::111122223333:assumed-role/App/s9"]].concat();
     let text = format!(
         r#"{{"principal": "{}", "action": "{}", "resource": "{}", "context": {{{}}}}}"#,
-        rng.pick(&PRINCIPALS[..6]),
+        rng.pick(&principals),
         rng.pick(G_ACTIONS),
         rng.pick(G_RESOURCES),
         ctx.join(", ")
@@ -421,7 +446,9 @@ fn identity_diff_verdicts_agree_with_brute_force() {
     let mut rng = Rng(0xd1ff_0000_0000_0004);
     let opts = DiffOptions { examples: 2, limits: Limits::default() };
     let mut found = 0;
-    for round in 0..40 {
+    // KMSPROOF_DIFF_ROUNDS=N runs more rounds (a longer local search for disagreements).
+    let rounds = std::env::var("KMSPROOF_DIFF_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(60);
+    for round in 0..rounds {
         let old = generic_policy(&mut rng);
         let new = if rng.chance(30) { old.clone() } else { generic_policy(&mut rng) };
         let r = diff(&Side::Policy(old.clone()), &Side::Policy(new.clone()), "", opts)

@@ -112,7 +112,7 @@ impl States {
 
 fn fold_char(c: char, fold: bool) -> char {
     if fold {
-        c.to_lowercase().next().unwrap_or(c)
+        c.to_ascii_lowercase()
     } else {
         c
     }
@@ -168,7 +168,7 @@ impl Glob {
         chars.flat_map(move |c| {
             let mut v = vec![c];
             if self.fold {
-                v.extend(c.to_uppercase());
+                v.push(c.to_ascii_uppercase());
             }
             v
         })

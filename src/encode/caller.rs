@@ -153,13 +153,19 @@ impl CallerVars {
     }
 
     /// Invariant: the caller has one of the shapes `Request` accepts, an IAM caller is in
-    /// the key's partition (no request crosses partitions: accounts and credentials are
+    /// the key's partition (when there is a key) (no request crosses partitions: accounts and credentials are
     /// partition-specific), user paths have no empty segment, and session names are names.
-    pub fn invariant(&self, key_partition: &str) -> Term {
+    /// `key_partition: None` (generic requests: an identity policy works in any partition)
+    /// leaves the partition free.
+    pub fn invariant(&self, key_partition: Option<&str>) -> Term {
         let any_kind = Term::or(KINDS.iter().map(|k| self.is(*k)).collect::<Vec<_>>());
-        let partition =
-            self.matches(Glob::new([lit(&format!("arn:{key_partition}:")), vec![Tok::Star]].concat(), false));
-        let real_partition = Term::implies(self.is_iam(), partition);
+        let real_partition = match key_partition {
+            Some(p) => {
+                let partition = self.matches(Glob::new([lit(&format!("arn:{p}:")), vec![Tok::Star]].concat(), false));
+                Term::implies(self.is_iam(), partition)
+            }
+            None => Term::TRUE,
+        };
         let no_empty_segment = Term::and([
             Term::not(self.matches(Glob::new([vec![Tok::Star], lit("//"), vec![Tok::Star]].concat(), false))),
             Term::not(self.matches(Glob::new([vec![Tok::Star], lit("/")].concat(), false))),

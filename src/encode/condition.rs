@@ -59,6 +59,9 @@ impl Encoder {
     fn not_null(&self, var: &KeyVar) -> Term {
         match var {
             KeyVar::Set { present, v } => Term::and([Term::var(*present), Term::not(Term::set_empty(*v))]),
+            KeyVar::Either { present, single, many, .. } => {
+                Term::and([Term::var(*present), Term::or([Term::var(*single), Term::not(Term::set_empty(*many))])])
+            }
             KeyVar::Derived(d) => {
                 self.caller
                     .derived(*d, &Glob::new(vec![kmsproof_solver::Tok::Star], false), self.has_caller_account())
@@ -111,6 +114,7 @@ impl Encoder {
         let negated = c.op.spec.negated;
         let flip = |t: Term| if negated { Term::not(t) } else { t };
         match var {
+            KeyVar::Either { .. } => self.apply_either(c, var, atoms),
             KeyVar::Set { present, v } => {
                 let pred = ElemPred::or(
                     atoms
@@ -155,6 +159,43 @@ impl Encoder {
         }
     }
 
+    /// A key of unknown shape, as the evaluator reads one value or a list: set operators
+    /// over the value(s); without one, a list (even empty) makes the condition false and
+    /// absence gives the negated operators' `true`; `IfExists` holds when absent or empty.
+    fn apply_either(&self, c: &Condition, var: &KeyVar, atoms: &[Atom]) -> Term {
+        let KeyVar::Either { present, single, one, many } = var else { return Term::FALSE };
+        let negated = c.op.spec.negated;
+        let globs: Vec<&Glob> =
+            atoms.iter().filter_map(|a| if let Atom::Text(Some(g)) = a { Some(g) } else { None }).collect();
+        let pred = ElemPred::or(globs.iter().map(|g| ElemPred::matches((*g).clone())).collect());
+        let pred = if negated { ElemPred::not(pred) } else { pred };
+        let hit = Term::or(globs.iter().map(|g| Term::str_match(*one, (*g).clone())).collect::<Vec<_>>());
+        let one_ok = if negated { Term::not(hit) } else { hit };
+        let (p, s) = (Term::var(*present), Term::var(*single));
+        let single_ok = Term::and([s.clone(), one_ok]);
+        let body = match c.op.set {
+            Some(SetQualifier::ForAllValues) => Term::or([
+                Term::not(p.clone()),
+                single_ok,
+                Term::and([Term::not(s.clone()), Term::set_all(*many, pred)]),
+            ]),
+            Some(SetQualifier::ForAnyValue) => Term::and([
+                p.clone(),
+                Term::or([single_ok, Term::and([Term::not(s.clone()), Term::set_any(*many, pred)])]),
+            ]),
+            None => Term::or([
+                Term::and([Term::not(p.clone()), Term::constant(negated)]),
+                Term::and([p.clone(), single_ok]),
+            ]),
+        };
+        if c.op.if_exists {
+            let absent = Term::or([Term::not(p), Term::and([Term::not(s), Term::set_empty(*many)])]);
+            Term::or([absent, body])
+        } else {
+            body
+        }
+    }
+
     /// Presence and "some policy value matches" for a single-valued key.
     fn single(&self, var: &KeyVar, atoms: &[Atom]) -> (Term, Term) {
         match var {
@@ -192,7 +233,7 @@ impl Encoder {
                 });
                 (Term::var(*present), Term::or(m.collect::<Vec<_>>()))
             }
-            KeyVar::Set { .. } => (Term::FALSE, Term::FALSE),
+            KeyVar::Set { .. } | KeyVar::Either { .. } => (Term::FALSE, Term::FALSE),
         }
     }
 }
@@ -201,7 +242,10 @@ impl Encoder {
 fn check_fit(var: &KeyVar, family: Family, key: &str) -> Result<(), Unsupported> {
     let ok = match (var, family) {
         (_, Family::Null) => true,
-        (KeyVar::Str { .. } | KeyVar::Set { .. }, Family::String | Family::Arn | Family::Bool) => true,
+        (
+            KeyVar::Str { .. } | KeyVar::Set { .. } | KeyVar::Either { .. },
+            Family::String | Family::Arn | Family::Bool,
+        ) => true,
         (KeyVar::Derived(_), Family::String | Family::Arn | Family::Bool) => true,
         (KeyVar::Int { date: false, .. }, Family::Numeric) => true,
         (KeyVar::Int { date: true, .. }, Family::Date) => true,

@@ -75,6 +75,16 @@ fn value(enc: &Encoder, var: &KeyVar, m: &Model) -> Option<Value> {
             }
             json!(m.str(*v))
         }
+        KeyVar::Either { present, single, one, many } => {
+            if !m.bool(*present) {
+                return None;
+            }
+            if m.bool(*single) {
+                json!(m.str(*one))
+            } else {
+                json!(m.set(*many))
+            }
+        }
         KeyVar::Set { present, v } => {
             if !m.bool(*present) {
                 return None;

@@ -50,6 +50,13 @@ pub(crate) enum KeyVar {
         present: BoolVar,
         v: IpVar,
     },
+    /// A key the catalog does not know: absent, one value (`single`), or a list.
+    Either {
+        present: BoolVar,
+        single: BoolVar,
+        one: StrVar,
+        many: SetVar,
+    },
     /// A key AWS derives from the caller: conditions become caller patterns.
     Derived(Derived),
 }
@@ -178,7 +185,7 @@ impl Encoder {
         let action = ActionVar::Kms(vocab.enum_var("action", actions));
         let mut enc = Encoder::blank(vocab, caller, action, key_arn, None, &statements);
         let key_partition = split_arn(key_arn).map_or("aws", |p| p[1]).to_string();
-        let caller_invariant = enc.caller.invariant(&key_partition);
+        let caller_invariant = enc.caller.invariant(Some(&key_partition));
         enc.invariants.push(caller_invariant);
         enc
     }
@@ -219,7 +226,7 @@ impl Encoder {
         let resource = vocab.str_var("resource", resource_hints(&statements));
         let action = ActionVar::Split { service, name };
         let mut enc = Encoder::blank(vocab, caller, action, "", Some(resource), &statements);
-        let caller_invariant = enc.caller.invariant("aws");
+        let caller_invariant = enc.caller.invariant(None);
         // Invariants: identity policies are attached to IAM identities; an action is
         // `service:Name` as `Request::parse_generic` reads it, a KMS one spelled as KMS does.
         let iam = enc.caller.is_iam();
@@ -231,11 +238,8 @@ impl Encoder {
         ]);
         let kms = Term::str_match(service, Glob::literal("kms", false));
         let kms_exact = Term::implies(kms, enc.action_in(|_| true));
-        // A resource is a non-empty string without spaces (an ARN or `*`, as requests name them).
-        let named = Glob::new(
-            vec![Tok::In(kmsproof_solver::CharSet::except(" ")), Tok::StarIn(kmsproof_solver::CharSet::except(" "))],
-            false,
-        );
+        // A request names a resource: a non-empty string (`Request::parse_generic`).
+        let named = Glob::new(vec![Tok::One, Tok::Star], false);
         let named = Term::str_match(resource, named);
         enc.invariants.extend([caller_invariant, iam, shaped, kms_exact, named]);
         enc
@@ -352,7 +356,16 @@ impl Encoder {
         let ty = info.as_ref().map_or(family_type, |i| i.ty);
         let multi = info.as_ref().is_some_and(|i| i.multi);
         let present = self.vocab.bool_var(&format!("has:{key}"));
-        let var = if multi {
+        let var = if info.is_none() {
+            // A key the catalog does not know (other services' keys, in generic requests): a
+            // request may give it one value or a list, of any text; nothing is assumed.
+            KeyVar::Either {
+                present,
+                single: self.vocab.bool_var(&format!("single:{key}")),
+                one: self.vocab.str_var_when(key, vec![], present),
+                many: self.vocab.set_var_when(&format!("{key}[]"), vec![], present),
+            }
+        } else if multi {
             KeyVar::Set { present, v: self.vocab.set_var_when(key, vec![], present) }
         } else {
             match ty {
@@ -438,7 +451,8 @@ pub(crate) fn present_of(v: &KeyVar) -> Option<BoolVar> {
         KeyVar::Str { present, .. }
         | KeyVar::Set { present, .. }
         | KeyVar::Int { present, .. }
-        | KeyVar::Ip { present, .. } => Some(*present),
+        | KeyVar::Ip { present, .. }
+        | KeyVar::Either { present, .. } => Some(*present),
         KeyVar::Derived(_) => None,
     }
 }
@@ -551,6 +565,28 @@ impl Encoder {
         self
     }
 
+    /// One value for every request key the opaque atoms' policy variables read: a fresh,
+    /// readable token (`KmsKeyId-1`), or for `${aws:PrincipalAccount}` an account. Keys AWS
+    /// derives otherwise from the caller are left unbound.
+    pub fn variable_bindings(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for (_, o) in self.opaque_atoms() {
+            for key in o.variables() {
+                let value = if key.eq_ignore_ascii_case("aws:PrincipalAccount") {
+                    "111122223333".to_string()
+                } else if is_derived_key(&key) {
+                    continue;
+                } else {
+                    let tail = key.rsplit(['/', ':']).next().unwrap_or("value");
+                    let tail: String = tail.chars().filter(char::is_ascii_alphanumeric).collect();
+                    format!("{}-1", if tail.is_empty() { "value" } else { &tail })
+                };
+                out.insert(key, value);
+            }
+        }
+        out
+    }
+
     /// "The request has the bound values": `aws:PrincipalAccount` through the caller, other
     /// keys as string values. Bindings of other derived keys are not allowed.
     pub fn binding_constraint(&mut self) -> Result<Term, Unsupported> {
@@ -558,9 +594,12 @@ impl Encoder {
         for (key, value) in self.bound.clone() {
             match self.key_var(&key, KeyType::String)? {
                 KeyVar::Derived(Derived::PrincipalAccount) => parts.push(self.caller.account_is(&value)),
-                KeyVar::Str { present, v } => {
+                KeyVar::Str { present, v } | KeyVar::Either { present, one: v, .. } => {
                     parts.push(Term::var(present));
                     parts.push(Term::str_match(v, Glob::literal(&value, false)));
+                    if let KeyVar::Either { single, .. } = self.key_var(&key, KeyType::String)? {
+                        parts.push(Term::var(single));
+                    }
                 }
                 _ => return Err(Unsupported(format!("{key} cannot be bound"))),
             }
@@ -597,6 +636,20 @@ impl Encoder {
             parts.push(Term::var(p));
             parts.push(match (var, value) {
                 (KeyVar::Str { v, .. }, CtxValue::One(s)) => Term::str_match(*v, Glob::literal(s, false)),
+                (KeyVar::Either { single, one, .. }, CtxValue::One(s)) => {
+                    Term::and([Term::var(*single), Term::str_match(*one, Glob::literal(s, false))])
+                }
+                (KeyVar::Either { single, many, .. }, CtxValue::Many(items)) => {
+                    let each = items
+                        .iter()
+                        .map(|s| Term::set_any(*many, kmsproof_solver::ElemPred::matches(Glob::literal(s, false))));
+                    let only = kmsproof_solver::ElemPred::or(
+                        items.iter().map(|s| kmsproof_solver::ElemPred::matches(Glob::literal(s, false))).collect(),
+                    );
+                    Term::and(
+                        each.chain([Term::set_all(*many, only), Term::not(Term::var(*single))]).collect::<Vec<_>>(),
+                    )
+                }
                 (KeyVar::Set { v, .. }, CtxValue::Many(items)) => {
                     let each = items
                         .iter()

@@ -101,7 +101,7 @@ fn compare_text(family: Family, cmp: Cmp, r: &str, pieces: &[Piece], ctx: &Conte
         (Family::Arn, _) => arn_match(&toks, r),
         (Family::Bool, _) => parse_bool(&tokens_text(&toks)).is_some_and(|want| parse_bool(r) == Some(want)),
         (_, Cmp::Like) => glob_match(&toks, r),
-        (_, Cmp::EqualsIgnoreCase) => tokens_text(&toks).to_lowercase() == r.to_lowercase(),
+        (_, Cmp::EqualsIgnoreCase) => tokens_text(&toks).eq_ignore_ascii_case(r),
         _ => tokens_text(&toks) == r,
     }
 }
