@@ -9,7 +9,10 @@
 //! them counts only when the evaluator confirms it; otherwise the direction is `unknown`.
 
 use crate::diag::Error;
-use crate::encode::{authorization, decode, is_derived_key, policy_allows, Encoder, Opaque, Unsupported};
+use crate::diff_prune::NoPart;
+use crate::encode::{
+    authorization, decode, is_derived_key, policy_allows, policy_denies, Encoder, Opaque, Unsupported,
+};
 use crate::eval::{authorize, policy_decision, Decision, Inputs};
 use crate::pattern::Piece;
 use crate::policy::operator::Family;
@@ -192,8 +195,9 @@ fn kms_diff(old: &Side, new: &Side, key_arn: &str, opts: DiffOptions) -> Result<
     Ok(result(new_allows, old_allows, keys))
 }
 
-/// One direction of an identity-policy diff ("`yes` allows, `no` denies"), encoded after
-/// the exact reductions of [`crate::diff_prune`]; witnesses replay on the full sides.
+/// One direction of an identity-policy diff ("`yes` allows, `no` denies"), as the union of
+/// the exactly reduced queries of [`crate::diff_prune::split`]; witnesses replay on the
+/// full sides.
 fn policy_direction(
     yes: &Policy,
     no: &Policy,
@@ -202,13 +206,47 @@ fn policy_direction(
     opts: DiffOptions,
     who: Allowed,
 ) -> Result<(Direction, Vec<String>), DiffMismatch> {
-    let (yes, no) = crate::diff_prune::reduce(yes, no);
-    let build = |bindings: Bindings| -> Result<(Encoder, Term, Term), Unsupported> {
-        let mut enc = Encoder::generic(&[&yes, &no]).with_opaque_atoms().with_bindings(bindings);
-        let (a_yes, a_no) = (policy_allows(&mut enc, &yes)?, policy_allows(&mut enc, &no)?);
-        Ok((enc, a_yes, a_no))
-    };
-    search_direction(&build, old, new, opts, who)
+    let mut parts = Vec::new();
+    let mut keys = Vec::new();
+    for (yes, no, part) in crate::diff_prune::split(yes, no) {
+        let build = |bindings: Bindings| -> Result<(Encoder, Term, Term), Unsupported> {
+            let mut enc = Encoder::generic(&[&yes, &no]).with_opaque_atoms().with_bindings(bindings);
+            let a_yes = policy_allows(&mut enc, &yes)?;
+            Ok(match part {
+                NoPart::Allows => {
+                    let a_no = policy_allows(&mut enc, &no)?;
+                    (enc, a_yes, a_no)
+                }
+                NoPart::DenyApplies => {
+                    let denied = policy_denies(&mut enc, &no)?;
+                    (enc, Term::and([a_yes, denied]), Term::FALSE)
+                }
+            })
+        };
+        let (d, k) = search_direction(&build, old, new, opts, who)?;
+        keys.extend(k);
+        parts.push(d);
+    }
+    Ok((union(parts, opts.examples), keys))
+}
+
+/// The union of a direction's parts: witnesses if any part has some, else unknown if any
+/// part is, else none.
+fn union(parts: Vec<Direction>, examples: usize) -> Direction {
+    let mut found = Vec::new();
+    let mut unknown = None;
+    for d in parts {
+        match d {
+            Direction::Found(ws) => found.extend(ws),
+            Direction::Unknown(why) => unknown = unknown.or(Some(why)),
+            Direction::None => {}
+        }
+    }
+    match (found.is_empty(), unknown) {
+        (false, _) => Direction::Found(found.into_iter().take(examples.max(1)).collect()),
+        (true, Some(why)) => Direction::Unknown(why),
+        (true, None) => Direction::None,
+    }
 }
 
 /// Values of request keys that policy variables read (key → value).

@@ -16,6 +16,37 @@ use crate::pattern::{pieces_text, Piece};
 use crate::policy::{Effect, Matcher, Policy, Statement};
 use std::collections::HashSet;
 
+/// What NO contributes to one query of a direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoPart {
+    /// "NO allows" (the query is YES allows and NO does not).
+    Allows,
+    /// "Some NO `Deny` applies" (the query is YES allows and one of these denies applies).
+    DenyApplies,
+}
+
+/// The queries whose union is the direction "YES allows, NO denies", each reduced. When
+/// every NO `Deny` atom is also a YES `Deny` atom, one query ([`reduce`]). Otherwise two,
+/// since NO denies when no NO `Allow` applies *or* a NO `Deny` applies:
+/// - YES allows ∧ no NO `Allow` applies — NO's denies left out, so identical allows drop;
+/// - YES allows ∧ a NO `Deny` that YES lacks applies — YES atoms whose actions cannot meet
+///   those denies drop (a witness matches one of them).
+pub fn split(yes: &Policy, no: &Policy) -> Vec<(Policy, Policy, NoPart)> {
+    let yes_denies: HashSet<(String, String)> =
+        atoms(yes).filter(|a| a.effect == Effect::Deny).map(|a| a.key()).collect();
+    let new_deny = |a: &Atom| a.effect == Effect::Deny && !yes_denies.contains(&a.key());
+    if !atoms(no).any(|a| new_deny(&a)) {
+        let (y, n) = reduce(yes, no);
+        return vec![(y, n, NoPart::Allows)];
+    }
+    let (y1, n1) = reduce(yes, &select(no, &|a: &Atom| a.effect == Effect::Allow));
+    let denies = select(no, &new_deny);
+    let reach: Vec<Vec<Piece>> = denies.statements.iter().flat_map(|s| s.action.patterns.iter().cloned()).collect();
+    let any_reach = denies.statements.iter().any(|s| s.action.negated);
+    let relevant = |a: &Atom| any_reach || a.pattern.is_none() || reach.iter().any(|p| may_meet(p, a.pattern.unwrap()));
+    vec![(y1, n1, NoPart::Allows), (select(yes, &relevant), denies, NoPart::DenyApplies)]
+}
+
 /// The two policies of one direction, reduced (see the module doc).
 pub fn reduce(yes: &Policy, no: &Policy) -> (Policy, Policy) {
     let yes_denies: HashSet<(String, String)> =

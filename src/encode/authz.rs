@@ -279,3 +279,9 @@ pub fn policy_allows(enc: &mut Encoder, p: &Policy) -> Result<Term, Unsupported>
     let deny = any_of(terms.iter(), Effect::Deny, |t| &t.applies);
     Ok(Term::and([allow, Term::not(deny)]))
 }
+
+/// "Some `Deny` statement of the policy applies".
+pub fn policy_denies(enc: &mut Encoder, p: &Policy) -> Result<Term, Unsupported> {
+    let terms = enc.policy_terms(p)?;
+    Ok(any_of(terms.iter(), Effect::Deny, |t| &t.applies))
+}

@@ -14,7 +14,7 @@ mod caller;
 mod condition;
 mod decode;
 
-pub use authz::{authorization, policy_allows};
+pub use authz::{authorization, policy_allows, policy_denies};
 pub use decode::decode;
 
 use crate::catalog::{catalog, KeyType};
