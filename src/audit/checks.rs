@@ -448,13 +448,7 @@ fn is_region(r: &str) -> bool {
 }
 
 fn kms007(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
-    let mut out: Vec<Finding> = ctx
-        .policy
-        .warnings
-        .iter()
-        .filter(|w| w.message.contains(" is multi-valued") || w.message.contains(" is single-valued"))
-        .map(|w| ctx.finding("KMS007", ctx.pos(w.pos), format!("at {}: {}", w.path, w.message)))
-        .collect();
+    let mut out = parser_warnings(ctx, "KMS007", &[" is multi-valued", " is single-valued"]);
     for st in ctx.policy.statements.iter().filter(|s| s.effect == Effect::Allow) {
         for c in st.conditions.iter().filter(|c| c.op.set == Some(crate::policy::operator::SetQualifier::ForAllValues))
         {
@@ -464,6 +458,16 @@ fn kms007(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
         }
     }
     Ok(out)
+}
+
+/// The parser's warnings whose text contains one of `needles`, as findings of check `id`.
+fn parser_warnings(ctx: &Ctx, id: &'static str, needles: &[&str]) -> Vec<Finding> {
+    ctx.policy
+        .warnings
+        .iter()
+        .filter(|w| needles.iter().any(|n| w.message.contains(n)))
+        .map(|w| ctx.finding(id, ctx.pos(w.pos), format!("at {}: {}", w.path, w.message)))
+        .collect()
 }
 
 /// Whether another condition of the statement is false when `key` is missing.
@@ -532,13 +536,7 @@ fn kms008(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
 }
 
 fn kms009(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
-    let mut out: Vec<Finding> = ctx
-        .policy
-        .warnings
-        .iter()
-        .filter(|w| w.message.contains("matches no KMS action") || w.message.contains("unknown condition key"))
-        .map(|w| ctx.finding("KMS009", ctx.pos(w.pos), format!("at {}: {}", w.path, w.message)))
-        .collect();
+    let mut out = parser_warnings(ctx, "KMS009", &["matches no KMS action", "unknown condition key"]);
     for st in ctx.policy.statements.iter().filter(|s| !s.action.negated) {
         let actions: Vec<_> = st.action.patterns.iter().filter_map(|p| matched_kms_actions(p)).flatten().collect();
         let other_services = st.action.patterns.iter().any(|p| matched_kms_actions(p).is_none());
