@@ -10,6 +10,45 @@ use crate::glob::{Glob, States};
 use std::collections::HashMap;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// A fast non-cryptographic hasher (the rustc "Fx" scheme) for the product-state table:
+/// the partition search hashes millions of small integer vectors, where SipHash dominates.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
+
 /// One non-empty region: which atoms hold, and a string in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Region {
@@ -34,7 +73,7 @@ pub struct TooLarge {
 /// One atom's NFA, determinised lazily: subsets get small ids, transitions are cached.
 struct Dfa<'a> {
     glob: &'a Glob,
-    ids: HashMap<States, u32>,
+    ids: FxMap<States, u32>,
     subsets: Vec<States>,
     accepting: Vec<bool>,
     /// No continuation can be accepted (the empty subset): the atom is decided false.
@@ -48,7 +87,7 @@ impl<'a> Dfa<'a> {
     fn new(glob: &'a Glob, letters: usize) -> Dfa<'a> {
         let mut d = Dfa {
             glob,
-            ids: HashMap::new(),
+            ids: FxMap::default(),
             subsets: Vec::new(),
             accepting: Vec::new(),
             dead: Vec::new(),
@@ -140,7 +179,8 @@ pub fn partition(atoms: &[Glob], hints: &[String], limit: usize) -> Result<Parti
     // States are interned once; the queue holds ids, and each state's witness is kept as
     // (parent, letter), spelled out only for the first state of each region.
     let mut found: BTreeMap<Vec<bool>, usize> = BTreeMap::new();
-    let mut ids: HashMap<Vec<(u32, u32)>, usize> = HashMap::from([(start.clone(), 0)]);
+    let mut ids: FxMap<Vec<(u32, u32)>, usize> = FxMap::default();
+    ids.insert(start.clone(), 0);
     let mut states: Vec<Vec<(u32, u32)>> = vec![start];
     let mut parent: Vec<(usize, char)> = vec![(usize::MAX, ' ')];
     let mut next: Vec<(u32, u32)> = Vec::new();
