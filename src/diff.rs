@@ -138,6 +138,9 @@ pub struct DiffResult {
     pub old_allows: Direction,
     /// The condition keys the policies test (to say what a witness lacks).
     pub keys: Vec<String>,
+    /// Constructs not modelled exactly, left free in the proofs (opaque atoms): a `none`
+    /// direction holds whatever they evaluate to, and the report says so.
+    pub free: Vec<String>,
 }
 
 /// The solver and the evaluator disagree on an exactly encoded witness: a bug.
@@ -166,12 +169,10 @@ const REFINE_ROUNDS: usize = 4;
 pub fn diff(old: &Side, new: &Side, key_arn: &str, opts: DiffOptions) -> Result<DiffResult, DiffMismatch> {
     match (old, new) {
         (Side::Policy(o), Side::Policy(n)) => {
-            let (new_allows, mut keys) = policy_direction(n, o, old, new, opts, Allowed::New)?;
+            let (new_allows, mut seen) = policy_direction(n, o, old, new, opts, Allowed::New)?;
             let (old_allows, more) = policy_direction(o, n, old, new, opts, Allowed::Old)?;
-            keys.extend(more);
-            keys.sort();
-            keys.dedup();
-            Ok(result(new_allows, old_allows, keys))
+            seen.merge(more);
+            Ok(result(new_allows, old_allows, seen))
         }
         _ => kms_diff(old, new, key_arn, opts),
     }
@@ -181,7 +182,7 @@ pub fn diff(old: &Side, new: &Side, key_arn: &str, opts: DiffOptions) -> Result<
 fn kms_diff(old: &Side, new: &Side, key_arn: &str, opts: DiffOptions) -> Result<DiffResult, DiffMismatch> {
     if !matches!((old, new), (Side::Kms(_), Side::Kms(_))) {
         let why = "one side is a key policy and the other an identity policy; compare policies of one kind".to_string();
-        return Ok(result(Direction::Unknown(why.clone()), Direction::Unknown(why), vec![]));
+        return Ok(result(Direction::Unknown(why.clone()), Direction::Unknown(why), Seen::default()));
     }
     let build = |bindings: Bindings| -> Result<(Encoder, Term, Term), Unsupported> {
         let policies: Vec<&Policy> = old.all_policies().into_iter().chain(new.all_policies()).collect();
@@ -189,10 +190,11 @@ fn kms_diff(old: &Side, new: &Side, key_arn: &str, opts: DiffOptions) -> Result<
         let (a_old, a_new) = (allowed(&mut enc, old)?, allowed(&mut enc, new)?);
         Ok((enc, a_new, a_old))
     };
-    let (new_allows, keys) = search_direction(&build, old, new, opts, Allowed::New)?;
+    let (new_allows, mut seen) = search_direction(&build, old, new, opts, Allowed::New)?;
     let swapped = |b: Bindings| build(b).map(|(enc, a_new, a_old)| (enc, a_old, a_new));
-    let (old_allows, _) = search_direction(&swapped, old, new, opts, Allowed::Old)?;
-    Ok(result(new_allows, old_allows, keys))
+    let (old_allows, more) = search_direction(&swapped, old, new, opts, Allowed::Old)?;
+    seen.merge(more);
+    Ok(result(new_allows, old_allows, seen))
 }
 
 /// One direction of an identity-policy diff ("`yes` allows, `no` denies"), as the union of
@@ -205,9 +207,9 @@ fn policy_direction(
     new: &Side,
     opts: DiffOptions,
     who: Allowed,
-) -> Result<(Direction, Vec<String>), DiffMismatch> {
+) -> Result<(Direction, Seen), DiffMismatch> {
     let mut parts = Vec::new();
-    let mut keys = Vec::new();
+    let mut seen = Seen::default();
     for (yes, no, part) in crate::diff_prune::split(yes, no) {
         let build = |bindings: Bindings| -> Result<(Encoder, Term, Term), Unsupported> {
             let mut enc = Encoder::generic(&[&yes, &no]).with_opaque_atoms().with_bindings(bindings);
@@ -223,11 +225,11 @@ fn policy_direction(
                 }
             })
         };
-        let (d, k) = search_direction(&build, old, new, opts, who)?;
-        keys.extend(k);
+        let (d, more) = search_direction(&build, old, new, opts, who)?;
+        seen.merge(more);
         parts.push(d);
     }
-    Ok((union(parts, opts.examples), keys))
+    Ok((union(parts, opts.examples), seen))
 }
 
 /// The union of a direction's parts: witnesses if any part has some, else unknown if any
@@ -265,21 +267,25 @@ fn search_direction(
     new: &Side,
     opts: DiffOptions,
     who: Allowed,
-) -> Result<(Direction, Vec<String>), DiffMismatch> {
+) -> Result<(Direction, Seen), DiffMismatch> {
     let (enc, yes, no) = match build(Bindings::new()) {
         Ok(x) => x,
-        Err(Unsupported(why)) => return Ok((Direction::Unknown(format!("not encoded exactly: {why}")), vec![])),
+        Err(Unsupported(why)) => {
+            return Ok((Direction::Unknown(format!("not encoded exactly: {why}")), Seen::default()))
+        }
     };
     let keys = enc.keys.values().map(|(name, _)| name.clone()).collect();
+    let free = enc.opaque_atoms().iter().map(|(_, o)| o.describe()).collect();
+    let seen = Seen { keys, free };
     let first = Search { enc: &enc, old, new, opts }.direction(&yes, &no, who)?;
     let bindings = enc.variable_bindings();
     if !matches!(first, Direction::Unknown(_)) || bindings.is_empty() {
-        return Ok((first, keys));
+        return Ok((first, seen));
     }
-    let Ok((mut enc2, yes2, no2)) = build(bindings) else { return Ok((first, keys)) };
-    let Ok(bound) = enc2.binding_constraint() else { return Ok((first, keys)) };
+    let Ok((mut enc2, yes2, no2)) = build(bindings) else { return Ok((first, seen)) };
+    let Ok(bound) = enc2.binding_constraint() else { return Ok((first, seen)) };
     let second = Search { enc: &enc2, old, new, opts }.direction(&Term::and([yes2, bound]), &no2, who)?;
-    Ok((if matches!(second, Direction::Found(_)) { second } else { first }, keys))
+    Ok((if matches!(second, Direction::Found(_)) { second } else { first }, seen))
 }
 
 fn allowed(enc: &mut Encoder, side: &Side) -> Result<Term, Unsupported> {
@@ -289,7 +295,24 @@ fn allowed(enc: &mut Encoder, side: &Side) -> Result<Term, Unsupported> {
     }
 }
 
-fn result(new_allows: Direction, old_allows: Direction, keys: Vec<String>) -> DiffResult {
+/// What the encodings of a comparison tested: condition keys, and constructs left free.
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    keys: Vec<String>,
+    free: Vec<String>,
+}
+
+impl Seen {
+    fn merge(&mut self, other: Seen) {
+        for (mine, more) in [(&mut self.keys, other.keys), (&mut self.free, other.free)] {
+            mine.extend(more);
+            mine.sort();
+            mine.dedup();
+        }
+    }
+}
+
+fn result(new_allows: Direction, old_allows: Direction, seen: Seen) -> DiffResult {
     let verdict = match (&new_allows, &old_allows) {
         (Direction::Unknown(why), _) | (_, Direction::Unknown(why)) => DiffVerdict::Unknown(why.clone()),
         (Direction::None, Direction::None) => DiffVerdict::Equivalent,
@@ -297,7 +320,7 @@ fn result(new_allows: Direction, old_allows: Direction, keys: Vec<String>) -> Di
         (Direction::None, Direction::Found(_)) => DiffVerdict::LessPermissive,
         (Direction::Found(_), Direction::Found(_)) => DiffVerdict::Incomparable,
     };
-    DiffResult { verdict, new_allows, old_allows, keys }
+    DiffResult { verdict, new_allows, old_allows, keys: seen.keys, free: seen.free }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -65,6 +65,9 @@ pub struct CheckResult {
     pub verdict: Verdict,
     /// Counterexamples (violated), or witnesses (a `sometimes` that holds).
     pub examples: Vec<Example>,
+    /// Constructs not modelled exactly, left free in the proof (opaque atoms): a `holds`
+    /// holds whatever they evaluate to, and says so.
+    pub free: Vec<String>,
 }
 
 /// The solver and the evaluator disagree: a bug in kmsproof, never a result.
@@ -261,10 +264,20 @@ fn check_one(
     examples: usize,
     limits: Limits,
 ) -> Result<CheckResult, ReplayMismatch> {
-    let result = |verdict, examples| CheckResult { name: p.name.clone(), expect: p.expect, verdict, examples };
     let (enc, goal, relevant) = match encode_query(inputs, key_arn, p) {
         Ok(x) => x,
-        Err(Unsupported(why)) => return Ok(result(Verdict::Unknown(format!("not encoded exactly: {why}")), vec![])),
+        Err(Unsupported(why)) => {
+            let verdict = Verdict::Unknown(format!("not encoded exactly: {why}"));
+            return Ok(CheckResult { name: p.name.clone(), expect: p.expect, verdict, examples: vec![], free: vec![] });
+        }
+    };
+    let free: Vec<String> = enc.opaque_atoms().iter().map(|(_, o)| o.describe()).collect();
+    let result = |verdict, examples| CheckResult {
+        name: p.name.clone(),
+        expect: p.expect,
+        verdict,
+        examples,
+        free: free.clone(),
     };
     let wants_allowed = p.expect != Expect::Always;
     match (solve_with(enc.vocabulary(), &goal, &relevant, limits, examples), p.expect) {

@@ -160,10 +160,24 @@ pub fn check_json(results: &[CheckResult], key_arn: &str) -> Value {
                 "statements": first.map(|e| deciding(&e.decision)).unwrap_or_default(),
                 "examples": r.examples.iter().map(|e| json!({"request": e.request, "decision": e.decision.reason.as_str(), "statements": deciding(&e.decision)})).collect::<Vec<_>>(),
                 "reason": match &r.verdict { Verdict::Unknown(why) => json!(why), _ => Value::Null },
+                "free": r.free,
             })
         })
         .collect();
     json!({"key": key_arn, "results": rows})
+}
+
+/// "Z3 unsat", saying which constructs not modelled exactly the proof left free (it holds
+/// whatever they evaluate to).
+fn free_note(proof: &str, free: &[String]) -> String {
+    if free.is_empty() {
+        return proof.to_string();
+    }
+    format!(
+        "{proof} with {} construct(s) not modelled exactly left free, so whatever they evaluate to: {}",
+        free.len(),
+        free.join("; ")
+    )
 }
 
 /// One block per property: verdict, then each counterexample (one request per line, in
@@ -171,11 +185,12 @@ pub fn check_json(results: &[CheckResult], key_arn: &str) -> Value {
 pub fn check_text(results: &[CheckResult]) -> String {
     let mut out = String::new();
     for r in results {
+        let unsat = free_note("Z3 unsat", &r.free);
         let label = match (&r.verdict, r.expect) {
             (Verdict::Holds, crate::query::Expect::Sometimes) => "HOLDS (witness found and replayed)".to_string(),
-            (Verdict::Holds, _) => "HOLDS (proved: Z3 unsat)".to_string(),
+            (Verdict::Holds, _) => format!("HOLDS (proved: {unsat})"),
             (Verdict::Violated, crate::query::Expect::Sometimes) => {
-                "VIOLATED (proved: no request is allowed, Z3 unsat)".to_string()
+                format!("VIOLATED (proved: no request is allowed, {unsat})")
             }
             (Verdict::Violated, _) => "VIOLATED".to_string(),
             (Verdict::Unknown(why), _) => format!("UNKNOWN ({why})"),
@@ -274,17 +289,19 @@ pub fn diff_json(r: &DiffResult, old: &str, new: &str, key: Option<&str>) -> Val
         "old_allows": direction_json(&r.old_allows, &r.keys, "no longer allowed"),
         "new_allows_status": direction_status(&r.new_allows),
         "old_allows_status": direction_status(&r.old_allows),
+        "free": r.free,
     })
 }
 
 fn verdict_line(r: &DiffResult) -> String {
+    let unsat = free_note("Z3 unsat", &r.free);
     match &r.verdict {
-        DiffVerdict::Equivalent => "EQUIVALENT (proved: Z3 unsat in both directions)".into(),
+        DiffVerdict::Equivalent => format!("EQUIVALENT (proved: {} in both directions)", unsat),
         DiffVerdict::MorePermissive => {
-            "MORE-PERMISSIVE: NEW allows requests OLD denies; it denies none OLD allows (proved: Z3 unsat)".into()
+            format!("MORE-PERMISSIVE: NEW allows requests OLD denies; it denies none OLD allows (proved: {unsat})")
         }
         DiffVerdict::LessPermissive => {
-            "LESS-PERMISSIVE: NEW denies requests OLD allows; it allows none OLD denies (proved: Z3 unsat)".into()
+            format!("LESS-PERMISSIVE: NEW denies requests OLD allows; it allows none OLD denies (proved: {unsat})")
         }
         DiffVerdict::Incomparable => "INCOMPARABLE: each allows requests the other denies".into(),
         DiffVerdict::Unknown(why) => format!("UNKNOWN ({why})"),

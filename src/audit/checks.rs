@@ -187,7 +187,15 @@ fn kms003(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
     Ok(match &r.verdict {
         Verdict::Holds => vec![],
         Verdict::Unknown(why) => vec![ctx.undecided("KMS003", why)],
-        Verdict::Violated => vec![ctx.finding("KMS003", ctx.doc.pos, "no principal can call kms:PutKeyPolicy, even with any IAM policy (proved: Z3 unsat): the key policy can never be changed again".to_string())],
+        Verdict::Violated => {
+            let free = if r.free.is_empty() {
+                String::new()
+            } else {
+                format!(", whatever these constructs not modelled exactly evaluate to: {}", r.free.join("; "))
+            };
+            let text = format!("no principal can call kms:PutKeyPolicy, even with any IAM policy (proved: Z3 unsat{free}): the key policy can never be changed again");
+            vec![ctx.finding("KMS003", ctx.doc.pos, text)]
+        }
     })
 }
 

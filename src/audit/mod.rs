@@ -240,6 +240,7 @@ fn unknown_result(why: &str) -> CheckResult {
         expect: crate::query::Expect::Never,
         verdict: Verdict::Unknown(why.into()),
         examples: vec![],
+        free: vec![],
     }
 }
 
