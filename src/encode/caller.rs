@@ -183,6 +183,17 @@ impl CallerVars {
         self.account_matches(lit(account))
     }
 
+    /// The caller is an IAM user named `name` (its `aws:username`: the last path segment).
+    pub fn user_named(&self, name: &str) -> Term {
+        let part = || vec![Tok::StarIn(CharSet::except(":"))];
+        let user =
+            |path: Vec<Tok>| glob(vec![lit("arn:"), part(), lit(":iam::"), part(), lit(":user/"), path, lit(name)]);
+        Term::and([
+            self.is(Kind::User),
+            Term::or([self.matches(user(vec![])), self.matches(user([vec![Tok::Star], lit("/")].concat()))]),
+        ])
+    }
+
     /// Whether the statement principal entry covers the caller (as `entry_via` does).
     pub fn entry(&self, e: &PrincipalEntry) -> Term {
         match e {

@@ -574,6 +574,8 @@ impl Encoder {
             for key in o.variables() {
                 let value = if key.eq_ignore_ascii_case("aws:PrincipalAccount") {
                     "111122223333".to_string()
+                } else if key.eq_ignore_ascii_case("aws:username") {
+                    "alice".to_string()
                 } else if is_derived_key(&key) {
                     continue;
                 } else {
@@ -587,11 +589,15 @@ impl Encoder {
         out
     }
 
-    /// "The request has the bound values": `aws:PrincipalAccount` through the caller, other
-    /// keys as string values. Bindings of other derived keys are not allowed.
+    /// "The request has the bound values": `aws:PrincipalAccount` and `aws:username` through
+    /// the caller, other keys as string values. Bindings of other derived keys are not allowed.
     pub fn binding_constraint(&mut self) -> Result<Term, Unsupported> {
         let mut parts = Vec::new();
         for (key, value) in self.bound.clone() {
+            if key.eq_ignore_ascii_case("aws:username") {
+                parts.push(self.caller.user_named(&value));
+                continue;
+            }
             match self.key_var(&key, KeyType::String)? {
                 KeyVar::Derived(Derived::PrincipalAccount) => parts.push(self.caller.account_is(&value)),
                 KeyVar::Str { present, v } | KeyVar::Either { present, one: v, .. } => {
