@@ -351,7 +351,7 @@ impl Search<'_> {
     /// Requests `yes` allows and `no` denies: `None` (proved), witnesses, or unknown.
     fn direction(&self, yes: &Term, no: &Term, who: Allowed) -> Result<Direction, DiffMismatch> {
         let relevant = Term::and([yes.clone(), Term::not(no.clone())]);
-        let goal = Term::and([self.enc.invariants(), relevant.clone()]);
+        let goal = Term::and([self.enc.invariants(), self.enc.opaque_lemmas(), relevant.clone()]);
         let mut witnesses: Vec<Witness> = Vec::new();
         let mut blocked: Vec<Term> = Vec::new();
         let mut pins = Term::TRUE;

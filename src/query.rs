@@ -357,7 +357,7 @@ fn encode_query_with(
     let shape = enc.statement(&p.shape)?.applies;
     let decision = if p.expect == Expect::Always { Term::not(allowed) } else { allowed };
     let relevant = Term::and([shape, decision]);
-    let goal = Term::and([enc.invariants(), relevant.clone()]);
+    let goal = Term::and([enc.invariants(), enc.opaque_lemmas(), relevant.clone()]);
     Ok((enc, goal, relevant))
 }
 

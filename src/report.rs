@@ -168,13 +168,13 @@ pub fn check_json(results: &[CheckResult], key_arn: &str) -> Value {
 }
 
 /// "Z3 unsat", saying which constructs not modelled exactly the proof left free (it holds
-/// whatever they evaluate to).
+/// whatever they evaluate to, within lemmas every request satisfies).
 fn free_note(proof: &str, free: &[String]) -> String {
     if free.is_empty() {
         return proof.to_string();
     }
     format!(
-        "{proof} with {} construct(s) not modelled exactly left free, so whatever they evaluate to: {}",
+        "{proof} with {} construct(s) not modelled exactly left free (bound only by facts every request satisfies): {}",
         free.len(),
         free.join("; ")
     )

@@ -389,6 +389,10 @@ const G_CONDITIONS: &[(&str, &str, &str)] = &[
     ("StringEquals", "aws:ResourceAccount", r#""${aws:PrincipalAccount}""#),
     ("StringNotEquals", "aws:PrincipalAccount", r#""111122223333""#),
     ("ArnLike", "aws:PrincipalArn", r#""arn:aws-us-gov:iam::*:role/*""#),
+    ("StringLike", "s3:x", r#""*${aws:PrincipalTag/t}""#),
+    ("StringEquals", "s3:x", r#""arn:aws:s3:::b/${aws:PrincipalTag/t}""#),
+    ("ArnLike", "s3:x", r#""arn:aws:s3:::*/${aws:PrincipalTag/t}""#),
+    ("StringNotLike", "s3:x", r#""b*${aws:PrincipalTag/t}""#),
 ];
 
 fn generic_policy(rng: &mut Rng) -> kmsproof::Policy {
@@ -423,6 +427,8 @@ fn generic_request(rng: &mut Rng) -> Request {
         ("s3:flag", &[r#""true""#, r#""maybe""#, r#""FALSE""#][..]),
         ("aws:SecureTransport", &[r#""true""#, r#""false""#][..]),
         ("aws:ResourceAccount", &[r#""111122223333""#, r#""444455556666""#][..]),
+        ("aws:PrincipalTag/t", &[r#""a""#, r#""b""#][..]),
+        ("s3:x", &[r#""arn:aws:s3:::b/a""#, r#""xa""#, r#""ba""#, r#""arn:aws:s3:::c/b""#][..]),
     ] {
         if rng.chance(50) {
             ctx.push(format!(r#""{key}": {}"#, rng.pick(values)));

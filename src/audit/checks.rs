@@ -191,7 +191,7 @@ fn kms003(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
             let free = if r.free.is_empty() {
                 String::new()
             } else {
-                format!(", whatever these constructs not modelled exactly evaluate to: {}", r.free.join("; "))
+                format!(", with these constructs not modelled exactly left free: {}", r.free.join("; "))
             };
             let text = format!("no principal can call kms:PutKeyPolicy, even with any IAM policy (proved: Z3 unsat{free}): the key policy can never be changed again");
             vec![ctx.finding("KMS003", ctx.doc.pos, text)]

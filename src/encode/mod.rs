@@ -13,6 +13,7 @@ mod authz;
 mod caller;
 mod condition;
 mod decode;
+mod lemma;
 
 pub use authz::{authorization, policy_allows, policy_denies};
 pub use decode::decode;

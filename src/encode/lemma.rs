@@ -1,0 +1,82 @@
+//! Lemmas between opaque atoms: facts true of every real request that tie two free
+//! booleans together, so proofs through policy variables can still close.
+//!
+//! The one shape handled: a condition on key `K` with a single value `X${V}` (the variable
+//! last, `X` without variables) under `StringEquals`, `StringLike` or `ArnLike` (then `X`
+//! holds all five ARN colons, so `${V}` lies in the resource part). On a request it holds
+//! exactly when `V` has one value `v` and `K`'s value is in `L(X)·v` (negated operators
+//! flip that, keys absent or given as lists behave alike for both). So for two such atoms on
+//! the same `K` and `V` with the same operator flags, `L(X₂) ⊆ L(X₁)` gives `b₂ → b₁` (or
+//! `b₁ → b₂` when negated) on every request, whatever `v` is: a sound lemma.
+
+use super::{caller::arn_like, solver_tokens, Encoder, Opaque};
+use crate::pattern::{resolve, Piece};
+use crate::policy::operator::{Cmp, Family};
+use crate::policy::{CondValue, Condition};
+use kmsproof_solver::partition::partition;
+use kmsproof_solver::{BoolVar, Glob, Term};
+
+/// The part of an atom the lemma compares, and what must agree between two atoms.
+struct Suffixed {
+    /// `(key, variable, negated, if_exists)`, lower-cased names.
+    same: (String, String, bool, bool),
+    prefix: Glob,
+}
+
+fn suffixed(c: &Condition) -> Option<Suffixed> {
+    let spec = c.op.spec;
+    if c.op.set.is_some() || !matches!(spec.family, Family::String | Family::Arn) {
+        return None;
+    }
+    let [CondValue::Text(pieces)] = c.values.as_slice() else { return None };
+    let (Piece::Var { key: var, default: None }, head) = pieces.split_last()? else { return None };
+    if head.iter().any(|p| matches!(p, Piece::Var { .. })) {
+        return None;
+    }
+    let wild = spec.cmp == Cmp::Like;
+    let toks = resolve(head, wild, &|_| None)?;
+    let prefix = match (spec.family, spec.cmp) {
+        (Family::Arn, _) => {
+            let colons = toks.iter().filter(|t| **t == crate::pattern::Tok::Char(':')).count();
+            if colons < 5 {
+                return None;
+            }
+            arn_like(&toks)?
+        }
+        (_, Cmp::Like | Cmp::Equals) => Glob::new(solver_tokens(&toks), false),
+        _ => return None,
+    };
+    let same = (c.key.to_ascii_lowercase(), var.to_ascii_lowercase(), spec.negated, c.op.if_exists);
+    Some(Suffixed { same, prefix })
+}
+
+/// Whether every string matching `small` matches `big` (exactly, by partition).
+fn included(small: &Glob, big: &Glob) -> bool {
+    partition(&[small.clone(), big.clone()], &[], 100_000)
+        .is_ok_and(|p| !p.regions.iter().any(|r| r.signs[0] && !r.signs[1]))
+}
+
+impl Encoder {
+    /// Every lemma between the opaque atoms created so far (`TRUE` when none applies).
+    pub fn opaque_lemmas(&self) -> Term {
+        let atoms: Vec<(BoolVar, Suffixed)> = self
+            .opaque_atoms()
+            .into_iter()
+            .filter_map(|(b, o)| match o {
+                Opaque::Condition(c) => suffixed(c).map(|s| (b, s)),
+                Opaque::Resource(_) => None,
+            })
+            .collect();
+        let mut lemmas = Vec::new();
+        for (b2, s2) in &atoms {
+            for (b1, s1) in &atoms {
+                if b1 == b2 || s1.same != s2.same || !included(&s2.prefix, &s1.prefix) {
+                    continue;
+                }
+                let (from, to) = if s1.same.2 { (*b1, *b2) } else { (*b2, *b1) };
+                lemmas.push(Term::implies(Term::var(from), Term::var(to)));
+            }
+        }
+        Term::and(lemmas)
+    }
+}
