@@ -449,9 +449,20 @@ fn generic_request(rng: &mut Rng) -> Request {
 /// variables (opaque atoms) in the mix.
 #[test]
 fn identity_diff_verdicts_agree_with_brute_force() {
-    let mut rng = Rng(0xd1ff_0000_0000_0004);
-    let opts = DiffOptions { examples: 2, limits: Limits::default() };
-    let mut found = 0;
+    identity_diff_rounds(Rng(0xd1ff_0000_0000_0004), Limits::default());
+}
+
+/// Again with a tiny partition limit, so most partitions are the goal-pruned ones a
+/// too-large partition falls back to (their `none` must still be a proof).
+#[test]
+fn goal_pruned_partitions_keep_diff_verdicts_exact() {
+    let states = std::env::var("KMSPROOF_PRUNE_STATES").ok().and_then(|r| r.parse().ok()).unwrap_or(150);
+    identity_diff_rounds(Rng(0xd1ff_0000_0000_0005), Limits { partition_states: states, ..Limits::default() });
+}
+
+fn identity_diff_rounds(mut rng: Rng, limits: Limits) {
+    let opts = DiffOptions { examples: 2, limits };
+    let (mut found, mut proved) = (0, 0);
     // KMSPROOF_DIFF_ROUNDS=N runs more rounds (a longer local search for disagreements).
     let rounds = std::env::var("KMSPROOF_DIFF_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(60);
     for round in 0..rounds {
@@ -460,6 +471,7 @@ fn identity_diff_verdicts_agree_with_brute_force() {
         let r = diff(&Side::Policy(old.clone()), &Side::Policy(new.clone()), "", opts)
             .unwrap_or_else(|m| panic!("round {round}: {m}"));
         found += [&r.new_allows, &r.old_allows].iter().filter(|d| matches!(d, Direction::Found(_))).count();
+        proved += [&r.new_allows, &r.old_allows].iter().filter(|d| matches!(d, Direction::None)).count();
         let requests: Vec<(bool, bool, String)> = (0..200)
             .map(|_| {
                 let req = generic_request(&mut rng);
@@ -469,5 +481,6 @@ fn identity_diff_verdicts_agree_with_brute_force() {
             .collect();
         brute_force_diff(round, &r, &requests);
     }
-    assert!(found > 10, "too few differences found: {found}");
+    eprintln!("identity diffs: {found} directions with witnesses, {proved} proved empty");
+    assert!(found > 10 && proved > 10, "too few decided directions: {found} found, {proved} proved");
 }

@@ -3,7 +3,7 @@
 //! a fresh solver per query costs).
 
 use crate::glob::Glob;
-use crate::partition::{partition, partition_finite, Partition};
+use crate::partition::{partition, partition_finite, partition_for, Knowledge, Partition};
 use crate::term::{shr, Cmp, Node, Term, Vocabulary};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -123,7 +123,7 @@ pub fn solve_with(vocab: &Vocabulary, goal: &Term, relevant: &Term, limits: Limi
         if debug {
             eprintln!("declared: {:?}", t0.elapsed());
         }
-        let out = compiler.run(solver, goal, &relevant_strs, max_models.max(1));
+        let out = compiler.run(solver, goal, &relevant_strs, max_models.max(1), limits.timeout_ms);
         if debug {
             eprintln!("solved: {:?}", t0.elapsed());
         }
@@ -132,23 +132,26 @@ pub fn solve_with(vocab: &Vocabulary, goal: &Term, relevant: &Term, limits: Limi
     })
 }
 
-type PartitionKey = (Vec<Glob>, Vec<String>);
+type PartitionKey = (Vec<Glob>, Vec<String>, usize);
 
 thread_local! {
     /// Partitions already computed on this thread: successive queries about one policy
     /// cut the caller and the keys by the same patterns.
-    static PARTITIONS: RefCell<HashMap<PartitionKey, Partition>> = RefCell::new(HashMap::new());
+    /// Failures are kept too (at the same limit), so a query that needs a goal-pruned
+    /// partition does not first repeat a search known to be too large.
+    static PARTITIONS: RefCell<HashMap<PartitionKey, Result<Partition, crate::partition::TooLarge>>> =
+        RefCell::new(HashMap::new());
 }
 
 /// Bound on cached partitions per thread (the cache is dropped whole when full).
 const PARTITION_CACHE: usize = 512;
 
 fn cached_partition(atoms: &[Glob], hints: &[String], limit: usize) -> Result<Partition, crate::partition::TooLarge> {
-    let key = (atoms.to_vec(), hints.to_vec());
+    let key = (atoms.to_vec(), hints.to_vec(), limit);
     if let Some(p) = PARTITIONS.with(|c| c.borrow().get(&key).cloned()) {
-        return Ok(p);
+        return p;
     }
-    let p = partition(atoms, hints, limit)?;
+    let p = partition(atoms, hints, limit);
     PARTITIONS.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() >= PARTITION_CACHE {
@@ -156,7 +159,7 @@ fn cached_partition(atoms: &[Glob], hints: &[String], limit: usize) -> Result<Pa
         }
         c.insert(key, p.clone());
     });
-    Ok(p)
+    p
 }
 
 /// The partition of every string and set variable, by the patterns the goal uses.
@@ -170,7 +173,7 @@ impl Partitions {
         let mut str_atoms = vec![Vec::new(); vocab.strs.len()];
         let mut set_atoms = vec![Vec::new(); vocab.sets.len()];
         collect(goal, &mut str_atoms, &mut set_atoms);
-        let build = |atoms: Vec<Glob>, decl: &crate::term::StrDecl| {
+        let build = |atoms: Vec<Glob>, decl: &crate::term::StrDecl, var: Option<usize>| {
             let mut atoms = atoms;
             atoms.sort();
             atoms.dedup();
@@ -182,13 +185,60 @@ impl Partitions {
                     Ok((atoms, p))
                 };
             }
-            cached_partition(&atoms, &decl.hints, limits.partition_states)
-                .map(|p| (atoms, p))
+            let full = cached_partition(&atoms, &decl.hints, limits.partition_states);
+            // Too large: keep only the regions this goal can still use (not cached: the
+            // result serves this goal alone).
+            let pruned = |var: usize| {
+                if std::env::var_os("KMSPROOF_DEBUG").is_some() {
+                    eprintln!("partition of {} too large: keeping the regions the goal can use", decl.name);
+                }
+                let viable = |know: &Knowledge| eval3(goal, var, &atoms, know) != Some(false);
+                partition_for(&atoms, &decl.hints, limits.partition_states, &viable)
+            };
+            let p = match (full, var) {
+                (Err(_), Some(v)) => pruned(v),
+                (r, _) => r,
+            };
+            p.map(|p| (atoms.clone(), p))
                 .map_err(|e| format!("the patterns on {} need more than {} automaton states", decl.name, e.states))
         };
-        let strs = str_atoms.into_iter().zip(&vocab.strs).map(|(a, d)| build(a, d)).collect::<Result<_, _>>()?;
-        let sets = set_atoms.into_iter().zip(&vocab.sets).map(|(a, d)| build(a, d)).collect::<Result<_, _>>()?;
+        let strs = str_atoms
+            .into_iter()
+            .zip(&vocab.strs)
+            .enumerate()
+            .map(|(i, (a, d))| build(a, d, Some(i)))
+            .collect::<Result<_, _>>()?;
+        let sets = set_atoms.into_iter().zip(&vocab.sets).map(|(a, d)| build(a, d, None)).collect::<Result<_, _>>()?;
         Ok(Partitions { strs, sets })
+    }
+}
+
+/// The goal in three-valued logic, with the atoms of string variable `var` as `know` says
+/// (by position in the sorted `atoms`) and everything else unknown: `Some(false)` means no
+/// value of the other variables can make the goal true.
+fn eval3(t: &Term, var: usize, atoms: &[Glob], know: &Knowledge) -> Option<bool> {
+    let all = |ts: &[Term], stop: bool| {
+        let mut open = false;
+        for t in ts {
+            match eval3(t, var, atoms, know) {
+                Some(b) if b == stop => return Some(stop),
+                None => open = true,
+                Some(_) => {}
+            }
+        }
+        if open {
+            None
+        } else {
+            Some(!stop)
+        }
+    };
+    match &t.0 {
+        Node::Const(b) => Some(*b),
+        Node::Not(inner) => eval3(inner, var, atoms, know).map(|b| !b),
+        Node::And(ts) => all(ts, false),
+        Node::Or(ts) => all(ts, true),
+        Node::StrMatch(v, g) if v.0 == var => atoms.binary_search(g).ok().and_then(|i| know[i]),
+        _ => None,
     }
 }
 
@@ -204,6 +254,15 @@ fn collect(t: &Term, strs: &mut [Vec<Glob>], sets: &mut [Vec<Glob>]) {
         }
         Node::Const(_) | Node::Bool(_) | Node::IntCmp(..) | Node::IpIn(..) => {}
     }
+}
+
+/// Time limit of each check that only makes a witness more readable.
+const READABLE_TIMEOUT_MS: u32 = 500;
+
+fn set_timeout(solver: &Solver, ms: u32) {
+    let mut params = Params::new();
+    params.set_u32("timeout", ms);
+    solver.set_params(&params);
 }
 
 /// A region index: a bit-vector wide enough for the region count.
@@ -309,7 +368,7 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn run(&self, solver: &Solver, goal: &Term, relevant: &[Vec<Glob>], max_models: usize) -> Outcome {
+    fn run(&self, solver: &Solver, goal: &Term, relevant: &[Vec<Glob>], max_models: usize, timeout_ms: u32) -> Outcome {
         self.domains(solver);
         solver.assert(self.compile(goal));
         let mut models = Vec::new();
@@ -322,7 +381,12 @@ impl<'a> Compiler<'a> {
             }
             match answer {
                 SatResult::Sat => {
-                    let Some(z) = self.readable(solver) else { return Outcome::Unknown("Z3 returned no model".into()) };
+                    // Readable witnesses are a nicety: their checks get a short time limit
+                    // (a timeout there keeps the model Z3 already gave).
+                    set_timeout(solver, timeout_ms.min(READABLE_TIMEOUT_MS));
+                    let z = self.readable(solver);
+                    set_timeout(solver, timeout_ms);
+                    let Some(z) = z else { return Outcome::Unknown("Z3 returned no model".into()) };
                     // The blocking formula is only built when another model is wanted (it
                     // grows with patterns × regions).
                     let more = models.len() + 1 < max_models;
@@ -407,9 +471,8 @@ impl<'a> Compiler<'a> {
                 solver.pop(1);
             }
         }
+        // `z` is the model of the last satisfiable check, which had every pin in place.
         if pinned > 0 {
-            solver.check();
-            z = solver.get_model()?;
             solver.pop(pinned);
         }
         Some(z)

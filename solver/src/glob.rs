@@ -219,6 +219,12 @@ impl Glob {
         s.contains(self.toks.len())
     }
 
+    /// Whether every continuation from `s` is accepted (a sufficient test: the NFA is at a
+    /// trailing `*`), so the atom is decided true for every extension of the string.
+    pub fn accepts_every_continuation(&self, s: &States) -> bool {
+        matches!(self.toks.last(), Some(Tok::Star)) && s.contains(self.toks.len() - 1)
+    }
+
     /// Which tokens `c` can be read by: characters with the same answer for every token
     /// of every atom are interchangeable when partitioning.
     pub fn signature(&self, c: char) -> Vec<bool> {

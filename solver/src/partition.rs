@@ -78,6 +78,8 @@ struct Dfa<'a> {
     accepting: Vec<bool>,
     /// No continuation can be accepted (the empty subset): the atom is decided false.
     dead: Vec<bool>,
+    /// Every continuation is accepted: the atom is decided true.
+    sure: Vec<bool>,
     /// `next[id * letters + letter]`, `u32::MAX` until computed.
     next: Vec<u32>,
     letters: usize,
@@ -91,6 +93,7 @@ impl<'a> Dfa<'a> {
             subsets: Vec::new(),
             accepting: Vec::new(),
             dead: Vec::new(),
+            sure: Vec::new(),
             next: Vec::new(),
             letters,
         };
@@ -105,6 +108,7 @@ impl<'a> Dfa<'a> {
         let id = self.subsets.len() as u32;
         self.accepting.push(self.glob.accepts(&s));
         self.dead.push(s.is_empty());
+        self.sure.push(self.glob.accepts_every_continuation(&s));
         self.subsets.push(s.clone());
         self.ids.insert(s, id);
         self.next.resize(self.subsets.len() * self.letters, u32::MAX);
@@ -160,6 +164,33 @@ pub fn partition_finite(atoms: &[Glob], values: &[String]) -> Partition {
 /// Computes the partition of the strings by `atoms`. `hints` are preferred witnesses
 /// (e.g. real service names) used for whichever region they fall in.
 pub fn partition(atoms: &[Glob], hints: &[String], limit: usize) -> Result<Partition, TooLarge> {
+    search(atoms, hints, limit, None)
+}
+
+/// What is already decided about each atom at a point of the search, for every extension
+/// of the string: `Some(false)` (no extension matches), `Some(true)` (every one does) or
+/// `None`.
+pub type Knowledge = [Option<bool>];
+
+/// [`partition`], keeping only the regions a formula can still use: `viable` answers whether
+/// the formula can be true given what is decided about the atoms, and the search does not
+/// go on from a point where it cannot (every region below it would make the formula false).
+/// Exact for satisfiability of that formula, not a partition to reuse for another.
+pub fn partition_for(
+    atoms: &[Glob],
+    hints: &[String],
+    limit: usize,
+    viable: &dyn Fn(&Knowledge) -> bool,
+) -> Result<Partition, TooLarge> {
+    search(atoms, hints, limit, Some(viable))
+}
+
+fn search(
+    atoms: &[Glob],
+    hints: &[String],
+    limit: usize,
+    viable: Option<&dyn Fn(&Knowledge) -> bool>,
+) -> Result<Partition, TooLarge> {
     let mut alphabet: BTreeSet<char> = atoms.iter().flat_map(Glob::alphabet).collect();
     if let Some(other) = OTHER.chars().find(|c| !alphabet.contains(c)) {
         alphabet.insert(other);
@@ -186,7 +217,28 @@ pub fn partition(atoms: &[Glob], hints: &[String], limit: usize) -> Result<Parti
     let mut next: Vec<(u32, u32)> = Vec::new();
     let mut signs = vec![false; atoms.len()];
     let mut head = 0;
+    let mut verdicts: FxMap<Vec<Option<bool>>, bool> = FxMap::default();
+    let mut knowledge: Vec<Option<bool>> = vec![Some(false); atoms.len()];
     while head < states.len() {
+        if let Some(viable) = viable {
+            knowledge.iter_mut().for_each(|k| *k = Some(false));
+            for (a, s) in &states[head] {
+                let d = &dfas[*a as usize];
+                knowledge[*a as usize] = if d.sure[*s as usize] { Some(true) } else { None };
+            }
+            let ok = match verdicts.get(&knowledge) {
+                Some(v) => *v,
+                None => {
+                    let v = viable(&knowledge);
+                    verdicts.insert(knowledge.clone(), v);
+                    v
+                }
+            };
+            if !ok && head != 0 {
+                head += 1;
+                continue;
+            }
+        }
         signs.iter_mut().for_each(|b| *b = false);
         for (a, s) in &states[head] {
             signs[*a as usize] = dfas[*a as usize].accepting[*s as usize];
