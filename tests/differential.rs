@@ -452,12 +452,13 @@ fn identity_diff_verdicts_agree_with_brute_force() {
     identity_diff_rounds(Rng(0xd1ff_0000_0000_0004), Limits::default());
 }
 
-/// Again with a tiny partition limit, so most partitions are the goal-pruned ones a
-/// too-large partition falls back to (their `none` must still be a proof).
+/// Again with no full partitions and a tiny limit, so string partitions are the goal-pruned
+/// ones a too-large partition falls back to (their `none` must still be a proof).
 #[test]
 fn goal_pruned_partitions_keep_diff_verdicts_exact() {
     let states = std::env::var("KMSPROOF_PRUNE_STATES").ok().and_then(|r| r.parse().ok()).unwrap_or(150);
-    identity_diff_rounds(Rng(0xd1ff_0000_0000_0005), Limits { partition_states: states, ..Limits::default() });
+    let limits = Limits { partition_states: states, full_partition_states: 0, ..Limits::default() };
+    identity_diff_rounds(Rng(0xd1ff_0000_0000_0005), limits);
 }
 
 fn identity_diff_rounds(mut rng: Rng, limits: Limits) {

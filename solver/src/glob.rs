@@ -225,6 +225,17 @@ impl Glob {
         matches!(self.toks.last(), Some(Tok::Star)) && s.contains(self.toks.len() - 1)
     }
 
+    /// One representative of all subsets that accept every continuation (the NFA at its
+    /// trailing `*`): they have the same residual language, so the partition search may
+    /// treat them as one state. Other subsets are returned unchanged.
+    pub fn canonical(&self, s: States) -> States {
+        if self.accepts_every_continuation(&s) {
+            self.close(States::with(self.toks.len() - 1))
+        } else {
+            s
+        }
+    }
+
     /// Which tokens `c` can be read by: characters with the same answer for every token
     /// of every atom are interchangeable when partitioning.
     pub fn signature(&self, c: char) -> Vec<bool> {

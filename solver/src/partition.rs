@@ -102,6 +102,9 @@ impl<'a> Dfa<'a> {
     }
 
     fn intern(&mut self, s: States) -> u32 {
+        // A decided-true atom keeps one state whatever partial matches it still tracks
+        // (`*Contact*` after "Contact"): otherwise those would multiply product states.
+        let s = self.glob.canonical(s);
         if let Some(id) = self.ids.get(&s) {
             return *id;
         }
@@ -172,15 +175,30 @@ pub fn partition(atoms: &[Glob], hints: &[String], limit: usize) -> Result<Parti
 /// `None`.
 pub type Knowledge = [Option<bool>];
 
-/// [`partition`], keeping only the regions a formula can still use: `viable` answers whether
-/// the formula can be true given what is decided about the atoms, and the search does not
-/// go on from a point where it cannot (every region below it would make the formula false).
+/// What a formula can still do at a point of the search, given what is decided there
+/// about the atoms (for every extension of the string read so far).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Viability {
+    /// The formula is false on every extension: no region below is of use.
+    Dead,
+    /// The search goes on, unless the string read so far gives every atom in `settle_if`
+    /// the value listed there: the formula is monotone in each undecided atom it still
+    /// mentions, towards that value, so this string's region makes it true whenever an
+    /// extension's region would, and stands for them all. `None`: some undecided atom
+    /// occurs both ways, so nothing settles here.
+    Open { settle_if: Option<Vec<(usize, bool)>> },
+}
+
+/// [`partition`], keeping only the regions a formula can still use: `viable` says what the
+/// formula can still do given what is decided about the atoms. The search does not go on
+/// from a point where it is [`Viability::Dead`] (every region below makes it false) or
+/// settled (every region below is dominated by the one found there; see [`Viability`]).
 /// Exact for satisfiability of that formula, not a partition to reuse for another.
 pub fn partition_for(
     atoms: &[Glob],
     hints: &[String],
     limit: usize,
-    viable: &dyn Fn(&Knowledge) -> bool,
+    viable: &dyn Fn(&Knowledge) -> Viability,
 ) -> Result<Partition, TooLarge> {
     search(atoms, hints, limit, Some(viable))
 }
@@ -189,7 +207,7 @@ fn search(
     atoms: &[Glob],
     hints: &[String],
     limit: usize,
-    viable: Option<&dyn Fn(&Knowledge) -> bool>,
+    viable: Option<&dyn Fn(&Knowledge) -> Viability>,
 ) -> Result<Partition, TooLarge> {
     let mut alphabet: BTreeSet<char> = atoms.iter().flat_map(Glob::alphabet).collect();
     if let Some(other) = OTHER.chars().find(|c| !alphabet.contains(c)) {
@@ -217,26 +235,26 @@ fn search(
     let mut next: Vec<(u32, u32)> = Vec::new();
     let mut signs = vec![false; atoms.len()];
     let mut head = 0;
-    let mut verdicts: FxMap<Vec<Option<bool>>, bool> = FxMap::default();
+    let mut verdicts: FxMap<Vec<Option<bool>>, Viability> = FxMap::default();
     let mut knowledge: Vec<Option<bool>> = vec![Some(false); atoms.len()];
     while head < states.len() {
+        let mut settle_if = None;
         if let Some(viable) = viable {
             knowledge.iter_mut().for_each(|k| *k = Some(false));
             for (a, s) in &states[head] {
                 let d = &dfas[*a as usize];
                 knowledge[*a as usize] = if d.sure[*s as usize] { Some(true) } else { None };
             }
-            let ok = match verdicts.get(&knowledge) {
-                Some(v) => *v,
-                None => {
-                    let v = viable(&knowledge);
-                    verdicts.insert(knowledge.clone(), v);
-                    v
+            if !verdicts.contains_key(&knowledge) {
+                verdicts.insert(knowledge.clone(), viable(&knowledge));
+            }
+            match &verdicts[&knowledge] {
+                Viability::Dead if head != 0 => {
+                    head += 1;
+                    continue;
                 }
-            };
-            if !ok && head != 0 {
-                head += 1;
-                continue;
+                Viability::Dead => {}
+                Viability::Open { settle_if: s } => settle_if = s.clone(),
             }
         }
         signs.iter_mut().for_each(|b| *b = false);
@@ -249,6 +267,10 @@ fn search(
             }
             Some(first) if *first == 0 && head != 0 => *first = head,
             Some(_) => {}
+        }
+        if settle_if.is_some_and(|needs| needs.iter().all(|(a, v)| signs[*a] == *v)) {
+            head += 1;
+            continue;
         }
         for (li, &c) in alphabet.iter().enumerate() {
             next.clear();
@@ -269,6 +291,10 @@ fn search(
             }
         }
         head += 1;
+    }
+    if std::env::var_os("KMSPROOF_DEBUG").is_some() && viable.is_some() {
+        let dead = verdicts.values().filter(|x| **x == Viability::Dead).count();
+        eprintln!("goal-pruned search: {} knowledge vectors, {dead} dead", verdicts.len());
     }
     let spell = |mut id: usize| {
         let mut chars = Vec::new();
