@@ -72,11 +72,8 @@ impl Encoder {
     }
 
     fn action_matcher(&self, m: &Matcher) -> Term {
-        let hits = m.patterns.iter().map(|p| {
-            let toks = resolve(p, true, &|_| None).unwrap_or_default();
-            self.action_matches(&toks, true)
-        });
-        let any = Term::or(hits.collect::<Vec<_>>());
+        let patterns: Vec<_> = m.patterns.iter().map(|p| resolve(p, true, &|_| None).unwrap_or_default()).collect();
+        let any = self.action_matches_any(&patterns, true);
         if m.negated {
             Term::not(any)
         } else {

@@ -316,6 +316,35 @@ impl Encoder {
         }
     }
 
+    /// Whether the action matches any of `patterns`. Patterns with one literal colon are
+    /// grouped by their service part (`service ∧ (name₁ ∨ name₂ ∨ …)`, the same formula
+    /// rearranged), so the name atoms of one service sit in one disjunction, which the
+    /// partition search can see decided as soon as one of them is.
+    pub(crate) fn action_matches_any(&self, patterns: &[Vec<crate::pattern::Tok>], fold: bool) -> Term {
+        use crate::pattern::Tok as P;
+        let ActionVar::Split { service, name } = self.action else {
+            return Term::or(patterns.iter().map(|t| self.action_matches(t, fold)).collect::<Vec<_>>());
+        };
+        let part = |v: StrVar, t: &[P]| Term::str_match(v, Glob::new(solver_tokens(t), fold));
+        let mut by_service: Vec<(Vec<P>, Vec<Term>)> = Vec::new();
+        let mut others = Vec::new();
+        for toks in patterns {
+            let colons: Vec<usize> =
+                toks.iter().enumerate().filter(|(_, t)| **t == P::Char(':')).map(|(i, _)| i).collect();
+            let [i] = colons.as_slice() else {
+                others.push(self.action_matches(toks, fold));
+                continue;
+            };
+            let (svc, rest) = (toks[..*i].to_vec(), part(name, &toks[i + 1..]));
+            match by_service.iter_mut().find(|(s, _)| *s == svc) {
+                Some((_, names)) => names.push(rest),
+                None => by_service.push((svc, vec![rest])),
+            }
+        }
+        let grouped = by_service.into_iter().map(|(svc, names)| Term::and([part(service, &svc), Term::or(names)]));
+        Term::or(grouped.chain(others).collect::<Vec<_>>())
+    }
+
     /// The action a model holds, as `service:Name`.
     pub(crate) fn action_text(&self, m: &kmsproof_solver::Model) -> String {
         match self.action {
