@@ -68,5 +68,20 @@ fn main() {
     if !shared.is_dir() {
         eprintln!("\n*** SKIPPING version pairs: {} not found ***\n", shared.display());
     }
-    measure("version pairs", &pair_dirs(&shared));
+    let pairs = pair_dirs(&shared);
+    measure("version pairs", &pairs);
+    parallel("version pairs", &pairs, 2);
+}
+
+/// All pairs again on `threads` threads of one process (each thread with its own solver):
+/// the wall time a CI job with that many cores sees.
+fn parallel(name: &str, dirs: &[PathBuf], threads: usize) {
+    use rayon::prelude::*;
+    if dirs.is_empty() {
+        return;
+    }
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a thread pool");
+    let start = Instant::now();
+    let verdicts: Vec<String> = pool.install(|| dirs.par_iter().map(|d| run(d)).collect());
+    println!("{name}: {} pairs on {threads} threads, wall {:.2?}", verdicts.len(), start.elapsed());
 }
