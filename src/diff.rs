@@ -129,6 +129,28 @@ pub enum Direction {
     Unknown(String),
 }
 
+/// Every action a direction reaches, each with one replayed witness: the per-action summary
+/// a reviewer reads ("what became newly allowed"), and how far the list is known to go.
+#[derive(Debug, Clone, Default)]
+pub struct ActionList {
+    /// One witness per action, in the order found.
+    pub witnesses: Vec<Witness>,
+    pub end: ListEnd,
+}
+
+/// Why an [`ActionList`] stops where it does.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ListEnd {
+    /// Z3 answered `unsat` for every other action: the list is complete.
+    #[default]
+    Complete,
+    /// The list reached [`DiffOptions::actions`]; more actions may be reached.
+    Capped,
+    /// The search for further actions was undecided (a timeout, or constructs not encoded
+    /// exactly); more actions may be reached.
+    Open(String),
+}
+
 #[derive(Debug, Clone)]
 pub struct DiffResult {
     pub verdict: DiffVerdict,
@@ -136,6 +158,10 @@ pub struct DiffResult {
     pub new_allows: Direction,
     /// Requests OLD allows and NEW denies.
     pub old_allows: Direction,
+    /// The actions NEW allows and OLD denies (for some request), one witness each.
+    pub new_actions: ActionList,
+    /// The actions OLD allows and NEW denies.
+    pub old_actions: ActionList,
     /// The condition keys the policies test (to say what a witness lacks).
     pub keys: Vec<String>,
     /// Constructs not modelled exactly, left free in the proofs (opaque atoms): a `none`
@@ -157,8 +183,30 @@ pub struct DiffMismatch {
 pub struct DiffOptions {
     /// Witnesses per direction.
     pub examples: usize,
+    /// Most actions listed per direction in the per-action summary (at least `examples`
+    /// are sought anyway); each costs one solver query.
+    pub actions: usize,
     pub limits: Limits,
 }
+
+impl DiffOptions {
+    /// The CLI's defaults for comparing `side`s: three witnesses per direction, and the
+    /// per-action list up to [`KMS_ACTION_LIST`] actions for KMS contexts (more than the 56
+    /// KMS actions, so a key policy's list is never cut short: each action costs one
+    /// query, ~10–20 ms). Identity policies range over every service's actions, so their
+    /// list goes only as far as the witnesses unless `--actions` asks for more.
+    pub fn defaults_for(side: &Side) -> DiffOptions {
+        let examples = 3;
+        let actions = match side {
+            Side::Kms(_) => KMS_ACTION_LIST,
+            Side::Policy(_) => examples,
+        };
+        DiffOptions { examples, actions, limits: Limits::default() }
+    }
+}
+
+/// Actions listed per direction by default for KMS contexts (the catalog has 56).
+pub const KMS_ACTION_LIST: usize = 60;
 
 /// How many times a witness found through opaque atoms is re-sought with the atoms pinned
 /// to the evaluator's values on the previous candidate.
@@ -182,7 +230,8 @@ pub fn diff(old: &Side, new: &Side, key_arn: &str, opts: DiffOptions) -> Result<
 fn kms_diff(old: &Side, new: &Side, key_arn: &str, opts: DiffOptions) -> Result<DiffResult, DiffMismatch> {
     if !matches!((old, new), (Side::Kms(_), Side::Kms(_))) {
         let why = "one side is a key policy and the other an identity policy; compare policies of one kind".to_string();
-        return Ok(result(Direction::Unknown(why.clone()), Direction::Unknown(why), Seen::default()));
+        let unknown = |why: &String| (Direction::Unknown(why.clone()), ActionList::open(why));
+        return Ok(result(unknown(&why), unknown(&why), Seen::default()));
     }
     let build = |bindings: Bindings| -> Result<(Encoder, Term, Term), Unsupported> {
         let policies: Vec<&Policy> = old.all_policies().into_iter().chain(new.all_policies()).collect();
@@ -207,7 +256,7 @@ fn policy_direction(
     new: &Side,
     opts: DiffOptions,
     who: Allowed,
-) -> Result<(Direction, Seen), DiffMismatch> {
+) -> Result<((Direction, ActionList), Seen), DiffMismatch> {
     let mut parts = Vec::new();
     let mut seen = Seen::default();
     for (yes, no, part) in crate::diff_prune::split(yes, no) {
@@ -229,7 +278,8 @@ fn policy_direction(
         seen.merge(more);
         parts.push(d);
     }
-    Ok((union(parts, opts.examples), seen))
+    let (directions, lists): (Vec<Direction>, Vec<ActionList>) = parts.into_iter().unzip();
+    Ok(((union(directions, opts.examples), ActionList::union(lists, opts.actions)), seen))
 }
 
 /// The union of a direction's parts: witnesses if any part has some, else unknown if any
@@ -251,6 +301,45 @@ fn union(parts: Vec<Direction>, examples: usize) -> Direction {
     }
 }
 
+impl ActionList {
+    fn open(why: &str) -> ActionList {
+        ActionList { witnesses: vec![], end: ListEnd::Open(why.to_string()) }
+    }
+
+    /// The actions of a direction's parts together (one witness per action, actions
+    /// compared case-insensitively): complete only when every part's list is.
+    fn union(parts: Vec<ActionList>, cap: usize) -> ActionList {
+        let mut out = ActionList::default();
+        for part in parts {
+            for w in part.witnesses {
+                let action = w.action().to_ascii_lowercase();
+                if !out.witnesses.iter().any(|o| o.action().to_ascii_lowercase() == action) {
+                    out.witnesses.push(w);
+                }
+            }
+            out.end = match (out.end, part.end) {
+                (ListEnd::Open(why), _) | (_, ListEnd::Open(why)) => ListEnd::Open(why),
+                (ListEnd::Capped, _) | (_, ListEnd::Capped) => ListEnd::Capped,
+                _ => ListEnd::Complete,
+            };
+        }
+        if out.witnesses.len() > cap {
+            out.witnesses.truncate(cap);
+            if out.end == ListEnd::Complete {
+                out.end = ListEnd::Capped;
+            }
+        }
+        out
+    }
+}
+
+impl Witness {
+    /// The request's action, as the witness spells it.
+    pub fn action(&self) -> &str {
+        self.request.get("action").and_then(Value::as_str).unwrap_or_default()
+    }
+}
+
 /// Values of request keys that policy variables read (key → value).
 type Bindings = BTreeMap<String, String>;
 
@@ -267,11 +356,12 @@ fn search_direction(
     new: &Side,
     opts: DiffOptions,
     who: Allowed,
-) -> Result<(Direction, Seen), DiffMismatch> {
+) -> Result<((Direction, ActionList), Seen), DiffMismatch> {
     let (enc, yes, no) = match build(Bindings::new()) {
         Ok(x) => x,
         Err(Unsupported(why)) => {
-            return Ok((Direction::Unknown(format!("not encoded exactly: {why}")), Seen::default()))
+            let why = format!("not encoded exactly: {why}");
+            return Ok(((Direction::Unknown(why.clone()), ActionList::open(&why)), Seen::default()));
         }
     };
     let keys = enc.keys.values().map(|(name, _)| name.clone()).collect();
@@ -279,13 +369,22 @@ fn search_direction(
     let seen = Seen { keys, free };
     let first = Search { enc: &enc, old, new, opts }.direction(&yes, &no, who)?;
     let bindings = enc.variable_bindings();
-    if !matches!(first, Direction::Unknown(_)) || bindings.is_empty() {
+    if !matches!(first.0, Direction::Unknown(_)) || bindings.is_empty() {
         return Ok((first, seen));
     }
     let Ok((mut enc2, yes2, no2)) = build(bindings) else { return Ok((first, seen)) };
     let Ok(bound) = enc2.binding_constraint() else { return Ok((first, seen)) };
-    let second = Search { enc: &enc2, old, new, opts }.direction(&Term::and([yes2, bound]), &no2, who)?;
-    Ok((if matches!(second, Direction::Found(_)) { second } else { first }, seen))
+    let (second, mut actions) =
+        Search { enc: &enc2, old, new, opts }.direction(&Term::and([yes2, bound]), &no2, who)?;
+    if !matches!(second, Direction::Found(_)) {
+        return Ok((first, seen));
+    }
+    // Found among requests with fixed values for the keys variables read: other actions
+    // may be reached with other values.
+    if let (ListEnd::Complete, Direction::Unknown(why)) = (&actions.end, &first.0) {
+        actions.end = ListEnd::Open(why.clone());
+    }
+    Ok(((second, actions), seen))
 }
 
 fn allowed(enc: &mut Encoder, side: &Side) -> Result<Term, Unsupported> {
@@ -312,7 +411,11 @@ impl Seen {
     }
 }
 
-fn result(new_allows: Direction, old_allows: Direction, seen: Seen) -> DiffResult {
+fn result(
+    (new_allows, new_actions): (Direction, ActionList),
+    (old_allows, old_actions): (Direction, ActionList),
+    seen: Seen,
+) -> DiffResult {
     let verdict = match (&new_allows, &old_allows) {
         (Direction::Unknown(why), _) | (_, Direction::Unknown(why)) => DiffVerdict::Unknown(why.clone()),
         (Direction::None, Direction::None) => DiffVerdict::Equivalent,
@@ -320,7 +423,7 @@ fn result(new_allows: Direction, old_allows: Direction, seen: Seen) -> DiffResul
         (Direction::None, Direction::Found(_)) => DiffVerdict::LessPermissive,
         (Direction::Found(_), Direction::Found(_)) => DiffVerdict::Incomparable,
     };
-    DiffResult { verdict, new_allows, old_allows, keys: seen.keys, free: seen.free }
+    DiffResult { verdict, new_allows, old_allows, new_actions, old_actions, keys: seen.keys, free: seen.free }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -348,33 +451,53 @@ enum Replay {
 }
 
 impl Search<'_> {
-    /// Requests `yes` allows and `no` denies: `None` (proved), witnesses, or unknown.
-    fn direction(&self, yes: &Term, no: &Term, who: Allowed) -> Result<Direction, DiffMismatch> {
+    /// Requests `yes` allows and `no` denies: `None` (proved), witnesses, or unknown; and
+    /// the actions reached. Actions are enumerated first (each witness's action blocked in
+    /// the next query) up to the larger of `examples` and `actions`; when they run out
+    /// before `examples` witnesses, the same actions are shown for other principals.
+    fn direction(&self, yes: &Term, no: &Term, who: Allowed) -> Result<(Direction, ActionList), DiffMismatch> {
         let relevant = Term::and([yes.clone(), Term::not(no.clone())]);
         let goal = Term::and([self.enc.invariants(), self.enc.opaque_lemmas(), relevant.clone()]);
-        let mut witnesses: Vec<Witness> = Vec::new();
-        let mut blocked: Vec<Term> = Vec::new();
+        let examples = self.opts.examples.max(1);
         let mut pins = Term::TRUE;
-        // First other actions; once none is left, the same actions by other principals.
-        let mut by_action = true;
-        while witnesses.len() < self.opts.examples.max(1) {
+        let mut by_action: Vec<Witness> = Vec::new();
+        let mut blocked: Vec<Term> = Vec::new();
+        let end = loop {
+            if by_action.len() >= examples.max(self.opts.actions) {
+                break ListEnd::Capped;
+            }
             let fresh = Term::and([goal.clone(), Term::and(blocked.clone())]);
             match self.witness(&fresh, &relevant, &mut pins, who)? {
                 Ok(Some(w)) => {
-                    blocked.push(self.block(&w, by_action));
-                    witnesses.push(w);
+                    blocked.push(self.block(&w, true));
+                    by_action.push(w);
                 }
-                Ok(None) if witnesses.is_empty() => return Ok(Direction::None),
-                Ok(None) if by_action => {
-                    by_action = false;
-                    blocked = witnesses.iter().map(|w| self.block(w, false)).collect();
+                Ok(None) => break ListEnd::Complete,
+                Err(why) if by_action.is_empty() => {
+                    return Ok((Direction::Unknown(why.clone()), ActionList::open(&why)))
                 }
-                Ok(None) => break,
-                Err(_) if !witnesses.is_empty() => break,
-                Err(why) => return Ok(Direction::Unknown(why)),
+                Err(why) => break ListEnd::Open(why),
+            }
+        };
+        if by_action.is_empty() {
+            return Ok((Direction::None, ActionList::default()));
+        }
+        let mut shown: Vec<Witness> = by_action.iter().take(examples).cloned().collect();
+        if shown.len() < examples && end == ListEnd::Complete {
+            // Every action is shown: the same actions by other principals.
+            let mut blocked: Vec<Term> = shown.iter().map(|w| self.block(w, false)).collect();
+            while shown.len() < examples {
+                let fresh = Term::and([goal.clone(), Term::and(blocked.clone())]);
+                match self.witness(&fresh, &relevant, &mut pins, who)? {
+                    Ok(Some(w)) => {
+                        blocked.push(self.block(&w, false));
+                        shown.push(w);
+                    }
+                    Ok(None) | Err(_) => break,
+                }
             }
         }
-        Ok(Direction::Found(witnesses))
+        Ok((Direction::Found(shown), ActionList { witnesses: by_action, end }))
     }
 
     /// Excludes what a witness showed: its action (different ways in), or its action with

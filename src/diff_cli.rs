@@ -41,6 +41,11 @@ pub struct DiffArgs {
     /// Witness requests per direction.
     #[arg(long, default_value_t = 3, value_name = "N")]
     examples: usize,
+    /// Most actions listed per direction in the per-action summary, one solver query each
+    /// (default: every KMS action for key policies and KMS contexts; as many as
+    /// --examples for identity policies, whose actions are every service's).
+    #[arg(long, value_name = "N")]
+    actions: Option<usize>,
     /// Which difference exits 1.
     #[arg(long, value_enum, default_value_t = FailOn::More)]
     fail_on: FailOn,
@@ -120,7 +125,10 @@ impl DiffArgs {
         };
         let key_arn = self.key_arn(&old, &new)?;
         let limits = Limits { timeout_ms: self.timeout_ms, ..Limits::default() };
-        let opts = DiffOptions { examples: self.examples, limits };
+        let defaults = DiffOptions::defaults_for(&old);
+        let actions =
+            self.actions.unwrap_or(if matches!(old, Side::Kms(_)) { defaults.actions } else { self.examples });
+        let opts = DiffOptions { examples: self.examples, actions, limits };
         let assumed_iam = !set_form && matches!(old, Side::Kms(_));
         Ok(DiffConfig {
             old,

@@ -217,22 +217,31 @@ pub fn check_text(results: &[CheckResult]) -> String {
     out
 }
 
-use crate::diff::{DiffResult, DiffVerdict, Direction, Witness};
+use crate::diff::{ActionList, DiffResult, DiffVerdict, Direction, ListEnd, Witness};
 
 /// One line a reviewer reads in a pull request: the action, who, and the context keys
 /// that mattered (present with their values, or tested by the policies and absent).
 pub fn witness_summary(w: &Witness, keys: &[String], verb: &str) -> String {
     let text = |k: &str| w.request.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
     let principal = text("principal");
-    let account = crate::request::Caller::parse(&principal).ok().and_then(|c| c.account().map(str::to_string));
-    let mut out = format!("{} is {verb} for {principal}", text("action"));
-    if let Some(a) = account {
+    let mut out = format!("{} is {verb} for {principal}", w.action());
+    if let Some(a) = account_of(&principal) {
         out.push_str(&format!(" (account {a})"));
     }
     let resource = text("resource");
     if !resource.is_empty() {
         out.push_str(&format!(" on {resource}"));
     }
+    out + &context_summary(w, keys)
+}
+
+fn account_of(principal: &str) -> Option<String> {
+    crate::request::Caller::parse(principal).ok().and_then(|c| c.account().map(str::to_string))
+}
+
+/// The context part of a summary: ` with k = v, …` and/or ` without k, …` (the condition
+/// keys the policies test that the request lacks; keys derived from the caller left out).
+fn context_summary(w: &Witness, keys: &[String]) -> String {
     let ctx = w.request.get("context").and_then(Value::as_object);
     let present: Vec<String> = ctx.into_iter().flatten().map(|(k, v)| format!("{k} = {v}")).collect();
     let absent: Vec<&String> = keys
@@ -240,6 +249,7 @@ pub fn witness_summary(w: &Witness, keys: &[String], verb: &str) -> String {
         .filter(|k| !ctx.is_some_and(|c| c.keys().any(|ck| ck.eq_ignore_ascii_case(k))))
         .filter(|k| !crate::encode::is_derived_key(k))
         .collect();
+    let mut out = String::new();
     if !present.is_empty() {
         out.push_str(&format!(" with {}", present.join(", ")));
     }
@@ -252,6 +262,87 @@ pub fn witness_summary(w: &Witness, keys: &[String], verb: &str) -> String {
         n => out.push_str(&format!(" ({n} other condition keys the policies test absent)")),
     }
     out
+}
+
+/// Actions of an [`ActionList`] whose witnesses reach the same kind of caller (an account,
+/// or the service/anonymous principal itself) in the same context: one summary line.
+struct ActionGroup<'a> {
+    who: String,
+    context: String,
+    witnesses: Vec<&'a Witness>,
+}
+
+fn action_groups<'a>(list: &'a ActionList, keys: &[String]) -> Vec<ActionGroup<'a>> {
+    let mut groups: Vec<ActionGroup> = Vec::new();
+    for w in &list.witnesses {
+        let principal = w.request.get("principal").and_then(Value::as_str).unwrap_or_default();
+        let who =
+            account_of(principal).map_or_else(|| principal.to_string(), |a| format!("a principal of account {a}"));
+        let context = context_summary(w, keys);
+        match groups.iter_mut().find(|g| g.who == who && g.context == context) {
+            Some(g) => g.witnesses.push(w),
+            None => groups.push(ActionGroup { who, context, witnesses: vec![w] }),
+        }
+    }
+    for g in &mut groups {
+        g.witnesses.sort_by_key(|w| w.action().to_ascii_lowercase());
+    }
+    groups
+}
+
+fn list_end(list: &ActionList, cap: &str) -> String {
+    let n = list.witnesses.len();
+    match &list.end {
+        ListEnd::Complete => format!("all {n}; Z3 unsat for any other action"),
+        ListEnd::Capped => format!("the first {n}; more may follow: {cap}"),
+        ListEnd::Open(why) => format!("{n} found; others undecided: {why}"),
+    }
+}
+
+/// The per-action summary of one direction: actions grouped by whom and under which
+/// context their witness reaches, with one example principal per group.
+fn actions_text(out: &mut String, title: &str, list: &ActionList, keys: &[String]) {
+    if list.witnesses.is_empty() {
+        return;
+    }
+    out.push_str(&format!(
+        "{title} ({}):
+",
+        list_end(list, "raise --actions")
+    ));
+    for g in action_groups(list, keys) {
+        let actions: Vec<&str> = g.witnesses.iter().map(|w| w.action()).collect();
+        let example = g.witnesses[0].request.get("principal").and_then(Value::as_str).unwrap_or_default();
+        let eg = if g.who == example { String::new() } else { format!(" (e.g. {example})") };
+        out.push_str(&format!(
+            "  {}: {}{}{eg}
+",
+            actions.join(", "),
+            g.who,
+            g.context
+        ));
+    }
+}
+
+fn actions_json(list: &ActionList, keys: &[String], verb: &str) -> Value {
+    let (end, reason) = match &list.end {
+        ListEnd::Complete => ("complete", Value::Null),
+        ListEnd::Capped => ("capped", Value::Null),
+        ListEnd::Open(why) => ("undecided", json!(why)),
+    };
+    let groups: Vec<Value> = action_groups(list, keys)
+        .iter()
+        .map(|g| {
+            json!({"actions": g.witnesses.iter().map(|w| w.action()).collect::<Vec<_>>(), "who": g.who,
+                   "context": g.context.trim(), "example_principal": g.witnesses[0].request["principal"]})
+        })
+        .collect();
+    json!({
+        "end": end,
+        "reason": reason,
+        "actions": list.witnesses.iter().map(|w| json!({"action": w.action(), "summary": witness_summary(w, keys, verb), "request": w.request})).collect::<Vec<_>>(),
+        "groups": groups,
+    })
 }
 
 fn direction_json(d: &Direction, keys: &[String], verb: &str) -> Value {
@@ -277,7 +368,7 @@ fn direction_status(d: &Direction) -> Value {
     }
 }
 
-/// `{"verdict", "key", "reason", "old", "new", "new_allows": [...], "old_allows": [...], "new_allows_status", "old_allows_status"}`.
+/// `{"verdict", "key", "reason", "old", "new", "new_allows": [...], "old_allows": [...], "new_allows_status", "old_allows_status", "new_allows_actions", "old_allows_actions"}`.
 pub fn diff_json(r: &DiffResult, old: &str, new: &str, key: Option<&str>) -> Value {
     json!({
         "verdict": r.verdict.as_str(),
@@ -289,6 +380,8 @@ pub fn diff_json(r: &DiffResult, old: &str, new: &str, key: Option<&str>) -> Val
         "old_allows": direction_json(&r.old_allows, &r.keys, "no longer allowed"),
         "new_allows_status": direction_status(&r.new_allows),
         "old_allows_status": direction_status(&r.old_allows),
+        "new_allows_actions": actions_json(&r.new_actions, &r.keys, "newly allowed"),
+        "old_allows_actions": actions_json(&r.old_actions, &r.keys, "no longer allowed"),
         "free": r.free,
     })
 }
@@ -332,6 +425,8 @@ pub fn diff_text(r: &DiffResult, old: &str, new: &str, key: Option<&str>) -> Str
     if let Some(k) = key {
         out.push_str(&format!("key: {k}\n"));
     }
+    actions_text(&mut out, "Newly allowed actions", &r.new_actions, &r.keys);
+    actions_text(&mut out, "No longer allowed actions", &r.old_actions, &r.keys);
     direction_text(&mut out, "Newly allowed (NEW allows, OLD denies)", &r.new_allows, &r.keys, "newly allowed");
     direction_text(&mut out, "No longer allowed (OLD allows, NEW denies)", &r.old_allows, &r.keys, "no longer allowed");
     out

@@ -130,3 +130,56 @@ fn git_mode_compares_with_a_revision() {
         other => panic!("unexpected exit {other:?}: {}{}", out(&o), err(&o)),
     }
 }
+
+/// The per-action summary: every action the change newly allows (here the nine the new
+/// statement gives account 777788889999, by hand from `new.json`), complete by Z3's
+/// `unsat`, each with a request that `eval` allows under NEW and denies under OLD.
+#[test]
+fn action_list_names_every_newly_allowed_action() {
+    let (old, new) = pair("14-add-external-account");
+    let text = run(&["diff", &old, &new]);
+    assert!(out(&text).contains("Newly allowed actions (all 9; Z3 unsat for any other action):\n"), "{}", out(&text));
+    let o = run(&["diff", &old, &new, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
+    let list = &v["new_allows_actions"];
+    assert_eq!(list["end"], "complete");
+    let mut actions: Vec<&str> =
+        list["actions"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
+    actions.sort();
+    let want = [
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+        "kms:GenerateDataKeyPair",
+        "kms:GenerateDataKeyPairWithoutPlaintext",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:ReEncryptFrom",
+        "kms:ReEncryptTo",
+    ];
+    assert_eq!(actions, want);
+    assert_eq!(list["groups"][0]["who"], "a principal of account 777788889999", "{list}");
+    assert_eq!(v["old_allows_actions"]["actions"].as_array().map(Vec::len), Some(0));
+    // As `diff` of key policies alone assumes: the caller's IAM policies allow everything.
+    let iam = std::env::temp_dir().join(format!("kmsproof-diff-any-iam-{}.json", std::process::id()));
+    std::fs::write(
+        &iam,
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}"#,
+    )
+    .unwrap();
+    let req = std::env::temp_dir().join(format!("kmsproof-diff-actions-{}.json", std::process::id()));
+    for a in list["actions"].as_array().unwrap() {
+        std::fs::write(&req, a["request"].to_string()).unwrap();
+        let (iam, req) = (iam.to_str().unwrap(), req.to_str().unwrap());
+        let on = |policy: &str| run(&["eval", "--key-policy", policy, "--identity-policy", iam, "--request", req]);
+        assert!(out(&on(&new)).starts_with("ALLOW"), "NEW must allow {}", a["request"]);
+        assert!(out(&on(&old)).starts_with("DENY"), "OLD must deny {}", a["request"]);
+    }
+    // A lower cap says the list may go on.
+    let capped = run(&["diff", &old, &new, "--actions", "4", "--examples", "2"]);
+    assert!(
+        out(&capped).contains("Newly allowed actions (the first 4; more may follow: raise --actions):"),
+        "{}",
+        out(&capped)
+    );
+}

@@ -1,7 +1,7 @@
 //! Differential tests: the encoding agrees with the concrete evaluator on random policies
 //! and requests, and `check` verdicts agree with brute force over candidate requests.
 
-use kmsproof::diff::{diff, DiffOptions, DiffResult, Direction, Side};
+use kmsproof::diff::{diff, ActionList, DiffOptions, DiffResult, Direction, ListEnd, Side};
 use kmsproof::encode::{authorization, Encoder};
 use kmsproof::eval::policy_decision;
 use kmsproof::eval::Inputs;
@@ -324,7 +324,26 @@ fn brute_force_diff(round: usize, r: &DiffResult, requests: &[(bool, bool, Strin
         if matches!(r.old_allows, Direction::None) {
             assert!(!(*old && !*new), "round {round}: proved OLD allows nothing NEW denies, but: {text}");
         }
+        for (differs, list, which) in
+            [(*new && !*old, &r.new_actions, "NEW allows"), (*old && !*new, &r.old_actions, "OLD allows")]
+        {
+            complete_list_has_action(round, differs, list, which, text);
+        }
     }
+}
+
+/// A per-action list said complete names the action of every request in its direction.
+fn complete_list_has_action(round: usize, differs: bool, list: &ActionList, which: &str, text: &str) {
+    if !differs || list.end != ListEnd::Complete {
+        return;
+    }
+    let req: serde_json::Value = serde_json::from_str(text).unwrap();
+    let action = req["action"].as_str().unwrap_or_default();
+    let listed: Vec<&str> = list.witnesses.iter().map(|w| w.action()).collect();
+    assert!(
+        listed.iter().any(|a| a.eq_ignore_ascii_case(action)),
+        "round {round}: the action list of '{which}' is said complete ({listed:?}) but misses {text}"
+    );
 }
 
 /// `diff` of random KMS contexts: a direction proved empty is never contradicted by random
@@ -332,7 +351,7 @@ fn brute_force_diff(round: usize, r: &DiffResult, requests: &[(bool, bool, Strin
 #[test]
 fn kms_diff_verdicts_agree_with_brute_force() {
     let mut rng = Rng(0xd1ff_0000_0000_0003);
-    let opts = DiffOptions { examples: 2, limits: Limits::default() };
+    let opts = DiffOptions { examples: 2, actions: 60, limits: Limits::default() };
     let mut found = 0;
     for round in 0..30 {
         let old = inputs(&mut rng);
@@ -462,7 +481,7 @@ fn goal_pruned_partitions_keep_diff_verdicts_exact() {
 }
 
 fn identity_diff_rounds(mut rng: Rng, limits: Limits) {
-    let opts = DiffOptions { examples: 2, limits };
+    let opts = DiffOptions { examples: 2, actions: 12, limits };
     let (mut found, mut proved) = (0, 0);
     // KMSPROOF_DIFF_ROUNDS=N runs more rounds (a longer local search for disagreements).
     let rounds = std::env::var("KMSPROOF_DIFF_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(60);

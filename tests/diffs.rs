@@ -20,7 +20,7 @@ pub fn diff_pair(dir: &Path, examples: usize, key_arn: Option<&str>) -> Result<D
             .unwrap_or_else(|| "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab".into()),
         _ => String::new(),
     };
-    let opts = DiffOptions { examples, limits: kmsproof_solver::Limits::default() };
+    let opts = DiffOptions { examples, actions: examples, limits: kmsproof_solver::Limits::default() };
     diff(&old, &new, &key_arn, opts).map_err(|m| m.to_string())
 }
 
