@@ -106,7 +106,7 @@ pub fn solve(vocab: &Vocabulary, goal: &Term, limits: Limits, max_models: usize)
 pub fn solve_with(vocab: &Vocabulary, goal: &Term, relevant: &Term, limits: Limits, max_models: usize) -> Outcome {
     let t0 = std::time::Instant::now();
     let debug = std::env::var_os("KMSPROOF_DEBUG").is_some();
-    let parts = Partitions::compute(vocab, goal, limits);
+    let parts = Partitions::compute(vocab, goal, limits, max_models > 1);
     if debug {
         eprintln!("partitions: {:?}", t0.elapsed());
     }
@@ -174,7 +174,10 @@ struct Partitions {
 }
 
 impl Partitions {
-    fn compute(vocab: &Vocabulary, goal: &Term, limits: Limits) -> Result<Partitions, String> {
+    /// `several`: more than one model is wanted, so a pruned partition keeps every region
+    /// the goal can use (settling would keep one region for many the blocking formulas of
+    /// later models need).
+    fn compute(vocab: &Vocabulary, goal: &Term, limits: Limits, several: bool) -> Result<Partitions, String> {
         let mut str_atoms = vec![Vec::new(); vocab.strs.len()];
         let mut set_atoms = vec![Vec::new(); vocab.sets.len()];
         collect(goal, &mut str_atoms, &mut set_atoms);
@@ -203,7 +206,10 @@ impl Partitions {
                 if std::env::var_os("KMSPROOF_DEBUG").is_some() {
                     eprintln!("partition of {} too large: keeping the regions the goal can use", decl.name);
                 }
-                let viable = |know: &Knowledge| viability(goal, var, &atoms, know);
+                let viable = |know: &Knowledge| match viability(goal, var, &atoms, know) {
+                    Viability::Open { .. } if several => Viability::Open { settle_if: None },
+                    v => v,
+                };
                 partition_for(&atoms, &decl.hints, limits.partition_states, &viable)
             };
             let p = match (full, var) {
@@ -511,11 +517,13 @@ impl<'a> Compiler<'a> {
             if std::env::var_os("KMSPROOF_DEBUG").is_some() {
                 eprintln!("readable: {} hinted of {}: {answer:?} in {:?}", hinted.len(), p.regions.len(), t0.elapsed());
             }
-            if answer == SatResult::Sat {
-                pinned += 1;
-                z = solver.get_model()?;
-            } else {
-                solver.pop(1);
+            // Without a model (not expected after `sat`) the earlier one stands.
+            match (answer, solver.get_model()) {
+                (SatResult::Sat, Some(m)) => {
+                    pinned += 1;
+                    z = m;
+                }
+                _ => solver.pop(1),
             }
         }
         // `z` is the model of the last satisfiable check, which had every pin in place.

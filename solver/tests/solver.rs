@@ -176,3 +176,18 @@ proptest! {
         }
     }
 }
+
+/// Several models from a goal-pruned partition: no region a later model needs is settled
+/// away (`a*` decided at "a" must not hide the region of "ab").
+#[test]
+fn goal_pruned_partitions_keep_every_model() {
+    let mut v = Vocabulary::default();
+    let s = v.str_var("s", vec![]);
+    let goal = Term::or([Term::str_match(s, Glob::wildcard("a*")), Term::str_match(s, Glob::wildcard("a*b*"))]);
+    let count = |limits: Limits| match solve(&v, &goal, limits, 5) {
+        Outcome::Sat(ms) => ms.len(),
+        other => panic!("expected sat, got {other:?}"),
+    };
+    let exact = count(Limits::default());
+    assert_eq!(count(Limits { full_partition_states: 0, ..Limits::default() }), exact);
+}
