@@ -21,11 +21,9 @@ fn pair_dirs(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The verdict and one witness per direction.
-const VERDICT_ONLY: DiffOptions = DiffOptions {
-    examples: 1,
-    actions: 1,
-    limits: Limits { timeout_ms: 10_000, partition_states: 200_000, full_partition_states: 20_000 },
-};
+fn verdict_only() -> DiffOptions {
+    DiffOptions { examples: 1, actions: 1, limits: Limits::default() }
+}
 
 /// Parses and diffs one pair; returns the verdict.
 /// `opts: None`: the CLI's defaults for the pair's kind.
@@ -35,7 +33,7 @@ fn run(dir: &Path, opts: Option<DiffOptions>) -> String {
         Side::from_policy_text(&text, &label).expect("parsable pair")
     };
     let (old, new) = (side("old.json"), side("new.json"));
-    let opts = opts.unwrap_or_else(|| DiffOptions::defaults_for(&old));
+    let opts = opts.unwrap_or_else(|| DiffOptions::defaults_for(&old, kmsproof::diff::EXAMPLES));
     let key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
     diff(&old, &new, key, opts).expect("no replay mismatch").verdict.as_str().to_string()
 }
@@ -75,15 +73,15 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let defaults = None;
     measure("corpus/diffs, CLI defaults", &pair_dirs(&root.join("corpus/diffs")), defaults);
-    measure("corpus/diffs, verdict only", &pair_dirs(&root.join("corpus/diffs")), Some(VERDICT_ONLY));
+    measure("corpus/diffs, verdict only", &pair_dirs(&root.join("corpus/diffs")), Some(verdict_only()));
     let shared = root.join("../shared/corpus/aws-managed-policies/version-pairs");
     if !shared.is_dir() {
         eprintln!("\n*** SKIPPING version pairs: {} not found ***\n", shared.display());
     }
     let pairs = pair_dirs(&shared);
     measure("version pairs, CLI defaults", &pairs, defaults);
-    measure("version pairs, verdict only", &pairs, Some(VERDICT_ONLY));
-    parallel("version pairs, verdict only", &pairs, 2, Some(VERDICT_ONLY));
+    measure("version pairs, verdict only", &pairs, Some(verdict_only()));
+    parallel("version pairs, verdict only", &pairs, 2, Some(verdict_only()));
 }
 
 /// All pairs again on `threads` threads of one process (each thread with its own solver):

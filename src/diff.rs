@@ -190,13 +190,12 @@ pub struct DiffOptions {
 }
 
 impl DiffOptions {
-    /// The CLI's defaults for comparing `side`s: three witnesses per direction, and the
-    /// per-action list up to [`KMS_ACTION_LIST`] actions for KMS contexts (more than the 56
-    /// KMS actions, so a key policy's list is never cut short: each action costs one
-    /// query, ~10–20 ms). Identity policies range over every service's actions, so their
-    /// list goes only as far as the witnesses unless `--actions` asks for more.
-    pub fn defaults_for(side: &Side) -> DiffOptions {
-        let examples = 3;
+    /// The defaults for comparing `side`s with `examples` witnesses per direction: the
+    /// per-action list goes up to [`KMS_ACTION_LIST`] actions for KMS contexts (more than
+    /// the 56 KMS actions, so a key policy's list is never cut short; each action costs one
+    /// query). Identity policies range over every service's actions, so their list goes
+    /// only as far as the witnesses unless `--actions` asks for more.
+    pub fn defaults_for(side: &Side, examples: usize) -> DiffOptions {
         let actions = match side {
             Side::Kms(_) => KMS_ACTION_LIST,
             Side::Policy(_) => examples,
@@ -204,6 +203,9 @@ impl DiffOptions {
         DiffOptions { examples, actions, limits: Limits::default() }
     }
 }
+
+/// Witnesses per direction by default (`--examples`).
+pub const EXAMPLES: usize = 3;
 
 /// Actions listed per direction by default for KMS contexts (the catalog has 56).
 pub const KMS_ACTION_LIST: usize = 60;
@@ -503,8 +505,7 @@ impl Search<'_> {
     /// Excludes what a witness showed: its action (different ways in), or its action with
     /// its principal.
     fn block(&self, w: &Witness, by_action: bool) -> Term {
-        let text = |k: &str| w.request.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
-        let action = self.enc.action_matches(&crate::pattern::literal_tokens(&text("action")), true);
+        let action = self.enc.action_matches(&crate::pattern::literal_tokens(w.action()), true);
         if by_action {
             return Term::not(action);
         }

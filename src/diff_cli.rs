@@ -39,7 +39,7 @@ pub struct DiffArgs {
     #[arg(long, value_name = "ARN")]
     key_arn: Option<String>,
     /// Witness requests per direction.
-    #[arg(long, default_value_t = 3, value_name = "N")]
+    #[arg(long, default_value_t = kmsproof::diff::EXAMPLES, value_name = "N")]
     examples: usize,
     /// Most actions listed per direction in the per-action summary, one solver query each
     /// (default: every KMS action for key policies and KMS contexts; as many as
@@ -125,10 +125,8 @@ impl DiffArgs {
         };
         let key_arn = self.key_arn(&old, &new)?;
         let limits = Limits { timeout_ms: self.timeout_ms, ..Limits::default() };
-        let defaults = DiffOptions::defaults_for(&old);
-        let actions =
-            self.actions.unwrap_or(if matches!(old, Side::Kms(_)) { defaults.actions } else { self.examples });
-        let opts = DiffOptions { examples: self.examples, actions, limits };
+        let defaults = DiffOptions::defaults_for(&old, self.examples);
+        let opts = DiffOptions { actions: self.actions.unwrap_or(defaults.actions), limits, ..defaults };
         let assumed_iam = !set_form && matches!(old, Side::Kms(_));
         Ok(DiffConfig {
             old,

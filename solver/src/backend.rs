@@ -20,8 +20,9 @@ pub struct Limits {
     pub partition_states: usize,
     /// Largest product automaton explored for a full (goal-independent, cached) partition
     /// of a string variable; past it, only the regions the goal can use are searched for
-    /// (up to `partition_states`). Measured on the 301 version pairs: 20,000 gave the
-    /// lowest total (8.6 s, against 9.6 s at 50,000 and 19.5 s at 5,000).
+    /// (up to `partition_states`). Measured on the 301 version pairs (`cargo bench --bench
+    /// diff`, verdict only, three runs in a row): 20,000 gave the lowest total (8.2 s,
+    /// against 11.2 s at 50,000 and 12.0 s at 5,000).
     pub full_partition_states: usize,
 }
 

@@ -291,9 +291,8 @@ impl Encoder {
             ActionVar::Kms(v) => return Term::str_match(v, Glob::new(solver_tokens(toks), fold)),
             ActionVar::Split { service, name } => (service, name),
         };
-        let part = |v: StrVar, t: Vec<P>| Term::str_match(v, Glob::new(solver_tokens(&t), fold));
-        let colons: Vec<usize> = toks.iter().enumerate().filter(|(_, t)| **t == P::Char(':')).map(|(i, _)| i).collect();
-        match colons.as_slice() {
+        let part = |v: StrVar, t: Vec<P>| action_part(v, &t, fold);
+        match colons(toks).as_slice() {
             // The action's one colon is the pattern's literal colon.
             [i] => Term::and([part(service, toks[..*i].to_vec()), part(name, toks[i + 1..].to_vec())]),
             // Else some wildcard covers the colon: `*` spans it, `?` is it.
@@ -325,23 +324,21 @@ impl Encoder {
         let ActionVar::Split { service, name } = self.action else {
             return Term::or(patterns.iter().map(|t| self.action_matches(t, fold)).collect::<Vec<_>>());
         };
-        let part = |v: StrVar, t: &[P]| Term::str_match(v, Glob::new(solver_tokens(t), fold));
         let mut by_service: Vec<(Vec<P>, Vec<Term>)> = Vec::new();
         let mut others = Vec::new();
         for toks in patterns {
-            let colons: Vec<usize> =
-                toks.iter().enumerate().filter(|(_, t)| **t == P::Char(':')).map(|(i, _)| i).collect();
-            let [i] = colons.as_slice() else {
+            let [i] = colons(toks)[..] else {
                 others.push(self.action_matches(toks, fold));
                 continue;
             };
-            let (svc, rest) = (toks[..*i].to_vec(), part(name, &toks[i + 1..]));
+            let (svc, rest) = (toks[..i].to_vec(), action_part(name, &toks[i + 1..], fold));
             match by_service.iter_mut().find(|(s, _)| *s == svc) {
                 Some((_, names)) => names.push(rest),
                 None => by_service.push((svc, vec![rest])),
             }
         }
-        let grouped = by_service.into_iter().map(|(svc, names)| Term::and([part(service, &svc), Term::or(names)]));
+        let grouped =
+            by_service.into_iter().map(|(svc, names)| Term::and([action_part(service, &svc, fold), Term::or(names)]));
         Term::or(grouped.chain(others).collect::<Vec<_>>())
     }
 
@@ -717,4 +714,15 @@ impl Encoder {
         }
         Term::and(parts)
     }
+}
+
+/// Where an action pattern has literal colons (an action has exactly one, between service
+/// and name).
+fn colons(toks: &[crate::pattern::Tok]) -> Vec<usize> {
+    toks.iter().enumerate().filter(|(_, t)| **t == crate::pattern::Tok::Char(':')).map(|(i, _)| i).collect()
+}
+
+/// One part (service or name) of a split action matching `toks`.
+fn action_part(v: StrVar, toks: &[crate::pattern::Tok], fold: bool) -> Term {
+    Term::str_match(v, Glob::new(solver_tokens(toks), fold))
 }
