@@ -114,6 +114,9 @@ struct InputArgs {
     /// The caller's permissions boundary.
     #[arg(long, value_name = "FILE")]
     boundary: Option<PathBuf>,
+    /// The organization's management account: SCPs do not limit its principals.
+    #[arg(long, value_name = "ACCOUNT")]
+    management_account: Option<String>,
 }
 
 /// Parses the command line and runs it; returns the exit code.
@@ -160,7 +163,14 @@ impl InputArgs {
             eprintln!("error: only one input can be read from standard input (`-`)");
             return Err(exit::BAD_INPUT);
         }
-        let inputs = load_inputs(&self.paths()).map_err(|e| bad_input(&e))?;
+        let mut inputs = load_inputs(&self.paths()).map_err(|e| bad_input(&e))?;
+        if let Some(m) = &self.management_account {
+            if m.len() != 12 || !m.bytes().all(|b| b.is_ascii_digit()) {
+                eprintln!("error: --management-account: \"{m}\" is not a 12-digit account ID");
+                return Err(exit::BAD_INPUT);
+            }
+            inputs.management_account = Some(m.clone());
+        }
         for w in warnings(&inputs) {
             eprintln!("{w}");
         }

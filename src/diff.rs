@@ -58,7 +58,14 @@ impl Side {
         }
         let key_policy = parse_policy(text, label, PolicyKind::KeyPolicy)?;
         let iam = parse_policy(ANY_IAM_POLICY, ANY_IAM_LABEL, PolicyKind::Identity)?;
-        Ok(Side::Kms(Inputs { key_policy, identity: vec![iam], scps: vec![], boundary: None, grants: vec![] }))
+        Ok(Side::Kms(Inputs {
+            key_policy,
+            identity: vec![iam],
+            scps: vec![],
+            boundary: None,
+            grants: vec![],
+            management_account: None,
+        }))
     }
 
     /// The policies of the side as the user gave them (the assumed IAM policy left out).

@@ -16,11 +16,16 @@ pub enum Constraint {
 }
 
 impl Constraint {
-    /// Pairs compare case-sensitively, keys and values alike.
+    /// "In a grant constraint, the key in each key-value pair is not case sensitive, but
+    /// the value is case sensitive" (KMS API reference, GrantConstraints): a pair of the
+    /// constraint is met by a pair of the request whose key is equal up to ASCII case and
+    /// whose value is equal. `Equals` also needs every request pair to meet one of its own.
     pub fn allows(&self, ec: &BTreeMap<String, String>) -> bool {
+        let meets = |(k, v): (&String, &String), (k2, v2): (&String, &String)| k.eq_ignore_ascii_case(k2) && v == v2;
+        let covered = |want: &BTreeMap<String, String>| want.iter().all(|w| ec.iter().any(|e| meets(w, e)));
         match self {
-            Constraint::Equals(want) => want == ec,
-            Constraint::Subset(want) => want.iter().all(|(k, v)| ec.get(k) == Some(v)),
+            Constraint::Equals(want) => covered(want) && ec.iter().all(|e| want.iter().any(|w| meets(w, e))),
+            Constraint::Subset(want) => covered(want),
         }
     }
 }
@@ -34,6 +39,13 @@ pub struct Grant {
     /// `KeyId` as given (ARN or bare key ID); `None` means "the key under analysis".
     pub key_id: Option<String>,
     pub grantee: String,
+    /// `GrantId` as given: what a `RetireGrant` request names.
+    pub grant_id: Option<String>,
+    /// `RetiringPrincipal`: who may retire the grant.
+    pub retiring: Option<String>,
+    /// The account the grant was created in (`IssuingAccount`, as an account ID); `None`:
+    /// the key's account.
+    pub issuing_account: Option<String>,
     /// Proper-case operation names, e.g. `Decrypt`.
     pub operations: Vec<String>,
     pub constraints: Vec<Constraint>,
@@ -41,6 +53,20 @@ pub struct Grant {
 }
 
 impl Grant {
+    /// The identifier a `RetireGrant` request names: `GrantId`, else the label.
+    pub fn id(&self) -> &str {
+        self.grant_id.as_deref().unwrap_or(&self.label)
+    }
+
+    /// The account the grant was created in: `IssuingAccount`, else the key's account.
+    pub fn issued_in<'a>(&'a self, key_account: &'a str) -> &'a str {
+        self.issuing_account.as_deref().unwrap_or(key_account)
+    }
+
+    pub fn has_operation(&self, op: &str) -> bool {
+        self.operations.iter().any(|o| o == op)
+    }
+
     /// Whether the grant is on `key_arn` (a bare key ID matches the ARN's `key/ID`).
     pub fn is_on_key(&self, key_arn: &str) -> bool {
         match &self.key_id {
@@ -134,9 +160,44 @@ fn read_grant(g: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<Gra
         .or_else(|| text("GrantId", sink))
         .unwrap_or_else(|| format!("grant[{index}]"));
     let key_id = text("KeyId", sink);
+    let grant_id = text("GrantId", sink);
+    let retiring = text("RetiringPrincipal", sink);
+    let issuing_account = text("IssuingAccount", sink).and_then(|a| match account_of(&a) {
+        Some(id) => Some(id),
+        None => {
+            let pos = g.get("IssuingAccount").map_or(g.pos, |v| v.pos);
+            sink.error(
+                pos,
+                &at("IssuingAccount"),
+                format!("\"{a}\" is not an account (expected arn:aws:iam::ACCOUNT:root or a 12-digit account ID)"),
+            );
+            None
+        }
+    });
     let operations = read_operations(g.get("Operations"), &at("Operations"), g.pos, sink);
     let constraints = g.get("Constraints").map(|c| read_constraints(c, &at("Constraints"), sink)).unwrap_or_default();
-    Some(Grant { source: sink.source.clone(), label, key_id, grantee: grantee?, operations, constraints, pos: g.pos })
+    Some(Grant {
+        source: sink.source.clone(),
+        label,
+        key_id,
+        grantee: grantee?,
+        grant_id,
+        retiring,
+        issuing_account,
+        operations,
+        constraints,
+        pos: g.pos,
+    })
+}
+
+/// The account a grant principal names as an account (`A` or `arn:PARTITION:iam::A:root`).
+pub fn account_of(principal: &str) -> Option<String> {
+    let is_account = |s: &str| s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit());
+    if is_account(principal) {
+        return Some(principal.to_string());
+    }
+    let (_, rest) = principal.strip_prefix("arn:")?.split_once(":iam::")?;
+    rest.strip_suffix(":root").filter(|a| is_account(a)).map(str::to_string)
 }
 
 fn read_operations(v: Option<&Json>, path: &str, grant_pos: Pos, sink: &mut Sink) -> Vec<String> {
@@ -216,6 +277,10 @@ mod tests {
         let ec = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         assert!(g.constraints[0].allows(&ec(&[("aws:ebs:id", "vol-1"), ("x", "y")])));
         assert!(!g.constraints[0].allows(&ec(&[("aws:ebs:id", "VOL-1")])));
+        // Keys match case-insensitively, values case-sensitively (API GrantConstraints).
+        assert!(g.constraints[0].allows(&ec(&[("AWS:EBS:ID", "vol-1")])));
+        assert!(Constraint::Equals(ec(&[("Dept", "Finance")])).allows(&ec(&[("dept", "Finance")])));
+        assert!(!Constraint::Equals(ec(&[("Dept", "Finance")])).allows(&ec(&[("dept", "finance")])));
         assert!(Constraint::Equals(ec(&[("a", "b")])).allows(&ec(&[("a", "b")])));
         assert!(!Constraint::Equals(ec(&[("a", "b")])).allows(&ec(&[("a", "b"), ("c", "d")])));
     }

@@ -5,6 +5,7 @@
 //! counterexample through it.
 
 pub mod audit;
+pub mod binding;
 pub mod catalog;
 pub mod diag;
 pub mod diff;
@@ -12,6 +13,7 @@ pub mod diff_prune;
 pub mod encode;
 pub mod eval;
 pub mod grant;
+pub mod invariants;
 pub mod json;
 pub mod kms_rules;
 pub mod load;

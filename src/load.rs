@@ -78,7 +78,7 @@ pub fn load_inputs(paths: &InputPaths) -> Result<Inputs, Error> {
         return Err(Error::Invalid(errors));
     }
     let key_policy = key_policy.unwrap_or_else(empty_key_policy);
-    Ok(Inputs { key_policy, identity, scps, boundary, grants })
+    Ok(Inputs { key_policy, identity, scps, boundary, grants, management_account: None })
 }
 
 /// A key policy with no statements (when none is given: nothing is allowed through it).

@@ -29,6 +29,9 @@ pub fn request_json(req: &Request) -> Value {
         out.insert("resource".into(), json!(r));
     }
     out.insert("context".into(), Value::Object(context));
+    if let Some(g) = &req.grant_id {
+        out.insert("grant_id".into(), json!(g));
+    }
     Value::Object(out)
 }
 

@@ -203,6 +203,8 @@ pub struct Request {
     pub resource: Option<String>,
     /// The context as given plus the keys derived from the caller.
     pub context: Context,
+    /// The grant a `kms:RetireGrant` request retires (its `GrantId`); `None` for other actions.
+    pub grant_id: Option<String>,
 }
 
 impl Request {
@@ -259,7 +261,7 @@ enum Scope {
     Generic,
 }
 
-const REQUEST_FIELDS: &[&str] = &["principal", "action", "resource", "context"];
+const REQUEST_FIELDS: &[&str] = &["principal", "action", "resource", "context", "grant_id"];
 
 fn read_request(doc: &Json, sink: &mut Sink, scope: Scope) -> Option<Request> {
     let Some(members) = doc.members() else {
@@ -327,7 +329,49 @@ fn read_request(doc: &Json, sink: &mut Sink, scope: Scope) -> Option<Request> {
         read_context(c, &mut context, sink);
     }
     add_derived(&caller, info, &mut context, doc, sink);
-    Some(Request { caller, service, action: name, resource, context })
+    let grant_id = read_grant_id(doc, &service, &name, sink)?;
+    let req = Request { caller, service, action: name, resource, context, grant_id };
+    if let Err(why) = crate::invariants::check(&req) {
+        sink.error(
+            doc.get("context").map_or(doc.pos, |c| c.pos),
+            "context",
+            format!("not a request AWS can receive: {why}"),
+        );
+        return None;
+    }
+    Some(req)
+}
+
+/// `grant_id`: required for `kms:RetireGrant` (a RetireGrant retires one grant, named by
+/// its ID and key, or by a grant token), refused for every other action.
+fn read_grant_id(doc: &Json, service: &str, action: &str, sink: &mut Sink) -> Option<Option<String>> {
+    let retire = service == "kms" && action == "RetireGrant";
+    match (doc.get("grant_id"), retire) {
+        (None, false) => Some(None),
+        (None, true) => {
+            sink.error(
+                doc.pos,
+                "grant_id",
+                "kms:RetireGrant retires one grant: give \"grant_id\" (the GrantId of one of the grants given)",
+            );
+            None
+        }
+        (Some(v), true) => match v.as_str().filter(|s| !s.is_empty()) {
+            Some(id) => Some(Some(id.to_string())),
+            None => {
+                sink.error(v.pos, "grant_id", format!("expected a non-empty string, found {}", v.type_name()));
+                None
+            }
+        },
+        (Some(v), false) => {
+            sink.error(
+                v.pos,
+                "grant_id",
+                format!("\"grant_id\" belongs to kms:RetireGrant requests, not {service}:{action}"),
+            );
+            None
+        }
+    }
 }
 
 /// `service:Action`, no wildcards: the service lower-cased, the name as written.

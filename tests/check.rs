@@ -229,7 +229,23 @@ fn policy_variables_are_decided_through_replayed_requests_or_unknown() {
         "vars.json",
         r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*", "Condition": {"StringEquals": {"kms:EncryptionContext:owner": "${aws:PrincipalTag/team}"}}}}"#,
     );
-    let o = kmsproof(&["check", "--key-policy", kp.to_str().unwrap(), "--never", "kms:Decrypt", "--format", "json"]);
+    // The root user has no principal tags, so the caller is an IAM principal whose identity
+    // policy allows.
+    let ip = temp(
+        "vars-ip.json",
+        r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}}"#,
+    );
+    let o = kmsproof(&[
+        "check",
+        "--key-policy",
+        kp.to_str().unwrap(),
+        "--identity-policy",
+        ip.to_str().unwrap(),
+        "--never",
+        "kms:Decrypt",
+        "--format",
+        "json",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let v = json(&o);
     assert_eq!(v["results"][0]["verdict"], "violated");

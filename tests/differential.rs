@@ -44,6 +44,8 @@ const PRINCIPALS: &[&str] = &[
     "arn:aws:iam::444455556666:user/bob",
     "ec2.amazonaws.com",
     "anonymous",
+    "arn:aws:iam::111122223333:role/aws-service-role/logs.amazonaws.com/AWSServiceRoleForLogs",
+    "logs.us-east-1.amazonaws.com",
 ];
 const ACTIONS: &[&str] = &[
     "kms:Decrypt",
@@ -54,6 +56,7 @@ const ACTIONS: &[&str] = &[
     "kms:DescribeKey",
     "kms:ReEncryptFrom",
     "kms:ScheduleKeyDeletion",
+    "kms:RetireGrant",
 ];
 const ACTION_PATTERNS: &[&str] =
     &["kms:*", "kms:Decrypt", "kms:Re*", "kms:Create*", "kms:*Key*", "kms:Encrypt", "s3:GetObject", "*"];
@@ -66,6 +69,8 @@ const POLICY_PRINCIPALS: &[&str] = &[
     r#"{"AWS": "arn:aws:iam::111122223333:user/alice"}"#,
     r#"{"AWS": "arn:aws:sts::111122223333:assumed-role/Admin/s2"}"#,
     r#"{"Service": "ec2.amazonaws.com"}"#,
+    r#"{"Service": "logs.us-east-1.amazonaws.com"}"#,
+    r#"{"AWS": "arn:aws:iam::111122223333:role/aws-service-role/logs.amazonaws.com/AWSServiceRoleForLogs"}"#,
     r#"{"AWS": ["arn:aws:sts::111122223333:assumed-role/Admin/s2", "arn:aws:iam::111122223333:role/Admin", "111122223333"]}"#,
     r#"{"AWS": ["arn:aws:iam::111122223333:user/alice", "arn:aws:iam::111122223333:root"]}"#,
 ];
@@ -150,13 +155,29 @@ fn inputs(rng: &mut Rng) -> Inputs {
     let identity = (0..rng.below(3)).map(|_| policy(rng, false, PolicyKind::Identity)).collect();
     let scps = if rng.chance(20) { vec![policy(rng, false, PolicyKind::Scp)] } else { vec![] };
     let boundary = rng.chance(15).then(|| policy(rng, false, PolicyKind::Boundary));
-    let grants = if rng.chance(30) {
-        let g = r#"{"KeyId": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", "GranteePrincipal": "arn:aws:iam::111122223333:role/App", "Operations": ["Decrypt", "Encrypt"], "Constraints": {"EncryptionContextSubset": {"Dept": "IT"}}}"#;
-        kmsproof::grant::parse_grants(g, "grant.json").unwrap()
-    } else {
-        vec![]
-    };
-    Inputs { key_policy, identity, scps, boundary, grants }
+    let grants = (0..if rng.chance(40) { 1 + rng.below(2) } else { 0 })
+        .flat_map(|i| {
+            // Constraint keys in any case (they match request keys case-insensitively),
+            // retiring principals, RetireGrant operations and issuing accounts.
+            let grantee = rng.pick(&["arn:aws:iam::111122223333:role/App", "111122223333", "logs.us-east-1.amazonaws.com", "arn:aws:iam::444455556666:user/bob"]);
+            let ops = rng.pick(&[r#"["Decrypt", "Encrypt"]"#, r#"["Decrypt", "RetireGrant"]"#, r#"["Encrypt"]"#]);
+            let key = rng.pick(&["Dept", "dept", "DEPT"]);
+            let kind = rng.pick(&["EncryptionContextSubset", "EncryptionContextEquals"]);
+            let retiring = match rng.below(4) {
+                0 => r#", "RetiringPrincipal": "arn:aws:iam::111122223333:user/alice""#,
+                1 => r#", "RetiringPrincipal": "arn:aws:iam::444455556666:root""#,
+                _ => "",
+            };
+            let issuing = if rng.chance(30) { r#", "IssuingAccount": "arn:aws:iam::444455556666:root""# } else { "" };
+            let g = format!(
+                r#"{{"KeyId": "{KEY}", "GrantId": "g{}", "GranteePrincipal": "{grantee}", "Operations": {ops}, "Constraints": {{"{kind}": {{"{key}": "IT"}}}}{retiring}{issuing}}}"#,
+                i + 1
+            );
+            kmsproof::grant::parse_grants(&g, "grant.json").unwrap_or_else(|e| panic!("{g}\n{e}"))
+        })
+        .collect();
+    let management_account = rng.chance(10).then(|| "111122223333".to_string());
+    Inputs { key_policy, identity, scps, boundary, grants, management_account }
 }
 
 /// A real request: only keys the action can carry, consistent encryption context.
@@ -189,12 +210,11 @@ fn request(rng: &mut Rng) -> Request {
             ctx.push(r#""kms:EncryptionContext:Project": "x""#.into());
         }
     }
-    add(
-        &mut ctx,
-        "kms:GrantOperations",
-        rng.pick(&[r#"["Decrypt"]"#, r#"["Decrypt", "Sign"]"#, r#"["Encrypt"]"#]).to_string(),
-        rng,
-    );
+    let ops = rng.pick(&[r#"["Decrypt"]"#, r#"["Decrypt", "Sign"]"#, r#"["Encrypt"]"#]).to_string();
+    if action == "kms:CreateGrant" {
+        // A real CreateGrant always names its operations (invariant `create-grant-operations`).
+        ctx.push(format!(r#""kms:GrantOperations": {ops}"#));
+    }
     add(&mut ctx, "aws:MultiFactorAuthPresent", rng.pick(&["\"true\"", "\"false\""]).to_string(), rng);
     add(
         &mut ctx,
@@ -211,8 +231,13 @@ fn request(rng: &mut Rng) -> Request {
     );
     let principal = rng.pick(PRINCIPALS);
     let resource = if info.on_key { format!(r#""resource": "{KEY}","#) } else { String::new() };
+    let grant = if action == "kms:RetireGrant" {
+        format!(r#", "grant_id": "{}""#, rng.pick(&["g1", "g2", "g9"]))
+    } else {
+        String::new()
+    };
     let text = format!(
-        r#"{{"principal": "{principal}", "action": "{action}", {resource} "context": {{{}}}}}"#,
+        r#"{{"principal": "{principal}", "action": "{action}", {resource} "context": {{{}}}{grant}}}"#,
         ctx.join(", ")
     );
     Request::parse(&text, "random-request").unwrap_or_else(|e| panic!("{text}\n{e}"))
@@ -454,9 +479,14 @@ fn generic_request(rng: &mut Rng) -> Request {
         }
     }
     let principals = [&PRINCIPALS[..6], &["arn:aws-us-gov:sts::111122223333:assumed-role/App/s9"]].concat();
+    let principal = rng.pick(&principals);
+    if principal.ends_with(":root") {
+        // The root user has no principal tags (invariant `principal-tags`).
+        ctx.retain(|c| !c.starts_with(r#""aws:PrincipalTag/"#));
+    }
     let text = format!(
         r#"{{"principal": "{}", "action": "{}", "resource": "{}", "context": {{{}}}}}"#,
-        rng.pick(&principals),
+        principal,
         rng.pick(G_ACTIONS),
         rng.pick(G_RESOURCES),
         ctx.join(", ")

@@ -16,6 +16,7 @@ fn decide_all(policy_text: &str) {
                 scps: vec![],
                 boundary: None,
                 grants: vec![],
+                management_account: None,
             };
             let _ = authorize(&inputs, &req);
         }

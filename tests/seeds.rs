@@ -58,7 +58,8 @@ fn caller_account_with_via_service_for_everyone() {
     );
     let ebs = r#"{"kms:ViaService": "ec2.us-west-2.amazonaws.com"}"#;
     s.expect(APP_SESSION, "kms:Decrypt", ebs, "allowed");
-    s.expect("arn:aws:iam::111122223333:user/anyone", "kms:CreateGrant", ebs, "allowed");
+    let ebs_grant = r#"{"kms:ViaService": "ec2.us-west-2.amazonaws.com", "kms:GrantOperations": ["Decrypt"]}"#;
+    s.expect("arn:aws:iam::111122223333:user/anyone", "kms:CreateGrant", ebs_grant, "allowed");
     // Another account's principal: kms:CallerAccount is derived from the caller, so it cannot pass.
     s.expect(OTHER_ACCOUNT, "kms:Decrypt", ebs, "implicit-deny");
     s.expect(APP_SESSION, "kms:Decrypt", "{}", "implicit-deny");
@@ -121,8 +122,11 @@ fn grant_operations_with_for_all_values() {
     s.expect(USER, "kms:CreateGrant", r#"{"kms:GrantOperations": ["Encrypt"]}"#, "allowed");
     s.expect(USER, "kms:CreateGrant", r#"{"kms:GrantOperations": ["Encrypt", "ReEncryptTo"]}"#, "allowed");
     s.expect(USER, "kms:CreateGrant", r#"{"kms:GrantOperations": ["Encrypt", "Decrypt"]}"#, "implicit-deny");
-    // The ForAllValues trap: a request without the key satisfies it vacuously.
-    s.expect(USER, "kms:CreateGrant", "{}", "allowed");
+    // The ForAllValues trap (a request without the key satisfies it vacuously) cannot open
+    // for CreateGrant: its Operations parameter is required, so the key is always there.
+    let text = format!(r#"{{"principal": "{USER}", "action": "kms:CreateGrant", "resource": "{}"}}"#, crate::util::KEY);
+    let e = kmsproof::Request::parse(&text, "r.json").unwrap_err().to_string();
+    assert!(e.contains("always carries kms:GrantOperations"), "{e}");
 }
 
 #[test]
@@ -133,12 +137,19 @@ fn grant_constraint_type_and_aws_resource() {
             {{"Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::111122223333:user/Other"}}, "Action": "kms:CreateGrant", "Resource": "*",
               "Condition": {{"Bool": {{"kms:GrantIsForAWSResource": true}}}}}}]"#
     ));
-    s.expect(USER, "kms:CreateGrant", r#"{"kms:GrantConstraintType": "EncryptionContextEquals"}"#, "allowed");
-    s.expect(USER, "kms:CreateGrant", r#"{"kms:GrantConstraintType": "EncryptionContextSubset"}"#, "implicit-deny");
-    s.expect(USER, "kms:CreateGrant", "{}", "implicit-deny");
+    let ops = r#""kms:GrantOperations": ["Decrypt"]"#;
+    let ctx = |extra: &str| format!("{{{ops}{extra}}}");
+    s.expect(USER, "kms:CreateGrant", &ctx(r#", "kms:GrantConstraintType": "EncryptionContextEquals""#), "allowed");
+    s.expect(
+        USER,
+        "kms:CreateGrant",
+        &ctx(r#", "kms:GrantConstraintType": "EncryptionContextSubset""#),
+        "implicit-deny",
+    );
+    s.expect(USER, "kms:CreateGrant", &ctx(""), "implicit-deny");
     let other = "arn:aws:iam::111122223333:user/Other";
-    s.expect(other, "kms:CreateGrant", r#"{"kms:GrantIsForAWSResource": true}"#, "allowed");
-    s.expect(other, "kms:CreateGrant", r#"{"kms:GrantIsForAWSResource": false}"#, "implicit-deny");
+    s.expect(other, "kms:CreateGrant", &ctx(r#", "kms:GrantIsForAWSResource": true"#), "allowed");
+    s.expect(other, "kms:CreateGrant", &ctx(r#", "kms:GrantIsForAWSResource": false"#), "implicit-deny");
 }
 
 #[test]

@@ -20,7 +20,16 @@ impl Setup {
     pub fn key_policy(statements: &str) -> Setup {
         let key_policy =
             parse_policy(&doc(statements), "key-policy.json", PolicyKind::KeyPolicy).unwrap_or_else(|e| panic!("{e}"));
-        Setup { inputs: Inputs { key_policy, identity: vec![], scps: vec![], boundary: None, grants: vec![] } }
+        Setup {
+            inputs: Inputs {
+                key_policy,
+                identity: vec![],
+                scps: vec![],
+                boundary: None,
+                grants: vec![],
+                management_account: None,
+            },
+        }
     }
 
     pub fn identity(mut self, statements: &str) -> Setup {

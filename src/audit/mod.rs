@@ -183,7 +183,14 @@ impl<'a> Ctx<'a> {
 
     /// The key policy alone: access it grants directly (and the root user's own).
     pub fn key_only_inputs(&self) -> Inputs {
-        Inputs { key_policy: self.policy.clone(), identity: vec![], scps: vec![], boundary: None, grants: vec![] }
+        Inputs {
+            key_policy: self.policy.clone(),
+            identity: vec![],
+            scps: vec![],
+            boundary: None,
+            grants: vec![],
+            management_account: None,
+        }
     }
 
     /// The key policy with the worst case for IAM: every caller's IAM policies allow `kms:*`.
@@ -199,6 +206,7 @@ impl<'a> Ctx<'a> {
             scps: vec![],
             boundary: None,
             grants: vec![],
+            management_account: None,
         }
     }
 

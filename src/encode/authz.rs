@@ -6,7 +6,7 @@ use crate::eval::Inputs;
 use crate::grant::{Constraint, Grant};
 use crate::kms_rules::{is_cross_account_action, GRANT_OPS_IGNORING_CONSTRAINTS};
 use crate::pattern::{resolve, resource_match};
-use crate::policy::{Effect, Matcher, Policy, PrincipalEntry, Statement};
+use crate::policy::{Effect, Matcher, Policy, PolicyKind, PrincipalEntry, Statement};
 use kmsproof_solver::{ElemPred, Glob, Term};
 
 /// When one statement applies, split by how its principal reached the caller.
@@ -111,6 +111,22 @@ impl Encoder {
         p.statements.iter().map(|st| Ok((st.effect, self.statement(st)?))).collect()
     }
 
+    /// A policy's terms, each statement applying only to the callers a policy in `slot`
+    /// binds (the `binding` table).
+    fn bound_policy_terms(
+        &mut self,
+        p: &Policy,
+        slot: PolicyKind,
+        management_account: Option<&str>,
+    ) -> Result<Vec<(Effect, StatementTerms)>, Unsupported> {
+        let binds = self.caller.bound_by(slot, management_account);
+        let mut terms = self.policy_terms(p)?;
+        for (_, t) in &mut terms {
+            t.applies = Term::and([binds.clone(), t.applies.clone()]);
+        }
+        Ok(terms)
+    }
+
     fn grant(&mut self, g: &Grant, identity: &Term) -> Result<Term, Unsupported> {
         if !g.is_on_key(&self.key_arn) {
             return Ok(Term::FALSE);
@@ -120,7 +136,7 @@ impl Encoder {
             self.caller.entry(&PrincipalEntry::Exact(g.grantee.clone())),
             self.caller.entry(&PrincipalEntry::Service(g.grantee.clone())),
         ]);
-        let account = grantee_account(&g.grantee).map_or(Term::FALSE, |a| self.caller.account_is(&a));
+        let account = crate::grant::account_of(&g.grantee).map_or(Term::FALSE, |a| self.caller.account_is(&a));
         let to_account = Term::and([Term::not(direct.clone()), account]);
         let mut constraints = Vec::new();
         for c in &g.constraints {
@@ -132,7 +148,44 @@ impl Encoder {
         Ok(Term::and([op, who, constrained]))
     }
 
-    /// A grant constraint over the encryption context (exact, case-sensitive pairs).
+    /// "The caller may retire `g`", as `eval::retire_applies` and `eval::retire_path`: a
+    /// principal the grant names (retiring principal, or grantee with `RetireGrant`)
+    /// directly within the SCPs; else an account it names, or the account it was created
+    /// in, through an identity policy (or the root user) within every guardrail.
+    fn retire(&mut self, g: &Grant, identity: &Term, scp_open: &Term, guarded: &Term, key_account: &str) -> Term {
+        if !g.is_on_key(&self.key_arn) {
+            return Term::FALSE;
+        }
+        let id = self.grant_is(g.id());
+        let named: Vec<&str> = g
+            .retiring
+            .iter()
+            .map(String::as_str)
+            .chain(g.has_operation("RetireGrant").then_some(g.grantee.as_str()))
+            .collect();
+        let direct = Term::or(
+            named
+                .iter()
+                .flat_map(|p| {
+                    [
+                        self.caller.entry(&PrincipalEntry::Exact(p.to_string())),
+                        self.caller.entry(&PrincipalEntry::Service(p.to_string())),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        );
+        let accounts = named
+            .iter()
+            .filter_map(|p| crate::grant::account_of(p))
+            .chain([g.issued_in(key_account).to_string()])
+            .map(|a| self.caller.account_is(&a))
+            .collect::<Vec<_>>();
+        let by_account = Term::and([Term::not(direct.clone()), Term::or(accounts), identity.clone(), guarded.clone()]);
+        Term::and([id, Term::or([Term::and([direct, scp_open.clone()]), by_account])])
+    }
+
+    /// A grant constraint over the encryption context: keys match up to ASCII case, values
+    /// exactly (as `Constraint::allows`).
     fn constraint(&mut self, c: &Constraint) -> Result<Term, Unsupported> {
         let (pairs, exact) = match c {
             Constraint::Equals(p) => (p, true),
@@ -149,11 +202,11 @@ impl Encoder {
                 return Err(Unsupported(format!("kms:EncryptionContext:{k}")));
             };
             parts.push(Term::var(p));
-            parts.push(Term::set_any(keys, ElemPred::matches(Glob::literal(k, false))));
+            parts.push(Term::set_any(keys, ElemPred::matches(Glob::literal(k, true))));
             parts.push(Term::str_match(value, Glob::literal(v, false)));
         }
         if exact {
-            let only = ElemPred::or(pairs.keys().map(|k| ElemPred::matches(Glob::literal(k, false))).collect());
+            let only = ElemPred::or(pairs.keys().map(|k| ElemPred::matches(Glob::literal(k, true))).collect());
             parts.push(Term::or([Term::not(Term::var(present)), Term::set_all(keys, only)]));
         }
         Ok(Term::and(parts))
@@ -171,19 +224,6 @@ fn resource_glob(toks: &[crate::pattern::Tok]) -> Option<Glob> {
     }
 }
 
-/// The account a grantee names (`A` or `arn:aws:iam::A:root`), as `grantee_matches` reads it.
-fn grantee_account(grantee: &str) -> Option<String> {
-    let is_account = |s: &str| s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit());
-    if is_account(grantee) {
-        return Some(grantee.to_string());
-    }
-    grantee
-        .strip_prefix("arn:aws:iam::")
-        .and_then(|r| r.strip_suffix(":root"))
-        .filter(|a| is_account(a))
-        .map(str::to_string)
-}
-
 fn any_of<'a>(
     terms: impl Iterator<Item = &'a (Effect, StatementTerms)>,
     effect: Effect,
@@ -195,20 +235,27 @@ fn any_of<'a>(
 /// "The request is allowed", over the encoder's request variables.
 pub fn authorization(enc: &mut Encoder, inputs: &Inputs) -> Result<Term, Unsupported> {
     let kp = enc.policy_terms(&inputs.key_policy)?;
+    let mgmt = inputs.management_account.as_deref();
     let identity: Vec<_> = inputs
         .identity
         .iter()
-        .map(|p| enc.policy_terms(p))
+        .map(|p| enc.bound_policy_terms(p, PolicyKind::Identity, mgmt))
         .collect::<Result<Vec<_>, _>>()?
         .into_iter()
         .flatten()
         .collect();
-    let scps = inputs.scps.iter().map(|p| enc.policy_terms(p)).collect::<Result<Vec<_>, _>>()?;
-    let boundary = inputs.boundary.as_ref().map(|p| enc.policy_terms(p)).transpose()?;
+    let scps =
+        inputs.scps.iter().map(|p| enc.bound_policy_terms(p, PolicyKind::Scp, mgmt)).collect::<Result<Vec<_>, _>>()?;
+    let boundary =
+        inputs.boundary.as_ref().map(|p| enc.bound_policy_terms(p, PolicyKind::Boundary, mgmt)).transpose()?;
     let on_key = enc.on_key();
-    let is_iam = enc.caller.is_iam();
+    let (scps_bind, boundary_binds) =
+        (enc.caller.bound_by(PolicyKind::Scp, mgmt), enc.caller.bound_by(PolicyKind::Boundary, mgmt));
 
-    let kp_deny = Term::and([on_key.clone(), any_of(kp.iter(), Effect::Deny, |t| &t.applies)]);
+    // The key policy is not consulted for RetireGrant: the grant decides (`eval::retire_path`).
+    let retire = enc.action_is("RetireGrant");
+    let kp_deny =
+        Term::and([on_key.clone(), Term::not(retire.clone()), any_of(kp.iter(), Effect::Deny, |t| &t.applies)]);
     let other_deny = Term::or(
         identity
             .iter()
@@ -224,13 +271,13 @@ pub fn authorization(enc: &mut Encoder, inputs: &Inputs) -> Result<Term, Unsuppo
     let identity_allow =
         Term::or([any_of(identity.iter(), Effect::Allow, |t| &t.applies), enc.caller.is(super::caller::Kind::Root)]);
     let scp_block = Term::and([
-        is_iam.clone(),
+        scps_bind,
         Term::or(
             scps.iter().map(|level| Term::not(any_of(level.iter(), Effect::Allow, |t| &t.applies))).collect::<Vec<_>>(),
         ),
     ]);
     let boundary_block = match &boundary {
-        Some(b) => Term::and([is_iam, Term::not(any_of(b.iter(), Effect::Allow, |t| &t.applies))]),
+        Some(b) => Term::and([boundary_binds, Term::not(any_of(b.iter(), Effect::Allow, |t| &t.applies))]),
         None => Term::FALSE,
     };
     let open = |boundary_applies: Term| {
@@ -262,9 +309,16 @@ pub fn authorization(enc: &mut Encoder, inputs: &Inputs) -> Result<Term, Unsuppo
         Term::and([same_account.clone(), same_account_paths]),
         Term::and([Term::not(same_account), cross_paths]),
     ]);
+    let scp_open = Term::not(scp_block.clone());
+    let retires: Vec<Term> =
+        inputs.grants.iter().map(|g| enc.retire(g, &identity_allow, &scp_open, &guarded, &key_account)).collect();
     let non_key = Term::and([identity_allow, guarded]);
     let anonymous = enc.caller.is(super::caller::Kind::Anonymous);
-    let path = Term::or([Term::and([on_key.clone(), key_paths]), Term::and([Term::not(on_key), non_key])]);
+    let path = Term::or([
+        Term::and([on_key.clone(), Term::not(retire.clone()), key_paths]),
+        Term::and([retire, Term::or(retires)]),
+        Term::and([Term::not(on_key), non_key]),
+    ]);
     Ok(Term::and([Term::not(deny), Term::not(anonymous), path]))
 }
 

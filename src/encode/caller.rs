@@ -3,6 +3,7 @@
 //! name. Its shapes are the ones `Request` accepts, over the real AWS partitions.
 
 use super::Derived;
+use crate::binding::{CallerClass, SERVICE_LINKED_ROLE_PATH};
 use crate::pattern::split_arn;
 use crate::policy::{PrincipalEntry, Statement};
 use kmsproof_solver::{CharSet, Glob, StrVar, Term, Tok, Vocabulary};
@@ -73,7 +74,8 @@ fn shape(kind: Kind) -> Vec<Glob> {
     match kind {
         Kind::Root => vec![iam(vec![lit(":root")])],
         Kind::User => vec![iam(vec![lit(":user/"), user_path()])],
-        Kind::Role => vec![iam(vec![lit(":role/"), name()])],
+        // A role may have a path (`role/aws-service-role/logs.amazonaws.com/AWSServiceRoleForLogs`).
+        Kind::Role => vec![iam(vec![lit(":role/"), user_path()])],
         Kind::Federated => {
             vec![glob(vec![lit("arn:"), partition(), lit(":sts::"), digits12(), lit(":federated-user/"), name()])]
         }
@@ -148,6 +150,38 @@ impl CallerVars {
         }
     }
 
+    /// The caller is of `class` (as `CallerClass::of` reads a request).
+    pub fn class_is(&self, class: CallerClass) -> Term {
+        let any = || vec![Tok::StarIn(CharSet::except(":"))];
+        let slr = self.matches(glob(vec![
+            lit("arn:"),
+            any(),
+            lit(":iam::"),
+            any(),
+            lit(&format!(":{SERVICE_LINKED_ROLE_PATH}")),
+            vec![Tok::Star],
+        ]));
+        match class {
+            CallerClass::Root => self.is(Kind::Root),
+            CallerClass::User => self.is(Kind::User),
+            CallerClass::Role => Term::and([self.is(Kind::Role), Term::not(slr)]),
+            CallerClass::ServiceLinkedRole => Term::and([self.is(Kind::Role), slr]),
+            CallerClass::Federated => self.is(Kind::Federated),
+            CallerClass::Service => self.is(Kind::Service),
+            CallerClass::Anonymous => self.is(Kind::Anonymous),
+        }
+    }
+
+    /// A policy of `kind` binds the caller (the `binding` table).
+    pub fn bound_by(&self, kind: crate::policy::PolicyKind, management_account: Option<&str>) -> Term {
+        let Some(rule) = crate::binding::rule(kind) else { return Term::TRUE };
+        let classes = Term::or(rule.binds.iter().map(|c| self.class_is(*c)).collect::<Vec<_>>());
+        match management_account.filter(|_| rule.management_exempt) {
+            Some(m) => Term::and([classes, Term::not(self.account_is(m))]),
+            None => classes,
+        }
+    }
+
     pub fn is_iam(&self) -> Term {
         Term::or(KINDS.iter().filter(|k| k.is_iam()).map(|k| self.is(*k)).collect::<Vec<_>>())
     }
@@ -199,9 +233,11 @@ impl CallerVars {
         match e {
             PrincipalEntry::Everyone => Term::TRUE,
             PrincipalEntry::Account(a) => self.account_is(a),
-            PrincipalEntry::Role { account, name, .. } => {
+            PrincipalEntry::Role { account, arn, .. } => {
+                // The role with exactly this path and name (as `entry_via` compares them).
                 let any = vec![Tok::StarIn(CharSet::except(":"))];
-                let g = glob(vec![lit("arn:"), any, lit(&format!(":iam::{account}:role/{name}"))]);
+                let path_name = crate::eval::role_path_name(arn).unwrap_or_default();
+                let g = glob(vec![lit("arn:"), any, lit(&format!(":iam::{account}:role/{path_name}"))]);
                 Term::and([self.is(Kind::Role), self.matches(g)])
             }
             PrincipalEntry::Exact(arn) => self.exact(arn),

@@ -19,14 +19,25 @@ pub fn decode(enc: &Encoder, m: &Model) -> Value {
     } else if on_key {
         out.insert("resource".into(), json!(enc.key_arn));
     }
-    out.insert("context".into(), Value::Object(context(enc, m)));
+    let mut ctx = context(enc, m);
+    if action == "kms:CreateGrant" && !enc.keys.contains_key("kms:grantoperations") {
+        // Invariant `create-grant-operations`: no formula reads the key, but a real request has it.
+        ctx.insert("kms:GrantOperations".into(), json!(["Decrypt"]));
+    }
+    out.insert("context".into(), Value::Object(ctx));
+    if action == "kms:RetireGrant" {
+        // No formula reads the grant when no grant is on the key: any ID is one no grant has.
+        let id = enc.grant.map_or("no-such-grant", |v| m.str(v));
+        out.insert("grant_id".into(), json!(id));
+    }
     Value::Object(out)
 }
 
 /// The request principal: a role ARN stands for a session of the role.
 fn principal(caller: &str, session: &str) -> String {
     if let Some([_, partition, "iam", _, account, resource]) = crate::pattern::split_arn(caller) {
-        if let Some(role) = resource.strip_prefix("role/") {
+        // A role with a path stays a role ARN (a session ARN does not carry the path).
+        if let Some(role) = resource.strip_prefix("role/").filter(|r| !r.contains('/')) {
             return format!("arn:{partition}:sts::{account}:assumed-role/{role}/{session}");
         }
     }

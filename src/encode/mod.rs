@@ -168,6 +168,8 @@ pub struct Encoder {
     /// The same, keys as written (the witness spells them so).
     pub(crate) bound: BTreeMap<String, String>,
     pub(crate) keys: BTreeMap<String, (String, KeyVar)>,
+    /// The grant a `RetireGrant` request names (created when a grant is encoded).
+    pub(crate) grant: Option<StrVar>,
     /// Numbers are compared as integers scaled by 10^scale.
     pub(crate) scale: usize,
     invariants: Vec<Term>,
@@ -211,6 +213,7 @@ impl Encoder {
             bindings: BTreeMap::new(),
             bound: BTreeMap::new(),
             keys: BTreeMap::new(),
+            grant: None,
             scale: numeric_scale(statements) + 1,
             invariants: Vec::new(),
         }
@@ -277,6 +280,20 @@ impl Encoder {
 
     pub fn vocabulary(&self) -> &Vocabulary {
         &self.vocab
+    }
+
+    /// The request names the grant `id` (a `RetireGrant` request; see `eval::retire_path`).
+    pub(crate) fn grant_is(&mut self, id: &str) -> Term {
+        let v = match self.grant {
+            Some(v) => v,
+            None => {
+                let v = *self.grant.insert(self.vocab.str_var("grant", vec![]));
+                // A request names its grant by a non-empty ID (`Request` reads it so).
+                self.invariants.push(Term::str_match(v, Glob::new(vec![Tok::One, Tok::Star], false)));
+                v
+            }
+        };
+        Term::str_match(v, Glob::literal(id, false))
     }
 
     /// The action is `kms:{name}` (exact spelling of the catalog).
@@ -466,9 +483,34 @@ impl Encoder {
         }
         if let KeyVar::Set { present: p, v } = var {
             if lower == "kms:encryptioncontextkeys" {
-                // The set is present exactly when the request has an encryption context.
+                // The set is present exactly when the request has an encryption context, and
+                // its keys are non-empty (invariant `encryption-context-keys`).
                 self.invariants.push(Term::iff(Term::var(*p), Term::not(Term::set_empty(*v))));
+                let named = kmsproof_solver::ElemPred::matches(Glob::new(vec![Tok::One, Tok::Star], false));
+                self.invariants.push(Term::set_all(*v, named));
             }
+            if lower == "kms:grantoperations" {
+                // Invariant `create-grant-operations`: CreateGrant always names its operations.
+                let op = crate::kms_rules::GRANT_OPERATIONS
+                    .iter()
+                    .map(|o| kmsproof_solver::ElemPred::matches(Glob::literal(o, false)))
+                    .collect();
+                let carried = Term::and([
+                    Term::var(*p),
+                    Term::not(Term::set_empty(*v)),
+                    Term::set_all(*v, kmsproof_solver::ElemPred::or(op)),
+                ]);
+                self.invariants.push(Term::implies(self.action_is("CreateGrant"), carried));
+            }
+        }
+        if let Some(p) = present.filter(|_| crate::invariants::is_principal_tag(key)) {
+            // Invariant `principal-tags`: the root user, services and anonymous callers have none.
+            let untagged = Term::or([
+                self.caller.class_is(crate::binding::CallerClass::Root),
+                self.caller.class_is(crate::binding::CallerClass::Service),
+                self.caller.class_is(crate::binding::CallerClass::Anonymous),
+            ]);
+            self.invariants.push(Term::implies(Term::var(p), Term::not(untagged)));
         }
     }
 }
@@ -648,6 +690,9 @@ impl Encoder {
     pub fn request_constraint(&self, req: &crate::request::Request) -> Term {
         use crate::request::{Caller, CtxValue};
         let mut parts = vec![self.action_is(&req.action)];
+        if let (Some(v), Some(id)) = (self.grant, &req.grant_id) {
+            parts.push(Term::str_match(v, Glob::literal(id, false)));
+        }
         let (caller, session) = match &req.caller {
             Caller::Iam { arn, kind: crate::request::IamKind::RoleSession { .. }, .. } => {
                 let session = arn.rsplit('/').next().filter(|_| arn.contains(":sts:")).unwrap_or("kmsproof-session");

@@ -7,8 +7,9 @@ mod condition;
 mod statement;
 
 pub use condition::{evaluate as evaluate_condition, CondOutcome};
-pub use statement::{match_statement, resource_covers, Match, Via};
+pub use statement::{match_statement, resource_covers, role_path_name, Match, Via};
 
+use crate::binding::exemption;
 use crate::grant::Grant;
 use crate::kms_rules::{is_cross_account_action, GRANT_OPS_IGNORING_CONSTRAINTS};
 use crate::policy::{Effect, Policy, PolicyKind};
@@ -24,6 +25,9 @@ pub struct Inputs {
     pub scps: Vec<Policy>,
     pub boundary: Option<Policy>,
     pub grants: Vec<Grant>,
+    /// The organization's management account, whose principals SCPs do not limit; `None`:
+    /// the caller's account is a member account (see `binding`).
+    pub management_account: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,13 +100,22 @@ impl Decision {
 pub fn authorize(inputs: &Inputs, req: &Request) -> Decision {
     let on_key = req.resource.is_some();
     let mut statements = Vec::new();
-    if on_key {
+    if is_retire(req) {
+        let why = "the kms:RetireGrant permission is not effective in a key policy: the grant decides who retires it (KMS Developer Guide, retiring and revoking grants)";
+        statements.extend(not_consulted(&inputs.key_policy, why));
+    } else if on_key {
         statements.extend(evaluate_policy(&inputs.key_policy, req));
     } else {
-        statements.extend(not_consulted(&inputs.key_policy, req));
+        let why = format!("{} is not authorized on a key, so only IAM policies decide", req.action_name());
+        statements.extend(not_consulted(&inputs.key_policy, &why));
     }
-    for p in inputs.identity.iter().chain(&inputs.scps).chain(&inputs.boundary) {
-        statements.extend(evaluate_policy(p, req));
+    let slots = [(PolicyKind::Identity, &inputs.identity[..]), (PolicyKind::Scp, &inputs.scps[..])];
+    let boundary = inputs.boundary.iter().map(|p| (PolicyKind::Boundary, p));
+    for (slot, p) in slots.into_iter().flat_map(|(k, ps)| ps.iter().map(move |p| (k, p))).chain(boundary) {
+        match exemption(slot, &req.caller, inputs.management_account.as_deref()) {
+            Some(why) => statements.extend(not_binding(p, &why)),
+            None => statements.extend(evaluate_policy(p, req)),
+        }
     }
     let grants: Vec<GrantResult> = inputs.grants.iter().map(|g| evaluate_grant(g, req)).collect();
     let notes = collect_notes(&statements);
@@ -180,7 +193,12 @@ fn applies_text(via: Via) -> String {
     .to_string()
 }
 
-fn not_consulted(p: &Policy, req: &Request) -> Vec<StatementResult> {
+/// `kms:RetireGrant`: authorized by the grant it retires, not by the key policy.
+pub fn is_retire(req: &Request) -> bool {
+    req.service == "kms" && req.action == "RetireGrant"
+}
+
+fn not_consulted(p: &Policy, why: &str) -> Vec<StatementResult> {
     p.statements
         .iter()
         .map(|st| StatementResult {
@@ -192,10 +210,26 @@ fn not_consulted(p: &Policy, req: &Request) -> Vec<StatementResult> {
             applies: false,
             via: None,
             decisive: false,
-            detail: format!(
-                "not consulted: {} is not authorized on a key, so only IAM policies decide",
-                req.action_name()
-            ),
+            detail: format!("not consulted: {why}"),
+            notes: vec![],
+        })
+        .collect()
+}
+
+/// The statements of a policy that cannot bind this caller (see `binding`).
+fn not_binding(p: &Policy, why: &str) -> Vec<StatementResult> {
+    p.statements
+        .iter()
+        .map(|st| StatementResult {
+            policy: p.source.clone(),
+            kind: p.kind,
+            statement: st.label(),
+            index: st.index,
+            effect: st.effect,
+            applies: false,
+            via: None,
+            decisive: false,
+            detail: format!("does not apply: {why}"),
             notes: vec![],
         })
         .collect()
@@ -238,16 +272,17 @@ struct Guardrails {
 }
 
 fn guardrails(d: &Decision, inputs: &Inputs, req: &Request) -> Guardrails {
-    let iam_caller = matches!(req.caller, Caller::Iam { .. });
+    let binds = |kind| exemption(kind, &req.caller, inputs.management_account.as_deref()).is_none();
+    let (scps_bind, boundary_binds) = (binds(PolicyKind::Scp), binds(PolicyKind::Boundary));
     let scp_block = inputs
         .scps
         .iter()
-        .find(|p| iam_caller && !allows_in(d, PolicyKind::Scp, &p.source))
+        .find(|p| scps_bind && !allows_in(d, PolicyKind::Scp, &p.source))
         .map(|p| format!("the SCP {} does not allow {}", p.source, req.action_name()));
     let boundary_block = inputs
         .boundary
         .as_ref()
-        .filter(|p| iam_caller && !allows_in(d, PolicyKind::Boundary, &p.source))
+        .filter(|p| boundary_binds && !allows_in(d, PolicyKind::Boundary, &p.source))
         .map(|p| format!("the permissions boundary {} does not allow {}", p.source, req.action_name()));
     Guardrails { scp_block, boundary_block }
 }
@@ -259,6 +294,8 @@ fn allow(d: &mut Decision, inputs: &Inputs, req: &Request) {
         Err("AWS KMS accepts only signed requests; an anonymous caller is never allowed".to_string())
     } else if req.resource.is_none() {
         identity_path(d, &g, req)
+    } else if is_retire(req) {
+        retire_path(d, &g, req)
     } else {
         key_paths(d, &g, req)
     };
@@ -421,7 +458,86 @@ fn grant_path(d: &mut Decision, g: &Guardrails, req: &Request, reasons: &mut Vec
     Some(format!("allowed by grant {} ({})", d.grants[i].grant, d.grants[i].source))
 }
 
+/// `RetireGrant` ([GRANT-DELETE]): the grant's retiring principal, its grantee when the
+/// grant includes `RetireGrant`, and the account the grant was created in may retire it;
+/// an account (named, or the issuing one) through its root user or an IAM policy allowing
+/// `kms:RetireGrant` (the boundary applies there), a named principal directly (SCPs still
+/// apply). An IAM `Deny` still denies.
+fn retire_path(d: &mut Decision, g: &Guardrails, req: &Request) -> Result<String, String> {
+    let identity = identity_allows(d, req);
+    let mut reasons = Vec::new();
+    for i in 0..d.grants.len() {
+        let gr = &d.grants[i];
+        if !gr.applies {
+            continue;
+        }
+        if gr.to_account && !identity {
+            reasons.push(format!(
+                "grant {} lets the caller's account retire it, but no identity policy allows kms:RetireGrant",
+                gr.grant
+            ));
+            continue;
+        }
+        if let Err(why) = guarded(g, gr.to_account) {
+            reasons.push(format!("grant {} may be retired by the caller, but {why}", gr.grant));
+            continue;
+        }
+        d.grants[i].decisive = true;
+        if d.grants[i].to_account {
+            mark(d, |s| s.kind != PolicyKind::KeyPolicy);
+        }
+        return Ok(format!("allowed: {} ({})", d.grants[i].detail, d.grants[i].source));
+    }
+    if reasons.is_empty() {
+        let id = req.grant_id.as_deref().unwrap_or("?");
+        return Err(format!("no grant given ({id}) lets the caller retire it"));
+    }
+    Err(reasons.join("; "))
+}
+
+/// `Ok(to_account)` when the caller may retire `g` (see [`retire_path`]).
+fn retire_applies(g: &Grant, req: &Request) -> Result<(bool, String), String> {
+    let key = req.resource.as_deref().unwrap_or_default();
+    if !g.is_on_key(key) {
+        return Err(format!("the grant is on another key ({})", g.key_id.as_deref().unwrap_or("?")));
+    }
+    if req.grant_id.as_deref() != Some(g.id()) {
+        return Err(format!("the request retires grant {}, not {}", req.grant_id.as_deref().unwrap_or("?"), g.id()));
+    }
+    let retiring = g.retiring.as_deref().map(|p| grantee_matches(p, &req.caller));
+    let grantee = g.has_operation("RetireGrant").then(|| grantee_matches(&g.grantee, &req.caller));
+    if retiring == Some(Ok(false)) {
+        return Ok((false, format!("grant {} names the caller as its retiring principal", g.label)));
+    }
+    if grantee == Some(Ok(false)) {
+        return Ok((false, format!("grant {} includes RetireGrant and names the caller as its grantee", g.label)));
+    }
+    if retiring == Some(Ok(true)) || grantee == Some(Ok(true)) {
+        return Ok((true, format!("grant {} names the caller's account, which delegates to IAM policies", g.label)));
+    }
+    let issuing = g.issued_in(req.key_account().unwrap_or_default());
+    if req.caller.account() == Some(issuing) {
+        return Ok((true, format!("grant {} was created in the caller's account {issuing}", g.label)));
+    }
+    Err(format!(
+        "the caller is not the grant's retiring principal ({}), nor its grantee with RetireGrant, nor in the account it was created in ({issuing})",
+        g.retiring.as_deref().unwrap_or("none")
+    ))
+}
+
 fn evaluate_grant(g: &Grant, req: &Request) -> GrantResult {
+    if is_retire(req) {
+        let (applies, to_account, detail) =
+            retire_applies(g, req).map_or_else(|why| (false, false, why), |(a, d)| (true, a, d));
+        return GrantResult {
+            source: g.source.clone(),
+            grant: g.label.clone(),
+            applies,
+            to_account,
+            decisive: false,
+            detail,
+        };
+    }
     let (applies, to_account, detail) =
         grant_applies(g, req).map_or_else(|why| (false, false, why), |acct| (true, acct, "applies".to_string()));
     GrantResult { source: g.source.clone(), grant: g.label.clone(), applies, to_account, decisive: false, detail }
@@ -456,8 +572,7 @@ fn grantee_matches(grantee: &str, caller: &Caller) -> Result<bool, String> {
     if direct {
         return Ok(false);
     }
-    let account = caller.account().unwrap_or("-");
-    if grantee == account || grantee == format!("arn:aws:iam::{account}:root") {
+    if crate::grant::account_of(grantee).is_some_and(|a| Some(a.as_str()) == caller.account()) {
         return Ok(true);
     }
     Err(format!("the grantee is {grantee}, not the caller"))

@@ -149,12 +149,22 @@ fn entry_via(e: &PrincipalEntry, caller: &Caller) -> Option<Via> {
     match (e, caller) {
         (PrincipalEntry::Everyone, _) => Some(Via::Everyone),
         (PrincipalEntry::Account(a), Caller::Iam { account, .. }) if a == account => Some(Via::Account),
+        // The role with exactly this path and name (a session ARN carries no path: its role
+        // is read as pathless). Role names are unique in an account, and AWS resolves the
+        // policy's role ARN to that role, so `role/R` never names `role/p/R`.
         (
-            PrincipalEntry::Role { account: ra, name, .. },
-            Caller::Iam { account, kind: IamKind::RoleSession { role }, .. },
-        ) if ra == account && name == role => Some(Via::Role),
+            PrincipalEntry::Role { account: ra, arn: want, .. },
+            Caller::Iam { account, kind: IamKind::RoleSession { .. }, .. },
+        ) if ra == account && role_path_name(want) == caller.principal_arn().as_deref().and_then(role_path_name) => {
+            Some(Via::Role)
+        }
         (PrincipalEntry::Exact(want), Caller::Iam { arn, .. }) if want == arn => Some(Via::Exact),
         (PrincipalEntry::Service(want), Caller::Service(name)) if want == name => Some(Via::Service),
         _ => None,
     }
+}
+
+/// `path/Name` of a role ARN (what follows `:role/`).
+pub fn role_path_name(arn: &str) -> Option<&str> {
+    arn.split_once(":role/").map(|(_, rest)| rest)
 }

@@ -1,0 +1,95 @@
+//! Invariants of real requests: what AWS always (or never) sends. The request reader
+//! rejects a request that breaks one (so a counterexample that breaks one fails its replay,
+//! loudly), and the encoder searches only requests that keep them (`encode`, where each is
+//! built, names its id).
+
+use crate::kms_rules::GRANT_OPERATIONS;
+use crate::request::{Caller, CtxValue, IamKind, Request};
+
+/// One invariant: an id, the rule, its source, and the check on a concrete request.
+pub struct Invariant {
+    pub id: &'static str,
+    pub rule: &'static str,
+    pub source: &'static str,
+    /// `Err(why)` when the request breaks the invariant.
+    pub check: fn(&Request) -> Result<(), String>,
+}
+
+/// The invariants the request reader enforces (the caller shapes, derived keys and key
+/// applicability are enforced where they are read: `request`, `catalog`).
+pub const INVARIANTS: &[Invariant] = &[
+    Invariant {
+        id: "create-grant-operations",
+        rule: "a kms:CreateGrant request carries kms:GrantOperations, a non-empty list of grant operations",
+        source: "KMS API reference, CreateGrant: the Operations parameter is required (1 to 20 items of the \
+                 GrantOperation enum)",
+        check: create_grant_operations,
+    },
+    Invariant {
+        id: "principal-tags",
+        rule: "aws:PrincipalTag/* keys exist only for IAM users, roles and federated users: never for the root \
+               user, service principals or anonymous callers",
+        source: "IAM User Guide, global condition keys (aws:PrincipalTag: tags attached to the principal, i.e. an \
+                 IAM user or role, or session tags); the root user cannot be tagged",
+        check: principal_tags,
+    },
+    Invariant {
+        id: "encryption-context-keys",
+        rule: "encryption-context keys are non-empty strings",
+        source: "KMS API reference, EncryptionContext (EncryptionContextKey: minimum length 1)",
+        check: encryption_context_keys,
+    },
+];
+
+/// Checks every invariant; the first broken one is the error.
+pub fn check(req: &Request) -> Result<(), String> {
+    INVARIANTS.iter().try_for_each(|i| (i.check)(req).map_err(|why| format!("{why} ({})", i.source)))
+}
+
+fn create_grant_operations(req: &Request) -> Result<(), String> {
+    if req.service != "kms" || req.action != "CreateGrant" {
+        return Ok(());
+    }
+    match req.context.get("kms:GrantOperations") {
+        Some(CtxValue::Many(ops)) if !ops.is_empty() => {
+            match ops.iter().find(|o| !GRANT_OPERATIONS.contains(&o.as_str())) {
+                Some(bad) => Err(format!(
+                    "kms:GrantOperations holds \"{bad}\", which is not a grant operation (expected one of {})",
+                    GRANT_OPERATIONS.join(", ")
+                )),
+                None => Ok(()),
+            }
+        }
+        _ => Err("a kms:CreateGrant request always carries kms:GrantOperations (a non-empty list such as \
+                  [\"Decrypt\"])"
+            .into()),
+    }
+}
+
+fn principal_tags(req: &Request) -> Result<(), String> {
+    let untagged = match &req.caller {
+        Caller::Iam { kind: IamKind::Root, .. } => Some("the root user"),
+        Caller::Service(_) => Some("a service principal"),
+        Caller::Anonymous => Some("an anonymous caller"),
+        Caller::Iam { .. } => None,
+    };
+    match (untagged, req.context.iter().find(|(k, _)| is_principal_tag(k))) {
+        (Some(who), Some((key, _))) => Err(format!("{key} is given, but {who} has no principal tags")),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `key` is an `aws:PrincipalTag/<tag>` key (any case).
+pub fn is_principal_tag(key: &str) -> bool {
+    key.len() > "aws:PrincipalTag/".len() && key[.."aws:PrincipalTag/".len()].eq_ignore_ascii_case("aws:PrincipalTag/")
+}
+
+fn encryption_context_keys(req: &Request) -> Result<(), String> {
+    let empty_listed = matches!(req.context.get("kms:EncryptionContextKeys"),
+        Some(CtxValue::Many(keys)) if keys.iter().any(String::is_empty));
+    let empty_pair = req.context.iter().any(|(k, _)| k.eq_ignore_ascii_case("kms:EncryptionContext:"));
+    if empty_listed || empty_pair {
+        return Err("an encryption-context key is empty".into());
+    }
+    Ok(())
+}
