@@ -110,6 +110,41 @@ pub fn exemption(kind: PolicyKind, caller: &Caller, management_account: Option<&
     None
 }
 
+/// What a proof over `inputs` covers: for each kind of policy given, the callers it binds
+/// (a `Deny` in an identity policy, say, does not bind the root user).
+pub fn scope(inputs: &crate::eval::Inputs) -> Vec<String> {
+    let given = [
+        (PolicyKind::Identity, inputs.identity.len()),
+        (PolicyKind::Scp, inputs.scps.len()),
+        (PolicyKind::Boundary, usize::from(inputs.boundary.is_some())),
+    ];
+    given
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .filter_map(|(kind, n)| {
+            let rule = rule(*kind)?;
+            let bound: Vec<&str> = rule.binds.iter().map(|c| c.label()).collect();
+            let free: Vec<&str> = ALL.iter().filter(|c| !rule.binds.contains(c)).map(|c| c.label()).collect();
+            let mgmt = match (&inputs.management_account, rule.management_exempt) {
+                (Some(m), true) => format!(" (not principals of the management account {m})"),
+                (None, true) => {
+                    " (the caller's account is taken to be a member account; see --management-account)".into()
+                }
+                _ => String::new(),
+            };
+            Some(format!(
+                "the {n} {}(s) given bind {} callers{mgmt}; not {} callers: {}",
+                kind.label(),
+                bound.join(", "),
+                free.join(", "),
+                rule.source
+            ))
+        })
+        .collect()
+}
+
+const ALL: &[CallerClass] = &[Root, User, Role, ServiceLinkedRole, Federated, Service, Anonymous];
+
 impl CallerClass {
     pub fn label(self) -> &'static str {
         match self {

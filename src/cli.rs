@@ -308,9 +308,19 @@ fn check(args: &CheckArgs) -> i32 {
             return exit::INTERNAL;
         }
     };
+    let scope = kmsproof::binding::scope(&cfg.inputs);
     match cfg.format {
-        Format::Text => print!("{}", report::check_text(&results)),
-        Format::Json => println!("{}", pretty(&report::check_json(&results, &cfg.key_arn))),
+        Format::Text => {
+            for line in &scope {
+                println!("scope: {line}");
+            }
+            print!("{}", report::check_text(&results));
+        }
+        Format::Json => {
+            let mut out = report::check_json(&results, &cfg.key_arn);
+            out["scope"] = serde_json::json!(scope);
+            println!("{}", pretty(&out));
+        }
     }
     let violated = results.iter().any(|r| matches!(r.verdict, Verdict::Violated));
     let unknown = results.iter().any(|r| matches!(r.verdict, Verdict::Unknown(_)));

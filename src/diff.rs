@@ -18,6 +18,7 @@ use crate::pattern::Piece;
 use crate::policy::operator::Family;
 use crate::policy::CondValue;
 use crate::policy::{parse_policy, Policy, PolicyKind};
+use crate::readings::Reading;
 use crate::request::CtxValue;
 use crate::request::Request;
 use kmsproof_solver::{solve_with, BoolVar, Glob, Limits, Model, Outcome, Term};
@@ -174,6 +175,8 @@ pub struct DiffResult {
     /// Constructs not modelled exactly, left free in the proofs (opaque atoms): a `none`
     /// direction holds whatever they evaluate to, and the report says so.
     pub free: Vec<String>,
+    /// Undocumented readings a `none` direction rests on (see `readings`).
+    pub rests_on: Vec<String>,
 }
 
 /// The solver and the evaluator disagree on an exactly encoded witness: a bug.
@@ -242,14 +245,15 @@ fn kms_diff(old: &Side, new: &Side, key_arn: &str, opts: DiffOptions) -> Result<
         let unknown = |why: &String| (Direction::Unknown(why.clone()), ActionList::open(why));
         return Ok(result(unknown(&why), unknown(&why), Seen::default()));
     }
-    let build = |bindings: Bindings| -> Result<(Encoder, Term, Term), Unsupported> {
+    let build = |bindings: Bindings, reading: Option<Reading>| -> Result<(Encoder, Term, Term), Unsupported> {
         let policies: Vec<&Policy> = old.all_policies().into_iter().chain(new.all_policies()).collect();
-        let mut enc = Encoder::new(key_arn, &policies, &[]).with_opaque_atoms().with_bindings(bindings);
+        let mut enc =
+            Encoder::new(key_arn, &policies, &[]).with_opaque_atoms().with_bindings(bindings).with_reading(reading);
         let (a_old, a_new) = (allowed(&mut enc, old)?, allowed(&mut enc, new)?);
         Ok((enc, a_new, a_old))
     };
     let (new_allows, mut seen) = search_direction(&build, old, new, opts, Allowed::New)?;
-    let swapped = |b: Bindings| build(b).map(|(enc, a_new, a_old)| (enc, a_old, a_new));
+    let swapped = |b: Bindings, r: Option<Reading>| build(b, r).map(|(enc, a_new, a_old)| (enc, a_old, a_new));
     let (old_allows, more) = search_direction(&swapped, old, new, opts, Allowed::Old)?;
     seen.merge(more);
     Ok(result(new_allows, old_allows, seen))
@@ -269,8 +273,9 @@ fn policy_direction(
     let mut parts = Vec::new();
     let mut seen = Seen::default();
     for (yes, no, part) in crate::diff_prune::split(yes, no) {
-        let build = |bindings: Bindings| -> Result<(Encoder, Term, Term), Unsupported> {
-            let mut enc = Encoder::generic(&[&yes, &no]).with_opaque_atoms().with_bindings(bindings);
+        let build = |bindings: Bindings, reading: Option<Reading>| -> Result<(Encoder, Term, Term), Unsupported> {
+            let mut enc =
+                Encoder::generic(&[&yes, &no]).with_opaque_atoms().with_bindings(bindings).with_reading(reading);
             let a_yes = policy_allows(&mut enc, &yes)?;
             Ok(match part {
                 NoPart::Allows => {
@@ -353,7 +358,7 @@ impl Witness {
 type Bindings = BTreeMap<String, String>;
 
 /// Builds one direction's encoding under some bindings: the encoder, "YES allows", "NO allows".
-type Build<'a> = dyn Fn(Bindings) -> Result<(Encoder, Term, Term), Unsupported> + 'a;
+type Build<'a> = dyn Fn(Bindings, Option<Reading>) -> Result<(Encoder, Term, Term), Unsupported> + 'a;
 
 /// One direction, then — when opaque atoms left it unknown — a second, exact search among
 /// the requests whose variable-read keys have fixed values (an under-approximation: only a
@@ -366,7 +371,7 @@ fn search_direction(
     opts: DiffOptions,
     who: Allowed,
 ) -> Result<((Direction, ActionList), Seen), DiffMismatch> {
-    let (enc, yes, no) = match build(Bindings::new()) {
+    let (enc, yes, no) = match build(Bindings::new(), None) {
         Ok(x) => x,
         Err(Unsupported(why)) => {
             let why = format!("not encoded exactly: {why}");
@@ -375,13 +380,17 @@ fn search_direction(
     };
     let keys = enc.keys.values().map(|(name, _)| name.clone()).collect();
     let free = enc.opaque_atoms().iter().map(|(_, o)| o.describe()).collect();
-    let seen = Seen { keys, free };
     let first = Search { enc: &enc, old, new, opts }.direction(&yes, &no, who)?;
+    let rests_on = match first.0 {
+        Direction::None => resting_on(build, &enc.consulted(), opts),
+        _ => vec![],
+    };
+    let seen = Seen { keys, free, rests_on };
     let bindings = enc.variable_bindings();
     if !matches!(first.0, Direction::Unknown(_)) || bindings.is_empty() {
         return Ok((first, seen));
     }
-    let Ok((mut enc2, yes2, no2)) = build(bindings) else { return Ok((first, seen)) };
+    let Ok((mut enc2, yes2, no2)) = build(bindings, None) else { return Ok((first, seen)) };
     let Ok(bound) = enc2.binding_constraint() else { return Ok((first, seen)) };
     let (second, mut actions) =
         Search { enc: &enc2, old, new, opts }.direction(&Term::and([yes2, bound]), &no2, who)?;
@@ -396,6 +405,21 @@ fn search_direction(
     Ok(((second, actions), seen))
 }
 
+/// The undocumented readings a `none` direction depends on: each consulted one is encoded
+/// the other way and the direction asked again; any answer but `unsat` means it rests on it.
+fn resting_on(build: &Build, consulted: &[Reading], opts: DiffOptions) -> Vec<String> {
+    consulted
+        .iter()
+        .filter(|r| {
+            let Ok((enc, yes, no)) = build(Bindings::new(), Some(**r)) else { return true };
+            let relevant = Term::and([yes, Term::not(no)]);
+            let goal = Term::and([enc.invariants(), enc.opaque_lemmas(), relevant.clone()]);
+            solve_with(enc.vocabulary(), &goal, &relevant, opts.limits, 1) != kmsproof_solver::Outcome::Unsat
+        })
+        .map(|r| crate::readings::describe(*r))
+        .collect()
+}
+
 fn allowed(enc: &mut Encoder, side: &Side) -> Result<Term, Unsupported> {
     match side {
         Side::Kms(inputs) => authorization(enc, inputs),
@@ -408,11 +432,14 @@ fn allowed(enc: &mut Encoder, side: &Side) -> Result<Term, Unsupported> {
 struct Seen {
     keys: Vec<String>,
     free: Vec<String>,
+    /// Undocumented readings a `none` direction rests on.
+    rests_on: Vec<String>,
 }
 
 impl Seen {
     fn merge(&mut self, other: Seen) {
-        for (mine, more) in [(&mut self.keys, other.keys), (&mut self.free, other.free)] {
+        let pairs = [(&mut self.keys, other.keys), (&mut self.free, other.free), (&mut self.rests_on, other.rests_on)];
+        for (mine, more) in pairs {
             mine.extend(more);
             mine.sort();
             mine.dedup();
@@ -432,7 +459,16 @@ fn result(
         (Direction::None, Direction::Found(_)) => DiffVerdict::LessPermissive,
         (Direction::Found(_), Direction::Found(_)) => DiffVerdict::Incomparable,
     };
-    DiffResult { verdict, new_allows, old_allows, new_actions, old_actions, keys: seen.keys, free: seen.free }
+    DiffResult {
+        verdict,
+        new_allows,
+        old_allows,
+        new_actions,
+        old_actions,
+        keys: seen.keys,
+        free: seen.free,
+        rests_on: seen.rests_on,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,6 +20,7 @@ pub mod load;
 pub mod pattern;
 pub mod policy;
 pub mod query;
+pub mod readings;
 pub mod report;
 pub mod request;
 pub mod value;

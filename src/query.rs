@@ -68,6 +68,9 @@ pub struct CheckResult {
     /// Constructs not modelled exactly, left free in the proof (opaque atoms): a `holds`
     /// holds whatever they evaluate to, and says so.
     pub free: Vec<String>,
+    /// Undocumented readings a proof rests on: under the other reading Z3 did not answer
+    /// `unsat` (see `readings`).
+    pub rests_on: Vec<String>,
 }
 
 /// The solver and the evaluator disagree: a bug in kmsproof, never a result.
@@ -143,7 +146,8 @@ pub fn load_property_set(path: &std::path::Path) -> Result<PropertySet, Error> {
         boundary: boundary.as_deref(),
         grants: grants.iter().map(|p| p.as_path()).collect(),
     };
-    let inputs = crate::load::load_inputs(&paths)?;
+    let mut inputs = crate::load::load_inputs(&paths)?;
+    inputs.management_account = doc.get("management_account").and_then(Json::as_str).map(str::to_string);
     let properties = match doc.get("properties") {
         Some(p) => properties_from(p, "properties", &mut sink),
         None => {
@@ -268,7 +272,14 @@ fn check_one(
         Ok(x) => x,
         Err(Unsupported(why)) => {
             let verdict = Verdict::Unknown(format!("not encoded exactly: {why}"));
-            return Ok(CheckResult { name: p.name.clone(), expect: p.expect, verdict, examples: vec![], free: vec![] });
+            return Ok(CheckResult {
+                name: p.name.clone(),
+                expect: p.expect,
+                verdict,
+                examples: vec![],
+                free: vec![],
+                rests_on: vec![],
+            });
         }
     };
     let free: Vec<String> = enc.opaque_atoms().iter().map(|(_, o)| o.describe()).collect();
@@ -278,12 +289,17 @@ fn check_one(
         verdict,
         examples,
         free: free.clone(),
+        rests_on: vec![],
+    };
+    let proved = |verdict| {
+        let rests_on = resting_on(inputs, key_arn, p, &enc.consulted(), limits);
+        Ok(CheckResult { rests_on, ..result(verdict, vec![]) })
     };
     let wants_allowed = p.expect != Expect::Always;
     match (solve_with(enc.vocabulary(), &goal, &relevant, limits, examples), p.expect) {
         (Outcome::Unknown(why), _) => Ok(result(Verdict::Unknown(why), vec![])),
-        (Outcome::Unsat, Expect::Sometimes) => Ok(result(Verdict::Violated, vec![])),
-        (Outcome::Unsat, _) => Ok(result(Verdict::Holds, vec![])),
+        (Outcome::Unsat, Expect::Sometimes) => proved(Verdict::Violated),
+        (Outcome::Unsat, _) => proved(Verdict::Holds),
         (Outcome::Sat(models), expect) => {
             let verdict = if expect == Expect::Sometimes { Verdict::Holds } else { Verdict::Violated };
             let replayed = models.iter().map(|m| replay(inputs, &enc, p, m, wants_allowed));
@@ -306,6 +322,26 @@ fn check_one(
             Ok(result(verdict, confirmed))
         }
     }
+}
+
+/// The undocumented readings an `unsat` answer depends on: each one the encoding consulted
+/// is encoded the other way and asked again; any answer but `unsat` means the proof rests
+/// on the chosen reading.
+fn resting_on(
+    inputs: &Inputs,
+    key_arn: &str,
+    p: &Property,
+    consulted: &[crate::readings::Reading],
+    limits: Limits,
+) -> Vec<String> {
+    consulted
+        .iter()
+        .filter(|r| {
+            let again = encode_query_full(inputs, key_arn, p, Default::default(), Some(**r));
+            !matches!(again, Ok((enc, goal, relevant)) if solve_with(enc.vocabulary(), &goal, &relevant, limits, 1) == Outcome::Unsat)
+        })
+        .map(|r| crate::readings::describe(*r))
+        .collect()
 }
 
 /// The exact search among requests whose variable-read keys have fixed values (see
@@ -347,18 +383,63 @@ fn encode_query_with(
     p: &Property,
     bindings: std::collections::BTreeMap<String, String>,
 ) -> Result<(Encoder, Term, Term), Unsupported> {
+    encode_query_full(inputs, key_arn, p, bindings, None)
+}
+
+/// [`encode_query_with`], with one undocumented reading encoded the other way.
+fn encode_query_full(
+    inputs: &Inputs,
+    key_arn: &str,
+    p: &Property,
+    bindings: std::collections::BTreeMap<String, String>,
+    alternate: Option<crate::readings::Reading>,
+) -> Result<(Encoder, Term, Term), Unsupported> {
     let policies: Vec<&crate::policy::Policy> = std::iter::once(&inputs.key_policy)
         .chain(&inputs.identity)
         .chain(&inputs.scps)
         .chain(&inputs.boundary)
         .collect();
+    // Keys the property fixes to one value are bound to it: exact, since every request of
+    // the shape has that value, so policy variables reading them are decided exactly.
+    let mut bindings = bindings;
+    for (key, value) in pinned_keys(&p.shape) {
+        bindings.retain(|k, _| !k.eq_ignore_ascii_case(&key));
+        bindings.insert(key, value);
+    }
     let mut enc = Encoder::new(key_arn, &policies, &[&p.shape]).with_opaque_atoms().with_bindings(bindings);
+    if let Some(r) = alternate {
+        enc = enc.with_alternate(r);
+    }
     let allowed = authorization(&mut enc, inputs)?;
     let shape = enc.statement(&p.shape)?.applies;
+    let bound = enc.binding_constraint()?;
     let decision = if p.expect == Expect::Always { Term::not(allowed) } else { allowed };
     let relevant = Term::and([shape, decision]);
-    let goal = Term::and([enc.invariants(), enc.opaque_lemmas(), relevant.clone()]);
+    let goal = Term::and([enc.invariants(), enc.opaque_lemmas(), bound, relevant.clone()]);
     Ok((enc, goal, relevant))
+}
+
+/// The keys a property's shape fixes to exactly one value: a plain `StringEquals` (no
+/// `IfExists`, no set qualifier) with one literal value, on a key that is not derived from
+/// the caller (`aws:PrincipalAccount` and `aws:username` excepted: they bind through it).
+pub fn pinned_keys(shape: &Statement) -> std::collections::BTreeMap<String, String> {
+    use crate::pattern::Piece;
+    let mut out = std::collections::BTreeMap::new();
+    for c in &shape.conditions {
+        let plain = c.op.spec.name == "StringEquals" && !c.op.if_exists && c.op.set.is_none();
+        let single_text = crate::catalog::catalog().key(&c.key).map_or(true, |k| {
+            !k.multi && matches!(k.ty, crate::catalog::KeyType::String | crate::catalog::KeyType::Arn)
+        });
+        let bindable = single_text && !crate::encode::is_derived_key(&c.key)
+            || c.key.eq_ignore_ascii_case("aws:PrincipalAccount")
+            || c.key.eq_ignore_ascii_case("aws:username");
+        if let (true, true, [crate::policy::CondValue::Text(pieces)]) = (plain, bindable, c.values.as_slice()) {
+            if let [Piece::Text(t)] = pieces.as_slice() {
+                out.insert(c.key.clone(), t.clone());
+            }
+        }
+    }
+    out
 }
 
 fn replay(

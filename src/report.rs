@@ -164,6 +164,7 @@ pub fn check_json(results: &[CheckResult], key_arn: &str) -> Value {
                 "examples": r.examples.iter().map(|e| json!({"request": e.request, "decision": e.decision.reason.as_str(), "statements": deciding(&e.decision)})).collect::<Vec<_>>(),
                 "reason": match &r.verdict { Verdict::Unknown(why) => json!(why), _ => Value::Null },
                 "free": r.free,
+                "rests_on": r.rests_on,
             })
         })
         .collect();
@@ -183,12 +184,21 @@ fn free_note(proof: &str, free: &[String]) -> String {
     )
 }
 
+/// "Z3 unsat", with the constructs left free and the undocumented readings it rests on.
+fn proof_note(free: &[String], rests_on: &[String]) -> String {
+    let unsat = free_note("Z3 unsat", free);
+    match rests_on {
+        [] => unsat,
+        readings => format!("{unsat}; rests on an UNCONFIRMED reading: {}", readings.join("; ")),
+    }
+}
+
 /// One block per property: verdict, then each counterexample (one request per line, in
 /// the format `kmsproof eval --request` reads) and what decided it.
 pub fn check_text(results: &[CheckResult]) -> String {
     let mut out = String::new();
     for r in results {
-        let unsat = free_note("Z3 unsat", &r.free);
+        let unsat = proof_note(&r.free, &r.rests_on);
         let label = match (&r.verdict, r.expect) {
             (Verdict::Holds, crate::query::Expect::Sometimes) => "HOLDS (witness found and replayed)".to_string(),
             (Verdict::Holds, _) => format!("HOLDS (proved: {unsat})"),
@@ -386,11 +396,12 @@ pub fn diff_json(r: &DiffResult, old: &str, new: &str, key: Option<&str>) -> Val
         "new_allows_actions": actions_json(&r.new_actions, &r.keys, "newly allowed"),
         "old_allows_actions": actions_json(&r.old_actions, &r.keys, "no longer allowed"),
         "free": r.free,
+        "rests_on": r.rests_on,
     })
 }
 
 fn verdict_line(r: &DiffResult) -> String {
-    let unsat = free_note("Z3 unsat", &r.free);
+    let unsat = proof_note(&r.free, &r.rests_on);
     match &r.verdict {
         DiffVerdict::Equivalent => format!("EQUIVALENT (proved: {} in both directions)", unsat),
         DiffVerdict::MorePermissive => {

@@ -285,3 +285,86 @@ fn bad_property_files_are_input_errors() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn verdicts_do_not_depend_on_examples() {
+    // A property that pins the tag and the context value a policy variable compares is
+    // decided exactly (issue 13, item 6): the same verdict for any --examples.
+    let props =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/properties/issue13-pinned-variables.props.json");
+    let set = kmsproof::query::load_property_set(&props).unwrap();
+    for examples in [1, 3, 5] {
+        let results =
+            kmsproof::query::check(&set.inputs, &set.key_arn, &set.properties, examples, Default::default()).unwrap();
+        let verdicts: Vec<String> = results.iter().map(|r| format!("{:?}", r.verdict)).collect();
+        assert_eq!(verdicts, ["Holds", "Holds", "Holds"], "--examples {examples}");
+    }
+}
+
+#[test]
+fn proofs_name_the_unconfirmed_readings_they_rest_on() {
+    // ForAnyValue:…IfExists on an absent key is read as false; the proof says it rests on
+    // that reading, because under the other one the property is violated.
+    let kp = temp(
+        "foranyvalue-ifexists.json",
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/App"}, "Action": "kms:Decrypt", "Resource": "*", "Condition": {"ForAnyValue:StringLikeIfExists": {"kms:EncryptionContextKeys": "app*"}}}]}"#,
+    );
+    let args = |fmt: &'static str| {
+        let kp = kp.to_str().unwrap().to_string();
+        kmsproof(&[
+            "check",
+            "--key-policy",
+            &kp,
+            "--never",
+            "kms:Decrypt",
+            "--where",
+            "Null kms:EncryptionContextKeys true",
+            "--format",
+            fmt,
+        ])
+    };
+    let v = json(&args("json"));
+    assert_eq!(v["results"][0]["verdict"], "holds", "{v}");
+    let rests = v["results"][0]["rests_on"].as_array().unwrap();
+    assert!(rests.len() == 1 && rests[0].as_str().unwrap().contains("foranyvalue-ifexists-absent"), "{v}");
+    let text = String::from_utf8(args("text").stdout).unwrap();
+    assert!(text.contains("rests on an UNCONFIRMED reading"), "{text}");
+    // A proof the reading does not change says nothing of it.
+    let v =
+        json(&kmsproof(&["check", "--key-policy", kp.to_str().unwrap(), "--never", "kms:Encrypt", "--format", "json"]));
+    assert_eq!(v["results"][0]["verdict"], "holds");
+    assert_eq!(v["results"][0]["rests_on"], serde_json::json!([]), "{v}");
+}
+
+#[test]
+fn diffs_name_the_unconfirmed_readings_they_rest_on() {
+    // Adding ForAnyValue:…IfExists on context keys changes nothing for requests without a
+    // context only under the chosen reading: the `none` direction says it rests on it.
+    let old = temp(
+        "fav-old.json",
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/App"}, "Action": "kms:Decrypt", "Resource": "*", "Condition": {"ForAnyValue:StringLike": {"kms:EncryptionContextKeys": "app*"}}}]}"#,
+    );
+    let new = temp(
+        "fav-new.json",
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/App"}, "Action": "kms:Decrypt", "Resource": "*", "Condition": {"ForAnyValue:StringLikeIfExists": {"kms:EncryptionContextKeys": "app*"}}}]}"#,
+    );
+    let v = json(&kmsproof(&["diff", old.to_str().unwrap(), new.to_str().unwrap(), "--format", "json"]));
+    assert_eq!(v["verdict"], "equivalent", "{v}");
+    assert!(v["rests_on"][0].as_str().unwrap_or_default().contains("foranyvalue-ifexists-absent"), "{v}");
+}
+
+#[test]
+fn check_says_which_callers_identity_policies_bind() {
+    let o = kmsproof(&[
+        "check",
+        "--key-policy",
+        "corpus/key-policies/kp01-default.json",
+        "--identity-policy",
+        "corpus/identity-policies/ip22-deny-decrypt.json",
+        "--never",
+        "kms:Decrypt",
+    ]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("scope: the 1 identity-policy(s) given bind") && text.contains("not root-user"), "{text}");
+    assert!(text.contains("VIOLATED") && text.contains("arn:aws:iam::111122223333:root"), "{text}");
+}

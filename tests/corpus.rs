@@ -27,7 +27,9 @@ fn main() {
         trials.push(Trial::test(name, move || run_property_file(&path)));
     }
     let pairs = diffs::pair_dirs(&root.join("corpus/diffs"));
-    for dir in pairs.into_iter().chain(diffs::pair_dirs(&root.join("corpus/diffs-identity"))) {
+    let more =
+        [diffs::pair_dirs(&root.join("corpus/diffs-identity")), diffs::pair_dirs(&root.join("corpus/diffs-sets"))];
+    for dir in pairs.into_iter().chain(more.into_iter().flatten()) {
         let group = dir.parent().and_then(|p| p.file_name()).unwrap_or_default().to_string_lossy().to_string();
         let name = format!("{group}::{}", dir.file_name().unwrap_or_default().to_string_lossy());
         trials.push(Trial::test(name, move || diffs::run_corpus_pair(&dir)));
@@ -142,7 +144,8 @@ fn run_case_file(path: &Path) -> Result<(), Failed> {
         boundary: boundary.as_deref(),
         grants: grants.iter().map(PathBuf::as_path).collect(),
     };
-    let inputs = load_inputs(&paths).map_err(|e| e.to_string())?;
+    let mut inputs = load_inputs(&paths).map_err(|e| e.to_string())?;
+    inputs.management_account = str_field(&doc, "management_account").map(str::to_string);
     let cases = match doc.get("cases").map(|c| &c.kind) {
         Some(json::Kind::Array(items)) if !items.is_empty() => items,
         _ => return Err(format!("{label}: expected a non-empty \"cases\" list").into()),

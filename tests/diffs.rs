@@ -12,7 +12,10 @@ pub fn diff_pair(dir: &Path, examples: usize, key_arn: Option<&str>) -> Result<D
         let (text, label) = read_source(&dir.join(name)).map_err(|e| e.to_string())?;
         Side::from_policy_text(&text, &label).map_err(|e| e.to_string())
     };
-    let (old, new) = (side("old.json")?, side("new.json")?);
+    let (old, new) = match set_sides(dir)? {
+        Some(sides) => sides,
+        None => (side("old.json")?, side("new.json")?),
+    };
     let key_arn = match (&old, &new) {
         (Side::Kms(_), Side::Kms(_)) if key_arn.is_some() => key_arn.unwrap_or_default().to_string(),
         (Side::Kms(a), Side::Kms(b)) => kmsproof::query::default_key_arn(a)
@@ -22,6 +25,36 @@ pub fn diff_pair(dir: &Path, examples: usize, key_arn: Option<&str>) -> Result<D
     };
     let opts = DiffOptions { examples, actions: examples, limits: kmsproof_solver::Limits::default() };
     diff(&old, &new, &key_arn, opts).map_err(|m| m.to_string())
+}
+
+/// A set-form pair: `expect.json` names each side's authorization context (`old`, `new`:
+/// `key_policy`, `identity_policies`, `grants`, `scps`, `boundary`, `management_account`,
+/// paths relative to the pair), as `kmsproof diff --old-key-policy … --new-…` compares them.
+fn set_sides(dir: &Path) -> Result<Option<(Side, Side)>, String> {
+    let Ok(text) = std::fs::read_to_string(dir.join("expect.json")) else { return Ok(None) };
+    let expect: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let side = |v: &serde_json::Value| -> Result<Side, String> {
+        let one = |k: &str| v[k].as_str().map(|p| dir.join(p));
+        let many = |k: &str| -> Vec<PathBuf> {
+            v[k].as_array().into_iter().flatten().filter_map(|p| p.as_str()).map(|p| dir.join(p)).collect()
+        };
+        let (kp, ids, grants, scps, boundary) =
+            (one("key_policy"), many("identity_policies"), many("grants"), many("scps"), one("boundary"));
+        let paths = kmsproof::load::InputPaths {
+            key_policy: kp.as_deref(),
+            identity: ids.iter().map(PathBuf::as_path).collect(),
+            scps: scps.iter().map(PathBuf::as_path).collect(),
+            boundary: boundary.as_deref(),
+            grants: grants.iter().map(PathBuf::as_path).collect(),
+        };
+        let mut inputs = kmsproof::load::load_inputs(&paths).map_err(|e| e.to_string())?;
+        inputs.management_account = v["management_account"].as_str().map(str::to_string);
+        Ok(Side::Kms(inputs))
+    };
+    match (expect.get("old"), expect.get("new")) {
+        (Some(o), Some(n)) => Ok(Some((side(o)?, side(n)?))),
+        _ => Ok(None),
+    }
 }
 
 const CORPUS_KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";

@@ -249,6 +249,7 @@ fn unknown_result(why: &str) -> CheckResult {
         verdict: Verdict::Unknown(why.into()),
         examples: vec![],
         free: vec![],
+        rests_on: vec![],
     }
 }
 

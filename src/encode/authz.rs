@@ -18,6 +18,8 @@ pub(crate) struct StatementTerms {
     pub account_only: Term,
     /// Through the exact user or session ARN.
     pub exact: Term,
+    /// Through the caller's role ARN.
+    pub role: Term,
 }
 
 impl Encoder {
@@ -46,8 +48,8 @@ impl Encoder {
             parts.push(t);
         }
         let core = Term::and(parts);
-        let (direct, account, exact) = match &st.principal {
-            None => (Term::TRUE, Term::FALSE, Term::FALSE),
+        let (direct, account, exact, role) = match &st.principal {
+            None => (Term::TRUE, Term::FALSE, Term::FALSE, Term::FALSE),
             Some(p) => {
                 let of = |pick: &dyn Fn(&PrincipalEntry) -> bool| {
                     Term::or(p.entries.iter().filter(|e| pick(e)).map(|e| self.caller.entry(e)).collect::<Vec<_>>())
@@ -55,10 +57,11 @@ impl Encoder {
                 let direct = of(&|e| !matches!(e, PrincipalEntry::Account(_)));
                 let account = of(&|e| matches!(e, PrincipalEntry::Account(_)));
                 let exact = of(&|e| matches!(e, PrincipalEntry::Exact(_)));
+                let role = of(&|e| matches!(e, PrincipalEntry::Role { .. }));
                 if p.negated {
-                    (Term::not(self.caller.not_principal_exempts(&p.entries)), Term::FALSE, Term::FALSE)
+                    (Term::not(self.caller.not_principal_exempts(&p.entries)), Term::FALSE, Term::FALSE, Term::FALSE)
                 } else {
-                    (direct, account, exact)
+                    (direct, account, exact, role)
                 }
             }
         };
@@ -67,7 +70,8 @@ impl Encoder {
             applies: Term::and([Term::or([direct.clone(), account]), core.clone()]),
             direct: Term::and([direct, core.clone()]),
             account_only: Term::and([account_only, core.clone()]),
-            exact: Term::and([exact, core]),
+            exact: Term::and([exact, core.clone()]),
+            role: Term::and([role, core]),
         })
     }
 
@@ -290,7 +294,10 @@ pub fn authorization(enc: &mut Encoder, inputs: &Inputs) -> Result<Term, Unsuppo
 
     let kp_direct = any_of(kp.iter(), Effect::Allow, |t| &t.direct);
     let kp_account = any_of(kp.iter(), Effect::Allow, |t| &t.account_only);
-    let kp_exact = any_of(kp.iter(), Effect::Allow, |t| &t.exact);
+    let mut kp_exact = any_of(kp.iter(), Effect::Allow, |t| &t.exact);
+    if inputs.boundary.is_some() && enc.alternative(crate::readings::Reading::BoundaryCapsRoleArn) {
+        kp_exact = Term::or([kp_exact, any_of(kp.iter(), Effect::Allow, |t| &t.role)]);
+    }
     let kp_any = any_of(kp.iter(), Effect::Allow, |t| &t.applies);
     let grants = inputs.grants.iter().map(|g| enc.grant(g, &identity_allow)).collect::<Result<Vec<_>, _>>()?;
     let grant_ok = Term::and([Term::or(grants), Term::not(scp_block.clone())]);

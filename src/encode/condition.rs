@@ -4,6 +4,7 @@ use super::{caller::arn_like, solver_tokens, Encoder, KeyVar, Unsupported};
 use crate::catalog::KeyType;
 use crate::policy::operator::{Cmp, Family, SetQualifier};
 use crate::policy::{CondValue, Condition};
+use crate::readings::Reading;
 use kmsproof_solver::{Cidr, ElemPred, Glob, Term};
 
 /// One policy value, ready to compare against a request value.
@@ -134,10 +135,14 @@ impl Encoder {
                 let body = match c.op.set {
                     Some(SetQualifier::ForAllValues) => Term::or([Term::not(p), Term::set_all(*v, pred)]),
                     Some(SetQualifier::ForAnyValue) => Term::and([p, Term::set_any(*v, pred)]),
-                    // A list compared without a set operator: false (undocumented; as the evaluator).
+                    // A list compared without a set operator: false (reading `list-without-set-operator`).
+                    None if self.alternative(Reading::ListWithoutSetOperator) => Term::or([
+                        Term::and([Term::not(p.clone()), Term::constant(negated)]),
+                        Term::and([p, Term::set_any(*v, pred)]),
+                    ]),
                     None => Term::and([Term::not(p), Term::constant(negated)]),
                 };
-                if c.op.if_exists {
+                if c.op.if_exists && self.if_exists_holds_when_absent(c) {
                     Term::or([absent, body])
                 } else {
                     body
@@ -148,7 +153,7 @@ impl Encoder {
                 let base = flip(matched);
                 let when_absent = match c.op.set {
                     Some(SetQualifier::ForAllValues) => true,
-                    Some(SetQualifier::ForAnyValue) => c.op.if_exists,
+                    Some(SetQualifier::ForAnyValue) => c.op.if_exists && self.if_exists_holds_when_absent(c),
                     None => c.op.if_exists || negated,
                 };
                 Term::or([
@@ -183,17 +188,28 @@ impl Encoder {
                 p.clone(),
                 Term::or([single_ok, Term::and([Term::not(s.clone()), Term::set_any(*many, pred)])]),
             ]),
+            None if self.alternative(Reading::ListWithoutSetOperator) => Term::or([
+                Term::and([Term::not(p.clone()), Term::constant(negated)]),
+                Term::and([p.clone(), single_ok]),
+                Term::and([p.clone(), Term::not(s.clone()), Term::set_any(*many, pred)]),
+            ]),
             None => Term::or([
                 Term::and([Term::not(p.clone()), Term::constant(negated)]),
                 Term::and([p.clone(), single_ok]),
             ]),
         };
-        if c.op.if_exists {
+        if c.op.if_exists && self.if_exists_holds_when_absent(c) {
             let absent = Term::or([Term::not(p), Term::and([Term::not(s), Term::set_empty(*many)])]);
             Term::or([absent, body])
         } else {
             body
         }
+    }
+
+    /// Whether `IfExists` makes the condition true on an absent key: always, except under
+    /// `ForAnyValue:`, where the chosen reading (`foranyvalue-ifexists-absent`) is false.
+    fn if_exists_holds_when_absent(&self, c: &Condition) -> bool {
+        c.op.set != Some(SetQualifier::ForAnyValue) || self.alternative(Reading::ForAnyValueIfExistsAbsent)
     }
 
     /// Presence and "some policy value matches" for a single-valued key.

@@ -170,6 +170,10 @@ pub struct Encoder {
     pub(crate) keys: BTreeMap<String, (String, KeyVar)>,
     /// The grant a `RetireGrant` request names (created when a grant is encoded).
     pub(crate) grant: Option<StrVar>,
+    /// The undocumented reading encoded the other way (`None`: every chosen reading).
+    pub(crate) alternate: Option<crate::readings::Reading>,
+    /// The undocumented readings the encoding so far depended on.
+    pub(crate) consulted: std::cell::RefCell<std::collections::BTreeSet<crate::readings::Reading>>,
     /// Numbers are compared as integers scaled by 10^scale.
     pub(crate) scale: usize,
     invariants: Vec<Term>,
@@ -214,6 +218,8 @@ impl Encoder {
             bound: BTreeMap::new(),
             keys: BTreeMap::new(),
             grant: None,
+            alternate: None,
+            consulted: Default::default(),
             scale: numeric_scale(statements) + 1,
             invariants: Vec::new(),
         }
@@ -254,6 +260,31 @@ impl Encoder {
     pub fn with_opaque_atoms(mut self) -> Encoder {
         self.opaque = Some(BTreeMap::new());
         self
+    }
+
+    /// Encode `r` the other way (see `readings`): to ask whether a proof rests on it.
+    pub fn with_alternate(mut self, r: crate::readings::Reading) -> Encoder {
+        self.alternate = Some(r);
+        self
+    }
+
+    /// [`Encoder::with_alternate`] when `r` is given.
+    pub fn with_reading(self, r: Option<crate::readings::Reading>) -> Encoder {
+        match r {
+            Some(r) => self.with_alternate(r),
+            None => self,
+        }
+    }
+
+    /// Whether the other reading of `r` is in force; records that the encoding depends on `r`.
+    pub(crate) fn alternative(&self, r: crate::readings::Reading) -> bool {
+        self.consulted.borrow_mut().insert(r);
+        self.alternate == Some(r)
+    }
+
+    /// The undocumented readings the encoding depended on.
+    pub fn consulted(&self) -> Vec<crate::readings::Reading> {
+        self.consulted.borrow().iter().copied().collect()
     }
 
     /// The opaque atoms created so far.

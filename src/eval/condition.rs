@@ -46,6 +46,11 @@ pub fn evaluate(c: &Condition, ctx: &Context) -> CondOutcome {
     };
     let absent = request_values.as_ref().map_or(true, |v| v.is_empty());
     if c.op.if_exists && absent {
+        // `ForAnyValue:…IfExists` on an absent key: false (reading `foranyvalue-ifexists-absent`).
+        if c.op.set == Some(SetQualifier::ForAnyValue) {
+            let note = crate::readings::describe(crate::readings::Reading::ForAnyValueIfExistsAbsent);
+            return CondOutcome { holds: false, note: Some(format!("{} is absent: {note}", c.key)) };
+        }
         return CondOutcome::plain(true);
     }
     let one = |r: &str| value_matches(c, r, ctx);
@@ -316,7 +321,10 @@ mod tests {
             ("ForAllValues:StringNotEquals", r#""Secret""#, Absent, true),
             ("ForAnyValue:StringNotEquals", r#"["a", "b"]"#, Many(&["a", "c"]), true),
             ("ForAnyValue:StringNotEquals", r#"["a", "b"]"#, Many(&["a", "b"]), false),
-            ("ForAnyValue:StringEqualsIfExists", r#""Dept""#, Absent, true),
+            // Undocumented; false as a real-AWS test observed (reading `foranyvalue-ifexists-absent`).
+            ("ForAnyValue:StringEqualsIfExists", r#""Dept""#, Absent, false),
+            ("ForAnyValue:StringEqualsIfExists", r#""Dept""#, Many(&["Dept"]), true),
+            ("ForAllValues:StringEqualsIfExists", r#""Dept""#, Absent, true),
             ("ForAllValues:StringEquals", r#""Dept""#, One("Dept"), true),
             // Multi-valued key without a set operator: undocumented; false, with a note.
             ("StringEquals", r#""Dept""#, Many(&["Dept", "x"]), false),

@@ -1,0 +1,65 @@
+//! Points of AWS semantics that AWS does not document, where kmsproof picks one reading
+//! (`semantics.md` marks them UNCONFIRMED). The evaluator and the encoder implement the
+//! chosen reading; the encoder can also encode the other one, so a proof (`unsat`) whose
+//! answer would change under it says that it rests on the chosen reading.
+
+/// One undocumented point the encoder decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Reading {
+    /// `ForAnyValue:…IfExists` on an absent (or empty) key.
+    ForAnyValueIfExistsAbsent,
+    /// A list-valued key under an operator without `ForAllValues:`/`ForAnyValue:`.
+    ListWithoutSetOperator,
+    /// A permissions boundary and a key-policy `Allow` that names the caller's role ARN.
+    BoundaryCapsRoleArn,
+}
+
+/// What each reading says, what kmsproof chose and why.
+pub struct ReadingInfo {
+    pub reading: Reading,
+    pub id: &'static str,
+    pub chosen: &'static str,
+    pub alternative: &'static str,
+    pub evidence: &'static str,
+}
+
+pub const READINGS: &[ReadingInfo] = &[
+    ReadingInfo {
+        reading: Reading::ForAnyValueIfExistsAbsent,
+        id: "foranyvalue-ifexists-absent",
+        chosen: "ForAnyValue:…IfExists on an absent key is false",
+        alternative: "true (IfExists read as \"absent ⇒ true\" before the set operator)",
+        evidence: "a real-AWS test reported on AWS re:Post (question QU9HFmDzP0QGuU-fd7rS6B7w) observed false, as old \
+                   iam-simulate did; the IAM User Guide is silent",
+    },
+    ReadingInfo {
+        reading: Reading::ListWithoutSetOperator,
+        id: "list-without-set-operator",
+        chosen: "a key holding a list, compared by an operator without ForAllValues:/ForAnyValue:, makes the \
+                 condition false",
+        alternative: "the condition holds when any value of the list matches (as ForAnyValue)",
+        evidence: "AWS says multivalued keys require a set operator and does not document the result; iam-simulate \
+                   evaluates false",
+    },
+    ReadingInfo {
+        reading: Reading::BoundaryCapsRoleArn,
+        id: "boundary-caps-role-arn",
+        chosen:
+            "a permissions boundary caps a key-policy Allow that names the caller's role ARN (only a policy naming \
+                 the exact session or user ARN is exempt)",
+        alternative: "a key-policy Allow naming the role ARN is not capped by the role's boundary",
+        evidence:
+            "IAM policy evaluation logic: a resource-based policy naming the session or user ARN is not limited by \
+                   the boundary; AWS does not say which rule applies to a role ARN (semantics.md 4.2)",
+    },
+];
+
+pub fn info(r: Reading) -> &'static ReadingInfo {
+    READINGS.iter().find(|i| i.reading == r).expect("every reading has a row")
+}
+
+/// "rests on an UNCONFIRMED reading: …", for proofs and reports.
+pub fn describe(r: Reading) -> String {
+    let i = info(r);
+    format!("{} ({}: {}; under the other reading, {}, the answer changes)", i.chosen, i.id, i.evidence, i.alternative)
+}
