@@ -91,6 +91,15 @@ pub fn rule(kind: PolicyKind) -> Option<&'static Binding> {
     BINDINGS.iter().find(|b| b.kind == kind)
 }
 
+/// Reads a `--management-account` value: a 12-digit account ID.
+pub fn management_account(text: &str) -> Result<String, String> {
+    if text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(text.to_string())
+    } else {
+        Err(format!("--management-account: \"{text}\" is not a 12-digit account ID"))
+    }
+}
+
 /// Why a policy of `kind` does not bind `caller`, or `None` when it does.
 pub fn exemption(kind: PolicyKind, caller: &Caller, management_account: Option<&str>) -> Option<String> {
     let rule = rule(kind)?;

@@ -165,11 +165,11 @@ impl InputArgs {
         }
         let mut inputs = load_inputs(&self.paths()).map_err(|e| bad_input(&e))?;
         if let Some(m) = &self.management_account {
-            if m.len() != 12 || !m.bytes().all(|b| b.is_ascii_digit()) {
-                eprintln!("error: --management-account: \"{m}\" is not a 12-digit account ID");
-                return Err(exit::BAD_INPUT);
-            }
-            inputs.management_account = Some(m.clone());
+            let m = kmsproof::binding::management_account(m).map_err(|why| {
+                eprintln!("error: {why}");
+                exit::BAD_INPUT
+            })?;
+            inputs.management_account = Some(m);
         }
         for w in warnings(&inputs) {
             eprintln!("{w}");

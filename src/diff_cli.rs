@@ -70,6 +70,9 @@ pub struct OldSet {
     old_scps: Vec<PathBuf>,
     #[arg(long, value_name = "FILE")]
     old_boundary: Option<PathBuf>,
+    /// OLD organization's management account (SCPs do not limit its principals).
+    #[arg(long, value_name = "ACCOUNT")]
+    old_management_account: Option<String>,
 }
 
 /// The NEW authorization context, file by file (the set form).
@@ -86,6 +89,9 @@ pub struct NewSet {
     new_scps: Vec<PathBuf>,
     #[arg(long, value_name = "FILE")]
     new_boundary: Option<PathBuf>,
+    /// NEW organization's management account.
+    #[arg(long, value_name = "ACCOUNT")]
+    new_management_account: Option<String>,
 }
 
 /// `diff` after validation: both sides loaded, of the same kind.
@@ -164,14 +170,20 @@ impl DiffArgs {
 impl OldSet {
     fn side(&self) -> Result<(Side, String), i32> {
         let o = self;
-        set_side(&paths(&o.old_key_policy, &o.old_identity, &o.old_scps, &o.old_boundary, &o.old_grants))
+        set_side(
+            &paths(&o.old_key_policy, &o.old_identity, &o.old_scps, &o.old_boundary, &o.old_grants),
+            &o.old_management_account,
+        )
     }
 }
 
 impl NewSet {
     fn side(&self) -> Result<(Side, String), i32> {
         let n = self;
-        set_side(&paths(&n.new_key_policy, &n.new_identity, &n.new_scps, &n.new_boundary, &n.new_grants))
+        set_side(
+            &paths(&n.new_key_policy, &n.new_identity, &n.new_scps, &n.new_boundary, &n.new_grants),
+            &n.new_management_account,
+        )
     }
 }
 
@@ -191,11 +203,14 @@ fn paths<'a>(
     }
 }
 
-fn set_side(paths: &InputPaths) -> Result<(Side, String), i32> {
+fn set_side(paths: &InputPaths, management: &Option<String>) -> Result<(Side, String), i32> {
     let Some(kp) = paths.key_policy else {
         return Err(usage("the set form needs --old-key-policy and --new-key-policy"));
     };
-    let inputs = load_inputs(paths).map_err(|e| bad_input(&e))?;
+    let mut inputs = load_inputs(paths).map_err(|e| bad_input(&e))?;
+    if let Some(m) = management {
+        inputs.management_account = Some(kmsproof::binding::management_account(m).map_err(|why| usage(&why))?);
+    }
     print_warnings(&inputs);
     Ok((Side::Kms(inputs), kp.display().to_string()))
 }
