@@ -4,7 +4,7 @@ pub mod operator;
 mod parse;
 mod validate;
 
-pub use parse::{parse_policy, read_statement, unwrap_document};
+pub use parse::{parse_policy, read_property_principals, read_statement, unwrap_document};
 
 use crate::diag::Diagnostic;
 use crate::json::Pos;
@@ -119,6 +119,10 @@ pub enum PrincipalEntry {
     Service(String),
     /// `Federated`, `CanonicalUser` or a unique ID: never a KMS caller here.
     Other(String),
+    /// An ARN pattern with `*`/`?`, in property shapes only (AWS rejects partial wildcards
+    /// in a policy's `Principal`): the callers whose `aws:PrincipalArn` matches it as
+    /// `ArnLike` does, so a role pattern covers the role's sessions.
+    Pattern(String),
 }
 
 /// One key under one operator, e.g. `StringEquals: {"kms:ViaService": [...]}`.
