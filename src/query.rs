@@ -385,5 +385,6 @@ fn replay(
     if let Match::NotApplicable(why) = match_statement(&p.shape, &req) {
         return Err(mismatch(format!("outside the property's shape: {why}")));
     }
-    Ok(Example { request, decision })
+    // The request as AWS sees it (derived keys included), not the model's short form.
+    Ok(Example { request: req.to_json(), decision })
 }

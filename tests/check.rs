@@ -78,7 +78,17 @@ fn violations_come_with_counterexamples_that_eval_confirms() {
             "--format",
             "json",
         ]);
-        assert_eq!(json(&e)["decision"], "allow", "{example}");
+        let replayed = json(&e);
+        assert_eq!(replayed["decision"], "allow", "{example}");
+        // Portable: the witness is the request as AWS sees it, derived keys included, so
+        // eval reads it back to the very same request.
+        assert_eq!(replayed["request"], example["request"], "{example}");
+        let ctx = &example["request"]["context"];
+        if example["request"]["principal"].as_str().is_some_and(|p| p.starts_with("arn:")) {
+            for k in ["aws:PrincipalArn", "aws:PrincipalAccount", "aws:PrincipalType", "kms:CallerAccount"] {
+                assert!(ctx.get(k).is_some(), "{k} missing from {example}");
+            }
+        }
         let via = example["request"]["context"]["kms:ViaService"].as_str().unwrap_or("none");
         assert!(!via.starts_with("ec2.") && !via.starts_with("lambda."), "{via}");
     }
