@@ -415,3 +415,43 @@ fn inline_principal_pattern() {
     assert_eq!(run("444455556666"), "violated");
     assert_eq!(run("logs.amazonaws.com"), "holds");
 }
+
+/// Witness values in the notation AWS sends: ISO 8601 dates, epoch seconds, decimals
+/// without trailing zeros; and `eval` reads the witness back to the same decision.
+#[test]
+fn witness_values_in_aws_notation() {
+    let key = temp(
+        "dated-key.json",
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/App"},
+          "Action": "kms:Decrypt", "Resource": "*", "Condition": {
+            "DateLessThan": {"aws:CurrentTime": "2029-12-31T23:59:59Z"},
+            "DateGreaterThanEquals": {"aws:EpochTime": "1893455999", "aws:TokenIssueTime": "2020-06-30T12:00:00Z"},
+            "NumericGreaterThan": {"aws:MultiFactorAuthAge": "1.5"}}}]}"#,
+    );
+    let o =
+        kmsproof(&["check", "--key-policy", key.to_str().unwrap(), "--sometimes", "kms:Decrypt", "--format", "json"]);
+    let v = json(&o);
+    let witness = &v["results"][0]["examples"][0]["request"];
+    let ctx = &witness["context"];
+    let text = |k: &str| ctx[k].as_str().unwrap_or_else(|| panic!("{k} missing: {witness}")).to_string();
+    for k in ["aws:CurrentTime", "aws:TokenIssueTime"] {
+        let t = text(k);
+        assert!(t.len() >= 20 && t.as_bytes()[10] == b'T' && t.ends_with('Z'), "{k} = {t}");
+    }
+    let epoch = text("aws:EpochTime");
+    assert!(epoch.bytes().all(|b| b.is_ascii_digit()) && epoch.parse::<u64>().unwrap() >= 1_893_455_999, "{epoch}");
+    let age = text("aws:MultiFactorAuthAge");
+    assert!(!age.contains('.') || !age.ends_with('0'), "{age}");
+    let req = temp("dated-witness.json", &witness.to_string());
+    let e = json(&kmsproof(&[
+        "eval",
+        "--key-policy",
+        key.to_str().unwrap(),
+        "--request",
+        req.to_str().unwrap(),
+        "--format",
+        "json",
+    ]));
+    assert_eq!(e["decision"], "allow", "{witness}");
+    assert_eq!(&e["request"], witness);
+}
