@@ -163,7 +163,7 @@ impl InputArgs {
         }
         let inputs = load_inputs(&self.paths()).map_err(|e| bad_input(&e))?;
         for w in warnings(&inputs) {
-            eprintln!("{w}");
+            eprintln!("{}", w.render());
         }
         Ok(inputs)
     }
@@ -280,6 +280,7 @@ pub(crate) fn cli_error(message: String) -> Error {
         pos: Default::default(),
         path: String::new(),
         message,
+        snippet: None,
     }])
 }
 
@@ -315,7 +316,7 @@ pub(crate) fn bad_input(e: &Error) -> i32 {
     match e {
         Error::Invalid(diags) => {
             for d in diags {
-                eprintln!("{d}");
+                eprintln!("{}", d.render());
             }
         }
         Error::Io { .. } => eprintln!("error: {e}"),

@@ -455,3 +455,22 @@ fn witness_values_in_aws_notation() {
     assert_eq!(e["decision"], "allow", "{witness}");
     assert_eq!(&e["request"], witness);
 }
+
+/// Errors and warnings read like a compiler's: the grep-able first line, then the line of
+/// the file with carets under the value and the suggestion when there is one.
+#[test]
+fn diagnostics_show_the_offending_line() {
+    let props = temp("caret-props.json", "[{\"name\": \"x\",\n \"expect\": \"maybe\", \"action\": \"kms:Decrypt\"}]");
+    let o = kmsproof(&["check", "--key-policy", "examples/key-policy.json", "--properties", props.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    let want = "caret-props.json:2:12: error: at [0].expect: expected \"never\", \"always\" or \"sometimes\"\n  |\n2 |  \"expect\": \"maybe\", \"action\": \"kms:Decrypt\"}]\n  |            ^^^^^^^\n";
+    assert!(err.contains(want), "{err}");
+    let key = temp(
+        "caret-key.json",
+        "{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Principal\": \"*\",\n  \"Action\": [\"kms:Decrypt\", \"kms:Encrpyt\"], \"Resource\": \"*\"}]}",
+    );
+    let o = kmsproof(&["check", "--key-policy", key.to_str().unwrap(), "--sometimes", "kms:Decrypt"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    let want = "2 |   \"Action\": [\"kms:Decrypt\", \"kms:Encrpyt\"], \"Resource\": \"*\"}]}\n  |                             ^^^^^^^^^^^^^ did you mean kms:Encrypt?\n";
+    assert!(err.contains("caret-key.json:2:29: warning: at Statement[0].Action:") && err.contains(want), "{err}");
+}

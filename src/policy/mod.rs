@@ -76,6 +76,8 @@ pub struct Statement {
     pub resource: Option<Matcher>,
     pub conditions: Vec<Condition>,
     pub pos: Pos,
+    /// Where each `Action`/`NotAction` pattern was written, for diagnostics on it.
+    pub action_pos: Vec<Pos>,
 }
 
 impl Statement {

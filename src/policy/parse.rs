@@ -55,7 +55,7 @@ pub fn unwrap_document(doc: Json, sink: &mut Sink) -> Option<Json> {
         return Some(inner);
     };
     let decoded = if text.trim_start().starts_with('{') { text.to_string() } else { url_decode(text)? };
-    sink.source = format!("{} (embedded {label}, positions within it)", sink.source).into();
+    sink.retarget(format!("{} (embedded {label}, positions within it)", sink.source), &decoded);
     match json::parse(&decoded) {
         Ok(d) => Some(d),
         Err(e) => {
@@ -187,8 +187,12 @@ pub fn read_statement(st: &Json, index: usize, path: &str, vars: bool, sink: &mu
         },
     };
     let principal = read_principals(st, path, sink);
-    let action = pair(st, "Action", "NotAction", path, sink)
-        .map(|(v, negated, p)| Matcher { negated, patterns: read_actions(v, &p, sink) });
+    let mut action_pos = Vec::new();
+    let action = pair(st, "Action", "NotAction", path, sink).map(|(v, negated, p)| {
+        let (patterns, positions) = read_actions(v, &p, sink).into_iter().unzip();
+        action_pos = positions;
+        Matcher { negated, patterns }
+    });
     if action.is_none() && st.get("Action").is_none() && st.get("NotAction").is_none() {
         sink.error(st.pos, path, "missing \"Action\" or \"NotAction\"");
     }
@@ -196,7 +200,8 @@ pub fn read_statement(st: &Json, index: usize, path: &str, vars: bool, sink: &mu
         .map(|(v, negated, p)| Matcher { negated, patterns: read_resources(v, &p, vars, sink) });
     let conditions =
         st.get("Condition").map(|c| read_conditions(c, &format!("{path}.Condition"), vars, sink)).unwrap_or_default();
-    Some(Statement { index, sid, effect: effect?, principal, action: action?, resource, conditions, pos: st.pos })
+    let effect = effect?;
+    Some(Statement { index, sid, effect, principal, action: action?, resource, conditions, pos: st.pos, action_pos })
 }
 
 fn show(v: &Json) -> String {
@@ -251,7 +256,8 @@ fn string_list<'a>(v: &'a Json, path: &str, sink: &mut Sink) -> Vec<(&'a str, &'
     }
 }
 
-fn read_actions(v: &Json, path: &str, sink: &mut Sink) -> Vec<Vec<Piece>> {
+/// Each action pattern with where it was written.
+fn read_actions(v: &Json, path: &str, sink: &mut Sink) -> Vec<(Vec<Piece>, json::Pos)> {
     let mut out = Vec::new();
     for (a, at) in string_list(v, path, sink) {
         let ok = a == "*"
@@ -260,7 +266,7 @@ fn read_actions(v: &Json, path: &str, sink: &mut Sink) -> Vec<Vec<Piece>> {
         if !ok {
             sink.error(at.pos, path, format!("malformed action \"{a}\" (expected \"service:Action\", wildcards allowed in the action name, or \"*\")"));
         }
-        out.push(vec![Piece::Text(a.to_string())]);
+        out.push((vec![Piece::Text(a.to_string())], at.pos));
     }
     out
 }
