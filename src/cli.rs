@@ -77,7 +77,8 @@ struct CheckArgs {
     /// ... are allowed for some request.
     #[arg(long, value_name = "ACTIONS", conflicts_with = "properties")]
     sometimes: Option<String>,
-    /// Inline property: the caller (`*`, an account ID, an IAM ARN or a service principal).
+    /// Inline property: the caller (`*`, an account ID, an IAM/STS ARN, an ARN pattern such as
+    /// `arn:aws:iam::111122223333:role/*`, or a service principal).
     #[arg(long, value_name = "PRINCIPAL", requires = "inline")]
     principal: Option<String>,
     /// Inline property: a condition `OPERATOR KEY VALUE...` (repeatable; all must hold).
@@ -172,7 +173,7 @@ impl InputArgs {
             inputs.management_account = Some(m);
         }
         for w in warnings(&inputs) {
-            eprintln!("{w}");
+            eprintln!("{}", w.render());
         }
         Ok(inputs)
     }
@@ -275,11 +276,8 @@ impl CheckArgs {
             }
             block[*key] = json!(values);
         }
-        let principal = match self.principal.as_deref() {
-            None | Some("*") => json!("*"),
-            Some(p) if p.ends_with(".amazonaws.com") => json!({"Service": p}),
-            Some(p) => json!({"AWS": p}),
-        };
+        // Read as a property's `principal`: an account ID, an ARN, an ARN pattern, a service.
+        let principal = json!(self.principal.as_deref().unwrap_or("*"));
         let name = format!("{} {} {}", actions.join(","), expect, self.conditions.join(" and "));
         Ok(json!({"name": name.trim(), "expect": expect, "principal": principal, "action": actions, "condition": condition}).to_string())
     }
@@ -292,6 +290,7 @@ pub(crate) fn cli_error(message: String) -> Error {
         pos: Default::default(),
         path: String::new(),
         message,
+        snippet: None,
     }])
 }
 
@@ -337,7 +336,7 @@ pub(crate) fn bad_input(e: &Error) -> i32 {
     match e {
         Error::Invalid(diags) => {
             for d in diags {
-                eprintln!("{d}");
+                eprintln!("{}", d.render());
             }
         }
         Error::Io { .. } => eprintln!("error: {e}"),

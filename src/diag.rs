@@ -20,6 +20,73 @@ pub struct Diagnostic {
     /// JSON path such as `Statement[2].Condition.StringEquals`.
     pub path: String,
     pub message: String,
+    /// The offending line of the document, for [`Diagnostic::render`]; `None` when there
+    /// is no document text (command-line errors, unreadable files).
+    pub snippet: Option<Snippet>,
+}
+
+/// One source line and the byte range of the value a diagnostic points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snippet {
+    pub line: String,
+    pub span: std::ops::Range<usize>,
+}
+
+impl Snippet {
+    /// The line of `pos` in `text`, the span covering the JSON token that starts there (a
+    /// string to its closing quote, a number or word to its end, else one character).
+    pub fn at(text: &str, pos: Pos) -> Option<Snippet> {
+        let line = text.lines().nth(pos.line.checked_sub(1)?)?.trim_end_matches('\r');
+        let start = line.char_indices().nth(pos.col.checked_sub(1)?).map(|(i, _)| i)?;
+        let rest = &line[start..];
+        let len = match rest.chars().next()? {
+            '"' => {
+                let mut escaped = false;
+                let close = rest.char_indices().skip(1).find(|&(_, c)| {
+                    let end = c == '"' && !escaped;
+                    escaped = c == '\\' && !escaped;
+                    end
+                });
+                close.map_or(rest.len(), |(i, _)| i + 1)
+            }
+            c if c == '-' || c.is_ascii_alphanumeric() => {
+                rest.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))).unwrap_or(rest.len())
+            }
+            c => c.len_utf8(),
+        };
+        Some(Snippet { line: line.to_string(), span: start..start + len })
+    }
+}
+
+impl Diagnostic {
+    /// The diagnostic as a compiler prints it: the one-line form (which tools grep), then
+    /// the offending line with a caret under the value, labelled with the suggestion when
+    /// the message carries one ("did you mean kms:Encrypt?").
+    pub fn render(&self) -> String {
+        let Some(snippet) = &self.snippet else { return self.to_string() };
+        let level = match self.severity {
+            Severity::Warning => annotate_snippets::Level::Warning,
+            Severity::Error => annotate_snippets::Level::Error,
+        };
+        let label = suggestion(&self.message).unwrap_or_default();
+        let message = level.title("").snippet(
+            annotate_snippets::Snippet::source(&snippet.line)
+                .line_start(self.pos.line)
+                // Carets (the renderer draws a warning's span with dashes).
+                .annotation(annotate_snippets::Level::Error.span(snippet.span.clone()).label(&label)),
+        );
+        let drawn = annotate_snippets::Renderer::plain().render(message).to_string();
+        // The renderer's own title line gives way to the one-line form.
+        let body = drawn.split_once('\n').map_or("", |(_, rest)| rest);
+        format!("{self}\n{}", body.trim_end().trim_end_matches('|').trim_end())
+    }
+}
+
+/// `did you mean X?`, when the message suggests a spelling.
+fn suggestion(message: &str) -> Option<String> {
+    let start = message.find("did you mean ")?;
+    let end = message[start..].find('?')? + start + 1;
+    Some(message[start..end].to_string())
 }
 
 impl fmt::Display for Diagnostic {
@@ -45,11 +112,19 @@ impl fmt::Display for Diagnostic {
 pub struct Sink {
     pub source: Arc<str>,
     pub items: Vec<Diagnostic>,
+    /// The document the positions refer to (set by [`Sink::document`] and [`Sink::retarget`]).
+    text: Option<Arc<str>>,
 }
 
 impl Sink {
     pub fn new(source: &str) -> Sink {
-        Sink { source: source.into(), items: Vec::new() }
+        Sink { source: source.into(), items: Vec::new(), text: None }
+    }
+
+    /// Positions from now on refer to `text` (an embedded document), named `source`.
+    pub fn retarget(&mut self, source: String, text: &str) {
+        self.source = source.into();
+        self.text = Some(text.into());
     }
 
     pub fn error(&mut self, pos: Pos, path: &str, message: impl Into<String>) {
@@ -61,12 +136,15 @@ impl Sink {
     }
 
     fn push(&mut self, severity: Severity, pos: Pos, path: &str, message: String) {
-        self.items.push(Diagnostic { severity, source: self.source.clone(), pos, path: path.to_string(), message });
+        let snippet = self.text.as_deref().and_then(|t| Snippet::at(t, pos));
+        let source = self.source.clone();
+        self.items.push(Diagnostic { severity, source, pos, path: path.to_string(), message, snippet });
     }
 
     /// Parses a whole input document; a syntax error becomes an `Error::Invalid` carrying
     /// everything collected so far.
     pub fn document(&mut self, text: &str) -> Result<crate::json::Json, Error> {
+        self.text = Some(text.into());
         crate::json::parse(text).map_err(|e| {
             self.error(e.pos, "", e.message);
             Error::Invalid(std::mem::take(&mut self.items))
@@ -90,4 +168,40 @@ pub enum Error {
 fn render(diags: &[Diagnostic]) -> String {
     let errors: Vec<String> = diags.iter().filter(|d| d.severity == Severity::Error).map(|d| d.to_string()).collect();
     errors.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rendered_like_a_compiler() {
+        let text = "{\"Statement\": {\n  \"Action\": \"kms:Encrpyt\", \"Resource\": \"*\"}}";
+        let mut sink = Sink::new("k.json");
+        sink.document(text).unwrap();
+        sink.warn(
+            Pos { line: 2, col: 13 },
+            "Statement.Action",
+            "\"kms:Encrpyt\" matches no KMS action (did you mean kms:Encrypt?)",
+        );
+        sink.error(Pos { line: 2, col: 40 }, "Statement.Resource", "bad");
+        let shown: Vec<String> = sink.items.iter().map(Diagnostic::render).collect();
+        assert_eq!(
+            shown[0],
+            "k.json:2:13: warning: at Statement.Action: \"kms:Encrpyt\" matches no KMS action (did you mean kms:Encrypt?)\n  |\n2 |   \"Action\": \"kms:Encrpyt\", \"Resource\": \"*\"}}\n  |             ^^^^^^^^^^^^^ did you mean kms:Encrypt?"
+        );
+        assert!(shown[1].ends_with("\n  |                                        ^^^"), "{}", shown[1]);
+        // The one-line form stays as tools grep it.
+        assert_eq!(sink.items[1].to_string(), "k.json:2:40: error: at Statement.Resource: bad");
+    }
+
+    #[test]
+    fn spans_cover_the_token() {
+        let span = |line: &str, col| Snippet::at(line, Pos { line: 1, col }).map(|s| s.span);
+        assert_eq!(span(r#"{"a": "x\"y", "b": -1.5e3, "c": true}"#, 7), Some(6..12));
+        assert_eq!(span(r#"{"a": "x\"y", "b": -1.5e3, "c": true}"#, 20), Some(19..25));
+        assert_eq!(span(r#"{"a": [1]}"#, 7), Some(6..7));
+        assert_eq!(span(r#"{"a": "unterminated"#, 7), Some(6..19));
+        assert_eq!(span("x", 5), None);
+    }
 }

@@ -631,7 +631,8 @@ impl Search<'_> {
             Allowed::Old => old.allowed() && !new.allowed(),
         };
         if confirmed {
-            return Replay::Confirmed(Witness { request, old, new });
+            // The request as AWS sees it (derived keys included), not the model's short form.
+            return Replay::Confirmed(Witness { request: req.to_json(), old, new });
         }
         let got =
             format!("old: {} ({}); new: {} ({})", old.reason.as_str(), old.summary, new.reason.as_str(), new.summary);

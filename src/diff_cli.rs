@@ -241,7 +241,7 @@ fn side_from_text(text: &str, label: &str) -> Result<Side, i32> {
     let side = Side::from_policy_text(text, label).map_err(|e| bad_input(&e))?;
     for p in side.policies() {
         for w in &p.warnings {
-            eprintln!("{w}");
+            eprintln!("{}", w.render());
         }
     }
     Ok(side)
@@ -249,7 +249,7 @@ fn side_from_text(text: &str, label: &str) -> Result<Side, i32> {
 
 fn print_warnings(inputs: &Inputs) {
     for w in warnings(inputs) {
-        eprintln!("{w}");
+        eprintln!("{}", w.render());
     }
 }
 

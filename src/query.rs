@@ -5,7 +5,7 @@ use crate::diag::{Error, Sink};
 use crate::encode::{authorization, decode, Encoder, Unsupported};
 use crate::eval::{authorize, match_statement, Decision, Inputs, Match};
 use crate::json::{Json, Kind, Member};
-use crate::policy::{read_statement, PrincipalEntry, Statement};
+use crate::policy::{read_property_principals, read_statement, PrincipalEntry, Principals, Statement};
 use crate::request::Request;
 use kmsproof_solver::{solve_with, Limits, Outcome, Term};
 use serde_json::Value;
@@ -31,7 +31,9 @@ impl Expect {
     }
 }
 
-/// A property: an IAM statement shape plus an expectation.
+/// A property: an IAM statement shape plus an expectation. Its principal may also be a
+/// plain string or list (account IDs, ARNs, service principals) and ARN patterns
+/// ([`PrincipalEntry::Pattern`]), which a policy's `Principal` cannot hold.
 #[derive(Debug, Clone)]
 pub struct Property {
     pub name: String,
@@ -83,14 +85,8 @@ pub struct ReplayMismatch {
     pub got: String,
 }
 
-const PROPERTY_FIELDS: &[(&str, &str)] = &[
-    ("principal", "Principal"),
-    ("not_principal", "NotPrincipal"),
-    ("action", "Action"),
-    ("not_action", "NotAction"),
-    ("resource", "Resource"),
-    ("condition", "Condition"),
-];
+const PROPERTY_FIELDS: &[(&str, &str)] =
+    &[("action", "Action"), ("not_action", "NotAction"), ("resource", "Resource"), ("condition", "Condition")];
 
 /// Reads a property file: one property object or a list of them.
 pub fn parse_properties(text: &str, source: &str) -> Result<Vec<Property>, Error> {
@@ -178,9 +174,19 @@ fn read_property(p: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<
     let mut name = format!("property {index}");
     let mut expect = None;
     let mut expected = None;
+    let mut principal = None;
     for m in members {
         match (m.key.as_str(), PROPERTY_FIELDS.iter().find(|(k, _)| *k == m.key)) {
             ("name", _) => name = m.value.as_str().unwrap_or(&name).to_string(),
+            ("principal" | "not_principal", _) if principal.is_some() => sink.error(
+                m.key_pos,
+                path,
+                "a property cannot have both \"principal\" and \"not_principal\"",
+            ),
+            ("principal" | "not_principal", _) => {
+                let negated = m.key == "not_principal";
+                principal = Some(read_property_principals(&m.value, negated, &format!("{path}.{}", m.key), sink));
+            }
             ("description", _) => {}
             ("verdict", _) => expected = m.value.as_str().map(str::to_string),
             ("expect", _) => {
@@ -198,13 +204,6 @@ fn read_property(p: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<
             _ => sink.error(m.key_pos, &format!("{path}.{}", m.key), format!("unknown property field \"{}\" (expected name, expect, principal, action, not_action, resource, condition)", m.key)),
         }
     }
-    if !shape.iter().any(|m| m.key == "Principal" || m.key == "NotPrincipal") {
-        shape.push(Member {
-            key: "Principal".into(),
-            key_pos: p.pos,
-            value: Json { pos: p.pos, kind: Kind::String("*".into()) },
-        });
-    }
     if !shape.iter().any(|m| m.key == "Resource") {
         shape.push(Member {
             key: "Resource".into(),
@@ -215,7 +214,8 @@ fn read_property(p: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<
     if expect.is_none() && !sink.has_errors() {
         sink.error(p.pos, path, "missing \"expect\" (never, always or sometimes)");
     }
-    let shape = read_statement(&Json { pos: p.pos, kind: Kind::Object(shape) }, index, path, true, sink)?;
+    let mut shape = read_statement(&Json { pos: p.pos, kind: Kind::Object(shape) }, index, path, true, sink)?;
+    shape.principal = Some(principal.unwrap_or(Principals { negated: false, entries: vec![PrincipalEntry::Everyone] }));
     Some(Property { name, expect: expect?, shape, expected })
 }
 
@@ -466,5 +466,6 @@ fn replay(
     if let Match::NotApplicable(why) = match_statement(&p.shape, &req) {
         return Err(mismatch(format!("outside the property's shape: {why}")));
     }
-    Ok(Example { request, decision })
+    // The request as AWS sees it (derived keys included), not the model's short form.
+    Ok(Example { request: req.to_json(), decision })
 }

@@ -3,36 +3,12 @@
 use crate::diag::Diagnostic;
 use crate::eval::{Decision, Reason};
 use crate::policy::Effect;
-use crate::request::{CtxValue, Request};
-use serde_json::{json, Map, Value};
+use crate::request::Request;
+use serde_json::{json, Value};
 
-/// A request in the exact format `kmsproof eval --request` reads (derived keys included;
-/// they agree with the principal, so the file reads back to the same request).
+/// A request in the exact format `kmsproof eval --request` reads: [`Request::to_json`].
 pub fn request_json(req: &Request) -> Value {
-    let principal = match &req.caller {
-        crate::request::Caller::Iam { arn, .. } => arn.clone(),
-        crate::request::Caller::Service(s) => s.clone(),
-        crate::request::Caller::Anonymous => "anonymous".into(),
-    };
-    let mut context = Map::new();
-    for (k, v) in req.context.iter() {
-        let v = match v {
-            CtxValue::One(s) => json!(s),
-            CtxValue::Many(vs) => json!(vs),
-        };
-        context.insert(k.to_string(), v);
-    }
-    let mut out = Map::new();
-    out.insert("principal".into(), json!(principal));
-    out.insert("action".into(), json!(req.action_name()));
-    if let Some(r) = &req.resource {
-        out.insert("resource".into(), json!(r));
-    }
-    out.insert("context".into(), Value::Object(context));
-    if let Some(g) = &req.grant_id {
-        out.insert("grant_id".into(), json!(g));
-    }
-    Value::Object(out)
+    req.to_json()
 }
 
 fn effect(e: Effect) -> &'static str {
@@ -61,7 +37,7 @@ pub fn decision_json(d: &Decision, req: &Request, warnings: &[Diagnostic]) -> Va
         "decision": if d.allowed() { "allow" } else { "deny" },
         "reason": d.reason.as_str(),
         "summary": d.summary,
-        "request": request_json(req),
+        "request": req.to_json(),
         "statements": statements,
         "grants": grants,
         "notes": d.notes,
@@ -77,7 +53,7 @@ pub fn decision_text(d: &Decision, req: &Request) -> String {
         _ => "DENY",
     };
     out.push_str(&format!("{verdict} ({}): {}\n", d.reason.as_str(), d.summary));
-    let who = request_json(req);
+    let who = req.to_json();
     out.push_str(&format!("request: {} -> {}", who["principal"].as_str().unwrap_or(""), req.action_name()));
     if let Some(r) = &req.resource {
         out.push_str(&format!(" on {r}"));
@@ -256,7 +232,13 @@ fn account_of(principal: &str) -> Option<String> {
 /// keys the policies test that the request lacks; keys derived from the caller left out).
 fn context_summary(w: &Witness, keys: &[String]) -> String {
     let ctx = w.request.get("context").and_then(Value::as_object);
-    let present: Vec<String> = ctx.into_iter().flatten().map(|(k, v)| format!("{k} = {v}")).collect();
+    // Derived keys follow from the principal, which the summary names already.
+    let present: Vec<String> = ctx
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| !crate::encode::is_derived_key(k))
+        .map(|(k, v)| format!("{k} = {v}"))
+        .collect();
     let absent: Vec<&String> = keys
         .iter()
         .filter(|k| !ctx.is_some_and(|c| c.keys().any(|ck| ck.eq_ignore_ascii_case(k))))

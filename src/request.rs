@@ -208,6 +208,36 @@ pub struct Request {
 }
 
 impl Request {
+    /// The request as AWS sees it, in the exact format `kmsproof eval --request` reads:
+    /// derived keys included (they agree with the principal, so it reads back to the same
+    /// request), so another simulator given it sees every key the evaluator did.
+    pub fn to_json(&self) -> serde_json::Value {
+        let principal = match &self.caller {
+            Caller::Iam { arn, .. } => arn.clone(),
+            Caller::Service(s) => s.clone(),
+            Caller::Anonymous => "anonymous".into(),
+        };
+        let mut context = serde_json::Map::new();
+        for (k, v) in self.context.iter() {
+            let v = match v {
+                CtxValue::One(s) => serde_json::json!(s),
+                CtxValue::Many(vs) => serde_json::json!(vs),
+            };
+            context.insert(k.to_string(), v);
+        }
+        let mut out = serde_json::Map::new();
+        out.insert("principal".into(), serde_json::json!(principal));
+        out.insert("action".into(), serde_json::json!(self.action_name()));
+        if let Some(r) = &self.resource {
+            out.insert("resource".into(), serde_json::json!(r));
+        }
+        out.insert("context".into(), serde_json::Value::Object(context));
+        if let Some(g) = &self.grant_id {
+            out.insert("grant_id".into(), serde_json::json!(g));
+        }
+        serde_json::Value::Object(out)
+    }
+
     /// `kms:Decrypt` form.
     pub fn action_name(&self) -> String {
         format!("{}:{}", self.service, self.action)

@@ -183,6 +183,33 @@ fn days_in_month(y: i64, m: i64) -> i64 {
     }
 }
 
+/// An instant as AWS sends `aws:CurrentTime`: ISO 8601 in UTC, `2029-12-31T23:59:59Z`,
+/// with the fraction of a second only when there is one (trailing zeros dropped).
+pub fn iso8601(t: Instant) -> String {
+    const NANOS_PER_DAY: i128 = 86_400 * 1_000_000_000;
+    let (days, rest) = (t.0.div_euclid(NANOS_PER_DAY), t.0.rem_euclid(NANOS_PER_DAY));
+    let (y, m, d) = civil_from_days(days as i64);
+    let secs = rest / 1_000_000_000;
+    let frac = format!("{:09}", rest % 1_000_000_000);
+    let frac = frac.trim_end_matches('0');
+    let frac = if frac.is_empty() { String::new() } else { format!(".{frac}") };
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{frac}Z", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// The date of a day count since 1970-01-01 (Howard Hinnant's algorithm, the inverse of
+/// [`days_from_civil`]).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
 /// Days since 1970-01-01 (Howard Hinnant's algorithm).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -302,6 +329,21 @@ mod tests {
         assert!(d("0.1") < d("0.10001"));
         for bad in ["", "abc", "1.2.3", "--1", ".", "1e", "0x10"] {
             assert!(Decimal::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn iso8601_reads_back() {
+        for text in
+            ["2029-12-31T23:59:59Z", "1970-01-01T00:00:00Z", "2024-02-29T12:00:00.5Z", "2000-03-01T00:00:00.000000001Z"]
+        {
+            let (t, _) = parse_date(text).unwrap();
+            assert_eq!(iso8601(t), text);
+        }
+        assert_eq!(iso8601(Instant(1_893_455_999_000_000_000)), "2029-12-31T23:59:59Z");
+        for days in (-800_000..800_000).step_by(997) {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
         }
     }
 

@@ -287,3 +287,16 @@ fn user_properties_are_asked_of_every_key_policy() {
     assert_eq!(bad.status.code(), Some(2));
     let _ = std::fs::remove_file(props);
 }
+
+#[test]
+fn user_properties_take_principal_patterns() {
+    let props = std::env::temp_dir().join(format!("kmsproof-audit-pattern-props-{}.json", std::process::id()));
+    std::fs::write(&props, r#"[{"name": "no decrypt by any principal of Partner", "expect": "never", "principal": "arn:aws:iam::444455556666:*", "action": "kms:Decrypt"}]"#).unwrap();
+    let p = props.to_string_lossy().to_string();
+    let args = ["--format", "jsonl", "--checks", "KMS009", "--properties", &p];
+    let o = run(&[&args[..], &["corpus/audit/kms002-pos.json", "corpus/audit/kms002-neg.json"]].concat(), None);
+    let text = out(&o);
+    assert_eq!(text.matches("AUD003").count(), 1, "{text}");
+    assert!(text.contains("no decrypt by any principal of Partner") && text.contains("kms002-pos.json"), "{text}");
+    let _ = std::fs::remove_file(props);
+}

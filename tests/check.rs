@@ -78,7 +78,17 @@ fn violations_come_with_counterexamples_that_eval_confirms() {
             "--format",
             "json",
         ]);
-        assert_eq!(json(&e)["decision"], "allow", "{example}");
+        let replayed = json(&e);
+        assert_eq!(replayed["decision"], "allow", "{example}");
+        // Portable: the witness is the request as AWS sees it, derived keys included, so
+        // eval reads it back to the very same request.
+        assert_eq!(replayed["request"], example["request"], "{example}");
+        let ctx = &example["request"]["context"];
+        if example["request"]["principal"].as_str().is_some_and(|p| p.starts_with("arn:")) {
+            for k in ["aws:PrincipalArn", "aws:PrincipalAccount", "aws:PrincipalType", "kms:CallerAccount"] {
+                assert!(ctx.get(k).is_some(), "{k} missing from {example}");
+            }
+        }
         let via = example["request"]["context"]["kms:ViaService"].as_str().unwrap_or("none");
         assert!(!via.starts_with("ec2.") && !via.starts_with("lambda."), "{via}");
     }
@@ -284,6 +294,201 @@ fn bad_property_files_are_input_errors() {
         "not-an-arn",
     ]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+const PRINCIPAL_FORMS_KEY: &str = r#"{"Version": "2012-10-17", "Statement": [
+  {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:role/Reader"}, "Action": "kms:Decrypt", "Resource": "*"},
+  {"Effect": "Allow", "Principal": {"Service": "logs.amazonaws.com"}, "Action": "kms:Encrypt", "Resource": "*"},
+  {"Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "kms:*", "Resource": "*"}]}"#;
+
+/// Every principal form a property accepts, each with the verdict it must get; every
+/// counterexample or witness is replayed by `check` itself, and read back by `eval` here.
+#[test]
+fn principal_forms_in_properties() {
+    let key = temp("principal-forms-key.json", PRINCIPAL_FORMS_KEY);
+    let cases = [
+        (
+            "role pattern reaches its sessions",
+            "sometimes",
+            r#""arn:aws:iam::444455556666:role/*""#,
+            "kms:Decrypt",
+            "holds",
+        ),
+        ("account pattern", "never", r#""arn:aws:iam::444455556666:*""#, "kms:Encrypt", "holds"),
+        ("any role anywhere", "never", r#""arn:aws:iam::*:role/*""#, "kms:Decrypt", "violated"),
+        ("? in the account", "never", r#""arn:aws:iam::44445555666?:role/Rea?er""#, "kms:Decrypt", "violated"),
+        ("pattern not crossing colons", "never", r#""arn:aws:iam::*:user/*""#, "kms:Decrypt", "holds"),
+        (
+            "list",
+            "never",
+            r#"["arn:aws:iam::444455556666:user/*", "arn:aws:sts::444455556666:federated-user/*"]"#,
+            "kms:Decrypt",
+            "holds",
+        ),
+        ("plain role ARN", "sometimes", r#""arn:aws:iam::444455556666:role/Reader""#, "kms:Decrypt", "holds"),
+        ("bare account", "never", r#""444455556666""#, "kms:Decrypt", "violated"),
+        ("service", "sometimes", r#""logs.amazonaws.com""#, "kms:Encrypt", "holds"),
+        ("object syntax with a pattern", "never", r#"{"AWS": "arn:aws:iam::*:role/*"}"#, "kms:Decrypt", "violated"),
+    ];
+    let props: Vec<String> = cases
+        .iter()
+        .map(|(name, expect, p, action, _)| {
+            format!(r#"{{"name": "{name}", "expect": "{expect}", "principal": {p}, "action": "{action}"}}"#)
+        })
+        .collect();
+    let negated = [
+        // Exempting the role by pattern and account 111122223333's IAM principals leaves nobody.
+        (r#"["arn:aws:iam::444455556666:role/Read*", "arn:aws:iam::111122223333:*"]"#, "holds"),
+        (r#"["arn:aws:iam::111122223333:*"]"#, "violated"),
+    ];
+    let props: Vec<String> = props
+        .into_iter()
+        .chain(negated.iter().enumerate().map(|(i, (p, _))| {
+            format!(
+                r#"{{"name": "not_principal {i}", "expect": "never", "not_principal": {p}, "action": "kms:Decrypt"}}"#
+            )
+        }))
+        .collect();
+    let file = temp("principal-forms.json", &format!("[{}]", props.join(",\n")));
+    let o = kmsproof(&[
+        "check",
+        "--key-policy",
+        key.to_str().unwrap(),
+        "--properties",
+        file.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let v = json(&o);
+    let want = cases
+        .iter()
+        .map(|c| (c.0.to_string(), c.4))
+        .chain(negated.iter().enumerate().map(|(i, n)| (format!("not_principal {i}"), n.1)));
+    for (r, (name, verdict)) in v["results"].as_array().unwrap().iter().zip(want) {
+        assert_eq!((r["name"].as_str().unwrap(), r["verdict"].as_str().unwrap()), (name.as_str(), verdict), "{r}");
+        if let Some(request) = r["counterexample"].as_object() {
+            let req = temp("principal-forms-cex.json", &serde_json::Value::Object(request.clone()).to_string());
+            let e = kmsproof(&[
+                "eval",
+                "--key-policy",
+                key.to_str().unwrap(),
+                "--request",
+                req.to_str().unwrap(),
+                "--format",
+                "json",
+            ]);
+            assert_eq!(json(&e)["decision"], "allow", "{r}");
+        }
+    }
+    let violated = &v["results"][2]["counterexample"]["principal"];
+    assert!(violated.as_str().unwrap().starts_with("arn:aws:sts::444455556666:assumed-role/Reader/"), "{violated}");
+}
+
+#[test]
+fn bad_principals_in_properties_are_precise_errors() {
+    let cases = [
+        (r#""arn:aws:s3:::bucket/*""#, "names the service \"s3\""),
+        (r#""arn:aws:iam::*""#, "fewer than six colon-separated parts"),
+        (r#""arn:aws:iam:us-east-1:*:role/*""#, "has a region"),
+        (r#""arn:aws:iam::1234:role/*""#, "the account part \"1234\""),
+        (r#""bob""#, "unknown principal \"bob\""),
+        (r#"["*", 7]"#, "expected a string, found a number"),
+        (r#""arn:aws:iam::111122223333:group/G""#, "malformed principal ARN"),
+    ];
+    for (p, want) in cases {
+        let file =
+            temp("bad-principal.json", &format!(r#"{{"expect": "never", "action": "kms:Decrypt", "principal": {p}}}"#));
+        let o =
+            kmsproof(&["check", "--key-policy", "examples/key-policy.json", "--properties", file.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{p}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("bad-principal.json:1:") && err.contains("at [0].principal") && err.contains(want),
+            "{p}: {err}"
+        );
+    }
+}
+
+#[test]
+fn inline_principal_pattern() {
+    let key = temp("principal-forms-key.json", PRINCIPAL_FORMS_KEY);
+    let run = |p: &str| {
+        let o = kmsproof(&[
+            "check",
+            "--key-policy",
+            key.to_str().unwrap(),
+            "--never",
+            "kms:Decrypt",
+            "--principal",
+            p,
+            "--format",
+            "json",
+        ]);
+        json(&o)["results"][0]["verdict"].as_str().unwrap().to_string()
+    };
+    assert_eq!(run("arn:aws:iam::444455556666:role/*"), "violated");
+    assert_eq!(run("arn:aws:iam::444455556666:user/*"), "holds");
+    assert_eq!(run("444455556666"), "violated");
+    assert_eq!(run("logs.amazonaws.com"), "holds");
+}
+
+/// Witness values in the notation AWS sends: ISO 8601 dates, epoch seconds, decimals
+/// without trailing zeros; and `eval` reads the witness back to the same decision.
+#[test]
+fn witness_values_in_aws_notation() {
+    let key = temp(
+        "dated-key.json",
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/App"},
+          "Action": "kms:Decrypt", "Resource": "*", "Condition": {
+            "DateLessThan": {"aws:CurrentTime": "2029-12-31T23:59:59Z"},
+            "DateGreaterThanEquals": {"aws:EpochTime": "1893455999", "aws:TokenIssueTime": "2020-06-30T12:00:00Z"},
+            "NumericGreaterThan": {"aws:MultiFactorAuthAge": "1.5"}}}]}"#,
+    );
+    let o =
+        kmsproof(&["check", "--key-policy", key.to_str().unwrap(), "--sometimes", "kms:Decrypt", "--format", "json"]);
+    let v = json(&o);
+    let witness = &v["results"][0]["examples"][0]["request"];
+    let ctx = &witness["context"];
+    let text = |k: &str| ctx[k].as_str().unwrap_or_else(|| panic!("{k} missing: {witness}")).to_string();
+    for k in ["aws:CurrentTime", "aws:TokenIssueTime"] {
+        let t = text(k);
+        assert!(t.len() >= 20 && t.as_bytes()[10] == b'T' && t.ends_with('Z'), "{k} = {t}");
+    }
+    let epoch = text("aws:EpochTime");
+    assert!(epoch.bytes().all(|b| b.is_ascii_digit()) && epoch.parse::<u64>().unwrap() >= 1_893_455_999, "{epoch}");
+    let age = text("aws:MultiFactorAuthAge");
+    assert!(!age.contains('.') || !age.ends_with('0'), "{age}");
+    let req = temp("dated-witness.json", &witness.to_string());
+    let e = json(&kmsproof(&[
+        "eval",
+        "--key-policy",
+        key.to_str().unwrap(),
+        "--request",
+        req.to_str().unwrap(),
+        "--format",
+        "json",
+    ]));
+    assert_eq!(e["decision"], "allow", "{witness}");
+    assert_eq!(&e["request"], witness);
+}
+
+/// Errors and warnings read like a compiler's: the grep-able first line, then the line of
+/// the file with carets under the value and the suggestion when there is one.
+#[test]
+fn diagnostics_show_the_offending_line() {
+    let props = temp("caret-props.json", "[{\"name\": \"x\",\n \"expect\": \"maybe\", \"action\": \"kms:Decrypt\"}]");
+    let o = kmsproof(&["check", "--key-policy", "examples/key-policy.json", "--properties", props.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    let want = "caret-props.json:2:12: error: at [0].expect: expected \"never\", \"always\" or \"sometimes\"\n  |\n2 |  \"expect\": \"maybe\", \"action\": \"kms:Decrypt\"}]\n  |            ^^^^^^^\n";
+    assert!(err.contains(want), "{err}");
+    let key = temp(
+        "caret-key.json",
+        "{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Principal\": \"*\",\n  \"Action\": [\"kms:Decrypt\", \"kms:Encrpyt\"], \"Resource\": \"*\"}]}",
+    );
+    let o = kmsproof(&["check", "--key-policy", key.to_str().unwrap(), "--sometimes", "kms:Decrypt"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    let want = "2 |   \"Action\": [\"kms:Decrypt\", \"kms:Encrpyt\"], \"Resource\": \"*\"}]}\n  |                             ^^^^^^^^^^^^^ did you mean kms:Encrypt?\n";
+    assert!(err.contains("caret-key.json:2:29: warning: at Statement[0].Action:") && err.contains(want), "{err}");
 }
 
 #[test]

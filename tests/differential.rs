@@ -278,7 +278,7 @@ fn encoding_agrees_with_the_evaluator_on_random_requests() {
             assert!(
                 can_allow != can_deny,
                 "round {round}: the encoding does not determine the decision for {}",
-                kmsproof::report::request_json(&req)
+                req.to_json()
             );
             assert_eq!(
                 can_allow,
@@ -286,7 +286,7 @@ fn encoding_agrees_with_the_evaluator_on_random_requests() {
                 "round {round}: encoding says {can_allow}, evaluator says {} ({})\nrequest: {}\nkey policy: {:?}",
                 d.reason.as_str(),
                 d.summary,
-                kmsproof::report::request_json(&req),
+                req.to_json(),
                 inputs.key_policy.statements
             );
             compared += 1;
@@ -320,21 +320,15 @@ fn check_verdicts_agree_with_brute_force() {
             }
             let allowed = authorize(&inputs, &req).allowed();
             match (expect, verdict) {
-                (&"never", Verdict::Holds) => assert!(
-                    !allowed,
-                    "round {round}: proved never, but allowed: {}",
-                    kmsproof::report::request_json(&req)
-                ),
-                (&"always", Verdict::Holds) => assert!(
-                    allowed,
-                    "round {round}: proved always, but denied: {}",
-                    kmsproof::report::request_json(&req)
-                ),
-                (&"sometimes", Verdict::Violated) => assert!(
-                    !allowed,
-                    "round {round}: proved no request allowed, but: {}",
-                    kmsproof::report::request_json(&req)
-                ),
+                (&"never", Verdict::Holds) => {
+                    assert!(!allowed, "round {round}: proved never, but allowed: {}", req.to_json())
+                }
+                (&"always", Verdict::Holds) => {
+                    assert!(allowed, "round {round}: proved always, but denied: {}", req.to_json())
+                }
+                (&"sometimes", Verdict::Violated) => {
+                    assert!(!allowed, "round {round}: proved no request allowed, but: {}", req.to_json())
+                }
                 _ => {}
             }
         }
@@ -392,7 +386,7 @@ fn kms_diff_verdicts_agree_with_brute_force() {
         let requests: Vec<(bool, bool, String)> = (0..200)
             .map(|_| {
                 let req = request(&mut rng);
-                let text = kmsproof::report::request_json(&req).to_string();
+                let text = req.to_json().to_string();
                 (authorize(&old, &req).allowed(), authorize(&new, &req).allowed(), text)
             })
             .collect();
@@ -525,7 +519,7 @@ fn identity_diff_rounds(mut rng: Rng, limits: Limits) {
         let requests: Vec<(bool, bool, String)> = (0..200)
             .map(|_| {
                 let req = generic_request(&mut rng);
-                let text = kmsproof::report::request_json(&req).to_string();
+                let text = req.to_json().to_string();
                 (policy_decision(&old, &req).allowed(), policy_decision(&new, &req).allowed(), text)
             })
             .collect();

@@ -242,6 +242,12 @@ impl CallerVars {
             }
             PrincipalEntry::Exact(arn) => self.exact(arn),
             PrincipalEntry::Service(s) => self.matches(Glob::literal(s, false)),
+            // The caller variable is what AWS puts in `aws:PrincipalArn`, so the pattern is
+            // an `ArnLike` pattern on it (a role's sessions hold the role ARN).
+            PrincipalEntry::Pattern(p) => match arn_like(&crate::pattern::glob_tokens(p)) {
+                Some(g) => Term::and([self.is_iam(), self.matches(g)]),
+                None => Term::FALSE,
+            },
             PrincipalEntry::Other(_) => Term::FALSE,
         }
     }
@@ -259,7 +265,9 @@ impl CallerVars {
         let exact = any(&|e| matches!(e, PrincipalEntry::Exact(_)));
         let role = any(&|e| matches!(e, PrincipalEntry::Role { .. }));
         let service = any(&|e| matches!(e, PrincipalEntry::Service(_)));
+        let pattern = any(&|e| matches!(e, PrincipalEntry::Pattern(_)));
         Term::or([
+            pattern,
             Term::and([self.is(Kind::Root), account.clone()]),
             Term::and([self.is(Kind::User), exact.clone(), account.clone()]),
             Term::and([self.is(Kind::Federated), exact.clone(), account.clone()]),
@@ -320,6 +328,10 @@ fn account_glob(g: &Glob) -> Glob {
     account_part(g.tokens().to_vec())
 }
 
+fn is_account(a: &str) -> bool {
+    a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Readable callers for each account the inputs mention, and one no input mentions.
 fn caller_hints(statements: &[&Statement], key_arn: &str) -> Vec<String> {
     let mut accounts: Vec<String> = statements
@@ -328,6 +340,7 @@ fn caller_hints(statements: &[&Statement], key_arn: &str) -> Vec<String> {
         .flat_map(|p| p.entries.iter())
         .filter_map(|e| match e {
             PrincipalEntry::Account(a) | PrincipalEntry::Role { account: a, .. } => Some(a.clone()),
+            PrincipalEntry::Pattern(p) => split_arn(p).map(|p| p[4].to_string()).filter(|a| is_account(a)),
             _ => None,
         })
         .collect();

@@ -52,7 +52,7 @@ fn context(enc: &Encoder, m: &Model) -> Map<String, Value> {
     let mut ctx = Map::new();
     let mut ec_written: Vec<String> = Vec::new();
     for (lower, (name, var)) in &enc.keys {
-        let Some(value) = value(enc, var, m) else { continue };
+        let Some(value) = value(enc, lower, var, m) else { continue };
         let name = match lower.strip_prefix(EC_PREFIX) {
             Some(k) => {
                 // Spell the pair's key as the request's kms:EncryptionContextKeys does.
@@ -77,7 +77,8 @@ fn context(enc: &Encoder, m: &Model) -> Map<String, Value> {
     ctx
 }
 
-fn value(enc: &Encoder, var: &KeyVar, m: &Model) -> Option<Value> {
+/// A key's value as AWS would send it (`lower`: the key, lower case).
+fn value(enc: &Encoder, lower: &str, var: &KeyVar, m: &Model) -> Option<Value> {
     Some(match var {
         KeyVar::Derived(_) => return None,
         KeyVar::Str { present, v } => {
@@ -108,7 +109,7 @@ fn value(enc: &Encoder, var: &KeyVar, m: &Model) -> Option<Value> {
             }
             let k = m.int(*v);
             if *date {
-                json!(format!("{}.{:09}", k.div_euclid(1_000_000_000), k.rem_euclid(1_000_000_000)))
+                json!(date_text(lower, k))
             } else {
                 json!(scaled_text(k, enc.scale))
             }
@@ -120,6 +121,18 @@ fn value(enc: &Encoder, var: &KeyVar, m: &Model) -> Option<Value> {
             json!(m.ip(*v).to_string())
         }
     })
+}
+
+/// A date key's value (`nanos` since the epoch) as AWS sends it: `aws:EpochTime` in epoch
+/// seconds (an integer unless the model needs a fraction), every other date key in ISO 8601
+/// (`aws:CurrentTime`, `aws:TokenIssueTime`). Four-digit epoch seconds would read as a
+/// year, so they print in ISO 8601 too.
+fn date_text(lower: &str, nanos: i128) -> String {
+    let seconds = scaled_text(nanos, 9);
+    if lower == "aws:epochtime" && seconds.len() != 4 {
+        return seconds;
+    }
+    crate::value::iso8601(crate::value::Instant(nanos))
 }
 
 /// `k / 10^scale` as decimal text.
@@ -143,5 +156,13 @@ mod tests {
         assert_eq!(super::scaled_text(-5, 1), "-0.5");
         assert_eq!(super::scaled_text(70, 1), "7");
         assert_eq!(super::scaled_text(0, 0), "0");
+    }
+
+    #[test]
+    fn dates_print_as_aws_sends_them() {
+        assert_eq!(super::date_text("aws:currenttime", 1_893_455_999_000_000_000), "2029-12-31T23:59:59Z");
+        assert_eq!(super::date_text("aws:epochtime", 1_893_455_999_000_000_000), "1893455999");
+        assert_eq!(super::date_text("aws:epochtime", 1_893_455_998_999_999_999), "1893455998.999999999");
+        assert_eq!(super::date_text("aws:epochtime", 1_234_000_000_000), "1970-01-01T00:20:34Z");
     }
 }

@@ -1,7 +1,7 @@
 //! Whether one statement applies to a request, and why not when it does not.
 
 use super::condition::{evaluate, variable_lookup};
-use crate::pattern::{glob_match_ignore_case, resolve, resource_match, tokens_text, Piece};
+use crate::pattern::{arn_match, glob_match_ignore_case, glob_tokens, resolve, resource_match, tokens_text, Piece};
 use crate::policy::{Matcher, PrincipalEntry, Principals, Statement};
 use crate::request::{Caller, IamKind, Request};
 
@@ -122,6 +122,9 @@ pub(crate) fn not_principal_exempts(entries: &[PrincipalEntry], caller: &Caller)
         |pick: &dyn Fn(&PrincipalEntry) -> bool| entries.iter().any(|e| *e == PrincipalEntry::Everyone || pick(e));
     let account = || listed(&|e| matches!((e, caller.account()), (PrincipalEntry::Account(a), Some(c)) if a == c));
     let exact = || listed(&|e| entry_via(e, caller) == Some(Via::Exact));
+    if entries.iter().any(|e| matches!(e, PrincipalEntry::Pattern(_)) && entry_via(e, caller).is_some()) {
+        return true; // a property's pattern on `aws:PrincipalArn` exempts whom it matches
+    }
     match caller {
         Caller::Iam { kind: IamKind::Root, .. } => account(),
         Caller::Iam { kind: IamKind::RoleSession { .. }, .. } => {
@@ -160,6 +163,11 @@ fn entry_via(e: &PrincipalEntry, caller: &Caller) -> Option<Via> {
         }
         (PrincipalEntry::Exact(want), Caller::Iam { arn, .. }) if want == arn => Some(Via::Exact),
         (PrincipalEntry::Service(want), Caller::Service(name)) if want == name => Some(Via::Service),
+        (PrincipalEntry::Pattern(p), Caller::Iam { .. })
+            if caller.principal_arn().is_some_and(|arn| arn_match(&glob_tokens(p), &arn)) =>
+        {
+            Some(Via::Exact)
+        }
         _ => None,
     }
 }

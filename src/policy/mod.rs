@@ -4,7 +4,7 @@ pub mod operator;
 mod parse;
 mod validate;
 
-pub use parse::{parse_policy, read_statement, unwrap_document};
+pub use parse::{parse_policy, read_property_principals, read_statement, unwrap_document};
 
 use crate::diag::Diagnostic;
 use crate::json::Pos;
@@ -76,6 +76,8 @@ pub struct Statement {
     pub resource: Option<Matcher>,
     pub conditions: Vec<Condition>,
     pub pos: Pos,
+    /// Where each `Action`/`NotAction` pattern was written, for diagnostics on it.
+    pub action_pos: Vec<Pos>,
 }
 
 impl Statement {
@@ -119,6 +121,10 @@ pub enum PrincipalEntry {
     Service(String),
     /// `Federated`, `CanonicalUser` or a unique ID: never a KMS caller here.
     Other(String),
+    /// An ARN pattern with `*`/`?`, in property shapes only (AWS rejects partial wildcards
+    /// in a policy's `Principal`): the callers whose `aws:PrincipalArn` matches it as
+    /// `ArnLike` does, so a role pattern covers the role's sessions.
+    Pattern(String),
 }
 
 /// One key under one operator, e.g. `StringEquals: {"kms:ViaService": [...]}`.

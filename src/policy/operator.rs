@@ -105,7 +105,12 @@ impl Operator {
         let spec = OPERATORS
             .iter()
             .find(|o| o.name.eq_ignore_ascii_case(base))
-            .ok_or_else(|| format!("unknown condition operator \"{text}\" (expected one of {}, optionally with ForAllValues:/ForAnyValue: and IfExists)", names()))?;
+            .ok_or_else(|| {
+                let hint = super::validate::nearest(base, OPERATORS.iter().map(|o| o.name))
+                    .map(|n| format!("; did you mean {n}?"))
+                    .unwrap_or_default();
+                format!("unknown condition operator \"{text}\" (expected one of {}, optionally with ForAllValues:/ForAnyValue: and IfExists){hint}", names())
+            })?;
         if spec.family == Family::Null && if_exists {
             return Err("\"NullIfExists\" does not exist: Null already tests presence".into());
         }
@@ -171,6 +176,7 @@ mod tests {
     #[test]
     fn rejects_unknown_and_null_if_exists() {
         assert!(Operator::parse("StringEqual").unwrap_err().contains("unknown condition operator"));
+        assert!(Operator::parse("StringEqualz").unwrap_err().ends_with("; did you mean StringEquals?"));
         assert!(Operator::parse("NullIfExists").is_err());
         assert!(Operator::parse("ForSomeValues:StringEquals").is_err());
         assert!(Operator::parse("").is_err());

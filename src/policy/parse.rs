@@ -55,7 +55,7 @@ pub fn unwrap_document(doc: Json, sink: &mut Sink) -> Option<Json> {
         return Some(inner);
     };
     let decoded = if text.trim_start().starts_with('{') { text.to_string() } else { url_decode(text)? };
-    sink.source = format!("{} (embedded {label}, positions within it)", sink.source).into();
+    sink.retarget(format!("{} (embedded {label}, positions within it)", sink.source), &decoded);
     match json::parse(&decoded) {
         Ok(d) => Some(d),
         Err(e) => {
@@ -187,8 +187,12 @@ pub fn read_statement(st: &Json, index: usize, path: &str, vars: bool, sink: &mu
         },
     };
     let principal = read_principals(st, path, sink);
-    let action = pair(st, "Action", "NotAction", path, sink)
-        .map(|(v, negated, p)| Matcher { negated, patterns: read_actions(v, &p, sink) });
+    let mut action_pos = Vec::new();
+    let action = pair(st, "Action", "NotAction", path, sink).map(|(v, negated, p)| {
+        let (patterns, positions) = read_actions(v, &p, sink).into_iter().unzip();
+        action_pos = positions;
+        Matcher { negated, patterns }
+    });
     if action.is_none() && st.get("Action").is_none() && st.get("NotAction").is_none() {
         sink.error(st.pos, path, "missing \"Action\" or \"NotAction\"");
     }
@@ -196,7 +200,8 @@ pub fn read_statement(st: &Json, index: usize, path: &str, vars: bool, sink: &mu
         .map(|(v, negated, p)| Matcher { negated, patterns: read_resources(v, &p, vars, sink) });
     let conditions =
         st.get("Condition").map(|c| read_conditions(c, &format!("{path}.Condition"), vars, sink)).unwrap_or_default();
-    Some(Statement { index, sid, effect: effect?, principal, action: action?, resource, conditions, pos: st.pos })
+    let effect = effect?;
+    Some(Statement { index, sid, effect, principal, action: action?, resource, conditions, pos: st.pos, action_pos })
 }
 
 fn show(v: &Json) -> String {
@@ -251,7 +256,8 @@ fn string_list<'a>(v: &'a Json, path: &str, sink: &mut Sink) -> Vec<(&'a str, &'
     }
 }
 
-fn read_actions(v: &Json, path: &str, sink: &mut Sink) -> Vec<Vec<Piece>> {
+/// Each action pattern with where it was written.
+fn read_actions(v: &Json, path: &str, sink: &mut Sink) -> Vec<(Vec<Piece>, json::Pos)> {
     let mut out = Vec::new();
     for (a, at) in string_list(v, path, sink) {
         let ok = a == "*"
@@ -260,7 +266,7 @@ fn read_actions(v: &Json, path: &str, sink: &mut Sink) -> Vec<Vec<Piece>> {
         if !ok {
             sink.error(at.pos, path, format!("malformed action \"{a}\" (expected \"service:Action\", wildcards allowed in the action name, or \"*\")"));
         }
-        out.push(vec![Piece::Text(a.to_string())]);
+        out.push((vec![Piece::Text(a.to_string())], at.pos));
     }
     out
 }
@@ -281,22 +287,107 @@ fn read_principals(st: &Json, path: &str, sink: &mut Sink) -> Option<Principals>
     let mut entries = Vec::new();
     match &v.kind {
         Kind::String(s) if s == "*" => entries.push(PrincipalEntry::Everyone),
-        Kind::Object(members) if !members.is_empty() => {
-            for m in members {
-                let mpath = format!("{p}.{}", m.key);
-                for (value, vj) in string_list(&m.value, &mpath, sink) {
-                    match classify_principal(&m.key, value) {
-                        Ok(e) => entries.push(e),
-                        Err(msg) => sink.error(vj.pos, &mpath, msg),
-                    }
-                }
-            }
-        }
+        Kind::Object(members) if !members.is_empty() => object_principals(members, &p, false, &mut entries, sink),
         _ => {
             sink.error(v.pos, &p, format!("expected \"*\" or an object such as {{\"AWS\": [...]}}, found {}", show(v)))
         }
     }
     Some(Principals { negated, entries })
+}
+
+/// `{"AWS": [...], "Service": [...]}`; `patterns` admits ARN patterns (property shapes).
+fn object_principals(
+    members: &[json::Member],
+    path: &str,
+    patterns: bool,
+    entries: &mut Vec<PrincipalEntry>,
+    sink: &mut Sink,
+) {
+    for m in members {
+        let mpath = format!("{path}.{}", m.key);
+        for (value, vj) in string_list(&m.value, &mpath, sink) {
+            let entry = match m.key.as_str() {
+                "AWS" if patterns && value.starts_with("arn:") && value.contains(['*', '?']) => {
+                    principal_pattern(value)
+                }
+                _ => classify_principal(&m.key, value),
+            };
+            match entry {
+                Ok(e) => entries.push(e),
+                Err(msg) => sink.error(vj.pos, &mpath, msg),
+            }
+        }
+    }
+}
+
+/// A property's `principal`/`not_principal` ([`crate::query`]): `"*"`, IAM object syntax,
+/// or one plain principal or a list of them — a 12-digit account ID, an IAM/STS ARN (read
+/// as in a policy's `{"AWS": ...}`), an ARN pattern with `*`/`?`, a service principal.
+pub fn read_property_principals(v: &Json, negated: bool, path: &str, sink: &mut Sink) -> Principals {
+    let mut entries = Vec::new();
+    match &v.kind {
+        Kind::Object(members) if !members.is_empty() => object_principals(members, path, true, &mut entries, sink),
+        Kind::String(_) | Kind::Array(_) => {
+            for (value, vj) in string_list(v, path, sink) {
+                match classify_property_principal(value) {
+                    Ok(e) => entries.push(e),
+                    Err(msg) => sink.error(vj.pos, path, msg),
+                }
+            }
+        }
+        _ => sink.error(
+            v.pos,
+            path,
+            format!(
+                "expected a principal, a list of principals or an object such as {{\"AWS\": [...]}}, found {}",
+                show(v)
+            ),
+        ),
+    }
+    Principals { negated, entries }
+}
+
+fn classify_property_principal(value: &str) -> Result<PrincipalEntry, String> {
+    if value == "*" || is_account_id(value) {
+        return classify_aws_principal(value);
+    }
+    if value.starts_with("arn:") {
+        return if value.contains(['*', '?']) { principal_pattern(value) } else { classify_aws_principal(value) };
+    }
+    if value.contains('.') && !value.contains([':', '/']) {
+        return classify_principal("Service", value);
+    }
+    Err(format!("unknown principal \"{value}\" (expected \"*\", a 12-digit account ID, an IAM/STS ARN such as arn:aws:iam::111122223333:role/App, an ARN pattern such as arn:aws:iam::111122223333:role/*, or a service principal such as ec2.amazonaws.com)"))
+}
+
+/// An ARN pattern in a property: it must be able to match some caller's `aws:PrincipalArn`
+/// (an `iam`/`sts` ARN with no region and a 12-digit account), else it is a typo.
+fn principal_pattern(value: &str) -> Result<PrincipalEntry, String> {
+    let bad = |why: &str| {
+        format!("ARN pattern \"{value}\" {why}, so it matches no caller (expected e.g. arn:aws:iam::111122223333:role/*, arn:aws:iam::*:role/App or arn:aws:iam::111122223333:*)")
+    };
+    let [_, partition, service, region, account, resource] =
+        split_arn(value).ok_or_else(|| bad("has fewer than six colon-separated parts"))?;
+    let can_match = |part: &str, text: &str| crate::pattern::glob_match(&crate::pattern::glob_tokens(part), text);
+    if partition.is_empty() {
+        return Err(bad("has an empty partition"));
+    }
+    if !can_match(service, "iam") && !can_match(service, "sts") {
+        return Err(bad(&format!("names the service \"{service}\" (principals are iam or sts ARNs)")));
+    }
+    if !can_match(region, "") {
+        return Err(bad("has a region (principal ARNs have none)"));
+    }
+    let fixed = account.chars().filter(|c| *c != '*').count();
+    let account_ok = account.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '?')
+        && (fixed == 12 || (fixed < 12 && account.contains('*')));
+    if !account_ok {
+        return Err(bad(&format!("has the account part \"{account}\" (expected 12 digits, wildcards allowed)")));
+    }
+    if resource.is_empty() {
+        return Err(bad("has an empty resource part"));
+    }
+    Ok(PrincipalEntry::Pattern(value.to_string()))
 }
 
 /// Classifies one principal value of type `kind` (`AWS`, `Service`, ...).

@@ -48,7 +48,7 @@ fn text_of(pattern: &[Piece]) -> String {
 
 fn check_actions(st: &Statement, path: &str, sink: &mut Sink) {
     let cat = catalog();
-    for pattern in &st.action.patterns {
+    for (i, pattern) in st.action.patterns.iter().enumerate() {
         let text = text_of(pattern);
         let Some((svc, name)) = text.split_once(':') else {
             continue;
@@ -68,7 +68,7 @@ fn check_actions(st: &Statement, path: &str, sink: &mut Sink) {
             let hint = if wildcard { None } else { nearest(name, cat.kms_actions().map(|a| a.name.as_str())) };
             let hint = hint.map(|n| format!(" (did you mean kms:{n}?)")).unwrap_or_default();
             sink.warn(
-                st.pos,
+                st.action_pos.get(i).copied().unwrap_or(st.pos),
                 &format!("{path}.Action"),
                 format!("\"{text}\" matches no KMS action{hint}; the statement never applies to it"),
             );
@@ -151,7 +151,7 @@ fn known_key_names() -> Vec<&'static str> {
 }
 
 /// The candidate within edit distance 2 of `word` (case-insensitive), if any.
-fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let w = word.to_ascii_lowercase();
     candidates
         .into_iter()
