@@ -290,7 +290,7 @@ pub(crate) fn cli_error(message: String) -> Error {
         pos: Default::default(),
         path: String::new(),
         message,
-        snippet: None,
+        document: None,
     }])
 }
 

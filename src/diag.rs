@@ -20,12 +20,16 @@ pub struct Diagnostic {
     /// JSON path such as `Statement[2].Condition.StringEquals`.
     pub path: String,
     pub message: String,
-    /// The offending line of the document, for [`Diagnostic::render`]; `None` when there
-    /// is no document text (command-line errors, unreadable files).
-    pub snippet: Option<Snippet>,
+    /// The document `pos` refers to, for [`Diagnostic::render`] (shared, so a document
+    /// with thousands of warnings is not copied); `None` without one (command-line
+    /// errors, unreadable files).
+    pub document: Option<Arc<str>>,
 }
 
-/// One source line and the byte range of the value a diagnostic points at.
+/// How many characters of a line a snippet shows on each side of the value.
+const WINDOW: usize = 80;
+
+/// One source line (or a window of it) and the byte range of the value a diagnostic points at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snippet {
     pub line: String,
@@ -38,6 +42,15 @@ impl Snippet {
     pub fn at(text: &str, pos: Pos) -> Option<Snippet> {
         let line = text.lines().nth(pos.line.checked_sub(1)?)?.trim_end_matches('\r');
         let start = line.char_indices().nth(pos.col.checked_sub(1)?).map(|(i, _)| i)?;
+        // A long (minified) line is shown as a window around the value.
+        let (line, start) = match line[..start].char_indices().rev().nth(WINDOW - 1) {
+            Some((from, _)) => (&line[from..], start - from),
+            None => (line, start),
+        };
+        let line = match line[start..].char_indices().nth(WINDOW) {
+            Some((to, _)) => &line[..start + to],
+            None => line,
+        };
         let rest = &line[start..];
         let len = match rest.chars().next()? {
             '"' => {
@@ -63,7 +76,9 @@ impl Diagnostic {
     /// the offending line with a caret under the value, labelled with the suggestion when
     /// the message carries one ("did you mean kms:Encrypt?").
     pub fn render(&self) -> String {
-        let Some(snippet) = &self.snippet else { return self.to_string() };
+        let Some(snippet) = self.document.as_deref().and_then(|t| Snippet::at(t, self.pos)) else {
+            return self.to_string();
+        };
         let level = match self.severity {
             Severity::Warning => annotate_snippets::Level::Warning,
             Severity::Error => annotate_snippets::Level::Error,
@@ -136,9 +151,8 @@ impl Sink {
     }
 
     fn push(&mut self, severity: Severity, pos: Pos, path: &str, message: String) {
-        let snippet = self.text.as_deref().and_then(|t| Snippet::at(t, pos));
-        let source = self.source.clone();
-        self.items.push(Diagnostic { severity, source, pos, path: path.to_string(), message, snippet });
+        let (source, document) = (self.source.clone(), self.text.clone());
+        self.items.push(Diagnostic { severity, source, pos, path: path.to_string(), message, document });
     }
 
     /// Parses a whole input document; a syntax error becomes an `Error::Invalid` carrying
@@ -203,5 +217,8 @@ mod tests {
         assert_eq!(span(r#"{"a": [1]}"#, 7), Some(6..7));
         assert_eq!(span(r#"{"a": "unterminated"#, 7), Some(6..19));
         assert_eq!(span("x", 5), None);
+        let long = format!("{}\"v\"{}", " ".repeat(500), " ".repeat(500));
+        let s = Snippet::at(&long, Pos { line: 1, col: 501 }).unwrap();
+        assert_eq!((s.line.len(), &s.line[s.span.clone()]), (160, "\"v\""));
     }
 }

@@ -100,6 +100,6 @@ fn io_diag(e: Error) -> crate::diag::Diagnostic {
         pos: Default::default(),
         path: String::new(),
         message: e.to_string(),
-        snippet: None,
+        document: None,
     }
 }

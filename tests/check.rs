@@ -26,6 +26,16 @@ fn temp(name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// `eval --format json` of `request` against a key policy (and identity policies).
+fn eval_json(key_policy: &str, identity: &[&str], request: &serde_json::Value) -> serde_json::Value {
+    let req = temp("replayed-request.json", &request.to_string());
+    let mut args = vec!["eval", "--key-policy", key_policy, "--request", req.to_str().unwrap(), "--format", "json"];
+    for i in identity {
+        args.extend(["--identity-policy", i]);
+    }
+    json(&kmsproof(&args))
+}
+
 const ALLOW_ALL_KMS: &str =
     r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}}"#;
 
@@ -66,19 +76,7 @@ fn violations_come_with_counterexamples_that_eval_confirms() {
     let statements = first["statements"].as_array().unwrap();
     assert!(statements.iter().any(|s| s["statement"] == "\"Enable IAM User Permissions\""), "{first}");
     for example in first["examples"].as_array().unwrap() {
-        let req = temp("cex.json", &example["request"].to_string());
-        let e = kmsproof(&[
-            "eval",
-            "--key-policy",
-            "examples/key-policy.json",
-            "--identity-policy",
-            idp,
-            "--request",
-            req.to_str().unwrap(),
-            "--format",
-            "json",
-        ]);
-        let replayed = json(&e);
+        let replayed = eval_json("examples/key-policy.json", &[idp], &example["request"]);
         assert_eq!(replayed["decision"], "allow", "{example}");
         // Portable: the witness is the request as AWS sees it, derived keys included, so
         // eval reads it back to the very same request.
@@ -367,17 +365,8 @@ fn principal_forms_in_properties() {
     for (r, (name, verdict)) in v["results"].as_array().unwrap().iter().zip(want) {
         assert_eq!((r["name"].as_str().unwrap(), r["verdict"].as_str().unwrap()), (name.as_str(), verdict), "{r}");
         if let Some(request) = r["counterexample"].as_object() {
-            let req = temp("principal-forms-cex.json", &serde_json::Value::Object(request.clone()).to_string());
-            let e = kmsproof(&[
-                "eval",
-                "--key-policy",
-                key.to_str().unwrap(),
-                "--request",
-                req.to_str().unwrap(),
-                "--format",
-                "json",
-            ]);
-            assert_eq!(json(&e)["decision"], "allow", "{r}");
+            let e = eval_json(key.to_str().unwrap(), &[], &serde_json::Value::Object(request.clone()));
+            assert_eq!(e["decision"], "allow", "{r}");
         }
     }
     let violated = &v["results"][2]["counterexample"]["principal"];
@@ -458,16 +447,7 @@ fn witness_values_in_aws_notation() {
     assert!(epoch.bytes().all(|b| b.is_ascii_digit()) && epoch.parse::<u64>().unwrap() >= 1_893_455_999, "{epoch}");
     let age = text("aws:MultiFactorAuthAge");
     assert!(!age.contains('.') || !age.ends_with('0'), "{age}");
-    let req = temp("dated-witness.json", &witness.to_string());
-    let e = json(&kmsproof(&[
-        "eval",
-        "--key-policy",
-        key.to_str().unwrap(),
-        "--request",
-        req.to_str().unwrap(),
-        "--format",
-        "json",
-    ]));
+    let e = eval_json(key.to_str().unwrap(), &[], witness);
     assert_eq!(e["decision"], "allow", "{witness}");
     assert_eq!(&e["request"], witness);
 }
