@@ -55,6 +55,11 @@ pub struct AuditArgs {
     /// Solver time limit per query, in milliseconds.
     #[arg(long, default_value_t = 10_000, value_name = "MS")]
     pub timeout_ms: u32,
+    /// Key spec of the keys whose policies are audited, when the input does not say
+    /// (CloudFormation `KeySpec`, terraform `customer_master_key_spec`): decides which grant
+    /// operations KMS004 counts.
+    #[arg(long, default_value = crate::kms_rules::DEFAULT_KEY_SPEC, value_name = "SPEC")]
+    pub key_spec: String,
 }
 
 /// The validated configuration.
@@ -66,6 +71,8 @@ pub struct AuditConfig {
     pub settings: Settings,
     pub jobs: usize,
     pub shard: (usize, usize),
+    /// `--key-spec`, spelled as the key spec table spells it.
+    pub key_spec: &'static str,
 }
 
 impl AuditArgs {
@@ -96,6 +103,12 @@ impl AuditArgs {
         if self.timeout_ms == 0 {
             return Err("--timeout-ms must be at least 1".into());
         }
+        let specs = crate::kms_rules::key_specs();
+        let key_spec = specs
+            .iter()
+            .find(|s| s.eq_ignore_ascii_case(&self.key_spec))
+            .copied()
+            .ok_or_else(|| format!("--key-spec {:?}: expected one of {}", self.key_spec, specs.join(", ")))?;
         Ok(AuditConfig {
             paths: self.paths.clone(),
             format: self.format,
@@ -108,6 +121,7 @@ impl AuditArgs {
             },
             jobs,
             shard,
+            key_spec,
         })
     }
 }
@@ -157,7 +171,10 @@ pub fn run(args: &AuditArgs) -> i32 {
         .into_iter()
         .enumerate()
         .filter(|(i, _)| i % cfg.shard.1 == cfg.shard.0)
-        .map(|(_, d)| d)
+        .map(|(_, mut d)| {
+            d.key.spec.get_or_insert_with(|| cfg.key_spec.to_string());
+            d
+        })
         .collect();
     let total = docs.len();
     let tty = std::io::stderr().is_terminal();

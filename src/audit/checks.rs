@@ -199,24 +199,51 @@ fn kms003(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
     })
 }
 
+/// A request made by the caller itself, not through an AWS service: `kms:ViaService`
+/// absent. CreateGrant through a named service (the AWS managed policies' pattern) is as
+/// bounded as one for an AWS resource: the service decides what the grant holds.
+fn direct() -> Value {
+    json!({"kms:ViaService": "true"})
+}
+
+/// The principals named in the key policy that can call kms:PutKeyPolicy with the key
+/// policy alone: they can give themselves any permission, so what they can grant is not
+/// an escalation (an undecided answer counts as "not an administrator": more findings).
+fn key_admins(ctx: &Ctx) -> Result<Vec<String>, ReplayMismatch> {
+    let inputs = ctx.key_only_inputs();
+    let mut out = Vec::new();
+    for (arn, _) in named_principals(ctx) {
+        let r = ctx.ask(
+            &inputs,
+            json!({"name": "KMS004", "expect": "sometimes", "principal": {"AWS": arn}, "action": "kms:PutKeyPolicy"}),
+        )?;
+        if matches!(r.verdict, Verdict::Holds) {
+            out.push(arn);
+        }
+    }
+    Ok(out)
+}
+
 fn kms004(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
     let no_aws = json!({"kms:GrantIsForAWSResource": "false"});
+    let admins = if ctx.is_key { key_admins(ctx)? } else { vec![] };
+    let mut in_account = json!({"BoolIfExists": no_aws, "Null": direct(), "ArnNotLike": not_root()["ArnNotLike"]});
+    if !admins.is_empty() {
+        in_account["ArnNotEquals"] = json!({ "aws:PrincipalArn": admins });
+    }
     let asks: Vec<(crate::eval::Inputs, Value)> = if ctx.is_key {
         vec![
-            (
-                ctx.key_only_inputs(),
-                json!({"principal": "*", "condition": {"BoolIfExists": no_aws, "ArnNotLike": not_root()["ArnNotLike"]}}),
-            ),
+            (ctx.key_only_inputs(), json!({"principal": "*", "condition": in_account})),
             (
                 ctx.worst_case_inputs(),
-                json!({"principal": {"AWS": "*"}, "condition": {"BoolIfExists": no_aws,
+                json!({"principal": {"AWS": "*"}, "condition": {"BoolIfExists": no_aws, "Null": direct(),
                 "StringNotEquals": {"aws:PrincipalAccount": ctx.account}, "StringLike": {"aws:PrincipalAccount": "*"}}}),
             ),
         ]
     } else {
         vec![(
             ctx.identity_inputs(),
-            json!({"principal": {"AWS": ctx.account}, "condition": {"BoolIfExists": no_aws, "ArnNotLike": not_root()["ArnNotLike"]}}),
+            json!({"principal": {"AWS": ctx.account}, "condition": {"BoolIfExists": no_aws, "Null": direct(), "ArnNotLike": not_root()["ArnNotLike"]}}),
         )]
     };
     let mut out = Vec::new();
@@ -226,7 +253,7 @@ fn kms004(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
         prop["action"] = json!("kms:CreateGrant");
         let r = ctx.ask(&inputs, prop)?;
         let f = verdict_finding(ctx, "KMS004", &r, || {
-            "kms:CreateGrant is allowed when the grant is not for an AWS resource (kms:GrantIsForAWSResource false or absent)".to_string()
+            "kms:CreateGrant is allowed, called directly (no kms:ViaService), when the grant is not for an AWS resource (kms:GrantIsForAWSResource false or absent)".to_string()
         });
         if let Some(f) = f {
             out.push(f);
@@ -234,7 +261,7 @@ fn kms004(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
         }
     }
     if ctx.is_key {
-        out.extend(grant_escalation(ctx)?);
+        out.extend(grant_escalation(ctx, &admins)?);
     }
     Ok(out)
 }
@@ -243,10 +270,19 @@ fn kms004(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
 /// operations it cannot perform itself (KMS does not check the granter holds them).
 /// Per principal: which grant operations it can perform (one `sometimes` each), then
 /// whether CreateGrant is allowed with `kms:GrantOperations` naming one it cannot.
-fn grant_escalation(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
+///
+/// Only operations the key supports count ([`crate::kms_rules::grant_operations_for`] of
+/// the key spec: CreateGrant rejects the others), and never RetireGrant (AWS's own service
+/// grants carry it, and it lets the grantee give the grant up, not use the key). A
+/// principal that can call kms:PutKeyPolicy already holds every operation in effect, so a
+/// grant adds nothing. A grant the caller can only have an AWS service create (the
+/// condition requires `kms:GrantIsForAWSResource` true or `kms:ViaService`) is a low
+/// finding: the service, not the caller, chooses its operations for the resource.
+fn grant_escalation(ctx: &Ctx, admins: &[String]) -> Result<Vec<Finding>, ReplayMismatch> {
     let inputs = ctx.key_only_inputs();
+    let supported = key_grant_operations(ctx);
     let mut out = Vec::new();
-    for (arn, pos) in named_principals(ctx) {
+    for (arn, pos) in named_principals(ctx).into_iter().filter(|(a, _)| !admins.contains(a)) {
         let ask = |expect: &str, action: String, condition: Value| {
             ctx.ask(&inputs, json!({"name": "KMS004", "expect": expect, "principal": {"AWS": arn}, "action": action, "condition": condition}))
         };
@@ -257,7 +293,7 @@ fn grant_escalation(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
         }
         let mut missing = Vec::new();
         let possible = actions_named_for(ctx, &arn);
-        for op in crate::kms_rules::GRANT_OPERATIONS.iter().filter(|o| **o != "CreateGrant") {
+        for op in supported.iter().filter(|o| !NOT_ESCALATION.contains(o)) {
             if !possible.iter().any(|a| a.name == *op) {
                 // No Allow statement that can apply to this principal names the action:
                 // it cannot perform it (the key policy alone decides here).
@@ -274,20 +310,45 @@ fn grant_escalation(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
         if missing.is_empty() {
             continue;
         }
-        let r = ask(
+        let ops = json!({"kms:GrantOperations": missing});
+        let direct = ask(
             "never",
             "kms:CreateGrant".into(),
-            json!({"ForAnyValue:StringEquals": {"kms:GrantOperations": missing}}),
+            json!({"ForAnyValue:StringEquals": ops, "BoolIfExists": {"kms:GrantIsForAWSResource": "false"}, "Null": {"kms:ViaService": "true"}}),
         )?;
+        let (r, by_service) = match direct.verdict {
+            Verdict::Holds => (ask("never", "kms:CreateGrant".into(), json!({"ForAnyValue:StringEquals": ops}))?, true),
+            _ => (direct, false),
+        };
+        let how = if by_service {
+            "through AWS services only (the service chooses the grant's operations for its resource)"
+        } else {
+            "directly"
+        };
         let f = verdict_finding(ctx, "KMS004", &r, || {
-            format!("{arn} can create grants for operations it cannot perform itself (it cannot {}): grants can delegate more than the granter holds; limit kms:GrantOperations", missing.join(", "))
+            format!("{arn} can create grants {how} for operations it cannot perform itself (it cannot {}): grants can delegate more than the granter holds; limit kms:GrantOperations", missing.join(", "))
         });
         out.extend(f.map(|mut f| {
             f.pos = ctx.pos(pos);
+            if by_service && f.check == "KMS004" {
+                f.severity = Severity::Low;
+            }
             f
         }));
     }
     Ok(out)
+}
+
+/// Grant operations KMS004 never counts as escalation: CreateGrant is what is asked about,
+/// and RetireGrant only lets a grantee give up its grant.
+const NOT_ESCALATION: &[&str] = &["CreateGrant", "RetireGrant"];
+
+/// The grant operations the document's key supports (every grant operation when its key
+/// spec is not in the table: never fewer than the key may have).
+fn key_grant_operations(ctx: &Ctx) -> Vec<&'static str> {
+    let spec = ctx.doc.key.spec.as_deref().unwrap_or(crate::kms_rules::DEFAULT_KEY_SPEC);
+    crate::kms_rules::grant_operations_for(spec, ctx.doc.key.usage.as_deref())
+        .unwrap_or_else(|| crate::kms_rules::GRANT_OPERATIONS.to_vec())
 }
 
 /// The KMS actions of the key policy's Allow statements that can apply to `arn` directly
