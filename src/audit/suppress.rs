@@ -42,7 +42,7 @@ pub struct IgnoreRule {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Suppression {
     pub reason: String,
-    /// `FILE:LINE` of the ignore rule, or `inline Sid "…"`.
+    /// `FILE:LINE` of the ignore rule, or `inline Sid marker`.
     pub by: String,
     /// `inline` or `ignore-file` (SARIF `suppressions[].kind` is `inSource` / `external`).
     pub kind: &'static str,
@@ -107,11 +107,7 @@ fn squeeze(s: &str) -> String {
 fn inline(f: &Finding) -> Option<Suppression> {
     let marker = format!("kmsproofignore{}", squeeze(f.check));
     let sid = f.statements.iter().filter_map(|s| s.sid.as_deref()).find(|sid| squeeze(sid).contains(&marker))?;
-    Some(Suppression {
-        reason: format!("inline marker in the statement's Sid \"{sid}\""),
-        by: format!("inline Sid \"{sid}\""),
-        kind: "inline",
-    })
+    Some(Suppression { reason: format!("Sid \"{sid}\""), by: "inline Sid marker".into(), kind: "inline" })
 }
 
 /// Why `f` is suppressed, if it is: an inline marker first, then the first matching rule.
