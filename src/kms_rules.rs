@@ -69,6 +69,11 @@ pub const KEYS_NEVER_PRESENT: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// Condition keys always present for these actions, because they come from a required
+/// request parameter: CreateGrant's `Operations` is required (CreateGrant API reference),
+/// so `kms:GrantOperations` is never missing for it.
+pub const KEYS_ALWAYS_PRESENT: &[(&str, &[&str])] = &[("kms:GrantOperations", &["CreateGrant"])];
+
 /// The AWS partitions a real principal ARN can name.
 pub const PARTITIONS: &[&str] =
     &["aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc"];

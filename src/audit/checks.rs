@@ -295,6 +295,14 @@ fn kms004(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
         let f = verdict_finding(ctx, "KMS004", &r, || {
             "kms:CreateGrant is allowed, called directly (no kms:ViaService), when the grant is not for an AWS resource (kms:GrantIsForAWSResource false or absent)".to_string()
         });
+        // An IAM policy is half of the permission (the key policy must let IAM decide),
+        // and every administrator policy allows this: a low note there.
+        let f = f.map(|mut f| {
+            if !ctx.is_key && f.check == "KMS004" {
+                f.severity = Severity::Low;
+            }
+            f
+        });
         if let Some(f) = f {
             out.push(f);
             break;
@@ -569,7 +577,7 @@ fn kms007(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
     for st in ctx.policy.statements.iter().filter(|s| s.effect == Effect::Allow && may_match_kms(s)) {
         for c in st.conditions.iter().filter(|c| c.op.set == Some(crate::policy::operator::SetQualifier::ForAllValues))
         {
-            if !requires_presence(st, &c.key) {
+            if !requires_presence(st, &c.key) && !always_present(st, &c.key) {
                 out.push(ctx.finding("KMS007", ctx.pos(c.pos), format!("{} {} {}: ForAllValues in an Allow is true when {} is missing or empty; nothing requires the key to be present", st.label(), c.op.canonical(), c.key, c.key)).in_statement(st.index));
             }
         }
@@ -591,6 +599,22 @@ fn parser_warnings(ctx: &Ctx, id: &'static str, needles: &[&str]) -> Vec<Finding
             }
         })
         .collect()
+}
+
+/// Whether every KMS action of the statement that carries `key` always carries it (a
+/// required request parameter, [`crate::kms_rules::KEYS_ALWAYS_PRESENT`]): then
+/// `ForAllValues` cannot be satisfied by a missing key.
+fn always_present(st: &Statement, key: &str) -> bool {
+    let Some((_, actions)) = crate::kms_rules::KEYS_ALWAYS_PRESENT.iter().find(|(k, _)| k.eq_ignore_ascii_case(key))
+    else {
+        return false;
+    };
+    if st.action.negated {
+        return false;
+    }
+    let carrying: Vec<_> =
+        st.action.patterns.iter().filter_map(|p| matched_kms_actions(p)).flatten().filter(|a| a.has_key(key)).collect();
+    !carrying.is_empty() && carrying.iter().all(|a| actions.contains(&a.name.as_str()))
 }
 
 /// The statement index of a diagnostic's JSON path (`Statement[2].Condition…`).
@@ -711,21 +735,24 @@ fn op_true_when_missing(op: &Operator) -> bool {
         || op.spec.name == "Null"
 }
 
-/// Whether some statement's `Resource` can be a KMS key (`*`, a `kms` ARN, a wildcard
+/// Whether some Allow statement's `Resource` can be a KMS key (`*`, a `kms` ARN, a wildcard
 /// service, `NotResource`, or none): a resource policy where none can is another
 /// service's (an S3 bucket policy, say), not a key policy.
 pub fn names_kms_resource(policy: &crate::policy::Policy) -> bool {
-    policy.statements.iter().any(|s| match &s.resource {
-        None => true,
-        Some(r) => {
-            r.negated
-                || r.patterns.iter().any(|p| {
-                    let text = text_of(p).to_ascii_lowercase();
-                    let service = text.split(':').nth(2).unwrap_or("*");
-                    !text.starts_with("arn:") || service == "kms" || service.contains(['*', '?']) || p.len() > 1
-                })
-        }
-    })
+    let allows: Vec<&Statement> = policy.statements.iter().filter(|s| s.effect == Effect::Allow).collect();
+    // A policy of Deny statements only is judged as a key policy (it locks everyone out).
+    allows.is_empty()
+        || allows.iter().any(|s| match &s.resource {
+            None => true,
+            Some(r) => {
+                r.negated
+                    || r.patterns.iter().any(|p| {
+                        let text = text_of(p).to_ascii_lowercase();
+                        let service = text.split(':').nth(2).unwrap_or("*");
+                        !text.starts_with("arn:") || service == "kms" || service.contains(['*', '?']) || p.len() > 1
+                    })
+            }
+        })
 }
 
 /// Whether any statement can allow some KMS action: when none can, nothing needs the solver.
