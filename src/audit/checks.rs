@@ -492,36 +492,15 @@ fn kms006(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
             for v in &c.values {
                 let crate::policy::CondValue::Text(p) = v else { continue };
                 let text = text_of(p);
-                match via_service_shape(&text, wild) {
-                    Shape::Real => {}
-                    Shape::AnyService if st.effect == Effect::Allow && !c.op.spec.negated => out.push(
-                        ctx.finding(
-                            "KMS006",
-                            ctx.pos(c.pos),
-                            format!(
-                                "{} {} {}: \"{text}\" allows every service, so the restriction restricts nothing",
-                                st.label(),
-                                c.op.canonical(),
-                                c.key
-                            ),
-                        )
-                        .in_statement(st.index),
-                    ),
-                    Shape::AnyService => {}
-                    Shape::Bad => out.push(
-                        ctx.finding(
-                            "KMS006",
-                            ctx.pos(c.pos),
-                            format!(
-                                "{} {} {}: \"{text}\" matches no service endpoint name (SERVICE.REGION.amazonaws.com)",
-                                st.label(),
-                                c.op.canonical(),
-                                c.key
-                            ),
-                        )
-                        .in_statement(st.index),
-                    ),
-                }
+                let problem = match via_service_shape(&text, wild) {
+                    Shape::AnyService if st.effect == Effect::Allow && !c.op.spec.negated => {
+                        "allows every service, so the restriction restricts nothing"
+                    }
+                    Shape::Bad => "matches no service endpoint name (SERVICE.REGION.amazonaws.com)",
+                    Shape::Real | Shape::AnyService => continue,
+                };
+                let message = format!("{} {} {}: \"{text}\" {problem}", st.label(), c.op.canonical(), c.key);
+                out.push(ctx.finding("KMS006", ctx.pos(c.pos), message).in_statement(st.index));
             }
         }
     }
