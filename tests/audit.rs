@@ -517,3 +517,28 @@ fn html_report_renders_in_headless_chromium() {
     assert!(dom.contains("assumed-role/App/kmsproof-session"), "counterexample request missing");
     assert!(dom.contains("suppressed: Sid"), "suppression reason missing");
 }
+
+/// The key spec comes from the input (CloudFormation `KeySpec`/`KeyUsage`, terraform
+/// `customer_master_key_spec`/`key_usage`), else `--key-spec`; it decides which operations
+/// KMS004 counts; an unknown `--key-spec` is a bad invocation.
+#[test]
+fn key_spec_from_the_input_or_the_flag() {
+    let read = |rel: &str| documents_in(rel, &std::fs::read_to_string(root().join(rel)).unwrap());
+    let cfn = read("corpus/audit/console-defaults/cloudformation.json");
+    let specs: Vec<_> = cfn.iter().map(|d| (d.key.spec.as_deref(), d.key.usage.as_deref())).collect();
+    assert_eq!(specs, vec![(Some("HMAC_256"), Some("GENERATE_VERIFY_MAC")), (None, None)]);
+    let tf = read("corpus/audit/console-defaults/terraform-show.json");
+    assert_eq!((tf[0].key.spec.as_deref(), tf[0].key.usage.as_deref()), (Some("RSA_2048"), Some("SIGN_VERIFY")));
+    let file = "corpus/audit/kms004-escalation-pos.json";
+    let message = |spec: &str| {
+        let v = json_of(&run(&["--format", "json", "--checks", "KMS004", "--key-spec", spec, file], None));
+        v["findings"].as_array().unwrap().iter().map(|f| f["message"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    let symmetric = message("SYMMETRIC_DEFAULT").join("\n");
+    assert!(symmetric.contains("GenerateDataKey") && !symmetric.contains("Sign"), "{symmetric}");
+    let hmac = message("hmac_256").join("\n");
+    assert!(hmac.contains("GenerateMac") && !hmac.contains("GenerateDataKey"), "{hmac}");
+    let o = run(&["--key-spec", "AES_999", file], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("SYMMETRIC_DEFAULT"));
+}
