@@ -39,8 +39,10 @@ enum Command {
     /// Compare two policies (or two authorization contexts): equivalent, more or less
     /// permissive, or incomparable, with replayed requests that show each difference.
     Diff(crate::diff_cli::DiffArgs),
-    /// Audit many key and IAM policies with the built-in checks (table, JSON, JSON lines, SARIF).
+    /// Audit many key and IAM policies with the built-in checks (table, JSON, JSON lines, SARIF, HTML).
     Audit(kmsproof::audit::args::AuditArgs),
+    /// Explain an audit check: why it matters, a policy that fails it, one that passes, the fix.
+    Explain(kmsproof::audit::explain::ExplainArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,6 +137,7 @@ pub fn run() -> i32 {
         Command::Check(args) => check(&args),
         Command::Diff(args) => crate::diff_cli::diff(&args),
         Command::Audit(args) => kmsproof::audit::args::run(&args),
+        Command::Explain(args) => kmsproof::audit::explain::run(&args),
     }
 }
 

@@ -1,6 +1,8 @@
 //! `kmsproof audit` flags, turned into a validated configuration before any work, and the
 //! command itself (the binary's `cli.rs` only forwards to [`run`]).
 
+use super::baseline::{fingerprint, read_baseline};
+use super::suppress::{parse_ignore_file, suppression, IgnoreRule, DEFAULT_IGNORE_FILE};
 use super::{audit_all, discover, finding_order, output, AuditError, DocResult, Finding, Settings, Severity};
 use crate::query::{parse_properties, Property};
 use kmsproof_solver::Limits;
@@ -25,6 +27,8 @@ pub enum AuditFormat {
     Json,
     Jsonl,
     Sarif,
+    /// One static, self-contained HTML page.
+    Html,
 }
 
 #[derive(clap::Args, Debug)]
@@ -55,6 +59,18 @@ pub struct AuditArgs {
     /// Solver time limit per query, in milliseconds.
     #[arg(long, default_value_t = 10_000, value_name = "MS")]
     pub timeout_ms: u32,
+    /// Key spec of the keys whose policies are audited, when the input does not say
+    /// (CloudFormation `KeySpec`, terraform `customer_master_key_spec`): decides which grant
+    /// operations KMS004 counts.
+    #[arg(long, default_value = crate::kms_rules::DEFAULT_KEY_SPEC, value_name = "SPEC")]
+    pub key_spec: String,
+    /// Report only findings not in this earlier `audit --format json` (or jsonl, sarif) output.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Suppression rules (`CHECK PATH-GLOB [sid=SID] -- REASON` a line); default
+    /// `.kmsproof-ignore` in the working directory when it exists.
+    #[arg(long, value_name = "FILE")]
+    pub ignore_file: Option<PathBuf>,
 }
 
 /// The validated configuration.
@@ -66,6 +82,11 @@ pub struct AuditConfig {
     pub settings: Settings,
     pub jobs: usize,
     pub shard: (usize, usize),
+    /// `--key-spec`, spelled as the key spec table spells it.
+    pub key_spec: &'static str,
+    /// Fingerprints of `--baseline`'s findings.
+    pub baseline: std::collections::BTreeSet<String>,
+    pub ignore: Vec<IgnoreRule>,
 }
 
 impl AuditArgs {
@@ -96,6 +117,26 @@ impl AuditArgs {
         if self.timeout_ms == 0 {
             return Err("--timeout-ms must be at least 1".into());
         }
+        let specs = crate::kms_rules::key_specs();
+        let key_spec = specs
+            .iter()
+            .find(|s| s.eq_ignore_ascii_case(&self.key_spec))
+            .copied()
+            .ok_or_else(|| format!("--key-spec {:?}: expected one of {}", self.key_spec, specs.join(", ")))?;
+        let baseline = match &self.baseline {
+            None => Default::default(),
+            Some(p) => {
+                let (text, label) = crate::load::read_source(p).map_err(|e| e.to_string())?;
+                read_baseline(&text, &label)?
+            }
+        };
+        let ignore = match &self.ignore_file {
+            Some(p) => read_ignore_file(p)?,
+            None if std::path::Path::new(DEFAULT_IGNORE_FILE).is_file() => {
+                read_ignore_file(std::path::Path::new(DEFAULT_IGNORE_FILE))?
+            }
+            None => vec![],
+        };
         Ok(AuditConfig {
             paths: self.paths.clone(),
             format: self.format,
@@ -108,6 +149,9 @@ impl AuditArgs {
             },
             jobs,
             shard,
+            key_spec,
+            baseline,
+            ignore,
         })
     }
 }
@@ -139,6 +183,11 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
     Ok((i, n))
 }
 
+fn read_ignore_file(path: &std::path::Path) -> Result<Vec<IgnoreRule>, String> {
+    let (text, label) = crate::load::read_source(path).map_err(|e| e.to_string())?;
+    parse_ignore_file(&text, &label)
+}
+
 fn read_properties(path: &std::path::Path) -> Result<Vec<Property>, String> {
     let (text, label) = crate::load::read_source(path).map_err(|e| e.to_string())?;
     parse_properties(&text, &label).map_err(|e| e.to_string())
@@ -157,7 +206,10 @@ pub fn run(args: &AuditArgs) -> i32 {
         .into_iter()
         .enumerate()
         .filter(|(i, _)| i % cfg.shard.1 == cfg.shard.0)
-        .map(|(_, d)| d)
+        .map(|(_, mut d)| {
+            d.key.spec.get_or_insert_with(|| cfg.key_spec.to_string());
+            d
+        })
         .collect();
     let total = docs.len();
     let tty = std::io::stderr().is_terminal();
@@ -181,8 +233,9 @@ pub fn run(args: &AuditArgs) -> i32 {
     if tty {
         eprintln!();
     }
-    print!("{}", render(&results, &cfg));
-    let failing = results.iter().flat_map(|d| &d.findings).any(|f| f.severity >= cfg.fail_on);
+    let report = review(&results, &cfg);
+    print!("{}", render(&report, cfg.format));
+    let failing = report.shown.iter().any(|f| f.severity >= cfg.fail_on);
     if failing {
         exit::FINDINGS
     } else {
@@ -197,16 +250,29 @@ pub fn shown(results: &[DocResult], min: Severity) -> Vec<&Finding> {
     v
 }
 
-fn render(results: &[DocResult], cfg: &AuditConfig) -> String {
-    let shown = shown(results, cfg.min_severity);
-    match cfg.format {
-        AuditFormat::Table => output::table_report(results, &shown),
-        AuditFormat::Json => {
-            format!("{}\n", serde_json::to_string_pretty(&output::json_report(results, &shown)).unwrap_or_default())
+/// The findings at or above `--min-severity`, split into shown, suppressed (with why) and
+/// held back by the baseline (counted).
+pub fn review<'a>(results: &'a [DocResult], cfg: &AuditConfig) -> output::Report<'a> {
+    let mut report = output::Report { docs: results, shown: vec![], suppressed: vec![], baselined: 0 };
+    for f in shown(results, cfg.min_severity) {
+        if cfg.baseline.contains(&fingerprint(f)) {
+            report.baselined += 1;
+        } else if let Some(why) = suppression(f, &cfg.ignore) {
+            report.suppressed.push(output::Suppressed { finding: f, why });
+        } else {
+            report.shown.push(f);
         }
-        AuditFormat::Jsonl => output::jsonl_report(results, &shown),
-        AuditFormat::Sarif => {
-            format!("{}\n", serde_json::to_string_pretty(&output::sarif_report(&shown)).unwrap_or_default())
-        }
+    }
+    report
+}
+
+fn render(report: &output::Report, format: AuditFormat) -> String {
+    let pretty = |v: serde_json::Value| format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default());
+    match format {
+        AuditFormat::Table => output::table_report(report),
+        AuditFormat::Json => pretty(output::json_report(report)),
+        AuditFormat::Jsonl => output::jsonl_report(report),
+        AuditFormat::Sarif => pretty(output::sarif_report(report)),
+        AuditFormat::Html => super::html::html_report(report),
     }
 }

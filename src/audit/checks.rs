@@ -36,26 +36,48 @@ pub struct CheckInfo {
     /// `proved by Z3` or `structural` (what the finding rests on).
     pub method: &'static str,
     pub scope: Scope,
+    /// A policy that gives this finding and one that passes (the corpus files the tests
+    /// audit, so `kmsproof explain` never shows an example that does not do what it says).
+    pub example: Example,
     pub run: Option<CheckFn>,
 }
+
+/// `kmsproof explain`'s example pair: (corpus file, its text) each.
+#[derive(Clone, Copy)]
+pub struct Example {
+    pub fails: Option<(&'static str, &'static str)>,
+    pub passes: Option<(&'static str, &'static str)>,
+}
+
+/// The example of a check: its `-pos` and `-neg` corpus policies.
+macro_rules! corpus_example {
+    ($pos:literal, $neg:literal) => {
+        Example {
+            fails: Some((concat!("corpus/audit/", $pos), include_str!(concat!("../../corpus/audit/", $pos)))),
+            passes: Some((concat!("corpus/audit/", $neg), include_str!(concat!("../../corpus/audit/", $neg)))),
+        }
+    };
+}
+
+const NO_EXAMPLE: Example = Example { fails: None, passes: None };
 
 pub const UNREADABLE: &str = "AUD001";
 pub const UNDECIDED: &str = "AUD002";
 pub const USER_PROPERTY: &str = "AUD003";
 
 pub const CHECKS: &[CheckInfo] = &[
-    CheckInfo { id: "KMS001", name: "key-open-to-any-account", severity: Severity::Critical, title: "Key usable by any AWS account", rationale: "A principal of an account the policy never names, outside any organization and VPC, can use the key: the conditions do not restrict the caller.", fix: "Name the principals (account root or role ARNs) or add a caller condition such as kms:CallerAccount, aws:PrincipalOrgID or aws:PrincipalArn.", method: "proved by Z3", scope: Scope::KeyPolicy, run: Some(kms001) },
-    CheckInfo { id: "KMS002", name: "crypto-use-by-other-accounts", severity: Severity::High, title: "Cryptographic use allowed to other accounts", rationale: "Principals outside the key's account can encrypt, decrypt or generate data keys; the finding lists the accounts Z3 reached.", fix: "Remove the external accounts from the key policy, or limit them with kms:ViaService / kms:EncryptionContext conditions if the sharing is intended.", method: "proved by Z3", scope: Scope::KeyPolicy, run: Some(kms002) },
-    CheckInfo { id: "KMS003", name: "lockout-risk", severity: Severity::High, title: "Key-policy lockout risk", rationale: "No principal can change the key policy (the key becomes unmanageable), or an IAM policy allows CreateKey with kms:BypassPolicyLockoutSafetyCheck.", fix: "Keep a statement that lets the account (arn:aws:iam::ACCOUNT:root) or an admin role call kms:PutKeyPolicy; deny kms:CreateKey when kms:BypassPolicyLockoutSafetyCheck is true.", method: "proved by Z3", scope: Scope::Both, run: Some(kms003) },
-    CheckInfo { id: "KMS004", name: "grant-not-for-aws-resource", severity: Severity::Medium, title: "Grant creation not limited to AWS resources, or wider than the granter", rationale: "kms:CreateGrant is allowed without kms:GrantIsForAWSResource, so a principal can hand the key's permissions to anyone; or a named principal can grant operations it cannot perform itself.", fix: "Add \"Bool\": {\"kms:GrantIsForAWSResource\": \"true\"} to statements that allow kms:CreateGrant, and limit kms:GrantOperations to the operations the granter holds.", method: "proved by Z3", scope: Scope::Both, run: Some(kms004) },
-    CheckInfo { id: "KMS005", name: "source-ip-trap", severity: Severity::Medium, title: "aws:SourceIp/SourceVpc condition breaks AWS services", rationale: "Requests AWS services make on your behalf (EBS, S3, RDS…) come from AWS addresses, so a network condition without an aws:ViaAWSService / kms:ViaService exemption denies them.", fix: "Add \"Bool\": {\"aws:ViaAWSService\": \"false\"} to the Deny (or exempt kms:ViaService), or move the network restriction to a VPC endpoint policy.", method: "structural", scope: Scope::Both, run: Some(kms005) },
-    CheckInfo { id: "KMS006", name: "via-service-shape", severity: Severity::Medium, title: "kms:ViaService value matches no service endpoint", rationale: "kms:ViaService holds SERVICE.REGION.amazonaws.com; other values never match (the restriction silently allows nothing) and a wildcard service allows every service.", fix: "Write values such as ec2.us-east-1.amazonaws.com (wildcards only in the region part).", method: "structural", scope: Scope::Both, run: Some(kms006) },
-    CheckInfo { id: "KMS007", name: "set-operator-misuse", severity: Severity::Medium, title: "Multi-valued key without set operator, or ForAllValues satisfied by a missing key", rationale: "A multi-valued key without ForAllValues/ForAnyValue is evaluated in undocumented ways, and ForAllValues in an Allow is true when the key is missing or empty.", fix: "Use ForAnyValue:/ForAllValues: with multi-valued keys; pair ForAllValues in an Allow with \"Null\": {KEY: \"false\"}.", method: "structural (parser diagnostics)", scope: Scope::Both, run: Some(kms007) },
-    CheckInfo { id: "KMS008", name: "admin-and-crypto-use", severity: Severity::Medium, title: "Principal both administers and uses the key", rationale: "A principal that can change or delete the key and also use it cryptographically defeats separation of duties.", fix: "Split key administrators (PutKeyPolicy, ScheduleKeyDeletion, DisableKey) and key users into different principals; avoid kms:* for roles.", method: "proved by Z3", scope: Scope::KeyPolicy, run: Some(kms008) },
-    CheckInfo { id: "KMS009", name: "unknown-or-inapplicable", severity: Severity::Low, title: "Unknown action or condition key, or key that cannot exist for the actions", rationale: "An unknown action never matches, and a condition on a key the statement's actions never carry makes the statement never apply (Allow) or never deny (Deny).", fix: "Correct the spelling, or move the condition to a statement whose actions carry the key (see the KMS condition-key table).", method: "structural (SAR tables)", scope: Scope::Both, run: Some(kms009) },
-    CheckInfo { id: UNREADABLE, name: "unreadable-document", severity: Severity::High, title: "Document could not be audited", rationale: "The file or policy does not parse (or uses template functions); nothing in it was checked.", fix: "Fix the error at the position given, or audit the deployed policy (aws kms get-key-policy output).", method: "parser", scope: Scope::Audit, run: None },
-    CheckInfo { id: UNDECIDED, name: "check-undecided", severity: Severity::High, title: "Check undecided (solver unknown)", rationale: "Z3 could not decide a check (timeout or a construct not encoded exactly); the document is not shown clean for it.", fix: "Raise --timeout-ms, or simplify the policy construct named in the finding.", method: "Z3 unknown", scope: Scope::Audit, run: None },
-    CheckInfo { id: USER_PROPERTY, name: "user-property-violated", severity: Severity::High, title: "User property violated", rationale: "A property given with --properties does not hold for this key policy.", fix: "Change the policy or the property; the counterexample shows a request that breaks it.", method: "proved by Z3", scope: Scope::Audit, run: None },
+    CheckInfo { id: "KMS001", name: "key-open-to-any-account", severity: Severity::Critical, title: "Key usable by any AWS account", rationale: "A principal of an account the policy never names, outside any organization and VPC, can use the key: the conditions do not restrict the caller.", fix: "Name the principals (account root or role ARNs) or add a caller condition such as kms:CallerAccount, aws:PrincipalOrgID or aws:PrincipalArn.", method: "proved by Z3", scope: Scope::KeyPolicy, example: corpus_example!("kms001-pos.json", "kms001-neg.json"), run: Some(kms001) },
+    CheckInfo { id: "KMS002", name: "crypto-use-by-other-accounts", severity: Severity::High, title: "Cryptographic use allowed to other accounts", rationale: "Principals outside the key's account can encrypt, decrypt or generate data keys; the finding lists the accounts Z3 reached.", fix: "Remove the external accounts from the key policy, or limit them with kms:ViaService / kms:EncryptionContext conditions if the sharing is intended.", method: "proved by Z3", scope: Scope::KeyPolicy, example: corpus_example!("kms002-pos.json", "kms002-neg.json"), run: Some(kms002) },
+    CheckInfo { id: "KMS003", name: "lockout-risk", severity: Severity::High, title: "Key-policy lockout risk", rationale: "No principal can change the key policy (the key becomes unmanageable; high), or an IAM policy allows CreateKey with kms:BypassPolicyLockoutSafetyCheck (every administrator policy does: a low note, once per policy).", fix: "Keep a statement that lets the account (arn:aws:iam::ACCOUNT:root) or an admin role call kms:PutKeyPolicy; deny kms:CreateKey when kms:BypassPolicyLockoutSafetyCheck is true.", method: "proved by Z3", scope: Scope::Both, example: corpus_example!("kms003-pos.json", "kms003-neg.json"), run: Some(kms003) },
+    CheckInfo { id: "KMS004", name: "grant-not-for-aws-resource", severity: Severity::Medium, title: "Grant creation not limited to AWS resources, or wider than the granter", rationale: "kms:CreateGrant is allowed to a caller calling KMS directly (no kms:ViaService) without kms:GrantIsForAWSResource, so it can hand the key's permissions to anyone; or a principal named in the key policy, not a key-policy administrator, can grant operations it cannot perform itself. Only operations the key's spec supports count (CreateGrant rejects the others; --key-spec, default SYMMETRIC_DEFAULT) and never RetireGrant; when the grant can only be created through an AWS service (GrantIsForAWSResource true or kms:ViaService), the service chooses its operations, so the finding is low.", fix: "Add \"Bool\": {\"kms:GrantIsForAWSResource\": \"true\"} to statements that allow kms:CreateGrant, and limit kms:GrantOperations to the operations the granter holds.", method: "proved by Z3", scope: Scope::Both, example: corpus_example!("kms004-pos.json", "kms004-neg.json"), run: Some(kms004) },
+    CheckInfo { id: "KMS005", name: "source-ip-trap", severity: Severity::Medium, title: "aws:SourceIp/SourceVpc condition breaks AWS services", rationale: "Requests AWS services make on your behalf (EBS, S3, RDS…) come from AWS addresses, so a network condition without an aws:ViaAWSService / kms:ViaService exemption denies them.", fix: "Add \"Bool\": {\"aws:ViaAWSService\": \"false\"} to the Deny (or exempt kms:ViaService), or move the network restriction to a VPC endpoint policy.", method: "structural", scope: Scope::Both, example: corpus_example!("kms005-pos.json", "kms005-neg.json"), run: Some(kms005) },
+    CheckInfo { id: "KMS006", name: "via-service-shape", severity: Severity::Medium, title: "kms:ViaService value matches no service endpoint", rationale: "kms:ViaService holds SERVICE.REGION.amazonaws.com; other values never match (the restriction silently allows nothing) and a wildcard service allows every service.", fix: "Write values such as ec2.us-east-1.amazonaws.com (wildcards only in the region part).", method: "structural", scope: Scope::Both, example: corpus_example!("kms006-pos.json", "kms006-neg.json"), run: Some(kms006) },
+    CheckInfo { id: "KMS007", name: "set-operator-misuse", severity: Severity::Medium, title: "Multi-valued key without set operator, or ForAllValues satisfied by a missing key", rationale: "A multi-valued key without ForAllValues/ForAnyValue is evaluated in undocumented ways, and ForAllValues in an Allow is true when the key is missing or empty (checked on statements that can allow a KMS action).", fix: "Use ForAnyValue:/ForAllValues: with multi-valued keys; pair ForAllValues in an Allow with \"Null\": {KEY: \"false\"}.", method: "structural (parser diagnostics)", scope: Scope::Both, example: corpus_example!("kms007-pos.json", "kms007-neg.json"), run: Some(kms007) },
+    CheckInfo { id: "KMS008", name: "admin-and-crypto-use", severity: Severity::Medium, title: "Principal both administers and uses the key", rationale: "A principal that can change or delete the key and also use it cryptographically defeats separation of duties.", fix: "Split key administrators (PutKeyPolicy, ScheduleKeyDeletion, DisableKey) and key users into different principals; avoid kms:* for roles.", method: "proved by Z3", scope: Scope::KeyPolicy, example: corpus_example!("kms008-pos.json", "kms008-neg.json"), run: Some(kms008) },
+    CheckInfo { id: "KMS009", name: "unknown-or-inapplicable", severity: Severity::Low, title: "Unknown action or condition key, or key that cannot exist for the actions", rationale: "An unknown action never matches, and a condition on a key the statement's actions never carry makes the statement never apply (Allow) or never deny (Deny).", fix: "Correct the spelling, or move the condition to a statement whose actions carry the key (see the KMS condition-key table).", method: "structural (SAR tables)", scope: Scope::Both, example: corpus_example!("kms009-pos.json", "kms009-neg.json"), run: Some(kms009) },
+    CheckInfo { id: UNREADABLE, name: "unreadable-document", severity: Severity::High, title: "Document could not be audited", rationale: "The file or policy does not parse (or uses template functions); nothing in it was checked.", fix: "Fix the error at the position given, or audit the deployed policy (aws kms get-key-policy output).", method: "parser", scope: Scope::Audit, example: NO_EXAMPLE, run: None },
+    CheckInfo { id: UNDECIDED, name: "check-undecided", severity: Severity::High, title: "Check undecided (solver unknown)", rationale: "Z3 could not decide a check (timeout or a construct not encoded exactly); the document is not shown clean for it.", fix: "Raise --timeout-ms, or simplify the policy construct named in the finding.", method: "Z3 unknown", scope: Scope::Audit, example: NO_EXAMPLE, run: None },
+    CheckInfo { id: USER_PROPERTY, name: "user-property-violated", severity: Severity::High, title: "User property violated", rationale: "A property given with --properties does not hold for this key policy.", fix: "Change the policy or the property; the counterexample shows a request that breaks it.", method: "proved by Z3", scope: Scope::Audit, example: NO_EXAMPLE, run: None },
 ];
 
 /// The check with this id.
@@ -96,6 +118,11 @@ fn verdict_finding(ctx: &Ctx, id: &'static str, r: &CheckResult, message: impl F
         Verdict::Violated => {
             let example = r.examples.first();
             let mut f = ctx.finding(id, ctx.deciding_pos(example), message());
+            f.statements = ctx
+                .deciding_statements(example)
+                .into_iter()
+                .map(|index| super::Involved { index, ..Default::default() })
+                .collect();
             f.counterexample = example.map(|e| e.request.clone());
             Some(f)
         }
@@ -166,6 +193,9 @@ fn kms002(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
         found.join(", ")
     );
     let mut f = ctx.finding("KMS002", ctx.deciding_pos(Some(&example)), message);
+    for i in ctx.deciding_statements(Some(&example)) {
+        f = f.in_statement(i);
+    }
     f.counterexample = Some(example.request.clone());
     f.accounts = found;
     Ok(vec![f])
@@ -179,7 +209,17 @@ fn kms003(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
         let f = verdict_finding(ctx, "KMS003", &r, || {
             "kms:CreateKey is allowed with kms:BypassPolicyLockoutSafetyCheck true: a key can be created with a policy that locks everyone out".to_string()
         });
-        return Ok(f.into_iter().collect());
+        // Every administrator policy allows this (kms:* or *): a note for the reviewer, not
+        // a defect of the policy; the lockout itself is a key-policy finding (high).
+        return Ok(f
+            .map(|mut f| {
+                if f.check == "KMS003" {
+                    f.severity = Severity::Low;
+                }
+                f
+            })
+            .into_iter()
+            .collect());
     }
     let prop =
         json!({"name": "KMS003", "expect": "sometimes", "principal": {"AWS": "*"}, "action": "kms:PutKeyPolicy"});
@@ -199,24 +239,51 @@ fn kms003(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
     })
 }
 
+/// A request made by the caller itself, not through an AWS service: `kms:ViaService`
+/// absent. CreateGrant through a named service (the AWS managed policies' pattern) is as
+/// bounded as one for an AWS resource: the service decides what the grant holds.
+fn direct() -> Value {
+    json!({"kms:ViaService": "true"})
+}
+
+/// The principals named in the key policy that can call kms:PutKeyPolicy with the key
+/// policy alone: they can give themselves any permission, so what they can grant is not
+/// an escalation (an undecided answer counts as "not an administrator": more findings).
+fn key_admins(ctx: &Ctx) -> Result<Vec<String>, ReplayMismatch> {
+    let inputs = ctx.key_only_inputs();
+    let mut out = Vec::new();
+    for (arn, _) in named_principals(ctx) {
+        let r = ctx.ask(
+            &inputs,
+            json!({"name": "KMS004", "expect": "sometimes", "principal": {"AWS": arn}, "action": "kms:PutKeyPolicy"}),
+        )?;
+        if matches!(r.verdict, Verdict::Holds) {
+            out.push(arn);
+        }
+    }
+    Ok(out)
+}
+
 fn kms004(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
     let no_aws = json!({"kms:GrantIsForAWSResource": "false"});
+    let admins = if ctx.is_key { key_admins(ctx)? } else { vec![] };
+    let mut in_account = json!({"BoolIfExists": no_aws, "Null": direct(), "ArnNotLike": not_root()["ArnNotLike"]});
+    if !admins.is_empty() {
+        in_account["ArnNotEquals"] = json!({ "aws:PrincipalArn": admins });
+    }
     let asks: Vec<(crate::eval::Inputs, Value)> = if ctx.is_key {
         vec![
-            (
-                ctx.key_only_inputs(),
-                json!({"principal": "*", "condition": {"BoolIfExists": no_aws, "ArnNotLike": not_root()["ArnNotLike"]}}),
-            ),
+            (ctx.key_only_inputs(), json!({"principal": "*", "condition": in_account})),
             (
                 ctx.worst_case_inputs(),
-                json!({"principal": {"AWS": "*"}, "condition": {"BoolIfExists": no_aws,
+                json!({"principal": {"AWS": "*"}, "condition": {"BoolIfExists": no_aws, "Null": direct(),
                 "StringNotEquals": {"aws:PrincipalAccount": ctx.account}, "StringLike": {"aws:PrincipalAccount": "*"}}}),
             ),
         ]
     } else {
         vec![(
             ctx.identity_inputs(),
-            json!({"principal": {"AWS": ctx.account}, "condition": {"BoolIfExists": no_aws, "ArnNotLike": not_root()["ArnNotLike"]}}),
+            json!({"principal": {"AWS": ctx.account}, "condition": {"BoolIfExists": no_aws, "Null": direct(), "ArnNotLike": not_root()["ArnNotLike"]}}),
         )]
     };
     let mut out = Vec::new();
@@ -226,7 +293,15 @@ fn kms004(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
         prop["action"] = json!("kms:CreateGrant");
         let r = ctx.ask(&inputs, prop)?;
         let f = verdict_finding(ctx, "KMS004", &r, || {
-            "kms:CreateGrant is allowed when the grant is not for an AWS resource (kms:GrantIsForAWSResource false or absent)".to_string()
+            "kms:CreateGrant is allowed, called directly (no kms:ViaService), when the grant is not for an AWS resource (kms:GrantIsForAWSResource false or absent)".to_string()
+        });
+        // An IAM policy is half of the permission (the key policy must let IAM decide),
+        // and every administrator policy allows this: a low note there.
+        let f = f.map(|mut f| {
+            if !ctx.is_key && f.check == "KMS004" {
+                f.severity = Severity::Low;
+            }
+            f
         });
         if let Some(f) = f {
             out.push(f);
@@ -234,7 +309,7 @@ fn kms004(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
         }
     }
     if ctx.is_key {
-        out.extend(grant_escalation(ctx)?);
+        out.extend(grant_escalation(ctx, &admins)?);
     }
     Ok(out)
 }
@@ -243,10 +318,19 @@ fn kms004(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
 /// operations it cannot perform itself (KMS does not check the granter holds them).
 /// Per principal: which grant operations it can perform (one `sometimes` each), then
 /// whether CreateGrant is allowed with `kms:GrantOperations` naming one it cannot.
-fn grant_escalation(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
+///
+/// Only operations the key supports count ([`crate::kms_rules::grant_operations_for`] of
+/// the key spec: CreateGrant rejects the others), and never RetireGrant (AWS's own service
+/// grants carry it, and it lets the grantee give the grant up, not use the key). A
+/// principal that can call kms:PutKeyPolicy already holds every operation in effect, so a
+/// grant adds nothing. A grant the caller can only have an AWS service create (the
+/// condition requires `kms:GrantIsForAWSResource` true or `kms:ViaService`) is a low
+/// finding: the service, not the caller, chooses its operations for the resource.
+fn grant_escalation(ctx: &Ctx, admins: &[String]) -> Result<Vec<Finding>, ReplayMismatch> {
     let inputs = ctx.key_only_inputs();
+    let supported = key_grant_operations(ctx);
     let mut out = Vec::new();
-    for (arn, pos) in named_principals(ctx) {
+    for (arn, pos) in named_principals(ctx).into_iter().filter(|(a, _)| !admins.contains(a)) {
         let ask = |expect: &str, action: String, condition: Value| {
             ctx.ask(&inputs, json!({"name": "KMS004", "expect": expect, "principal": {"AWS": arn}, "action": action, "condition": condition}))
         };
@@ -257,7 +341,7 @@ fn grant_escalation(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
         }
         let mut missing = Vec::new();
         let possible = actions_named_for(ctx, &arn);
-        for op in crate::kms_rules::GRANT_OPERATIONS.iter().filter(|o| **o != "CreateGrant") {
+        for op in supported.iter().filter(|o| !NOT_ESCALATION.contains(o)) {
             if !possible.iter().any(|a| a.name == *op) {
                 // No Allow statement that can apply to this principal names the action:
                 // it cannot perform it (the key policy alone decides here).
@@ -274,20 +358,45 @@ fn grant_escalation(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
         if missing.is_empty() {
             continue;
         }
-        let r = ask(
+        let ops = json!({"kms:GrantOperations": missing});
+        let direct = ask(
             "never",
             "kms:CreateGrant".into(),
-            json!({"ForAnyValue:StringEquals": {"kms:GrantOperations": missing}}),
+            json!({"ForAnyValue:StringEquals": ops, "BoolIfExists": {"kms:GrantIsForAWSResource": "false"}, "Null": {"kms:ViaService": "true"}}),
         )?;
+        let (r, by_service) = match direct.verdict {
+            Verdict::Holds => (ask("never", "kms:CreateGrant".into(), json!({"ForAnyValue:StringEquals": ops}))?, true),
+            _ => (direct, false),
+        };
+        let how = if by_service {
+            "through AWS services only (the service chooses the grant's operations for its resource)"
+        } else {
+            "directly"
+        };
         let f = verdict_finding(ctx, "KMS004", &r, || {
-            format!("{arn} can create grants for operations it cannot perform itself (it cannot {}): grants can delegate more than the granter holds; limit kms:GrantOperations", missing.join(", "))
+            format!("{arn} can create grants {how} for operations it cannot perform itself (it cannot {}): grants can delegate more than the granter holds; limit kms:GrantOperations", missing.join(", "))
         });
         out.extend(f.map(|mut f| {
             f.pos = ctx.pos(pos);
+            if by_service && f.check == "KMS004" {
+                f.severity = Severity::Low;
+            }
             f
         }));
     }
     Ok(out)
+}
+
+/// Grant operations KMS004 never counts as escalation: CreateGrant is what is asked about,
+/// and RetireGrant only lets a grantee give up its grant.
+const NOT_ESCALATION: &[&str] = &["CreateGrant", "RetireGrant"];
+
+/// The grant operations the document's key supports (every grant operation when its key
+/// spec is not in the table: never fewer than the key may have).
+fn key_grant_operations(ctx: &Ctx) -> Vec<&'static str> {
+    let spec = ctx.doc.key.spec.as_deref().unwrap_or(crate::kms_rules::DEFAULT_KEY_SPEC);
+    crate::kms_rules::grant_operations_for(spec, ctx.doc.key.usage.as_deref())
+        .unwrap_or_else(|| crate::kms_rules::GRANT_OPERATIONS.to_vec())
 }
 
 /// The KMS actions of the key policy's Allow statements that can apply to `arn` directly
@@ -353,7 +462,7 @@ fn kms005(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
             continue;
         }
         let what = if st.effect == Effect::Deny { "denies" } else { "allows only" };
-        out.push(ctx.finding("KMS005", ctx.pos(net.pos), format!("{} {what} requests by {} {} with no aws:ViaAWSService or kms:ViaService exemption: requests AWS services make for you come from AWS networks", st.label(), net.op.canonical(), net.key)));
+        out.push(ctx.finding("KMS005", ctx.pos(net.pos), format!("{} {what} requests by {} {} with no aws:ViaAWSService or kms:ViaService exemption: requests AWS services make for you come from AWS networks", st.label(), net.op.canonical(), net.key)).in_statement(st.index));
     }
     Ok(out)
 }
@@ -383,30 +492,15 @@ fn kms006(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
             for v in &c.values {
                 let crate::policy::CondValue::Text(p) = v else { continue };
                 let text = text_of(p);
-                match via_service_shape(&text, wild) {
-                    Shape::Real => {}
-                    Shape::AnyService if st.effect == Effect::Allow && !c.op.spec.negated => out.push(ctx.finding(
-                        "KMS006",
-                        ctx.pos(c.pos),
-                        format!(
-                            "{} {} {}: \"{text}\" allows every service, so the restriction restricts nothing",
-                            st.label(),
-                            c.op.canonical(),
-                            c.key
-                        ),
-                    )),
-                    Shape::AnyService => {}
-                    Shape::Bad => out.push(ctx.finding(
-                        "KMS006",
-                        ctx.pos(c.pos),
-                        format!(
-                            "{} {} {}: \"{text}\" matches no service endpoint name (SERVICE.REGION.amazonaws.com)",
-                            st.label(),
-                            c.op.canonical(),
-                            c.key
-                        ),
-                    )),
-                }
+                let problem = match via_service_shape(&text, wild) {
+                    Shape::AnyService if st.effect == Effect::Allow && !c.op.spec.negated => {
+                        "allows every service, so the restriction restricts nothing"
+                    }
+                    Shape::Bad => "matches no service endpoint name (SERVICE.REGION.amazonaws.com)",
+                    Shape::Real | Shape::AnyService => continue,
+                };
+                let message = format!("{} {} {}: \"{text}\" {problem}", st.label(), c.op.canonical(), c.key);
+                out.push(ctx.finding("KMS006", ctx.pos(c.pos), message).in_statement(st.index));
             }
         }
     }
@@ -457,11 +551,13 @@ fn is_region(r: &str) -> bool {
 
 fn kms007(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
     let mut out = parser_warnings(ctx, "KMS007", &[" is multi-valued", " is single-valued"]);
-    for st in ctx.policy.statements.iter().filter(|s| s.effect == Effect::Allow) {
+    // Statements of other services are out of scope: `ForAllValues` on aws:TagKeys there is
+    // AWS's own pattern ("no tags" is meant to pass), and no KMS request is decided by it.
+    for st in ctx.policy.statements.iter().filter(|s| s.effect == Effect::Allow && may_match_kms(s)) {
         for c in st.conditions.iter().filter(|c| c.op.set == Some(crate::policy::operator::SetQualifier::ForAllValues))
         {
-            if !requires_presence(st, &c.key) {
-                out.push(ctx.finding("KMS007", ctx.pos(c.pos), format!("{} {} {}: ForAllValues in an Allow is true when {} is missing or empty; nothing requires the key to be present", st.label(), c.op.canonical(), c.key, c.key)));
+            if !requires_presence(st, &c.key) && !always_present(st, &c.key) {
+                out.push(ctx.finding("KMS007", ctx.pos(c.pos), format!("{} {} {}: ForAllValues in an Allow is true when {} is missing or empty; nothing requires the key to be present", st.label(), c.op.canonical(), c.key, c.key)).in_statement(st.index));
             }
         }
     }
@@ -474,8 +570,35 @@ fn parser_warnings(ctx: &Ctx, id: &'static str, needles: &[&str]) -> Vec<Finding
         .warnings
         .iter()
         .filter(|w| needles.iter().any(|n| w.message.contains(n)))
-        .map(|w| ctx.finding(id, ctx.pos(w.pos), format!("at {}: {}", w.path, w.message)))
+        .map(|w| {
+            let f = ctx.finding(id, ctx.pos(w.pos), format!("at {}: {}", w.path, w.message));
+            match statement_of_path(&w.path) {
+                Some(i) => f.in_statement(i),
+                None => f,
+            }
+        })
         .collect()
+}
+
+/// Whether every KMS action of the statement that carries `key` always carries it (a
+/// required request parameter, [`crate::kms_rules::KEYS_ALWAYS_PRESENT`]): then
+/// `ForAllValues` cannot be satisfied by a missing key.
+fn always_present(st: &Statement, key: &str) -> bool {
+    let Some((_, actions)) = crate::kms_rules::KEYS_ALWAYS_PRESENT.iter().find(|(k, _)| k.eq_ignore_ascii_case(key))
+    else {
+        return false;
+    };
+    if st.action.negated {
+        return false;
+    }
+    let carrying: Vec<_> =
+        st.action.patterns.iter().filter_map(|p| matched_kms_actions(p)).flatten().filter(|a| a.has_key(key)).collect();
+    !carrying.is_empty() && carrying.iter().all(|a| actions.contains(&a.name.as_str()))
+}
+
+/// The statement index of a diagnostic's JSON path (`Statement[2].Condition…`).
+fn statement_of_path(path: &str) -> Option<usize> {
+    path.strip_prefix("Statement[")?.split(']').next()?.parse().ok()
 }
 
 /// Whether another condition of the statement is false when `key` is missing.
@@ -534,6 +657,9 @@ fn kms008(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
                     ),
                 );
                 f.counterexample = Some(c.request.clone());
+                for i in ctx.deciding_statements(Some(a)).into_iter().chain(ctx.deciding_statements(Some(c))) {
+                    f = f.in_statement(i);
+                }
                 out.push(f);
             }
             (Verdict::Unknown(why), _, _) => out.push(ctx.undecided("KMS008", why)),
@@ -559,17 +685,20 @@ fn kms009(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
             if !actions.iter().any(|a| a.has_key(&c.key)) && !op_true_when_missing(&c.op) {
                 let effect =
                     if st.effect == Effect::Allow { "the statement never applies" } else { "the Deny never applies" };
-                out.push(ctx.finding(
-                    "KMS009",
-                    ctx.pos(c.pos),
-                    format!(
-                        "{} {} {}: no action of the statement carries {}, so {effect}",
-                        st.label(),
-                        c.op.canonical(),
-                        c.key,
-                        c.key
-                    ),
-                ));
+                out.push(
+                    ctx.finding(
+                        "KMS009",
+                        ctx.pos(c.pos),
+                        format!(
+                            "{} {} {}: no action of the statement carries {}, so {effect}",
+                            st.label(),
+                            c.op.canonical(),
+                            c.key,
+                            c.key
+                        ),
+                    )
+                    .in_statement(st.index),
+                );
             }
         }
     }
@@ -583,6 +712,26 @@ fn op_true_when_missing(op: &Operator) -> bool {
         || op.if_exists
         || op.set == Some(crate::policy::operator::SetQualifier::ForAllValues)
         || op.spec.name == "Null"
+}
+
+/// Whether some Allow statement's `Resource` can be a KMS key (`*`, a `kms` ARN, a wildcard
+/// service, `NotResource`, or none): a resource policy where none can is another
+/// service's (an S3 bucket policy, say), not a key policy.
+pub fn names_kms_resource(policy: &crate::policy::Policy) -> bool {
+    let allows: Vec<&Statement> = policy.statements.iter().filter(|s| s.effect == Effect::Allow).collect();
+    // A policy of Deny statements only is judged as a key policy (it locks everyone out).
+    allows.is_empty()
+        || allows.iter().any(|s| match &s.resource {
+            None => true,
+            Some(r) => {
+                r.negated
+                    || r.patterns.iter().any(|p| {
+                        let text = text_of(p).to_ascii_lowercase();
+                        let service = text.split(':').nth(2).unwrap_or("*");
+                        !text.starts_with("arn:") || service == "kms" || service.contains(['*', '?']) || p.len() > 1
+                    })
+            }
+        })
 }
 
 /// Whether any statement can allow some KMS action: when none can, nothing needs the solver.

@@ -19,6 +19,32 @@ pub struct Document {
     /// Where the document starts in the file (line 0: unknown, e.g. YAML).
     pub pos: Pos,
     pub body: Body,
+    /// The key's spec and usage when the input says (CloudFormation `KeySpec`/`KeyUsage`,
+    /// terraform `customer_master_key_spec`/`key_spec`/`key_usage`); `audit --key-spec`
+    /// fills the spec of the others.
+    pub key: KeyProps,
+}
+
+/// What the input says about the key a policy belongs to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyProps {
+    pub spec: Option<String>,
+    pub usage: Option<String>,
+}
+
+/// Where CloudFormation and terraform put a key's spec and usage (first present wins).
+const KEY_PROP_NAMES: &[(&str, &[&str], &[&str])] = &[
+    ("AWS::KMS::Key", &["KeySpec"], &["KeyUsage"]),
+    ("aws_kms_key", &["customer_master_key_spec", "key_spec"], &["key_usage"]),
+];
+
+/// The key spec and usage among `props` (a resource's properties) for resource type `ty`.
+fn key_props(ty: &str, props: &Json) -> KeyProps {
+    let Some((_, specs, usages)) = KEY_PROP_NAMES.iter().find(|(t, _, _)| *t == ty) else {
+        return KeyProps::default();
+    };
+    let first = |names: &[&str]| names.iter().find_map(|n| props.get(n).and_then(Json::as_str)).map(str::to_string);
+    KeyProps { spec: first(specs), usage: first(usages) }
 }
 
 #[derive(Debug, Clone)]
@@ -78,11 +104,11 @@ pub fn read_file(path: &Path) -> Vec<Document> {
 }
 
 fn error_doc(file: &str, location: &str, pos: Pos, message: String) -> Document {
-    Document { file: file.into(), location: location.into(), pos, body: Body::Error(message) }
+    Document { file: file.into(), location: location.into(), pos, body: Body::Error(message), key: KeyProps::default() }
 }
 
 fn skipped(file: &str, pos: Pos, message: String) -> Document {
-    Document { file: file.into(), location: String::new(), pos, body: Body::Skipped(message) }
+    Document { file: file.into(), location: String::new(), pos, body: Body::Skipped(message), key: KeyProps::default() }
 }
 
 /// The documents in `text`, read as JSON, or as YAML when it is not JSON and looks like
@@ -105,6 +131,7 @@ pub(super) fn from_json(file: &str, text: &str, doc: &Json) -> Vec<Document> {
         location: String::new(),
         pos: doc.pos,
         body: Body::Policy { text: text.into(), label: file.into(), exact: true },
+        key: KeyProps::default(),
     };
     if ["Statement", "Policy", "PolicyVersion"].iter().any(|k| doc.get(k).is_some()) {
         return vec![whole()];
@@ -146,7 +173,7 @@ pub(super) fn embedded(file: &str, location: String, value: &Json) -> Document {
         },
         _ => Body::Policy { text: render_in_place(value), label: file.into(), exact: true },
     };
-    Document { file: file.into(), location, pos: value.pos, body }
+    Document { file: file.into(), location, pos: value.pos, body, key: KeyProps::default() }
 }
 
 /// The first CloudFormation intrinsic function (`Ref`, `Fn::*`) inside `v`, with its position.
@@ -245,7 +272,9 @@ fn cloudformation(file: &str, doc: &Json) -> Vec<Document> {
         for (_, path) in CFN_POLICIES.iter().filter(|(t, _)| *t == ty) {
             let base = format!("Resources.{}.Properties", r.key);
             for (loc, value) in select(props, path, &base) {
-                out.push(embedded(file, format!("{loc} ({ty})"), value));
+                let mut d = embedded(file, format!("{loc} ({ty})"), value);
+                d.key = key_props(ty, props);
+                out.push(d);
             }
         }
     }
@@ -301,13 +330,11 @@ fn terraform_module(file: &str, module: &Json, out: &mut Vec<Document>) {
         for r in resources {
             let ty = r.get("type").and_then(Json::as_str).unwrap_or_default();
             let address = r.get("address").and_then(Json::as_str).unwrap_or(ty);
+            let key = r.get("values").map(|v| key_props(ty, v)).unwrap_or_default();
             for (_, attr) in TF_POLICIES.iter().filter(|(t, _)| *t == ty) {
                 match r.get("values").and_then(|v| v.get(attr)) {
-                    Some(v) if v.as_str().is_some_and(|s| !s.is_empty()) => {
-                        out.push(embedded(file, format!("{address}.{attr}"), v))
-                    }
-                    Some(v) if matches!(v.kind, Kind::Object(_)) => {
-                        out.push(embedded(file, format!("{address}.{attr}"), v))
+                    Some(v) if v.as_str().is_some_and(|s| !s.is_empty()) || matches!(v.kind, Kind::Object(_)) => {
+                        out.push(Document { key: key.clone(), ..embedded(file, format!("{address}.{attr}"), v) })
                     }
                     // Unknown until apply (`null` in a plan) or empty: listed, nothing to audit yet.
                     _ => out.push(Document {
@@ -318,6 +345,7 @@ fn terraform_module(file: &str, module: &Json, out: &mut Vec<Document>) {
                             "{file}:{}: skipped: {address}.{attr} has no value (unknown until apply, or empty)",
                             r.pos
                         )),
+                        key: KeyProps::default(),
                     }),
                 }
             }

@@ -7,9 +7,13 @@
 //! policy lets other accounts or IAM do; each check's doc comment says which.
 
 pub mod args;
+pub mod baseline;
 pub mod checks;
 pub mod discover;
+pub mod explain;
+pub mod html;
 pub mod output;
+pub mod suppress;
 mod yaml;
 
 use crate::eval::Inputs;
@@ -64,6 +68,29 @@ pub struct Finding {
     pub counterexample: Option<Value>,
     /// KMS002: the external accounts reached.
     pub accounts: Vec<String>,
+    /// The statements of the document the finding is about (the deciding statements of
+    /// its counterexample, or the statement a structural check read), in statement order.
+    pub statements: Vec<Involved>,
+}
+
+/// A statement a finding involves: its index, its `Sid` (inline suppression markers live
+/// there) and its source text (for the HTML report).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Involved {
+    pub index: usize,
+    pub sid: Option<String>,
+    pub source: String,
+}
+
+impl Finding {
+    /// The finding, about statement `index` of its document (details filled in by
+    /// [`audit_document`]).
+    pub fn in_statement(mut self, index: usize) -> Finding {
+        if !self.statements.iter().any(|s| s.index == index) {
+            self.statements.push(Involved { index, ..Involved::default() });
+        }
+        self
+    }
 }
 
 /// The audit of one document.
@@ -137,6 +164,7 @@ impl<'a> Ctx<'a> {
             message,
             counterexample: None,
             accounts: vec![],
+            statements: vec![],
         }
     }
 
@@ -159,6 +187,23 @@ impl<'a> Ctx<'a> {
         } else {
             self.doc.pos
         }
+    }
+
+    /// The statements of this document that decided a counterexample.
+    pub fn deciding_statements(&self, example: Option<&Example>) -> Vec<usize> {
+        let mut v: Vec<usize> = example
+            .map(|e| {
+                e.decision
+                    .statements
+                    .iter()
+                    .filter(|s| s.decisive && s.policy == self.policy.source)
+                    .map(|s| s.index)
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort_unstable();
+        v.dedup();
+        v
     }
 
     /// Where the statement of this document that decided a counterexample starts.
@@ -288,6 +333,12 @@ pub fn audit_document(doc: &Document, settings: &Settings) -> Result<DocResult, 
         }
     };
     let is_key = policy.kind == PolicyKind::KeyPolicy;
+    if is_key && !checks::names_kms_resource(&policy) {
+        result.kind = "skipped";
+        result.note =
+            Some(format!("{}: skipped: a resource policy of another service (no Resource can be a KMS key)", doc.file));
+        return Ok(result);
+    }
     result.kind = policy.kind.label();
     let account = if is_key { key_account(&policy) } else { identity_key_account(&policy) };
     let key_arn = format!("arn:aws:kms:us-east-1:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
@@ -310,8 +361,50 @@ pub fn audit_document(doc: &Document, settings: &Settings) -> Result<DocResult, 
     if is_key && !settings.properties.is_empty() {
         result.findings.extend(user_properties(&ctx, &settings.properties)?);
     }
+    involve_statements(&mut result.findings, &policy, text, exact);
     result.findings.sort_by(finding_order);
     Ok(result)
+}
+
+/// Fills in each finding's statements: a finding that names none is about the statement
+/// its position falls in (when positions are the file's); then each gets its `Sid` and
+/// source text.
+fn involve_statements(findings: &mut [Finding], policy: &Policy, text: &str, exact: bool) {
+    let sources = statement_sources(text);
+    for f in findings.iter_mut() {
+        f.statements.sort_by_key(|s| s.index);
+        if f.statements.is_empty() && exact {
+            let at = (f.pos.line, f.pos.col);
+            if let Some(st) = policy.statements.iter().filter(|s| (s.pos.line, s.pos.col) <= at).last() {
+                f.statements.push(Involved { index: st.index, ..Involved::default() });
+            }
+        }
+        for inv in f.statements.iter_mut() {
+            if let Some(st) = policy.statements.iter().find(|s| s.index == inv.index) {
+                inv.sid = st.sid.clone();
+            }
+            inv.source = sources.get(inv.index).cloned().unwrap_or_default();
+        }
+    }
+}
+
+/// The statements of a policy text as pretty JSON, in order (through the `Policy` /
+/// `PolicyVersion.Document` wrappers `eval` reads, also when they hold the policy as a
+/// string); empty when the text is not JSON.
+fn statement_sources(text: &str) -> Vec<String> {
+    fn find(v: &Value) -> Option<Vec<Value>> {
+        match v.get("Statement") {
+            Some(Value::Array(items)) => return Some(items.clone()),
+            Some(one @ Value::Object(_)) => return Some(vec![one.clone()]),
+            _ => {}
+        }
+        ["Policy", "PolicyVersion", "Document"].iter().find_map(|k| match v.get(k)? {
+            Value::String(s) => find(&serde_json::from_str(s).ok()?),
+            inner => find(inner),
+        })
+    }
+    let value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    find(&value).unwrap_or_default().iter().map(|s| serde_json::to_string_pretty(s).unwrap_or_default()).collect()
 }
 
 fn unreadable(doc: &Document, message: String) -> Finding {
@@ -324,6 +417,7 @@ fn unreadable(doc: &Document, message: String) -> Finding {
         message,
         counterexample: None,
         accounts: vec![],
+        statements: vec![],
     }
 }
 

@@ -1,13 +1,30 @@
 //! Audit output: a table for people, one JSON object or JSON lines for scripts, SARIF
 //! 2.1.0 for code-scanning dashboards. Every format lists findings in the same order.
 
+use super::baseline::{fingerprint, FINGERPRINT_KEY};
 use super::checks::{info, CheckInfo, CHECKS};
+use super::suppress::Suppression;
 use super::{DocResult, Finding, Severity, SEVERITIES};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
+/// A finding left out of the findings by a suppression, with why.
+pub struct Suppressed<'a> {
+    pub finding: &'a Finding,
+    pub why: Suppression,
+}
+
+/// What an output shows: the documents, the findings, the suppressed findings (always
+/// listed), and how many findings the baseline held back.
+pub struct Report<'a> {
+    pub docs: &'a [DocResult],
+    pub shown: Vec<&'a Finding>,
+    pub suppressed: Vec<Suppressed<'a>>,
+    pub baselined: usize,
+}
+
 /// `file:line:col` (or `file` when the line is unknown).
-fn place(f: &Finding) -> String {
+pub fn place(f: &Finding) -> String {
     match f.pos.line {
         0 => f.file.clone(),
         _ => format!("{}:{}:{}", f.file, f.pos.line, f.pos.col),
@@ -30,6 +47,8 @@ fn finding_json(f: &Finding) -> Value {
         "check": f.check, "severity": f.severity.as_str(), "title": info(f.check).title,
         "file": f.file, "location": f.location, "line": f.pos.line, "column": f.pos.col,
         "message": f.message, "counterexample": f.counterexample, "fix": info(f.check).fix,
+        "fingerprint": fingerprint(f),
+        "statements": f.statements.iter().map(|s| json!({"index": s.index, "sid": s.sid})).collect::<Vec<_>>(),
     });
     if !f.accounts.is_empty() {
         v["accounts"] = json!(f.accounts);
@@ -51,26 +70,34 @@ fn counts<'a>(findings: impl Iterator<Item = &'a Finding>) -> BTreeMap<(&'static
     m
 }
 
+fn suppressed_json(s: &Suppressed) -> Value {
+    let mut v = finding_json(s.finding);
+    v["suppressed"] = json!({"reason": s.why.reason, "by": s.why.by, "kind": s.why.kind});
+    v
+}
+
 /// The whole audit as one JSON object.
-pub fn json_report(docs: &[DocResult], shown: &[&Finding]) -> Value {
-    let summary: Vec<Value> = counts(shown.iter().copied())
+pub fn json_report(r: &Report) -> Value {
+    let summary: Vec<Value> = counts(r.shown.iter().copied())
         .iter()
         .map(|((c, s), n)| json!({"check": c, "severity": s.as_str(), "count": n}))
         .collect();
     json!({
         "tool": "kmsproof audit", "version": env!("CARGO_PKG_VERSION"),
-        "documents": docs.iter().map(|d| document_json(d, shown.iter().filter(|f| f.file == d.file && f.location == d.location).count())).collect::<Vec<_>>(),
-        "findings": shown.iter().map(|f| finding_json(f)).collect::<Vec<_>>(),
+        "documents": r.docs.iter().map(|d| document_json(d, r.shown.iter().filter(|f| f.file == d.file && f.location == d.location).count())).collect::<Vec<_>>(),
+        "findings": r.shown.iter().map(|f| finding_json(f)).collect::<Vec<_>>(),
+        "suppressed": r.suppressed.iter().map(suppressed_json).collect::<Vec<_>>(),
+        "baselined": r.baselined,
         "summary": summary,
     })
 }
 
 /// JSON lines: one `{"type": "document", …}` line per document followed by one
 /// `{"type": "finding", …}` line per finding, so the outputs of shards concatenate.
-pub fn jsonl_report(docs: &[DocResult], shown: &[&Finding]) -> String {
+pub fn jsonl_report(r: &Report) -> String {
     let mut out = String::new();
-    for d in docs {
-        let mine: Vec<&&Finding> = shown.iter().filter(|f| f.file == d.file && f.location == d.location).collect();
+    for d in r.docs {
+        let mine: Vec<&&Finding> = r.shown.iter().filter(|f| f.file == d.file && f.location == d.location).collect();
         let mut line = document_json(d, mine.len());
         line["type"] = json!("document");
         out.push_str(&line.to_string());
@@ -81,12 +108,48 @@ pub fn jsonl_report(docs: &[DocResult], shown: &[&Finding]) -> String {
             out.push_str(&line.to_string());
             out.push('\n');
         }
+        for s in r.suppressed.iter().filter(|s| s.finding.file == d.file && s.finding.location == d.location) {
+            let mut line = suppressed_json(s);
+            line["type"] = json!("suppressed");
+            out.push_str(&line.to_string());
+            out.push('\n');
+        }
     }
     out
 }
 
 /// A findings table, the counterexamples under it, and a summary by check and severity.
-pub fn table_report(docs: &[DocResult], shown: &[&Finding]) -> String {
+pub fn table_report(r: &Report) -> String {
+    let mut out = findings_table(r.docs, &r.shown);
+    out.push_str(&suppressed_text(r));
+    out
+}
+
+/// The suppressed findings, one line each with the reason, and the baseline count.
+fn suppressed_text(r: &Report) -> String {
+    let mut out = String::new();
+    if !r.suppressed.is_empty() {
+        out.push_str(&format!("{} suppressed (not counted, not failing):\n", r.suppressed.len()));
+        for s in &r.suppressed {
+            let f = s.finding;
+            out.push_str(&format!(
+                "  {} {} {}: {} — {} ({})\n",
+                f.severity.as_str(),
+                f.check,
+                place(f),
+                f.message,
+                s.why.reason,
+                s.why.by
+            ));
+        }
+    }
+    if r.baselined > 0 {
+        out.push_str(&format!("{} findings already in the baseline not shown\n", r.baselined));
+    }
+    out
+}
+
+fn findings_table(docs: &[DocResult], shown: &[&Finding]) -> String {
     use tabled::settings::{object::Columns, Modify, Style, Width};
     let mut rows: Vec<[String; 5]> = Vec::new();
     for (i, f) in shown.iter().enumerate() {
@@ -221,7 +284,7 @@ fn uri(file: &str) -> String {
     }
 }
 
-fn sarif_result(f: &Finding, rule_index: usize) -> Value {
+fn sarif_result(f: &Finding, rule_index: usize, why: Option<&Suppression>) -> Value {
     let mut text = format!("{}: {}", info(f.check).title, f.message);
     if let Some(c) = &f.counterexample {
         text.push_str(&format!(". Counterexample (replayed, allowed): {c}"));
@@ -233,31 +296,31 @@ fn sarif_result(f: &Finding, rule_index: usize) -> Value {
     if f.pos.line > 0 {
         physical["region"] = json!({"startLine": f.pos.line, "startColumn": f.pos.col.max(1)});
     }
-    json!({
+    let mut result = json!({
         "ruleId": f.check, "ruleIndex": rule_index, "level": sarif_level(f.severity),
         "message": {"text": text},
         "locations": [{"physicalLocation": physical}],
-        "partialFingerprints": {"kmsproofFinding/v1": fingerprint(f)},
+        "partialFingerprints": {FINGERPRINT_KEY: fingerprint(f)},
         "properties": {"severity": f.severity.as_str(), "counterexample": f.counterexample, "location": f.location},
-    })
-}
-
-/// A stable fingerprint (FNV-1a of check, file, location and message) so dashboards
-/// recognise the same finding across runs.
-fn fingerprint(f: &Finding) -> String {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in format!("{}|{}|{}|{}", f.check, f.file, f.location, f.message).bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x100000001b3);
+    });
+    if let Some(w) = why {
+        let kind = if w.kind == "inline" { "inSource" } else { "external" };
+        result["suppressions"] = json!([{"kind": kind, "justification": format!("{} ({})", w.reason, w.by)}]);
     }
-    format!("{h:016x}")
+    result
 }
 
-/// SARIF 2.1.0: one run, every check as a rule, one result per finding.
-pub fn sarif_report(shown: &[&Finding]) -> Value {
+/// SARIF 2.1.0: one run, every check as a rule, one result per finding, and the
+/// suppressed ones with their `suppressions` (code scanning shows them as dismissed).
+pub fn sarif_report(r: &Report) -> Value {
     let rules: Vec<Value> = CHECKS.iter().map(sarif_rule).collect();
-    let results: Vec<Value> =
-        shown.iter().map(|f| sarif_result(f, CHECKS.iter().position(|c| c.id == f.check).unwrap_or(0))).collect();
+    let index = |f: &Finding| CHECKS.iter().position(|c| c.id == f.check).unwrap_or(0);
+    let results: Vec<Value> = r
+        .shown
+        .iter()
+        .map(|f| sarif_result(f, index(f), None))
+        .chain(r.suppressed.iter().map(|s| sarif_result(s.finding, index(s.finding), Some(&s.why))))
+        .collect();
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",

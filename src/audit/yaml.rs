@@ -17,13 +17,19 @@ pub fn documents_in(file: &str, text: &str) -> Vec<Document> {
             let pos = e.location().map(|l| Pos { line: l.line(), col: l.column() }).unwrap_or_default();
             let at = if pos.line > 0 { format!(":{pos}") } else { String::new() };
             let body = Body::Error(format!("{file}{at}: error: neither JSON nor YAML: {e}"));
-            return vec![Document { file: file.into(), location: String::new(), pos, body }];
+            return vec![Document { file: file.into(), location: String::new(), pos, body, key: Default::default() }];
         }
     };
     let text_json = to_json(&yaml).to_string();
     let Ok(doc) = json::parse(&text_json) else {
         let body = Body::Error(format!("{file}: error: the YAML does not convert to JSON"));
-        return vec![Document { file: file.into(), location: String::new(), pos: Pos::default(), body }];
+        return vec![Document {
+            file: file.into(),
+            location: String::new(),
+            pos: Pos::default(),
+            body,
+            key: Default::default(),
+        }];
     };
     from_json(file, &text_json, &doc).into_iter().map(|d| relocate(d, text)).collect()
 }

@@ -1,0 +1,75 @@
+//! `--baseline`: findings already known (an earlier `audit --format json` or `--format
+//! sarif` output) are left out, so a pipeline fails only on new ones. Findings are matched
+//! on the fingerprint SARIF carries as `partialFingerprints["kmsproofFinding/v1"]` (and the
+//! JSON output as `fingerprint`): check, file, location and message — not the line, so
+//! edits elsewhere in a file do not make old findings new.
+
+use super::Finding;
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// The `partialFingerprints` key of SARIF results.
+pub const FINGERPRINT_KEY: &str = "kmsproofFinding/v1";
+
+/// A stable fingerprint (FNV-1a of check, file, location and message) so dashboards and
+/// baselines recognise the same finding across runs.
+pub fn fingerprint(f: &Finding) -> String {
+    fingerprint_of(f.check, &f.file, &f.location, &f.message)
+}
+
+fn fingerprint_of(check: &str, file: &str, location: &str, message: &str) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in format!("{check}|{file}|{location}|{message}").bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The fingerprints of a baseline file: `audit --format json` output (its `findings`, and
+/// `suppressed` findings too), JSON lines, or SARIF.
+pub fn read_baseline(text: &str, file: &str) -> Result<BTreeSet<String>, String> {
+    let bad = |why: String| format!("{file}: error: not an `audit --format json`, `jsonl` or `sarif` output: {why}");
+    let values: Vec<Value> = match serde_json::from_str::<Value>(text) {
+        Ok(v) => vec![v],
+        Err(whole) => text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .enumerate()
+            .map(|(i, l)| {
+                serde_json::from_str(l).map_err(|e| bad(format!("line {}: {e} (as one document: {whole})", i + 1)))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let mut out = BTreeSet::new();
+    for v in &values {
+        if let Some(runs) = v.get("runs").and_then(Value::as_array) {
+            for r in runs.iter().flat_map(|r| r["results"].as_array().into_iter().flatten()) {
+                let fp = r["partialFingerprints"][FINGERPRINT_KEY].as_str();
+                out.insert(
+                    fp.ok_or_else(|| bad(format!("a SARIF result has no partialFingerprints.{FINGERPRINT_KEY}")))?
+                        .to_string(),
+                );
+            }
+        } else if v.get("findings").is_some() || v.get("suppressed").is_some() {
+            for f in ["findings", "suppressed"].iter().flat_map(|k| v[*k].as_array().into_iter().flatten()) {
+                out.insert(json_fingerprint(f).ok_or_else(|| bad("a finding has no check/file/message".into()))?);
+            }
+        } else if v["type"] == "finding" || v["type"] == "suppressed" {
+            out.insert(json_fingerprint(v).ok_or_else(|| bad("a finding line has no check/file/message".into()))?);
+        } else if v["type"] != "document" {
+            return Err(bad("no \"findings\", SARIF \"runs\" or JSON lines of type \"finding\"".into()));
+        }
+    }
+    Ok(out)
+}
+
+/// A JSON finding's fingerprint: the one it carries, else computed from its fields (output
+/// of versions before the field existed).
+fn json_fingerprint(f: &Value) -> Option<String> {
+    if let Some(fp) = f["fingerprint"].as_str() {
+        return Some(fp.to_string());
+    }
+    let field = |k: &str| f[k].as_str();
+    Some(fingerprint_of(field("check")?, field("file")?, field("location").unwrap_or(""), field("message")?))
+}

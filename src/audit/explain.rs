@@ -1,0 +1,80 @@
+//! `kmsproof explain KMS004`: a check's rationale, a policy that gives the finding, one
+//! that passes, and the fix — all from the check table ([`super::checks::CHECKS`]).
+
+use super::checks::{CheckInfo, Scope, CHECKS};
+
+/// Exit codes of `explain`.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const UNKNOWN_CHECK: i32 = 2;
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ExplainArgs {
+    /// A check id (e.g. KMS004); without one, every check is listed.
+    #[arg(value_name = "CHECK")]
+    pub check: Option<String>,
+}
+
+fn scope_text(s: Scope) -> &'static str {
+    match s {
+        Scope::KeyPolicy => "key policies",
+        Scope::Identity => "IAM policies",
+        Scope::Both => "key policies and IAM policies",
+        Scope::Audit => "reported by the audit itself",
+    }
+}
+
+/// The text `explain ID` prints.
+pub fn explain(c: &CheckInfo) -> String {
+    let mut out = format!(
+        "{} {} — {}\nseverity: {}; method: {}; applies to: {}\n\nWhy it matters:\n  {}\n\nFix:\n  {}\n",
+        c.id,
+        c.name,
+        c.title,
+        c.severity.as_str(),
+        c.method,
+        scope_text(c.scope),
+        c.rationale,
+        c.fix
+    );
+    let indent = |t: &str| t.trim_end().lines().map(|l| format!("  {l}\n")).collect::<String>();
+    if let Some((file, text)) = c.example.fails {
+        out.push_str(&format!("\nExample that gives this finding ({file}):\n{}", indent(text)));
+    }
+    if let Some((file, text)) = c.example.passes {
+        out.push_str(&format!("\nExample that passes ({file}):\n{}", indent(text)));
+    }
+    if c.example.fails.is_some() {
+        out.push_str(&format!("\nTry it: kmsproof audit --checks {} FILE\n", c.id));
+    }
+    out
+}
+
+/// Every check, one line each.
+pub fn list() -> String {
+    let mut out = String::from("checks (kmsproof explain ID for one):\n");
+    for c in CHECKS {
+        out.push_str(&format!("  {}  {:<8} {}\n", c.id, c.severity.as_str(), c.title));
+    }
+    out
+}
+
+/// Runs `kmsproof explain`; returns the exit code.
+pub fn run(args: &ExplainArgs) -> i32 {
+    let Some(id) = &args.check else {
+        print!("{}", list());
+        return exit::OK;
+    };
+    match CHECKS.iter().find(|c| c.id.eq_ignore_ascii_case(id.trim())) {
+        Some(c) => {
+            print!("{}", explain(c));
+            exit::OK
+        }
+        None => {
+            let ids: Vec<&str> = CHECKS.iter().map(|c| c.id).collect();
+            eprintln!("error: unknown check {id:?}: expected one of {}", ids.join(", "));
+            exit::UNKNOWN_CHECK
+        }
+    }
+}
