@@ -7,7 +7,7 @@ mod condition;
 mod statement;
 
 pub use condition::{evaluate as evaluate_condition, CondOutcome};
-pub use statement::{match_statement, resource_covers, Match, Via};
+pub use statement::{action_covers, match_statement, resource_covers, Match, Via};
 
 use crate::grant::Grant;
 use crate::kms_rules::{is_cross_account_action, GRANT_OPS_IGNORING_CONSTRAINTS};
