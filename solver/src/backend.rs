@@ -375,16 +375,24 @@ struct Region {
     bits: BV,
     width: u32,
     count: usize,
+    /// `bits = i` for each region `i`, built once: every pattern's formula is a
+    /// disjunction of these.
+    cases: Vec<Bool>,
 }
 
 impl Region {
     fn new(name: &str, count: usize) -> Region {
         let width = (usize::BITS - count.saturating_sub(1).leading_zeros()).max(1);
-        Region { bits: BV::new_const(name, width), width, count }
+        let bits = BV::new_const(name, width);
+        let cases = (0..count).map(|i| bits.eq(BV::from_u64(i as u64, width))).collect();
+        Region { bits, width, count, cases }
     }
 
     fn is(&self, i: usize) -> Bool {
-        self.bits.eq(BV::from_u64(i as u64, self.width))
+        match self.cases.get(i) {
+            Some(b) => b.clone(),
+            None => self.bits.eq(BV::from_u64(i as u64, self.width)),
+        }
     }
 
     fn in_range(&self) -> Bool {
