@@ -69,7 +69,7 @@ fn child(spec: &str, root: &Path, bench: &[PathBuf]) {
 }
 
 /// `n` policies cycled from the corpus's readable ones; copy `k` of a policy has each
-/// distinct 12-digit number replaced by its own account, so copies share no account.
+/// 12-digit number shifted to an account of its own, so copies share no account.
 fn synthetic(corpus: &[Document], n: usize) -> Vec<Document> {
     let policies: Vec<(&Document, &str)> = corpus
         .iter()
@@ -78,10 +78,14 @@ fn synthetic(corpus: &[Document], n: usize) -> Vec<Document> {
             _ => None,
         })
         .collect();
+    // A stride coprime to the count visits every policy once per copy in a mixed order,
+    // so every size has the corpus's mix (its sorted order starts with identity policies).
+    let len = policies.len();
+    let stride = (7_919..).find(|s| gcd(*s, len) == 1).unwrap_or(1);
     (0..n)
         .map(|i| {
-            let (doc, text) = policies[i % policies.len()];
-            let copy = i / policies.len();
+            let (doc, text) = policies[(i * stride) % len];
+            let copy = i / len;
             let text = rename_accounts(text, copy);
             let file = format!("synthetic/{copy}/{}", doc.file);
             Document {
@@ -92,6 +96,14 @@ fn synthetic(corpus: &[Document], n: usize) -> Vec<Document> {
             }
         })
         .collect()
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 /// Every run of exactly 12 digits becomes an account of copy `copy` (copy 0 keeps them).
