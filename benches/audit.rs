@@ -6,7 +6,7 @@
 //!   policies, each copy with its own accounts (every 12-digit number renamed), so the
 //!   patterns, partitions and counterexamples differ from copy to copy, at `--jobs 2`.
 //!
-//! Prints wall time, documents per second and peak RSS (VmHWM). Each measurement runs in
+//! Prints wall time, documents per second, CPU time and peak RSS (VmHWM). Each measurement runs in
 //! its own child process so each peak RSS is its own. No timing assertions: the numbers
 //! go in the README. `KMSPROOF_AUDIT_BENCH_SCALING=0` skips the scaling runs.
 
@@ -59,11 +59,13 @@ fn child(spec: &str, root: &Path, bench: &[PathBuf]) {
     let findings: usize = results.iter().map(|d| d.findings.len()).sum();
     let solved = results.iter().filter(|d| d.note.is_none() && d.kind != "unreadable" && d.kind != "skipped").count();
     println!(
-        "audit {label} --jobs {jobs}: {} documents ({solved} needing the solver), {findings} findings, wall {:.2?}, {:.0} docs/s, {:.2} ms/doc, peak RSS {}",
+        "audit {label} --jobs {jobs}: {} documents ({solved} needing the solver), {findings} findings, wall {:.2?}, {:.0} docs/s, {:.2} ms/doc, CPU {:.2} s ({:.2} ms/doc), peak RSS {}",
         docs.len(),
         wall,
         docs.len() as f64 / wall.as_secs_f64(),
         wall.as_secs_f64() * 1e3 / docs.len() as f64,
+        cpu_seconds(),
+        cpu_seconds() * 1e3 / docs.len() as f64,
         peak_rss()
     );
 }
@@ -132,6 +134,15 @@ fn rename_accounts(text: &str, copy: usize) -> String {
     }
     flush(&mut digits, &mut out);
     out
+}
+
+/// User + system CPU time of this process (`/proc/self/stat`, clock ticks of 1/100 s):
+/// on a shared machine, less disturbed by other load than wall time.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// VmHWM from `/proc/self/status` (Linux), e.g. `123456 kB`.
