@@ -28,7 +28,7 @@ pub struct Limits {
     /// against 11.2 s at 50,000 and 12.0 s at 5,000).
     pub full_partition_states: usize,
     /// Canonical models: each model is the least solution in a fixed order (see
-    /// [`Compiler::canonical`]), a function of the query alone, never of what the reused
+    /// `backend/canonical.rs`), a function of the query alone, never of what the reused
     /// solver saw before, so `kmsproof audit` prints the same counterexamples for any
     /// `--jobs` and shard. Off: Z3's own model, made readable (cheaper, history-dependent).
     pub canonical: bool,
