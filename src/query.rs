@@ -3,7 +3,7 @@
 
 use crate::diag::{Error, Sink};
 use crate::encode::{authorization, decode, Encoder, Unsupported};
-use crate::eval::{authorize, match_statement, Decision, Inputs, Match};
+use crate::eval::{action_covers, authorize, match_statement, Decision, Inputs, Match};
 use crate::json::{Json, Kind, Member};
 use crate::policy::{read_property_principals, read_statement, PrincipalEntry, Principals, Statement};
 use crate::request::Request;
@@ -268,7 +268,10 @@ fn check_one(
     examples: usize,
     limits: Limits,
 ) -> Result<CheckResult, ReplayMismatch> {
-    let (enc, goal, relevant) = match encode_query(inputs, key_arn, p) {
+    // Encoded on the statements that can apply to the shape; replayed on all of them.
+    let sliced = relevant_inputs(inputs, &p.shape);
+    let encoded = sliced.as_ref().unwrap_or(inputs);
+    let (enc, goal, relevant) = match encode_query(encoded, key_arn, p) {
         Ok(x) => x,
         Err(Unsupported(why)) => {
             let verdict = Verdict::Unknown(format!("not encoded exactly: {why}"));
@@ -292,7 +295,7 @@ fn check_one(
         rests_on: vec![],
     };
     let proved = |verdict| {
-        let rests_on = resting_on(inputs, key_arn, p, &enc.consulted(), limits);
+        let rests_on = resting_on(encoded, key_arn, p, &enc.consulted(), limits);
         Ok(CheckResult { rests_on, ..result(verdict, vec![]) })
     };
     let wants_allowed = p.expect != Expect::Always;
@@ -309,7 +312,7 @@ fn check_one(
             // Opaque atoms: a model may be spurious, so only confirmed requests count.
             let mut confirmed: Vec<Example> = replayed.filter_map(Result::ok).collect();
             if confirmed.is_empty() {
-                confirmed = bound_search(inputs, key_arn, p, &enc, examples, limits);
+                confirmed = bound_search(inputs, encoded, key_arn, p, &enc, examples, limits);
             }
             if confirmed.is_empty() {
                 let what: Vec<String> = enc.opaque_atoms().iter().take(3).map(|(_, o)| o.describe()).collect();
@@ -347,8 +350,10 @@ fn resting_on(
 /// The exact search among requests whose variable-read keys have fixed values (see
 /// [`Encoder::with_bindings`]): an under-approximation, so only replayed requests count
 /// and finding none proves nothing.
+/// `encoded`: the inputs the query was encoded on (see [`relevant_inputs`]).
 fn bound_search(
     inputs: &Inputs,
+    encoded: &Inputs,
     key_arn: &str,
     p: &Property,
     first: &Encoder,
@@ -359,12 +364,49 @@ fn bound_search(
     if bindings.is_empty() {
         return vec![];
     }
-    let Ok((mut enc, goal, relevant)) = encode_query_with(inputs, key_arn, p, bindings) else { return vec![] };
+    let Ok((mut enc, goal, relevant)) = encode_query_with(encoded, key_arn, p, bindings) else { return vec![] };
     let Ok(bound) = enc.binding_constraint() else { return vec![] };
     let goal = Term::and([goal, bound]);
     let Outcome::Sat(models) = solve_with(enc.vocabulary(), &goal, &relevant, limits, examples) else { return vec![] };
     let wants_allowed = p.expect != Expect::Always;
     models.iter().filter_map(|m| replay(inputs, &enc, p, m, wants_allowed).ok()).collect()
+}
+
+/// The inputs without the statements that apply to no action of the shape (`None`: every
+/// statement can). Exact for the query: a request of the shape has one of the shape's
+/// actions, and a statement that covers none of them does not apply to it, whatever its
+/// effect or policy; so the decision on every request of the shape is unchanged. The
+/// audit's large identity policies mostly consist of such statements (other services).
+/// Requests are KMS requests, so the actions are the catalog's.
+pub fn relevant_inputs(inputs: &Inputs, shape: &Statement) -> Option<Inputs> {
+    let actions: Vec<String> = crate::catalog::catalog()
+        .kms_actions()
+        .map(|a| format!("kms:{}", a.name))
+        .filter(|a| action_covers(&shape.action, a))
+        .collect();
+    let applies = |st: &Statement| actions.iter().any(|a| action_covers(&st.action, a));
+    let all = |p: &crate::policy::Policy| p.statements.iter().all(|st| applies(st));
+    let policies =
+        std::iter::once(&inputs.key_policy).chain(&inputs.identity).chain(&inputs.scps).chain(&inputs.boundary);
+    if policies.clone().all(all) {
+        return None;
+    }
+    let cut = |p: &crate::policy::Policy| crate::policy::Policy {
+        source: p.source.clone(),
+        kind: p.kind,
+        version: p.version.clone(),
+        id: p.id.clone(),
+        statements: p.statements.iter().filter(|st| applies(st)).cloned().collect(),
+        warnings: vec![],
+    };
+    Some(Inputs {
+        key_policy: cut(&inputs.key_policy),
+        identity: inputs.identity.iter().map(cut).collect(),
+        scps: inputs.scps.iter().map(cut).collect(),
+        boundary: inputs.boundary.as_ref().map(cut),
+        grants: inputs.grants.clone(),
+        management_account: inputs.management_account.clone(),
+    })
 }
 
 /// The query: a real request, of the property's shape, whose decision violates (or, for

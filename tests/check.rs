@@ -553,3 +553,36 @@ fn check_says_which_callers_identity_policies_bind() {
     assert!(text.contains("scope: the 1 identity-policy(s) given bind") && text.contains("not root-user"), "{text}");
     assert!(text.contains("VIOLATED") && text.contains("arn:aws:iam::111122223333:root"), "{text}");
 }
+
+/// Queries are encoded on the statements that cover one of the shape's actions: the
+/// others are left out (here the S3 one and the Deny on Encrypt), `NotAction` statements
+/// that cover the action are kept, and the verdict is the one the whole policy gives.
+#[test]
+fn queries_are_encoded_on_the_statements_that_can_apply() {
+    use kmsproof::eval::Inputs;
+    use kmsproof::policy::{parse_policy, PolicyKind};
+    let text = r#"{"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "s3:GetObject", "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "NotAction": "kms:Encrypt", "Resource": "*"},
+        {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "kms:Encrypt", "Resource": "*"}]}"#;
+    let policy = parse_policy(text, "p.json", PolicyKind::KeyPolicy).expect("parses");
+    let inputs = Inputs {
+        key_policy: policy,
+        identity: vec![],
+        scps: vec![],
+        boundary: None,
+        grants: vec![],
+        management_account: None,
+    };
+    let props = kmsproof::query::parse_properties(
+        r#"{"name": "no decrypt", "expect": "never", "principal": {"AWS": "*"}, "action": "kms:Decrypt"}"#,
+        "props.json",
+    )
+    .expect("reads");
+    let sliced = kmsproof::query::relevant_inputs(&inputs, &props[0].shape).expect("statements left out");
+    let kept: Vec<usize> = sliced.key_policy.statements.iter().map(|s| s.index).collect();
+    assert_eq!(kept, vec![1], "only the NotAction statement covers kms:Decrypt");
+    let key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let r = kmsproof::query::check(&inputs, key, &props, 1, kmsproof_solver::Limits::default()).expect("no mismatch");
+    assert!(matches!(r[0].verdict, kmsproof::query::Verdict::Violated), "{:?}", r[0].verdict);
+}

@@ -11,7 +11,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use z3::ast::{Bool, Int, BV};
 use z3::{Params, SatResult, Solver};
 
-/// Resource limits of one query.
+mod canonical;
+use canonical::Assignment;
+
+/// Resource limits of one query, and how its models are chosen.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Z3 timeout per check, in milliseconds.
@@ -24,11 +27,16 @@ pub struct Limits {
     /// diff`, verdict only, three runs in a row): 20,000 gave the lowest total (8.2 s,
     /// against 11.2 s at 50,000 and 12.0 s at 5,000).
     pub full_partition_states: usize,
+    /// Canonical models: each model is the least solution in a fixed order (see
+    /// `backend/canonical.rs`), a function of the query alone, never of what the reused
+    /// solver saw before, so `kmsproof audit` prints the same counterexamples for any
+    /// `--jobs` and shard. Off: Z3's own model, made readable (cheaper, history-dependent).
+    pub canonical: bool,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { timeout_ms: 10_000, partition_states: 200_000, full_partition_states: 20_000 }
+        Limits { timeout_ms: 10_000, partition_states: 200_000, full_partition_states: 20_000, canonical: false }
     }
 }
 
@@ -76,7 +84,9 @@ pub enum Outcome {
 }
 
 thread_local! {
-    static SOLVER: RefCell<Option<Solver>> = const { RefCell::new(None) };
+    /// This thread's solver, with the timeout it is set to (setting parameters on a
+    /// solver is not cheap: Z3 updates its whole configuration).
+    static SOLVER: RefCell<Option<(Solver, u32)>> = const { RefCell::new(None) };
 }
 
 /// Drops this thread's Z3 solver; the next query starts a fresh one. (The partition
@@ -115,55 +125,89 @@ pub fn solve_with(vocab: &Vocabulary, goal: &Term, relevant: &Term, limits: Limi
         Ok(p) => p,
         Err(why) => return Outcome::Unknown(why),
     };
-    SOLVER.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let solver = slot.get_or_insert_with(Solver::new);
-        let mut params = Params::new();
-        params.set_u32("timeout", limits.timeout_ms);
-        solver.set_params(&params);
-        solver.push();
-        let mut relevant_strs = vec![Vec::new(); vocab.strs.len()];
-        let mut relevant_sets = vec![Vec::new(); vocab.sets.len()];
-        collect(relevant, &mut relevant_strs, &mut relevant_sets);
-        let compiler = Compiler::new(vocab, &parts);
-        if debug {
-            eprintln!("declared: {:?}", t0.elapsed());
-        }
-        let out = compiler.run(solver, goal, &relevant_strs, max_models.max(1), limits.timeout_ms);
-        if debug {
-            eprintln!("solved: {:?}", t0.elapsed());
-        }
-        solver.pop(1);
-        out
-    })
+    let mut relevant_strs = vec![Vec::new(); vocab.strs.len()];
+    let mut relevant_sets = vec![Vec::new(); vocab.sets.len()];
+    collect(relevant, &mut relevant_strs, &mut relevant_sets);
+    let ask = |limits: Limits| {
+        SOLVER.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let (solver, timeout) = slot.get_or_insert_with(|| (Solver::new(), u32::MAX));
+            if *timeout != limits.timeout_ms {
+                set_timeout(solver, limits.timeout_ms);
+                *timeout = limits.timeout_ms;
+            }
+            let solver = &*solver;
+            solver.push();
+            let compiler = Compiler::new(vocab, &parts);
+            if debug {
+                eprintln!("declared: {:?}", t0.elapsed());
+            }
+            let out = compiler.run(solver, goal, &relevant_strs, max_models.max(1), limits);
+            if debug {
+                eprintln!("solved: {:?}", t0.elapsed());
+            }
+            solver.pop(1);
+            out
+        })
+    };
+    match ask(limits) {
+        Some(out) => out,
+        // A canonical model could not be completed (a check of it timed out): Z3's own
+        // model in a fresh context instead, which depends on this query alone too.
+        None => with_fresh_solver(|| ask(Limits { canonical: false, ..limits }))
+            .unwrap_or_else(|| Outcome::Unknown("no model".into())),
+    }
 }
 
-type PartitionKey = (Vec<Glob>, Vec<String>, usize);
+/// A cached partition: what it was computed from (patterns, hints or domain, state
+/// limit; `usize::MAX` for a finite domain), and the answer.
+type PartitionEntry = (Vec<Glob>, Vec<String>, usize, Result<Partition, crate::partition::TooLarge>);
 
 thread_local! {
-    /// Partitions already computed on this thread: successive queries about one policy
-    /// cut the caller and the keys by the same patterns.
+    /// Partitions already computed on this thread, by the hash of what they were computed
+    /// from: successive queries about one policy, and documents sharing patterns (the
+    /// actions of a service, the shapes of ARNs), cut variables by the same patterns.
     /// Failures are kept too (at the same limit), so a query that needs a goal-pruned
-    /// partition does not first repeat a search known to be too large.
-    static PARTITIONS: RefCell<HashMap<PartitionKey, Result<Partition, crate::partition::TooLarge>>> =
-        RefCell::new(HashMap::new());
+    /// partition does not first repeat a search known to be too large. Looked up by hash
+    /// and compared in place, so a hit clones nothing but the partition.
+    static PARTITIONS: RefCell<HashMap<u64, Vec<PartitionEntry>>> = RefCell::new(HashMap::new());
 }
 
 /// Bound on cached partitions per thread (the cache is dropped whole when full).
-const PARTITION_CACHE: usize = 512;
+const PARTITION_CACHE: usize = 4096;
 
 fn cached_partition(atoms: &[Glob], hints: &[String], limit: usize) -> Result<Partition, crate::partition::TooLarge> {
-    let key = (atoms.to_vec(), hints.to_vec(), limit);
-    if let Some(p) = PARTITIONS.with(|c| c.borrow().get(&key).cloned()) {
+    cached(atoms, hints, limit, || partition(atoms, hints, limit))
+}
+
+/// The partition of a finite domain, cached like the others (matching every pattern
+/// against every value of a large domain, e.g. the KMS actions, is not free).
+fn cached_finite(atoms: &[Glob], values: &[String]) -> Partition {
+    cached(atoms, values, usize::MAX, || Ok(partition_finite(atoms, values)))
+        .unwrap_or_else(|_| Partition { regions: vec![] })
+}
+
+fn cached(
+    atoms: &[Glob],
+    strings: &[String],
+    limit: usize,
+    compute: impl FnOnce() -> Result<Partition, crate::partition::TooLarge>,
+) -> Result<Partition, crate::partition::TooLarge> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (atoms, strings, limit).hash(&mut h);
+    let key = h.finish();
+    let same = |e: &&PartitionEntry| e.2 == limit && e.0 == atoms && e.1 == strings;
+    if let Some(p) = PARTITIONS.with(|c| c.borrow().get(&key).and_then(|v| v.iter().find(same).map(|e| e.3.clone()))) {
         return p;
     }
-    let p = partition(atoms, hints, limit);
+    let p = compute();
     PARTITIONS.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() >= PARTITION_CACHE {
             c.clear();
         }
-        c.insert(key, p.clone());
+        c.entry(key).or_default().push((atoms.to_vec(), strings.to_vec(), limit, p.clone()));
     });
     p
 }
@@ -187,7 +231,7 @@ impl Partitions {
             atoms.sort();
             atoms.dedup();
             if let Some(values) = &decl.domain {
-                let p = partition_finite(&atoms, values);
+                let p = cached_finite(&atoms, values);
                 return if p.regions.is_empty() {
                     Err(format!("{} has an empty domain", decl.name))
                 } else {
@@ -217,8 +261,19 @@ impl Partitions {
                 (Err(_), Some(v)) => pruned(v),
                 (r, _) => r,
             };
-            p.map(|p| (atoms.clone(), p))
-                .map_err(|e| format!("the patterns on {} need more than {} automaton states", decl.name, e.states))
+            p.map(|mut p| {
+                // Canonical models prefer hinted (readable) regions, in the order of the
+                // hints (the caller lists its preferred witnesses first): they come first,
+                // so "least region" is "first hint possible" when one is.
+                if limits.canonical {
+                    let hint_rank = |r: &crate::partition::Region| {
+                        decl.hints.iter().position(|h| *h == r.witness).filter(|_| r.hinted).unwrap_or(usize::MAX)
+                    };
+                    p.regions.sort_by_cached_key(|r| (!r.hinted, hint_rank(r)));
+                }
+                (atoms.clone(), p)
+            })
+            .map_err(|e| format!("the patterns on {} need more than {} automaton states", decl.name, e.states))
         };
         let strs = str_atoms
             .into_iter()
@@ -320,16 +375,24 @@ struct Region {
     bits: BV,
     width: u32,
     count: usize,
+    /// `bits = i` for each region `i`, built once: every pattern's formula is a
+    /// disjunction of these.
+    cases: Vec<Bool>,
 }
 
 impl Region {
     fn new(name: &str, count: usize) -> Region {
         let width = (usize::BITS - count.saturating_sub(1).leading_zeros()).max(1);
-        Region { bits: BV::new_const(name, width), width, count }
+        let bits = BV::new_const(name, width);
+        let cases = (0..count).map(|i| bits.eq(BV::from_u64(i as u64, width))).collect();
+        Region { bits, width, count, cases }
     }
 
     fn is(&self, i: usize) -> Bool {
-        self.bits.eq(BV::from_u64(i as u64, self.width))
+        match self.cases.get(i) {
+            Some(b) => b.clone(),
+            None => self.bits.eq(BV::from_u64(i as u64, self.width)),
+        }
     }
 
     fn in_range(&self) -> Bool {
@@ -418,7 +481,16 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn run(&self, solver: &Solver, goal: &Term, relevant: &[Vec<Glob>], max_models: usize, timeout_ms: u32) -> Outcome {
+    /// `None`: a canonical model was asked for and could not be completed.
+    fn run(
+        &self,
+        solver: &Solver,
+        goal: &Term,
+        relevant: &[Vec<Glob>],
+        max_models: usize,
+        limits: Limits,
+    ) -> Option<Outcome> {
+        let timeout_ms = limits.timeout_ms;
         self.domains(solver);
         solver.assert(self.compile(goal));
         let mut models = Vec::new();
@@ -431,29 +503,38 @@ impl<'a> Compiler<'a> {
             }
             match answer {
                 SatResult::Sat => {
-                    let Some(z) = self.readable(solver, timeout_ms) else {
-                        return Outcome::Unknown("Z3 returned no model".into());
+                    let found = match limits.canonical {
+                        // Blocking formulas are not terms, so the shortcut through `goal`
+                        // serves the first model only.
+                        true => self.canonical(solver, models.is_empty().then_some(goal))?,
+                        false => self.readable(solver, timeout_ms).map(|z| self.assignment(&z)),
+                    };
+                    let Some(a) = found else {
+                        return Some(Outcome::Unknown("Z3 returned no model".into()));
                     };
                     // The blocking formula is only built when another model is wanted (it
                     // grows with patterns × regions).
                     let more = models.len() + 1 < max_models;
-                    let (model, block) = self.read(&z, if more { relevant } else { &[] });
+                    let (model, block) = self.read(&a, if more { relevant } else { &[] });
                     models.push(model);
                     if more {
                         solver.assert(block.not());
                     }
                 }
-                SatResult::Unsat if models.is_empty() => return Outcome::Unsat,
+                SatResult::Unsat if models.is_empty() => return Some(Outcome::Unsat),
                 SatResult::Unsat => break,
                 SatResult::Unknown if models.is_empty() => {
-                    return Outcome::Unknown(
+                    return Some(Outcome::Unknown(
                         solver.get_reason_unknown().unwrap_or_else(|| "Z3 answered unknown".into()),
-                    )
+                    ))
                 }
+                // A canonical run stops at the first unknown: which models follow would
+                // depend on the timing.
+                SatResult::Unknown if limits.canonical => return None,
                 SatResult::Unknown => break,
             }
         }
-        Outcome::Sat(models)
+        Some(Outcome::Sat(models))
     }
 
     fn compile(&self, t: &Term) -> Bool {
@@ -478,10 +559,6 @@ impl<'a> Compiler<'a> {
             Node::IntCmp(v, cmp, k) => int_cmp(&self.ints[v.0], *cmp, *k),
             Node::IpIn(v, c) => ip_in(&self.ips[v.0], c),
         }
-    }
-
-    fn flag(&self, z: &z3::Model, i: usize) -> bool {
-        z.eval(&self.bools[i], true).and_then(|b| b.as_bool()).unwrap_or(false)
     }
 
     /// After a `sat`: moves each string variable, one at a time, into a region whose
@@ -537,9 +614,22 @@ impl<'a> Compiler<'a> {
         Some(z)
     }
 
-    /// Reads a model, and the formula that blocks it: the truth of every relevant pattern
-    /// on each string variable, the regions present in each set, and every flag.
-    fn read(&self, z: &z3::Model, relevant: &[Vec<Glob>]) -> (Model, Bool) {
+    /// The value of every variable in a Z3 model.
+    fn assignment(&self, z: &z3::Model) -> Assignment {
+        let bit = |b: &Bool| z.eval(b, true).and_then(|v| v.as_bool()).unwrap_or(false);
+        Assignment {
+            strs: self.strs.iter().map(|idx| idx.read(z)).collect(),
+            sets: self.sets.iter().map(|has| has.iter().map(bit).collect()).collect(),
+            ints: self.ints.iter().map(|x| z.eval(x, true).and_then(|v| v.as_i128()).unwrap_or(0)).collect(),
+            ips: self.ips.iter().map(|(v6, bits)| read_ip(z, v6, bits)).collect(),
+            bools: self.bools.iter().map(bit).collect(),
+        }
+    }
+
+    /// Reads an assignment as a model, and the formula that blocks it: the truth of every
+    /// relevant pattern on each string variable, the regions present in each set, and
+    /// every flag.
+    fn read(&self, a: &Assignment, relevant: &[Vec<Glob>]) -> (Model, Bool) {
         let mut block = Vec::new();
         let strs = self
             .strs
@@ -549,11 +639,10 @@ impl<'a> Compiler<'a> {
             .enumerate()
             .map(|(vi, ((idx, (atoms, p)), guard))| {
                 let rel = relevant.get(vi).map_or(&[][..], Vec::as_slice);
-                let i = idx.read(z);
-                let region = p.regions.get(i);
-                let matters = guard.map_or(true, |g| self.flag(z, g));
+                let region = p.regions.get(a.strs[vi]);
+                let matters = guard.map_or(true, |g| a.bools[g]);
                 for g in rel.iter().filter(|_| matters) {
-                    let (Some(j), Some(r)) = (atoms.iter().position(|a| a == g), region) else { continue };
+                    let (Some(j), Some(r)) = (atoms.iter().position(|x| x == g), region) else { continue };
                     let same: Vec<Bool> = p
                         .regions
                         .iter()
@@ -571,33 +660,26 @@ impl<'a> Compiler<'a> {
             .iter()
             .zip(&self.parts.sets)
             .zip(&self.set_guards)
-            .map(|((has, (_, p)), guard)| {
+            .enumerate()
+            .map(|(vi, ((has, (_, p)), guard))| {
                 let mut vals = Vec::new();
-                let matters = guard.map_or(true, |g| self.flag(z, g));
-                for (h, r) in has.iter().zip(&p.regions) {
-                    let on = z.eval(h, true).and_then(|b| b.as_bool()).unwrap_or(false);
+                let matters = guard.map_or(true, |g| a.bools[g]);
+                for ((h, r), on) in has.iter().zip(&p.regions).zip(&a.sets[vi]) {
                     if matters {
-                        block.push(if on { h.clone() } else { h.not() });
+                        block.push(if *on { h.clone() } else { h.not() });
                     }
-                    if on {
+                    if *on {
                         vals.push(r.witness.clone());
                     }
                 }
                 vals
             })
             .collect();
-        let ints = self.ints.iter().map(|x| z.eval(x, true).and_then(|v| v.as_i128()).unwrap_or(0)).collect();
-        let ips = self.ips.iter().map(|(v6, bits)| read_ip(z, v6, bits)).collect();
-        let bools = self
-            .bools
-            .iter()
-            .map(|b| {
-                let on = z.eval(b, true).and_then(|v| v.as_bool()).unwrap_or(false);
-                block.push(if on { b.clone() } else { b.not() });
-                on
-            })
-            .collect();
-        (Model { strs, sets, ints, ips, bools }, Bool::and(&block))
+        let ips = a.ips.iter().map(|&(v6, n)| ip_value(v6, n)).collect();
+        for (b, on) in self.bools.iter().zip(&a.bools) {
+            block.push(if *on { b.clone() } else { b.not() });
+        }
+        (Model { strs, sets, ints: a.ints.clone(), ips, bools: a.bools.clone() }, Bool::and(&block))
     }
 }
 
@@ -627,12 +709,16 @@ fn bv128(v: u128) -> BV {
     hi.concat(&lo)
 }
 
-fn read_ip(z: &z3::Model, v6: &Bool, bits: &BV) -> IpAddr {
+/// An address as (IPv6 flag, 128 bits; IPv4 in the low 32).
+fn read_ip(z: &z3::Model, v6: &Bool, bits: &BV) -> (bool, u128) {
     let is6 = z.eval(v6, true).and_then(|b| b.as_bool()).unwrap_or(false);
     let hi = z.eval(&bits.extract(127, 64), true).and_then(|v| v.as_u64()).unwrap_or(0) as u128;
     let lo = z.eval(&bits.extract(63, 0), true).and_then(|v| v.as_u64()).unwrap_or(0) as u128;
-    let n = (hi << 64) | lo;
-    if is6 {
+    (is6, (hi << 64) | lo)
+}
+
+fn ip_value(v6: bool, n: u128) -> IpAddr {
+    if v6 {
         IpAddr::V6(Ipv6Addr::from(n))
     } else {
         IpAddr::V4(Ipv4Addr::from(n as u32))

@@ -252,6 +252,24 @@ impl Glob {
 
     /// Whether `text` matches (used to place hints and to check witnesses).
     pub fn matches(&self, text: &str) -> bool {
+        // The literal prefix first, without the automaton: most patterns a value is
+        // matched against (action names, ARNs) differ from it there, and a literal
+        // pattern is decided by it alone.
+        let mut chars = text.chars();
+        let mut rest = text;
+        for t in &self.toks {
+            let Tok::Char(p) = t else {
+                return self.matches_nfa(text);
+            };
+            match chars.next() {
+                Some(c) if fold_char(c, self.fold) == *p => rest = chars.as_str(),
+                _ => return false,
+            }
+        }
+        rest.is_empty()
+    }
+
+    fn matches_nfa(&self, text: &str) -> bool {
         let mut s = self.start();
         for c in text.chars() {
             s = self.step(&s, c);

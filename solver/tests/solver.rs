@@ -191,3 +191,35 @@ fn goal_pruned_partitions_keep_every_model() {
     let exact = count(Limits::default());
     assert_eq!(count(Limits { full_partition_states: 0, ..Limits::default() }), exact);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 150, .. ProptestConfig::default() })]
+    /// Canonical models on the reused solver are a function of the query alone: the same
+    /// goal asked again after other queries gets the same models (Z3's own models depend
+    /// on what the solver saw before), each satisfies the goal, and the flag, first in the
+    /// order, is true only when it must be.
+    #[test]
+    fn canonical_models_do_not_depend_on_history(f in arb_formula(), history in proptest::collection::vec(arb_formula(), 1..4)) {
+        let mut v = Vocabulary::default();
+        let vars = [v.str_var("s", vec![]), v.str_var("t", vec!["ab".into()])];
+        let flag = v.bool_var("flag");
+        let days = v.int_var("days");
+        let goal = Term::and([term_of(&f, &vars, flag), Term::int_cmp(days, Cmp::Gt, 3)]);
+        let canonical = Limits { canonical: true, ..Limits::default() };
+        let first = solve(&v, &goal, canonical, 2);
+        for h in &history {
+            let other = Term::or([term_of(h, &vars, flag), Term::int_cmp(days, Cmp::Lt, -7)]);
+            let _ = solve(&v, &other, canonical, 1);
+        }
+        let again = solve(&v, &goal, canonical, 2);
+        prop_assert_eq!(&first, &again);
+        if let Outcome::Sat(ms) = &first {
+            prop_assert!(ms.iter().all(|m| eval(&goal, m)));
+            prop_assert_eq!(ms[0].ints[0], 4, "the least integer above 3");
+            if ms[0].bools[0] {
+                let without = Term::and([goal.clone(), Term::not(Term::var(flag))]);
+                prop_assert_eq!(solve(&v, &without, canonical, 1), Outcome::Unsat);
+            }
+        }
+    }
+}

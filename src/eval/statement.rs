@@ -41,7 +41,7 @@ pub fn match_statement(st: &Statement, req: &Request) -> Match {
         },
     };
     let action = req.action_name();
-    if !matcher_hits(&st.action, |pat| glob_match_ignore_case(&tokens_text(&resolve_plain(pat)), &action)) {
+    if !action_covers(&st.action, &action) {
         return Match::NotApplicable(format!(
             "{} does not cover {action}",
             if st.action.negated { "NotAction" } else { "Action" }
@@ -80,6 +80,11 @@ pub fn resource_covers(m: &Matcher, req: &Request) -> bool {
     let target = req.resource.as_deref().unwrap_or("*");
     let lookup = variable_lookup(&req.context);
     matcher_hits(m, |pat| resolve(pat, true, &lookup).is_some_and(|toks| resource_match(&toks, target)))
+}
+
+/// Whether `Action`/`NotAction` covers the action (`service:Name`), as IAM matches it.
+pub fn action_covers(m: &Matcher, action: &str) -> bool {
+    matcher_hits(m, |pat| glob_match_ignore_case(&tokens_text(&resolve_plain(pat)), action))
 }
 
 fn resolve_plain(pat: &[Piece]) -> Vec<crate::pattern::Tok> {
