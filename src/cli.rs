@@ -41,6 +41,10 @@ enum Command {
     Diff(crate::diff_cli::DiffArgs),
     /// Audit many key and IAM policies with the built-in checks (table, JSON, JSON lines, SARIF).
     Audit(kmsproof::audit::args::AuditArgs),
+    /// Who can call a KMS action on a key, and by which path (account dumps, proved hop by hop).
+    WhoCan(kmsproof::whocan::cli::WhoCanArgs),
+    /// Whether one principal can call a KMS action on a key, with its path.
+    Can(kmsproof::whocan::cli::CanArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,6 +135,8 @@ pub fn run() -> i32 {
         Command::Check(args) => check(&args),
         Command::Diff(args) => crate::diff_cli::diff(&args),
         Command::Audit(args) => kmsproof::audit::args::run(&args),
+        Command::WhoCan(args) => kmsproof::whocan::cli::who_can(&args),
+        Command::Can(args) => kmsproof::whocan::cli::can(&args),
     }
 }
 

@@ -21,6 +21,7 @@ pub mod query;
 pub mod report;
 pub mod request;
 pub mod value;
+pub mod whocan;
 
 pub use diag::{Diagnostic, Error, Severity};
 pub use eval::{authorize, Decision, Inputs, Reason};
