@@ -8,3 +8,4 @@ mod differential;
 mod fuzz;
 mod seeds;
 mod util;
+mod whocan;

@@ -95,11 +95,13 @@ pub struct Candidate {
     pub steps: Vec<Step>,
 }
 
-/// `sts:AssumeRole` on a role: STS does not accept the root user's credentials for it,
-/// so the request's caller is any principal but a root user.
+/// `sts:AssumeRole` on a role: STS accepts neither the root user's credentials nor a
+/// federated user's (`GetFederationToken`) for it, so the caller is a user or a role session.
 fn assume_step(trust: Policy, account: &str, role_arn: &str) -> Step {
     Step {
-        condition: Some(json!({"ArnNotLike": {"aws:PrincipalArn": "arn:*:iam::*:root"}})),
+        condition: Some(
+            json!({"ArnNotLike": {"aws:PrincipalArn": ["arn:*:iam::*:root", "arn:*:sts::*:federated-user/*"]}}),
+        ),
         trust: Some((trust, account.to_string())),
         ..step("sts:AssumeRole", role_arn)
     }

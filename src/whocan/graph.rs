@@ -104,11 +104,19 @@ pub enum Mismatch {
 
 /// Builds the graph over `accounts` and decides everything for `key`.
 pub fn analyse(accounts: &[Account], scps: &[Policy], key: &Key, opts: &Options) -> Result<Analysis, Mismatch> {
-    let mut b =
-        Builder { accounts, scps, opts, graph: DiGraph::new(), index: HashMap::new(), undecided: vec![], done: 0 };
+    let mut b = Builder {
+        accounts,
+        scps,
+        opts,
+        graph: DiGraph::new(),
+        index: HashMap::new(),
+        undecided: vec![],
+        last: vec![],
+        done: 0,
+    };
     b.nodes(key);
-    b.decide_edges()?;
-    let last = b.last_hops(key)?;
+    b.decide(key)?;
+    let last = b.last;
     let status = statuses(&b.graph, &last, &b.undecided, opts.max_hops);
     Ok(Analysis {
         graph: b.graph,
@@ -128,6 +136,8 @@ struct Builder<'a> {
     /// Nodes by label (ARN).
     index: HashMap<String, NodeIndex>,
     undecided: Vec<(NodeIndex, NodeIndex, Technique, String)>,
+    /// The last hop of each node decided so far.
+    last: Vec<Option<KmsHop>>,
     /// Nodes whose out-edges are decided.
     done: usize,
 }
@@ -184,12 +194,17 @@ impl Builder<'_> {
         self.add("any principal of any other account".into(), NodeKind::Class, Some(a));
     }
 
-    /// Decides the out-edges of every node, including escalated nodes as they appear.
-    fn decide_edges(&mut self) -> Result<(), Mismatch> {
+    /// Decides the last hop and the out-edges of every node, including escalated nodes as
+    /// they appear. A node whose last hop is allowed needs no out-edges: no shortest path
+    /// goes on from it.
+    fn decide(&mut self, key: &Key) -> Result<(), Mismatch> {
         while self.done < self.graph.node_count() {
             let n = NodeIndex::new(self.done);
             self.done += 1;
-            if self.graph[n].actor.is_none() {
+            let last = self.last_hop(n, key)?;
+            let allowed = matches!(last.as_ref().map(|h| &h.answer), Some(Answer::Yes(_)));
+            self.last.push(last);
+            if self.graph[n].actor.is_none() || allowed {
                 continue;
             }
             let asks = edges::candidates(
@@ -285,20 +300,12 @@ impl Builder<'_> {
         i
     }
 
-    fn last_hops(&self, key: &Key) -> Result<Vec<Option<KmsHop>>, Mismatch> {
-        let mut out = Vec::new();
-        for n in self.graph.node_indices() {
-            let Some(actor) = &self.graph[n].actor else {
-                out.push(None);
-                continue;
-            };
-            if self.opts.prefilter && !kms_may_allow(actor, key, &self.opts.action) {
-                out.push(Some(KmsHop { answer: Answer::No, required: vec![] }));
-                continue;
-            }
-            out.push(Some(kms::decide(actor, key, &self.opts.action, &self.scps_for(actor), self.opts.limits)?));
+    fn last_hop(&self, n: NodeIndex, key: &Key) -> Result<Option<KmsHop>, Mismatch> {
+        let Some(actor) = &self.graph[n].actor else { return Ok(None) };
+        if self.opts.prefilter && !kms_may_allow(actor, key, &self.opts.action) {
+            return Ok(Some(KmsHop { answer: Answer::No, required: vec![] }));
         }
-        Ok(out)
+        Ok(Some(kms::decide(actor, key, &self.opts.action, &self.scps_for(actor), self.opts.limits)?))
     }
 }
 
