@@ -123,11 +123,18 @@ pub fn candidates(
     let node = &g[n];
     let Some(actor) = &node.actor else { return vec![] };
     let mut out = Vec::new();
+    let any_identity = !matches!(actor.who, Who::Principal(_));
     // STS does not accept the root user's credentials for AssumeRole.
     let roles = accounts.iter().filter(|_| !actor.is_root());
     for a in roles {
         for r in &a.roles {
-            if !prefilter || trust_may_admit(&r.trust, actor) {
+            let identity_may = || any_identity || may_allow(&actor.identity, "sts:AssumeRole", Some(&r.arn));
+            let admitted = match trust_may_admit(&r.trust, actor) {
+                Some(Cover::Direct) => true,
+                Some(Cover::Account) => identity_may(),
+                None => false,
+            };
+            if !prefilter || admitted {
                 let s = assume_step(r.trust.clone(), &a.id, &r.arn);
                 out.push(Candidate {
                     technique: Technique::AssumeRole,
@@ -147,8 +154,8 @@ pub fn candidates(
     }
     if prefilter {
         let policies = &actor.identity;
-        let any = !matches!(actor.who, Who::Principal(_)) || actor.is_root();
-        out.retain(|c| any || c.steps.iter().all(|s| s.trust.is_some() || may_allow(policies, &s.action)));
+        let any = any_identity || actor.is_root();
+        out.retain(|c| any || c.steps.iter().all(|s| s.trust.is_some() || may_allow(policies, &s.action, s.resource.as_deref())));
     }
     out
 }
@@ -292,11 +299,24 @@ fn escalations(
 }
 
 /// Whether some `Allow` of `policies` has an `Action` that can cover `action`.
-pub fn may_allow(policies: &[Policy], action: &str) -> bool {
-    policies
-        .iter()
-        .flat_map(|p| &p.statements)
-        .any(|s| s.effect == Effect::Allow && action_may_match(&s.action, action))
+pub fn may_allow(policies: &[Policy], action: &str, resource: Option<&str>) -> bool {
+    policies.iter().flat_map(|p| &p.statements).any(|s| {
+        s.effect == Effect::Allow
+            && action_may_match(&s.action, action)
+            && resource.map_or(true, |r| s.resource.as_ref().is_some_and(|m| resource_may_match(m, r)))
+    })
+}
+
+/// Whether `Resource`/`NotResource` can cover `resource` (a pattern with variables: maybe).
+fn resource_may_match(m: &Matcher, resource: &str) -> bool {
+    let hit = |p: &[crate::pattern::Piece]| {
+        resolve(p, true, &|_| None).map(|t| crate::pattern::resource_match(&t, resource))
+    };
+    if m.negated {
+        !m.patterns.iter().any(|p| hit(p) == Some(true))
+    } else {
+        m.patterns.iter().any(|p| hit(p) != Some(false))
+    }
 }
 
 /// Whether `Action`/`NotAction` can cover `action` (a pattern with variables: maybe).
@@ -348,15 +368,26 @@ pub fn entry_may_cover(e: &PrincipalEntry, actor: &Actor) -> Option<Cover> {
     }
 }
 
-/// Whether a trust policy can let `actor` call `sts:AssumeRole` (conditions aside).
-fn trust_may_admit(trust: &Policy, actor: &Actor) -> bool {
-    trust.statements.iter().filter(|s| s.effect == Effect::Allow && action_may_match(&s.action, "sts:AssumeRole")).any(
-        |s| {
-            s.principal
-                .as_ref()
-                .is_some_and(|p| p.negated || p.entries.iter().any(|e| entry_may_cover(e, actor).is_some()))
-        },
-    )
+/// Whether a trust policy can let `actor` call `sts:AssumeRole` (conditions aside), and
+/// how: `Direct` when some entry can name it (then no identity policy is needed in its account).
+fn trust_may_admit(trust: &Policy, actor: &Actor) -> Option<Cover> {
+    let allows =
+        trust.statements.iter().filter(|s| s.effect == Effect::Allow && action_may_match(&s.action, "sts:AssumeRole"));
+    let mut best = None;
+    for p in allows.filter_map(|s| s.principal.as_ref()) {
+        let covers: Vec<Cover> = if p.negated {
+            vec![Cover::Direct]
+        } else {
+            p.entries.iter().filter_map(|e| entry_may_cover(e, actor)).collect()
+        };
+        for c in covers {
+            if c == Cover::Direct {
+                return Some(c);
+            }
+            best = Some(c);
+        }
+    }
+    best
 }
 
 /// Whether the trust policy names the service for `sts:AssumeRole`. Conditions are not

@@ -338,7 +338,7 @@ fn grantee_account(grantee: &str) -> Option<String> {
 /// cross-account use) also needs an identity `Allow` whose `Action` covers the action.
 fn kms_may_allow(actor: &Actor, key: &Key, action: &str) -> bool {
     let any_identity = !matches!(actor.who, Who::Principal(_));
-    let identity = any_identity || actor.is_root() || edges::may_allow(&actor.identity, action);
+    let identity = any_identity || actor.is_root() || edges::may_allow(&actor.identity, action, Some(&key.arn));
     let grant = key.grants.iter().any(|g| match &actor.who {
         Who::Principal(arn) => &g.grantee == arn || grantee_account(&g.grantee).as_deref() == Some(&actor.account),
         _ => true,
