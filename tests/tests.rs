@@ -9,3 +9,4 @@ mod fuzz;
 mod seeds;
 mod util;
 mod whocan;
+mod whocan_differential;

@@ -155,7 +155,9 @@ pub fn candidates(
     if prefilter {
         let policies = &actor.identity;
         let any = any_identity || actor.is_root();
-        out.retain(|c| any || c.steps.iter().all(|s| s.trust.is_some() || may_allow(policies, &s.action, s.resource.as_deref())));
+        out.retain(|c| {
+            any || c.steps.iter().all(|s| s.trust.is_some() || may_allow(policies, &s.action, s.resource.as_deref()))
+        });
     }
     out
 }
@@ -309,9 +311,8 @@ pub fn may_allow(policies: &[Policy], action: &str, resource: Option<&str>) -> b
 
 /// Whether `Resource`/`NotResource` can cover `resource` (a pattern with variables: maybe).
 fn resource_may_match(m: &Matcher, resource: &str) -> bool {
-    let hit = |p: &[crate::pattern::Piece]| {
-        resolve(p, true, &|_| None).map(|t| crate::pattern::resource_match(&t, resource))
-    };
+    let hit =
+        |p: &[crate::pattern::Piece]| resolve(p, true, &|_| None).map(|t| crate::pattern::resource_match(&t, resource));
     if m.negated {
         !m.patterns.iter().any(|p| hit(p) == Some(true))
     } else {

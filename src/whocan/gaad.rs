@@ -225,7 +225,15 @@ impl Reader<'_> {
     fn policy(&mut self, value: &Json, path: &str, kind: PolicyKind, name: String) -> Option<Policy> {
         let text = match &value.kind {
             Kind::String(s) => serde_json::json!({ "Policy": s }).to_string(),
-            Kind::Object(_) => crate::audit::discover::render_in_place(value),
+            Kind::Object(_) => {
+                // Compact first (rendering in place pads to the original column, which is
+                // slow on one-line dumps); in place only when there is something to point at.
+                let compact = compact(value);
+                match parse_policy(&compact, self.file, kind) {
+                    Ok(p) if p.warnings.is_empty() => return Some(named(p, name)),
+                    _ => crate::audit::discover::render_in_place(value),
+                }
+            }
             _ => {
                 self.sink.error(value.pos, path, format!("expected a policy document, found {}", value.type_name()));
                 return None;
@@ -240,8 +248,7 @@ impl Reader<'_> {
                 for w in &mut p.warnings {
                     w.path = format!("{path}.{}", w.path);
                 }
-                p.source = name.into();
-                Some(p)
+                Some(named(p, name))
             }
             Err(Error::Invalid(diags)) => {
                 for mut d in diags {
@@ -437,4 +444,47 @@ pub fn trust_from_text(text: &str, name: &str, role_arn: &str) -> Result<Policy,
     let mut p = policy_from_text(text, name, PolicyKind::Any)?;
     scope_to(&mut p, role_arn);
     Ok(p)
+}
+
+fn named(mut p: Policy, name: String) -> Policy {
+    p.source = name.into();
+    p
+}
+
+/// `v` as compact JSON text (numbers as written).
+fn compact(v: &Json) -> String {
+    fn write(v: &Json, out: &mut String) {
+        let text = |s: &str| serde_json::Value::String(s.to_string()).to_string();
+        match &v.kind {
+            Kind::Null => out.push_str("null"),
+            Kind::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Kind::Number(n) => out.push_str(n),
+            Kind::String(s) => out.push_str(&text(s)),
+            Kind::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(item, out);
+                }
+                out.push(']');
+            }
+            Kind::Object(ms) => {
+                out.push('{');
+                for (i, m) in ms.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&text(&m.key));
+                    out.push(':');
+                    write(&m.value, out);
+                }
+                out.push('}');
+            }
+        }
+    }
+    let mut out = String::new();
+    write(v, &mut out);
+    out
 }

@@ -91,6 +91,27 @@ pub struct HopMismatch {
     pub got: String,
 }
 
+/// The plainest request of the hop — the actor itself, the target, only the context the
+/// hop requires — tried on the evaluator before Z3 is asked: when it is allowed, it is the
+/// witness; otherwise Z3 decides (a proof of `no`, or a witness with more context).
+fn plain_request(actor: &Actor, ask: &Ask) -> Option<Value> {
+    let Who::Principal(arn) = &actor.who else { return None };
+    let mut context = serde_json::Map::new();
+    if let Some(Value::Object(ops)) = &ask.condition {
+        for (op, keys) in ops {
+            if !matches!(op.as_str(), "StringEquals" | "ArnEquals") {
+                continue;
+            }
+            for (k, v) in keys.as_object()? {
+                context.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    Some(
+        serde_json::json!({"principal": arn, "action": ask.action, "resource": ask.resource.as_ref()?, "context": context}),
+    )
+}
+
 /// The request shape of `ask` for `actor`, as a one-statement identity policy.
 fn shape(actor: &Actor, ask: &Ask) -> Policy {
     let mut condition = actor.condition();
@@ -129,6 +150,11 @@ fn any(ts: &[Terms], effect: Effect, pick: impl Fn(&Terms) -> &Term) -> Term {
 /// Decides one hop: Z3, then the evaluator on Z3's request.
 pub fn decide(actor: &Actor, ask: &Ask, scps: &[Policy], limits: Limits) -> Result<Answer, HopMismatch> {
     let shape = shape(actor, ask);
+    if let Some(w) =
+        plain_request(actor, ask).and_then(|r| replay(actor, ask, &shape, scps, &r).ok().map(|why| (r, why)))
+    {
+        return Ok(Answer::Yes(Witness { request: w.0, why: w.1 }));
+    }
     let mut policies: Vec<&Policy> = vec![&shape];
     policies.extend(ask.trust.as_ref().map(|(t, _)| *t));
     policies.extend(actor.identity.iter().chain(&actor.boundary).chain(scps));
@@ -193,6 +219,12 @@ fn formula(enc: &mut Encoder, actor: &Actor, ask: &Ask, shape: &Policy, scps: &[
         _ => through_identity,
     };
     Ok(Term::and([shape_t, Term::not(deny), scp_ok, path]))
+}
+
+/// The evaluator alone on one concrete request of `actor` (the brute-force side of the
+/// differential tests): `Ok(why)` when the hop allows it.
+pub fn evaluate(actor: &Actor, ask: &Ask, scps: &[Policy], request: &Value) -> Result<String, String> {
+    replay(actor, ask, &shape(actor, ask), scps, request)
 }
 
 /// The evaluator's side: `Ok(why)` when the request is of the shape and allowed.
