@@ -13,6 +13,8 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const A: &str = "111122223333";
+/// Rounds per key (the median is reported); `KMSPROOF_BENCH_ROUNDS` overrides.
+static ROUNDS_DEFAULT: usize = 3;
 const PARTNER: &str = "444455556666";
 const SERVICES: [&str; 3] = ["lambda.amazonaws.com", "ec2.amazonaws.com", "ecs-tasks.amazonaws.com"];
 
@@ -129,6 +131,10 @@ fn key(k: usize) -> Key {
     }
 }
 
+fn rounds() -> usize {
+    std::env::var("KMSPROOF_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(ROUNDS_DEFAULT)
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -160,7 +166,7 @@ fn main() {
     for (k, key) in keys.iter().enumerate().take(2) {
         let mut times = Vec::new();
         let mut summary = String::new();
-        for _ in 0..3 {
+        for _ in 0..rounds() {
             let t = Instant::now();
             let a = analyse(&accounts, &[], key, &opts).unwrap_or_else(|e| panic!("{e}"));
             times.push(t.elapsed());

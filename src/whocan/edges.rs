@@ -149,7 +149,8 @@ pub fn candidates(
     let dump_principal = matches!(actor.who, Who::Principal(_)) && !actor.is_root();
     if escalation && dump_principal {
         if let Some(a) = accounts.iter().find(|a| a.id == actor.account) {
-            escalations(a, index, node, base_label, actor, &mut out);
+            let may = |action: &str, resource: Option<&str>| !prefilter || may_allow(&actor.identity, action, resource);
+            escalations(a, index, node, base_label, actor, &may, &mut out);
         }
     }
     if prefilter {
@@ -168,6 +169,7 @@ fn escalations(
     node: &Node,
     base: &str,
     actor: &Actor,
+    may: &dyn Fn(&str, Option<&str>) -> bool,
     out: &mut Vec<Candidate>,
 ) {
     let any = Added { name: "any policy".into(), policies: vec![super::kms::allow_all()] };
@@ -207,7 +209,9 @@ fn escalations(
                 ));
             }
         }
-        for grp in a.groups.iter().filter(|grp| !u.groups.contains(&grp.name)) {
+        for grp in
+            a.groups.iter().filter(|grp| !u.groups.contains(&grp.name) && may("iam:AddUserToGroup", Some(&grp.arn)))
+        {
             let name = format!("group {}", grp.name);
             if node.added.contains(&name) {
                 continue;
@@ -243,12 +247,14 @@ fn escalations(
             out.push(to_any(Technique::CreatePolicyVersion, detail, vec![step("iam:CreatePolicyVersion", p)]));
         }
     }
-    for u in a.users.iter().filter(|u| u.arn != base) {
-        for (t, action) in [
-            (Technique::CreateAccessKey, "iam:CreateAccessKey"),
-            (Technique::CreateLoginProfile, "iam:CreateLoginProfile"),
-            (Technique::UpdateLoginProfile, "iam:UpdateLoginProfile"),
-        ] {
+    let credentials = [
+        (Technique::CreateAccessKey, "iam:CreateAccessKey"),
+        (Technique::CreateLoginProfile, "iam:CreateLoginProfile"),
+        (Technique::UpdateLoginProfile, "iam:UpdateLoginProfile"),
+    ];
+    let credentials: Vec<_> = credentials.into_iter().filter(|(_, action)| may(action, None)).collect();
+    for u in a.users.iter().filter(|u| u.arn != base && !credentials.is_empty()) {
+        for (t, action) in credentials.iter().copied().filter(|(_, action)| may(action, Some(&u.arn))) {
             let detail = format!("{} for user {}", t.label(), u.name);
             out.push(Candidate {
                 technique: t,
@@ -259,7 +265,12 @@ fn escalations(
         }
     }
     let Who::Principal(caller) = &actor.who else { return };
-    for r in a.roles.iter().filter(|r| r.arn != base) {
+    let (update, pass) = (may_any(may, "iam:UpdateAssumeRolePolicy"), may_any(may, "iam:PassRole"));
+    for r in a.roles.iter().filter(|r| r.arn != base && (update || pass)) {
+        if !update || !may("iam:UpdateAssumeRolePolicy", Some(&r.arn)) {
+            passes(r, index, may, out);
+            continue;
+        }
         let own_trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
             "Principal": {"AWS": caller}, "Action": "sts:AssumeRole"}]});
         let trust = super::gaad::trust_from_text(
@@ -275,6 +286,26 @@ fn escalations(
             target: Target::Node(index[&r.arn]),
             steps: vec![step("iam:UpdateAssumeRolePolicy", &r.arn), assume],
         });
+        passes(r, index, may, out);
+    }
+}
+
+/// Whether some `Allow` may cover `action` on any resource (checked before each target).
+fn may_any(may: &dyn Fn(&str, Option<&str>) -> bool, action: &str) -> bool {
+    may(action, None)
+}
+
+/// `iam:PassRole` of role `r` to each service that runs code and that its trust names.
+fn passes(
+    r: &super::gaad::Role,
+    index: &HashMap<String, NodeIndex>,
+    may: &dyn Fn(&str, Option<&str>) -> bool,
+    out: &mut Vec<Candidate>,
+) {
+    if !may("iam:PassRole", Some(&r.arn)) {
+        return;
+    }
+    {
         for (service, runs, profile) in CODE_RUNNERS {
             if (*profile && !r.instance_profile) || !service_trusted(&r.trust, service) {
                 continue;
