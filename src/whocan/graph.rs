@@ -196,53 +196,79 @@ impl Builder<'_> {
 
     /// Decides the last hop and the out-edges of every node, including escalated nodes as
     /// they appear. A node whose last hop is allowed needs no out-edges: no shortest path
-    /// goes on from it.
+    /// goes on from it. The dumps' principals and classes are independent questions,
+    /// decided in parallel (each solver query has its own Z3 context).
     fn decide(&mut self, key: &Key) -> Result<(), Mismatch> {
+        use rayon::prelude::*;
+        let count = self.graph.node_count();
+        let initial: Vec<Option<KmsHop>> =
+            (0..count).into_par_iter().map(|i| self.last_hop(NodeIndex::new(i), key)).collect::<Result<_, _>>()?;
+        let this = &*self;
+        let decided: Vec<Vec<Decided>> = (0..count)
+            .into_par_iter()
+            .map(|i| if is_yes(&initial[i]) { Ok(vec![]) } else { this.out_edges(NodeIndex::new(i)) })
+            .collect::<Result<_, _>>()?;
+        let mut initial = initial.into_iter().zip(decided);
         while self.done < self.graph.node_count() {
             let n = NodeIndex::new(self.done);
             self.done += 1;
-            let last = self.last_hop(n, key)?;
-            let allowed = matches!(last.as_ref().map(|h| &h.answer), Some(Answer::Yes(_)));
+            let (last, decided) = match initial.next() {
+                Some(x) => x,
+                None => {
+                    let last = self.last_hop(n, key)?;
+                    let decided = if is_yes(&last) { vec![] } else { self.out_edges(n)? };
+                    (last, decided)
+                }
+            };
             self.last.push(last);
-            if self.graph[n].actor.is_none() || allowed {
-                continue;
-            }
-            let asks = edges::candidates(
-                self.accounts,
-                &self.graph,
-                &self.index,
-                n,
-                self.opts.escalation,
-                self.opts.prefilter,
-            );
-            for ask in asks {
-                let known = match &ask.target {
-                    edges::Target::Node(t) => Some(*t),
-                    edges::Target::Escalated(added) => self.existing_escalated(n, added),
-                };
-                if known.is_some_and(|to| to == n || self.graph.find_edge(n, to).is_some()) {
-                    continue;
-                }
-                let actor = self.graph[n].actor.clone().expect("actor");
-                match self.decide_steps(&actor, &ask.steps)? {
-                    Ok(witnesses) => {
-                        let to = match (&ask.target, known) {
-                            (_, Some(to)) => to,
-                            (edges::Target::Escalated(added), None) => self.escalated(n, added),
-                            (edges::Target::Node(t), None) => *t,
-                        };
-                        let e = Edge { technique: ask.technique, detail: ask.detail.clone(), witnesses };
-                        self.graph.add_edge(n, to, e);
-                    }
-                    Err(Some(why)) => {
-                        let to = known.unwrap_or(n);
-                        self.undecided.push((n, to, ask.technique, format!("{}: {why}", ask.detail)));
-                    }
-                    Err(None) => {}
-                }
+            for (ask, outcome) in decided {
+                self.apply(n, ask, outcome);
             }
         }
         Ok(())
+    }
+
+    /// Every candidate edge leaving `n`, decided.
+    fn out_edges(&self, n: NodeIndex) -> Result<Vec<Decided>, Mismatch> {
+        let Some(actor) = &self.graph[n].actor else { return Ok(vec![]) };
+        let asks =
+            edges::candidates(self.accounts, &self.graph, &self.index, n, self.opts.escalation, self.opts.prefilter);
+        let mut out = Vec::new();
+        for ask in asks {
+            if matches!(ask.target, edges::Target::Node(t) if t == n) {
+                continue;
+            }
+            let outcome = self.decide_steps(actor, &ask.steps)?;
+            out.push((ask, outcome));
+        }
+        Ok(out)
+    }
+
+    /// Adds a decided candidate to the graph (once per pair of nodes).
+    fn apply(&mut self, n: NodeIndex, ask: edges::Candidate, outcome: Result<Vec<Witness>, Option<String>>) {
+        let known = match &ask.target {
+            edges::Target::Node(t) => Some(*t),
+            edges::Target::Escalated(added) => self.existing_escalated(n, added),
+        };
+        if known.is_some_and(|to| to == n || self.graph.find_edge(n, to).is_some()) {
+            return;
+        }
+        match outcome {
+            Ok(witnesses) => {
+                let to = match (&ask.target, known) {
+                    (_, Some(to)) => to,
+                    (edges::Target::Escalated(added), None) => self.escalated(n, added),
+                    (edges::Target::Node(t), None) => *t,
+                };
+                let e = Edge { technique: ask.technique, detail: ask.detail.clone(), witnesses };
+                self.graph.add_edge(n, to, e);
+            }
+            Err(Some(why)) => {
+                let to = known.unwrap_or(n);
+                self.undecided.push((n, to, ask.technique, format!("{}: {why}", ask.detail)));
+            }
+            Err(None) => {}
+        }
     }
 
     /// Every step allowed: the witnesses; `Err(None)` when one is refuted (Z3 unsat),
@@ -307,6 +333,13 @@ impl Builder<'_> {
         }
         Ok(Some(kms::decide(actor, key, &self.opts.action, &self.scps_for(actor), self.opts.limits)?))
     }
+}
+
+/// A decided candidate edge: its witnesses, or `Err(None)` refuted, `Err(Some(why))` undecided.
+type Decided = (edges::Candidate, Result<Vec<Witness>, Option<String>>);
+
+fn is_yes(last: &Option<KmsHop>) -> bool {
+    matches!(last.as_ref().map(|h| &h.answer), Some(Answer::Yes(_)))
 }
 
 fn actor(who: Who, account: &str, identity: Vec<Policy>, boundary: Option<Policy>) -> Actor {
