@@ -342,19 +342,24 @@ pub fn may_allow(policies: &[Policy], action: &str, resource: Option<&str>) -> b
 
 /// Whether `Resource`/`NotResource` can cover `resource` (a pattern with variables: maybe).
 fn resource_may_match(m: &Matcher, resource: &str) -> bool {
-    let hit =
-        |p: &[crate::pattern::Piece]| resolve(p, true, &|_| None).map(|t| crate::pattern::resource_match(&t, resource));
-    if m.negated {
-        !m.patterns.iter().any(|p| hit(p) == Some(true))
-    } else {
-        m.patterns.iter().any(|p| hit(p) != Some(false))
-    }
+    may_hit(m, |toks| crate::pattern::resource_match(toks, resource))
 }
 
 /// Whether `Action`/`NotAction` can cover `action` (a pattern with variables: maybe).
 pub fn action_may_match(m: &Matcher, action: &str) -> bool {
+    may_hit(m, |toks| glob_match_ignore_case(&tokens_text(toks), action))
+}
+
+/// Whether a matcher can cover a target, `hit` deciding each variable-free pattern; a
+/// pattern with policy variables may cover anything (and, under `Not…`, may exclude nothing).
+fn may_hit(m: &Matcher, hit: impl Fn(&[crate::pattern::Tok]) -> bool) -> bool {
     let hit = |p: &[crate::pattern::Piece]| {
-        resolve(p, true, &|_| None).map(|t| glob_match_ignore_case(&tokens_text(&t), action))
+        let variable = p.iter().any(|x| matches!(x, crate::pattern::Piece::Var { .. }));
+        if variable {
+            None
+        } else {
+            resolve(p, true, &|_| None).map(|t| hit(&t))
+        }
     };
     if m.negated {
         !m.patterns.iter().any(|p| hit(p) == Some(true))

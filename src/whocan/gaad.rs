@@ -67,7 +67,7 @@ impl Account {
 
     /// Every identity policy in force for `user`: its own, then its groups'.
     pub fn user_policies(&self, user: &User) -> Vec<Policy> {
-        let mut out: Vec<Policy> = user.inline.iter().cloned().collect();
+        let mut out: Vec<Policy> = user.inline.to_vec();
         out.extend(self.managed_policies(&user.attached).cloned());
         for g in user.groups.iter().filter_map(|g| self.group(g)) {
             out.extend(self.group_policies(g));
