@@ -372,8 +372,9 @@ fn grantee_account(grantee: &str) -> Option<String> {
 fn kms_may_allow(actor: &Actor, key: &Key, action: &str) -> bool {
     let any_identity = !matches!(actor.who, Who::Principal(_));
     let identity = any_identity || actor.is_root() || edges::may_allow(&actor.identity, action, Some(&key.arn));
+    // A grantee is checked by account only (a role grantee may carry a path).
     let grant = key.grants.iter().any(|g| match &actor.who {
-        Who::Principal(arn) => &g.grantee == arn || grantee_account(&g.grantee).as_deref() == Some(&actor.account),
+        Who::Principal(_) => grantee_account(&g.grantee).map_or(true, |a| a == actor.account),
         _ => true,
     });
     let key_account = crate::pattern::split_arn(&key.arn).map(|p| p[4].to_string()).unwrap_or_default();
@@ -384,6 +385,10 @@ fn kms_may_allow(actor: &Actor, key: &Key, action: &str) -> bool {
     let mut reach = false;
     for p in entries {
         if p.negated {
+            // `NotPrincipal` may cover the caller directly (as `*` does).
+            if same {
+                return true;
+            }
             reach = true;
             continue;
         }
@@ -481,4 +486,33 @@ fn first_undecided(
         stack.extend(g.neighbors(NodeIndex::new(v)).map(|n| n.index()));
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(principal: &str) -> Key {
+        let doc = format!(
+            r#"{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", {principal}, "Action": "kms:Decrypt", "Resource": "*"}}]}}"#
+        );
+        let policy = crate::policy::parse_policy(&doc, "k", crate::policy::PolicyKind::KeyPolicy).unwrap();
+        Key { arn: "arn:aws:kms:us-east-1:111122223333:key/k".into(), policy, grants: vec![] }
+    }
+
+    #[test]
+    fn preselection_skips_only_what_no_statement_can_allow() {
+        let me = actor(Who::Principal("arn:aws:iam::111122223333:user/u".into()), "111122223333", vec![], None);
+        let not_principal = key(r#""NotPrincipal": {"AWS": "arn:aws:iam::111122223333:user/x"}"#);
+        assert!(kms_may_allow(&me, &not_principal, "kms:Decrypt"));
+        assert!(kms_may_allow(&me, &key(r#""Principal": {"AWS": "arn:aws:iam::111122223333:user/u"}"#), "kms:Decrypt"));
+        assert!(!kms_may_allow(
+            &me,
+            &key(r#""Principal": {"AWS": "arn:aws:iam::111122223333:user/x"}"#),
+            "kms:Decrypt"
+        ));
+        // Delegation to the account needs an identity policy, and u has none.
+        assert!(!kms_may_allow(&me, &key(r#""Principal": {"AWS": "arn:aws:iam::111122223333:root"}"#), "kms:Decrypt"));
+        assert!(!kms_may_allow(&me, &key(r#""Principal": "*""#), "kms:Encrypt"));
+    }
 }
