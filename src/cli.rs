@@ -43,6 +43,10 @@ enum Command {
     Audit(kmsproof::audit::args::AuditArgs),
     /// Explain an audit check: why it matters, a policy that fails it, one that passes, the fix.
     Explain(kmsproof::audit::explain::ExplainArgs),
+    /// Who can call a KMS action on a key, and by which path (account dumps, proved hop by hop).
+    WhoCan(kmsproof::whocan::cli::WhoCanArgs),
+    /// Whether one principal can call a KMS action on a key, with its path.
+    Can(kmsproof::whocan::cli::CanArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,6 +142,8 @@ pub fn run() -> i32 {
         Command::Diff(args) => crate::diff_cli::diff(&args),
         Command::Audit(args) => kmsproof::audit::args::run(&args),
         Command::Explain(args) => kmsproof::audit::explain::run(&args),
+        Command::WhoCan(args) => kmsproof::whocan::cli::who_can(&args),
+        Command::Can(args) => kmsproof::whocan::cli::can(&args),
     }
 }
 

@@ -24,6 +24,7 @@ pub mod readings;
 pub mod report;
 pub mod request;
 pub mod value;
+pub mod whocan;
 
 pub use diag::{Diagnostic, Error, Severity};
 pub use eval::{authorize, Decision, Inputs, Reason};

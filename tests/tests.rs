@@ -8,3 +8,5 @@ mod differential;
 mod fuzz;
 mod seeds;
 mod util;
+mod whocan;
+mod whocan_differential;

@@ -1,0 +1,190 @@
+//! `kmsproof who-can` on a synthetic account: 1,000 roles, 300 users, 50 groups, 20 keys
+//! (target: who-can for one key ≤ 2 s on 2 cores). Run with `cargo bench --bench whocan`;
+//! prints the dump's parse time and, per key asked, the median of 3 runs of the whole
+//! analysis (graph, every edge and last hop decided, witnesses replayed). No timing
+//! assertions: the numbers go in the README.
+
+use kmsproof::policy::{parse_policy, PolicyKind};
+use kmsproof::whocan::gaad::parse_account;
+use kmsproof::whocan::kms::Key;
+use kmsproof::whocan::{analyse, Options, Status};
+use kmsproof_solver::Limits;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const A: &str = "111122223333";
+/// Rounds per key (the median is reported); `KMSPROOF_BENCH_ROUNDS` overrides.
+static ROUNDS_DEFAULT: usize = 3;
+const PARTNER: &str = "444455556666";
+const SERVICES: [&str; 3] = ["lambda.amazonaws.com", "ec2.amazonaws.com", "ecs-tasks.amazonaws.com"];
+
+fn doc(statements: Vec<Value>) -> Value {
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+fn allow(action: &str, resource: &str) -> Value {
+    json!({"Effect": "Allow", "Action": action, "Resource": resource})
+}
+
+fn inline(name: &str, d: Value) -> Value {
+    json!({"PolicyName": name, "PolicyDocument": d})
+}
+
+fn role_arn(i: usize) -> String {
+    format!("arn:aws:iam::{A}:role/app-{i}")
+}
+
+fn user_arn(i: usize) -> String {
+    format!("arn:aws:iam::{A}:user/user-{i}")
+}
+
+fn managed_arn(i: usize) -> String {
+    format!("arn:aws:iam::{A}:policy/team-{i}")
+}
+
+/// A deterministic synthetic account.
+fn account() -> Value {
+    let groups: Vec<Value> = (0..50)
+        .map(|g| {
+            let p = match g % 5 {
+                0 => doc(vec![allow("kms:Decrypt", "*")]),
+                1 => doc(vec![allow("s3:*", "*")]),
+                2 => doc(vec![allow("sts:AssumeRole", &role_arn(g * 20 + 1))]),
+                _ => doc(vec![allow("ec2:Describe*", "*")]),
+            };
+            json!({"GroupName": format!("group-{g}"), "Arn": format!("arn:aws:iam::{A}:group/group-{g}"),
+                   "GroupPolicyList": [inline("p", p)], "AttachedManagedPolicies": []})
+        })
+        .collect();
+    let users: Vec<Value> = (0..300)
+        .map(|u| {
+            let mut policies = vec![];
+            if u % 10 == 0 {
+                policies.push(inline("assume", doc(vec![allow("sts:AssumeRole", &role_arn((u * 3) % 1000))])));
+            }
+            if u % 30 == 7 {
+                policies.push(inline("pass", doc(vec![allow("iam:PassRole", &role_arn(u)), allow("lambda:*", "*")])));
+            }
+            let attached: Vec<Value> =
+                if u % 4 == 0 { vec![json!({"PolicyName": "t", "PolicyArn": managed_arn(u % 20)})] } else { vec![] };
+            json!({"UserName": format!("user-{u}"), "Arn": user_arn(u), "UserPolicyList": policies,
+                   "GroupList": [format!("group-{}", u % 50), format!("group-{}", (u * 7 + 3) % 50)],
+                   "AttachedManagedPolicies": attached})
+        })
+        .collect();
+    let roles: Vec<Value> = (0..1000)
+        .map(|r| {
+            let principal = match r % 20 {
+                0..=11 => json!({"Service": SERVICES[r % 3]}),
+                12..=16 => json!({"AWS": user_arn((r * 7) % 300)}),
+                17 => json!({"AWS": role_arn((r + 1) % 1000)}),
+                18 => json!({"AWS": format!("arn:aws:iam::{A}:root")}),
+                _ => json!({"AWS": format!("arn:aws:iam::{PARTNER}:root")}),
+            };
+            let mut trust = json!({"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"});
+            if r % 20 == 19 {
+                trust["Condition"] = json!({"StringEquals": {"sts:ExternalId": format!("ext-{r}")}});
+            }
+            let p = match r % 4 {
+                0 => doc(vec![
+                    json!({"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*",
+                                     "Condition": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}}}),
+                ]),
+                1 => doc(vec![allow("s3:GetObject", "*")]),
+                2 => doc(vec![allow("sts:AssumeRole", &role_arn((r + 7) % 1000))]),
+                _ => doc(vec![allow("logs:*", "*")]),
+            };
+            let attached: Vec<Value> =
+                if r % 9 == 0 { vec![json!({"PolicyName": "t", "PolicyArn": managed_arn(r % 20)})] } else { vec![] };
+            json!({"RoleName": format!("app-{r}"), "Arn": role_arn(r), "AssumeRolePolicyDocument": doc(vec![trust]),
+                   "InstanceProfileList": if r % 3 == 1 { json!([{"InstanceProfileName": "p"}]) } else { json!([]) },
+                   "RolePolicyList": [inline("p", p)], "AttachedManagedPolicies": attached})
+        })
+        .collect();
+    let policies: Vec<Value> = (0..20)
+        .map(|m| {
+            let d = if m % 2 == 0 {
+                doc(vec![allow("cloudwatch:*", "*")])
+            } else {
+                doc(vec![allow("dynamodb:Query", "*")])
+            };
+            json!({"PolicyName": format!("team-{m}"), "Arn": managed_arn(m),
+                   "PolicyVersionList": [{"Document": d, "VersionId": "v1", "IsDefaultVersion": true}]})
+        })
+        .collect();
+    json!({"UserDetailList": users, "GroupDetailList": groups, "RoleDetailList": roles, "Policies": policies})
+}
+
+/// Key `k`: even keys trust the account (IAM policies decide), odd keys name five roles.
+fn key(k: usize) -> Key {
+    let principal = if k % 2 == 0 {
+        json!({"AWS": format!("arn:aws:iam::{A}:root")})
+    } else {
+        json!({"AWS": (0..5).map(|i| role_arn(k * 40 + i * 4)).collect::<Vec<_>>()})
+    };
+    let policy = doc(vec![json!({"Effect": "Allow", "Principal": principal, "Action": "kms:*", "Resource": "*"})]);
+    let policy = parse_policy(&policy.to_string(), &format!("key-{k}.json"), PolicyKind::KeyPolicy).unwrap();
+    Key {
+        arn: format!("arn:aws:kms:us-east-1:{A}:key/0000000{k:02}-0000-0000-0000-000000000000"),
+        policy,
+        grants: vec![],
+    }
+}
+
+fn rounds() -> usize {
+    std::env::var("KMSPROOF_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(ROUNDS_DEFAULT)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let text = account().to_string();
+    let t = Instant::now();
+    let account = parse_account(&text, "synthetic.json").unwrap_or_else(|e| panic!("{e}"));
+    println!(
+        "parse: {} users, {} groups, {} roles, {} managed policies in {:.2?} ({} KiB)",
+        account.users.len(),
+        account.groups.len(),
+        account.roles.len(),
+        account.managed.len(),
+        t.elapsed(),
+        text.len() / 1024
+    );
+    let keys: Vec<Key> = (0..20).map(key).collect();
+    let opts = Options {
+        action: "kms:Decrypt".into(),
+        max_hops: 8,
+        escalation: true,
+        limits: Limits::default(),
+        prefilter: true,
+    };
+    let accounts = [account];
+    let mut all = Vec::new();
+    for (k, key) in keys.iter().enumerate().take(2) {
+        let mut times = Vec::new();
+        let mut summary = String::new();
+        for _ in 0..rounds() {
+            let t = Instant::now();
+            let a = analyse(&accounts, &[], key, &opts).unwrap_or_else(|e| panic!("{e}"));
+            times.push(t.elapsed());
+            let can = a.status.iter().filter(|s| matches!(s, Status::Can(..))).count();
+            let unknown = a.status.iter().filter(|s| matches!(s, Status::Unknown(_))).count();
+            summary =
+                format!("{} nodes, {} edges, {can} can, {unknown} unknown", a.graph.node_count(), a.graph.edge_count());
+        }
+        let m = median(times);
+        all.push(m);
+        println!(
+            "who-can key {k} ({}): median of 3 {m:.2?}; {summary}",
+            if k % 2 == 0 { "trusts the account" } else { "names 5 roles" }
+        );
+    }
+    println!(
+        "who-can per key: median {:.2?}, max {:.2?} (target ≤ 2 s)",
+        median(all.clone()),
+        all.iter().max().unwrap()
+    );
+}

@@ -1,0 +1,235 @@
+//! Flags of `who-can` and `can`, validated before any work starts.
+
+use super::gaad::{parse_account, Account};
+use super::graph::{analyse, Analysis, Options, Status};
+use super::kms::Key;
+use crate::diag::Error;
+use crate::load::{load_grants, load_policy, read_source};
+use crate::policy::{Policy, PolicyKind};
+use clap::ValueEnum;
+use kmsproof_solver::Limits;
+use std::path::PathBuf;
+
+const DECISION: i32 = 0;
+const FINDINGS: i32 = 1;
+const BAD_INPUT: i32 = 2;
+const UNKNOWN: i32 = 3;
+const INTERNAL: i32 = 4;
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Dot,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct WhoCanArgs {
+    /// `aws iam get-account-authorization-details` output (repeatable: one per account).
+    #[arg(long = "authorization-details", value_name = "FILE", required = true)]
+    pub authorization_details: Vec<PathBuf>,
+    /// The key policy: FILE, or ARN=FILE (repeatable for several keys).
+    #[arg(long = "key-policy", value_name = "[ARN=]FILE", required = true)]
+    pub key_policies: Vec<String>,
+    /// The KMS action asked about.
+    #[arg(long, default_value = "kms:Decrypt")]
+    pub action: String,
+    /// The key's ARN, for a key policy given without one.
+    #[arg(long, value_name = "ARN")]
+    pub key_arn: Option<String>,
+    /// Grants on the key (`aws kms list-grants` output; repeatable).
+    #[arg(long = "grant", value_name = "FILE")]
+    pub grants: Vec<PathBuf>,
+    /// A service control policy, one file per organization level (repeatable); caps the
+    /// principals of the dumps' accounts.
+    #[arg(long = "scp", value_name = "FILE")]
+    pub scps: Vec<PathBuf>,
+    /// Longest path (edges) shown as a path; longer ones are reported undecided.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub max_hops: usize,
+    /// Leave out privilege-escalation edges (then "cannot" means: without escalation).
+    #[arg(long)]
+    pub no_escalation: bool,
+    /// Principals expected to have access (not findings; repeatable).
+    #[arg(long = "allow", value_name = "PRINCIPAL")]
+    pub allow: Vec<String>,
+    /// Solver time limit per question, in milliseconds.
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    pub timeout_ms: u32,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CanArgs {
+    /// The principal asked about (an ARN of the dumps, as its Arn field gives it).
+    #[arg(long, value_name = "ARN")]
+    pub principal: String,
+    #[command(flatten)]
+    pub common: WhoCanArgs,
+}
+
+/// Everything loaded and validated.
+pub struct Config {
+    pub accounts: Vec<Account>,
+    pub keys: Vec<Key>,
+    pub scps: Vec<Policy>,
+    pub options: Options,
+}
+
+fn keep<T>(errors: &mut Vec<Error>, r: Result<T, Error>) -> Option<T> {
+    r.map_err(|e| errors.push(e)).ok()
+}
+
+fn report(e: &Error) -> i32 {
+    match e {
+        Error::Invalid(diags) => {
+            for d in diags.iter().filter(|d| d.severity == crate::diag::Severity::Error) {
+                eprintln!("{d}");
+            }
+        }
+        Error::Io { .. } => eprintln!("error: {e}"),
+    }
+    BAD_INPUT
+}
+
+impl WhoCanArgs {
+    pub fn config(&self) -> Result<Config, i32> {
+        let mut errors = Vec::new();
+        let accounts: Vec<Account> = self
+            .authorization_details
+            .iter()
+            .filter_map(|p| keep(&mut errors, read_source(p).and_then(|(text, label)| parse_account(&text, &label))))
+            .collect();
+        let scps: Vec<Policy> =
+            self.scps.iter().filter_map(|p| keep(&mut errors, load_policy(p, PolicyKind::Scp))).collect();
+        let grants: Vec<_> = self.grants.iter().filter_map(|p| keep(&mut errors, load_grants(p))).flatten().collect();
+        let mut keys = Vec::new();
+        for spec in &self.key_policies {
+            let (arn, file) = match spec.split_once('=') {
+                Some((a, f)) if a.starts_with("arn:") => (Some(a.to_string()), f.to_string()),
+                _ => (self.key_arn.clone(), spec.clone()),
+            };
+            let Some(policy) = keep(&mut errors, load_policy(std::path::Path::new(&file), PolicyKind::KeyPolicy))
+            else {
+                continue;
+            };
+            let inputs = crate::eval::Inputs {
+                key_policy: policy.clone(),
+                identity: vec![],
+                scps: vec![],
+                boundary: None,
+                grants: vec![],
+                management_account: None,
+            };
+            let Some(arn) = arn.or_else(|| crate::query::default_key_arn(&inputs)) else {
+                eprintln!("error: {file}: cannot tell which key the policy belongs to: give --key-policy ARN={file}");
+                return Err(BAD_INPUT);
+            };
+            if !crate::pattern::split_arn(&arn)
+                .is_some_and(|p| p[2] == "kms" && p[4].len() == 12 && p[5].starts_with("key/"))
+            {
+                eprintln!("error: {arn:?} is not a KMS key ARN (expected arn:aws:kms:REGION:ACCOUNT:key/ID)");
+                return Err(BAD_INPUT);
+            }
+            let grants = grants.iter().filter(|g| g.is_on_key(&arn)).cloned().collect();
+            keys.push(Key { arn, policy, grants });
+        }
+        if let Some(e) = errors.first() {
+            for e in &errors[1..] {
+                report(e);
+            }
+            return Err(report(e));
+        }
+        let action = self.action.clone();
+        let known =
+            action.strip_prefix("kms:").and_then(|a| crate::catalog::catalog().kms_action(a)).is_some_and(|a| a.on_key);
+        if !known {
+            eprintln!("error: --action {action:?} is not a KMS action on a key (e.g. kms:Decrypt)");
+            return Err(BAD_INPUT);
+        }
+        let limits = Limits { timeout_ms: self.timeout_ms, ..Limits::default() };
+        let options =
+            Options { action, max_hops: self.max_hops, escalation: !self.no_escalation, limits, prefilter: true };
+        Ok(Config { accounts, keys, scps, options })
+    }
+}
+
+fn analyses(cfg: &Config) -> Result<Vec<Analysis>, i32> {
+    let mut out = Vec::new();
+    for key in &cfg.keys {
+        match analyse(&cfg.accounts, &cfg.scps, key, &cfg.options) {
+            Ok(a) => out.push(a),
+            Err(m) => {
+                eprintln!("{m}");
+                eprintln!("This is a bug in kmsproof; please report it with the inputs above.");
+                return Err(INTERNAL);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn print(args: &WhoCanArgs, analyses: &[Analysis], only: Option<petgraph::graph::NodeIndex>) {
+    let refs: Vec<&Analysis> = analyses.iter().collect();
+    match args.format {
+        Format::Table => print!("{}", super::output::text(&refs, only)),
+        Format::Json => {
+            println!("{}", serde_json::to_string_pretty(&super::output::json(&refs, only)).unwrap_or_default())
+        }
+        Format::Dot => {
+            for a in analyses {
+                print!("{}", super::output::dot(a));
+            }
+        }
+    }
+}
+
+/// 1 when a principal outside `--allow` can, else 3 when one is undecided, else 0.
+fn exit_code(args: &WhoCanArgs, analyses: &[Analysis], only: Option<petgraph::graph::NodeIndex>) -> i32 {
+    let mut code = DECISION;
+    for a in analyses {
+        for i in super::output::listed(a).filter(|i| only.map_or(true, |o| o == *i)) {
+            let allowed = args.allow.iter().any(|p| *p == a.graph[i].label);
+            match &a.status[i.index()] {
+                Status::Can(..) if !allowed => return FINDINGS,
+                Status::Unknown(_) | Status::BeyondHops => code = UNKNOWN,
+                _ => {}
+            }
+        }
+    }
+    code
+}
+
+pub fn who_can(args: &WhoCanArgs) -> i32 {
+    let cfg = match args.config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let analyses = match analyses(&cfg) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    print(args, &analyses, None);
+    exit_code(args, &analyses, None)
+}
+
+pub fn can(args: &CanArgs) -> i32 {
+    let cfg = match args.common.config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let analyses = match analyses(&cfg) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let Some(only) = analyses[0].graph.node_indices().find(|i| analyses[0].graph[*i].label == args.principal) else {
+        eprintln!(
+            "error: --principal {:?} is not a principal of the dumps (give its Arn as the dump lists it)",
+            args.principal
+        );
+        return BAD_INPUT;
+    };
+    print(&args.common, &analyses, Some(only));
+    exit_code(&args.common, &analyses, Some(only))
+}

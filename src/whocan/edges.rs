@@ -1,0 +1,444 @@
+//! The edge techniques (one table), and the candidate questions for one node. A
+//! candidate is only a question: Z3 decides it ([`super::hop`]). Candidates are pre-selected
+//! soundly — a question is skipped only when no `Allow` statement's `Action` (or, for
+//! trust policies, principal entry) can cover it, whatever the conditions.
+
+use super::gaad::Account;
+use super::graph::{Edge, Node};
+use super::hop::{Actor, Who};
+use crate::pattern::{glob_match_ignore_case, resolve, tokens_text};
+use crate::policy::{Effect, Matcher, Policy, PrincipalEntry};
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// How one node reaches another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Technique {
+    MemberOf,
+    AssumeRole,
+    PutUserPolicy,
+    AttachUserPolicy,
+    PutGroupPolicy,
+    AttachGroupPolicy,
+    PutRolePolicy,
+    AttachRolePolicy,
+    CreatePolicyVersion,
+    AddUserToGroup,
+    CreateAccessKey,
+    CreateLoginProfile,
+    UpdateLoginProfile,
+    UpdateAssumeRolePolicy,
+    PassRole(&'static str),
+}
+
+impl Technique {
+    pub fn label(&self) -> String {
+        match self {
+            Technique::MemberOf => "member-of".into(),
+            Technique::AssumeRole => "sts:AssumeRole".into(),
+            Technique::PassRole(service) => format!("iam:PassRole to {service}"),
+            t => format!("iam:{t:?}"),
+        }
+    }
+
+    /// Whether the edge changes permissions (an escalation) rather than using them.
+    pub fn is_escalation(&self) -> bool {
+        !matches!(self, Technique::MemberOf | Technique::AssumeRole)
+    }
+}
+
+/// Services that run code as a role passed to them: (service principal, the actions that
+/// start the code, whether the role must be in an instance profile).
+pub const CODE_RUNNERS: &[(&str, &[&str], bool)] = &[
+    ("ec2.amazonaws.com", &["ec2:RunInstances"], true),
+    ("lambda.amazonaws.com", &["lambda:CreateFunction", "lambda:InvokeFunction"], false),
+    ("ecs-tasks.amazonaws.com", &["ecs:RunTask"], false),
+    ("glue.amazonaws.com", &["glue:CreateDevEndpoint"], false),
+    ("sagemaker.amazonaws.com", &["sagemaker:CreateNotebookInstance"], false),
+    ("cloudformation.amazonaws.com", &["cloudformation:CreateStack"], false),
+];
+
+/// Attaching this AWS managed policy (`"*"` on `"*"`) gives any permission; the attach
+/// techniques ask for exactly it, so the escalated node's policies are exact.
+pub const ADMIN_POLICY: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
+
+/// One question of a candidate edge.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub action: String,
+    pub resource: Option<String>,
+    pub condition: Option<Value>,
+    /// The target's trust policy and account, for `sts:AssumeRole`.
+    pub trust: Option<(Policy, String)>,
+}
+
+/// Policies an escalation adds to the acting principal.
+#[derive(Debug, Clone)]
+pub struct Added {
+    pub name: String,
+    pub policies: Vec<Policy>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Target {
+    Node(NodeIndex),
+    Escalated(Added),
+}
+
+/// A candidate edge: every step must be allowed.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub technique: Technique,
+    pub detail: String,
+    pub target: Target,
+    pub steps: Vec<Step>,
+}
+
+/// `sts:AssumeRole` on a role: STS accepts neither the root user's credentials nor a
+/// federated user's (`GetFederationToken`) for it, so the caller is a user or a role session.
+fn assume_step(trust: Policy, account: &str, role_arn: &str) -> Step {
+    Step {
+        condition: Some(
+            json!({"ArnNotLike": {"aws:PrincipalArn": ["arn:*:iam::*:root", "arn:*:sts::*:federated-user/*"]}}),
+        ),
+        trust: Some((trust, account.to_string())),
+        ..step("sts:AssumeRole", role_arn)
+    }
+}
+
+fn step(action: &str, resource: &str) -> Step {
+    Step { action: action.into(), resource: Some(resource.into()), condition: None, trust: None }
+}
+
+/// The candidate edges leaving node `n`.
+pub fn candidates(
+    accounts: &[Account],
+    g: &DiGraph<Node, Edge>,
+    index: &HashMap<String, NodeIndex>,
+    n: NodeIndex,
+    escalation: bool,
+    prefilter: bool,
+) -> Vec<Candidate> {
+    let node = &g[n];
+    let Some(actor) = &node.actor else { return vec![] };
+    let mut out = Vec::new();
+    let any_identity = !matches!(actor.who, Who::Principal(_));
+    // STS does not accept the root user's credentials for AssumeRole.
+    let roles = accounts.iter().filter(|_| !actor.is_root());
+    for a in roles {
+        for r in &a.roles {
+            let identity_may = || any_identity || may_allow(&actor.identity, "sts:AssumeRole", Some(&r.arn));
+            let admitted = match trust_may_admit(&r.trust, actor) {
+                Some(Cover::Direct) => true,
+                Some(Cover::Account) => identity_may(),
+                None => false,
+            };
+            if !prefilter || admitted {
+                let s = assume_step(r.trust.clone(), &a.id, &r.arn);
+                out.push(Candidate {
+                    technique: Technique::AssumeRole,
+                    detail: format!("assume role {}", r.name),
+                    target: Target::Node(index[&r.arn]),
+                    steps: vec![s],
+                });
+            }
+        }
+    }
+    let base_label = node.base.map_or(&node.label, |b| &g[b].label);
+    let dump_principal = matches!(actor.who, Who::Principal(_)) && !actor.is_root();
+    if escalation && dump_principal {
+        if let Some(a) = accounts.iter().find(|a| a.id == actor.account) {
+            let may = |action: &str, resource: Option<&str>| !prefilter || may_allow(&actor.identity, action, resource);
+            escalations(a, index, node, base_label, actor, &may, &mut out);
+        }
+    }
+    if prefilter {
+        let policies = &actor.identity;
+        let any = any_identity || actor.is_root();
+        out.retain(|c| {
+            any || c.steps.iter().all(|s| s.trust.is_some() || may_allow(policies, &s.action, s.resource.as_deref()))
+        });
+    }
+    out
+}
+
+fn escalations(
+    a: &Account,
+    index: &HashMap<String, NodeIndex>,
+    node: &Node,
+    base: &str,
+    actor: &Actor,
+    may: &dyn Fn(&str, Option<&str>) -> bool,
+    out: &mut Vec<Candidate>,
+) {
+    let any = Added { name: "any policy".into(), policies: vec![super::kms::allow_all()] };
+    let admin = || Some(json!({"ArnEquals": {"iam:PolicyARN": ADMIN_POLICY}}));
+    let to_any = |technique, detail: String, steps| Candidate {
+        technique,
+        detail,
+        target: Target::Escalated(any.clone()),
+        steps,
+    };
+    let self_any = !node.added.contains("any policy");
+    let mut versioned: Vec<&String> = Vec::new();
+    if let Some(u) = a.users.iter().find(|u| u.arn == base) {
+        if self_any {
+            out.push(to_any(
+                Technique::PutUserPolicy,
+                format!("put an inline policy on itself ({})", u.name),
+                vec![step("iam:PutUserPolicy", &u.arn)],
+            ));
+            let s = Step { condition: admin(), ..step("iam:AttachUserPolicy", &u.arn) };
+            out.push(to_any(Technique::AttachUserPolicy, format!("attach {ADMIN_POLICY} to itself"), vec![s]));
+        }
+        versioned.extend(&u.attached);
+        for grp in u.groups.iter().filter_map(|gname| a.group(gname)) {
+            versioned.extend(&grp.attached);
+            if self_any {
+                out.push(to_any(
+                    Technique::PutGroupPolicy,
+                    format!("put an inline policy on its group {}", grp.name),
+                    vec![step("iam:PutGroupPolicy", &grp.arn)],
+                ));
+                let s = Step { condition: admin(), ..step("iam:AttachGroupPolicy", &grp.arn) };
+                out.push(to_any(
+                    Technique::AttachGroupPolicy,
+                    format!("attach {ADMIN_POLICY} to its group {}", grp.name),
+                    vec![s],
+                ));
+            }
+        }
+        for grp in
+            a.groups.iter().filter(|grp| !u.groups.contains(&grp.name) && may("iam:AddUserToGroup", Some(&grp.arn)))
+        {
+            let name = format!("group {}", grp.name);
+            if node.added.contains(&name) {
+                continue;
+            }
+            out.push(Candidate {
+                technique: Technique::AddUserToGroup,
+                detail: format!("add itself to group {}", grp.name),
+                target: Target::Escalated(Added { name, policies: a.group_policies(grp) }),
+                steps: vec![step("iam:AddUserToGroup", &grp.arn)],
+            });
+        }
+    }
+    if let Some(r) = a.roles.iter().find(|r| r.arn == base) {
+        if self_any {
+            out.push(to_any(
+                Technique::PutRolePolicy,
+                format!("put an inline policy on its role {}", r.name),
+                vec![step("iam:PutRolePolicy", &r.arn)],
+            ));
+            let s = Step { condition: admin(), ..step("iam:AttachRolePolicy", &r.arn) };
+            out.push(to_any(
+                Technique::AttachRolePolicy,
+                format!("attach {ADMIN_POLICY} to its role {}", r.name),
+                vec![s],
+            ));
+        }
+        versioned.extend(&r.attached);
+    }
+    if self_any {
+        let own = format!(":{}:", a.id);
+        for p in versioned.into_iter().filter(|p| p.contains(&own)) {
+            let detail = format!("create a new default version of {p}, attached to it");
+            out.push(to_any(Technique::CreatePolicyVersion, detail, vec![step("iam:CreatePolicyVersion", p)]));
+        }
+    }
+    let credentials = [
+        (Technique::CreateAccessKey, "iam:CreateAccessKey"),
+        (Technique::CreateLoginProfile, "iam:CreateLoginProfile"),
+        (Technique::UpdateLoginProfile, "iam:UpdateLoginProfile"),
+    ];
+    let credentials: Vec<_> = credentials.into_iter().filter(|(_, action)| may(action, None)).collect();
+    for u in a.users.iter().filter(|u| u.arn != base && !credentials.is_empty()) {
+        for (t, action) in credentials.iter().copied().filter(|(_, action)| may(action, Some(&u.arn))) {
+            let detail = format!("{} for user {}", t.label(), u.name);
+            out.push(Candidate {
+                technique: t,
+                detail,
+                target: Target::Node(index[&u.arn]),
+                steps: vec![step(action, &u.arn)],
+            });
+        }
+    }
+    let Who::Principal(caller) = &actor.who else { return };
+    let (update, pass) = (may_any(may, "iam:UpdateAssumeRolePolicy"), may_any(may, "iam:PassRole"));
+    for r in a.roles.iter().filter(|r| r.arn != base && (update || pass)) {
+        if !update || !may("iam:UpdateAssumeRolePolicy", Some(&r.arn)) {
+            passes(r, index, may, out);
+            continue;
+        }
+        let own_trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"AWS": caller}, "Action": "sts:AssumeRole"}]});
+        let trust = super::gaad::trust_from_text(
+            &own_trust.to_string(),
+            &format!("role/{} trust policy as rewritten", r.name),
+            &r.arn,
+        )
+        .expect("valid trust policy");
+        let assume = assume_step(trust, &a.id, &r.arn);
+        out.push(Candidate {
+            technique: Technique::UpdateAssumeRolePolicy,
+            detail: format!("rewrite the trust policy of role {} to trust itself, then assume it", r.name),
+            target: Target::Node(index[&r.arn]),
+            steps: vec![step("iam:UpdateAssumeRolePolicy", &r.arn), assume],
+        });
+        passes(r, index, may, out);
+    }
+}
+
+/// Whether some `Allow` may cover `action` on any resource (checked before each target).
+fn may_any(may: &dyn Fn(&str, Option<&str>) -> bool, action: &str) -> bool {
+    may(action, None)
+}
+
+/// `iam:PassRole` of role `r` to each service that runs code and that its trust names.
+fn passes(
+    r: &super::gaad::Role,
+    index: &HashMap<String, NodeIndex>,
+    may: &dyn Fn(&str, Option<&str>) -> bool,
+    out: &mut Vec<Candidate>,
+) {
+    if !may("iam:PassRole", Some(&r.arn)) {
+        return;
+    }
+    {
+        for (service, runs, profile) in CODE_RUNNERS {
+            if (*profile && !r.instance_profile) || !service_trusted(&r.trust, service) {
+                continue;
+            }
+            let pass = Step {
+                condition: Some(json!({"StringEquals": {"iam:PassedToService": service}})),
+                ..step("iam:PassRole", &r.arn)
+            };
+            let mut steps = vec![pass];
+            steps.extend(runs.iter().map(|a| Step {
+                action: a.to_string(),
+                resource: None,
+                condition: None,
+                trust: None,
+            }));
+            out.push(Candidate {
+                technique: Technique::PassRole(service),
+                detail: format!("pass role {} to {service} and run code as it ({})", r.name, runs.join(", ")),
+                target: Target::Node(index[&r.arn]),
+                steps,
+            });
+        }
+    }
+}
+
+/// Whether some `Allow` of `policies` has an `Action` that can cover `action`.
+pub fn may_allow(policies: &[Policy], action: &str, resource: Option<&str>) -> bool {
+    policies.iter().flat_map(|p| &p.statements).any(|s| {
+        s.effect == Effect::Allow
+            && action_may_match(&s.action, action)
+            && resource.map_or(true, |r| s.resource.as_ref().is_some_and(|m| resource_may_match(m, r)))
+    })
+}
+
+/// Whether `Resource`/`NotResource` can cover `resource` (a pattern with variables: maybe).
+fn resource_may_match(m: &Matcher, resource: &str) -> bool {
+    may_hit(m, |toks| crate::pattern::resource_match(toks, resource))
+}
+
+/// Whether `Action`/`NotAction` can cover `action` (a pattern with variables: maybe).
+pub fn action_may_match(m: &Matcher, action: &str) -> bool {
+    may_hit(m, |toks| glob_match_ignore_case(&tokens_text(toks), action))
+}
+
+/// Whether a matcher can cover a target, `hit` deciding each variable-free pattern; a
+/// pattern with policy variables may cover anything (and, under `Not…`, may exclude nothing).
+fn may_hit(m: &Matcher, hit: impl Fn(&[crate::pattern::Tok]) -> bool) -> bool {
+    let hit = |p: &[crate::pattern::Piece]| {
+        let variable = p.iter().any(|x| matches!(x, crate::pattern::Piece::Var { .. }));
+        if variable {
+            None
+        } else {
+            resolve(p, true, &|_| None).map(|t| hit(&t))
+        }
+    };
+    if m.negated {
+        !m.patterns.iter().any(|p| hit(p) == Some(true))
+    } else {
+        m.patterns.iter().any(|p| hit(p) != Some(false))
+    }
+}
+
+/// How a principal entry can cover an actor's callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cover {
+    /// By name (or `*`).
+    Direct,
+    /// Through its account (delegation to IAM policies).
+    Account,
+}
+
+/// Whether entry `e` can cover some caller of `actor` (an over-approximation).
+pub fn entry_may_cover(e: &PrincipalEntry, actor: &Actor) -> Option<Cover> {
+    let in_class = |account: &str| match &actor.who {
+        Who::Principal(_) => false,
+        Who::AnyOf(x) => x == account,
+        Who::AnyOtherAccount(known) => !known.iter().any(|k| k == account),
+    };
+    match e {
+        PrincipalEntry::Everyone => Some(Cover::Direct),
+        PrincipalEntry::Account(a) if *a == actor.account || in_class(a) => Some(Cover::Account),
+        PrincipalEntry::Role { account, name, .. } => {
+            let own =
+                matches!(&actor.who, Who::Principal(arn) if *arn == format!("arn:aws:iam::{account}:role/{name}"));
+            (own || in_class(account)).then_some(Cover::Direct)
+        }
+        PrincipalEntry::Exact(x) => {
+            let account = crate::pattern::split_arn(x).map(|p| p[4].to_string()).unwrap_or_default();
+            let session_of = |arn: &str| {
+                let role = arn.rsplit('/').next().unwrap_or_default();
+                x.contains(&format!(":sts::{account}:assumed-role/{role}/"))
+            };
+            let own = matches!(&actor.who, Who::Principal(arn) if arn == x || session_of(arn));
+            (own || in_class(&account)).then_some(Cover::Direct)
+        }
+        _ => None,
+    }
+}
+
+/// Whether a trust policy can let `actor` call `sts:AssumeRole` (conditions aside), and
+/// how: `Direct` when some entry can name it (then no identity policy is needed in its account).
+fn trust_may_admit(trust: &Policy, actor: &Actor) -> Option<Cover> {
+    let allows =
+        trust.statements.iter().filter(|s| s.effect == Effect::Allow && action_may_match(&s.action, "sts:AssumeRole"));
+    let mut best = None;
+    for p in allows.filter_map(|s| s.principal.as_ref()) {
+        let covers: Vec<Cover> = if p.negated {
+            vec![Cover::Direct]
+        } else {
+            p.entries.iter().filter_map(|e| entry_may_cover(e, actor)).collect()
+        };
+        for c in covers {
+            if c == Cover::Direct {
+                return Some(c);
+            }
+            best = Some(c);
+        }
+    }
+    best
+}
+
+/// Whether the trust policy names the service for `sts:AssumeRole`. Conditions are not
+/// read: a service caller is outside the generic encoding, so this side of a `PassRole`
+/// edge is the one approximated (it may claim an edge the trust policy's conditions close).
+pub fn service_trusted(trust: &Policy, service: &str) -> bool {
+    trust.statements.iter().filter(|s| s.effect == Effect::Allow && action_may_match(&s.action, "sts:AssumeRole")).any(
+        |s| {
+            s.principal.as_ref().is_some_and(|p| {
+                !p.negated
+                    && p.entries.iter().any(|e| {
+                        matches!(e, PrincipalEntry::Service(x) if x == service) || *e == PrincipalEntry::Everyone
+                    })
+            })
+        },
+    )
+}

@@ -1,0 +1,518 @@
+//! The account graph: principals (and classes of principals outside the dumps) as nodes,
+//! every way one can act as another as an edge, each edge decided by Z3 with a replayed
+//! witness ([`super::hop`]); then shortest paths to the key ([`super::kms`]).
+
+use super::edges::{self, Technique};
+use super::gaad::Account;
+use super::hop::{Actor, Answer, HopMismatch, Who, Witness};
+use super::kms::{self, Key, KmsHop};
+use crate::policy::{Policy, PrincipalEntry, Statement};
+use crate::query::ReplayMismatch;
+use kmsproof_solver::Limits;
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+use petgraph::Direction;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+/// What a node stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeKind {
+    User,
+    Group,
+    Role,
+    Root,
+    /// A principal of the dump after an escalation changed its policies.
+    Escalated,
+    /// A class of principals outside the dumps.
+    Class,
+}
+
+impl NodeKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            NodeKind::User => "user",
+            NodeKind::Group => "group",
+            NodeKind::Role => "role",
+            NodeKind::Root => "root",
+            NodeKind::Escalated => "escalated",
+            NodeKind::Class => "class",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub label: String,
+    pub kind: NodeKind,
+    /// The acting principal (groups have none: their policies act through members).
+    pub actor: Option<Actor>,
+    /// For escalated nodes: the principal they started from and what was added.
+    pub base: Option<NodeIndex>,
+    pub added: BTreeSet<String>,
+}
+
+/// An edge: `from` can act as (or with the permissions of) `to`.
+#[derive(Debug, Clone)]
+pub struct Edge {
+    pub technique: Technique,
+    /// What the technique did, e.g. the target.
+    pub detail: String,
+    /// The replayed requests that open it (none for group membership).
+    pub witnesses: Vec<Witness>,
+}
+
+/// The status of one node for the key and action.
+#[derive(Debug, Clone)]
+pub enum Status {
+    /// Shortest path (edges) to a node whose last hop is allowed.
+    Can(Vec<petgraph::graph::EdgeIndex>, NodeIndex),
+    /// Proved: no path of any length to a node whose last hop is allowed or undecided.
+    Cannot,
+    /// Only beyond `--max-hops`.
+    BeyondHops,
+    Unknown(String),
+}
+
+pub struct Options {
+    pub action: String,
+    pub max_hops: usize,
+    pub escalation: bool,
+    pub limits: Limits,
+    /// Skip questions no policy statement can answer `yes` (sound; off in the
+    /// differential test to check it is).
+    pub prefilter: bool,
+}
+
+/// The graph with every edge and last hop decided.
+pub struct Analysis {
+    pub graph: DiGraph<Node, Edge>,
+    /// Edges Z3 could not decide: (from, to, technique, why).
+    pub undecided: Vec<(NodeIndex, NodeIndex, Technique, String)>,
+    pub last: Vec<Option<KmsHop>>,
+    pub status: Vec<Status>,
+    pub key: String,
+    pub action: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Mismatch {
+    #[error(transparent)]
+    Hop(#[from] HopMismatch),
+    #[error(transparent)]
+    Kms(#[from] ReplayMismatch),
+}
+
+/// Builds the graph over `accounts` and decides everything for `key`.
+pub fn analyse(accounts: &[Account], scps: &[Policy], key: &Key, opts: &Options) -> Result<Analysis, Mismatch> {
+    let mut b = Builder {
+        accounts,
+        scps,
+        opts,
+        graph: DiGraph::new(),
+        index: HashMap::new(),
+        undecided: vec![],
+        last: vec![],
+        done: 0,
+    };
+    b.nodes(key);
+    b.decide(key)?;
+    let last = b.last;
+    let status = statuses(&b.graph, &last, &b.undecided, opts.max_hops);
+    Ok(Analysis {
+        graph: b.graph,
+        undecided: b.undecided,
+        last,
+        status,
+        key: key.arn.clone(),
+        action: opts.action.clone(),
+    })
+}
+
+struct Builder<'a> {
+    accounts: &'a [Account],
+    scps: &'a [Policy],
+    opts: &'a Options,
+    graph: DiGraph<Node, Edge>,
+    /// Nodes by label (ARN).
+    index: HashMap<String, NodeIndex>,
+    undecided: Vec<(NodeIndex, NodeIndex, Technique, String)>,
+    /// The last hop of each node decided so far.
+    last: Vec<Option<KmsHop>>,
+    /// Nodes whose out-edges are decided.
+    done: usize,
+}
+
+impl Builder<'_> {
+    fn add(&mut self, label: String, kind: NodeKind, actor: Option<Actor>) -> NodeIndex {
+        let i = self.graph.add_node(Node { label: label.clone(), kind, actor, base: None, added: BTreeSet::new() });
+        self.index.insert(label, i);
+        i
+    }
+
+    /// Every principal of the dumps, their groups, and the classes outside them.
+    fn nodes(&mut self, key: &Key) {
+        let dump_accounts: Vec<String> = self.accounts.iter().map(|a| a.id.clone()).collect();
+        for a in self.accounts {
+            let root = format!("arn:aws:iam::{}:root", a.id);
+            self.add(root.clone(), NodeKind::Root, Some(actor(Who::Principal(root), &a.id, vec![], None)));
+            for g in &a.groups {
+                self.add(g.arn.clone(), NodeKind::Group, None);
+            }
+            for u in &a.users {
+                let act = actor(Who::Principal(u.arn.clone()), &a.id, a.user_policies(u), a.boundary(&u.boundary));
+                let n = self.add(u.arn.clone(), NodeKind::User, Some(act));
+                for g in u.groups.iter().filter_map(|g| a.group(g)) {
+                    let gi = self.index[&g.arn];
+                    let e = Edge {
+                        technique: Technique::MemberOf,
+                        detail: format!("member of group {}", g.name),
+                        witnesses: vec![],
+                    };
+                    self.graph.add_edge(n, gi, e);
+                }
+            }
+            for r in &a.roles {
+                // A role session's ARN carries no path: the request names the role without it.
+                let caller = format!("arn:aws:iam::{}:role/{}", a.id, r.name);
+                let act = actor(Who::Principal(caller), &a.id, a.role_policies(r), a.boundary(&r.boundary));
+                self.add(r.arn.clone(), NodeKind::Role, Some(act));
+            }
+        }
+        let mut named: BTreeSet<String> = BTreeSet::new();
+        let trusts = self.accounts.iter().flat_map(|a| a.roles.iter().map(|r| &r.trust));
+        for p in trusts.chain(std::iter::once(&key.policy)) {
+            named.extend(p.statements.iter().flat_map(entry_accounts));
+        }
+        named.extend(key.grants.iter().filter_map(|g| grantee_account(&g.grantee)));
+        for x in named.iter().filter(|x| !dump_accounts.contains(x)) {
+            let a = actor(Who::AnyOf(x.clone()), x, vec![], None);
+            self.add(format!("any principal of account {x}"), NodeKind::Class, Some(a));
+        }
+        let known: Vec<String> =
+            dump_accounts.iter().chain(&named).cloned().collect::<BTreeSet<_>>().into_iter().collect();
+        let a = actor(Who::AnyOtherAccount(known), "", vec![], None);
+        self.add("any principal of any other account".into(), NodeKind::Class, Some(a));
+    }
+
+    /// Decides the last hop and the out-edges of every node, including escalated nodes as
+    /// they appear. A node whose last hop is allowed needs no out-edges: no shortest path
+    /// goes on from it. The dumps' principals and classes are independent questions,
+    /// decided in parallel (each solver query has its own Z3 context).
+    fn decide(&mut self, key: &Key) -> Result<(), Mismatch> {
+        use rayon::prelude::*;
+        let count = self.graph.node_count();
+        let initial: Vec<Option<KmsHop>> =
+            (0..count).into_par_iter().map(|i| self.last_hop(NodeIndex::new(i), key)).collect::<Result<_, _>>()?;
+        let this = &*self;
+        let decided: Vec<Vec<Decided>> = (0..count)
+            .into_par_iter()
+            .map(|i| if is_yes(&initial[i]) { Ok(vec![]) } else { this.out_edges(NodeIndex::new(i)) })
+            .collect::<Result<_, _>>()?;
+        let mut initial = initial.into_iter().zip(decided);
+        while self.done < self.graph.node_count() {
+            let n = NodeIndex::new(self.done);
+            self.done += 1;
+            let (last, decided) = match initial.next() {
+                Some(x) => x,
+                None => {
+                    let last = self.last_hop(n, key)?;
+                    let decided = if is_yes(&last) { vec![] } else { self.out_edges(n)? };
+                    (last, decided)
+                }
+            };
+            self.last.push(last);
+            for (ask, outcome) in decided {
+                self.apply(n, ask, outcome);
+            }
+        }
+        Ok(())
+    }
+
+    /// Every candidate edge leaving `n`, decided.
+    fn out_edges(&self, n: NodeIndex) -> Result<Vec<Decided>, Mismatch> {
+        let Some(actor) = &self.graph[n].actor else { return Ok(vec![]) };
+        let asks =
+            edges::candidates(self.accounts, &self.graph, &self.index, n, self.opts.escalation, self.opts.prefilter);
+        let mut out = Vec::new();
+        for ask in asks {
+            if matches!(ask.target, edges::Target::Node(t) if t == n) {
+                continue;
+            }
+            let outcome = self.decide_steps(actor, &ask.steps)?;
+            out.push((ask, outcome));
+        }
+        Ok(out)
+    }
+
+    /// Adds a decided candidate to the graph (once per pair of nodes).
+    fn apply(&mut self, n: NodeIndex, ask: edges::Candidate, outcome: Result<Vec<Witness>, Option<String>>) {
+        let known = match &ask.target {
+            edges::Target::Node(t) => Some(*t),
+            edges::Target::Escalated(added) => self.existing_escalated(n, added),
+        };
+        if known.is_some_and(|to| to == n || self.graph.find_edge(n, to).is_some()) {
+            return;
+        }
+        match outcome {
+            Ok(witnesses) => {
+                let to = match (&ask.target, known) {
+                    (_, Some(to)) => to,
+                    (edges::Target::Escalated(added), None) => self.escalated(n, added),
+                    (edges::Target::Node(t), None) => *t,
+                };
+                let e = Edge { technique: ask.technique, detail: ask.detail.clone(), witnesses };
+                self.graph.add_edge(n, to, e);
+            }
+            Err(Some(why)) => {
+                let to = known.unwrap_or(n);
+                self.undecided.push((n, to, ask.technique, format!("{}: {why}", ask.detail)));
+            }
+            Err(None) => {}
+        }
+    }
+
+    /// Every step allowed: the witnesses; `Err(None)` when one is refuted (Z3 unsat),
+    /// `Err(Some(why))` when one is undecided.
+    fn decide_steps(
+        &self,
+        actor: &Actor,
+        steps: &[edges::Step],
+    ) -> Result<Result<Vec<Witness>, Option<String>>, Mismatch> {
+        let scps = self.scps_for(actor);
+        let mut witnesses = Vec::new();
+        for step in steps {
+            let q = super::hop::Ask {
+                action: step.action.clone(),
+                resource: step.resource.clone(),
+                condition: step.condition.clone(),
+                trust: step.trust.as_ref().map(|(p, a)| (p, a.clone())),
+            };
+            match super::hop::decide(actor, &q, &scps, self.opts.limits)? {
+                Answer::Yes(w) => witnesses.push(w),
+                Answer::No => return Ok(Err(None)),
+                Answer::Unknown(why) => return Ok(Err(Some(why))),
+            }
+        }
+        Ok(Ok(witnesses))
+    }
+
+    /// SCPs cap the principals of the dumps' accounts only.
+    fn scps_for(&self, actor: &Actor) -> Vec<Policy> {
+        if matches!(actor.who, Who::Principal(_)) {
+            self.scps.to_vec()
+        } else {
+            vec![]
+        }
+    }
+
+    /// The node "`n` with these policies added", created on first use.
+    fn existing_escalated(&self, n: NodeIndex, added: &edges::Added) -> Option<NodeIndex> {
+        let base = self.graph[n].base.unwrap_or(n);
+        let mut set = self.graph[n].added.clone();
+        set.insert(added.name.clone());
+        self.graph.node_indices().find(|i| self.graph[*i].base == Some(base) && self.graph[*i].added == set)
+    }
+
+    fn escalated(&mut self, n: NodeIndex, added: &edges::Added) -> NodeIndex {
+        let base = self.graph[n].base.unwrap_or(n);
+        let mut set = self.graph[n].added.clone();
+        set.insert(added.name.clone());
+        let mut actor = self.graph[n].actor.clone().expect("actor");
+        actor.identity.extend(added.policies.iter().cloned());
+        let label = format!("{} + {}", self.graph[base].label, set.iter().cloned().collect::<Vec<_>>().join(" + "));
+        let i = self.add(label, NodeKind::Escalated, Some(actor));
+        self.graph[i].base = Some(base);
+        self.graph[i].added = set;
+        i
+    }
+
+    fn last_hop(&self, n: NodeIndex, key: &Key) -> Result<Option<KmsHop>, Mismatch> {
+        let Some(actor) = &self.graph[n].actor else { return Ok(None) };
+        if self.opts.prefilter && !kms_may_allow(actor, key, &self.opts.action) {
+            return Ok(Some(KmsHop { answer: Answer::No, required: vec![] }));
+        }
+        Ok(Some(kms::decide(actor, key, &self.opts.action, &self.scps_for(actor), self.opts.limits)?))
+    }
+}
+
+/// A decided candidate edge: its witnesses, or `Err(None)` refuted, `Err(Some(why))` undecided.
+type Decided = (edges::Candidate, Result<Vec<Witness>, Option<String>>);
+
+fn is_yes(last: &Option<KmsHop>) -> bool {
+    matches!(last.as_ref().map(|h| &h.answer), Some(Answer::Yes(_)))
+}
+
+fn actor(who: Who, account: &str, identity: Vec<Policy>, boundary: Option<Policy>) -> Actor {
+    Actor { who, account: account.to_string(), identity, boundary }
+}
+
+/// The accounts a statement's principal entries name.
+fn entry_accounts(st: &Statement) -> Vec<String> {
+    let Some(p) = &st.principal else { return vec![] };
+    p.entries
+        .iter()
+        .filter_map(|e| match e {
+            PrincipalEntry::Account(a) | PrincipalEntry::Role { account: a, .. } => Some(a.clone()),
+            PrincipalEntry::Exact(arn) => crate::pattern::split_arn(arn).map(|p| p[4].to_string()),
+            _ => None,
+        })
+        .filter(|a| a.len() == 12)
+        .collect()
+}
+
+fn grantee_account(grantee: &str) -> Option<String> {
+    let a = crate::pattern::split_arn(grantee).map_or(grantee.to_string(), |p| p[4].to_string());
+    (a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())).then_some(a)
+}
+
+/// Sound pre-selection for the last hop: KMS allows an action on a key only through an
+/// applying key-policy statement or grant, and a key-policy statement applies only when
+/// one of its principal entries covers the caller; delegation to the account (or any
+/// cross-account use) also needs an identity `Allow` whose `Action` covers the action.
+fn kms_may_allow(actor: &Actor, key: &Key, action: &str) -> bool {
+    let any_identity = !matches!(actor.who, Who::Principal(_));
+    let identity = any_identity || actor.is_root() || edges::may_allow(&actor.identity, action, Some(&key.arn));
+    // A grantee is checked by account only (a role grantee may carry a path).
+    let grant = key.grants.iter().any(|g| match &actor.who {
+        Who::Principal(_) => grantee_account(&g.grantee).map_or(true, |a| a == actor.account),
+        _ => true,
+    });
+    let key_account = crate::pattern::split_arn(&key.arn).map(|p| p[4].to_string()).unwrap_or_default();
+    let same = actor.account == key_account;
+    let statements = key.policy.statements.iter().filter(|s| s.effect == crate::policy::Effect::Allow);
+    let entries =
+        statements.filter(|s| edges::action_may_match(&s.action, action)).filter_map(|s| s.principal.as_ref());
+    let mut reach = false;
+    for p in entries {
+        if p.negated {
+            // `NotPrincipal` may cover the caller directly (as `*` does).
+            if same {
+                return true;
+            }
+            reach = true;
+            continue;
+        }
+        for e in &p.entries {
+            match edges::entry_may_cover(e, actor) {
+                Some(edges::Cover::Direct) if same => return true,
+                Some(edges::Cover::Direct) | Some(edges::Cover::Account) => reach = true,
+                None => {}
+            }
+        }
+    }
+    grant || (reach && identity)
+}
+
+/// Shortest paths to a node whose last hop is allowed; `Cannot` only when no node whose
+/// last hop is allowed or undecided is reachable at all, over decided and undecided edges.
+fn statuses(
+    g: &DiGraph<Node, Edge>,
+    last: &[Option<KmsHop>],
+    undecided: &[(NodeIndex, NodeIndex, Technique, String)],
+    max_hops: usize,
+) -> Vec<Status> {
+    let n = g.node_count();
+    let yes = |i: usize| matches!(last[i].as_ref().map(|h| &h.answer), Some(Answer::Yes(_)));
+    // Reverse BFS from every node whose last hop is allowed: distance and next edge.
+    let mut dist = vec![usize::MAX; n];
+    let mut next: Vec<Option<petgraph::graph::EdgeIndex>> = vec![None; n];
+    let mut queue = VecDeque::new();
+    for i in (0..n).filter(|i| yes(*i)) {
+        dist[i] = 0;
+        queue.push_back(NodeIndex::new(i));
+    }
+    while let Some(v) = queue.pop_front() {
+        for e in g.edges_directed(v, Direction::Incoming) {
+            let u = e.source();
+            if dist[u.index()] == usize::MAX {
+                dist[u.index()] = dist[v.index()] + 1;
+                next[u.index()] = Some(e.id());
+                queue.push_back(u);
+            }
+        }
+    }
+    // What each node can reach through decided or undecided edges.
+    let maybe = |i: usize| !matches!(last[i].as_ref().map(|h| &h.answer), Some(Answer::No) | None);
+    (0..n)
+        .map(|i| {
+            if dist[i] != usize::MAX && dist[i] <= max_hops {
+                let mut path = Vec::new();
+                let mut at = i;
+                while let Some(e) = next[at] {
+                    path.push(e);
+                    at = g.edge_endpoints(e).expect("edge").1.index();
+                }
+                return Status::Can(path, NodeIndex::new(at));
+            }
+            if dist[i] != usize::MAX {
+                return Status::BeyondHops;
+            }
+            match first_undecided(g, undecided, i, &maybe, last) {
+                Some(why) => Status::Unknown(why),
+                None => Status::Cannot,
+            }
+        })
+        .collect()
+}
+
+/// Why node `i` is undecided: some node it reaches (over any edge) has an undecided last
+/// hop, or an undecided edge leaves a node it reaches.
+fn first_undecided(
+    g: &DiGraph<Node, Edge>,
+    undecided: &[(NodeIndex, NodeIndex, Technique, String)],
+    i: usize,
+    maybe: &dyn Fn(usize) -> bool,
+    last: &[Option<KmsHop>],
+) -> Option<String> {
+    let mut seen = vec![false; g.node_count()];
+    let mut stack = vec![i];
+    while let Some(v) = stack.pop() {
+        if std::mem::replace(&mut seen[v], true) {
+            continue;
+        }
+        if maybe(v) {
+            if let Some(Answer::Unknown(why)) = last[v].as_ref().map(|h| &h.answer) {
+                return Some(format!("the last hop of {} is undecided: {why}", g[NodeIndex::new(v)].label));
+            }
+        }
+        if let Some((_, to, t, why)) = undecided.iter().find(|(f, _, _, _)| f.index() == v) {
+            return Some(format!(
+                "the {} edge {} → {} is undecided: {why}",
+                t.label(),
+                g[NodeIndex::new(v)].label,
+                g[*to].label
+            ));
+        }
+        stack.extend(g.neighbors(NodeIndex::new(v)).map(|n| n.index()));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(principal: &str) -> Key {
+        let doc = format!(
+            r#"{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", {principal}, "Action": "kms:Decrypt", "Resource": "*"}}]}}"#
+        );
+        let policy = crate::policy::parse_policy(&doc, "k", crate::policy::PolicyKind::KeyPolicy).unwrap();
+        Key { arn: "arn:aws:kms:us-east-1:111122223333:key/k".into(), policy, grants: vec![] }
+    }
+
+    #[test]
+    fn preselection_skips_only_what_no_statement_can_allow() {
+        let me = actor(Who::Principal("arn:aws:iam::111122223333:user/u".into()), "111122223333", vec![], None);
+        let not_principal = key(r#""NotPrincipal": {"AWS": "arn:aws:iam::111122223333:user/x"}"#);
+        assert!(kms_may_allow(&me, &not_principal, "kms:Decrypt"));
+        assert!(kms_may_allow(&me, &key(r#""Principal": {"AWS": "arn:aws:iam::111122223333:user/u"}"#), "kms:Decrypt"));
+        assert!(!kms_may_allow(
+            &me,
+            &key(r#""Principal": {"AWS": "arn:aws:iam::111122223333:user/x"}"#),
+            "kms:Decrypt"
+        ));
+        // Delegation to the account needs an identity policy, and u has none.
+        assert!(!kms_may_allow(&me, &key(r#""Principal": {"AWS": "arn:aws:iam::111122223333:root"}"#), "kms:Decrypt"));
+        assert!(!kms_may_allow(&me, &key(r#""Principal": "*""#), "kms:Encrypt"));
+    }
+}

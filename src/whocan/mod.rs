@@ -1,0 +1,14 @@
+//! `kmsproof who-can` / `can`: who in an account (and beyond it) can use a key, and by
+//! which path. The account dumps become a graph (`graph`) whose edges (`edges`) are each
+//! decided by Z3 with a replayed witness (`hop`); the last hop is the key's full KMS
+//! authorization (`kms`), asked through `check`.
+
+pub mod cli;
+pub mod edges;
+pub mod gaad;
+pub mod graph;
+pub mod hop;
+pub mod kms;
+pub mod output;
+
+pub use graph::{analyse, Analysis, Options, Status};

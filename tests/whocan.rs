@@ -1,0 +1,260 @@
+//! `kmsproof who-can` / `can`: the fixtures of `corpus/who-can/`, input errors, the CLI.
+
+use kmsproof::load::{load_policy, read_source};
+use kmsproof::policy::PolicyKind;
+use kmsproof::whocan::gaad::{parse_account, Account};
+use kmsproof::whocan::kms::Key;
+use kmsproof::whocan::{analyse, Analysis, Options, Status};
+use kmsproof_solver::Limits;
+use std::path::Path;
+use std::process::Command;
+
+const DIR: &str = "corpus/who-can";
+const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+const A: &str = "111122223333";
+
+fn account(file: &str) -> Account {
+    let (text, label) = read_source(&Path::new(DIR).join(file)).unwrap();
+    parse_account(&text, &label).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn key(file: &str) -> Key {
+    Key {
+        arn: KEY.into(),
+        policy: load_policy(&Path::new(DIR).join(file), PolicyKind::KeyPolicy).unwrap(),
+        grants: vec![],
+    }
+}
+
+fn options(escalation: bool) -> Options {
+    Options { action: "kms:Decrypt".into(), max_hops: 8, escalation, limits: Limits::default(), prefilter: true }
+}
+
+fn run(accounts: &[&str], key_file: &str, scps: &[&str], escalation: bool) -> Analysis {
+    let accounts: Vec<Account> = accounts.iter().map(|f| account(f)).collect();
+    let scps: Vec<_> = scps.iter().map(|f| load_policy(&Path::new(DIR).join(f), PolicyKind::Scp).unwrap()).collect();
+    analyse(&accounts, &scps, &key(key_file), &options(escalation)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn user(name: &str) -> String {
+    format!("arn:aws:iam::{A}:user/{name}")
+}
+
+fn role(name: &str) -> String {
+    format!("arn:aws:iam::{A}:role/{name}")
+}
+
+/// The techniques on the principal's shortest path, or "cannot"/"unknown".
+fn path(a: &Analysis, label: &str) -> Vec<String> {
+    let i = a.graph.node_indices().find(|i| a.graph[*i].label == label).unwrap_or_else(|| panic!("no node {label}"));
+    match &a.status[i.index()] {
+        Status::Can(edges, _) => {
+            let mut v: Vec<String> = edges.iter().map(|e| a.graph[*e].technique.label()).collect();
+            v.insert(0, "can".into());
+            v
+        }
+        Status::Cannot => vec!["cannot".into()],
+        Status::BeyondHops => vec!["beyond".into()],
+        Status::Unknown(why) => vec![format!("unknown: {why}")],
+    }
+}
+
+fn assert_path(a: &Analysis, label: &str, want: &[&str]) {
+    assert_eq!(path(a, label), want, "{label}");
+}
+
+#[test]
+fn direct_group_and_role_chain() {
+    let a = run(&["account.json"], "key-policy.json", &[], false);
+    assert_path(&a, &user("alice"), &["can"]);
+    assert_path(&a, &user("bob"), &["can"]);
+    assert_path(&a, &user("carol"), &["can", "sts:AssumeRole", "sts:AssumeRole", "sts:AssumeRole"]);
+    assert_path(&a, &user("zed"), &["cannot"]);
+    // Without escalation edges, the escalating users cannot.
+    assert_path(&a, &user("esc-put"), &["cannot"]);
+}
+
+#[test]
+fn a_boundary_breaks_the_chain() {
+    let a = run(&["account.json"], "key-policy.json", &[], false);
+    // dave's identity policy allows sts:AssumeRole on *, and Guarded trusts the account,
+    // but his boundary (s3:* only) does not allow sts:AssumeRole.
+    assert_path(&a, &user("dave"), &["cannot"]);
+    // The same dump without the boundary: dave assumes Guarded.
+    let (text, label) = read_source(&Path::new(DIR).join("account.json")).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for u in doc["UserDetailList"].as_array_mut().unwrap() {
+        if u["UserName"] == "dave" {
+            u.as_object_mut().unwrap().remove("PermissionsBoundary");
+        }
+    }
+    let unbounded = parse_account(&doc.to_string(), &label).unwrap();
+    let b = analyse(&[unbounded], &[], &key("key-policy.json"), &options(false)).unwrap();
+    assert_eq!(path(&b, &user("dave"))[..2], ["can", "sts:AssumeRole"]);
+}
+
+#[test]
+fn witnesses_are_replayed_requests() {
+    let a = run(&["account.json"], "key-policy.json", &[], false);
+    let i = a.graph.node_indices().find(|i| a.graph[*i].label == user("carol")).unwrap();
+    let Status::Can(edges, end) = &a.status[i.index()] else { panic!("carol can") };
+    let first = &a.graph[edges[0]].witnesses[0].request;
+    assert_eq!(first["principal"], user("carol"));
+    assert_eq!(first["action"], "sts:AssumeRole");
+    assert_eq!(first["resource"], role("ChainA"));
+    assert_eq!(a.graph[*end].label, role("ChainC"));
+}
+
+#[test]
+fn external_id_trust_and_conditions_on_the_last_hop() {
+    let a = run(&["account.json"], "key-policy.json", &[], false);
+    let label = "any principal of account 444455556666";
+    assert_path(&a, label, &["can", "sts:AssumeRole"]);
+    let i = a.graph.node_indices().find(|i| a.graph[*i].label == label).unwrap();
+    let Status::Can(edges, end) = &a.status[i.index()] else { panic!() };
+    let w = &a.graph[edges[0]].witnesses[0].request;
+    assert_eq!(w["context"]["sts:ExternalId"], "partner-7781");
+    assert_ne!(w["principal"].as_str().unwrap().split(':').nth(4), Some(A));
+    let hop = a.last[end.index()].as_ref().unwrap();
+    assert_eq!(hop.required, ["kms:ViaService"]);
+}
+
+#[test]
+fn org_id_trust_lets_in_other_accounts_of_the_organization() {
+    let a = run(&["org-trust.json"], "key-policy.json", &[], false);
+    let label = "any principal of any other account";
+    assert_path(&a, label, &["can", "sts:AssumeRole"]);
+    let i = a.graph.node_indices().find(|i| a.graph[*i].label == label).unwrap();
+    let Status::Can(edges, _) = &a.status[i.index()] else { panic!() };
+    assert_eq!(a.graph[edges[0]].witnesses[0].request["context"]["aws:PrincipalOrgID"], "o-a1b2c3d4e5");
+}
+
+#[test]
+fn same_account_iam_counts_only_when_the_key_policy_trusts_the_account() {
+    let a = run(&["account.json"], "key-policy-named-role.json", &[], false);
+    assert_path(&a, &user("alice"), &["cannot"]);
+    assert_path(&a, &user("bob"), &["cannot"]);
+    assert_path(&a, &role("ChainC"), &["can"]);
+    assert_path(&a, &user("carol"), &["can", "sts:AssumeRole", "sts:AssumeRole", "sts:AssumeRole"]);
+    assert_path(&a, &format!("arn:aws:iam::{A}:root"), &["cannot"]);
+}
+
+#[test]
+fn an_scp_caps_every_principal_of_the_account() {
+    let a = run(&["account.json"], "key-policy.json", &["scp-decrypt-only-chain-roles.json"], false);
+    assert_path(&a, &user("alice"), &["cannot"]);
+    assert_path(&a, &role("Guarded"), &["cannot"]);
+    assert_path(&a, &user("carol"), &["can", "sts:AssumeRole", "sts:AssumeRole", "sts:AssumeRole"]);
+    // The SCPs of this organization do not cap other accounts.
+    assert_path(&a, "any principal of account 555566667777", &["can"]);
+}
+
+#[test]
+fn cross_account_chain() {
+    let a = run(&["account.json", "partner-account.json"], "key-policy-named-role.json", &[], false);
+    // xavier (555566667777) assumes CrossIn, whose trust names his account and whose
+    // identity policy allows Decrypt, but this key names only ChainC.
+    assert_path(&a, "arn:aws:iam::555566667777:user/xavier", &["cannot"]);
+    let b = run(&["account.json", "partner-account.json"], "key-policy.json", &[], false);
+    // The key trusts 555566667777 directly, but xavier's own policy does not allow Decrypt:
+    // his path is through CrossIn.
+    assert_path(&b, "arn:aws:iam::555566667777:user/xavier", &["can", "sts:AssumeRole"]);
+    assert_path(&b, "arn:aws:iam::555566667777:user/yolanda", &["cannot"]);
+}
+
+#[test]
+fn each_escalation_technique() {
+    let a = run(&["account.json"], "key-policy.json", &[], true);
+    let cases: &[(&str, &[&str])] = &[
+        ("esc-put", &["can", "iam:PutUserPolicy"]),
+        ("esc-attach", &["can", "iam:AttachUserPolicy"]),
+        ("esc-group", &["can", "iam:PutGroupPolicy"]),
+        ("esc-attach-group", &["can", "iam:AttachGroupPolicy"]),
+        ("esc-version", &["can", "iam:CreatePolicyVersion"]),
+        ("esc-addgroup", &["can", "iam:AddUserToGroup"]),
+        ("esc-key", &["can", "iam:CreateAccessKey"]),
+        ("esc-login", &["can", "iam:CreateLoginProfile"]),
+        ("esc-update-login", &["can", "iam:UpdateLoginProfile"]),
+        ("esc-trust", &["can", "iam:UpdateAssumeRolePolicy"]),
+        ("esc-pass", &["can", "iam:PassRole to lambda.amazonaws.com"]),
+        ("esc-pass-ec2", &["can", "iam:PassRole to ec2.amazonaws.com"]),
+        ("esc-role", &["can", "sts:AssumeRole", "iam:PutRolePolicy"]),
+        ("mallory", &["cannot"]),
+        ("zed", &["cannot"]),
+        ("dave", &["cannot"]),
+    ];
+    for (name, want) in cases {
+        assert_path(&a, &user(name), want);
+    }
+}
+
+#[test]
+fn malformed_dumps_are_positioned_errors() {
+    let missing = r#"{"UserDetailList": [{"UserName": "u", "Arn": "arn:aws:iam::111122223333:user/u",
+        "AttachedManagedPolicies": [{"PolicyName": "P", "PolicyArn": "arn:aws:iam::111122223333:policy/P"}]}],
+        "GroupDetailList": [], "RoleDetailList": [], "Policies": []}"#;
+    let e = parse_account(missing, "dump.json").unwrap_err().to_string();
+    assert!(e.contains("dump.json:2:37: error: at UserDetailList[0].AttachedManagedPolicies[0]"), "{e}");
+    assert!(e.contains("does not contain it"), "{e}");
+    let bad_group =
+        r#"{"UserDetailList": [{"UserName": "u", "Arn": "arn:aws:iam::111122223333:user/u", "GroupList": ["G"]}]}"#;
+    let e = parse_account(bad_group, "dump.json").unwrap_err().to_string();
+    assert!(e.contains("GroupList[0]") && e.contains("not in \"GroupDetailList\""), "{e}");
+    let bad_trust = r#"{"RoleDetailList": [{"RoleName": "R", "Arn": "arn:aws:iam::111122223333:role/R",
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Alow", "Principal": "*", "Action": "sts:AssumeRole"}]}}]}"#;
+    let e = parse_account(bad_trust, "dump.json").unwrap_err().to_string();
+    assert!(e.contains("dump.json:2:") && e.contains("RoleDetailList[0].AssumeRolePolicyDocument.Statement[0]"), "{e}");
+    let e = parse_account("[1]", "dump.json").unwrap_err().to_string();
+    assert!(e.contains("get-account-authorization-details"), "{e}");
+    let two = r#"{"UserDetailList": [{"UserName": "u", "Arn": "arn:aws:iam::111122223333:user/u"},
+        {"UserName": "v", "Arn": "arn:aws:iam::999988887777:user/v"}]}"#;
+    let e = parse_account(two, "dump.json").unwrap_err().to_string();
+    assert!(e.contains("differs from the dump's account"), "{e}");
+}
+
+fn kmsproof(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kmsproof")).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn cli_formats_and_exit_codes() {
+    let dump = format!("{DIR}/account.json");
+    let kp = format!("{DIR}/key-policy-named-role.json");
+    let base = ["--authorization-details", dump.as_str(), "--key-policy", kp.as_str(), "--no-escalation"];
+    let (code, out, err) = kmsproof(&[&["who-can"], &base[..], &["--format", "json"]].concat());
+    assert_eq!(code, 1, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let can: Vec<&str> = v["keys"][0]["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["status"] == "can")
+        .map(|p| p["principal"].as_str().unwrap())
+        .collect();
+    assert!(can.contains(&role("ChainC").as_str()) && can.contains(&user("carol").as_str()), "{can:?}");
+    assert!(!can.contains(&user("alice").as_str()));
+    let (code, out, _) = kmsproof(&[&["who-can"], &base[..], &["--format", "dot"]].concat());
+    assert_eq!(code, 1);
+    assert!(out.starts_with("digraph whocan {") && out.contains("sts:AssumeRole"), "{out}");
+    let (code, out, _) = kmsproof(&[&["can", "--principal", &user("zed")], &base[..]].concat());
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("CANNOT arn:aws:iam::111122223333:user/zed"), "{out}");
+    let (code, out, _) = kmsproof(&[&["can", "--principal", &user("carol")], &base[..]].concat());
+    assert_eq!(code, 1);
+    assert!(out.contains("CAN  arn:aws:iam::111122223333:user/carol (user) in 3 hop(s)"), "{out}");
+    // Every principal that can is allowed: exit 0.
+    let allowed: Vec<String> = can.iter().flat_map(|p| ["--allow".to_string(), p.to_string()]).collect();
+    let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
+    let (code, _, _) = kmsproof(&[&["who-can"], &base[..], &allowed[..]].concat());
+    assert_eq!(code, 0);
+    let (code, _, err) =
+        kmsproof(&["who-can", "--authorization-details", &format!("{DIR}/nope.json"), "--key-policy", &kp]);
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = kmsproof(&[&["who-can"], &base[..], &["--action", "kms:Decrpyt"]].concat());
+    assert_eq!((code, err.contains("not a KMS action")), (2, true), "{err}");
+}

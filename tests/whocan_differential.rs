@@ -1,0 +1,243 @@
+//! Differential test of `who-can`: on random small dumps, the graph's answer (every hop
+//! decided by Z3) equals brute force — every principal × every path of at most
+//! `MAX_HOPS` assume-role hops, each hop decided by the evaluator on enumerated requests
+//! (each caller, each context value the policies test) — with and without the sound
+//! pre-selection of questions.
+
+use kmsproof::eval::{authorize, Inputs};
+use kmsproof::policy::{parse_policy, PolicyKind};
+use kmsproof::whocan::gaad::parse_account;
+use kmsproof::whocan::graph::NodeKind;
+use kmsproof::whocan::hop::{evaluate, Actor, Ask, Who};
+use kmsproof::whocan::kms::Key;
+use kmsproof::whocan::{analyse, Analysis, Options, Status};
+use kmsproof::Request;
+use kmsproof_solver::Limits;
+use serde_json::{json, Value};
+
+const A: &str = "111122223333";
+const MAX_HOPS: usize = 4;
+const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((self.0 >> 33) % n as u64) as usize
+    }
+}
+
+fn doc(statements: Vec<Value>) -> Value {
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+fn user(i: usize) -> String {
+    format!("arn:aws:iam::{A}:user/u{i}")
+}
+
+fn role(i: usize) -> String {
+    format!("arn:aws:iam::{A}:role/r{i}")
+}
+
+fn identity_statement(rng: &mut Rng) -> Value {
+    let target = if rng.below(3) == 0 { "*".to_string() } else { role(rng.below(3)) };
+    match rng.below(7) {
+        0 | 1 => json!({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": target}),
+        2 => json!({"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": target}),
+        3 => json!({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}),
+        4 => json!({"Effect": "Allow", "Action": "kms:*", "Resource": "*",
+                    "Condition": {"StringEquals": {"kms:ViaService": "ec2.us-east-1.amazonaws.com"}}}),
+        5 => json!({"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*",
+                    "Condition": {"StringNotEquals": {"kms:ViaService": "ec2.us-east-1.amazonaws.com"}}}),
+        _ => json!({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}),
+    }
+}
+
+fn policies(rng: &mut Rng) -> Value {
+    let n = rng.below(3);
+    let statements: Vec<Value> = (0..n).map(|_| identity_statement(rng)).collect();
+    if statements.is_empty() {
+        json!([])
+    } else {
+        json!([{"PolicyName": "p", "PolicyDocument": doc(statements)}])
+    }
+}
+
+fn trust(rng: &mut Rng) -> Value {
+    let principal = match rng.below(5) {
+        0 => json!({"AWS": user(rng.below(3))}),
+        1 => json!({"AWS": role(rng.below(3))}),
+        2 => json!({"AWS": format!("arn:aws:iam::{A}:root")}),
+        3 => json!({"AWS": "arn:aws:iam::444455556666:root"}),
+        _ => json!({"AWS": [user(rng.below(3)), role(rng.below(3))]}),
+    };
+    let mut st = json!({"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"});
+    if rng.below(4) == 0 {
+        st["Condition"] = json!({"StringEquals": {"sts:ExternalId": "e1"}});
+    }
+    doc(vec![st])
+}
+
+fn dump(rng: &mut Rng) -> Value {
+    let boundary_arn = format!("arn:aws:iam::{A}:policy/b");
+    let users: Vec<Value> = (0..3)
+        .map(|i| {
+            let mut u = json!({"UserName": format!("u{i}"), "Arn": user(i), "UserPolicyList": policies(rng),
+                               "GroupList": if rng.below(2) == 0 { json!(["g"]) } else { json!([]) }});
+            if rng.below(4) == 0 {
+                u["PermissionsBoundary"] = json!({"PermissionsBoundaryArn": boundary_arn});
+            }
+            u
+        })
+        .collect();
+    let roles: Vec<Value> = (0..3)
+        .map(|i| {
+            let mut r = json!({"RoleName": format!("r{i}"), "Arn": role(i), "AssumeRolePolicyDocument": trust(rng),
+                               "RolePolicyList": policies(rng)});
+            if rng.below(5) == 0 {
+                r["PermissionsBoundary"] = json!({"PermissionsBoundaryArn": boundary_arn});
+            }
+            r
+        })
+        .collect();
+    let boundary = if rng.below(2) == 0 { "kms:*" } else { "sts:*" };
+    json!({"UserDetailList": users, "RoleDetailList": roles,
+           "GroupDetailList": [{"GroupName": "g", "Arn": format!("arn:aws:iam::{A}:group/g"), "GroupPolicyList": policies(rng)}],
+           "Policies": [{"PolicyName": "b", "Arn": boundary_arn,
+                         "PolicyVersionList": [{"IsDefaultVersion": true, "Document": doc(vec![json!({"Effect": "Allow", "Action": boundary, "Resource": "*"})])}]}]})
+}
+
+fn key_policy(rng: &mut Rng) -> Value {
+    let principal = match rng.below(3) {
+        0 => json!({"AWS": format!("arn:aws:iam::{A}:root")}),
+        1 => json!({"AWS": role(rng.below(3))}),
+        _ => json!({"AWS": [user(rng.below(3)), "arn:aws:iam::444455556666:root"]}),
+    };
+    doc(vec![json!({"Effect": "Allow", "Principal": principal, "Action": "kms:Decrypt", "Resource": "*"})])
+}
+
+/// The request callers of an actor: its ARN, or a session for a role.
+fn caller(actor: &Actor) -> String {
+    let Who::Principal(arn) = &actor.who else { unreachable!("dump principals only") };
+    match arn.split_once(":role/") {
+        Some((_, name)) => format!("arn:aws:sts::{A}:assumed-role/{name}/s"),
+        None => arn.clone(),
+    }
+}
+
+fn can_assume(actor: &Actor, trust: &kmsproof::Policy, role_arn: &str) -> bool {
+    if actor.is_root() {
+        return false;
+    }
+    let ask = Ask {
+        action: "sts:AssumeRole".into(),
+        resource: Some(role_arn.into()),
+        condition: None,
+        trust: Some((trust, A.into())),
+    };
+    [json!({}), json!({"sts:ExternalId": "e1"})].into_iter().any(|ctx| {
+        let req = json!({"principal": caller(actor), "action": "sts:AssumeRole", "resource": role_arn, "context": ctx});
+        evaluate(actor, &ask, &[], &req).is_ok()
+    })
+}
+
+fn can_decrypt(actor: &Actor, key: &Key) -> bool {
+    let inputs = Inputs {
+        key_policy: key.policy.clone(),
+        identity: actor.identity.clone(),
+        scps: vec![],
+        boundary: actor.boundary.clone(),
+        grants: vec![],
+        management_account: None,
+    };
+    [json!({}), json!({"kms:ViaService": "ec2.us-east-1.amazonaws.com"})].into_iter().any(|ctx| {
+        let req = json!({"principal": caller(actor), "action": "kms:Decrypt", "resource": KEY, "context": ctx});
+        authorize(&inputs, &Request::parse(&req.to_string(), "<brute force>").unwrap()).allowed()
+    })
+}
+
+/// Brute force over the analysis's own principals: which can, within `MAX_HOPS`.
+fn brute_force(a: &Analysis, roles: &[(String, kmsproof::Policy)], key: &Key) -> Vec<(String, bool)> {
+    let principals: Vec<_> = a
+        .graph
+        .node_indices()
+        .filter(|i| matches!(a.graph[*i].kind, NodeKind::User | NodeKind::Role | NodeKind::Root))
+        .collect();
+    let actor = |label: &str| {
+        a.graph[principals.iter().copied().find(|i| a.graph[*i].label == label).unwrap()].actor.clone().unwrap()
+    };
+    let mut out = Vec::new();
+    for p in &principals {
+        let start = &a.graph[*p].label;
+        let mut frontier = vec![start.clone()];
+        let mut seen = vec![start.clone()];
+        let mut can = false;
+        for depth in 0..=MAX_HOPS {
+            if frontier.iter().any(|l| can_decrypt(&actor(l), key)) {
+                can = true;
+                break;
+            }
+            if depth == MAX_HOPS {
+                break;
+            }
+            let mut next = Vec::new();
+            for l in &frontier {
+                for (arn, trust) in roles {
+                    if !seen.contains(arn) && can_assume(&actor(l), trust, arn) {
+                        seen.push(arn.clone());
+                        next.push(arn.clone());
+                    }
+                }
+            }
+            frontier = next;
+        }
+        out.push((start.clone(), can));
+    }
+    out
+}
+
+#[test]
+fn who_can_equals_brute_force_on_random_dumps() {
+    let mut rng = Rng(0x5eed_1234);
+    let mut cans = 0;
+    let mut total = 0;
+    for case in 0..40 {
+        let dump = dump(&mut rng);
+        let account = parse_account(&dump.to_string(), "random.json").unwrap_or_else(|e| panic!("{e}\n{dump}"));
+        let kp = key_policy(&mut rng);
+        let key = Key {
+            arn: KEY.into(),
+            policy: parse_policy(&kp.to_string(), "key.json", PolicyKind::KeyPolicy).unwrap(),
+            grants: vec![],
+        };
+        let roles: Vec<_> = account.roles.iter().map(|r| (r.arn.clone(), r.trust.clone())).collect();
+        let mut results = Vec::new();
+        for prefilter in [true, false] {
+            let opts = Options {
+                action: "kms:Decrypt".into(),
+                max_hops: MAX_HOPS,
+                escalation: false,
+                limits: Limits::default(),
+                prefilter,
+            };
+            results.push(analyse(std::slice::from_ref(&account), &[], &key, &opts).unwrap_or_else(|e| panic!("{e}")));
+        }
+        let expected = brute_force(&results[0], &roles, &key);
+        for a in &results {
+            for (label, can) in &expected {
+                let i = a.graph.node_indices().find(|i| a.graph[*i].label == *label).unwrap();
+                let got = match &a.status[i.index()] {
+                    Status::Can(..) => true,
+                    Status::Cannot => false,
+                    s => panic!("case {case}: {label}: undecided {s:?}"),
+                };
+                assert_eq!(got, *can, "case {case}: {label}\ndump: {dump}\nkey policy: {kp}");
+                total += 1;
+                cans += usize::from(*can);
+            }
+        }
+    }
+    // The random dumps exercise both answers.
+    assert!(cans > total / 10 && cans < total * 9 / 10, "{cans} of {total} can");
+}
