@@ -95,6 +95,7 @@ fn synthetic(corpus: &[Document], n: usize) -> Vec<Document> {
                 location: doc.location.clone(),
                 pos: doc.pos,
                 body: Body::Policy { text, label: file, exact: true },
+                key: doc.key.clone(),
             }
         })
         .collect()
