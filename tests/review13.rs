@@ -610,3 +610,52 @@ fn finding5_audit_proofs_name_the_readings_they_rest_on() {
     assert!(text.contains("kms:PutKeyPolicy"), "{text}");
     assert!(text.contains("UNCONFIRMED"), "the lockout proof does not say it rests on a reading: {text}");
 }
+
+/// Every principal of the generator retiring every grant ID, against random inputs: the
+/// encoding and the evaluator agree on each RetireGrant request.
+#[test]
+fn retire_grant_encoding_agrees_with_the_evaluator_for_every_caller() {
+    let mut rng = Rng(seed(0x7e71_7e00_0000_0014));
+    let mut compared = 0;
+    for round in 0..rounds(12) {
+        let mut inputs = inputs(&mut rng);
+        if inputs.grants.is_empty() {
+            inputs = self::inputs(&mut rng);
+        }
+        let policies: Vec<&kmsproof::Policy> = std::iter::once(&inputs.key_policy)
+            .chain(&inputs.identity)
+            .chain(&inputs.scps)
+            .chain(&inputs.boundary)
+            .collect();
+        let mut enc = Encoder::new(KEY, &policies, &[]);
+        let allowed = authorization(&mut enc, &inputs).expect("encoded");
+        let inv = enc.invariants();
+        for principal in PRINCIPALS {
+            for id in ["g1", "g2", "g9", "grant[0]"] {
+                let text = format!(
+                    r#"{{"principal": "{principal}", "action": "kms:RetireGrant", "resource": "{KEY}", "context": {{}}, "grant_id": "{id}"}}"#
+                );
+                let req = Request::parse(&text, "r.json").unwrap();
+                let rc = enc.request_constraint(&req);
+                let can_allow = sat(enc.vocabulary(), &Term::and([inv.clone(), rc.clone(), allowed.clone()]));
+                let can_deny = sat(enc.vocabulary(), &Term::and([inv.clone(), rc, Term::not(allowed.clone())]));
+                let d = authorize(&inputs, &req);
+                assert!(can_allow != can_deny, "round {round}: undetermined for {text}");
+                assert_eq!(
+                    can_allow,
+                    d.allowed(),
+                    "round {round}: encoding {can_allow}, evaluator {} ({})\n{text}\ngrants: {:?}\nscps: {}, boundary: {}, identity: {}, mgmt: {:?}",
+                    d.reason.as_str(),
+                    d.summary,
+                    inputs.grants,
+                    inputs.scps.len(),
+                    inputs.boundary.is_some(),
+                    inputs.identity.len(),
+                    inputs.management_account
+                );
+                compared += 1;
+            }
+        }
+    }
+    eprintln!("retire: {compared} requests compared");
+}
