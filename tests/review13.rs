@@ -659,3 +659,35 @@ fn retire_grant_encoding_agrees_with_the_evaluator_for_every_caller() {
     }
     eprintln!("retire: {compared} requests compared");
 }
+
+/// The request reader enforces the invariants AWS guarantees (no test did before): the
+/// root user and service principals have no principal tags, encryption-context keys are
+/// non-empty; and the encoder never searches a request that breaks one.
+#[test]
+fn request_invariants_are_enforced_on_both_sides() {
+    let parse = |principal: &str, context: &str| {
+        let text = format!(
+            r#"{{"principal": "{principal}", "action": "kms:Decrypt", "resource": "{KEY}", "context": {context}}}"#
+        );
+        Request::parse(&text, "r.json").map(|_| ()).map_err(|e| e.to_string())
+    };
+    let tag = r#"{"aws:PrincipalTag/team": "blue"}"#;
+    assert!(parse("arn:aws:iam::111122223333:root", tag).unwrap_err().contains("has no principal tags"));
+    assert!(parse("logs.us-east-1.amazonaws.com", tag).unwrap_err().contains("has no principal tags"));
+    assert!(parse("arn:aws:sts::111122223333:assumed-role/App/s1", tag).is_ok());
+    let empty = r#"{"kms:EncryptionContextKeys": [""], "kms:EncryptionContext:": "x"}"#;
+    assert!(parse("arn:aws:sts::111122223333:assumed-role/App/s1", empty).unwrap_err().contains("empty"));
+    let inputs = key_only(r#"[{"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}]"#);
+    let (v, _) = verdict(
+        &inputs,
+        r#"{"name": "p", "expect": "sometimes", "action": "kms:Decrypt", "condition": {"ForAnyValue:StringEquals": {"kms:EncryptionContextKeys": ""}}}"#,
+        1,
+    );
+    assert!(matches!(v, Verdict::Violated), "an empty encryption-context key was searched: {v:?}");
+    let (v, _) = verdict(
+        &inputs,
+        r#"{"name": "p", "expect": "sometimes", "action": "kms:Decrypt", "condition": {"StringEquals": {"aws:PrincipalType": "Account", "aws:PrincipalTag/team": "blue"}}}"#,
+        1,
+    );
+    assert!(matches!(v, Verdict::Violated), "a tagged root user was searched: {v:?}");
+}
