@@ -24,6 +24,10 @@ pub enum CallerClass {
 /// The path every service-linked role has ([IAM] "Using service-linked roles").
 pub const SERVICE_LINKED_ROLE_PATH: &str = "role/aws-service-role/";
 
+/// The name every service-linked role begins with: how a session ARN, which carries no
+/// path, is known to be a service-linked role's.
+pub const SERVICE_LINKED_ROLE_PREFIX: &str = "AWSServiceRoleFor";
+
 /// One binding rule: the policy kind, the classes it binds, and the source.
 pub struct Binding {
     pub kind: PolicyKind,
@@ -71,10 +75,10 @@ impl CallerClass {
             Caller::Iam { kind: IamKind::FederatedUser { .. }, .. } => Federated,
             Caller::Iam { kind: IamKind::RoleSession { .. }, .. } => {
                 let arn = caller.principal_arn().unwrap_or_default();
-                if arn
-                    .split_once(":iam::")
-                    .is_some_and(|(_, rest)| rest.contains(&format!(":{SERVICE_LINKED_ROLE_PATH}")))
-                {
+                let rest = arn.split_once(":iam::").map_or("", |(_, rest)| rest);
+                let by_path = rest.contains(&format!(":{SERVICE_LINKED_ROLE_PATH}"));
+                let pathless_name = rest.split_once(":role/").map(|(_, r)| r).filter(|r| !r.contains('/'));
+                if by_path || pathless_name.is_some_and(|n| n.starts_with(SERVICE_LINKED_ROLE_PREFIX)) {
                     ServiceLinkedRole
                 } else {
                     Role
@@ -180,6 +184,8 @@ mod tests {
     fn classes_and_exemptions() {
         let slr = caller("arn:aws:iam::111122223333:role/aws-service-role/logs.amazonaws.com/AWSServiceRoleForLogs");
         assert_eq!(CallerClass::of(&slr), ServiceLinkedRole);
+        let session = caller("arn:aws:sts::111122223333:assumed-role/AWSServiceRoleForAutoScaling/AutoScaling");
+        assert_eq!(CallerClass::of(&session), ServiceLinkedRole);
         assert!(exemption(PolicyKind::Scp, &slr, None).is_some());
         assert!(exemption(PolicyKind::Boundary, &slr, None).is_some());
         assert!(exemption(PolicyKind::Identity, &slr, None).is_none());

@@ -512,7 +512,6 @@ fn decrypt_by(principal: &str) -> Request {
 /// role, and policy names must be unique within the account"), so a key policy naming
 /// `role/team/App` names the role of every `assumed-role/App/…` session (8a84d8c allowed it).
 #[test]
-#[ignore = "review13 finding 1: fails on 841ac09"]
 fn finding1_a_session_of_a_role_with_a_path_is_named_by_its_role_arn() {
     let inputs = key_only(
         r#"[{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/team/App"}, "Action": "kms:Decrypt", "Resource": "*"}]"#,
@@ -531,7 +530,6 @@ fn finding1_a_session_of_a_role_with_a_path_is_named_by_its_role_arn() {
 /// what CloudTrail shows) are not limited by SCPs ("SCPs don't affect service-linked roles")
 /// and are named by the key policy's SLR ARN: `check --never` must not prove `holds`.
 #[test]
-#[ignore = "review13 finding 2: fails on 841ac09"]
 fn finding2_a_service_linked_role_session_is_not_limited_by_an_scp() {
     let mut inputs = key_only(
         r#"[{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"}, "Action": "kms:Decrypt", "Resource": "*"}]"#,

@@ -3,7 +3,7 @@
 //! name. Its shapes are the ones `Request` accepts, over the real AWS partitions.
 
 use super::Derived;
-use crate::binding::{CallerClass, SERVICE_LINKED_ROLE_PATH};
+use crate::binding::{CallerClass, SERVICE_LINKED_ROLE_PATH, SERVICE_LINKED_ROLE_PREFIX};
 use crate::pattern::split_arn;
 use crate::policy::{PrincipalEntry, Statement};
 use kmsproof_solver::{CharSet, Glob, StrVar, Term, Tok, Vocabulary};
@@ -153,7 +153,7 @@ impl CallerVars {
     /// The caller is of `class` (as `CallerClass::of` reads a request).
     pub fn class_is(&self, class: CallerClass) -> Term {
         let any = || vec![Tok::StarIn(CharSet::except(":"))];
-        let slr = self.matches(glob(vec![
+        let by_path = self.matches(glob(vec![
             lit("arn:"),
             any(),
             lit(":iam::"),
@@ -161,6 +161,16 @@ impl CallerVars {
             lit(&format!(":{SERVICE_LINKED_ROLE_PATH}")),
             vec![Tok::Star],
         ]));
+        // A pathless caller (a session ARN) named as IAM names service-linked roles.
+        let by_name = self.matches(glob(vec![
+            lit("arn:"),
+            any(),
+            lit(":iam::"),
+            any(),
+            lit(&format!(":role/{SERVICE_LINKED_ROLE_PREFIX}")),
+            vec![Tok::StarIn(CharSet::except("/:*? "))],
+        ]));
+        let slr = Term::or([by_path, by_name]);
         match class {
             CallerClass::Root => self.is(Kind::Root),
             CallerClass::User => self.is(Kind::User),
@@ -233,12 +243,13 @@ impl CallerVars {
         match e {
             PrincipalEntry::Everyone => Term::TRUE,
             PrincipalEntry::Account(a) => self.account_is(a),
-            PrincipalEntry::Role { account, arn, .. } => {
-                // The role with exactly this path and name (as `entry_via` compares them).
-                let any = vec![Tok::StarIn(CharSet::except(":"))];
+            PrincipalEntry::Role { account, arn, name } => {
+                // The role with exactly this path and name, or a pathless caller (a session
+                // ARN: its role's path is unknown) of that name, as `role_entry_matches`.
+                let any = || vec![Tok::StarIn(CharSet::except(":"))];
                 let path_name = crate::eval::role_path_name(arn).unwrap_or_default();
-                let g = glob(vec![lit("arn:"), any, lit(&format!(":iam::{account}:role/{path_name}"))]);
-                Term::and([self.is(Kind::Role), self.matches(g)])
+                let role = |rest: &str| glob(vec![lit("arn:"), any(), lit(&format!(":iam::{account}:role/{rest}"))]);
+                Term::and([self.is(Kind::Role), Term::or([self.matches(role(path_name)), self.matches(role(name))])])
             }
             PrincipalEntry::Exact(arn) => self.exact(arn),
             PrincipalEntry::Service(s) => self.matches(Glob::literal(s, false)),

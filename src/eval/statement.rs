@@ -157,15 +157,14 @@ fn entry_via(e: &PrincipalEntry, caller: &Caller) -> Option<Via> {
     match (e, caller) {
         (PrincipalEntry::Everyone, _) => Some(Via::Everyone),
         (PrincipalEntry::Account(a), Caller::Iam { account, .. }) if a == account => Some(Via::Account),
-        // The role with exactly this path and name (a session ARN carries no path: its role
-        // is read as pathless). Role names are unique in an account, and AWS resolves the
-        // policy's role ARN to that role, so `role/R` never names `role/p/R`.
+        // A role named in a policy by its ARN (path included) reaches the sessions of that
+        // role. A caller whose path is known (a role ARN with a path) must have exactly it;
+        // a session ARN carries no path, so it is a session of the role named R, whatever
+        // its path (role names are unique in an account: the policy's role is that one).
         (
-            PrincipalEntry::Role { account: ra, arn: want, .. },
-            Caller::Iam { account, kind: IamKind::RoleSession { .. }, .. },
-        ) if ra == account && role_path_name(want) == caller.principal_arn().as_deref().and_then(role_path_name) => {
-            Some(Via::Role)
-        }
+            PrincipalEntry::Role { account: ra, arn: want, name, .. },
+            Caller::Iam { account, kind: IamKind::RoleSession { role }, .. },
+        ) if ra == account && role_entry_matches(want, name, role, caller) => Some(Via::Role),
         (PrincipalEntry::Exact(want), Caller::Iam { arn, .. }) if want == arn => Some(Via::Exact),
         (PrincipalEntry::Service(want), Caller::Service(name)) if want == name => Some(Via::Service),
         (PrincipalEntry::Pattern(p), Caller::Iam { .. })
@@ -180,4 +179,14 @@ fn entry_via(e: &PrincipalEntry, caller: &Caller) -> Option<Via> {
 /// `path/Name` of a role ARN (what follows `:role/`).
 pub fn role_path_name(arn: &str) -> Option<&str> {
     arn.split_once(":role/").map(|(_, rest)| rest)
+}
+
+/// Whether a policy's role ARN `want` (named `name`) covers a session of `role`: by path
+/// and name when the caller's path is known, by name when it is not (a pathless caller).
+fn role_entry_matches(want: &str, name: &str, role: &str, caller: &Caller) -> bool {
+    let got = caller.principal_arn();
+    match got.as_deref().and_then(role_path_name) {
+        Some(path_name) if path_name.contains('/') => role_path_name(want) == Some(path_name),
+        _ => name == role,
+    }
 }
