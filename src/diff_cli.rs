@@ -271,14 +271,29 @@ pub fn diff(args: &DiffArgs) -> i32 {
         }
     };
     let key = (!cfg.key_arn.is_empty()).then_some(cfg.key_arn.as_str());
+    // Which callers each side's policies bind: what the proofs cover (see `binding`).
+    let scope = |side: &Side| match side {
+        Side::Kms(inputs) if !cfg.assumed_iam => kmsproof::binding::scope(inputs),
+        _ => vec![],
+    };
+    let (old_scope, new_scope) = (scope(&cfg.old), scope(&cfg.new));
     match cfg.format {
         Format::Text => {
             print!("{}", report::diff_text(&result, &cfg.old_label, &cfg.new_label, key));
+            for (side, lines) in [("old", &old_scope), ("new", &new_scope)] {
+                for line in lines {
+                    println!("scope ({side}): {line}");
+                }
+            }
             if cfg.assumed_iam {
                 println!("note: key policies compared alone: the caller's IAM policies are assumed to allow everything (the --old-/--new- set form compares exact contexts)");
             }
         }
-        Format::Json => println!("{}", pretty(&report::diff_json(&result, &cfg.old_label, &cfg.new_label, key))),
+        Format::Json => {
+            let mut out = report::diff_json(&result, &cfg.old_label, &cfg.new_label, key);
+            out["scope"] = serde_json::json!({"old": old_scope, "new": new_scope});
+            println!("{}", pretty(&out));
+        }
     }
     exit_code(&result, cfg.fail_on)
 }

@@ -34,6 +34,14 @@ pub const INVARIANTS: &[Invariant] = &[
         check: principal_tags,
     },
     Invariant {
+        id: "username",
+        rule: "aws:username exists only for IAM users (the root user, roles, federated users and services have none)",
+        source:
+            "IAM User Guide, global condition keys (aws:username: \"this key is included in the request context for \
+                 IAM users\")",
+        check: username,
+    },
+    Invariant {
         id: "encryption-context-keys",
         rule: "encryption-context keys are non-empty strings",
         source: "KMS API reference, EncryptionContext (EncryptionContextKey: minimum length 1)",
@@ -92,4 +100,12 @@ fn encryption_context_keys(req: &Request) -> Result<(), String> {
         return Err("an encryption-context key is empty".into());
     }
     Ok(())
+}
+
+fn username(req: &Request) -> Result<(), String> {
+    let user = matches!(req.caller, Caller::Iam { kind: IamKind::User { .. }, .. });
+    match req.context.get("aws:username") {
+        Some(_) if !user => Err("aws:username is given, but only IAM users have one".into()),
+        _ => Ok(()),
+    }
 }

@@ -12,6 +12,8 @@ pub enum Reading {
     ListWithoutSetOperator,
     /// A permissions boundary and a key-policy `Allow` that names the caller's role ARN.
     BoundaryCapsRoleArn,
+    /// `ForAllValues:`/`ForAnyValue:` on a key that holds one value.
+    SetOperatorOnSingleValue,
 }
 
 /// What each reading says, what kmsproof chose and why.
@@ -51,6 +53,14 @@ pub const READINGS: &[ReadingInfo] = &[
         evidence:
             "IAM policy evaluation logic: a resource-based policy naming the session or user ARN is not limited by \
                    the boundary; AWS does not say which rule applies to a role ARN (semantics.md 4.2)",
+    },
+    ReadingInfo {
+        reading: Reading::SetOperatorOnSingleValue,
+        id: "set-operator-on-single-value",
+        chosen: "ForAllValues:/ForAnyValue: on a key holding one value compare that value as a one-element set",
+        alternative: "the condition is false (the value is not a list)",
+        evidence: "AWS warns that set operators on single-valued keys can be overly permissive and KMS documents the \
+                   ForAllValues effect on kms:EncryptionContext:k; iam-simulate evaluates false (semantics.md 3.5)",
     },
 ];
 

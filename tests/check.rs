@@ -28,7 +28,10 @@ fn temp(name: &str, text: &str) -> PathBuf {
 
 /// `eval --format json` of `request` against a key policy (and identity policies).
 fn eval_json(key_policy: &str, identity: &[&str], request: &serde_json::Value) -> serde_json::Value {
-    let req = temp("replayed-request.json", &request.to_string());
+    // One file per call: tests run in parallel and would overwrite a shared one.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let req = temp(&format!("replayed-request-{n}.json"), &request.to_string());
     let mut args = vec!["eval", "--key-policy", key_policy, "--request", req.to_str().unwrap(), "--format", "json"];
     for i in identity {
         args.extend(["--identity-policy", i]);

@@ -233,7 +233,12 @@ fn kms003(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
             } else {
                 format!(", with these constructs not modelled exactly left free: {}", r.free.join("; "))
             };
-            let text = format!("no principal can call kms:PutKeyPolicy, even with any IAM policy (proved: Z3 unsat{free}): the key policy can never be changed again");
+            let rests = if r.rests_on.is_empty() {
+                String::new()
+            } else {
+                format!("; rests on an UNCONFIRMED reading: {}", r.rests_on.join("; "))
+            };
+            let text = format!("no principal can call kms:PutKeyPolicy, even with any IAM policy (proved: Z3 unsat{free}{rests}): the key policy can never be changed again");
             vec![ctx.finding("KMS003", ctx.doc.pos, text)]
         }
     })

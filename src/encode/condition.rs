@@ -151,6 +151,12 @@ impl Encoder {
             single => {
                 let (present, matched) = self.single(single, atoms);
                 let base = flip(matched);
+                // A set operator on a key holding one value (reading `set-operator-on-single-value`).
+                let base = if c.op.set.is_some() && self.alternative(Reading::SetOperatorOnSingleValue) {
+                    Term::FALSE
+                } else {
+                    base
+                };
                 let when_absent = match c.op.set {
                     Some(SetQualifier::ForAllValues) => true,
                     Some(SetQualifier::ForAnyValue) => c.op.if_exists && self.if_exists_holds_when_absent(c),

@@ -517,7 +517,8 @@ fn retire_applies(g: &Grant, req: &Request) -> Result<(bool, String), String> {
     }
     let issuing = g.issued_in(req.key_account().unwrap_or_default());
     if req.caller.account() == Some(issuing) {
-        return Ok((true, format!("grant {} was created in the caller's account {issuing}", g.label)));
+        let assumed = if g.issuing_account.is_none() { " (no IssuingAccount given: the key's account)" } else { "" };
+        return Ok((true, format!("grant {} was created in the caller's account {issuing}{assumed}", g.label)));
     }
     Err(format!(
         "the caller is not the grant's retiring principal ({}), nor its grantee with RetireGrant, nor in the account it was created in ({issuing})",
