@@ -299,7 +299,12 @@ fn check_one(
         Ok(CheckResult { rests_on, ..result(verdict, vec![]) })
     };
     let wants_allowed = p.expect != Expect::Always;
-    match (solve_with(enc.vocabulary(), &goal, &relevant, limits, examples), p.expect) {
+    // With opaque atoms a model may be spurious, and whether one is confirmed must not
+    // depend on --examples: the verdict is decided on the first OPAQUE_MODELS models
+    // whatever --examples asks for (more are only shown).
+    let opaque = !enc.opaque_atoms().is_empty();
+    let wanted = if opaque { examples.max(OPAQUE_MODELS) } else { examples };
+    match (solve_with(enc.vocabulary(), &goal, &relevant, limits, wanted), p.expect) {
         (Outcome::Unknown(why), _) => Ok(result(Verdict::Unknown(why), vec![])),
         (Outcome::Unsat, Expect::Sometimes) => proved(Verdict::Violated),
         (Outcome::Unsat, _) => proved(Verdict::Holds),
@@ -310,9 +315,12 @@ fn check_one(
                 return Ok(result(verdict, replayed.collect::<Result<Vec<_>, _>>()?));
             }
             // Opaque atoms: a model may be spurious, so only confirmed requests count.
-            let mut confirmed: Vec<Example> = replayed.filter_map(Result::ok).collect();
-            if confirmed.is_empty() {
-                confirmed = bound_search(inputs, encoded, key_arn, p, &enc, examples, limits);
+            let replayed: Vec<Option<Example>> = replayed.map(Result::ok).collect();
+            let decided = replayed.iter().take(OPAQUE_MODELS).any(Option::is_some);
+            let mut confirmed: Vec<Example> = replayed.into_iter().flatten().take(examples).collect();
+            if !decided {
+                confirmed = bound_search(inputs, encoded, key_arn, p, &enc, OPAQUE_MODELS, limits);
+                confirmed.truncate(examples);
             }
             if confirmed.is_empty() {
                 let what: Vec<String> = enc.opaque_atoms().iter().take(3).map(|(_, o)| o.describe()).collect();
@@ -326,6 +334,9 @@ fn check_one(
         }
     }
 }
+
+/// How many models decide a verdict through opaque atoms (see `check_one`).
+const OPAQUE_MODELS: usize = 10;
 
 /// The undocumented readings an `unsat` answer depends on: each one the encoding consulted
 /// is encoded the other way and asked again; any answer but `unsat` means the proof rests

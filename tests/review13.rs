@@ -548,7 +548,6 @@ fn finding2_a_service_linked_role_session_is_not_limited_by_an_scp() {
 /// any context through kp01's account statement, yet --examples 1 answers unknown and
 /// --examples 10 violated.
 #[test]
-#[ignore = "review13 finding 3: fails on 841ac09"]
 fn finding3_a_verdict_does_not_depend_on_examples() {
     let mut inputs = key_only(
         r#"[{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"}]"#,
