@@ -102,18 +102,18 @@ pub fn authorize(inputs: &Inputs, req: &Request) -> Decision {
     let mut statements = Vec::new();
     if is_retire(req) {
         let why = "the kms:RetireGrant permission is not effective in a key policy: the grant decides who retires it (KMS Developer Guide, retiring and revoking grants)";
-        statements.extend(not_consulted(&inputs.key_policy, why));
+        statements.extend(inert(&inputs.key_policy, &format!("not consulted: {why}")));
     } else if on_key {
         statements.extend(evaluate_policy(&inputs.key_policy, req));
     } else {
         let why = format!("{} is not authorized on a key, so only IAM policies decide", req.action_name());
-        statements.extend(not_consulted(&inputs.key_policy, &why));
+        statements.extend(inert(&inputs.key_policy, &format!("not consulted: {why}")));
     }
     let slots = [(PolicyKind::Identity, &inputs.identity[..]), (PolicyKind::Scp, &inputs.scps[..])];
     let boundary = inputs.boundary.iter().map(|p| (PolicyKind::Boundary, p));
     for (slot, p) in slots.into_iter().flat_map(|(k, ps)| ps.iter().map(move |p| (k, p))).chain(boundary) {
         match exemption(slot, &req.caller, inputs.management_account.as_deref()) {
-            Some(why) => statements.extend(not_binding(p, &why)),
+            Some(why) => statements.extend(inert(p, &format!("does not apply: {why}"))),
             None => statements.extend(evaluate_policy(p, req)),
         }
     }
@@ -198,7 +198,8 @@ pub fn is_retire(req: &Request) -> bool {
     req.service == "kms" && req.action == "RetireGrant"
 }
 
-fn not_consulted(p: &Policy, why: &str) -> Vec<StatementResult> {
+/// Statements of a policy that take no part in this decision, each saying why.
+fn inert(p: &Policy, detail: &str) -> Vec<StatementResult> {
     p.statements
         .iter()
         .map(|st| StatementResult {
@@ -210,26 +211,7 @@ fn not_consulted(p: &Policy, why: &str) -> Vec<StatementResult> {
             applies: false,
             via: None,
             decisive: false,
-            detail: format!("not consulted: {why}"),
-            notes: vec![],
-        })
-        .collect()
-}
-
-/// The statements of a policy that cannot bind this caller (see `binding`).
-fn not_binding(p: &Policy, why: &str) -> Vec<StatementResult> {
-    p.statements
-        .iter()
-        .map(|st| StatementResult {
-            policy: p.source.clone(),
-            kind: p.kind,
-            statement: st.label(),
-            index: st.index,
-            effect: st.effect,
-            applies: false,
-            via: None,
-            decisive: false,
-            detail: format!("does not apply: {why}"),
+            detail: detail.to_string(),
             notes: vec![],
         })
         .collect()
