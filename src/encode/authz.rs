@@ -115,22 +115,6 @@ impl Encoder {
         p.statements.iter().map(|st| Ok((st.effect, self.statement(st)?))).collect()
     }
 
-    /// A policy's terms, each statement applying only to the callers a policy in `slot`
-    /// binds (the `binding` table).
-    fn bound_policy_terms(
-        &mut self,
-        p: &Policy,
-        slot: PolicyKind,
-        management_account: Option<&str>,
-    ) -> Result<Vec<(Effect, StatementTerms)>, Unsupported> {
-        let binds = self.caller.bound_by(slot, management_account);
-        let mut terms = self.policy_terms(p)?;
-        for (_, t) in &mut terms {
-            t.applies = Term::and([binds.clone(), t.applies.clone()]);
-        }
-        Ok(terms)
-    }
-
     fn grant(&mut self, g: &Grant, identity: &Term) -> Result<Term, Unsupported> {
         if !g.is_on_key(&self.key_arn) {
             return Ok(Term::FALSE);
@@ -240,19 +224,20 @@ fn any_of<'a>(
 pub fn authorization(enc: &mut Encoder, inputs: &Inputs) -> Result<Term, Unsupported> {
     let kp = enc.policy_terms(&inputs.key_policy)?;
     let mgmt = inputs.management_account.as_deref();
+    // Statement terms unbound; the binding table applies where they are combined, once per
+    // kind of policy (the same formula as binding every statement, and smaller).
     let identity: Vec<_> = inputs
         .identity
         .iter()
-        .map(|p| enc.bound_policy_terms(p, PolicyKind::Identity, mgmt))
+        .map(|p| enc.policy_terms(p))
         .collect::<Result<Vec<_>, _>>()?
         .into_iter()
         .flatten()
         .collect();
-    let scps =
-        inputs.scps.iter().map(|p| enc.bound_policy_terms(p, PolicyKind::Scp, mgmt)).collect::<Result<Vec<_>, _>>()?;
-    let boundary =
-        inputs.boundary.as_ref().map(|p| enc.bound_policy_terms(p, PolicyKind::Boundary, mgmt)).transpose()?;
+    let scps = inputs.scps.iter().map(|p| enc.policy_terms(p)).collect::<Result<Vec<_>, _>>()?;
+    let boundary = inputs.boundary.as_ref().map(|p| enc.policy_terms(p)).transpose()?;
     let on_key = enc.on_key();
+    let identity_binds = enc.caller.bound_by(PolicyKind::Identity, mgmt);
     let (scps_bind, boundary_binds) =
         (enc.caller.bound_by(PolicyKind::Scp, mgmt), enc.caller.bound_by(PolicyKind::Boundary, mgmt));
 
@@ -260,20 +245,18 @@ pub fn authorization(enc: &mut Encoder, inputs: &Inputs) -> Result<Term, Unsuppo
     let retire = enc.action_is("RetireGrant");
     let kp_deny =
         Term::and([on_key.clone(), Term::not(retire.clone()), any_of(kp.iter(), Effect::Deny, |t| &t.applies)]);
-    let other_deny = Term::or(
-        identity
-            .iter()
-            .chain(scps.iter().flatten())
-            .chain(boundary.iter().flatten())
-            .filter(|(e, _)| *e == Effect::Deny)
-            .map(|(_, t)| t.applies.clone())
-            .collect::<Vec<_>>(),
-    );
+    let other_deny = Term::or([
+        Term::and([identity_binds.clone(), any_of(identity.iter(), Effect::Deny, |t| &t.applies)]),
+        Term::and([scps_bind.clone(), any_of(scps.iter().flatten(), Effect::Deny, |t| &t.applies)]),
+        Term::and([boundary_binds.clone(), any_of(boundary.iter().flatten(), Effect::Deny, |t| &t.applies)]),
+    ]);
     let deny = Term::or([kp_deny, other_deny]);
 
     // The account's root user holds every permission of its account without policies.
-    let identity_allow =
-        Term::or([any_of(identity.iter(), Effect::Allow, |t| &t.applies), enc.caller.is(super::caller::Kind::Root)]);
+    let identity_allow = Term::or([
+        Term::and([identity_binds, any_of(identity.iter(), Effect::Allow, |t| &t.applies)]),
+        enc.caller.is(super::caller::Kind::Root),
+    ]);
     let scp_block = Term::and([
         scps_bind,
         Term::or(

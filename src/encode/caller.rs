@@ -185,7 +185,13 @@ impl CallerVars {
     /// A policy of `kind` binds the caller (the `binding` table).
     pub fn bound_by(&self, kind: crate::policy::PolicyKind, management_account: Option<&str>) -> Term {
         let Some(rule) = crate::binding::rule(kind) else { return Term::TRUE };
-        let classes = Term::or(rule.binds.iter().map(|c| self.class_is(*c)).collect::<Vec<_>>());
+        // Both kinds of role sessions bound: no need to tell them apart.
+        let both_roles = [CallerClass::Role, CallerClass::ServiceLinkedRole].iter().all(|c| rule.binds.contains(c));
+        let classes = rule.binds.iter().map(|c| match c {
+            CallerClass::Role | CallerClass::ServiceLinkedRole if both_roles => self.is(Kind::Role),
+            c => self.class_is(*c),
+        });
+        let classes = Term::or(classes.collect::<Vec<_>>());
         match management_account.filter(|_| rule.management_exempt) {
             Some(m) => Term::and([classes, Term::not(self.account_is(m))]),
             None => classes,
