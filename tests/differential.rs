@@ -9,10 +9,10 @@ use kmsproof::query::{check, parse_properties, Verdict};
 use kmsproof::{authorize, parse_policy, PolicyKind, Request};
 use kmsproof_solver::{solve, Limits, Outcome, Term};
 
-const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+pub(crate) const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
 /// A small deterministic generator (xorshift), so failures reproduce from the seed.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -35,7 +35,7 @@ impl Rng {
     }
 }
 
-const PRINCIPALS: &[&str] = &[
+pub(crate) const PRINCIPALS: &[&str] = &[
     "arn:aws:sts::111122223333:assumed-role/App/s1",
     "arn:aws:sts::111122223333:assumed-role/Admin/s2",
     "arn:aws:iam::111122223333:user/alice",
@@ -46,8 +46,14 @@ const PRINCIPALS: &[&str] = &[
     "anonymous",
     "arn:aws:iam::111122223333:role/aws-service-role/logs.amazonaws.com/AWSServiceRoleForLogs",
     "logs.us-east-1.amazonaws.com",
+    "arn:aws:iam::111122223333:role/team/App",
+    "arn:aws:sts::111122223333:assumed-role/AWSServiceRoleForLogs/s5",
+    "arn:aws:iam::444455556666:role/aws-service-role/x.amazonaws.com/AWSServiceRoleForX",
+    "arn:aws:sts::111122223333:federated-user/fred",
+    "arn:aws:iam::444455556666:root",
+    "arn:aws:iam::111122223333:user/team/carol",
 ];
-const ACTIONS: &[&str] = &[
+pub(crate) const ACTIONS: &[&str] = &[
     "kms:Decrypt",
     "kms:Encrypt",
     "kms:CreateGrant",
@@ -73,6 +79,11 @@ const POLICY_PRINCIPALS: &[&str] = &[
     r#"{"AWS": "arn:aws:iam::111122223333:role/aws-service-role/logs.amazonaws.com/AWSServiceRoleForLogs"}"#,
     r#"{"AWS": ["arn:aws:sts::111122223333:assumed-role/Admin/s2", "arn:aws:iam::111122223333:role/Admin", "111122223333"]}"#,
     r#"{"AWS": ["arn:aws:iam::111122223333:user/alice", "arn:aws:iam::111122223333:root"]}"#,
+    r#"{"AWS": "arn:aws:iam::111122223333:role/team/App"}"#,
+    r#"{"AWS": "arn:aws:sts::111122223333:federated-user/fred"}"#,
+    r#"{"AWS": "arn:aws:sts::111122223333:assumed-role/AWSServiceRoleForLogs/s5"}"#,
+    r#"{"AWS": "arn:aws:iam::111122223333:role/AWSServiceRoleForLogs"}"#,
+    r#"{"AWS": "444455556666"}"#,
 ];
 const RESOURCES: &[&str] =
     &[r#""*""#, "\"arn:aws:kms:us-east-1:111122223333:key/*\"", "\"arn:aws:kms:*:444455556666:key/*\""];
@@ -104,10 +115,29 @@ const CONDITIONS: &[(&str, &str, &[&str])] = &[
     ("NumericLessThanEquals", "kms:ScheduleKeyDeletionPendingWindowInDays", &["7", r#""30""#]),
     ("NumericGreaterThan", "kms:ScheduleKeyDeletionPendingWindowInDays", &["7.5"]),
     ("DateLessThan", "aws:CurrentTime", &[r#""2030-01-01T00:00:00Z""#]),
-    ("StringEquals", "aws:PrincipalType", &[r#""AssumedRole""#, r#""User""#]),
+    ("StringEquals", "aws:PrincipalType", &[r#""AssumedRole""#, r#""User""#, r#""Account""#]),
+    ("StringEquals", "aws:PrincipalTag/team", &[r#""blue""#]),
+    ("Null", "aws:PrincipalTag/team", &["true", "false"]),
+    ("StringNotEquals", "aws:PrincipalTag/team", &[r#""blue""#]),
+    ("ForAnyValue:StringEqualsIfExists", "kms:EncryptionContextKeys", &[r#""Dept""#, r#""dept""#]),
+    ("ForAnyValue:StringLikeIfExists", "kms:GrantOperations", &[r#""Decrypt""#]),
+    ("ForAllValues:StringEqualsIfExists", "kms:GrantOperations", &[r#""Decrypt""#]),
+    ("StringEquals", "kms:GrantOperations", &[r#""Decrypt""#]),
+    ("StringNotEquals", "kms:EncryptionContextKeys", &[r#""Dept""#]),
+    ("StringEquals", "kms:EncryptionContext:DEPT", &[r#""IT""#]),
+    ("ForAnyValue:StringEquals", "kms:EncryptionContext:Dept", &[r#""IT""#]),
+    (
+        "ArnEquals",
+        "aws:PrincipalArn",
+        &[
+            r#""arn:aws:iam::111122223333:role/team/App""#,
+            r#""arn:aws:iam::111122223333:role/aws-service-role/logs.amazonaws.com/AWSServiceRoleForLogs""#,
+        ],
+    ),
+    ("StringEquals", "aws:PrincipalAccount", &[r#""444455556666""#]),
 ];
 
-fn statement(rng: &mut Rng, with_principal: bool) -> String {
+pub(crate) fn statement(rng: &mut Rng, with_principal: bool) -> String {
     let effect = if rng.chance(25) { "Deny" } else { "Allow" };
     let mut parts = vec![format!(r#""Effect": "{effect}""#)];
     if with_principal {
@@ -143,14 +173,14 @@ fn statement(rng: &mut Rng, with_principal: bool) -> String {
     format!("{{{}}}", parts.join(", "))
 }
 
-fn policy(rng: &mut Rng, with_principal: bool, kind: PolicyKind) -> kmsproof::Policy {
+pub(crate) fn policy(rng: &mut Rng, with_principal: bool, kind: PolicyKind) -> kmsproof::Policy {
     let n = 1 + rng.below(3);
     let statements: Vec<String> = (0..n).map(|_| statement(rng, with_principal)).collect();
     let text = format!(r#"{{"Version": "2012-10-17", "Statement": [{}]}}"#, statements.join(", "));
     parse_policy(&text, "random.json", kind).unwrap_or_else(|e| panic!("{text}\n{e}"))
 }
 
-fn inputs(rng: &mut Rng) -> Inputs {
+pub(crate) fn inputs(rng: &mut Rng) -> Inputs {
     let key_policy = policy(rng, true, PolicyKind::KeyPolicy);
     let identity = (0..rng.below(3)).map(|_| policy(rng, false, PolicyKind::Identity)).collect();
     let scps = if rng.chance(20) { vec![policy(rng, false, PolicyKind::Scp)] } else { vec![] };
@@ -159,29 +189,44 @@ fn inputs(rng: &mut Rng) -> Inputs {
         .flat_map(|i| {
             // Constraint keys in any case (they match request keys case-insensitively),
             // retiring principals, RetireGrant operations and issuing accounts.
-            let grantee = rng.pick(&["arn:aws:iam::111122223333:role/App", "111122223333", "logs.us-east-1.amazonaws.com", "arn:aws:iam::444455556666:user/bob"]);
-            let ops = rng.pick(&[r#"["Decrypt", "Encrypt"]"#, r#"["Decrypt", "RetireGrant"]"#, r#"["Encrypt"]"#]);
-            let key = rng.pick(&["Dept", "dept", "DEPT"]);
+            let grantee = rng.pick(&["arn:aws:iam::111122223333:role/App", "111122223333", "logs.us-east-1.amazonaws.com", "arn:aws:iam::444455556666:user/bob", "arn:aws:iam::111122223333:role/team/App", "arn:aws:sts::111122223333:assumed-role/App/s1", "arn:aws:iam::444455556666:root", "arn:aws:iam::111122223333:role/aws-service-role/logs.amazonaws.com/AWSServiceRoleForLogs"]);
+            let ops = rng.pick(&[r#"["Decrypt", "Encrypt"]"#, r#"["Decrypt", "RetireGrant"]"#, r#"["Encrypt"]"#, r#"["CreateGrant", "RetireGrant"]"#, r#"["DescribeKey"]"#]);
+            let key = rng.pick(&["Dept", "dept", "DEPT", "Project"]);
             let kind = rng.pick(&["EncryptionContextSubset", "EncryptionContextEquals"]);
-            let retiring = match rng.below(4) {
+            let retiring = match rng.below(9) {
                 0 => r#", "RetiringPrincipal": "arn:aws:iam::111122223333:user/alice""#,
                 1 => r#", "RetiringPrincipal": "arn:aws:iam::444455556666:root""#,
+                2 => r#", "RetiringPrincipal": "arn:aws:iam::111122223333:role/App""#,
+                3 => r#", "RetiringPrincipal": "arn:aws:sts::111122223333:assumed-role/Admin/s2""#,
+                4 => r#", "RetiringPrincipal": "logs.us-east-1.amazonaws.com""#,
+                5 => r#", "RetiringPrincipal": "444455556666""#,
+                6 => r#", "RetiringPrincipal": "arn:aws:iam::111122223333:root""#,
                 _ => "",
             };
-            let issuing = if rng.chance(30) { r#", "IssuingAccount": "arn:aws:iam::444455556666:root""# } else { "" };
+            let issuing = match rng.below(6) {
+                0 => r#", "IssuingAccount": "arn:aws:iam::444455556666:root""#,
+                1 => r#", "IssuingAccount": "444455556666""#,
+                2 => r#", "IssuingAccount": "arn:aws:iam::111122223333:root""#,
+                _ => "",
+            };
+            let constraints = if rng.chance(30) { String::new() } else { format!(r#", "Constraints": {{"{kind}": {{"{key}": "IT"}}}}"#) };
+            let id = if rng.chance(15) { String::new() } else { format!(r#", "GrantId": "g{}""#, i + 1) };
             let g = format!(
-                r#"{{"KeyId": "{KEY}", "GrantId": "g{}", "GranteePrincipal": "{grantee}", "Operations": {ops}, "Constraints": {{"{kind}": {{"{key}": "IT"}}}}{retiring}{issuing}}}"#,
-                i + 1
+                r#"{{"KeyId": "{KEY}"{id}, "GranteePrincipal": "{grantee}", "Operations": {ops}{constraints}{retiring}{issuing}}}"#
             );
             kmsproof::grant::parse_grants(&g, "grant.json").unwrap_or_else(|e| panic!("{g}\n{e}"))
         })
         .collect();
-    let management_account = rng.chance(10).then(|| "111122223333".to_string());
+    let management_account = match rng.below(10) {
+        0 => Some("111122223333".to_string()),
+        1 => Some("444455556666".to_string()),
+        _ => None,
+    };
     Inputs { key_policy, identity, scps, boundary, grants, management_account }
 }
 
 /// A real request: only keys the action can carry, consistent encryption context.
-fn request(rng: &mut Rng) -> Request {
+pub(crate) fn request(rng: &mut Rng) -> Request {
     let action = *rng.pick(ACTIONS);
     let info = kmsproof::catalog::catalog().kms_action(action.trim_start_matches("kms:")).unwrap();
     let mut ctx: Vec<String> = Vec::new();
@@ -203,14 +248,23 @@ fn request(rng: &mut Rng) -> Request {
         rng,
     );
     let dept = rng.pick(&["IT", "HR", "it"]).to_string();
-    if add(&mut ctx, "kms:EncryptionContext:Dept", format!("\"{dept}\""), rng) {
-        let keys = if rng.chance(50) { r#"["Dept"]"# } else { r#"["Dept", "Project"]"# };
+    let spelled = *rng.pick(&["Dept", "dept", "DEPT"]);
+    if add(&mut ctx, &format!("kms:EncryptionContext:{spelled}"), format!("\"{dept}\""), rng) {
+        let keys = if rng.chance(50) { format!(r#"["{spelled}"]"#) } else { format!(r#"["{spelled}", "Project"]"#) };
         ctx.push(format!(r#""kms:EncryptionContextKeys": {keys}"#));
         if keys.contains("Project") {
             ctx.push(r#""kms:EncryptionContext:Project": "x""#.into());
         }
     }
-    let ops = rng.pick(&[r#"["Decrypt"]"#, r#"["Decrypt", "Sign"]"#, r#"["Encrypt"]"#]).to_string();
+    let ops = rng
+        .pick(&[
+            r#"["Decrypt"]"#,
+            r#"["Decrypt", "Sign"]"#,
+            r#"["Encrypt"]"#,
+            r#"["RetireGrant", "Decrypt"]"#,
+            r#""Decrypt""#,
+        ])
+        .to_string();
     if action == "kms:CreateGrant" {
         // A real CreateGrant always names its operations (invariant `create-grant-operations`).
         ctx.push(format!(r#""kms:GrantOperations": {ops}"#));
@@ -230,9 +284,13 @@ fn request(rng: &mut Rng) -> Request {
         rng,
     );
     let principal = rng.pick(PRINCIPALS);
+    let untagged = principal.ends_with(":root") || !principal.starts_with("arn:");
+    if !untagged && rng.chance(40) {
+        ctx.push(format!(r#""aws:PrincipalTag/team": "{}""#, rng.pick(&["blue", "red"])));
+    }
     let resource = if info.on_key { format!(r#""resource": "{KEY}","#) } else { String::new() };
     let grant = if action == "kms:RetireGrant" {
-        format!(r#", "grant_id": "{}""#, rng.pick(&["g1", "g2", "g9"]))
+        format!(r#", "grant_id": "{}""#, rng.pick(&["g1", "g2", "g9", "grant[0]"]))
     } else {
         String::new()
     };
@@ -243,7 +301,7 @@ fn request(rng: &mut Rng) -> Request {
     Request::parse(&text, "random-request").unwrap_or_else(|e| panic!("{text}\n{e}"))
 }
 
-fn sat(vocab: &kmsproof_solver::Vocabulary, t: &Term) -> bool {
+pub(crate) fn sat(vocab: &kmsproof_solver::Vocabulary, t: &Term) -> bool {
     match solve(vocab, t, Limits::default(), 1) {
         Outcome::Sat(_) => true,
         Outcome::Unsat => false,
