@@ -183,3 +183,23 @@ fn action_list_names_every_newly_allowed_action() {
         out(&capped)
     );
 }
+
+/// The set form says which callers each side's policies bind, and the management account
+/// takes its principals out of the SCPs (issue 13).
+#[test]
+fn set_form_says_which_callers_each_side_binds() {
+    let kp = "corpus/key-policies/kp43-management-account.json";
+    let (ip, scp) = ("corpus/identity-policies/ip21-allow-kms.json", "corpus/scps/scp03-deny-all-kms.json");
+    let base = ["--old-key-policy", kp, "--old-identity-policy", ip, "--old-scp", scp];
+    let new = ["--new-key-policy", kp, "--new-identity-policy", ip, "--new-scp", scp];
+    let o = run(&[&["diff"], &base[..], &new[..]].concat());
+    let text = out(&o);
+    assert!(text.starts_with("EQUIVALENT"), "{text}");
+    assert!(
+        text.contains("scope (old): the 1 scp(s) given bind") && text.contains("scope (new): the 1 identity-policy(s)"),
+        "{text}"
+    );
+    let o = run(&[&["diff"], &base[..], &new[..], &["--new-management-account", "111122223333"]].concat());
+    assert!(out(&o).starts_with("MORE-PERMISSIVE"), "{}", out(&o));
+    assert!(out(&o).contains("not principals of the management account 111122223333"), "{}", out(&o));
+}
