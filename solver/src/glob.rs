@@ -41,10 +41,23 @@ pub enum Tok {
 }
 
 /// A whole-string wildcard pattern; `fold` compares characters case-insensitively.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Glob {
+///
+/// Shared, immutable and hashed once: a query's formula mentions the same pattern many
+/// times, and partitioning collects, sorts, deduplicates and hashes every occurrence, so
+/// a clone is a reference count and equality and hashing start from the stored hash.
+#[derive(Clone)]
+pub struct Glob(std::sync::Arc<GlobRepr>);
+
+#[derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct GlobData {
     toks: Vec<Tok>,
     fold: bool,
+}
+
+/// What a glob is made of, with its hash (computed once, in [`Glob::new`]).
+struct GlobRepr {
+    data: GlobData,
+    hash: u64,
 }
 
 /// A set of NFA positions (indices into the token list; `len` = accepted), as a bitset:
@@ -118,6 +131,42 @@ fn fold_char(c: char, fold: bool) -> char {
     }
 }
 
+impl PartialEq for Glob {
+    fn eq(&self, other: &Glob) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0) || (self.0.hash == other.0.hash && self.0.data == other.0.data)
+    }
+}
+
+impl Eq for Glob {}
+
+impl std::hash::Hash for Glob {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0.hash);
+    }
+}
+
+/// Ordered by tokens, then case folding (the order partitions list atoms in).
+impl Ord for Glob {
+    fn cmp(&self, other: &Glob) -> std::cmp::Ordering {
+        if std::sync::Arc::ptr_eq(&self.0, &other.0) {
+            return std::cmp::Ordering::Equal;
+        }
+        self.0.data.cmp(&other.0.data)
+    }
+}
+
+impl PartialOrd for Glob {
+    fn partial_cmp(&self, other: &Glob) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::fmt::Debug for Glob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Glob").field("toks", &self.0.data.toks).field("fold", &self.0.data.fold).finish()
+    }
+}
+
 impl Glob {
     /// A pattern; characters are lower-cased when `fold` is set.
     pub fn new(toks: Vec<Tok>, fold: bool) -> Glob {
@@ -128,7 +177,14 @@ impl Glob {
                 t => t,
             })
             .collect();
-        Glob { toks, fold }
+        let data = GlobData { toks, fold };
+        let hash = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            data.hash(&mut h);
+            h.finish()
+        };
+        Glob(std::sync::Arc::new(GlobRepr { data, hash }))
     }
 
     /// A case-sensitive pattern written with `*` and `?` as wildcards (tests, examples).
@@ -150,24 +206,24 @@ impl Glob {
     }
 
     pub fn tokens(&self) -> &[Tok] {
-        &self.toks
+        &self.0.data.toks
     }
 
     /// Whether characters compare case-insensitively.
     pub fn folds(&self) -> bool {
-        self.fold
+        self.0.data.fold
     }
 
     /// Characters the pattern mentions (both cases when folding).
     pub fn alphabet(&self) -> impl Iterator<Item = char> + '_ {
-        let chars = self.toks.iter().flat_map(|t| match t {
+        let chars = self.0.data.toks.iter().flat_map(|t| match t {
             Tok::Char(c) => vec![*c],
             Tok::In(set) | Tok::StarIn(set) => set.chars.clone(),
             Tok::Star | Tok::One => vec![],
         });
         chars.flat_map(move |c| {
             let mut v = vec![c];
-            if self.fold {
+            if self.0.data.fold {
                 v.push(c.to_ascii_uppercase());
             }
             v
@@ -178,7 +234,7 @@ impl Glob {
     fn close(&self, mut s: States) -> States {
         let mut stack: Vec<usize> = s.iter().collect();
         while let Some(i) = stack.pop() {
-            if matches!(self.toks.get(i), Some(Tok::Star | Tok::StarIn(_))) && s.insert(i + 1) {
+            if matches!(self.0.data.toks.get(i), Some(Tok::Star | Tok::StarIn(_))) && s.insert(i + 1) {
                 stack.push(i + 1);
             }
         }
@@ -190,10 +246,10 @@ impl Glob {
     }
 
     pub fn step(&self, s: &States, c: char) -> States {
-        let c = fold_char(c, self.fold);
+        let c = fold_char(c, self.0.data.fold);
         let mut next = States::default();
         for i in s.iter() {
-            match self.toks.get(i) {
+            match self.0.data.toks.get(i) {
                 Some(Tok::Star) => {
                     next.insert(i);
                 }
@@ -216,13 +272,13 @@ impl Glob {
     }
 
     pub fn accepts(&self, s: &States) -> bool {
-        s.contains(self.toks.len())
+        s.contains(self.0.data.toks.len())
     }
 
     /// Whether every continuation from `s` is accepted (a sufficient test: the NFA is at a
     /// trailing `*`), so the atom is decided true for every extension of the string.
     pub fn accepts_every_continuation(&self, s: &States) -> bool {
-        matches!(self.toks.last(), Some(Tok::Star)) && s.contains(self.toks.len() - 1)
+        matches!(self.0.data.toks.last(), Some(Tok::Star)) && s.contains(self.0.data.toks.len() - 1)
     }
 
     /// One representative of all subsets that accept every continuation (the NFA at its
@@ -230,7 +286,7 @@ impl Glob {
     /// treat them as one state. Other subsets are returned unchanged.
     pub fn canonical(&self, s: States) -> States {
         if self.accepts_every_continuation(&s) {
-            self.close(States::with(self.toks.len() - 1))
+            self.close(States::with(self.0.data.toks.len() - 1))
         } else {
             s
         }
@@ -239,8 +295,10 @@ impl Glob {
     /// Which tokens `c` can be read by: characters with the same answer for every token
     /// of every atom are interchangeable when partitioning.
     pub fn signature(&self, c: char) -> Vec<bool> {
-        let c = fold_char(c, self.fold);
-        self.toks
+        let c = fold_char(c, self.0.data.fold);
+        self.0
+            .data
+            .toks
             .iter()
             .map(|t| match t {
                 Tok::Char(p) => *p == c,
@@ -257,12 +315,12 @@ impl Glob {
         // pattern is decided by it alone.
         let mut chars = text.chars();
         let mut rest = text;
-        for t in &self.toks {
+        for t in &self.0.data.toks {
             let Tok::Char(p) = t else {
                 return self.matches_nfa(text);
             };
             match chars.next() {
-                Some(c) if fold_char(c, self.fold) == *p => rest = chars.as_str(),
+                Some(c) if fold_char(c, self.0.data.fold) == *p => rest = chars.as_str(),
                 _ => return false,
             }
         }

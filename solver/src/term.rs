@@ -3,6 +3,7 @@
 
 use crate::glob::Glob;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 macro_rules! var_id {
     ($(#[$doc:meta])* $name:ident) => {
@@ -223,7 +224,18 @@ impl ElemPred {
     }
 }
 
-/// A formula. Build it with the constructors, which fold constants and flatten.
+/// Flattening: the children of a nested conjunction (disjunction), moved when this was
+/// their only reference.
+fn extend_shared(out: &mut Vec<Term>, inner: Arc<Vec<Term>>) {
+    match Arc::try_unwrap(inner) {
+        Ok(children) => out.extend(children),
+        Err(shared) => out.extend(shared.iter().cloned()),
+    }
+}
+
+/// A formula. Build it with the constructors, which fold constants and flatten. Compound
+/// nodes are shared (`Arc`): encoders reuse sub-formulas (the caller's class, a statement's
+/// applicability) many times, and a clone must not copy the tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Term(pub(crate) Node);
 
@@ -231,9 +243,9 @@ pub struct Term(pub(crate) Node);
 pub(crate) enum Node {
     Const(bool),
     Bool(BoolVar),
-    Not(Box<Term>),
-    And(Vec<Term>),
-    Or(Vec<Term>),
+    Not(Arc<Term>),
+    And(Arc<Vec<Term>>),
+    Or(Arc<Vec<Term>>),
     StrMatch(StrVar, Glob),
     SetAny(SetVar, ElemPred),
     IntCmp(IntVar, Cmp, i128),
@@ -287,8 +299,8 @@ impl Term {
     pub fn not(t: Term) -> Term {
         match t.0 {
             Node::Const(b) => Term::constant(!b),
-            Node::Not(inner) => *inner,
-            n => Term(Node::Not(Box::new(Term(n)))),
+            Node::Not(inner) => Arc::try_unwrap(inner).unwrap_or_else(|shared| (*shared).clone()),
+            n => Term(Node::Not(Arc::new(Term(n)))),
         }
     }
 
@@ -298,14 +310,14 @@ impl Term {
             match t.0 {
                 Node::Const(true) => {}
                 Node::Const(false) => return Term::FALSE,
-                Node::And(inner) => out.extend(inner),
+                Node::And(inner) => extend_shared(&mut out, inner),
                 n => out.push(Term(n)),
             }
         }
         match out.len() {
             0 => Term::TRUE,
             1 => out.pop().unwrap_or(Term::TRUE),
-            _ => Term(Node::And(out)),
+            _ => Term(Node::And(Arc::new(out))),
         }
     }
 
@@ -315,14 +327,14 @@ impl Term {
             match t.0 {
                 Node::Const(false) => {}
                 Node::Const(true) => return Term::TRUE,
-                Node::Or(inner) => out.extend(inner),
+                Node::Or(inner) => extend_shared(&mut out, inner),
                 n => out.push(Term(n)),
             }
         }
         match out.len() {
             0 => Term::FALSE,
             1 => out.pop().unwrap_or(Term::FALSE),
-            _ => Term(Node::Or(out)),
+            _ => Term(Node::Or(Arc::new(out))),
         }
     }
 
