@@ -3,7 +3,7 @@
 
 use crate::diag::{Error, Sink};
 use crate::encode::{authorization, decode, Encoder, Unsupported};
-use crate::eval::{action_covers, authorize, match_statement, Decision, Inputs, Match};
+use crate::eval::{authorize, kms_action_coverage, match_statement, Decision, Inputs, Match};
 use crate::json::{Json, Kind, Member};
 use crate::policy::{read_property_principals, read_statement, PrincipalEntry, Principals, Statement};
 use crate::request::Request;
@@ -390,12 +390,8 @@ fn bound_search(
 /// audit's large identity policies mostly consist of such statements (other services).
 /// Requests are KMS requests, so the actions are the catalog's.
 pub fn relevant_inputs(inputs: &Inputs, shape: &Statement) -> Option<Inputs> {
-    let actions: Vec<String> = crate::catalog::catalog()
-        .kms_actions()
-        .map(|a| format!("kms:{}", a.name))
-        .filter(|a| action_covers(&shape.action, a))
-        .collect();
-    let applies = |st: &Statement| actions.iter().any(|a| action_covers(&st.action, a));
+    let actions = kms_action_coverage(&shape.action);
+    let applies = |st: &Statement| kms_action_coverage(&st.action) & actions != 0;
     let all = |p: &crate::policy::Policy| p.statements.iter().all(|st| applies(st));
     let policies =
         std::iter::once(&inputs.key_policy).chain(&inputs.identity).chain(&inputs.scps).chain(&inputs.boundary);

@@ -87,6 +87,58 @@ pub fn action_covers(m: &Matcher, action: &str) -> bool {
     matcher_hits(m, |pat| glob_match_ignore_case(&tokens_text(&resolve_plain(pat)), action))
 }
 
+/// Which of the catalog's KMS actions `m` covers: bit `i` is the `i`-th of
+/// [`crate::catalog::Catalog::kms_actions`]. The same as asking [`action_covers`] of each,
+/// with each plain pattern's answer cached on the thread: audits ask it of every statement
+/// for every query, and policies repeat the same few action patterns.
+pub fn kms_action_coverage(m: &Matcher) -> u64 {
+    thread_local! {
+        static COVERAGE: std::cell::RefCell<std::collections::HashMap<String, u64>> = Default::default();
+    }
+    let names = kms_action_names();
+    let compute = |pat: &[Piece]| {
+        let text = tokens_text(&resolve_plain(pat));
+        names.iter().enumerate().filter(|(_, a)| glob_match_ignore_case(&text, a)).fold(0u64, |acc, (i, _)| acc | 1 << i)
+    };
+    let covered = m.patterns.iter().fold(0u64, |acc, pat| {
+        acc | match pat.as_slice() {
+            [Piece::Text(t)] => COVERAGE.with(|c| {
+                if let Some(bits) = c.borrow().get(t.as_str()) {
+                    return *bits;
+                }
+                let bits = compute(pat);
+                c.borrow_mut().insert(t.clone(), bits);
+                bits
+            }),
+            _ => compute(pat),
+        }
+    });
+    if m.negated {
+        !covered & all_bits(names.len())
+    } else {
+        covered
+    }
+}
+
+fn all_bits(n: usize) -> u64 {
+    if n >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    }
+}
+
+/// `kms:<Name>` of each catalog action, in catalog order (at most 64: see
+/// [`kms_action_coverage`]).
+pub fn kms_action_names() -> &'static [String] {
+    static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        let names: Vec<String> = crate::catalog::catalog().kms_actions().map(|a| format!("kms:{}", a.name)).collect();
+        assert!(names.len() <= 64, "the KMS action coverage bit set holds 64 actions");
+        names
+    })
+}
+
 fn resolve_plain(pat: &[Piece]) -> Vec<crate::pattern::Tok> {
     resolve(pat, true, &|_| None).unwrap_or_default()
 }
