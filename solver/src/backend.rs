@@ -227,9 +227,12 @@ impl Partitions {
         let mut set_atoms = vec![Vec::new(); vocab.sets.len()];
         collect(goal, &mut str_atoms, &mut set_atoms);
         let build = |atoms: Vec<Glob>, decl: &crate::term::StrDecl, var: Option<usize>| {
+            // Deduplicated before sorting: a goal mentions each pattern many times, and
+            // hashing a pattern is one stored number while comparing walks its tokens.
             let mut atoms = atoms;
+            let mut seen = std::collections::HashSet::with_capacity(atoms.len());
+            atoms.retain(|g| seen.insert(g.clone()));
             atoms.sort();
-            atoms.dedup();
             if let Some(values) = &decl.domain {
                 let p = cached_finite(&atoms, values);
                 return if p.regions.is_empty() {

@@ -329,7 +329,23 @@ impl Encoder {
 
     /// The action is `kms:{name}` (exact spelling of the catalog).
     pub(crate) fn action_is(&self, name: &str) -> Term {
-        self.action_matches(&crate::pattern::literal_tokens(&format!("kms:{name}")), false)
+        thread_local! {
+            /// `kms:<name>` as a pattern: asked for every statement and action of every
+            /// query, of the same few dozen names.
+            static LITERAL: std::cell::RefCell<std::collections::HashMap<String, Glob>> = Default::default();
+        }
+        let ActionVar::Kms(v) = self.action else {
+            return self.action_matches(&crate::pattern::literal_tokens(&format!("kms:{name}")), false);
+        };
+        let glob = LITERAL.with(|c| {
+            if let Some(g) = c.borrow().get(name) {
+                return g.clone();
+            }
+            let g = Glob::new(solver_tokens(&crate::pattern::literal_tokens(&format!("kms:{name}"))), false);
+            c.borrow_mut().insert(name.to_string(), g.clone());
+            g
+        });
+        Term::str_match(v, glob)
     }
 
     /// The action matches the pattern (`fold`: case-insensitively, as IAM matches actions).
