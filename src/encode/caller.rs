@@ -42,6 +42,10 @@ impl Kind {
 pub(crate) struct CallerVars {
     pub caller: StrVar,
     pub session: StrVar,
+    /// [`CallerVars::is`] of each kind, and the service-linked-role test, built once:
+    /// every statement of a query asks them.
+    kinds: std::cell::RefCell<[Option<Term>; KINDS.len()]>,
+    service_linked: std::cell::OnceCell<Term>,
 }
 
 fn lit(s: &str) -> Vec<Tok> {
@@ -132,6 +136,8 @@ impl CallerVars {
         CallerVars {
             caller: vocab.str_var("principal", hints),
             session: vocab.str_var("session", vec!["kmsproof-session".into()]),
+            kinds: Default::default(),
+            service_linked: Default::default(),
         }
     }
 
@@ -140,6 +146,16 @@ impl CallerVars {
     }
 
     pub fn is(&self, kind: Kind) -> Term {
+        let i = KINDS.iter().position(|k| *k == kind).unwrap_or(0);
+        if let Some(t) = &self.kinds.borrow()[i] {
+            return t.clone();
+        }
+        let t = self.build_is(kind);
+        self.kinds.borrow_mut()[i] = Some(t.clone());
+        t
+    }
+
+    fn build_is(&self, kind: Kind) -> Term {
         match kind {
             Kind::Service => {
                 let plain = || Tok::StarIn(CharSet::except(":/*? "));
@@ -152,6 +168,20 @@ impl CallerVars {
 
     /// The caller is of `class` (as `CallerClass::of` reads a request).
     pub fn class_is(&self, class: CallerClass) -> Term {
+        let slr = || self.service_linked.get_or_init(|| self.service_linked_role()).clone();
+        match class {
+            CallerClass::Root => self.is(Kind::Root),
+            CallerClass::User => self.is(Kind::User),
+            CallerClass::Role => Term::and([self.is(Kind::Role), Term::not(slr())]),
+            CallerClass::ServiceLinkedRole => Term::and([self.is(Kind::Role), slr()]),
+            CallerClass::Federated => self.is(Kind::Federated),
+            CallerClass::Service => self.is(Kind::Service),
+            CallerClass::Anonymous => self.is(Kind::Anonymous),
+        }
+    }
+
+    /// A role caller is service-linked: by its path, or (a pathless session ARN) by the name.
+    fn service_linked_role(&self) -> Term {
         let any = || vec![Tok::StarIn(CharSet::except(":"))];
         let by_path = self.matches(glob(vec![
             lit("arn:"),
@@ -170,16 +200,7 @@ impl CallerVars {
             lit(&format!(":role/{SERVICE_LINKED_ROLE_PREFIX}")),
             vec![Tok::StarIn(CharSet::except("/:*? "))],
         ]));
-        let slr = Term::or([by_path, by_name]);
-        match class {
-            CallerClass::Root => self.is(Kind::Root),
-            CallerClass::User => self.is(Kind::User),
-            CallerClass::Role => Term::and([self.is(Kind::Role), Term::not(slr)]),
-            CallerClass::ServiceLinkedRole => Term::and([self.is(Kind::Role), slr]),
-            CallerClass::Federated => self.is(Kind::Federated),
-            CallerClass::Service => self.is(Kind::Service),
-            CallerClass::Anonymous => self.is(Kind::Anonymous),
-        }
+        Term::or([by_path, by_name])
     }
 
     /// A policy of `kind` binds the caller (the `binding` table).
