@@ -258,3 +258,75 @@ fn cli_formats_and_exit_codes() {
     let (code, _, err) = kmsproof(&[&["who-can"], &base[..], &["--action", "kms:Decrpyt"]].concat());
     assert_eq!((code, err.contains("not a KMS action")), (2, true), "{err}");
 }
+
+/// A fresh directory under the target dir for one test's files.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("whocan-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn a_directory_of_key_policies() {
+    let dump = format!("{DIR}/account.json");
+    let dir = format!("{DIR}/keys");
+    let args =
+        ["who-can", "--authorization-details", &dump, "--key-policy", &dir, "--no-escalation", "--format", "json"];
+    let (code, out, err) = kmsproof(&args);
+    assert_eq!(code, 1, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let keys = v["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    // Sorted by file name: the key id from the file name, then the file's KeyArn.
+    assert_eq!(keys[0]["key"], KEY);
+    let derived = keys[0]["key_source"].as_str().unwrap();
+    assert!(
+        derived.contains("derived: key id from the file name") && derived.contains("us-east-1 assumed"),
+        "{derived}"
+    );
+    assert_eq!(keys[1]["key"], "arn:aws:kms:us-east-1:111122223333:key/0c1d2e3f-0000-4000-8000-00000000c0c0");
+    assert!(keys[1]["key_source"].as_str().unwrap().contains("the file's KeyArn"));
+    let status = |k: &serde_json::Value, p: &str| {
+        k["principals"].as_array().unwrap().iter().find(|x| x["principal"] == p).unwrap()["status"].clone()
+    };
+    assert_eq!(status(&keys[0], &user("alice")), "can");
+    assert_eq!(status(&keys[1], &user("alice")), "cannot");
+    assert_eq!(status(&keys[1], &user("carol")), "can");
+    let (_, table, _) = kmsproof(&args[..6]);
+    assert!(table.starts_with(&format!("key {KEY} from {DIR}/keys/1234abcd")), "{table}");
+}
+
+#[test]
+fn bad_key_policy_directories_are_errors() {
+    let dump = format!("{DIR}/account.json");
+    let policy = std::fs::read_to_string(format!("{DIR}/key-policy.json")).unwrap();
+    let run =
+        |dir: &Path| kmsproof(&["who-can", "--authorization-details", &dump, "--key-policy", dir.to_str().unwrap()]);
+    // A file that is not JSON, a name that is no key id, a bad KeyArn: every one reported.
+    let d = scratch("bad-keys");
+    std::fs::write(d.join("README.md"), "keys").unwrap();
+    std::fs::write(d.join("finance.json"), &policy).unwrap();
+    std::fs::write(d.join("k.json"), "{\"KeyArn\": \"arn:aws:s3:::b\",\n \"Policy\": {}}").unwrap();
+    let (code, _, err) = run(&d);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("README.md: error: not a .json file"), "{err}");
+    assert!(err.contains("finance.json: error: cannot tell which key") && err.contains("KEY-ID.json"), "{err}");
+    assert!(err.contains("k.json:1:12: error: at KeyArn: \"arn:aws:s3:::b\" is not a KMS key ARN"), "{err}");
+    // Two files for one key.
+    let d = scratch("dup-keys");
+    std::fs::write(d.join("1234abcd-12ab-34cd-56ef-1234567890ab.json"), &policy).unwrap();
+    let wrapped = serde_json::json!({"KeyArn": KEY, "Policy": policy}).to_string();
+    std::fs::write(d.join("same.json"), wrapped).unwrap();
+    let (code, _, err) = run(&d);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("same.json: error: key") && err.contains("is already given by"), "{err}");
+    // KeyArn inside a policy document, and an empty directory.
+    let d = scratch("inline-keyarn");
+    let inside = policy.replacen('{', &format!("{{\"KeyArn\": \"{KEY}\","), 1);
+    std::fs::write(d.join("x.json"), inside).unwrap();
+    let (code, _, err) = run(&d);
+    assert!(code == 2 && err.contains("goes beside \"Policy\""), "{err}");
+    let (code, _, err) = run(&scratch("empty-keys"));
+    assert!(code == 2 && err.contains("holds no .json file"), "{err}");
+}

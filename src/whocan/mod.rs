@@ -8,6 +8,7 @@ pub mod edges;
 pub mod gaad;
 pub mod graph;
 pub mod hop;
+pub mod keys;
 pub mod kms;
 pub mod output;
 
