@@ -330,3 +330,98 @@ fn bad_key_policy_directories_are_errors() {
     let (code, _, err) = run(&scratch("empty-keys"));
     assert!(code == 2 && err.contains("holds no .json file"), "{err}");
 }
+
+/// A dump of `extra` roles (name, trust statement, inline policy statements, instance
+/// profile) and users (name, inline statements), in account A.
+fn dump_of(
+    roles: &[(&str, serde_json::Value, serde_json::Value, bool)],
+    users: &[(&str, serde_json::Value)],
+) -> Account {
+    use serde_json::json;
+    let doc = |st: &serde_json::Value| json!({"Version": "2012-10-17", "Statement": st});
+    let roles: Vec<_> = roles
+        .iter()
+        .map(|(n, trust, pol, profile)| {
+            json!({"RoleName": n, "Arn": role(n), "AssumeRolePolicyDocument": doc(&json!([trust])),
+                "InstanceProfileList": if *profile { json!([{"InstanceProfileName": n}]) } else { json!([]) },
+                "RolePolicyList": [{"PolicyName": "p", "PolicyDocument": doc(pol)}]})
+        })
+        .collect();
+    let users: Vec<_> = users
+        .iter()
+        .map(|(n, pol)| json!({"UserName": n, "Arn": user(n), "UserPolicyList": [{"PolicyName": "p", "PolicyDocument": doc(pol)}]}))
+        .collect();
+    let text = json!({"UserDetailList": users, "RoleDetailList": roles}).to_string();
+    parse_account(&text, "dump.json").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `iam:PassRole` to a service whose trust statement has conditions (the service's own
+/// request, e.g. `aws:SourceAccount`): undecided, never claimed; refuted when the caller
+/// cannot pass the role; decided when the trust statement has no condition.
+#[test]
+fn pass_role_trust_conditions_are_undecided_not_claimed() {
+    use serde_json::json;
+    let decrypt = json!([{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}]);
+    let lambda = |cond: Option<serde_json::Value>| {
+        let mut t =
+            json!({"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"});
+        if let Some(c) = cond {
+            t["Condition"] = c;
+        }
+        t
+    };
+    let source = json!({"StringEquals": {"aws:SourceAccount": A}});
+    let passer = |r: &str| {
+        json!([{"Effect": "Allow", "Action": "iam:PassRole", "Resource": role(r)},
+               {"Effect": "Allow", "Action": ["lambda:CreateFunction", "lambda:InvokeFunction"], "Resource": "*"}])
+    };
+    let a = dump_of(
+        &[("Guarded", lambda(Some(source)), decrypt.clone(), false), ("Open", lambda(None), decrypt.clone(), false)],
+        &[
+            ("p-guarded", passer("Guarded")),
+            ("p-open", passer("Open")),
+            ("p-none", json!([{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}])),
+        ],
+    );
+    let b = analyse(&[a], &[], &key("key-policy.json"), &options(true)).unwrap();
+    assert_path(&b, &user("p-open"), &["can", "iam:PassRole to lambda.amazonaws.com"]);
+    let got = path(&b, &user("p-guarded"));
+    assert!(
+        got[0].starts_with("unknown:")
+            && got[0].contains("StringEquals aws:SourceAccount")
+            && got[0].contains("its conditions"),
+        "{got:?}"
+    );
+    assert_path(&b, &user("p-none"), &["cannot"]);
+}
+
+/// Web-identity and SAML providers a trust policy admits are class nodes, undecided (the
+/// provider's claims are outside the encoding) when the role can reach the key, and
+/// proved unable when the role is.
+#[test]
+fn federated_providers_are_classes_never_claimed() {
+    use serde_json::json;
+    let github = "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com";
+    let oidc = json!({"Effect": "Allow", "Principal": {"Federated": github}, "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringLike": {"token.actions.githubusercontent.com:sub": "repo:org/app:*"},
+                      "StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}});
+    let saml = json!({"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::111122223333:saml-provider/Corp"},
+        "Action": "sts:AssumeRoleWithSAML", "Condition": {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}}});
+    let decrypt = json!([{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}]);
+    let nothing = json!([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]);
+    let a = dump_of(&[("Deploy", oidc, decrypt, false), ("Sso", saml, nothing, false)], &[]);
+    let b = analyse(&[a], &[], &key("key-policy.json"), &options(true)).unwrap();
+    let gh = format!("identities of provider {github} (sts:AssumeRoleWithWebIdentity)");
+    let got = path(&b, &gh);
+    assert!(got[0].starts_with("unknown:") && got[0].contains("token.actions.githubusercontent.com:sub"), "{got:?}");
+    assert!(got[0].contains("the role's own status: can"), "{got:?}");
+    assert_path(
+        &b,
+        "identities of provider arn:aws:iam::111122223333:saml-provider/Corp (sts:AssumeRoleWithSAML)",
+        &["cannot"],
+    );
+    assert_path(&b, &role("Deploy"), &["can"]);
+    // The closing line counts the provider as undecided.
+    let text = kmsproof::whocan::output::text(&[&b], None);
+    assert!(text.contains("1 undecided"), "{text}");
+}

@@ -30,6 +30,8 @@ pub enum Technique {
     UpdateLoginProfile,
     UpdateAssumeRolePolicy,
     PassRole(&'static str),
+    /// `sts:AssumeRoleWithWebIdentity` / `sts:AssumeRoleWithSAML` (never decided: see `federated`).
+    Federated(&'static str),
 }
 
 impl Technique {
@@ -38,13 +40,14 @@ impl Technique {
             Technique::MemberOf => "member-of".into(),
             Technique::AssumeRole => "sts:AssumeRole".into(),
             Technique::PassRole(service) => format!("iam:PassRole to {service}"),
+            Technique::Federated(call) => call.to_string(),
             t => format!("iam:{t:?}"),
         }
     }
 
     /// Whether the edge changes permissions (an escalation) rather than using them.
     pub fn is_escalation(&self) -> bool {
-        !matches!(self, Technique::MemberOf | Technique::AssumeRole)
+        !matches!(self, Technique::MemberOf | Technique::AssumeRole | Technique::Federated(_))
     }
 }
 
@@ -71,6 +74,9 @@ pub struct Step {
     pub condition: Option<Value>,
     /// The target's trust policy and account, for `sts:AssumeRole`.
     pub trust: Option<(Policy, String)>,
+    /// A side of the edge that is not decided (not modelled): the edge is then undecided
+    /// when every other step is allowed, and refuted when one is refuted.
+    pub unknown: Option<String>,
 }
 
 /// Policies an escalation adds to the acting principal.
@@ -108,7 +114,7 @@ fn assume_step(trust: Policy, account: &str, role_arn: &str) -> Step {
 }
 
 fn step(action: &str, resource: &str) -> Step {
-    Step { action: action.into(), resource: Some(resource.into()), condition: None, trust: None }
+    Step { action: action.into(), resource: Some(resource.into()), condition: None, trust: None, unknown: None }
 }
 
 /// The candidate edges leaving node `n`.
@@ -157,7 +163,9 @@ pub fn candidates(
         let policies = &actor.identity;
         let any = any_identity || actor.is_root();
         out.retain(|c| {
-            any || c.steps.iter().all(|s| s.trust.is_some() || may_allow(policies, &s.action, s.resource.as_deref()))
+            any || c.steps.iter().all(|s| {
+                s.trust.is_some() || s.unknown.is_some() || may_allow(policies, &s.action, s.resource.as_deref())
+            })
         });
     }
     out
@@ -307,7 +315,7 @@ fn passes(
     }
     {
         for (service, runs, profile) in CODE_RUNNERS {
-            if (*profile && !r.instance_profile) || !service_trusted(&r.trust, service) {
+            if (*profile && !r.instance_profile) || service_trust(&r.trust, service) == Trust::No {
                 continue;
             }
             let pass = Step {
@@ -320,7 +328,11 @@ fn passes(
                 resource: None,
                 condition: None,
                 trust: None,
+                unknown: None,
             }));
+            if let Trust::Conditional(why) = service_trust(&r.trust, service) {
+                steps.push(Step { unknown: Some(why), ..step("sts:AssumeRole", &r.arn) });
+            }
             out.push(Candidate {
                 technique: Technique::PassRole(service),
                 detail: format!("pass role {} to {service} and run code as it ({})", r.name, runs.join(", ")),
@@ -427,18 +439,52 @@ fn trust_may_admit(trust: &Policy, actor: &Actor) -> Option<Cover> {
     best
 }
 
-/// Whether the trust policy names the service for `sts:AssumeRole`. Conditions are not
-/// read: a service caller is outside the generic encoding, so this side of a `PassRole`
-/// edge is the one approximated (it may claim an edge the trust policy's conditions close).
-pub fn service_trusted(trust: &Policy, service: &str) -> bool {
-    trust.statements.iter().filter(|s| s.effect == Effect::Allow && action_may_match(&s.action, "sts:AssumeRole")).any(
-        |s| {
-            s.principal.as_ref().is_some_and(|p| {
-                !p.negated
-                    && p.entries.iter().any(|e| {
-                        matches!(e, PrincipalEntry::Service(x) if x == service) || *e == PrincipalEntry::Everyone
-                    })
-            })
-        },
-    )
+/// How a trust policy lets a service assume its role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trust {
+    /// No `Allow` names the service (or `*`) for `sts:AssumeRole`: exact (unconditional
+    /// refutation, whatever the conditions).
+    No,
+    /// An `Allow` without conditions names it, and no `Deny` can cover `sts:AssumeRole`:
+    /// every request of the service is allowed (exact).
+    Yes,
+    /// Otherwise: the service's own request (its `aws:SourceAccount`, `aws:SourceArn`, …)
+    /// is outside the generic encoding, so the trust side is not decided.
+    Conditional(String),
+}
+
+/// Whether the role's trust policy lets `service` call `sts:AssumeRole` on it.
+pub fn service_trust(trust: &Policy, service: &str) -> Trust {
+    let assume = |s: &&crate::policy::Statement| action_may_match(&s.action, "sts:AssumeRole");
+    let names = |s: &&crate::policy::Statement| {
+        s.principal.as_ref().is_some_and(|p| {
+            p.negated
+                || p.entries
+                    .iter()
+                    .any(|e| matches!(e, PrincipalEntry::Service(x) if x == service) || *e == PrincipalEntry::Everyone)
+        })
+    };
+    let allows: Vec<_> =
+        trust.statements.iter().filter(|s| s.effect == Effect::Allow).filter(assume).filter(names).collect();
+    if allows.is_empty() {
+        return Trust::No;
+    }
+    let denies: Vec<_> = trust.statements.iter().filter(|s| s.effect == Effect::Deny).filter(assume).collect();
+    let plain = allows.iter().any(|s| s.conditions.is_empty() && !s.principal.as_ref().is_some_and(|p| p.negated));
+    if plain && denies.is_empty() {
+        return Trust::Yes;
+    }
+    let what = if denies.is_empty() { "its conditions" } else { "a Deny statement" };
+    let tested = |s: &&&crate::policy::Statement| {
+        let keys: Vec<String> = s.conditions.iter().map(|c| format!("{} {}", c.op.canonical(), c.key)).collect();
+        if keys.is_empty() {
+            s.label()
+        } else {
+            format!("{}: {}", s.label(), keys.join(", "))
+        }
+    };
+    let at = allows.iter().chain(&denies).map(|s| tested(&s)).collect::<Vec<_>>().join("; ");
+    Trust::Conditional(format!(
+        "the trust policy lets {service} assume the role only under {what} ({at}), which are not decided: a service's own request is outside the encoding"
+    ))
 }

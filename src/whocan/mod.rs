@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod edges;
+pub mod federated;
 pub mod gaad;
 pub mod graph;
 pub mod hop;
