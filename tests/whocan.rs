@@ -425,3 +425,62 @@ fn federated_providers_are_classes_never_claimed() {
     let text = kmsproof::whocan::output::text(&[&b], None);
     assert!(text.contains("1 undecided"), "{text}");
 }
+
+/// `iam:SetDefaultPolicyVersion`: switching a customer-managed policy attached to the
+/// caller to an existing version gives exactly that version's permissions — its Allows
+/// added, and the default version's statements (a Deny too) gone.
+#[test]
+fn set_default_policy_version_switches_to_an_existing_version() {
+    use serde_json::json;
+    let doc = |st: serde_json::Value| json!({"Version": "2012-10-17", "Statement": st});
+    let pol = |n: &str| format!("arn:aws:iam::{A}:policy/{n}");
+    let set_default = |n: &str| json!({"Effect": "Allow", "Action": "iam:SetDefaultPolicyVersion", "Resource": pol(n)});
+    let decrypt = json!({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"});
+    let s3 = json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"});
+    let managed = |n: &str, default: serde_json::Value, other: serde_json::Value| {
+        json!({"PolicyName": n, "Arn": pol(n), "PolicyVersionList": [
+            {"VersionId": "v2", "IsDefaultVersion": true, "Document": doc(default)},
+            {"VersionId": "v1", "IsDefaultVersion": false, "Document": doc(other)}]})
+    };
+    let deny = json!({"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"});
+    let policies = json!([
+        // Version v1 allowed Decrypt; v2 (default) does not.
+        managed("Widening", json!([s3, set_default("Widening")]), json!([decrypt])),
+        // v1 allows nothing more.
+        managed("Same", json!([s3, set_default("Same")]), json!([s3])),
+        // v2 denies Decrypt (which the user's inline policy allows); v1 does not.
+        managed("Denying", json!([deny, set_default("Denying")]), json!([s3])),
+        // Decrypt in v1, but the user may not switch versions.
+        managed("Locked", json!([s3]), json!([decrypt])),
+    ]);
+    let u = |n: &str, p: &str, inline: serde_json::Value| {
+        json!({"UserName": n, "Arn": user(n), "AttachedManagedPolicies": [{"PolicyName": p, "PolicyArn": pol(p)}],
+               "UserPolicyList": [{"PolicyName": "i", "PolicyDocument": doc(inline)}]})
+    };
+    let users = json!([
+        u("widen", "Widening", json!([s3])),
+        u("same", "Same", json!([s3])),
+        u("undeny", "Denying", json!([decrypt])),
+        u("locked", "Locked", json!([s3])),
+    ]);
+    let text = json!({"UserDetailList": users, "Policies": policies}).to_string();
+    let a = parse_account(&text, "dump.json").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(a.versions[&pol("Widening")][0].0, "v1");
+    let b = analyse(&[a], &[], &key("key-policy.json"), &options(true)).unwrap();
+    assert_path(&b, &user("widen"), &["can", "iam:SetDefaultPolicyVersion"]);
+    assert_path(&b, &user("undeny"), &["can", "iam:SetDefaultPolicyVersion"]);
+    assert_path(&b, &user("same"), &["cannot"]);
+    assert_path(&b, &user("locked"), &["cannot"]);
+    let i = b.graph.node_indices().find(|i| b.graph[*i].label == user("widen")).unwrap();
+    let Status::Can(edges, end) = &b.status[i.index()] else { panic!() };
+    assert_eq!(b.graph[edges[0]].witnesses[0].request["resource"], pol("Widening"));
+    assert!(b.graph[*end].label.ends_with("+ arn:aws:iam::111122223333:policy/Widening version v1"));
+    // Without escalation, nobody of them can (undeny's own Allow is denied by v2).
+    let c =
+        analyse(&[parse_account(&text, "dump.json").unwrap()], &[], &key("key-policy.json"), &options(false)).unwrap();
+    assert_path(&c, &user("undeny"), &["cannot"]);
+    // A non-default version that does not parse is a positioned error.
+    let bad = text.replace("\"VersionId\":\"v1\"", "\"VersionIdx\":\"v1\"");
+    let e = parse_account(&bad, "dump.json").unwrap_err().to_string();
+    assert!(e.contains("PolicyVersionList[1]") && e.contains("missing \"VersionId\""), "{e}");
+}

@@ -24,6 +24,7 @@ pub enum Technique {
     PutRolePolicy,
     AttachRolePolicy,
     CreatePolicyVersion,
+    SetDefaultPolicyVersion,
     AddUserToGroup,
     CreateAccessKey,
     CreateLoginProfile,
@@ -79,11 +80,33 @@ pub struct Step {
     pub unknown: Option<String>,
 }
 
-/// Policies an escalation adds to the acting principal.
+/// Policies an escalation adds to the acting principal (and the one it replaces).
 #[derive(Debug, Clone)]
 pub struct Added {
     pub name: String,
     pub policies: Vec<Policy>,
+    /// The `source` of a policy these replace wherever the actor holds it (identity
+    /// policies and boundary): the default version `iam:SetDefaultPolicyVersion` switches off.
+    pub replaces: Option<String>,
+}
+
+impl Added {
+    /// The actor with these policies: the replaced one removed, the new ones added (a
+    /// replaced boundary becomes the new version, as a boundary).
+    pub fn apply(&self, actor: &mut Actor) {
+        if let Some(old) = &self.replaces {
+            actor.identity.retain(|p| &*p.source != old.as_str());
+            if actor.boundary.as_ref().is_some_and(|b| &*b.source == old.as_str()) {
+                actor.boundary = self.policies.first().map(|p| {
+                    let mut b = p.clone();
+                    b.kind = crate::policy::PolicyKind::Boundary;
+                    b
+                });
+                return;
+            }
+        }
+        actor.identity.extend(self.policies.iter().cloned());
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -180,7 +203,7 @@ fn escalations(
     may: &dyn Fn(&str, Option<&str>) -> bool,
     out: &mut Vec<Candidate>,
 ) {
-    let any = Added { name: "any policy".into(), policies: vec![super::kms::allow_all()] };
+    let any = Added { name: "any policy".into(), policies: vec![super::kms::allow_all()], replaces: None };
     let admin = || Some(json!({"ArnEquals": {"iam:PolicyARN": ADMIN_POLICY}}));
     let to_any = |technique, detail: String, steps| Candidate {
         technique,
@@ -227,7 +250,7 @@ fn escalations(
             out.push(Candidate {
                 technique: Technique::AddUserToGroup,
                 detail: format!("add itself to group {}", grp.name),
-                target: Target::Escalated(Added { name, policies: a.group_policies(grp) }),
+                target: Target::Escalated(Added { name, policies: a.group_policies(grp), replaces: None }),
                 steps: vec![step("iam:AddUserToGroup", &grp.arn)],
             });
         }
@@ -248,6 +271,9 @@ fn escalations(
         }
         versioned.extend(&r.attached);
     }
+    let boundary = a.users.iter().find(|u| u.arn == base).and_then(|u| u.boundary.as_ref());
+    let boundary = boundary.or_else(|| a.roles.iter().find(|r| r.arn == base).and_then(|r| r.boundary.as_ref()));
+    set_default_versions(a, node, versioned.iter().copied().chain(boundary), may, out);
     if self_any {
         let own = format!(":{}:", a.id);
         for p in versioned.into_iter().filter(|p| p.contains(&own)) {
@@ -295,6 +321,44 @@ fn escalations(
             steps: vec![step("iam:UpdateAssumeRolePolicy", &r.arn), assume],
         });
         passes(r, index, may, out);
+    }
+}
+
+/// `iam:SetDefaultPolicyVersion` on a customer-managed policy attached to the actor (or
+/// its boundary): the actor with that existing version in force instead of the default —
+/// the exact documents of the dump's `PolicyVersionList`. One switch per policy on a path
+/// (a second switch of the same policy is the same as switching to that version at once).
+fn set_default_versions<'a>(
+    a: &Account,
+    node: &Node,
+    policies: impl Iterator<Item = &'a String>,
+    may: &dyn Fn(&str, Option<&str>) -> bool,
+    out: &mut Vec<Candidate>,
+) {
+    let own = format!(":{}:", a.id);
+    let mut seen = std::collections::BTreeSet::new();
+    for p in policies.filter(|p| p.contains(&own)) {
+        let (Some(versions), Some(default)) = (a.versions.get(p), a.managed.get(p)) else { continue };
+        let prefix = format!("{p} version ");
+        if !seen.insert(p.clone()) || node.added.iter().any(|x| x.starts_with(&prefix)) {
+            continue;
+        }
+        if !may("iam:SetDefaultPolicyVersion", Some(p)) {
+            continue;
+        }
+        for (id, doc) in versions {
+            let added = Added {
+                name: format!("{prefix}{id}"),
+                policies: vec![doc.clone()],
+                replaces: Some(default.source.to_string()),
+            };
+            out.push(Candidate {
+                technique: Technique::SetDefaultPolicyVersion,
+                detail: format!("make its existing version {id} of {p} the default"),
+                target: Target::Escalated(added),
+                steps: vec![step("iam:SetDefaultPolicyVersion", p)],
+            });
+        }
     }
 }
 

@@ -320,7 +320,7 @@ impl Builder<'_> {
         let mut set = self.graph[n].added.clone();
         set.insert(added.name.clone());
         let mut actor = self.graph[n].actor.clone().expect("actor");
-        actor.identity.extend(added.policies.iter().cloned());
+        added.apply(&mut actor);
         let label = format!("{} + {}", self.graph[base].label, set.iter().cloned().collect::<Vec<_>>().join(" + "));
         let i = self.add(label, NodeKind::Escalated, Some(actor));
         self.graph[i].base = Some(base);
