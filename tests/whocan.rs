@@ -388,8 +388,8 @@ fn pass_role_trust_conditions_are_undecided_not_claimed() {
     let got = path(&b, &user("p-guarded"));
     assert!(
         got[0].starts_with("unknown:")
-            && got[0].contains("StringEquals aws:SourceAccount")
-            && got[0].contains("its conditions"),
+            && got[0].contains("aws:SourceAccount")
+            && got[0].contains("only with some request contexts"),
         "{got:?}"
     );
     assert_path(&b, &user("p-none"), &["cannot"]);

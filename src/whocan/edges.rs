@@ -75,9 +75,9 @@ pub struct Step {
     pub condition: Option<Value>,
     /// The target's trust policy and account, for `sts:AssumeRole`.
     pub trust: Option<(Policy, String)>,
-    /// A side of the edge that is not decided (not modelled): the edge is then undecided
-    /// when every other step is allowed, and refuted when one is refuted.
-    pub unknown: Option<String>,
+    /// Instead of the caller's request: the service's own `sts:AssumeRole` on the role,
+    /// against this trust policy ([`super::service`]).
+    pub service: Option<(Policy, &'static str)>,
 }
 
 /// Policies an escalation adds to the acting principal (and the one it replaces).
@@ -137,7 +137,7 @@ fn assume_step(trust: Policy, account: &str, role_arn: &str) -> Step {
 }
 
 fn step(action: &str, resource: &str) -> Step {
-    Step { action: action.into(), resource: Some(resource.into()), condition: None, trust: None, unknown: None }
+    Step { action: action.into(), resource: Some(resource.into()), condition: None, trust: None, service: None }
 }
 
 /// The candidate edges leaving node `n`.
@@ -187,7 +187,7 @@ pub fn candidates(
         let any = any_identity || actor.is_root();
         out.retain(|c| {
             any || c.steps.iter().all(|s| {
-                s.trust.is_some() || s.unknown.is_some() || may_allow(policies, &s.action, s.resource.as_deref())
+                s.trust.is_some() || s.service.is_some() || may_allow(policies, &s.action, s.resource.as_deref())
             })
         });
     }
@@ -379,7 +379,7 @@ fn passes(
     }
     {
         for (service, runs, profile) in CODE_RUNNERS {
-            if (*profile && !r.instance_profile) || service_trust(&r.trust, service) == Trust::No {
+            if (*profile && !r.instance_profile) || !service_may_trust(&r.trust, service) {
                 continue;
             }
             let pass = Step {
@@ -392,11 +392,9 @@ fn passes(
                 resource: None,
                 condition: None,
                 trust: None,
-                unknown: None,
+                service: None,
             }));
-            if let Trust::Conditional(why) = service_trust(&r.trust, service) {
-                steps.push(Step { unknown: Some(why), ..step("sts:AssumeRole", &r.arn) });
-            }
+            steps.push(Step { service: Some((r.trust.clone(), *service)), ..step("sts:AssumeRole", &r.arn) });
             out.push(Candidate {
                 technique: Technique::PassRole(service),
                 detail: format!("pass role {} to {service} and run code as it ({})", r.name, runs.join(", ")),
@@ -503,52 +501,18 @@ fn trust_may_admit(trust: &Policy, actor: &Actor) -> Option<Cover> {
     best
 }
 
-/// How a trust policy lets a service assume its role.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Trust {
-    /// No `Allow` names the service (or `*`) for `sts:AssumeRole`: exact (unconditional
-    /// refutation, whatever the conditions).
-    No,
-    /// An `Allow` without conditions names it, and no `Deny` can cover `sts:AssumeRole`:
-    /// every request of the service is allowed (exact).
-    Yes,
-    /// Otherwise: the service's own request (its `aws:SourceAccount`, `aws:SourceArn`, …)
-    /// is outside the generic encoding, so the trust side is not decided.
-    Conditional(String),
-}
-
-/// Whether the role's trust policy lets `service` call `sts:AssumeRole` on it.
-pub fn service_trust(trust: &Policy, service: &str) -> Trust {
-    let assume = |s: &&crate::policy::Statement| action_may_match(&s.action, "sts:AssumeRole");
-    let names = |s: &&crate::policy::Statement| {
-        s.principal.as_ref().is_some_and(|p| {
-            p.negated
-                || p.entries
-                    .iter()
-                    .any(|e| matches!(e, PrincipalEntry::Service(x) if x == service) || *e == PrincipalEntry::Everyone)
-        })
-    };
-    let allows: Vec<_> =
-        trust.statements.iter().filter(|s| s.effect == Effect::Allow).filter(assume).filter(names).collect();
-    if allows.is_empty() {
-        return Trust::No;
-    }
-    let denies: Vec<_> = trust.statements.iter().filter(|s| s.effect == Effect::Deny).filter(assume).collect();
-    let plain = allows.iter().any(|s| s.conditions.is_empty() && !s.principal.as_ref().is_some_and(|p| p.negated));
-    if plain && denies.is_empty() {
-        return Trust::Yes;
-    }
-    let what = if denies.is_empty() { "its conditions" } else { "a Deny statement" };
-    let tested = |s: &&&crate::policy::Statement| {
-        let keys: Vec<String> = s.conditions.iter().map(|c| format!("{} {}", c.op.canonical(), c.key)).collect();
-        if keys.is_empty() {
-            s.label()
-        } else {
-            format!("{}: {}", s.label(), keys.join(", "))
-        }
-    };
-    let at = allows.iter().chain(&denies).map(|s| tested(&s)).collect::<Vec<_>>().join("; ");
-    Trust::Conditional(format!(
-        "the trust policy lets {service} assume the role only under {what} ({at}), which are not decided: a service's own request is outside the encoding"
-    ))
+/// Whether some `Allow` of the trust policy can name `service` (or `*`, or `NotPrincipal`)
+/// for `sts:AssumeRole`: when none can, no request of the service is allowed (the sound
+/// pre-selection); otherwise Z3 decides with the conditions ([`super::service`]).
+pub fn service_may_trust(trust: &Policy, service: &str) -> bool {
+    trust.statements.iter().filter(|s| s.effect == Effect::Allow && action_may_match(&s.action, "sts:AssumeRole")).any(
+        |s| {
+            s.principal.as_ref().is_some_and(|p| {
+                p.negated
+                    || p.entries.iter().any(|e| {
+                        matches!(e, PrincipalEntry::Service(x) if x == service) || *e == PrincipalEntry::Everyone
+                    })
+            })
+        },
+    )
 }

@@ -276,8 +276,13 @@ impl Builder<'_> {
         let mut witnesses = Vec::new();
         let mut pending = None;
         for step in steps {
-            if let Some(why) = &step.unknown {
-                pending = Some(why.clone());
+            if let Some((trust, service)) = &step.service {
+                let role = step.resource.as_deref().unwrap_or_default();
+                match super::service::decide(trust, role, service, self.opts.limits)? {
+                    super::service::ServiceTrust::Yes(w) => witnesses.push(w),
+                    super::service::ServiceTrust::No => return Ok(Err(None)),
+                    super::service::ServiceTrust::Unknown(why) => pending = Some(why),
+                }
                 continue;
             }
             let q = super::hop::Ask {

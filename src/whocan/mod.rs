@@ -12,5 +12,6 @@ pub mod hop;
 pub mod keys;
 pub mod kms;
 pub mod output;
+pub mod service;
 
 pub use graph::{analyse, Analysis, Options, Status};
