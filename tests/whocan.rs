@@ -484,3 +484,19 @@ fn set_default_policy_version_switches_to_an_existing_version() {
     let e = parse_account(&bad, "dump.json").unwrap_err().to_string();
     assert!(e.contains("PolicyVersionList[1]") && e.contains("missing \"VersionId\""), "{e}");
 }
+
+/// Parser warnings on the dump's policies (an unknown `aws:` key in a trust policy) are
+/// shown, with the position in the dump, never dropped.
+#[test]
+fn dump_policy_warnings_are_shown() {
+    let d = scratch("warnings");
+    let dump = d.join("dump.json");
+    let text = r#"{"RoleDetailList": [{"RoleName": "R", "Arn": "arn:aws:iam::111122223333:role/R",
+ "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+   "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "sts:AssumeRole",
+   "Condition": {"StringEquals": {"aws:SourceAcount": "111122223333"}}}]}}]}"#;
+    std::fs::write(&dump, text).unwrap();
+    let kp = format!("{DIR}/key-policy.json");
+    let (_, _, err) = kmsproof(&["who-can", "--authorization-details", dump.to_str().unwrap(), "--key-policy", &kp]);
+    assert!(err.contains("dump.json:4:") && err.contains("unknown condition key \"aws:SourceAcount\""), "{err}");
+}

@@ -104,6 +104,11 @@ impl WhoCanArgs {
             .iter()
             .filter_map(|p| keep(&mut errors, read_source(p).and_then(|(text, label)| parse_account(&text, &label))))
             .collect();
+        for a in &accounts {
+            for w in a.policies().flat_map(|p| &p.warnings) {
+                eprintln!("{w}");
+            }
+        }
         let scps: Vec<Policy> =
             self.scps.iter().filter_map(|p| keep(&mut errors, load_policy(p, PolicyKind::Scp))).collect();
         let grants: Vec<_> = self.grants.iter().filter_map(|p| keep(&mut errors, load_grants(p))).flatten().collect();

@@ -59,6 +59,16 @@ pub struct Role {
 }
 
 impl Account {
+    /// Every policy document of the dump (inline, trust, managed and their other versions),
+    /// so their parser warnings (an unknown `aws:` key, say) can be shown.
+    pub fn policies(&self) -> impl Iterator<Item = &Policy> + '_ {
+        let users = self.users.iter().flat_map(|u| &u.inline);
+        let groups = self.groups.iter().flat_map(|g| &g.inline);
+        let roles = self.roles.iter().flat_map(|r| std::iter::once(&r.trust).chain(&r.inline));
+        let versions = self.versions.values().flatten().map(|(_, p)| p);
+        users.chain(groups).chain(roles).chain(self.managed.values()).chain(versions)
+    }
+
     /// The policies attached to `names` (managed policy ARNs), in order.
     pub fn managed_policies<'a>(&'a self, arns: &'a [String]) -> impl Iterator<Item = &'a Policy> + 'a {
         arns.iter().filter_map(|a| self.managed.get(a))
