@@ -500,3 +500,17 @@ fn dump_policy_warnings_are_shown() {
     let (_, _, err) = kmsproof(&["who-can", "--authorization-details", dump.to_str().unwrap(), "--key-policy", &kp]);
     assert!(err.contains("dump.json:4:") && err.contains("unknown condition key \"aws:SourceAcount\""), "{err}");
 }
+
+/// A file's own `KeyArn` must agree with the ARN the command line gives.
+#[test]
+fn key_arn_of_the_file_and_of_the_command_line_agree() {
+    let dump = format!("{DIR}/account.json");
+    let file = format!("{DIR}/keys/finance-key.json");
+    let other = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let (code, _, err) =
+        kmsproof(&["who-can", "--authorization-details", &dump, "--key-policy", &file, "--key-arn", other]);
+    assert!(code == 2 && err.contains("finance-key.json:2:") && err.contains("but --key-arn gives"), "{err}");
+    let (code, _, err) =
+        kmsproof(&["who-can", "--authorization-details", &dump, "--key-policy", &format!("{other}={file}")]);
+    assert!(code == 2 && err.contains("but ARN=FILE gives"), "{err}");
+}

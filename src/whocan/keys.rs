@@ -45,11 +45,11 @@ pub fn load_keys(specs: &[String], key_arn: Option<&str>) -> Result<Vec<KeySourc
             let (files, bad) = dir_files(&path);
             errors.extend(bad);
             for f in files {
-                push(&mut out, &mut errors, read_key(&f, None, None, true));
+                push(&mut out, &mut errors, read_key(&f, None, true));
             }
         } else {
-            let fallback = arn.as_deref().map(|a| (a, "given as ARN=FILE")).or(key_arn.map(|a| (a, "--key-arn")));
-            push(&mut out, &mut errors, read_key(&path, fallback, arn.as_deref(), false));
+            let fallback = arn.as_deref().map(|a| (a, "ARN=FILE")).or(key_arn.map(|a| (a, "--key-arn")));
+            push(&mut out, &mut errors, read_key(&path, fallback, false));
         }
     }
     if errors.is_empty() {
@@ -147,15 +147,10 @@ fn named_arn(doc: &Json, sink: &mut Sink) -> Option<String> {
     }
 }
 
-/// Reads one key-policy file. `fallback` is the ARN given on the command line (and where);
-/// `given` the `ARN=` part, which must agree with the file's own `KeyArn`. In a directory
+/// Reads one key-policy file. `fallback` is the ARN given on the command line (and which
+/// flag gave it), which must agree with the file's own `KeyArn`. In a directory
 /// (`in_dir`), a file without `KeyArn` must be named after its key id.
-fn read_key(
-    path: &Path,
-    fallback: Option<(&str, &str)>,
-    given: Option<&str>,
-    in_dir: bool,
-) -> Result<KeySource, Error> {
+fn read_key(path: &Path, fallback: Option<(&str, &str)>, in_dir: bool) -> Result<KeySource, Error> {
     let (text, label) = crate::load::read_source(path)?;
     let mut sink = Sink::new(&label);
     let doc = sink.document(&text)?;
@@ -163,10 +158,11 @@ fn read_key(
     if sink.has_errors() {
         return Err(Error::Invalid(sink.items));
     }
-    if let (Some(n), Some(g)) = (&named, given) {
+    if let (Some(n), Some(g)) = (&named, fallback.map(|f| f.0)) {
         if n != g {
             let pos = doc.get("KeyArn").or_else(|| doc.get("KeyMetadata")).map_or(doc.pos, |v| v.pos);
-            sink.error(pos, "KeyArn", format!("the file is for key {n}, but the command line gives {g}"));
+            let flag = fallback.map_or("the command line", |f| f.1);
+            sink.error(pos, "KeyArn", format!("the file is for key {n}, but {flag} gives {g}"));
             return Err(Error::Invalid(sink.items));
         }
     }
