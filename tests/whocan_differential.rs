@@ -241,3 +241,100 @@ fn who_can_equals_brute_force_on_random_dumps() {
     // The random dumps exercise both answers.
     assert!(cans > total / 10 && cans < total * 9 / 10, "{cans} of {total} can");
 }
+
+/// A random trust statement about services: principal, action, effect and a condition on
+/// what a service's request may carry (`aws:SourceAccount`, `aws:SourceArn`).
+fn service_trust_statement(rng: &mut Rng) -> Value {
+    let principal = match rng.below(5) {
+        0 | 1 => json!({"Service": "lambda.amazonaws.com"}),
+        2 => json!({"Service": "ec2.amazonaws.com"}),
+        3 => json!("*"),
+        _ => json!({"Service": ["ec2.amazonaws.com", "lambda.amazonaws.com"]}),
+    };
+    let action = ["sts:AssumeRole", "sts:*", "s3:GetObject"][rng.below(3)];
+    let effect = if rng.below(4) == 0 { "Deny" } else { "Allow" };
+    let mut st = json!({"Effect": effect, "Principal": principal, "Action": action});
+    let fa = format!("arn:aws:lambda:us-east-1:{A}:function:*");
+    let cond = match rng.below(6) {
+        0 => Some(json!({"StringEquals": {"aws:SourceAccount": A}})),
+        1 => Some(json!({"StringNotEquals": {"aws:SourceAccount": A}})),
+        2 => Some(json!({"ArnLike": {"aws:SourceArn": fa}})),
+        3 => {
+            let present = ["true", "false"][rng.below(2)];
+            Some(json!({"Null": {"aws:SourceAccount": present}}))
+        }
+        _ => None,
+    };
+    if let Some(c) = cond {
+        st["Condition"] = c;
+    }
+    st
+}
+
+/// The service side of `iam:PassRole` (`whocan::service::decide`, Z3 on the generic
+/// encoding with service callers) against brute force: every combination of the context
+/// values the statements test (and their absence), each request decided by the evaluator.
+/// No request allowed ⇔ `No`; every one ⇔ `Yes`; some ⇔ undecided.
+#[test]
+fn service_trust_equals_brute_force() {
+    use kmsproof::eval::{match_statement, Match};
+    use kmsproof::whocan::service::{decide, ServiceTrust};
+    let mut rng = Rng(0x5e41ce);
+    let role_arn = format!("arn:aws:iam::{A}:role/svc");
+    let accounts = [None, Some(A.to_string()), Some("444455556666".to_string())];
+    let arns = [
+        None,
+        Some(format!("arn:aws:lambda:us-east-1:{A}:function:f")),
+        Some("arn:aws:lambda:us-east-1:444455556666:function:f".to_string()),
+    ];
+    let mut seen = [0usize; 3];
+    for round in 0..60 {
+        let n = 1 + rng.below(3);
+        let text = doc((0..n).map(|_| service_trust_statement(&mut rng)).collect()).to_string();
+        let trust = kmsproof::whocan::gaad::trust_from_text(&text, "trust", &role_arn).unwrap();
+        for service in ["lambda.amazonaws.com", "ec2.amazonaws.com"] {
+            let (mut allowed, mut refused) = (false, false);
+            for a in &accounts {
+                for arn in &arns {
+                    let mut context = serde_json::Map::new();
+                    if let Some(a) = a {
+                        context.insert("aws:SourceAccount".into(), json!(a));
+                    }
+                    if let Some(arn) = arn {
+                        context.insert("aws:SourceArn".into(), json!(arn));
+                    }
+                    let r = json!({"principal": service, "action": "sts:AssumeRole", "resource": role_arn, "context": context});
+                    let req = Request::parse_generic(&r.to_string(), "r").unwrap();
+                    let applies = |effect: kmsproof::policy::Effect| {
+                        trust
+                            .statements
+                            .iter()
+                            .any(|s| s.effect == effect && matches!(match_statement(s, &req), Match::Applies { .. }))
+                    };
+                    let ok = !applies(kmsproof::policy::Effect::Deny) && applies(kmsproof::policy::Effect::Allow);
+                    allowed |= ok;
+                    refused |= !ok;
+                }
+            }
+            let got = decide(&trust, &role_arn, service, Limits::default()).unwrap_or_else(|e| panic!("{e}"));
+            let want = match (allowed, refused) {
+                (false, _) => 0,
+                (true, false) => 1,
+                (true, true) => 2,
+            };
+            let have = match &got {
+                ServiceTrust::No => 0,
+                ServiceTrust::Yes(_) => 1,
+                ServiceTrust::Unknown(why) => {
+                    assert!(why.contains("only with some request contexts"), "round {round}: {why}\n{text}");
+                    2
+                }
+            };
+            assert_eq!(have, want, "round {round}, {service}: {got:?}\n{text}");
+            seen[want] += 1;
+        }
+    }
+    eprintln!("service trust vs brute force: {seen:?} (no, yes, depends)");
+    // Each outcome occurs (the generator is not degenerate).
+    assert!(seen.iter().all(|n| *n > 3), "{seen:?}");
+}
