@@ -645,4 +645,7 @@ fn who_can_finding_with_account_dumps() {
     let o = run(&["--authorization-details", "corpus/who-can/key-policy.json", files[0]], None);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("get-account-authorization-details"));
+    // The HTML report shows the path.
+    let html = out(&run(&["--format", "html", "--authorization-details", dump, files[0]], None));
+    assert!(html.contains("Who-can path") && html.contains("sts:AssumeRole → arn:aws:iam::111122223333:role/Hop1"));
 }
