@@ -147,8 +147,8 @@ impl AuditArgs {
             let (text, label) = crate::load::read_source(p).map_err(|e| e.to_string())?;
             accounts.push(crate::whocan::gaad::parse_account(&text, &label).map_err(|e| e.to_string())?);
         }
-        let needs_dumps = super::checks::CHECKS.iter().filter(|c| c.scope == super::checks::Scope::Account);
-        if let Some(c) = needs_dumps.filter(|c| self.checks.is_some() && checks.contains(&c.id)).next() {
+        let mut needs_dumps = super::checks::CHECKS.iter().filter(|c| c.scope == super::checks::Scope::Account);
+        if let Some(c) = needs_dumps.find(|c| self.checks.is_some() && checks.contains(&c.id)) {
             if accounts.is_empty() {
                 return Err(format!("--checks {}: the check needs account dumps (--authorization-details FILE)", c.id));
             }

@@ -22,8 +22,11 @@ pub struct Account {
     pub managed: BTreeMap<String, Policy>,
     /// The other versions of each managed policy (`PolicyVersionList`), by ARN: (version
     /// id, document), for `iam:SetDefaultPolicyVersion`.
-    pub versions: BTreeMap<String, Vec<(String, Policy)>>,
+    pub versions: BTreeMap<String, Versions>,
 }
+
+/// A managed policy's non-default versions: (version id, document).
+pub type Versions = Vec<(String, Policy)>;
 
 #[derive(Debug, Clone)]
 pub struct User {
@@ -400,8 +403,7 @@ impl Reader<'_> {
         })
     }
 
-    #[allow(clippy::type_complexity)]
-    fn managed(&mut self, doc: &Json) -> (BTreeMap<String, Policy>, BTreeMap<String, Vec<(String, Policy)>>) {
+    fn managed(&mut self, doc: &Json) -> (BTreeMap<String, Policy>, BTreeMap<String, Versions>) {
         let mut out = BTreeMap::new();
         let mut versions = BTreeMap::new();
         let items = self.list(doc, "Policies", |r, item, path| r.managed_one(item, path));
@@ -415,7 +417,7 @@ impl Reader<'_> {
     }
 
     /// The non-default versions of a managed policy, each read as the default is.
-    fn other_versions(&mut self, versions: &[Json], default: usize, path: &str, name: &str) -> Vec<(String, Policy)> {
+    fn other_versions(&mut self, versions: &[Json], default: usize, path: &str, name: &str) -> Versions {
         let mut out = Vec::new();
         for (j, v) in versions.iter().enumerate().filter(|(j, _)| *j != default) {
             let at = format!("{path}.PolicyVersionList[{j}]");
@@ -432,7 +434,7 @@ impl Reader<'_> {
         out
     }
 
-    fn managed_one(&mut self, item: &Json, path: &str) -> Option<(String, Policy, Vec<(String, Policy)>)> {
+    fn managed_one(&mut self, item: &Json, path: &str) -> Option<(String, Policy, Versions)> {
         let arn = self.arn(item, path, "policy")?;
         let name = self.text(item, path, "PolicyName").unwrap_or_default();
         let Some(Kind::Array(versions)) = item.get("PolicyVersionList").map(|v| &v.kind) else {
