@@ -514,3 +514,29 @@ fn key_arn_of_the_file_and_of_the_command_line_agree() {
         kmsproof(&["who-can", "--authorization-details", &dump, "--key-policy", &format!("{other}={file}")]);
     assert!(code == 2 && err.contains("but ARN=FILE gives"), "{err}");
 }
+
+/// A path that needs the same policy switched twice (P to p1, which may switch Q; Q to q1,
+/// which drops Q's Deny and may switch P; P to p2, which decrypts) is undecided, never
+/// `cannot`: a second switch after another escalation is not modelled.
+#[test]
+fn switching_a_policy_twice_is_undecided_not_cannot() {
+    use serde_json::json;
+    let doc = |st: serde_json::Value| json!({"Version": "2012-10-17", "Statement": st});
+    let pol = |n: &str| format!("arn:aws:iam::{A}:policy/{n}");
+    let set_default = |n: &str| json!({"Effect": "Allow", "Action": "iam:SetDefaultPolicyVersion", "Resource": pol(n)});
+    let version = |id: &str, default: bool, st: serde_json::Value| json!({"VersionId": id, "IsDefaultVersion": default, "Document": doc(st)});
+    let p = json!({"PolicyName": "P", "Arn": pol("P"), "PolicyVersionList": [
+        version("pA", true, json!([set_default("P")])),
+        version("p1", false, json!([set_default("Q")])),
+        version("p2", false, json!([{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}]))]});
+    let q = json!({"PolicyName": "Q", "Arn": pol("Q"), "PolicyVersionList": [
+        version("qA", true, json!([{"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"}])),
+        version("q1", false, json!([set_default("P")]))]});
+    let u = json!({"UserName": "twice", "Arn": user("twice"), "AttachedManagedPolicies": [
+        {"PolicyName": "P", "PolicyArn": pol("P")}, {"PolicyName": "Q", "PolicyArn": pol("Q")}]});
+    let text = json!({"UserDetailList": [u], "Policies": [p, q]}).to_string();
+    let a = parse_account(&text, "dump.json").unwrap_or_else(|e| panic!("{e}"));
+    let b = analyse(&[a], &[], &key("key-policy.json"), &options(true)).unwrap();
+    let got = path(&b, &user("twice"));
+    assert!(got[0].starts_with("unknown:") && got[0].contains("again"), "{got:?}");
+}

@@ -78,6 +78,9 @@ pub struct Step {
     /// Instead of the caller's request: the service's own `sts:AssumeRole` on the role,
     /// against this trust policy ([`super::service`]).
     pub service: Option<(Policy, &'static str)>,
+    /// A side of the edge that is not modelled: the edge is then undecided when every
+    /// other step is allowed (refuted when one is refuted), never claimed.
+    pub unknown: Option<String>,
 }
 
 /// Policies an escalation adds to the acting principal (and the one it replaces).
@@ -137,7 +140,14 @@ fn assume_step(trust: Policy, account: &str, role_arn: &str) -> Step {
 }
 
 fn step(action: &str, resource: &str) -> Step {
-    Step { action: action.into(), resource: Some(resource.into()), condition: None, trust: None, service: None }
+    Step {
+        action: action.into(),
+        resource: Some(resource.into()),
+        condition: None,
+        trust: None,
+        service: None,
+        unknown: None,
+    }
 }
 
 /// The candidate edges leaving node `n`.
@@ -187,7 +197,10 @@ pub fn candidates(
         let any = any_identity || actor.is_root();
         out.retain(|c| {
             any || c.steps.iter().all(|s| {
-                s.trust.is_some() || s.service.is_some() || may_allow(policies, &s.action, s.resource.as_deref())
+                s.trust.is_some()
+                    || s.service.is_some()
+                    || s.unknown.is_some()
+                    || may_allow(policies, &s.action, s.resource.as_deref())
             })
         });
     }
@@ -326,8 +339,10 @@ fn escalations(
 
 /// `iam:SetDefaultPolicyVersion` on a customer-managed policy attached to the actor (or
 /// its boundary): the actor with that existing version in force instead of the default —
-/// the exact documents of the dump's `PolicyVersionList`. One switch per policy on a path
-/// (a second switch of the same policy is the same as switching to that version at once).
+/// the exact documents of the dump's `PolicyVersionList`. IAM has no condition key for the
+/// version, so a caller who may switch a policy may switch it to any version at once; a
+/// second switch of the same policy on one path (needed only when a switch of another
+/// policy gave the permission back) is an undecided edge.
 fn set_default_versions<'a>(
     a: &Account,
     node: &Node,
@@ -340,10 +355,31 @@ fn set_default_versions<'a>(
     for p in policies.filter(|p| p.contains(&own)) {
         let (Some(versions), Some(default)) = (a.versions.get(p), a.managed.get(p)) else { continue };
         let prefix = format!("{p} version ");
-        if !seen.insert(p.clone()) || node.added.iter().any(|x| x.starts_with(&prefix)) {
+        if !seen.insert(p.clone()) || !may("iam:SetDefaultPolicyVersion", Some(p)) {
             continue;
         }
-        if !may("iam:SetDefaultPolicyVersion", Some(p)) {
+        if node.added.iter().any(|x| x.starts_with(&prefix)) {
+            // Only this policy switched so far: switching it again reaches what switching it
+            // once from the base does (the base could switch it), already a candidate there.
+            if node.added.iter().all(|x| x.starts_with(&prefix)) {
+                continue;
+            }
+            // Switching it again after another escalation (which may have given the
+            // permission back) is not modelled: undecided when allowed, never skipped.
+            let why = format!("switching {p} again, after an earlier switch on this path, is not modelled");
+            out.push(Candidate {
+                technique: Technique::SetDefaultPolicyVersion,
+                detail: format!("switch {p} to another version again"),
+                target: Target::Escalated(Added {
+                    name: format!("{p} switched again"),
+                    policies: vec![],
+                    replaces: None,
+                }),
+                steps: vec![
+                    step("iam:SetDefaultPolicyVersion", p),
+                    Step { unknown: Some(why), ..step("iam:SetDefaultPolicyVersion", p) },
+                ],
+            });
             continue;
         }
         for (id, doc) in versions {
@@ -393,6 +429,7 @@ fn passes(
                 condition: None,
                 trust: None,
                 service: None,
+                unknown: None,
             }));
             steps.push(Step { service: Some((r.trust.clone(), *service)), ..step("sts:AssumeRole", &r.arn) });
             out.push(Candidate {

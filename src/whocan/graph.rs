@@ -276,6 +276,10 @@ impl Builder<'_> {
         let mut witnesses = Vec::new();
         let mut pending = None;
         for step in steps {
+            if let Some(why) = &step.unknown {
+                pending = Some(why.clone());
+                continue;
+            }
             if let Some((trust, service)) = &step.service {
                 let role = step.resource.as_deref().unwrap_or_default();
                 match super::service::decide(trust, role, service, self.opts.limits)? {
