@@ -338,3 +338,115 @@ fn service_trust_equals_brute_force() {
     // Each outcome occurs (the generator is not degenerate).
     assert!(seen.iter().all(|n| *n > 3), "{seen:?}");
 }
+
+/// A random statement of a managed policy version (about decrypting and switching versions).
+fn version_statement(rng: &mut Rng, own: &str) -> Value {
+    match rng.below(6) {
+        0 | 1 => json!({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}),
+        2 => json!({"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"}),
+        3 => json!({"Effect": "Allow", "Action": "iam:SetDefaultPolicyVersion", "Resource": own}),
+        4 => json!({"Effect": "Allow", "Action": "iam:SetDefaultPolicyVersion", "Resource": "*"}),
+        _ => json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}),
+    }
+}
+
+/// `iam:SetDefaultPolicyVersion` against brute force: users attach one customer-managed
+/// policy with random versions (and maybe an inline policy); a user can decrypt iff some
+/// reachable version — the default, or, when the evaluator allows the switch under the
+/// default, any other — lets the evaluator allow kms:Decrypt (the key trusts the account).
+#[test]
+fn set_default_policy_version_equals_brute_force() {
+    let mut rng = Rng(0xde7a017);
+    let key = Key {
+        arn: KEY.into(),
+        policy: parse_policy(
+            &doc(vec![json!({"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{A}:root")},
+                "Action": "kms:*", "Resource": "*"})])
+            .to_string(),
+            "k",
+            PolicyKind::KeyPolicy,
+        )
+        .unwrap(),
+        grants: vec![],
+    };
+    let (mut can, mut cannot) = (0, 0);
+    for round in 0..40 {
+        let arn = |i: usize| format!("arn:aws:iam::{A}:policy/p{i}");
+        let mut versions: Vec<Vec<Value>> = Vec::new();
+        let policies: Vec<Value> = (0..3)
+            .map(|i| {
+                let n = 2 + rng.below(2);
+                let docs: Vec<Value> = (0..n)
+                    .map(|_| doc((0..1 + rng.below(2)).map(|_| version_statement(&mut rng, &arn(i))).collect()))
+                    .collect();
+                versions.push(docs.clone());
+                let list: Vec<Value> = docs
+                    .iter()
+                    .enumerate()
+                    .map(|(j, d)| json!({"VersionId": format!("v{j}"), "IsDefaultVersion": j == 0, "Document": d}))
+                    .collect();
+                json!({"PolicyName": format!("p{i}"), "Arn": arn(i), "PolicyVersionList": list})
+            })
+            .collect();
+        let mut attached = Vec::new();
+        let users: Vec<Value> = (0..3)
+            .map(|u| {
+                let p = rng.below(3);
+                let inline = match rng.below(3) {
+                    0 => Some(json!({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"})),
+                    1 => Some(json!({"Effect": "Allow", "Action": "iam:SetDefaultPolicyVersion", "Resource": "*"})),
+                    _ => None,
+                };
+                attached.push((p, inline.clone()));
+                let list = inline.map_or(json!([]), |s| json!([{"PolicyName": "i", "PolicyDocument": doc(vec![s])}]));
+                json!({"UserName": format!("u{u}"), "Arn": user(u), "UserPolicyList": list,
+                       "AttachedManagedPolicies": [{"PolicyName": format!("p{p}"), "PolicyArn": arn(p)}]})
+            })
+            .collect();
+        let text = json!({"UserDetailList": users, "Policies": policies}).to_string();
+        let account = parse_account(&text, "dump.json").unwrap_or_else(|e| panic!("round {round}: {e}"));
+        let opts = Options {
+            action: "kms:Decrypt".into(),
+            max_hops: 8,
+            escalation: true,
+            limits: Limits::default(),
+            prefilter: true,
+        };
+        let a = analyse(&[account], &[], &key, &opts).unwrap_or_else(|e| panic!("{e}"));
+        for (u, (p, inline)) in attached.iter().enumerate() {
+            let policy = |d: &Value| parse_policy(&d.to_string(), "v", PolicyKind::Identity).unwrap();
+            let inline: Vec<kmsproof::Policy> = inline.iter().map(|s| policy(&doc(vec![s.clone()]))).collect();
+            let actor = |d: &Value| Actor {
+                who: Who::Principal(user(u)),
+                account: A.into(),
+                identity: inline.iter().cloned().chain([policy(d)]).collect(),
+                boundary: None,
+            };
+            let base = actor(&versions[*p][0]);
+            let ask = Ask {
+                action: "iam:SetDefaultPolicyVersion".into(),
+                resource: Some(arn(*p)),
+                condition: None,
+                trust: None,
+            };
+            let req = json!({"principal": user(u), "action": "iam:SetDefaultPolicyVersion", "resource": arn(*p), "context": {}});
+            let switch = evaluate(&base, &ask, &[], &req).is_ok();
+            let reachable: Vec<&Value> = if switch { versions[*p].iter().collect() } else { vec![&versions[*p][0]] };
+            let want = reachable.iter().any(|d| can_decrypt(&actor(d), &key));
+            let i = a.graph.node_indices().find(|i| a.graph[*i].label == user(u)).unwrap();
+            let got = match &a.status[i.index()] {
+                Status::Can(..) => true,
+                Status::Cannot => false,
+                s => panic!("round {round}: u{u} undecided: {s:?}\n{text}"),
+            };
+            assert_eq!(got, want, "round {round}: u{u}\n{text}");
+            if want {
+                can += 1
+            } else {
+                cannot += 1
+            }
+        }
+    }
+    eprintln!("SetDefaultPolicyVersion vs brute force: {can} can, {cannot} cannot");
+    assert!(can > 10 && cannot > 10, "{can} {cannot}");
+}
