@@ -60,6 +60,9 @@ fn shape(role_arn: &str, service: &str) -> Policy {
 
 fn decide_uncached(trust: &Policy, role_arn: &str, service: &str, limits: Limits) -> Result<ServiceTrust, HopMismatch> {
     let shape = shape(role_arn, service);
+    if let Some(w) = unconditional(&shape, trust, role_arn, service) {
+        return Ok(ServiceTrust::Yes(w));
+    }
     let allowed = match ask(&shape, trust, limits, true)? {
         Asked::Unsat => return Ok(ServiceTrust::No),
         Asked::Unknown(why) => return Ok(ServiceTrust::Unknown(format!("the trust side for {service}: {why}"))),
@@ -121,6 +124,32 @@ fn ask(shape: &Policy, trust: &Policy, limits: Limits, want: bool) -> Result<Ask
             }
         }
     }
+}
+
+/// The common case without the solver: the plainest request of the service (no context)
+/// is allowed by a statement with no conditions — which then applies to every request of
+/// the service, since principal, action and resource do not depend on the context — and no
+/// `Deny` of the trust policy can cover `sts:AssumeRole` (the pre-selection argument used
+/// for every question): every request of the service is allowed, and this one, replayed,
+/// is the witness.
+fn unconditional(shape: &Policy, trust: &Policy, role_arn: &str, service: &str) -> Option<Witness> {
+    let deny_may = trust
+        .statements
+        .iter()
+        .any(|s| s.effect == Effect::Deny && super::edges::action_may_match(&s.action, "sts:AssumeRole"));
+    if deny_may {
+        return None;
+    }
+    let request =
+        serde_json::json!({"principal": service, "action": "sts:AssumeRole", "resource": role_arn, "context": {}});
+    let req = Request::parse_generic(&request.to_string(), "<service witness>").ok()?;
+    let by = trust.statements.iter().find(|s| {
+        s.effect == Effect::Allow
+            && s.conditions.is_empty()
+            && matches!(match_statement(s, &req), Match::Applies { .. })
+    })?;
+    let (allowed, why) = replay(shape, trust, &request).ok()?;
+    allowed.then(|| Witness { request, why: format!("{why} ({} has no condition)", by.label()) })
 }
 
 /// (the request is of the shape, the trust policy allows it), as the evaluator decides.
