@@ -20,7 +20,7 @@ fn root() -> PathBuf {
 }
 
 fn settings() -> Settings {
-    Settings { checks: Settings::all_checks(), properties: vec![], limits: Limits::default() }
+    Settings { checks: Settings::all_checks(), properties: vec![], limits: Limits::default(), accounts: vec![] }
 }
 
 /// The corpus files under `corpus/audit/`, relative to the project root, sorted.
@@ -40,9 +40,24 @@ fn corpus_files() -> Vec<String> {
     out
 }
 
+/// The settings a corpus file is audited with: a check that needs account dumps
+/// (`Scope::Account`) reads its files with `corpus/audit/{id}-account.json`.
+fn settings_for(rel: &str) -> Settings {
+    let mut s = settings();
+    for c in CHECKS.iter().filter(|c| c.scope == kmsproof::audit::checks::Scope::Account) {
+        let dump = format!("corpus/audit/{}-account.json", c.id.to_ascii_lowercase());
+        if rel.starts_with(&format!("corpus/audit/{}-", c.id.to_ascii_lowercase())) && rel != dump {
+            let text = std::fs::read_to_string(root().join(&dump)).unwrap();
+            s.accounts.push(kmsproof::whocan::gaad::parse_account(&text, &dump).unwrap_or_else(|e| panic!("{e}")));
+        }
+    }
+    s
+}
+
 fn audit_file(rel: &str) -> Vec<DocResult> {
     let text = std::fs::read_to_string(root().join(rel)).unwrap();
-    documents_in(rel, &text).iter().map(|d| audit_document(d, &settings()).unwrap_or_else(|m| panic!("{m}"))).collect()
+    let settings = settings_for(rel);
+    documents_in(rel, &text).iter().map(|d| audit_document(d, &settings).unwrap_or_else(|m| panic!("{m}"))).collect()
 }
 
 /// The snapshot form: one header line per document, then its findings' text.
@@ -554,4 +569,83 @@ fn user_properties_take_principal_patterns() {
     assert_eq!(text.matches("AUD003").count(), 1, "{text}");
     assert!(text.contains("no decrypt by any principal of Partner") && text.contains("kms002-pos.json"), "{text}");
     let _ = std::fs::remove_file(props);
+}
+
+/// KMS010 with account dumps: the finding carries the who-can path (each hop's witness
+/// replayed), is the same for any --jobs and shard, and needs --authorization-details.
+#[test]
+fn who_can_finding_with_account_dumps() {
+    let dump = "corpus/audit/kms010-account.json";
+    let files = ["corpus/audit/kms010-pos.json", "corpus/audit/kms010-neg.json", "corpus/audit/kms001-pos.json"];
+    let with = |extra: &[&str]| {
+        let mut args = vec!["--format", "jsonl", "--authorization-details", dump];
+        args.extend(extra);
+        args.extend(files);
+        out(&run(&args, None))
+    };
+    let full = with(&["--jobs", "2"]);
+    let mut shards = String::new();
+    for i in 0..2 {
+        shards.push_str(&with(&["--jobs", "1", "--shard", &format!("{i}/2")]));
+    }
+    let sorted = |s: &str| {
+        let mut v: Vec<String> = s.lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(&full), sorted(&shards));
+    assert_eq!(with(&["--jobs", "1"]), with(&["--jobs", "2"]));
+    let findings: Vec<Value> = full
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["type"] == "finding" && v["check"] == "KMS010")
+        .collect();
+    // pos: the user of a 2-role chain (medium) and the user who adds itself to a group (high);
+    // neg (the key names its users): none.
+    let on = |file: &str| findings.iter().filter(|f| f["file"] == file).collect::<Vec<_>>();
+    let pos = on(files[0]);
+    assert_eq!(pos.len(), 2, "{full}");
+    assert!(on(files[1]).is_empty(), "{full}");
+    let chain = pos.iter().find(|f| f["message"].as_str().unwrap().contains("user/chain")).unwrap();
+    assert_eq!(chain["severity"], "medium");
+    let path = chain["path"].as_array().unwrap();
+    assert_eq!(path.len(), 3, "two hops and the last hop");
+    assert_eq!(path[0]["witnesses"][0]["request"]["principal"], "arn:aws:iam::111122223333:user/chain");
+    assert_eq!(path[1]["witnesses"][0]["request"]["resource"], "arn:aws:iam::111122223333:role/Reader");
+    assert_eq!(path[2]["last_hop"]["request"], chain["counterexample"]);
+    let esc = pos.iter().find(|f| f["message"].as_str().unwrap().contains("user/escalator")).unwrap();
+    assert_eq!(esc["severity"], "high");
+    assert_eq!(esc["path"][0]["technique"], "iam:AddUserToGroup");
+    // The direct user and the one-hop user are what the key policy shows: no finding.
+    assert!(!pos.iter().any(|f| f["message"].as_str().unwrap().contains("user/direct (")));
+    assert!(!pos.iter().any(|f| f["message"].as_str().unwrap().contains("user/one-hop")));
+    // The last hop's request is allowed by the evaluator (replayed here once more, with
+    // the role's own policies from the dump).
+    let text = std::fs::read_to_string(root().join(dump)).unwrap();
+    let account = kmsproof::whocan::gaad::parse_account(&text, dump).unwrap();
+    let reader = account.roles.iter().find(|r| r.name == "Reader").unwrap();
+    let inputs = kmsproof::eval::Inputs {
+        key_policy: kmsproof::load::load_policy(&root().join(files[0]), kmsproof::policy::PolicyKind::KeyPolicy)
+            .unwrap(),
+        identity: account.role_policies(reader),
+        scps: vec![],
+        boundary: None,
+        grants: vec![],
+        management_account: None,
+    };
+    let req = kmsproof::Request::parse(&chain["counterexample"].to_string(), "<finding>").unwrap();
+    assert!(kmsproof::eval::authorize(&inputs, &req).allowed());
+    // Without dumps KMS010 does not run; asked for by name it is an error.
+    let o = run(&["--checks", "KMS010", files[0]], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("needs account dumps"));
+    let plain = out(&run(&["--format", "jsonl", files[0]], None));
+    assert!(!plain.contains("KMS010"), "{plain}");
+    // A malformed dump is a positioned error.
+    let o = run(&["--authorization-details", "corpus/who-can/key-policy.json", files[0]], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("get-account-authorization-details"));
+    // The HTML report shows the path.
+    let html = out(&run(&["--format", "html", "--authorization-details", dump, files[0]], None));
+    assert!(html.contains("Who-can path") && html.contains("sts:AssumeRole → arn:aws:iam::111122223333:role/Hop1"));
 }

@@ -258,3 +258,285 @@ fn cli_formats_and_exit_codes() {
     let (code, _, err) = kmsproof(&[&["who-can"], &base[..], &["--action", "kms:Decrpyt"]].concat());
     assert_eq!((code, err.contains("not a KMS action")), (2, true), "{err}");
 }
+
+/// A fresh directory under the target dir for one test's files.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("whocan-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn a_directory_of_key_policies() {
+    let dump = format!("{DIR}/account.json");
+    let dir = format!("{DIR}/keys");
+    let args =
+        ["who-can", "--authorization-details", &dump, "--key-policy", &dir, "--no-escalation", "--format", "json"];
+    let (code, out, err) = kmsproof(&args);
+    assert_eq!(code, 1, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let keys = v["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    // Sorted by file name: the key id from the file name, then the file's KeyArn.
+    assert_eq!(keys[0]["key"], KEY);
+    let derived = keys[0]["key_source"].as_str().unwrap();
+    assert!(
+        derived.contains("derived: key id from the file name") && derived.contains("us-east-1 assumed"),
+        "{derived}"
+    );
+    assert_eq!(keys[1]["key"], "arn:aws:kms:us-east-1:111122223333:key/0c1d2e3f-0000-4000-8000-00000000c0c0");
+    assert!(keys[1]["key_source"].as_str().unwrap().contains("the file's KeyArn"));
+    let status = |k: &serde_json::Value, p: &str| {
+        k["principals"].as_array().unwrap().iter().find(|x| x["principal"] == p).unwrap()["status"].clone()
+    };
+    assert_eq!(status(&keys[0], &user("alice")), "can");
+    assert_eq!(status(&keys[1], &user("alice")), "cannot");
+    assert_eq!(status(&keys[1], &user("carol")), "can");
+    let (_, table, _) = kmsproof(&args[..6]);
+    assert!(table.starts_with(&format!("key {KEY} from {DIR}/keys/1234abcd")), "{table}");
+}
+
+#[test]
+fn bad_key_policy_directories_are_errors() {
+    let dump = format!("{DIR}/account.json");
+    let policy = std::fs::read_to_string(format!("{DIR}/key-policy.json")).unwrap();
+    let run =
+        |dir: &Path| kmsproof(&["who-can", "--authorization-details", &dump, "--key-policy", dir.to_str().unwrap()]);
+    // A file that is not JSON, a name that is no key id, a bad KeyArn: every one reported.
+    let d = scratch("bad-keys");
+    std::fs::write(d.join("README.md"), "keys").unwrap();
+    std::fs::write(d.join("finance.json"), &policy).unwrap();
+    std::fs::write(d.join("k.json"), "{\"KeyArn\": \"arn:aws:s3:::b\",\n \"Policy\": {}}").unwrap();
+    let (code, _, err) = run(&d);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("README.md: error: not a .json file"), "{err}");
+    assert!(err.contains("finance.json: error: cannot tell which key") && err.contains("KEY-ID.json"), "{err}");
+    assert!(err.contains("k.json:1:12: error: at KeyArn: \"arn:aws:s3:::b\" is not a KMS key ARN"), "{err}");
+    // Two files for one key.
+    let d = scratch("dup-keys");
+    std::fs::write(d.join("1234abcd-12ab-34cd-56ef-1234567890ab.json"), &policy).unwrap();
+    let wrapped = serde_json::json!({"KeyArn": KEY, "Policy": policy}).to_string();
+    std::fs::write(d.join("same.json"), wrapped).unwrap();
+    let (code, _, err) = run(&d);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("same.json: error: key") && err.contains("is already given by"), "{err}");
+    // KeyArn inside a policy document, and an empty directory.
+    let d = scratch("inline-keyarn");
+    let inside = policy.replacen('{', &format!("{{\"KeyArn\": \"{KEY}\","), 1);
+    std::fs::write(d.join("x.json"), inside).unwrap();
+    let (code, _, err) = run(&d);
+    assert!(code == 2 && err.contains("goes beside \"Policy\""), "{err}");
+    let (code, _, err) = run(&scratch("empty-keys"));
+    assert!(code == 2 && err.contains("holds no .json file"), "{err}");
+}
+
+/// A dump of `extra` roles (name, trust statement, inline policy statements, instance
+/// profile) and users (name, inline statements), in account A.
+fn dump_of(
+    roles: &[(&str, serde_json::Value, serde_json::Value, bool)],
+    users: &[(&str, serde_json::Value)],
+) -> Account {
+    use serde_json::json;
+    let doc = |st: &serde_json::Value| json!({"Version": "2012-10-17", "Statement": st});
+    let roles: Vec<_> = roles
+        .iter()
+        .map(|(n, trust, pol, profile)| {
+            json!({"RoleName": n, "Arn": role(n), "AssumeRolePolicyDocument": doc(&json!([trust])),
+                "InstanceProfileList": if *profile { json!([{"InstanceProfileName": n}]) } else { json!([]) },
+                "RolePolicyList": [{"PolicyName": "p", "PolicyDocument": doc(pol)}]})
+        })
+        .collect();
+    let users: Vec<_> = users
+        .iter()
+        .map(|(n, pol)| json!({"UserName": n, "Arn": user(n), "UserPolicyList": [{"PolicyName": "p", "PolicyDocument": doc(pol)}]}))
+        .collect();
+    let text = json!({"UserDetailList": users, "RoleDetailList": roles}).to_string();
+    parse_account(&text, "dump.json").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `iam:PassRole` to a service whose trust statement has conditions (the service's own
+/// request, e.g. `aws:SourceAccount`): undecided, never claimed; refuted when the caller
+/// cannot pass the role; decided when the trust statement has no condition.
+#[test]
+fn pass_role_trust_conditions_are_undecided_not_claimed() {
+    use serde_json::json;
+    let decrypt = json!([{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}]);
+    let lambda = |cond: Option<serde_json::Value>| {
+        let mut t =
+            json!({"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"});
+        if let Some(c) = cond {
+            t["Condition"] = c;
+        }
+        t
+    };
+    let source = json!({"StringEquals": {"aws:SourceAccount": A}});
+    let passer = |r: &str| {
+        json!([{"Effect": "Allow", "Action": "iam:PassRole", "Resource": role(r)},
+               {"Effect": "Allow", "Action": ["lambda:CreateFunction", "lambda:InvokeFunction"], "Resource": "*"}])
+    };
+    let a = dump_of(
+        &[("Guarded", lambda(Some(source)), decrypt.clone(), false), ("Open", lambda(None), decrypt.clone(), false)],
+        &[
+            ("p-guarded", passer("Guarded")),
+            ("p-open", passer("Open")),
+            ("p-none", json!([{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}])),
+        ],
+    );
+    let b = analyse(&[a], &[], &key("key-policy.json"), &options(true)).unwrap();
+    assert_path(&b, &user("p-open"), &["can", "iam:PassRole to lambda.amazonaws.com"]);
+    let got = path(&b, &user("p-guarded"));
+    assert!(
+        got[0].starts_with("unknown:")
+            && got[0].contains("aws:SourceAccount")
+            && got[0].contains("only with some request contexts"),
+        "{got:?}"
+    );
+    assert_path(&b, &user("p-none"), &["cannot"]);
+}
+
+/// Web-identity and SAML providers a trust policy admits are class nodes, undecided (the
+/// provider's claims are outside the encoding) when the role can reach the key, and
+/// proved unable when the role is.
+#[test]
+fn federated_providers_are_classes_never_claimed() {
+    use serde_json::json;
+    let github = "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com";
+    let oidc = json!({"Effect": "Allow", "Principal": {"Federated": github}, "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringLike": {"token.actions.githubusercontent.com:sub": "repo:org/app:*"},
+                      "StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}});
+    let saml = json!({"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::111122223333:saml-provider/Corp"},
+        "Action": "sts:AssumeRoleWithSAML", "Condition": {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}}});
+    let decrypt = json!([{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}]);
+    let nothing = json!([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]);
+    let a = dump_of(&[("Deploy", oidc, decrypt, false), ("Sso", saml, nothing, false)], &[]);
+    let b = analyse(&[a], &[], &key("key-policy.json"), &options(true)).unwrap();
+    let gh = format!("identities of provider {github} (sts:AssumeRoleWithWebIdentity)");
+    let got = path(&b, &gh);
+    assert!(got[0].starts_with("unknown:") && got[0].contains("token.actions.githubusercontent.com:sub"), "{got:?}");
+    assert!(got[0].contains("the role's own status: can"), "{got:?}");
+    assert_path(
+        &b,
+        "identities of provider arn:aws:iam::111122223333:saml-provider/Corp (sts:AssumeRoleWithSAML)",
+        &["cannot"],
+    );
+    assert_path(&b, &role("Deploy"), &["can"]);
+    // The closing line counts the provider as undecided.
+    let text = kmsproof::whocan::output::text(&[&b], None);
+    assert!(text.contains("1 undecided"), "{text}");
+}
+
+/// `iam:SetDefaultPolicyVersion`: switching a customer-managed policy attached to the
+/// caller to an existing version gives exactly that version's permissions — its Allows
+/// added, and the default version's statements (a Deny too) gone.
+#[test]
+fn set_default_policy_version_switches_to_an_existing_version() {
+    use serde_json::json;
+    let doc = |st: serde_json::Value| json!({"Version": "2012-10-17", "Statement": st});
+    let pol = |n: &str| format!("arn:aws:iam::{A}:policy/{n}");
+    let set_default = |n: &str| json!({"Effect": "Allow", "Action": "iam:SetDefaultPolicyVersion", "Resource": pol(n)});
+    let decrypt = json!({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"});
+    let s3 = json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"});
+    let managed = |n: &str, default: serde_json::Value, other: serde_json::Value| {
+        json!({"PolicyName": n, "Arn": pol(n), "PolicyVersionList": [
+            {"VersionId": "v2", "IsDefaultVersion": true, "Document": doc(default)},
+            {"VersionId": "v1", "IsDefaultVersion": false, "Document": doc(other)}]})
+    };
+    let deny = json!({"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"});
+    let policies = json!([
+        // Version v1 allowed Decrypt; v2 (default) does not.
+        managed("Widening", json!([s3, set_default("Widening")]), json!([decrypt])),
+        // v1 allows nothing more.
+        managed("Same", json!([s3, set_default("Same")]), json!([s3])),
+        // v2 denies Decrypt (which the user's inline policy allows); v1 does not.
+        managed("Denying", json!([deny, set_default("Denying")]), json!([s3])),
+        // Decrypt in v1, but the user may not switch versions.
+        managed("Locked", json!([s3]), json!([decrypt])),
+    ]);
+    let u = |n: &str, p: &str, inline: serde_json::Value| {
+        json!({"UserName": n, "Arn": user(n), "AttachedManagedPolicies": [{"PolicyName": p, "PolicyArn": pol(p)}],
+               "UserPolicyList": [{"PolicyName": "i", "PolicyDocument": doc(inline)}]})
+    };
+    let users = json!([
+        u("widen", "Widening", json!([s3])),
+        u("same", "Same", json!([s3])),
+        u("undeny", "Denying", json!([decrypt])),
+        u("locked", "Locked", json!([s3])),
+    ]);
+    let text = json!({"UserDetailList": users, "Policies": policies}).to_string();
+    let a = parse_account(&text, "dump.json").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(a.versions[&pol("Widening")][0].0, "v1");
+    let b = analyse(&[a], &[], &key("key-policy.json"), &options(true)).unwrap();
+    assert_path(&b, &user("widen"), &["can", "iam:SetDefaultPolicyVersion"]);
+    assert_path(&b, &user("undeny"), &["can", "iam:SetDefaultPolicyVersion"]);
+    assert_path(&b, &user("same"), &["cannot"]);
+    assert_path(&b, &user("locked"), &["cannot"]);
+    let i = b.graph.node_indices().find(|i| b.graph[*i].label == user("widen")).unwrap();
+    let Status::Can(edges, end) = &b.status[i.index()] else { panic!() };
+    assert_eq!(b.graph[edges[0]].witnesses[0].request["resource"], pol("Widening"));
+    assert!(b.graph[*end].label.ends_with("+ arn:aws:iam::111122223333:policy/Widening version v1"));
+    // Without escalation, nobody of them can (undeny's own Allow is denied by v2).
+    let c =
+        analyse(&[parse_account(&text, "dump.json").unwrap()], &[], &key("key-policy.json"), &options(false)).unwrap();
+    assert_path(&c, &user("undeny"), &["cannot"]);
+    // A non-default version that does not parse is a positioned error.
+    let bad = text.replace("\"VersionId\":\"v1\"", "\"VersionIdx\":\"v1\"");
+    let e = parse_account(&bad, "dump.json").unwrap_err().to_string();
+    assert!(e.contains("PolicyVersionList[1]") && e.contains("missing \"VersionId\""), "{e}");
+}
+
+/// Parser warnings on the dump's policies (an unknown `aws:` key in a trust policy) are
+/// shown, with the position in the dump, never dropped.
+#[test]
+fn dump_policy_warnings_are_shown() {
+    let d = scratch("warnings");
+    let dump = d.join("dump.json");
+    let text = r#"{"RoleDetailList": [{"RoleName": "R", "Arn": "arn:aws:iam::111122223333:role/R",
+ "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+   "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "sts:AssumeRole",
+   "Condition": {"StringEquals": {"aws:SourceAcount": "111122223333"}}}]}}]}"#;
+    std::fs::write(&dump, text).unwrap();
+    let kp = format!("{DIR}/key-policy.json");
+    let (_, _, err) = kmsproof(&["who-can", "--authorization-details", dump.to_str().unwrap(), "--key-policy", &kp]);
+    assert!(err.contains("dump.json:4:") && err.contains("unknown condition key \"aws:SourceAcount\""), "{err}");
+}
+
+/// A file's own `KeyArn` must agree with the ARN the command line gives.
+#[test]
+fn key_arn_of_the_file_and_of_the_command_line_agree() {
+    let dump = format!("{DIR}/account.json");
+    let file = format!("{DIR}/keys/finance-key.json");
+    let other = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let (code, _, err) =
+        kmsproof(&["who-can", "--authorization-details", &dump, "--key-policy", &file, "--key-arn", other]);
+    assert!(code == 2 && err.contains("finance-key.json:2:") && err.contains("but --key-arn gives"), "{err}");
+    let (code, _, err) =
+        kmsproof(&["who-can", "--authorization-details", &dump, "--key-policy", &format!("{other}={file}")]);
+    assert!(code == 2 && err.contains("but ARN=FILE gives"), "{err}");
+}
+
+/// A path that needs the same policy switched twice (P to p1, which may switch Q; Q to q1,
+/// which drops Q's Deny and may switch P; P to p2, which decrypts) is undecided, never
+/// `cannot`: a second switch after another escalation is not modelled.
+#[test]
+fn switching_a_policy_twice_is_undecided_not_cannot() {
+    use serde_json::json;
+    let doc = |st: serde_json::Value| json!({"Version": "2012-10-17", "Statement": st});
+    let pol = |n: &str| format!("arn:aws:iam::{A}:policy/{n}");
+    let set_default = |n: &str| json!({"Effect": "Allow", "Action": "iam:SetDefaultPolicyVersion", "Resource": pol(n)});
+    let version = |id: &str, default: bool, st: serde_json::Value| json!({"VersionId": id, "IsDefaultVersion": default, "Document": doc(st)});
+    let p = json!({"PolicyName": "P", "Arn": pol("P"), "PolicyVersionList": [
+        version("pA", true, json!([set_default("P")])),
+        version("p1", false, json!([set_default("Q")])),
+        version("p2", false, json!([{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}]))]});
+    let q = json!({"PolicyName": "Q", "Arn": pol("Q"), "PolicyVersionList": [
+        version("qA", true, json!([{"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"}])),
+        version("q1", false, json!([set_default("P")]))]});
+    let u = json!({"UserName": "twice", "Arn": user("twice"), "AttachedManagedPolicies": [
+        {"PolicyName": "P", "PolicyArn": pol("P")}, {"PolicyName": "Q", "PolicyArn": pol("Q")}]});
+    let text = json!({"UserDetailList": [u], "Policies": [p, q]}).to_string();
+    let a = parse_account(&text, "dump.json").unwrap_or_else(|e| panic!("{e}"));
+    let b = analyse(&[a], &[], &key("key-policy.json"), &options(true)).unwrap();
+    let got = path(&b, &user("twice"));
+    assert!(got[0].starts_with("unknown:") && got[0].contains("again"), "{got:?}");
+}

@@ -241,3 +241,212 @@ fn who_can_equals_brute_force_on_random_dumps() {
     // The random dumps exercise both answers.
     assert!(cans > total / 10 && cans < total * 9 / 10, "{cans} of {total} can");
 }
+
+/// A random trust statement about services: principal, action, effect and a condition on
+/// what a service's request may carry (`aws:SourceAccount`, `aws:SourceArn`).
+fn service_trust_statement(rng: &mut Rng) -> Value {
+    let principal = match rng.below(5) {
+        0 | 1 => json!({"Service": "lambda.amazonaws.com"}),
+        2 => json!({"Service": "ec2.amazonaws.com"}),
+        3 => json!("*"),
+        _ => json!({"Service": ["ec2.amazonaws.com", "lambda.amazonaws.com"]}),
+    };
+    let action = ["sts:AssumeRole", "sts:*", "s3:GetObject"][rng.below(3)];
+    let effect = if rng.below(4) == 0 { "Deny" } else { "Allow" };
+    let mut st = json!({"Effect": effect, "Principal": principal, "Action": action});
+    let fa = format!("arn:aws:lambda:us-east-1:{A}:function:*");
+    let cond = match rng.below(6) {
+        0 => Some(json!({"StringEquals": {"aws:SourceAccount": A}})),
+        1 => Some(json!({"StringNotEquals": {"aws:SourceAccount": A}})),
+        2 => Some(json!({"ArnLike": {"aws:SourceArn": fa}})),
+        3 => {
+            let present = ["true", "false"][rng.below(2)];
+            Some(json!({"Null": {"aws:SourceAccount": present}}))
+        }
+        _ => None,
+    };
+    if let Some(c) = cond {
+        st["Condition"] = c;
+    }
+    st
+}
+
+/// The service side of `iam:PassRole` (`whocan::service::decide`, Z3 on the generic
+/// encoding with service callers) against brute force: every combination of the context
+/// values the statements test (and their absence), each request decided by the evaluator.
+/// No request allowed ⇔ `No`; every one ⇔ `Yes`; some ⇔ undecided.
+#[test]
+fn service_trust_equals_brute_force() {
+    use kmsproof::eval::{match_statement, Match};
+    use kmsproof::whocan::service::{decide, ServiceTrust};
+    let mut rng = Rng(0x5e41ce);
+    let role_arn = format!("arn:aws:iam::{A}:role/svc");
+    let accounts = [None, Some(A.to_string()), Some("444455556666".to_string())];
+    let arns = [
+        None,
+        Some(format!("arn:aws:lambda:us-east-1:{A}:function:f")),
+        Some("arn:aws:lambda:us-east-1:444455556666:function:f".to_string()),
+    ];
+    let mut seen = [0usize; 3];
+    for round in 0..60 {
+        let n = 1 + rng.below(3);
+        let text = doc((0..n).map(|_| service_trust_statement(&mut rng)).collect()).to_string();
+        let trust = kmsproof::whocan::gaad::trust_from_text(&text, "trust", &role_arn).unwrap();
+        for service in ["lambda.amazonaws.com", "ec2.amazonaws.com"] {
+            let (mut allowed, mut refused) = (false, false);
+            for a in &accounts {
+                for arn in &arns {
+                    let mut context = serde_json::Map::new();
+                    if let Some(a) = a {
+                        context.insert("aws:SourceAccount".into(), json!(a));
+                    }
+                    if let Some(arn) = arn {
+                        context.insert("aws:SourceArn".into(), json!(arn));
+                    }
+                    let r = json!({"principal": service, "action": "sts:AssumeRole", "resource": role_arn, "context": context});
+                    let req = Request::parse_generic(&r.to_string(), "r").unwrap();
+                    let applies = |effect: kmsproof::policy::Effect| {
+                        trust
+                            .statements
+                            .iter()
+                            .any(|s| s.effect == effect && matches!(match_statement(s, &req), Match::Applies { .. }))
+                    };
+                    let ok = !applies(kmsproof::policy::Effect::Deny) && applies(kmsproof::policy::Effect::Allow);
+                    allowed |= ok;
+                    refused |= !ok;
+                }
+            }
+            let got = decide(&trust, &role_arn, service, Limits::default()).unwrap_or_else(|e| panic!("{e}"));
+            let want = match (allowed, refused) {
+                (false, _) => 0,
+                (true, false) => 1,
+                (true, true) => 2,
+            };
+            let have = match &got {
+                ServiceTrust::No => 0,
+                ServiceTrust::Yes(_) => 1,
+                ServiceTrust::Unknown(why) => {
+                    assert!(why.contains("only with some request contexts"), "round {round}: {why}\n{text}");
+                    2
+                }
+            };
+            assert_eq!(have, want, "round {round}, {service}: {got:?}\n{text}");
+            seen[want] += 1;
+        }
+    }
+    eprintln!("service trust vs brute force: {seen:?} (no, yes, depends)");
+    // Each outcome occurs (the generator is not degenerate).
+    assert!(seen.iter().all(|n| *n > 3), "{seen:?}");
+}
+
+/// A random statement of a managed policy version (about decrypting and switching versions).
+fn version_statement(rng: &mut Rng, own: &str) -> Value {
+    match rng.below(6) {
+        0 | 1 => json!({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}),
+        2 => json!({"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"}),
+        3 => json!({"Effect": "Allow", "Action": "iam:SetDefaultPolicyVersion", "Resource": own}),
+        4 => json!({"Effect": "Allow", "Action": "iam:SetDefaultPolicyVersion", "Resource": "*"}),
+        _ => json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}),
+    }
+}
+
+/// `iam:SetDefaultPolicyVersion` against brute force: users attach one customer-managed
+/// policy with random versions (and maybe an inline policy); a user can decrypt iff some
+/// reachable version — the default, or, when the evaluator allows the switch under the
+/// default, any other — lets the evaluator allow kms:Decrypt (the key trusts the account).
+#[test]
+fn set_default_policy_version_equals_brute_force() {
+    let mut rng = Rng(0xde7a017);
+    let key = Key {
+        arn: KEY.into(),
+        policy: parse_policy(
+            &doc(vec![json!({"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{A}:root")},
+                "Action": "kms:*", "Resource": "*"})])
+            .to_string(),
+            "k",
+            PolicyKind::KeyPolicy,
+        )
+        .unwrap(),
+        grants: vec![],
+    };
+    let (mut can, mut cannot) = (0, 0);
+    for round in 0..40 {
+        let arn = |i: usize| format!("arn:aws:iam::{A}:policy/p{i}");
+        let mut versions: Vec<Vec<Value>> = Vec::new();
+        let policies: Vec<Value> = (0..3)
+            .map(|i| {
+                let n = 2 + rng.below(2);
+                let docs: Vec<Value> = (0..n)
+                    .map(|_| doc((0..1 + rng.below(2)).map(|_| version_statement(&mut rng, &arn(i))).collect()))
+                    .collect();
+                versions.push(docs.clone());
+                let list: Vec<Value> = docs
+                    .iter()
+                    .enumerate()
+                    .map(|(j, d)| json!({"VersionId": format!("v{j}"), "IsDefaultVersion": j == 0, "Document": d}))
+                    .collect();
+                json!({"PolicyName": format!("p{i}"), "Arn": arn(i), "PolicyVersionList": list})
+            })
+            .collect();
+        let mut attached = Vec::new();
+        let users: Vec<Value> = (0..3)
+            .map(|u| {
+                let p = rng.below(3);
+                let inline = match rng.below(3) {
+                    0 => Some(json!({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"})),
+                    1 => Some(json!({"Effect": "Allow", "Action": "iam:SetDefaultPolicyVersion", "Resource": "*"})),
+                    _ => None,
+                };
+                attached.push((p, inline.clone()));
+                let list = inline.map_or(json!([]), |s| json!([{"PolicyName": "i", "PolicyDocument": doc(vec![s])}]));
+                json!({"UserName": format!("u{u}"), "Arn": user(u), "UserPolicyList": list,
+                       "AttachedManagedPolicies": [{"PolicyName": format!("p{p}"), "PolicyArn": arn(p)}]})
+            })
+            .collect();
+        let text = json!({"UserDetailList": users, "Policies": policies}).to_string();
+        let account = parse_account(&text, "dump.json").unwrap_or_else(|e| panic!("round {round}: {e}"));
+        let opts = Options {
+            action: "kms:Decrypt".into(),
+            max_hops: 8,
+            escalation: true,
+            limits: Limits::default(),
+            prefilter: true,
+        };
+        let a = analyse(&[account], &[], &key, &opts).unwrap_or_else(|e| panic!("{e}"));
+        for (u, (p, inline)) in attached.iter().enumerate() {
+            let policy = |d: &Value| parse_policy(&d.to_string(), "v", PolicyKind::Identity).unwrap();
+            let inline: Vec<kmsproof::Policy> = inline.iter().map(|s| policy(&doc(vec![s.clone()]))).collect();
+            let actor = |d: &Value| Actor {
+                who: Who::Principal(user(u)),
+                account: A.into(),
+                identity: inline.iter().cloned().chain([policy(d)]).collect(),
+                boundary: None,
+            };
+            let base = actor(&versions[*p][0]);
+            let ask = Ask {
+                action: "iam:SetDefaultPolicyVersion".into(),
+                resource: Some(arn(*p)),
+                condition: None,
+                trust: None,
+            };
+            let req = json!({"principal": user(u), "action": "iam:SetDefaultPolicyVersion", "resource": arn(*p), "context": {}});
+            let switch = evaluate(&base, &ask, &[], &req).is_ok();
+            let reachable: Vec<&Value> = if switch { versions[*p].iter().collect() } else { vec![&versions[*p][0]] };
+            let want = reachable.iter().any(|d| can_decrypt(&actor(d), &key));
+            let i = a.graph.node_indices().find(|i| a.graph[*i].label == user(u)).unwrap();
+            let got = match &a.status[i.index()] {
+                Status::Can(..) => true,
+                Status::Cannot => false,
+                s => panic!("round {round}: u{u} undecided: {s:?}\n{text}"),
+            };
+            assert_eq!(got, want, "round {round}: u{u}\n{text}");
+            if want {
+                can += 1
+            } else {
+                cannot += 1
+            }
+        }
+    }
+    eprintln!("SetDefaultPolicyVersion vs brute force: {can} can, {cannot} cannot");
+    assert!(can > 10 && cannot > 10, "{can} {cannot}");
+}

@@ -67,6 +67,11 @@ pub struct AuditArgs {
     /// Report only findings not in this earlier `audit --format json` (or jsonl, sarif) output.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+    /// `aws iam get-account-authorization-details` output (repeatable, one per account): key
+    /// policies are then also asked who in these accounts can decrypt only through a role
+    /// chain or an escalation (check KMS010, which runs only with them).
+    #[arg(long = "authorization-details", value_name = "FILE")]
+    pub authorization_details: Vec<PathBuf>,
     /// Suppression rules (`CHECK PATH-GLOB [sid=SID] -- REASON` a line); default
     /// `.kmsproof-ignore` in the working directory when it exists.
     #[arg(long, value_name = "FILE")]
@@ -137,6 +142,17 @@ impl AuditArgs {
             }
             None => vec![],
         };
+        let mut accounts = Vec::new();
+        for p in &self.authorization_details {
+            let (text, label) = crate::load::read_source(p).map_err(|e| e.to_string())?;
+            accounts.push(crate::whocan::gaad::parse_account(&text, &label).map_err(|e| e.to_string())?);
+        }
+        let mut needs_dumps = super::checks::CHECKS.iter().filter(|c| c.scope == super::checks::Scope::Account);
+        if let Some(c) = needs_dumps.find(|c| self.checks.is_some() && checks.contains(&c.id)) {
+            if accounts.is_empty() {
+                return Err(format!("--checks {}: the check needs account dumps (--authorization-details FILE)", c.id));
+            }
+        }
         Ok(AuditConfig {
             paths: self.paths.clone(),
             format: self.format,
@@ -146,6 +162,7 @@ impl AuditArgs {
                 checks,
                 properties,
                 limits: Limits { timeout_ms: self.timeout_ms, ..Limits::default() },
+                accounts,
             },
             jobs,
             shard,

@@ -22,6 +22,7 @@ fn scope_text(s: Scope) -> &'static str {
         Scope::Identity => "IAM policies",
         Scope::Both => "key policies and IAM policies",
         Scope::Audit => "reported by the audit itself",
+        Scope::Account => "key policies, with account dumps (--authorization-details)",
     }
 }
 
@@ -46,7 +47,13 @@ pub fn explain(c: &CheckInfo) -> String {
         out.push_str(&format!("\nExample that passes ({file}):\n{}", indent(text)));
     }
     if c.example.fails.is_some() {
-        out.push_str(&format!("\nTry it: kmsproof audit --checks {} FILE\n", c.id));
+        let dumps = match c.scope {
+            Scope::Account => {
+                format!(" --authorization-details corpus/audit/{}-account.json", c.id.to_ascii_lowercase())
+            }
+            _ => String::new(),
+        };
+        out.push_str(&format!("\nTry it: kmsproof audit --checks {}{dumps} FILE\n", c.id));
     }
     out
 }

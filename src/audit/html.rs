@@ -122,6 +122,14 @@ fn finding(f: &Finding, suppressed: Option<&str>, out: &mut String) {
             escape(&text)
         );
     }
+    if !f.path.is_empty() {
+        let text = super::output::path_text(f, "");
+        let _ = write!(
+            out,
+            "<div>Who-can path (each hop decided by Z3, its requests replayed):</div><pre class=\"request\">{}</pre>",
+            escape(&text)
+        );
+    }
     for s in f.statements.iter().filter(|s| !s.source.is_empty()) {
         let label = match &s.sid {
             Some(sid) if !sid.is_empty() => format!("\"{sid}\""),

@@ -14,6 +14,7 @@ pub mod explain;
 pub mod html;
 pub mod output;
 pub mod suppress;
+pub mod whocan;
 mod yaml;
 
 use crate::eval::Inputs;
@@ -68,6 +69,9 @@ pub struct Finding {
     pub counterexample: Option<Value>,
     /// KMS002: the external accounts reached.
     pub accounts: Vec<String>,
+    /// KMS010: the who-can path, hop by hop, each hop with its replayed witness requests
+    /// (the `who-can --format json` hop objects), then the last hop.
+    pub path: Vec<Value>,
     /// The statements of the document the finding is about (the deciding statements of
     /// its counterexample, or the statement a structural check read), in statement order.
     pub statements: Vec<Involved>,
@@ -114,6 +118,8 @@ pub struct Settings {
     pub checks: Vec<&'static str>,
     pub properties: Vec<Property>,
     pub limits: Limits,
+    /// `--authorization-details`: account dumps for the who-can check (KMS010).
+    pub accounts: Vec<crate::whocan::gaad::Account>,
 }
 
 impl Settings {
@@ -131,6 +137,8 @@ pub struct Ctx<'a> {
     pub key_arn: String,
     pub account: String,
     pub limits: Limits,
+    /// The account dumps (`--authorization-details`), for KMS010.
+    pub accounts: &'a [crate::whocan::gaad::Account],
     exact: bool,
 }
 
@@ -164,6 +172,7 @@ impl<'a> Ctx<'a> {
             message,
             counterexample: None,
             accounts: vec![],
+            path: vec![],
             statements: vec![],
         }
     }
@@ -335,15 +344,19 @@ pub fn audit_document(doc: &Document, settings: &Settings) -> Result<DocResult, 
     result.kind = policy.kind.label();
     let account = if is_key { key_account(&policy) } else { identity_key_account(&policy) };
     let key_arn = format!("arn:aws:kms:us-east-1:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
-    let ctx = Ctx { doc, policy: &policy, text, is_key, key_arn, account, limits: settings.limits, exact };
+    let accounts = &settings.accounts[..];
+    let ctx = Ctx { doc, policy: &policy, text, is_key, key_arn, account, limits: settings.limits, accounts, exact };
     let solver_needed = checks::allows_kms(&policy);
     if !solver_needed {
         result.note = Some("no statement can allow a KMS action: the solver checks hold without a query".into());
     }
     for id in &settings.checks {
         let info = checks::info(id);
-        let applies =
-            matches!((info.scope, is_key), (Scope::Both, _) | (Scope::KeyPolicy, true) | (Scope::Identity, false));
+        let applies = match (info.scope, is_key) {
+            (Scope::Both, _) | (Scope::KeyPolicy, true) | (Scope::Identity, false) => true,
+            (Scope::Account, true) => !settings.accounts.is_empty(),
+            _ => false,
+        };
         let Some(run) = info.run.filter(|_| applies) else { continue };
         result.checks_run.push(info.id);
         if info.method.starts_with("proved") && !solver_needed {
@@ -410,6 +423,7 @@ fn unreadable(doc: &Document, message: String) -> Finding {
         message,
         counterexample: None,
         accounts: vec![],
+        path: vec![],
         statements: vec![],
     }
 }

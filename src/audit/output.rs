@@ -39,6 +39,28 @@ pub fn finding_text(f: &Finding) -> String {
     if let Some(c) = &f.counterexample {
         out.push_str(&format!("  counterexample (replayed, allowed): {c}\n"));
     }
+    out.push_str(&path_text(f, "  "));
+    out
+}
+
+/// A KMS010 finding's path, a line per hop and per replayed witness request.
+pub fn path_text(f: &Finding, indent: &str) -> String {
+    let mut out = String::new();
+    for (k, hop) in f.path.iter().enumerate() {
+        if let Some(last) = hop.get("last_hop") {
+            out.push_str(&format!(
+                "{indent}last hop as {}: {}\n",
+                last["principal"].as_str().unwrap_or("?"),
+                last["request"]
+            ));
+            continue;
+        }
+        let (t, to) = (hop["technique"].as_str().unwrap_or("?"), hop["to"].as_str().unwrap_or("?"));
+        out.push_str(&format!("{indent}hop {}: {t} → {to} ({})\n", k + 1, hop["detail"].as_str().unwrap_or("")));
+        for w in hop["witnesses"].as_array().into_iter().flatten() {
+            out.push_str(&format!("{indent}  request (replayed, allowed): {}\n", w["request"]));
+        }
+    }
     out
 }
 
@@ -52,6 +74,9 @@ fn finding_json(f: &Finding) -> Value {
     });
     if !f.accounts.is_empty() {
         v["accounts"] = json!(f.accounts);
+    }
+    if !f.path.is_empty() {
+        v["path"] = json!(f.path);
     }
     v
 }
@@ -181,6 +206,16 @@ fn findings_table(docs: &[DocResult], shown: &[&Finding]) -> String {
             out.push_str("counterexamples (replayed through the evaluator, each allowed):\n");
             out.extend(examples);
         }
+        let paths: Vec<String> = shown
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| !f.path.is_empty())
+            .map(|(i, f)| format!("  #{}:\n{}", i + 1, path_text(f, "    ")))
+            .collect();
+        if !paths.is_empty() {
+            out.push_str("who-can paths (each hop decided by Z3, its requests replayed):\n");
+            out.extend(paths);
+        }
     }
     out.push_str(&summary_table(docs, shown));
     out
@@ -303,6 +338,9 @@ fn sarif_result(f: &Finding, rule_index: usize, why: Option<&Suppression>) -> Va
         "partialFingerprints": {FINGERPRINT_KEY: fingerprint(f)},
         "properties": {"severity": f.severity.as_str(), "counterexample": f.counterexample, "location": f.location},
     });
+    if !f.path.is_empty() {
+        result["properties"]["path"] = json!(f.path);
+    }
     if let Some(w) = why {
         let kind = if w.kind == "inline" { "inSource" } else { "external" };
         result["suppressions"] = json!([{"kind": kind, "justification": format!("{} ({})", w.reason, w.by)}]);

@@ -228,6 +228,13 @@ impl Encoder {
     /// An encoder for generic requests — any action of any service on any resource, by an
     /// IAM caller — as one identity policy alone decides them (`diff` of IAM policies).
     pub fn generic(policies: &[&Policy]) -> Encoder {
+        Encoder::generic_callers(policies, true)
+    }
+
+    /// [`Encoder::generic`], with service principals among the callers too when
+    /// `iam_only` is false (a resource policy's answer to a service's own request, e.g. a
+    /// trust policy's to `sts:AssumeRole` by `lambda.amazonaws.com`).
+    pub fn generic_callers(policies: &[&Policy], iam_only: bool) -> Encoder {
         let mut vocab = Vocabulary::default();
         let statements: Vec<&Statement> = policies.iter().flat_map(|p| p.statements.iter()).collect();
         let caller = CallerVars::new(&mut vocab, &statements, "");
@@ -251,6 +258,7 @@ impl Encoder {
         // A request names a resource: a non-empty string (`Request::parse_generic`).
         let named = Glob::new(vec![Tok::One, Tok::Star], false);
         let named = Term::str_match(resource, named);
+        let iam = if iam_only { iam } else { Term::TRUE };
         enc.invariants.extend([caller_invariant, iam, shaped, kms_exact, named]);
         enc
     }

@@ -28,8 +28,9 @@ pub struct WhoCanArgs {
     /// `aws iam get-account-authorization-details` output (repeatable: one per account).
     #[arg(long = "authorization-details", value_name = "FILE", required = true)]
     pub authorization_details: Vec<PathBuf>,
-    /// The key policy: FILE, or ARN=FILE (repeatable for several keys).
-    #[arg(long = "key-policy", value_name = "[ARN=]FILE", required = true)]
+    /// The key policy: FILE, ARN=FILE, or a directory of key policies (one per *.json
+    /// file, its key from a "KeyArn" member or the file name KEY-ID.json); repeatable.
+    #[arg(long = "key-policy", value_name = "[ARN=]FILE|DIR", required = true)]
     pub key_policies: Vec<String>,
     /// The KMS action asked about.
     #[arg(long, default_value = "kms:Decrypt")]
@@ -75,6 +76,8 @@ pub struct Config {
     pub keys: Vec<Key>,
     pub scps: Vec<Policy>,
     pub options: Options,
+    /// For each key: its ARN, file and how the ARN was obtained (stated in the report).
+    pub origins: Vec<String>,
 }
 
 fn keep<T>(errors: &mut Vec<Error>, r: Result<T, Error>) -> Option<T> {
@@ -101,39 +104,25 @@ impl WhoCanArgs {
             .iter()
             .filter_map(|p| keep(&mut errors, read_source(p).and_then(|(text, label)| parse_account(&text, &label))))
             .collect();
+        for a in &accounts {
+            for w in a.policies().flat_map(|p| &p.warnings) {
+                eprintln!("{w}");
+            }
+        }
         let scps: Vec<Policy> =
             self.scps.iter().filter_map(|p| keep(&mut errors, load_policy(p, PolicyKind::Scp))).collect();
         let grants: Vec<_> = self.grants.iter().filter_map(|p| keep(&mut errors, load_grants(p))).flatten().collect();
         let mut keys = Vec::new();
-        for spec in &self.key_policies {
-            let (arn, file) = match spec.split_once('=') {
-                Some((a, f)) if a.starts_with("arn:") => (Some(a.to_string()), f.to_string()),
-                _ => (self.key_arn.clone(), spec.clone()),
-            };
-            let Some(policy) = keep(&mut errors, load_policy(std::path::Path::new(&file), PolicyKind::KeyPolicy))
-            else {
-                continue;
-            };
-            let inputs = crate::eval::Inputs {
-                key_policy: policy.clone(),
-                identity: vec![],
-                scps: vec![],
-                boundary: None,
-                grants: vec![],
-                management_account: None,
-            };
-            let Some(arn) = arn.or_else(|| crate::query::default_key_arn(&inputs)) else {
-                eprintln!("error: {file}: cannot tell which key the policy belongs to: give --key-policy ARN={file}");
-                return Err(BAD_INPUT);
-            };
-            if !crate::pattern::split_arn(&arn)
-                .is_some_and(|p| p[2] == "kms" && p[4].len() == 12 && p[5].starts_with("key/"))
-            {
-                eprintln!("error: {arn:?} is not a KMS key ARN (expected arn:aws:kms:REGION:ACCOUNT:key/ID)");
-                return Err(BAD_INPUT);
+        let mut origins = Vec::new();
+        match super::keys::load_keys(&self.key_policies, self.key_arn.as_deref()) {
+            Ok(sources) => {
+                for k in sources {
+                    let grants = grants.iter().filter(|g| g.is_on_key(&k.arn)).cloned().collect();
+                    origins.push(format!("{} from {} ({})", k.arn, k.file, k.origin));
+                    keys.push(Key { arn: k.arn, policy: k.policy, grants });
+                }
             }
-            let grants = grants.iter().filter(|g| g.is_on_key(&arn)).cloned().collect();
-            keys.push(Key { arn, policy, grants });
+            Err(e) => errors.extend(e),
         }
         if let Some(e) = errors.first() {
             for e in &errors[1..] {
@@ -151,7 +140,7 @@ impl WhoCanArgs {
         let limits = Limits { timeout_ms: self.timeout_ms, ..Limits::default() };
         let options =
             Options { action, max_hops: self.max_hops, escalation: !self.no_escalation, limits, prefilter: true };
-        Ok(Config { accounts, keys, scps, options })
+        Ok(Config { accounts, keys, scps, options, origins })
     }
 }
 
@@ -170,16 +159,28 @@ fn analyses(cfg: &Config) -> Result<Vec<Analysis>, i32> {
     Ok(out)
 }
 
-fn print(args: &WhoCanArgs, analyses: &[Analysis], only: Option<petgraph::graph::NodeIndex>) {
+/// Prints the analyses; each key's line says where its ARN came from.
+fn print(args: &WhoCanArgs, cfg: &Config, analyses: &[Analysis], only: Option<petgraph::graph::NodeIndex>) {
     let refs: Vec<&Analysis> = analyses.iter().collect();
     match args.format {
-        Format::Table => print!("{}", super::output::text(&refs, only)),
+        Format::Table => {
+            for o in &cfg.origins {
+                println!("key {o}");
+            }
+            print!("{}", super::output::text(&refs, only))
+        }
         Format::Json => {
-            println!("{}", serde_json::to_string_pretty(&super::output::json(&refs, only)).unwrap_or_default())
+            let mut v = super::output::json(&refs, only);
+            for (k, o) in v["keys"].as_array_mut().into_iter().flatten().zip(&cfg.origins) {
+                k["key_source"] = serde_json::json!(o);
+            }
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default())
         }
         Format::Dot => {
-            for a in analyses {
-                print!("{}", super::output::dot(a));
+            for (a, o) in analyses.iter().zip(&cfg.origins) {
+                let d = super::output::dot(a);
+                let (head, rest) = d.split_once('\n').unwrap_or((&d, ""));
+                print!("{head}\n  // key {o}\n{rest}");
             }
         }
     }
@@ -210,7 +211,7 @@ pub fn who_can(args: &WhoCanArgs) -> i32 {
         Ok(a) => a,
         Err(code) => return code,
     };
-    print(args, &analyses, None);
+    print(args, &cfg, &analyses, None);
     exit_code(args, &analyses, None)
 }
 
@@ -230,6 +231,6 @@ pub fn can(args: &CanArgs) -> i32 {
         );
         return BAD_INPUT;
     };
-    print(&args.common, &analyses, Some(only));
+    print(&args.common, &cfg, &analyses, Some(only));
     exit_code(&args.common, &analyses, Some(only))
 }

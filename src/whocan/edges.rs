@@ -24,12 +24,15 @@ pub enum Technique {
     PutRolePolicy,
     AttachRolePolicy,
     CreatePolicyVersion,
+    SetDefaultPolicyVersion,
     AddUserToGroup,
     CreateAccessKey,
     CreateLoginProfile,
     UpdateLoginProfile,
     UpdateAssumeRolePolicy,
     PassRole(&'static str),
+    /// `sts:AssumeRoleWithWebIdentity` / `sts:AssumeRoleWithSAML` (never decided: see `federated`).
+    Federated(&'static str),
 }
 
 impl Technique {
@@ -38,13 +41,14 @@ impl Technique {
             Technique::MemberOf => "member-of".into(),
             Technique::AssumeRole => "sts:AssumeRole".into(),
             Technique::PassRole(service) => format!("iam:PassRole to {service}"),
+            Technique::Federated(call) => call.to_string(),
             t => format!("iam:{t:?}"),
         }
     }
 
     /// Whether the edge changes permissions (an escalation) rather than using them.
     pub fn is_escalation(&self) -> bool {
-        !matches!(self, Technique::MemberOf | Technique::AssumeRole)
+        !matches!(self, Technique::MemberOf | Technique::AssumeRole | Technique::Federated(_))
     }
 }
 
@@ -71,13 +75,41 @@ pub struct Step {
     pub condition: Option<Value>,
     /// The target's trust policy and account, for `sts:AssumeRole`.
     pub trust: Option<(Policy, String)>,
+    /// Instead of the caller's request: the service's own `sts:AssumeRole` on the role,
+    /// against this trust policy ([`super::service`]).
+    pub service: Option<(Policy, &'static str)>,
+    /// A side of the edge that is not modelled: the edge is then undecided when every
+    /// other step is allowed (refuted when one is refuted), never claimed.
+    pub unknown: Option<String>,
 }
 
-/// Policies an escalation adds to the acting principal.
+/// Policies an escalation adds to the acting principal (and the one it replaces).
 #[derive(Debug, Clone)]
 pub struct Added {
     pub name: String,
     pub policies: Vec<Policy>,
+    /// The `source` of a policy these replace wherever the actor holds it (identity
+    /// policies and boundary): the default version `iam:SetDefaultPolicyVersion` switches off.
+    pub replaces: Option<String>,
+}
+
+impl Added {
+    /// The actor with these policies: the replaced one removed, the new ones added (a
+    /// replaced boundary becomes the new version, as a boundary).
+    pub fn apply(&self, actor: &mut Actor) {
+        if let Some(old) = &self.replaces {
+            actor.identity.retain(|p| &*p.source != old.as_str());
+            if actor.boundary.as_ref().is_some_and(|b| &*b.source == old.as_str()) {
+                actor.boundary = self.policies.first().map(|p| {
+                    let mut b = p.clone();
+                    b.kind = crate::policy::PolicyKind::Boundary;
+                    b
+                });
+                return;
+            }
+        }
+        actor.identity.extend(self.policies.iter().cloned());
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -108,7 +140,14 @@ fn assume_step(trust: Policy, account: &str, role_arn: &str) -> Step {
 }
 
 fn step(action: &str, resource: &str) -> Step {
-    Step { action: action.into(), resource: Some(resource.into()), condition: None, trust: None }
+    Step {
+        action: action.into(),
+        resource: Some(resource.into()),
+        condition: None,
+        trust: None,
+        service: None,
+        unknown: None,
+    }
 }
 
 /// The candidate edges leaving node `n`.
@@ -157,7 +196,12 @@ pub fn candidates(
         let policies = &actor.identity;
         let any = any_identity || actor.is_root();
         out.retain(|c| {
-            any || c.steps.iter().all(|s| s.trust.is_some() || may_allow(policies, &s.action, s.resource.as_deref()))
+            any || c.steps.iter().all(|s| {
+                s.trust.is_some()
+                    || s.service.is_some()
+                    || s.unknown.is_some()
+                    || may_allow(policies, &s.action, s.resource.as_deref())
+            })
         });
     }
     out
@@ -172,7 +216,7 @@ fn escalations(
     may: &dyn Fn(&str, Option<&str>) -> bool,
     out: &mut Vec<Candidate>,
 ) {
-    let any = Added { name: "any policy".into(), policies: vec![super::kms::allow_all()] };
+    let any = Added { name: "any policy".into(), policies: vec![super::kms::allow_all()], replaces: None };
     let admin = || Some(json!({"ArnEquals": {"iam:PolicyARN": ADMIN_POLICY}}));
     let to_any = |technique, detail: String, steps| Candidate {
         technique,
@@ -219,7 +263,7 @@ fn escalations(
             out.push(Candidate {
                 technique: Technique::AddUserToGroup,
                 detail: format!("add itself to group {}", grp.name),
-                target: Target::Escalated(Added { name, policies: a.group_policies(grp) }),
+                target: Target::Escalated(Added { name, policies: a.group_policies(grp), replaces: None }),
                 steps: vec![step("iam:AddUserToGroup", &grp.arn)],
             });
         }
@@ -240,6 +284,9 @@ fn escalations(
         }
         versioned.extend(&r.attached);
     }
+    let boundary = a.users.iter().find(|u| u.arn == base).and_then(|u| u.boundary.as_ref());
+    let boundary = boundary.or_else(|| a.roles.iter().find(|r| r.arn == base).and_then(|r| r.boundary.as_ref()));
+    set_default_versions(a, node, versioned.iter().copied().chain(boundary), may, out);
     if self_any {
         let own = format!(":{}:", a.id);
         for p in versioned.into_iter().filter(|p| p.contains(&own)) {
@@ -290,6 +337,67 @@ fn escalations(
     }
 }
 
+/// `iam:SetDefaultPolicyVersion` on a customer-managed policy attached to the actor (or
+/// its boundary): the actor with that existing version in force instead of the default —
+/// the exact documents of the dump's `PolicyVersionList`. IAM has no condition key for the
+/// version, so a caller who may switch a policy may switch it to any version at once; a
+/// second switch of the same policy on one path (needed only when a switch of another
+/// policy gave the permission back) is an undecided edge.
+fn set_default_versions<'a>(
+    a: &Account,
+    node: &Node,
+    policies: impl Iterator<Item = &'a String>,
+    may: &dyn Fn(&str, Option<&str>) -> bool,
+    out: &mut Vec<Candidate>,
+) {
+    let own = format!(":{}:", a.id);
+    let mut seen = std::collections::BTreeSet::new();
+    for p in policies.filter(|p| p.contains(&own)) {
+        let (Some(versions), Some(default)) = (a.versions.get(p), a.managed.get(p)) else { continue };
+        let prefix = format!("{p} version ");
+        if !seen.insert(p.clone()) || !may("iam:SetDefaultPolicyVersion", Some(p)) {
+            continue;
+        }
+        if node.added.iter().any(|x| x.starts_with(&prefix)) {
+            // Only this policy switched so far: switching it again reaches what switching it
+            // once from the base does (the base could switch it), already a candidate there.
+            if node.added.iter().all(|x| x.starts_with(&prefix)) {
+                continue;
+            }
+            // Switching it again after another escalation (which may have given the
+            // permission back) is not modelled: undecided when allowed, never skipped.
+            let why = format!("switching {p} again, after an earlier switch on this path, is not modelled");
+            out.push(Candidate {
+                technique: Technique::SetDefaultPolicyVersion,
+                detail: format!("switch {p} to another version again"),
+                target: Target::Escalated(Added {
+                    name: format!("{p} switched again"),
+                    policies: vec![],
+                    replaces: None,
+                }),
+                steps: vec![
+                    step("iam:SetDefaultPolicyVersion", p),
+                    Step { unknown: Some(why), ..step("iam:SetDefaultPolicyVersion", p) },
+                ],
+            });
+            continue;
+        }
+        for (id, doc) in versions {
+            let added = Added {
+                name: format!("{prefix}{id}"),
+                policies: vec![doc.clone()],
+                replaces: Some(default.source.to_string()),
+            };
+            out.push(Candidate {
+                technique: Technique::SetDefaultPolicyVersion,
+                detail: format!("make its existing version {id} of {p} the default"),
+                target: Target::Escalated(added),
+                steps: vec![step("iam:SetDefaultPolicyVersion", p)],
+            });
+        }
+    }
+}
+
 /// Whether some `Allow` may cover `action` on any resource (checked before each target).
 fn may_any(may: &dyn Fn(&str, Option<&str>) -> bool, action: &str) -> bool {
     may(action, None)
@@ -307,7 +415,7 @@ fn passes(
     }
     {
         for (service, runs, profile) in CODE_RUNNERS {
-            if (*profile && !r.instance_profile) || !service_trusted(&r.trust, service) {
+            if (*profile && !r.instance_profile) || !service_may_trust(&r.trust, service) {
                 continue;
             }
             let pass = Step {
@@ -320,7 +428,10 @@ fn passes(
                 resource: None,
                 condition: None,
                 trust: None,
+                service: None,
+                unknown: None,
             }));
+            steps.push(Step { service: Some((r.trust.clone(), *service)), ..step("sts:AssumeRole", &r.arn) });
             out.push(Candidate {
                 technique: Technique::PassRole(service),
                 detail: format!("pass role {} to {service} and run code as it ({})", r.name, runs.join(", ")),
@@ -427,15 +538,15 @@ fn trust_may_admit(trust: &Policy, actor: &Actor) -> Option<Cover> {
     best
 }
 
-/// Whether the trust policy names the service for `sts:AssumeRole`. Conditions are not
-/// read: a service caller is outside the generic encoding, so this side of a `PassRole`
-/// edge is the one approximated (it may claim an edge the trust policy's conditions close).
-pub fn service_trusted(trust: &Policy, service: &str) -> bool {
+/// Whether some `Allow` of the trust policy can name `service` (or `*`, or `NotPrincipal`)
+/// for `sts:AssumeRole`: when none can, no request of the service is allowed (the sound
+/// pre-selection); otherwise Z3 decides with the conditions ([`super::service`]).
+pub fn service_may_trust(trust: &Policy, service: &str) -> bool {
     trust.statements.iter().filter(|s| s.effect == Effect::Allow && action_may_match(&s.action, "sts:AssumeRole")).any(
         |s| {
             s.principal.as_ref().is_some_and(|p| {
-                !p.negated
-                    && p.entries.iter().any(|e| {
+                p.negated
+                    || p.entries.iter().any(|e| {
                         matches!(e, PrincipalEntry::Service(x) if x == service) || *e == PrincipalEntry::Everyone
                     })
             })

@@ -20,7 +20,13 @@ pub struct Account {
     pub roles: Vec<Role>,
     /// Managed policies by ARN: the default version (the one in force).
     pub managed: BTreeMap<String, Policy>,
+    /// The other versions of each managed policy (`PolicyVersionList`), by ARN: (version
+    /// id, document), for `iam:SetDefaultPolicyVersion`.
+    pub versions: BTreeMap<String, Versions>,
 }
+
+/// A managed policy's non-default versions: (version id, document).
+pub type Versions = Vec<(String, Policy)>;
 
 #[derive(Debug, Clone)]
 pub struct User {
@@ -56,6 +62,16 @@ pub struct Role {
 }
 
 impl Account {
+    /// Every policy document of the dump (inline, trust, managed and their other versions),
+    /// so their parser warnings (an unknown `aws:` key, say) can be shown.
+    pub fn policies(&self) -> impl Iterator<Item = &Policy> + '_ {
+        let users = self.users.iter().flat_map(|u| &u.inline);
+        let groups = self.groups.iter().flat_map(|g| &g.inline);
+        let roles = self.roles.iter().flat_map(|r| std::iter::once(&r.trust).chain(&r.inline));
+        let versions = self.versions.values().flatten().map(|(_, p)| p);
+        users.chain(groups).chain(roles).chain(self.managed.values()).chain(versions)
+    }
+
     /// The policies attached to `names` (managed policy ARNs), in order.
     pub fn managed_policies<'a>(&'a self, arns: &'a [String]) -> impl Iterator<Item = &'a Policy> + 'a {
         arns.iter().filter_map(|a| self.managed.get(a))
@@ -127,7 +143,7 @@ impl Reader<'_> {
                 ),
             );
         }
-        let managed = self.managed(doc);
+        let (managed, versions) = self.managed(doc);
         let users = self.list(doc, "UserDetailList", |r, item, path| r.user(item, path));
         let groups = self.list(doc, "GroupDetailList", |r, item, path| r.group(item, path));
         let roles = self.list(doc, "RoleDetailList", |r, item, path| r.role(item, path));
@@ -137,7 +153,7 @@ impl Reader<'_> {
                 self.sink.error(pos, &path, format!("account {a} differs from the dump's account {id}: give each account's dump as its own --authorization-details file"));
             }
         }
-        let account = Account { file: self.file.to_string(), id, users, groups, roles, managed };
+        let account = Account { file: self.file.to_string(), id, users, groups, roles, managed, versions };
         self.check_references(doc, &account);
         account
     }
@@ -387,16 +403,38 @@ impl Reader<'_> {
         })
     }
 
-    fn managed(&mut self, doc: &Json) -> BTreeMap<String, Policy> {
+    fn managed(&mut self, doc: &Json) -> (BTreeMap<String, Policy>, BTreeMap<String, Versions>) {
         let mut out = BTreeMap::new();
+        let mut versions = BTreeMap::new();
         let items = self.list(doc, "Policies", |r, item, path| r.managed_one(item, path));
-        for (arn, p) in items {
-            out.insert(arn, p);
+        for (arn, p, others) in items {
+            out.insert(arn.clone(), p);
+            if !others.is_empty() {
+                versions.insert(arn, others);
+            }
+        }
+        (out, versions)
+    }
+
+    /// The non-default versions of a managed policy, each read as the default is.
+    fn other_versions(&mut self, versions: &[Json], default: usize, path: &str, name: &str) -> Versions {
+        let mut out = Vec::new();
+        for (j, v) in versions.iter().enumerate().filter(|(j, _)| *j != default) {
+            let at = format!("{path}.PolicyVersionList[{j}]");
+            let Some(id) = self.text(v, &at, "VersionId") else { continue };
+            let Some(d) = v.get("Document") else {
+                self.sink.error(v.pos, &format!("{at}.Document"), "missing \"Document\"");
+                continue;
+            };
+            let label = format!("managed policy {name} version {id}");
+            if let Some(p) = self.policy(d, &format!("{at}.Document"), PolicyKind::Identity, label) {
+                out.push((id, p));
+            }
         }
         out
     }
 
-    fn managed_one(&mut self, item: &Json, path: &str) -> Option<(String, Policy)> {
+    fn managed_one(&mut self, item: &Json, path: &str) -> Option<(String, Policy, Versions)> {
         let arn = self.arn(item, path, "policy")?;
         let name = self.text(item, path, "PolicyName").unwrap_or_default();
         let Some(Kind::Array(versions)) = item.get("PolicyVersionList").map(|v| &v.kind) else {
@@ -421,7 +459,8 @@ impl Reader<'_> {
             return None;
         };
         let p = self.policy(d, &at, PolicyKind::Identity, format!("managed policy {name}"))?;
-        Some((arn, p))
+        let others = self.other_versions(versions, j, path, &name);
+        Some((arn, p, others))
     }
 }
 

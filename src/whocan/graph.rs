@@ -116,16 +116,10 @@ pub fn analyse(accounts: &[Account], scps: &[Policy], key: &Key, opts: &Options)
     };
     b.nodes(key);
     b.decide(key)?;
-    let last = b.last;
-    let status = statuses(&b.graph, &last, &b.undecided, opts.max_hops);
-    Ok(Analysis {
-        graph: b.graph,
-        undecided: b.undecided,
-        last,
-        status,
-        key: key.arn.clone(),
-        action: opts.action.clone(),
-    })
+    let (mut graph, mut undecided, mut last) = (b.graph, b.undecided, b.last);
+    let mut status = statuses(&graph, &last, &undecided, opts.max_hops);
+    super::federated::attach(accounts, &mut graph, &mut last, &mut status, &mut undecided);
+    Ok(Analysis { graph, undecided, last, status, key: key.arn.clone(), action: opts.action.clone() })
 }
 
 struct Builder<'a> {
@@ -280,7 +274,21 @@ impl Builder<'_> {
     ) -> Result<Result<Vec<Witness>, Option<String>>, Mismatch> {
         let scps = self.scps_for(actor);
         let mut witnesses = Vec::new();
+        let mut pending = None;
         for step in steps {
+            if let Some(why) = &step.unknown {
+                pending = Some(why.clone());
+                continue;
+            }
+            if let Some((trust, service)) = &step.service {
+                let role = step.resource.as_deref().unwrap_or_default();
+                match super::service::decide(trust, role, service, self.opts.limits)? {
+                    super::service::ServiceTrust::Yes(w) => witnesses.push(w),
+                    super::service::ServiceTrust::No => return Ok(Err(None)),
+                    super::service::ServiceTrust::Unknown(why) => pending = Some(why),
+                }
+                continue;
+            }
             let q = super::hop::Ask {
                 action: step.action.clone(),
                 resource: step.resource.clone(),
@@ -292,6 +300,9 @@ impl Builder<'_> {
                 Answer::No => return Ok(Err(None)),
                 Answer::Unknown(why) => return Ok(Err(Some(why))),
             }
+        }
+        if let Some(why) = pending {
+            return Ok(Err(Some(why)));
         }
         Ok(Ok(witnesses))
     }
@@ -318,7 +329,7 @@ impl Builder<'_> {
         let mut set = self.graph[n].added.clone();
         set.insert(added.name.clone());
         let mut actor = self.graph[n].actor.clone().expect("actor");
-        actor.identity.extend(added.policies.iter().cloned());
+        added.apply(&mut actor);
         let label = format!("{} + {}", self.graph[base].label, set.iter().cloned().collect::<Vec<_>>().join(" + "));
         let i = self.add(label, NodeKind::Escalated, Some(actor));
         self.graph[i].base = Some(base);

@@ -5,10 +5,13 @@
 
 pub mod cli;
 pub mod edges;
+pub mod federated;
 pub mod gaad;
 pub mod graph;
 pub mod hop;
+pub mod keys;
 pub mod kms;
 pub mod output;
+pub mod service;
 
 pub use graph::{analyse, Analysis, Options, Status};

@@ -1,0 +1,105 @@
+//! KMS010: with account dumps (`audit --authorization-details`), the principals that can
+//! `kms:Decrypt` a key only by a path its policy's authors would not see — a chain of at
+//! least two `sts:AssumeRole` hops, or an escalation edge — found by `who-can`'s graph
+//! (every edge and last hop decided by Z3, every witness replayed). A principal that can
+//! directly, or by assuming one role that can, is what reading the key policy and the
+//! roles' trust policies shows, and is not a finding.
+
+use super::{Ctx, Finding, Severity};
+use crate::query::ReplayMismatch;
+use crate::whocan::edges::Technique;
+use crate::whocan::graph::{Analysis, Mismatch, Status};
+use crate::whocan::hop::Answer;
+use crate::whocan::kms::Key;
+use crate::whocan::{analyse, output, Options};
+use kmsproof_solver::Limits;
+use petgraph::graph::NodeIndex;
+use petgraph::visit::EdgeRef;
+
+/// The action asked (the finding is about reading data).
+const ACTION: &str = "kms:Decrypt";
+/// Longest path looked for; a longer one is reported undecided, never clean.
+const MAX_HOPS: usize = 8;
+
+pub fn kms010(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
+    let key = Key { arn: ctx.key_arn.clone(), policy: ctx.policy.clone(), grants: vec![] };
+    // Canonical models: each witness is a function of its question alone (any --jobs, shard).
+    let opts = Options {
+        action: ACTION.into(),
+        max_hops: MAX_HOPS,
+        escalation: true,
+        limits: Limits { canonical: true, ..ctx.limits },
+        prefilter: true,
+    };
+    let a = analyse(ctx.accounts, &[], &key, &opts).map_err(mismatch)?;
+    let mut out = Vec::new();
+    let mut undecided = Vec::new();
+    for n in output::listed(&a) {
+        match &a.status[n.index()] {
+            Status::Can(path, end) if !visible(&a, n) => out.push(finding(ctx, &a, n, path, *end)),
+            Status::Unknown(why) => undecided.push(format!("{}: {why}", a.graph[n].label)),
+            Status::BeyondHops => {
+                undecided.push(format!("{}: a path exists only beyond {MAX_HOPS} hops", a.graph[n].label))
+            }
+            _ => {}
+        }
+    }
+    if let Some(first) = undecided.first() {
+        let why = format!("{} principal(s) of the dumps undecided, e.g. {first}", undecided.len());
+        out.push(ctx.undecided("KMS010", &why));
+    }
+    Ok(out)
+}
+
+/// Whether `n` can directly, or by one `sts:AssumeRole` into a role that can directly.
+fn visible(a: &Analysis, n: NodeIndex) -> bool {
+    let yes = |i: NodeIndex| matches!(a.last[i.index()].as_ref().map(|h| &h.answer), Some(Answer::Yes(_)));
+    yes(n) || a.graph.edges(n).any(|e| e.weight().technique == Technique::AssumeRole && yes(e.target()))
+}
+
+fn finding(ctx: &Ctx, a: &Analysis, n: NodeIndex, path: &[petgraph::graph::EdgeIndex], end: NodeIndex) -> Finding {
+    let escalation = path.iter().any(|e| a.graph[*e].technique.is_escalation());
+    let chain = path.iter().filter(|e| a.graph[**e].technique == Technique::AssumeRole).count();
+    let steps: Vec<String> = path
+        .iter()
+        .map(|e| {
+            format!(
+                "{} → {}",
+                a.graph[*e].technique.label(),
+                a.graph[a.graph.edge_endpoints(*e).expect("edge").1].label
+            )
+        })
+        .collect();
+    let how = if escalation { "an escalation edge".to_string() } else { format!("a chain of {chain} assumed roles") };
+    let node = &a.graph[n];
+    let message = format!(
+        "{} ({}) can {ACTION} the key only through {how}, which the key policy does not show: {}; last hop as {}",
+        node.label,
+        node.kind.as_str(),
+        steps.join(", "),
+        a.graph[end].label
+    );
+    let mut f = ctx.finding("KMS010", ctx.doc.pos, message);
+    if escalation {
+        f.severity = Severity::High;
+    }
+    let hops = output::json(&[a], Some(n));
+    let principal = &hops["keys"][0]["principals"][0];
+    f.path = principal["path"].as_array().cloned().unwrap_or_default();
+    f.path.push(serde_json::json!({"last_hop": principal["last_hop"]}));
+    f.counterexample = principal["last_hop"].get("request").cloned();
+    f
+}
+
+/// A who-can mismatch is a bug, as a replay mismatch of `check` is.
+fn mismatch(m: Mismatch) -> ReplayMismatch {
+    match m {
+        Mismatch::Kms(r) => r,
+        Mismatch::Hop(h) => ReplayMismatch {
+            property: format!("KMS010 who-can hop {}", h.what),
+            request: h.request,
+            expected: "allowed".into(),
+            got: h.got,
+        },
+    }
+}
