@@ -115,20 +115,43 @@ fn account() -> Value {
     json!({"UserDetailList": users, "GroupDetailList": groups, "RoleDetailList": roles, "Policies": policies})
 }
 
-/// Key `k`: even keys trust the account (IAM policies decide), odd keys name five roles.
-fn key(k: usize) -> Key {
+/// Key `k`'s ARN and policy document.
+fn key_doc(k: usize) -> (String, Value) {
     let principal = if k % 2 == 0 {
         json!({"AWS": format!("arn:aws:iam::{A}:root")})
     } else {
         json!({"AWS": (0..5).map(|i| role_arn(k * 40 + i * 4)).collect::<Vec<_>>()})
     };
     let policy = doc(vec![json!({"Effect": "Allow", "Principal": principal, "Action": "kms:*", "Resource": "*"})]);
+    (format!("arn:aws:kms:us-east-1:{A}:key/0000000{k:02}-0000-0000-0000-000000000000"), policy)
+}
+
+/// Key `k`: even keys trust the account (IAM policies decide), odd keys name five roles.
+fn key(k: usize) -> Key {
+    let (arn, policy) = key_doc(k);
     let policy = parse_policy(&policy.to_string(), &format!("key-{k}.json"), PolicyKind::KeyPolicy).unwrap();
-    Key {
-        arn: format!("arn:aws:kms:us-east-1:{A}:key/0000000{k:02}-0000-0000-0000-000000000000"),
-        policy,
-        grants: vec![],
+    Key { arn, policy, grants: vec![] }
+}
+
+/// With `KMSPROOF_WHOCAN_DUMP_DIR=DIR`, writes the synthetic dump (`DIR/account.json`,
+/// as `get-account-authorization-details` prints it) and the two keys the bench asks
+/// (`DIR/key-K.json`, with `DIR/key-K.arn` holding the key's ARN), so other tools (the
+/// `kmsproof` binary, IAMSpy) can be timed on the same input.
+fn dump_inputs(text: &str) {
+    let Some(dir) = std::env::var_os("KMSPROOF_WHOCAN_DUMP_DIR") else { return };
+    let dir = std::path::PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let write = |name: &str, body: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, body).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    };
+    write("account.json", text);
+    for k in 0..2 {
+        let (arn, policy) = key_doc(k);
+        write(&format!("key-{k}.json"), &serde_json::to_string_pretty(&policy).unwrap());
+        write(&format!("key-{k}.arn"), &arn);
     }
+    println!("wrote the dump and keys 0 and 1 to {}", dir.display());
 }
 
 fn rounds() -> usize {
@@ -142,6 +165,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 fn main() {
     let text = account().to_string();
+    dump_inputs(&text);
     let t = Instant::now();
     let account = parse_account(&text, "synthetic.json").unwrap_or_else(|e| panic!("{e}"));
     println!(
@@ -178,8 +202,9 @@ fn main() {
         let m = median(times);
         all.push(m);
         println!(
-            "who-can key {k} ({}): median of 3 {m:.2?}; {summary}",
-            if k % 2 == 0 { "trusts the account" } else { "names 5 roles" }
+            "who-can key {k} ({}): median of {} {m:.2?}; {summary}",
+            if k % 2 == 0 { "trusts the account" } else { "names 5 roles" },
+            rounds()
         );
     }
     println!(
