@@ -7,7 +7,9 @@ mod condition;
 mod statement;
 
 pub use condition::{evaluate as evaluate_condition, CondOutcome};
-pub use statement::{action_covers, kms_action_coverage, kms_action_names, match_statement, resource_covers, role_path_name, Match, Via};
+pub use statement::{
+    action_covers, kms_action_coverage, kms_action_names, match_statement, resource_covers, role_path_name, Match, Via,
+};
 
 use crate::binding::exemption;
 use crate::grant::Grant;

@@ -1,7 +1,9 @@
 //! Whether one statement applies to a request, and why not when it does not.
 
 use super::condition::{evaluate, variable_lookup};
-use crate::pattern::{arn_match, glob_match, glob_match_ignore_case, glob_tokens, resolve, resource_match, tokens_text, Piece};
+use crate::pattern::{
+    arn_match, glob_match, glob_match_ignore_case, glob_tokens, resolve, resource_match, tokens_text, Piece,
+};
 use crate::policy::{Matcher, PrincipalEntry, Principals, Statement};
 use crate::request::{Caller, IamKind, Request};
 
@@ -104,7 +106,11 @@ pub fn kms_action_coverage(m: &Matcher) -> u64 {
             return 0;
         }
         let toks = glob_tokens(&text);
-        names.iter().enumerate().filter(|(_, a)| glob_match(&toks, &a.to_ascii_lowercase())).fold(0, |acc, (i, _)| acc | 1 << i)
+        names
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| glob_match(&toks, &a.to_ascii_lowercase()))
+            .fold(0, |acc, (i, _)| acc | 1 << i)
     };
     let covered = m.patterns.iter().fold(0u64, |acc, pat| {
         acc | match pat.as_slice() {

@@ -207,7 +207,7 @@ pub fn decide_group(
     match &lead {
         Answer::Yes(w) => {
             for (slot, a) in answers.iter_mut().zip(rest) {
-                *slot = transplanted(w, a, key, action, scps).map(Answer::Yes);
+                *slot = transplanted(w, first, a, key, action, scps).map(Answer::Yes);
             }
         }
         Answer::No if arns.len() == rest.len() && !rest.is_empty() => {
@@ -275,6 +275,23 @@ fn group_required(
     Ok(out)
 }
 
+/// `caller`, the lead's caller in a witness, made `member`'s: a session of the lead's role
+/// becomes the same session of the member's role; anything else, the member itself.
+fn same_kind(caller: &str, lead: &str, member: &str) -> String {
+    let role = |arn: &str| {
+        let p = crate::pattern::split_arn(arn)?;
+        let name = p[5].strip_prefix("role/")?;
+        Some((p[4].to_string(), name.to_string()))
+    };
+    if let (Some((account, name)), Some((m_account, m_name))) = (role(lead), role(member)) {
+        let prefix = format!("arn:aws:sts::{account}:assumed-role/{name}/");
+        if let Some(session) = caller.strip_prefix(&prefix).filter(|_| account == m_account) {
+            return format!("arn:aws:sts::{m_account}:assumed-role/{m_name}/{session}");
+        }
+    }
+    member.to_string()
+}
+
 fn principal_arn(actor: &Actor) -> Option<&str> {
     match &actor.who {
         Who::Principal(arn) => Some(arn),
@@ -282,16 +299,18 @@ fn principal_arn(actor: &Actor) -> Option<&str> {
     }
 }
 
-/// The representative's witness for another member: the member itself, the action, the
+/// The representative's witness for another member: the member itself (as the same kind
+/// of caller: a session of its role when the witness is a role session), the action, the
 /// key and the witness's own context (derived keys left for the evaluator to derive),
 /// replayed on the member's own inputs; `None` unless the evaluator allows it.
-fn transplanted(w: &Witness, actor: &Actor, key: &Key, action: &str, scps: &[Policy]) -> Option<Witness> {
+fn transplanted(w: &Witness, lead: &Actor, actor: &Actor, key: &Key, action: &str, scps: &[Policy]) -> Option<Witness> {
     let arn = principal_arn(actor)?;
+    let caller = same_kind(w.request["principal"].as_str()?, principal_arn(lead)?, arn);
     let mut context = serde_json::Map::new();
     for k in context_keys(&w.request) {
         context.insert(k.clone(), w.request["context"][&k].clone());
     }
-    let request = json!({"principal": arn, "action": action, "resource": key.arn, "context": context});
+    let request = json!({"principal": caller, "action": action, "resource": key.arn, "context": context});
     let req = crate::request::Request::parse(&request.to_string(), "<who-can>").ok()?;
     let shape = property(actor, action, None).shape;
     if let crate::eval::Match::NotApplicable(_) = crate::eval::match_statement(&shape, &req) {
