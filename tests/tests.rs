@@ -11,3 +11,4 @@ mod seeds;
 mod util;
 mod whocan;
 mod whocan_differential;
+mod whocan_groups;
