@@ -124,25 +124,17 @@ fn required(
 ) -> Result<Vec<String>, ReplayMismatch> {
     let mut out = Vec::new();
     for key_name in context_keys(&w.request) {
-        if lacks_refuted(
-            &property(actor, action, Some(("Null", json!({ key_name.clone(): "true" })))),
-            inputs,
-            key,
-            limits,
-        )? {
+        if refuted(&property(actor, action, Some(("Null", json!({ key_name.clone(): "true" })))), inputs, key, limits)?
+        {
             out.push(key_name);
         }
     }
     Ok(out)
 }
 
-/// Whether Z3 answered `unsat` for the `sometimes` property (`Violated`).
-fn lacks_refuted(
-    p: &crate::query::Property,
-    inputs: &Inputs,
-    key: &Key,
-    limits: Limits,
-) -> Result<bool, ReplayMismatch> {
+/// Whether Z3 answered `unsat` for the `sometimes` property (`Violated`): no allowed
+/// request has its shape.
+fn refuted(p: &crate::query::Property, inputs: &Inputs, key: &Key, limits: Limits) -> Result<bool, ReplayMismatch> {
     let r = check(inputs, &key.arn, std::slice::from_ref(p), 1, limits)?.remove(0);
     Ok(matches!(r.verdict, Verdict::Violated))
 }
@@ -211,7 +203,7 @@ pub fn decide_group(
             }
         }
         Answer::No if arns.len() == rest.len() && !rest.is_empty() => {
-            if lacks_refuted(&property_of_all(&arns, action, None), &first_inputs, key, limits)? {
+            if refuted(&property_of_all(&arns, action, None), &first_inputs, key, limits)? {
                 answers.iter_mut().for_each(|slot| *slot = Some(Answer::No));
             }
         }
@@ -255,11 +247,10 @@ fn group_required(
             .collect();
         let arns: Vec<&str> = carriers.iter().filter_map(|i| principal_arn(actors[*i])).collect();
         let absent = || Some(("Null", json!({ name.clone(): "true" })));
-        let all = arns.len() == carriers.len()
-            && lacks_refuted(&property_of_all(&arns, action, absent()), shared, key, limits)?;
+        let all =
+            arns.len() == carriers.len() && refuted(&property_of_all(&arns, action, absent()), shared, key, limits)?;
         for i in carriers {
-            let alone =
-                || lacks_refuted(&property(actors[i], action, absent()), &inputs(actors[i], key, scps), key, limits);
+            let alone = || refuted(&property(actors[i], action, absent()), &inputs(actors[i], key, scps), key, limits);
             if all || alone()? {
                 out[i].push(name.clone());
             }
