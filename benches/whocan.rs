@@ -42,6 +42,19 @@ fn managed_arn(i: usize) -> String {
     format!("arn:aws:iam::{A}:policy/team-{i}")
 }
 
+/// The fields a real `get-account-authorization-details` prints that who-can does not
+/// read (paths, IDs, dates): present so that tools reading the full format (IAMSpy)
+/// accept the same file.
+fn full(mut item: Value, id_field: &str, id: String) -> Value {
+    let o = item.as_object_mut().expect("object");
+    o.insert("Path".into(), json!("/"));
+    o.insert(id_field.into(), json!(id));
+    o.insert("CreateDate".into(), json!(DATE));
+    item
+}
+
+const DATE: &str = "2024-01-01T00:00:00Z";
+
 /// A deterministic synthetic account.
 fn account() -> Value {
     let groups: Vec<Value> = (0..50)
@@ -52,8 +65,9 @@ fn account() -> Value {
                 2 => doc(vec![allow("sts:AssumeRole", &role_arn(g * 20 + 1))]),
                 _ => doc(vec![allow("ec2:Describe*", "*")]),
             };
-            json!({"GroupName": format!("group-{g}"), "Arn": format!("arn:aws:iam::{A}:group/group-{g}"),
-                   "GroupPolicyList": [inline("p", p)], "AttachedManagedPolicies": []})
+            let item = json!({"GroupName": format!("group-{g}"), "Arn": format!("arn:aws:iam::{A}:group/group-{g}"),
+                   "GroupPolicyList": [inline("p", p)], "AttachedManagedPolicies": []});
+            full(item, "GroupId", format!("AGPA{g:016}"))
         })
         .collect();
     let users: Vec<Value> = (0..300)
@@ -67,9 +81,10 @@ fn account() -> Value {
             }
             let attached: Vec<Value> =
                 if u % 4 == 0 { vec![json!({"PolicyName": "t", "PolicyArn": managed_arn(u % 20)})] } else { vec![] };
-            json!({"UserName": format!("user-{u}"), "Arn": user_arn(u), "UserPolicyList": policies,
+            let item = json!({"UserName": format!("user-{u}"), "Arn": user_arn(u), "UserPolicyList": policies,
                    "GroupList": [format!("group-{}", u % 50), format!("group-{}", (u * 7 + 3) % 50)],
-                   "AttachedManagedPolicies": attached})
+                   "AttachedManagedPolicies": attached});
+            full(item, "UserId", format!("AIDA{u:016}"))
         })
         .collect();
     let roles: Vec<Value> = (0..1000)
@@ -96,9 +111,10 @@ fn account() -> Value {
             };
             let attached: Vec<Value> =
                 if r % 9 == 0 { vec![json!({"PolicyName": "t", "PolicyArn": managed_arn(r % 20)})] } else { vec![] };
-            json!({"RoleName": format!("app-{r}"), "Arn": role_arn(r), "AssumeRolePolicyDocument": doc(vec![trust]),
+            let item = json!({"RoleName": format!("app-{r}"), "Arn": role_arn(r), "AssumeRolePolicyDocument": doc(vec![trust]),
                    "InstanceProfileList": if r % 3 == 1 { json!([{"InstanceProfileName": "p"}]) } else { json!([]) },
-                   "RolePolicyList": [inline("p", p)], "AttachedManagedPolicies": attached})
+                   "RolePolicyList": [inline("p", p)], "AttachedManagedPolicies": attached, "RoleLastUsed": {}});
+            full(item, "RoleId", format!("AROA{r:016}"))
         })
         .collect();
     let policies: Vec<Value> = (0..20)
@@ -108,27 +124,58 @@ fn account() -> Value {
             } else {
                 doc(vec![allow("dynamodb:Query", "*")])
             };
-            json!({"PolicyName": format!("team-{m}"), "Arn": managed_arn(m),
-                   "PolicyVersionList": [{"Document": d, "VersionId": "v1", "IsDefaultVersion": true}]})
+            let item = json!({"PolicyName": format!("team-{m}"), "Arn": managed_arn(m), "DefaultVersionId": "v1",
+                   "AttachmentCount": 1, "PermissionsBoundaryUsageCount": 0, "IsAttachable": true,
+                   "UpdateDate": DATE, "PolicyVersionList": [{"Document": d, "VersionId": "v1",
+                   "IsDefaultVersion": true, "CreateDate": DATE}]});
+            full(item, "PolicyId", format!("ANPA{m:016}"))
         })
         .collect();
     json!({"UserDetailList": users, "GroupDetailList": groups, "RoleDetailList": roles, "Policies": policies})
 }
 
-/// Key `k`: even keys trust the account (IAM policies decide), odd keys name five roles.
-fn key(k: usize) -> Key {
+/// Key `k`'s ARN and policy document.
+fn key_doc(k: usize) -> (String, Value) {
     let principal = if k % 2 == 0 {
         json!({"AWS": format!("arn:aws:iam::{A}:root")})
     } else {
         json!({"AWS": (0..5).map(|i| role_arn(k * 40 + i * 4)).collect::<Vec<_>>()})
     };
     let policy = doc(vec![json!({"Effect": "Allow", "Principal": principal, "Action": "kms:*", "Resource": "*"})]);
+    (format!("arn:aws:kms:us-east-1:{A}:key/0000000{k:02}-0000-0000-0000-000000000000"), policy)
+}
+
+/// Key `k`: even keys trust the account (IAM policies decide), odd keys name five roles.
+fn key(k: usize) -> Key {
+    let (arn, policy) = key_doc(k);
     let policy = parse_policy(&policy.to_string(), &format!("key-{k}.json"), PolicyKind::KeyPolicy).unwrap();
-    Key {
-        arn: format!("arn:aws:kms:us-east-1:{A}:key/0000000{k:02}-0000-0000-0000-000000000000"),
-        policy,
-        grants: vec![],
+    Key { arn, policy, grants: vec![] }
+}
+
+/// With `KMSPROOF_WHOCAN_DUMP_DIR=DIR`, writes the synthetic dump (`DIR/account.json`,
+/// as `get-account-authorization-details` prints it) and the two keys the bench asks
+/// (`DIR/key-K.json`, with `DIR/key-K.arn` holding the key's ARN and
+/// `DIR/key-K.resources.json` the key policy as a list of resource policies, the form
+/// IAMSpy's `load-resources` reads), so other tools (the `kmsproof` binary, IAMSpy) can
+/// be timed on the same input.
+fn dump_inputs(text: &str) {
+    let Some(dir) = std::env::var_os("KMSPROOF_WHOCAN_DUMP_DIR") else { return };
+    let dir = std::path::PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let write = |name: &str, body: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, body).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    };
+    write("account.json", text);
+    for k in 0..2 {
+        let (arn, policy) = key_doc(k);
+        write(&format!("key-{k}.json"), &serde_json::to_string_pretty(&policy).unwrap());
+        write(&format!("key-{k}.arn"), &arn);
+        // The list of resource policies `iamspy load-resources` reads.
+        let resources = json!([{"Resource": arn, "Policy": policy, "Account": A}]);
+        write(&format!("key-{k}.resources.json"), &serde_json::to_string_pretty(&resources).unwrap());
     }
+    println!("wrote the dump and keys 0 and 1 to {}", dir.display());
 }
 
 fn rounds() -> usize {
@@ -142,6 +189,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 fn main() {
     let text = account().to_string();
+    dump_inputs(&text);
     let t = Instant::now();
     let account = parse_account(&text, "synthetic.json").unwrap_or_else(|e| panic!("{e}"));
     println!(
@@ -178,8 +226,9 @@ fn main() {
         let m = median(times);
         all.push(m);
         println!(
-            "who-can key {k} ({}): median of 3 {m:.2?}; {summary}",
-            if k % 2 == 0 { "trusts the account" } else { "names 5 roles" }
+            "who-can key {k} ({}): median of {} {m:.2?}; {summary}",
+            if k % 2 == 0 { "trusts the account" } else { "names 5 roles" },
+            rounds()
         );
     }
     println!(

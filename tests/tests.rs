@@ -11,4 +11,5 @@ mod seeds;
 mod util;
 mod whocan;
 mod whocan_differential;
+mod whocan_groups;
 mod whocan_managed;

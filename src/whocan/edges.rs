@@ -458,6 +458,16 @@ fn resource_may_match(m: &Matcher, resource: &str) -> bool {
 
 /// Whether `Action`/`NotAction` can cover `action` (a pattern with variables: maybe).
 pub fn action_may_match(m: &Matcher, action: &str) -> bool {
+    // Plain text patterns (no variables) read as themselves: matched without resolving.
+    fn text(p: &[crate::pattern::Piece]) -> Option<&str> {
+        match p {
+            [crate::pattern::Piece::Text(t)] => Some(t),
+            _ => None,
+        }
+    }
+    if m.patterns.iter().all(|p| text(p).is_some()) {
+        return m.patterns.iter().filter_map(|p| text(p)).any(|t| glob_match_ignore_case(t, action)) != m.negated;
+    }
     may_hit(m, |toks| glob_match_ignore_case(&tokens_text(toks), action))
 }
 
@@ -499,18 +509,22 @@ pub fn entry_may_cover(e: &PrincipalEntry, actor: &Actor) -> Option<Cover> {
         PrincipalEntry::Everyone => Some(Cover::Direct),
         PrincipalEntry::Account(a) if *a == actor.account || in_class(a) => Some(Cover::Account),
         PrincipalEntry::Role { account, name, .. } => {
-            let own =
-                matches!(&actor.who, Who::Principal(arn) if *arn == format!("arn:aws:iam::{account}:role/{name}"));
+            // `arn:aws:iam::{account}:role/{name}`, compared without building it.
+            let is_role = |arn: &str| {
+                let rest = arn.strip_prefix("arn:aws:iam::").and_then(|r| r.strip_prefix(account.as_str()));
+                rest.and_then(|r| r.strip_prefix(":role/")) == Some(name.as_str())
+            };
+            let own = matches!(&actor.who, Who::Principal(arn) if is_role(arn));
             (own || in_class(account)).then_some(Cover::Direct)
         }
         PrincipalEntry::Exact(x) => {
-            let account = crate::pattern::split_arn(x).map(|p| p[4].to_string()).unwrap_or_default();
+            let account = crate::pattern::split_arn(x).map_or("", |p| p[4]);
             let session_of = |arn: &str| {
                 let role = arn.rsplit('/').next().unwrap_or_default();
                 x.contains(&format!(":sts::{account}:assumed-role/{role}/"))
             };
-            let own = matches!(&actor.who, Who::Principal(arn) if arn == x || session_of(arn));
-            (own || in_class(&account)).then_some(Cover::Direct)
+            let own = matches!(&actor.who, Who::Principal(arn) if arn == x || x.contains(":sts::") && session_of(arn));
+            (own || in_class(account)).then_some(Cover::Direct)
         }
         _ => None,
     }

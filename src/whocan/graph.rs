@@ -195,8 +195,7 @@ impl Builder<'_> {
     fn decide(&mut self, key: &Key) -> Result<(), Mismatch> {
         use rayon::prelude::*;
         let count = self.graph.node_count();
-        let initial: Vec<Option<KmsHop>> =
-            (0..count).into_par_iter().map(|i| self.last_hop(NodeIndex::new(i), key)).collect::<Result<_, _>>()?;
+        let initial = self.last_hops(count, key)?;
         let this = &*self;
         let decided: Vec<Vec<Decided>> = (0..count)
             .into_par_iter()
@@ -295,7 +294,7 @@ impl Builder<'_> {
                 condition: step.condition.clone(),
                 trust: step.trust.as_ref().map(|(p, a)| (p, a.clone())),
             };
-            match super::hop::decide(actor, &q, &scps, self.opts.limits)? {
+            match super::hop::decide(actor, &q, &scps, self.limits())? {
                 Answer::Yes(w) => witnesses.push(w),
                 Answer::No => return Ok(Err(None)),
                 Answer::Unknown(why) => return Ok(Err(Some(why))),
@@ -305,6 +304,13 @@ impl Builder<'_> {
             return Ok(Err(Some(why)));
         }
         Ok(Ok(witnesses))
+    }
+
+    /// The limits of every query, with canonical models: each witness is a function of
+    /// its question alone, not of what the thread's reused solver answered before, so
+    /// the output is the same bytes whichever thread decides which node.
+    fn limits(&self) -> Limits {
+        Limits { canonical: true, ..self.opts.limits }
     }
 
     /// SCPs cap the principals of the dumps' accounts only.
@@ -337,12 +343,66 @@ impl Builder<'_> {
         i
     }
 
+    /// The last hops of the first `count` nodes. Those the pre-selection or the plainest
+    /// request settle are settled alone; the others are grouped by [`kms::signature`]
+    /// (the same inputs up to the principal) and each group decided together (see
+    /// [`kms::decide_group`]), groups in parallel. Groups and representatives are in
+    /// node order, so the answers do not depend on the schedule.
+    fn last_hops(&self, count: usize, key: &Key) -> Result<Vec<Option<KmsHop>>, Mismatch> {
+        use rayon::prelude::*;
+        let action = &self.opts.action;
+        let quick: Vec<Result<Option<KmsHop>, Option<String>>> = (0..count)
+            .into_par_iter()
+            .map(|i| {
+                let Some(actor) = &self.graph[NodeIndex::new(i)].actor else { return Ok(None) };
+                if self.opts.prefilter && !kms_may_allow(actor, key, action) {
+                    return Ok(Some(KmsHop { answer: Answer::No, required: vec![] }));
+                }
+                let scps = self.scps_for(actor);
+                match kms::plain(actor, key, action, &scps) {
+                    Some(hop) => Ok(Some(hop)),
+                    None => Err(kms::signature(actor, key, action, &scps)),
+                }
+            })
+            .collect();
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut by_signature: HashMap<&str, usize> = HashMap::new();
+        for (i, q) in quick.iter().enumerate() {
+            match q {
+                Err(Some(sig)) => match by_signature.get(sig.as_str()) {
+                    Some(g) => groups[*g].push(i),
+                    None => {
+                        by_signature.insert(sig, groups.len());
+                        groups.push(vec![i]);
+                    }
+                },
+                Err(None) => groups.push(vec![i]),
+                Ok(_) => {}
+            }
+        }
+        let decided: Vec<Vec<KmsHop>> = groups
+            .par_iter()
+            .map(|g| {
+                let actors: Vec<&Actor> =
+                    g.iter().map(|i| self.graph[NodeIndex::new(*i)].actor.as_ref().expect("actor")).collect();
+                kms::decide_group(&actors, key, action, &self.scps_for(actors[0]), self.limits())
+            })
+            .collect::<Result<_, _>>()?;
+        let mut out: Vec<Option<KmsHop>> = quick.into_iter().map(|q| q.unwrap_or(None)).collect();
+        for (g, hops) in groups.iter().zip(decided) {
+            for (i, hop) in g.iter().zip(hops) {
+                out[*i] = Some(hop);
+            }
+        }
+        Ok(out)
+    }
+
     fn last_hop(&self, n: NodeIndex, key: &Key) -> Result<Option<KmsHop>, Mismatch> {
         let Some(actor) = &self.graph[n].actor else { return Ok(None) };
         if self.opts.prefilter && !kms_may_allow(actor, key, &self.opts.action) {
             return Ok(Some(KmsHop { answer: Answer::No, required: vec![] }));
         }
-        Ok(Some(kms::decide(actor, key, &self.opts.action, &self.scps_for(actor), self.opts.limits)?))
+        Ok(Some(kms::decide(actor, key, &self.opts.action, &self.scps_for(actor), self.limits())?))
     }
 }
 

@@ -51,13 +51,28 @@ fn inputs(actor: &Actor, key: &Key, scps: &[Policy]) -> Inputs {
 }
 
 fn property(actor: &Actor, action: &str, extra: Option<(&str, Value)>) -> crate::query::Property {
-    let mut condition = actor.condition();
+    property_with(actor.condition(), action, &format!("{:?}", actor.who), extra)
+}
+
+fn property_with(
+    mut condition: Value,
+    action: &str,
+    who: &str,
+    extra: Option<(&str, Value)>,
+) -> crate::query::Property {
     if let Some((op, block)) = extra {
         condition[op] = block;
     }
-    let doc = json!({"name": format!("{action} by {:?}", actor.who), "expect": "sometimes", "principal": "*",
+    let doc = json!({"name": format!("{action} by {who}"), "expect": "sometimes", "principal": "*",
                      "action": action, "condition": condition});
     parse_properties(&doc.to_string(), "<who-can>").expect("valid property").remove(0)
+}
+
+/// One property over several principals of the dumps (`aws:PrincipalArn` any of them):
+/// when Z3 answers `unsat` on it, it has answered `unsat` for each of them.
+fn property_of_all(arns: &[&str], action: &str, extra: Option<(&str, Value)>) -> crate::query::Property {
+    let condition = json!({"StringEquals": {"aws:PrincipalArn": arns}});
+    property_with(condition, action, &format!("{} principals", arns.len()), extra)
 }
 
 /// Whether `actor` can call `action` on the key, with the witness `check` replayed.
@@ -68,29 +83,232 @@ pub fn decide(
     scps: &[Policy],
     limits: Limits,
 ) -> Result<KmsHop, ReplayMismatch> {
-    let inputs = inputs(actor, key, scps);
-    if let Some(w) = plain_allowed(actor, key, action, &inputs) {
-        return Ok(KmsHop { answer: Answer::Yes(w), required: vec![] });
+    if let Some(hop) = plain(actor, key, action, scps) {
+        return Ok(hop);
     }
-    let result = check(&inputs, &key.arn, &[property(actor, action, None)], 1, limits)?.remove(0);
-    let answer = match (&result.verdict, result.examples.first()) {
+    let inputs = inputs(actor, key, scps);
+    let answer = solve(actor, key, action, &inputs, limits)?;
+    let required = match &answer {
+        Answer::Yes(w) => required(actor, key, action, &inputs, w, limits)?,
+        _ => vec![],
+    };
+    Ok(KmsHop { answer, required })
+}
+
+/// The last hop when the plainest request (the actor itself, no context) is allowed: it
+/// is the witness, and no context key is required. `None`: Z3 has to decide.
+pub fn plain(actor: &Actor, key: &Key, action: &str, scps: &[Policy]) -> Option<KmsHop> {
+    let w = plain_allowed(actor, key, action, &inputs(actor, key, scps))?;
+    Some(KmsHop { answer: Answer::Yes(w), required: vec![] })
+}
+
+/// `check … sometimes` narrowed to the actor.
+fn solve(actor: &Actor, key: &Key, action: &str, inputs: &Inputs, limits: Limits) -> Result<Answer, ReplayMismatch> {
+    let result = check(inputs, &key.arn, &[property(actor, action, None)], 1, limits)?.remove(0);
+    Ok(match (&result.verdict, result.examples.first()) {
         (Verdict::Holds, Some(ex)) => Answer::Yes(witness(ex)),
         (Verdict::Violated, _) => Answer::No,
         (Verdict::Unknown(why), _) => Answer::Unknown(why.clone()),
         (Verdict::Holds, None) => Answer::Unknown("no witness came back".into()),
-    };
-    let mut required = Vec::new();
-    if let Answer::Yes(w) = &answer {
-        for key_name in context_keys(&w.request) {
-            let absent = json!({ key_name.clone(): "true" });
-            let p = property(actor, action, Some(("Null", absent)));
-            let r = check(&inputs, &key.arn, &[p], 1, limits)?.remove(0);
-            if matches!(r.verdict, Verdict::Violated) {
-                required.push(key_name);
+    })
+}
+
+/// The context keys of the witness no allowed request of the actor lacks (Z3 `unsat`).
+fn required(
+    actor: &Actor,
+    key: &Key,
+    action: &str,
+    inputs: &Inputs,
+    w: &Witness,
+    limits: Limits,
+) -> Result<Vec<String>, ReplayMismatch> {
+    let mut out = Vec::new();
+    for key_name in context_keys(&w.request) {
+        if refuted(&property(actor, action, Some(("Null", json!({ key_name.clone(): "true" })))), inputs, key, limits)?
+        {
+            out.push(key_name);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether Z3 answered `unsat` for the `sometimes` property (`Violated`): no allowed
+/// request has its shape.
+fn refuted(p: &crate::query::Property, inputs: &Inputs, key: &Key, limits: Limits) -> Result<bool, ReplayMismatch> {
+    let r = check(inputs, &key.arn, std::slice::from_ref(p), 1, limits)?.remove(0);
+    Ok(matches!(r.verdict, Verdict::Violated))
+}
+
+/// What the last hop of a principal of the dumps depends on besides its own ARN: its
+/// identity policies and boundary, cut to the statements that can apply to `action`
+/// (as `check` cuts them), read without positions, labels or sources. Principals with
+/// the same signature have the same authorization inputs for every request of the
+/// action (the key policy, grants and SCPs are shared), so one query over all of them
+/// (`aws:PrincipalArn` any of them) is exact for each. `None`: a class of principals.
+pub fn signature(actor: &Actor, key: &Key, action: &str, scps: &[Policy]) -> Option<String> {
+    let Who::Principal(_) = &actor.who else { return None };
+    let full = inputs(actor, key, scps);
+    let shape = property(actor, action, None).shape;
+    let cut = crate::query::relevant_inputs(&full, &shape);
+    let inputs = cut.as_ref().unwrap_or(&full);
+    let mut out = format!("account {}\n", actor.account);
+    for p in &inputs.identity {
+        out.push_str(&semantic(p, "identity"));
+    }
+    if let Some(b) = &inputs.boundary {
+        out.push_str(&semantic(b, "boundary"));
+    }
+    Some(out)
+}
+
+/// A policy's meaning as text: everything the evaluator and the encoder read, nothing
+/// that only names or places it (source, `Sid`, positions, JSON paths).
+fn semantic(p: &Policy, role: &str) -> String {
+    if p.statements.is_empty() && role == "identity" {
+        return String::new();
+    }
+    let mut out = format!("{role} {:?} {:?}\n", p.kind, p.version);
+    for s in &p.statements {
+        out.push_str(&format!("  {:?} {:?} {:?} {:?}\n", s.effect, s.principal, s.action, s.resource));
+        for c in &s.conditions {
+            out.push_str(&format!("    {:?} {:?} {:?}\n", c.op, c.key, c.values));
+        }
+    }
+    out
+}
+
+/// The last hops of principals of the dumps that share one [`signature`] (in order; the
+/// first is the representative), none of whose plainest request is allowed. The
+/// representative is decided alone; the others are decided from it only through the
+/// evaluator or Z3 again: its witness with their own ARN is replayed on their own
+/// inputs (a `yes` only when the evaluator allows it), a `no` is one Z3 `unsat` over all
+/// of them, and each required context key is one Z3 `unsat` over all that carry it.
+/// Whatever is not settled that way is decided alone, as [`decide`] does.
+pub fn decide_group(
+    actors: &[&Actor],
+    key: &Key,
+    action: &str,
+    scps: &[Policy],
+    limits: Limits,
+) -> Result<Vec<KmsHop>, ReplayMismatch> {
+    let Some((first, rest)) = actors.split_first() else { return Ok(vec![]) };
+    let first_inputs = inputs(first, key, scps);
+    let lead = solve(first, key, action, &first_inputs, limits)?;
+    let arns: Vec<&str> = rest.iter().filter_map(|a| principal_arn(a)).collect();
+    let mut answers: Vec<Option<Answer>> = vec![None; rest.len()];
+    match &lead {
+        Answer::Yes(w) => {
+            for (slot, a) in answers.iter_mut().zip(rest) {
+                *slot = transplanted(w, first, a, key, action, scps).map(Answer::Yes);
+            }
+        }
+        Answer::No if arns.len() == rest.len() && !rest.is_empty() => {
+            if refuted(&property_of_all(&arns, action, None), &first_inputs, key, limits)? {
+                answers.iter_mut().for_each(|slot| *slot = Some(Answer::No));
+            }
+        }
+        _ => {}
+    }
+    let answers: Vec<Answer> = std::iter::once(Ok(lead))
+        .chain(answers.into_iter().zip(rest).map(|(slot, a)| match slot {
+            Some(x) => Ok(x),
+            None => solve(a, key, action, &inputs(a, key, scps), limits),
+        }))
+        .collect::<Result<_, _>>()?;
+    let required = group_required(actors, &answers, key, action, &first_inputs, scps, limits)?;
+    Ok(answers.into_iter().zip(required).map(|(answer, required)| KmsHop { answer, required }).collect())
+}
+
+/// The required context keys of every `yes` of a group: per key, one query over every
+/// member whose witness carries it; when that is not `unsat`, each member alone.
+fn group_required(
+    actors: &[&Actor],
+    answers: &[Answer],
+    key: &Key,
+    action: &str,
+    shared: &Inputs,
+    scps: &[Policy],
+    limits: Limits,
+) -> Result<Vec<Vec<String>>, ReplayMismatch> {
+    let mut names: Vec<String> = Vec::new();
+    for a in answers.iter() {
+        if let Answer::Yes(w) = a {
+            for k in context_keys(&w.request) {
+                if !names.contains(&k) {
+                    names.push(k);
+                }
             }
         }
     }
-    Ok(KmsHop { answer, required })
+    let mut out = vec![Vec::new(); actors.len()];
+    for name in names {
+        let carriers: Vec<usize> = (0..actors.len())
+            .filter(|i| matches!(&answers[*i], Answer::Yes(w) if context_keys(&w.request).contains(&name)))
+            .collect();
+        let arns: Vec<&str> = carriers.iter().filter_map(|i| principal_arn(actors[*i])).collect();
+        let absent = || Some(("Null", json!({ name.clone(): "true" })));
+        let all =
+            arns.len() == carriers.len() && refuted(&property_of_all(&arns, action, absent()), shared, key, limits)?;
+        for i in carriers {
+            let alone = || refuted(&property(actors[i], action, absent()), &inputs(actors[i], key, scps), key, limits);
+            if all || alone()? {
+                out[i].push(name.clone());
+            }
+        }
+    }
+    // Each member's keys in the order its own witness lists them.
+    for (i, keys) in out.iter_mut().enumerate() {
+        if let Answer::Yes(w) = &answers[i] {
+            let order = context_keys(&w.request);
+            keys.sort_by_key(|k| order.iter().position(|o| o == k));
+        }
+    }
+    Ok(out)
+}
+
+/// `caller`, the lead's caller in a witness, made `member`'s: a session of the lead's role
+/// becomes the same session of the member's role; anything else, the member itself.
+fn same_kind(caller: &str, lead: &str, member: &str) -> String {
+    let role = |arn: &str| {
+        let p = crate::pattern::split_arn(arn)?;
+        let name = p[5].strip_prefix("role/")?;
+        Some((p[4].to_string(), name.to_string()))
+    };
+    if let (Some((account, name)), Some((m_account, m_name))) = (role(lead), role(member)) {
+        let prefix = format!("arn:aws:sts::{account}:assumed-role/{name}/");
+        if let Some(session) = caller.strip_prefix(&prefix).filter(|_| account == m_account) {
+            return format!("arn:aws:sts::{m_account}:assumed-role/{m_name}/{session}");
+        }
+    }
+    member.to_string()
+}
+
+fn principal_arn(actor: &Actor) -> Option<&str> {
+    match &actor.who {
+        Who::Principal(arn) => Some(arn),
+        _ => None,
+    }
+}
+
+/// The representative's witness for another member: the member itself (as the same kind
+/// of caller: a session of its role when the witness is a role session), the action, the
+/// key and the witness's own context (derived keys left for the evaluator to derive),
+/// replayed on the member's own inputs; `None` unless the evaluator allows it.
+fn transplanted(w: &Witness, lead: &Actor, actor: &Actor, key: &Key, action: &str, scps: &[Policy]) -> Option<Witness> {
+    let arn = principal_arn(actor)?;
+    let caller = same_kind(w.request["principal"].as_str()?, principal_arn(lead)?, arn);
+    let mut context = serde_json::Map::new();
+    for k in context_keys(&w.request) {
+        context.insert(k.clone(), w.request["context"][&k].clone());
+    }
+    let request = json!({"principal": caller, "action": action, "resource": key.arn, "context": context});
+    let req = crate::request::Request::parse(&request.to_string(), "<who-can>").ok()?;
+    let shape = property(actor, action, None).shape;
+    if let crate::eval::Match::NotApplicable(_) = crate::eval::match_statement(&shape, &req) {
+        return None;
+    }
+    let d = crate::eval::authorize(&inputs(actor, key, scps), &req);
+    d.allowed().then(|| Witness { request: req.to_json(), why: d.summary })
 }
 
 /// The plainest request (the actor itself, no context) on the evaluator: when allowed it
