@@ -8,7 +8,6 @@ use kmsproof::policy::{parse_policy, PolicyKind};
 use kmsproof::whocan::gaad::parse_account;
 use kmsproof::whocan::kms::Key;
 use kmsproof::whocan::{analyse, Options, Status};
-use kmsproof_solver::Limits;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -202,13 +201,7 @@ fn main() {
         text.len() / 1024
     );
     let keys: Vec<Key> = (0..20).map(key).collect();
-    let opts = Options {
-        action: "kms:Decrypt".into(),
-        max_hops: 8,
-        escalation: true,
-        limits: Limits::default(),
-        prefilter: true,
-    };
+    let opts = Options::default();
     let accounts = [account];
     let mut all = Vec::new();
     for (k, key) in keys.iter().enumerate().take(2) {

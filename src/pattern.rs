@@ -33,33 +33,12 @@ pub fn literal_tokens(text: &str) -> Vec<Tok> {
 /// `*`, so it is O(|pat|·|text|) at worst and never exponential.
 pub fn glob_match(pat: &[Tok], text: &str) -> bool {
     let text: Vec<char> = text.chars().collect();
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pat.get(p) {
-            Some(Tok::Star) => {
-                star = Some((p, t));
-                p += 1;
-            }
-            Some(Tok::One) => {
-                p += 1;
-                t += 1;
-            }
-            Some(Tok::Char(c)) if *c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    p = sp + 1;
-                    t = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pat[p..].iter().all(|tok| *tok == Tok::Star)
+    let wild = |t: &Tok| match t {
+        Tok::Star => Wild::Star,
+        Tok::One => Wild::One,
+        Tok::Char(_) => Wild::Literal,
+    };
+    backtrack(pat, &text, wild, |t, c| *t == Tok::Char(*c))
 }
 
 /// Case-insensitive wildcard match, as IAM matches actions.
@@ -70,23 +49,41 @@ pub fn glob_match_ignore_case(pattern: &str, text: &str) -> bool {
     glob_match(&glob_tokens(&pattern.to_ascii_lowercase()), &text.to_ascii_lowercase())
 }
 
-/// [`glob_match`] on ASCII bytes, folding case as it compares: the same backtracking
-/// over the last `*`, without building tokens or lowercased copies (the who-can
-/// pre-selection matches actions millions of times).
+/// [`glob_match`] on ASCII bytes, folding case as it compares: the same backtracking,
+/// without building tokens or lowercased copies (the who-can pre-selection matches
+/// actions millions of times).
 fn ascii_glob_match_ignore_case(pat: &[u8], text: &[u8]) -> bool {
+    let wild = |b: &u8| match b {
+        b'*' => Wild::Star,
+        b'?' => Wild::One,
+        _ => Wild::Literal,
+    };
+    backtrack(pat, text, wild, |p, c| p.eq_ignore_ascii_case(c))
+}
+
+/// What a pattern element is to the matcher.
+enum Wild {
+    Star,
+    One,
+    Literal,
+}
+
+/// The one wildcard matcher: backtracking over the last `*`. `same` compares a literal
+/// pattern element with a text element.
+fn backtrack<P, T>(pat: &[P], text: &[T], wild: impl Fn(&P) -> Wild, same: impl Fn(&P, &T) -> bool) -> bool {
     let (mut p, mut t) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
-        match pat.get(p) {
-            Some(b'*') => {
+        match pat.get(p).map(|x| (wild(x), x)) {
+            Some((Wild::Star, _)) => {
                 star = Some((p, t));
                 p += 1;
             }
-            Some(b'?') => {
+            Some((Wild::One, _)) => {
                 p += 1;
                 t += 1;
             }
-            Some(c) if c.eq_ignore_ascii_case(&text[t]) => {
+            Some((Wild::Literal, x)) if same(x, &text[t]) => {
                 p += 1;
                 t += 1;
             }
@@ -100,7 +97,7 @@ fn ascii_glob_match_ignore_case(pat: &[u8], text: &[u8]) -> bool {
             },
         }
     }
-    pat[p..].iter().all(|c| *c == b'*')
+    pat[p..].iter().all(|x| matches!(wild(x), Wild::Star))
 }
 
 /// Splits an ARN into its six parts (`arn`, partition, service, region, account,

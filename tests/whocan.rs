@@ -5,7 +5,6 @@ use kmsproof::policy::PolicyKind;
 use kmsproof::whocan::gaad::{parse_account, Account};
 use kmsproof::whocan::kms::Key;
 use kmsproof::whocan::{analyse, Analysis, Options, Status};
-use kmsproof_solver::Limits;
 use std::path::Path;
 use std::process::Command;
 
@@ -27,7 +26,7 @@ fn key(file: &str) -> Key {
 }
 
 fn options(escalation: bool) -> Options {
-    Options { action: "kms:Decrypt".into(), max_hops: 8, escalation, limits: Limits::default(), prefilter: true }
+    Options { escalation, ..Options::default() }
 }
 
 fn run(accounts: &[&str], key_file: &str, scps: &[&str], escalation: bool) -> Analysis {

@@ -15,28 +15,29 @@ use kmsproof::Request;
 use kmsproof_solver::Limits;
 use serde_json::{json, Value};
 
-const A: &str = "111122223333";
+pub(crate) const A: &str = "111122223333";
 const MAX_HOPS: usize = 4;
-const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+pub(crate) const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
-struct Rng(u64);
+/// A small deterministic generator (the random dumps of the who-can tests).
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         ((self.0 >> 33) % n as u64) as usize
     }
 }
 
-fn doc(statements: Vec<Value>) -> Value {
+pub(crate) fn doc(statements: Vec<Value>) -> Value {
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
-fn user(i: usize) -> String {
+pub(crate) fn user(i: usize) -> String {
     format!("arn:aws:iam::{A}:user/u{i}")
 }
 
-fn role(i: usize) -> String {
+pub(crate) fn role(i: usize) -> String {
     format!("arn:aws:iam::{A}:role/r{i}")
 }
 
@@ -405,13 +406,7 @@ fn set_default_policy_version_equals_brute_force() {
             .collect();
         let text = json!({"UserDetailList": users, "Policies": policies}).to_string();
         let account = parse_account(&text, "dump.json").unwrap_or_else(|e| panic!("round {round}: {e}"));
-        let opts = Options {
-            action: "kms:Decrypt".into(),
-            max_hops: 8,
-            escalation: true,
-            limits: Limits::default(),
-            prefilter: true,
-        };
+        let opts = Options::default();
         let a = analyse(&[account], &[], &key, &opts).unwrap_or_else(|e| panic!("{e}"));
         for (u, (p, inline)) in attached.iter().enumerate() {
             let policy = |d: &Value| parse_policy(&d.to_string(), "v", PolicyKind::Identity).unwrap();

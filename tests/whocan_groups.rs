@@ -10,29 +10,7 @@ use kmsproof::whocan::{analyse, Analysis, Options};
 use kmsproof_solver::Limits;
 use serde_json::{json, Value};
 
-const A: &str = "111122223333";
-const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((self.0 >> 33) % n as u64) as usize
-    }
-}
-
-fn doc(statements: Vec<Value>) -> Value {
-    json!({"Version": "2012-10-17", "Statement": statements})
-}
-
-fn role(i: usize) -> String {
-    format!("arn:aws:iam::{A}:role/r{i}")
-}
-
-fn user(i: usize) -> String {
-    format!("arn:aws:iam::{A}:user/u{i}")
-}
+use super::whocan_differential::{doc, role, user, Rng, A, KEY};
 
 /// Few distinct identity policies over many principals, so groups are large.
 fn identity(k: usize) -> Value {
@@ -89,7 +67,7 @@ fn dump(rng: &mut Rng, n: usize) -> Value {
 }
 
 fn options() -> Options {
-    Options { action: "kms:Decrypt".into(), max_hops: 4, escalation: false, limits: Limits::default(), prefilter: true }
+    Options { max_hops: 4, escalation: false, ..Options::default() }
 }
 
 fn case(seed: u64) -> (Account, Key) {

@@ -27,9 +27,8 @@ pub fn kms010(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
     let opts = Options {
         action: ACTION.into(),
         max_hops: MAX_HOPS,
-        escalation: true,
         limits: Limits { canonical: true, ..ctx.limits },
-        prefilter: true,
+        ..Options::default()
     };
     let a = analyse(ctx.accounts, &[], &key, &opts).map_err(mismatch)?;
     let mut out = Vec::new();

@@ -83,6 +83,19 @@ pub struct Options {
     pub prefilter: bool,
 }
 
+/// The command's defaults: `kms:Decrypt`, at most 8 hops, escalation on, pre-selection on.
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            action: "kms:Decrypt".into(),
+            max_hops: 8,
+            escalation: true,
+            limits: Limits::default(),
+            prefilter: true,
+        }
+    }
+}
+
 /// The graph with every edge and last hop decided.
 pub struct Analysis {
     pub graph: DiGraph<Node, Edge>,
