@@ -13,3 +13,4 @@ mod whocan;
 mod whocan_differential;
 mod whocan_groups;
 mod whocan_managed;
+mod whocan_review;

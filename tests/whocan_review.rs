@@ -1,0 +1,70 @@
+//! Review of the who-can merges (745e025..main): cases where the graph must not claim
+//! `cannot`, each checked against what the evaluator says about the real situation.
+
+use kmsproof::load::load_policy;
+use kmsproof::policy::PolicyKind;
+use kmsproof::whocan::gaad::parse_account;
+use kmsproof::whocan::kms::Key;
+use kmsproof::whocan::{analyse, Analysis, Options, Status};
+use serde_json::json;
+use std::path::Path;
+
+const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+const A: &str = "111122223333";
+
+fn key() -> Key {
+    Key {
+        arn: KEY.into(),
+        policy: load_policy(&Path::new("corpus/who-can/key-policy.json"), PolicyKind::KeyPolicy).unwrap(),
+        grants: vec![],
+    }
+}
+
+fn status(a: &Analysis, label: &str) -> String {
+    let i = a.graph.node_indices().find(|i| a.graph[*i].label == label).unwrap_or_else(|| panic!("no node {label}"));
+    match &a.status[i.index()] {
+        Status::Can(..) => "can".into(),
+        Status::Cannot => "cannot".into(),
+        Status::BeyondHops => "beyond".into(),
+        Status::Unknown(why) => format!("unknown: {why}"),
+    }
+}
+
+/// A customer-managed policy attached to a user *and* used as its permissions boundary:
+/// switching its default version changes both. With v2 in force the user holds v2 as an
+/// identity policy and as its boundary, and v2 allows kms:Decrypt, which the key policy
+/// delegates to the account: the user can decrypt (the evaluator agrees, below). The
+/// escalated node must not lose the identity copy.
+#[test]
+fn set_default_version_of_a_policy_that_is_also_the_boundary() {
+    let doc = |st: serde_json::Value| json!({"Version": "2012-10-17", "Statement": st});
+    let pol = format!("arn:aws:iam::{A}:policy/P");
+    let set_default = json!({"Effect": "Allow", "Action": "iam:SetDefaultPolicyVersion", "Resource": pol});
+    let decrypt = json!({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"});
+    let p = json!({"PolicyName": "P", "Arn": pol, "PolicyVersionList": [
+        {"VersionId": "v1", "IsDefaultVersion": true, "Document": doc(json!([set_default]))},
+        {"VersionId": "v2", "IsDefaultVersion": false, "Document": doc(json!([decrypt]))}]});
+    let u = json!({"UserName": "both", "Arn": format!("arn:aws:iam::{A}:user/both"),
+        "AttachedManagedPolicies": [{"PolicyName": "P", "PolicyArn": pol}],
+        "PermissionsBoundary": {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": pol}});
+    let text = json!({"UserDetailList": [u], "Policies": [p]}).to_string();
+    let a = parse_account(&text, "dump.json").unwrap_or_else(|e| panic!("{e}"));
+    // The real situation after the switch, on the evaluator: identity v2, boundary v2.
+    let v2 = a.versions[&pol][0].1.clone();
+    let mut boundary = v2.clone();
+    boundary.kind = PolicyKind::Boundary;
+    let inputs = kmsproof::eval::Inputs {
+        key_policy: key().policy,
+        identity: vec![v2],
+        scps: vec![],
+        boundary: Some(boundary),
+        grants: vec![],
+        management_account: None,
+    };
+    let req = json!({"principal": format!("arn:aws:iam::{A}:user/both"), "action": "kms:Decrypt", "resource": KEY, "context": {}});
+    let req = kmsproof::request::Request::parse(&req.to_string(), "<review>").unwrap();
+    assert!(kmsproof::eval::authorize(&inputs, &req).allowed(), "the evaluator allows it after the switch");
+    let b = analyse(&[a], &[], &key(), &Options::default()).unwrap();
+    let got = status(&b, &format!("arn:aws:iam::{A}:user/both"));
+    assert!(got != "cannot", "claimed cannot, but after the switch the user can: {got}");
+}
