@@ -68,3 +68,29 @@ fn set_default_version_of_a_policy_that_is_also_the_boundary() {
     let got = status(&b, &format!("arn:aws:iam::{A}:user/both"));
     assert!(got != "cannot", "claimed cannot, but after the switch the user can: {got}");
 }
+
+/// A customer-managed policy named like an AWS managed policy the user also holds
+/// (`arn:aws:iam::aws:policy/X` and `arn:aws:iam::A:policy/X`): switching the customer one
+/// must leave the AWS one in force. Here the AWS one allows kms:Decrypt, the customer one's
+/// default denies it and its other version does not: after the switch the user can.
+#[test]
+fn set_default_version_keeps_a_same_named_aws_managed_policy() {
+    let doc = |st: serde_json::Value| json!({"Version": "2012-10-17", "Statement": st});
+    let mine = format!("arn:aws:iam::{A}:policy/X");
+    let aws = "arn:aws:iam::aws:policy/X";
+    let set_default = json!({"Effect": "Allow", "Action": "iam:SetDefaultPolicyVersion", "Resource": mine});
+    let deny = json!({"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"});
+    let decrypt = json!({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"});
+    let p = json!({"PolicyName": "X", "Arn": mine, "PolicyVersionList": [
+        {"VersionId": "v1", "IsDefaultVersion": true, "Document": doc(json!([set_default, deny]))},
+        {"VersionId": "v2", "IsDefaultVersion": false, "Document": doc(json!([set_default]))}]});
+    let q = json!({"PolicyName": "X", "Arn": aws, "PolicyVersionList": [
+        {"VersionId": "v1", "IsDefaultVersion": true, "Document": doc(json!([decrypt]))}]});
+    let u = json!({"UserName": "twin", "Arn": format!("arn:aws:iam::{A}:user/twin"),
+        "AttachedManagedPolicies": [{"PolicyName": "X", "PolicyArn": mine}, {"PolicyName": "X", "PolicyArn": aws}]});
+    let text = json!({"UserDetailList": [u], "Policies": [p, q]}).to_string();
+    let a = parse_account(&text, "dump.json").unwrap_or_else(|e| panic!("{e}"));
+    let b = analyse(&[a], &[], &key(), &Options::default()).unwrap();
+    let got = status(&b, &format!("arn:aws:iam::{A}:user/twin"));
+    assert!(got != "cannot", "claimed cannot, but after the switch the AWS managed X allows: {got}");
+}
