@@ -95,20 +95,27 @@ pub struct Added {
 
 impl Added {
     /// The actor with these policies: the replaced one removed, the new ones added (a
-    /// replaced boundary becomes the new version, as a boundary).
+    /// replaced boundary becomes the new version, as a boundary; a policy that is both
+    /// attached and the boundary is replaced in both places).
     pub fn apply(&self, actor: &mut Actor) {
-        if let Some(old) = &self.replaces {
-            actor.identity.retain(|p| &*p.source != old.as_str());
-            if actor.boundary.as_ref().is_some_and(|b| &*b.source == old.as_str()) {
-                actor.boundary = self.policies.first().map(|p| {
-                    let mut b = p.clone();
-                    b.kind = crate::policy::PolicyKind::Boundary;
-                    b
-                });
-                return;
-            }
+        let Some(old) = &self.replaces else {
+            actor.identity.extend(self.policies.iter().cloned());
+            return;
+        };
+        // One policy may be both attached and the boundary: the switch changes both.
+        let held = actor.identity.iter().any(|p| &*p.source == old.as_str());
+        actor.identity.retain(|p| &*p.source != old.as_str());
+        let bounds = actor.boundary.as_ref().is_some_and(|b| &*b.source == old.as_str());
+        if bounds {
+            actor.boundary = self.policies.first().map(|p| {
+                let mut b = p.clone();
+                b.kind = crate::policy::PolicyKind::Boundary;
+                b
+            });
         }
-        actor.identity.extend(self.policies.iter().cloned());
+        if held || !bounds {
+            actor.identity.extend(self.policies.iter().cloned());
+        }
     }
 }
 
