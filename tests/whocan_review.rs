@@ -94,3 +94,42 @@ fn set_default_version_keeps_a_same_named_aws_managed_policy() {
     let got = status(&b, &format!("arn:aws:iam::{A}:user/twin"));
     assert!(got != "cannot", "claimed cannot, but after the switch the AWS managed X allows: {got}");
 }
+
+
+/// A user that may add itself to group G, whose customer-managed policy P it may then
+/// switch to a version that decrypts: after `iam:AddUserToGroup`, P is attached to it
+/// (through G), so `iam:SetDefaultPolicyVersion` on P is a candidate of the escalated node.
+/// The evaluator allows the final request (inline + P v2).
+#[test]
+fn set_default_version_after_joining_a_group() {
+    let doc = |st: serde_json::Value| json!({"Version": "2012-10-17", "Statement": st});
+    let pol = format!("arn:aws:iam::{A}:policy/P");
+    let grp = format!("arn:aws:iam::{A}:group/G");
+    let set_default = json!({"Effect": "Allow", "Action": "iam:SetDefaultPolicyVersion", "Resource": pol});
+    let decrypt = json!({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"});
+    let join = json!([{"Effect": "Allow", "Action": "iam:AddUserToGroup", "Resource": grp}]);
+    let p = json!({"PolicyName": "P", "Arn": pol, "PolicyVersionList": [
+        {"VersionId": "v1", "IsDefaultVersion": true, "Document": doc(json!([set_default]))},
+        {"VersionId": "v2", "IsDefaultVersion": false, "Document": doc(json!([decrypt]))}]});
+    let g = json!({"GroupName": "G", "Arn": grp, "AttachedManagedPolicies": [{"PolicyName": "P", "PolicyArn": pol}]});
+    let u = json!({"UserName": "joiner", "Arn": format!("arn:aws:iam::{A}:user/joiner"),
+        "UserPolicyList": [{"PolicyName": "i", "PolicyDocument": doc(join)}]});
+    let text = json!({"UserDetailList": [u], "GroupDetailList": [g], "Policies": [p]}).to_string();
+    let a = parse_account(&text, "dump.json").unwrap_or_else(|e| panic!("{e}"));
+    let mut identity = a.users[0].inline.to_vec();
+    identity.push(a.versions[&pol][0].1.clone());
+    let inputs = kmsproof::eval::Inputs {
+        key_policy: key().policy,
+        identity,
+        scps: vec![],
+        boundary: None,
+        grants: vec![],
+        management_account: None,
+    };
+    let req = json!({"principal": format!("arn:aws:iam::{A}:user/joiner"), "action": "kms:Decrypt", "resource": KEY, "context": {}});
+    let req = kmsproof::request::Request::parse(&req.to_string(), "<review>").unwrap();
+    assert!(kmsproof::eval::authorize(&inputs, &req).allowed(), "the evaluator allows it after both steps");
+    let b = analyse(&[a], &[], &key(), &Options::default()).unwrap();
+    let got = status(&b, &format!("arn:aws:iam::{A}:user/joiner"));
+    assert!(got != "cannot", "claimed cannot, but joining G then switching P decrypts: {got}");
+}
