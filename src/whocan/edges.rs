@@ -260,6 +260,11 @@ fn escalations(
                 ));
             }
         }
+        // Groups joined on the path (`iam:AddUserToGroup`): their managed policies are its own now.
+        let joined = node.added.iter().filter_map(|x| x.strip_prefix("group ")).filter_map(|g| a.group(g));
+        for grp in joined {
+            versioned.extend(&grp.attached);
+        }
         for grp in
             a.groups.iter().filter(|grp| !u.groups.contains(&grp.name) && may("iam:AddUserToGroup", Some(&grp.arn)))
         {
