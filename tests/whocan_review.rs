@@ -133,3 +133,23 @@ fn set_default_version_after_joining_a_group() {
     let got = status(&b, &format!("arn:aws:iam::{A}:user/joiner"));
     assert!(got != "cannot", "claimed cannot, but joining G then switching P decrypts: {got}");
 }
+
+/// A provider that is not an account's own (`accounts.google.com`, Cognito, `"*"`) can be
+/// trusted by roles of any account, also outside the dumps. Here the key policy lets in
+/// account 555566667777 (outside the dumps: the class "any principal of account
+/// 555566667777" can), whose roles may trust Google identities as well: the Google
+/// identities' class is proved unable only through the dump's role, which is not enough.
+#[test]
+fn a_global_provider_is_not_cannot_when_principals_outside_the_dumps_can() {
+    let doc = |st: serde_json::Value| json!({"Version": "2012-10-17", "Statement": st});
+    let trust = json!([{"Effect": "Allow", "Principal": {"Federated": "accounts.google.com"},
+        "Action": "sts:AssumeRoleWithWebIdentity"}]);
+    let r = json!({"RoleName": "Web", "Arn": format!("arn:aws:iam::{A}:role/Web"), "AssumeRolePolicyDocument": doc(trust),
+        "RolePolicyList": [{"PolicyName": "p", "PolicyDocument": doc(json!([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]))}]});
+    let text = json!({"RoleDetailList": [r]}).to_string();
+    let a = parse_account(&text, "dump.json").unwrap_or_else(|e| panic!("{e}"));
+    let b = analyse(&[a], &[], &key(), &Options::default()).unwrap();
+    assert_eq!(status(&b, "any principal of account 555566667777"), "can");
+    let got = status(&b, "identities of provider accounts.google.com (sts:AssumeRoleWithWebIdentity)");
+    assert!(got != "cannot", "claimed cannot for Google identities, who may assume roles of 555566667777: {got}");
+}
