@@ -95,7 +95,6 @@ fn set_default_version_keeps_a_same_named_aws_managed_policy() {
     assert!(got != "cannot", "claimed cannot, but after the switch the AWS managed X allows: {got}");
 }
 
-
 /// A user that may add itself to group G, whose customer-managed policy P it may then
 /// switch to a version that decrypts: after `iam:AddUserToGroup`, P is attached to it
 /// (through G), so `iam:SetDefaultPolicyVersion` on P is a candidate of the escalated node.

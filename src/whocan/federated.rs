@@ -9,6 +9,9 @@
 //! tests, and **cannot** only when every such role is proved unable — a federated session
 //! is a session of the role, with the role's policies and boundary (session policies only
 //! narrow them), and the role's last hop ranges over every context value Z3 can choose.
+//! A global provider (an issuer such as `accounts.google.com`, not one account's provider
+//! ARN) may be trusted by roles of accounts outside the dumps as well, so it is `cannot`
+//! only when, besides, every class of principals outside the dumps is proved unable.
 
 use super::edges::action_may_match;
 use super::gaad::Account;
@@ -21,6 +24,9 @@ const CALLS: &[&str] = &["sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAM
 #[derive(Debug, Clone)]
 pub struct Provider {
     pub label: String,
+    /// Not an account's own provider (an issuer such as `accounts.google.com`, or any
+    /// provider): roles of accounts outside the dumps may trust it too.
+    pub global: bool,
     /// (role ARN, why the edge is undecided).
     pub roles: Vec<(String, String)>,
 }
@@ -33,7 +39,7 @@ pub fn providers(accounts: &[Account]) -> Vec<Provider> {
             let allows = r.trust.statements.iter().filter(|s| s.effect == Effect::Allow);
             for st in allows {
                 for call in CALLS.iter().filter(|c| action_may_match(&st.action, c)) {
-                    for name in provider_names(st) {
+                    for (name, global) in provider_names(st) {
                         let label = format!("identities of {name} ({call})");
                         let why = format!(
                             "{call} from {name} into role {} is not modelled (a federated caller is outside the encoding); {} admits it{}",
@@ -43,7 +49,7 @@ pub fn providers(accounts: &[Account]) -> Vec<Provider> {
                         );
                         match out.iter_mut().find(|p| p.label == label) {
                             Some(p) => p.roles.push((r.arn.clone(), why)),
-                            None => out.push(Provider { label, roles: vec![(r.arn.clone(), why)] }),
+                            None => out.push(Provider { label, global, roles: vec![(r.arn.clone(), why)] }),
                         }
                     }
                 }
@@ -54,17 +60,20 @@ pub fn providers(accounts: &[Account]) -> Vec<Provider> {
     out
 }
 
-/// The providers a statement's principal names (`"*"` and `NotPrincipal` admit any).
-fn provider_names(st: &Statement) -> Vec<String> {
+/// The providers a statement's principal names (`"*"` and `NotPrincipal` admit any), each
+/// with whether it is global (not an `oidc-provider`/`saml-provider` ARN of one account).
+fn provider_names(st: &Statement) -> Vec<(String, bool)> {
     let Some(p) = &st.principal else { return vec![] };
     if p.negated {
-        return vec!["any identity provider (NotPrincipal)".into()];
+        return vec![("any identity provider (NotPrincipal)".into(), true)];
     }
     p.entries
         .iter()
         .filter_map(|e| match e {
-            PrincipalEntry::Everyone => Some("any identity provider (Principal \"*\")".to_string()),
-            PrincipalEntry::Other(x) => x.strip_prefix("Federated:").map(|f| format!("provider {f}")),
+            PrincipalEntry::Everyone => Some(("any identity provider (Principal \"*\")".to_string(), true)),
+            PrincipalEntry::Other(x) => {
+                x.strip_prefix("Federated:").map(|f| (format!("provider {f}"), !f.starts_with("arn:")))
+            }
             _ => None,
         })
         .collect()
@@ -103,6 +112,22 @@ pub fn attach(
                 let role_status = super::output::status_str(&status[r.index()]);
                 open = Some(format!("{why}; the role's own status: {role_status}"));
             }
+        }
+        if open.is_none() && p.global {
+            // Roles outside the dumps may trust this provider: their principals' classes.
+            let outside = graph.node_indices().find(|i| {
+                graph[*i].kind == NodeKind::Class
+                    && graph[*i].actor.is_some()
+                    && !matches!(status[i.index()], Status::Cannot)
+            });
+            open = outside.map(|i| {
+                format!(
+                    "roles outside the dumps may trust {} too, and {} is not proved unable ({})",
+                    p.label,
+                    graph[i].label,
+                    super::output::status_str(&status[i.index()])
+                )
+            });
         }
         status.push(match open {
             Some(why) => Status::Unknown(why),
