@@ -152,3 +152,49 @@ fn a_global_provider_is_not_cannot_when_principals_outside_the_dumps_can() {
     let got = status(&b, "identities of provider accounts.google.com (sts:AssumeRoleWithWebIdentity)");
     assert!(got != "cannot", "claimed cannot for Google identities, who may assume roles of 555566667777: {got}");
 }
+
+/// Switching P (attached to the user; the user's inline policy may switch it) to v2, which
+/// drops v1's Deny of kms:Decrypt and may add the user to group G; G has P attached too, an
+/// inline Allow of kms:Decrypt and a Deny of iam:SetDefaultPolicyVersion. After the switch
+/// P's default is v2 everywhere, G's copy included: joining G decrypts. The escalated node
+/// must not bring P's old default (its Deny) back through the group.
+#[test]
+fn joining_a_group_after_a_switch_brings_the_switched_version() {
+    let doc = |st: serde_json::Value| json!({"Version": "2012-10-17", "Statement": st});
+    let pol = format!("arn:aws:iam::{A}:policy/P");
+    let grp = format!("arn:aws:iam::{A}:group/G");
+    let set_default = json!({"Effect": "Allow", "Action": "iam:SetDefaultPolicyVersion", "Resource": pol});
+    let no_set_default = json!({"Effect": "Deny", "Action": "iam:SetDefaultPolicyVersion", "Resource": "*"});
+    let join = json!({"Effect": "Allow", "Action": "iam:AddUserToGroup", "Resource": grp});
+    let deny = json!({"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"});
+    let decrypt = json!({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"});
+    let p = json!({"PolicyName": "P", "Arn": pol, "PolicyVersionList": [
+        {"VersionId": "v1", "IsDefaultVersion": true, "Document": doc(json!([deny]))},
+        {"VersionId": "v2", "IsDefaultVersion": false, "Document": doc(json!([join]))}]});
+    let g = json!({"GroupName": "G", "Arn": grp, "AttachedManagedPolicies": [{"PolicyName": "P", "PolicyArn": pol}],
+        "GroupPolicyList": [{"PolicyName": "g", "PolicyDocument": doc(json!([decrypt, no_set_default]))}]});
+    let u = json!({"UserName": "later", "Arn": format!("arn:aws:iam::{A}:user/later"),
+        "AttachedManagedPolicies": [{"PolicyName": "P", "PolicyArn": pol}],
+        "UserPolicyList": [{"PolicyName": "i", "PolicyDocument": doc(json!([set_default]))}]});
+    let text = json!({"UserDetailList": [u], "GroupDetailList": [g], "Policies": [p]}).to_string();
+    let a = parse_account(&text, "dump.json").unwrap_or_else(|e| panic!("{e}"));
+    // After both steps: the user's inline policy, P v2 (directly and through G), G's inline policy.
+    let v2 = a.versions[&pol][0].1.clone();
+    let mut identity = a.users[0].inline.to_vec();
+    identity.extend([v2.clone(), v2]);
+    identity.extend(a.groups[0].inline.iter().cloned());
+    let inputs = kmsproof::eval::Inputs {
+        key_policy: key().policy,
+        identity,
+        scps: vec![],
+        boundary: None,
+        grants: vec![],
+        management_account: None,
+    };
+    let req = json!({"principal": format!("arn:aws:iam::{A}:user/later"), "action": "kms:Decrypt", "resource": KEY, "context": {}});
+    let req = kmsproof::request::Request::parse(&req.to_string(), "<review>").unwrap();
+    assert!(kmsproof::eval::authorize(&inputs, &req).allowed(), "the evaluator allows it after both steps");
+    let b = analyse(&[a], &[], &key(), &Options::default()).unwrap();
+    let got = status(&b, &format!("arn:aws:iam::{A}:user/later"));
+    assert!(got != "cannot", "claimed cannot, but switching P then joining G decrypts: {got}");
+}
