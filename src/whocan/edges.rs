@@ -275,7 +275,11 @@ fn escalations(
             out.push(Candidate {
                 technique: Technique::AddUserToGroup,
                 detail: format!("add itself to group {}", grp.name),
-                target: Target::Escalated(Added { name, policies: a.group_policies(grp), replaces: None }),
+                target: Target::Escalated(Added {
+                    name,
+                    policies: group_policies_on_path(a, node, grp),
+                    replaces: None,
+                }),
                 steps: vec![step("iam:AddUserToGroup", &grp.arn)],
             });
         }
@@ -347,6 +351,23 @@ fn escalations(
         });
         passes(r, index, may, out);
     }
+}
+
+/// A group's policies as they are on the node's path: a managed policy switched to another
+/// version on the path (`iam:SetDefaultPolicyVersion`) is that version in the group too.
+fn group_policies_on_path(a: &Account, node: &Node, grp: &super::gaad::Group) -> Vec<Policy> {
+    let switched = |arn: &str| {
+        let prefix = format!("{arn} version ");
+        let id = node.added.iter().find_map(|x| x.strip_prefix(prefix.as_str()))?;
+        a.versions.get(arn)?.iter().find(|(v, _)| v == id).map(|(_, doc)| doc.clone())
+    };
+    let mut out = grp.inline.to_vec();
+    for arn in &grp.attached {
+        if let Some(p) = switched(arn).or_else(|| a.managed.get(arn).cloned()) {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// `iam:SetDefaultPolicyVersion` on a customer-managed policy attached to the actor (or
