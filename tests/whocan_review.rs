@@ -198,3 +198,23 @@ fn joining_a_group_after_a_switch_brings_the_switched_version() {
     let got = status(&b, &format!("arn:aws:iam::{A}:user/later"));
     assert!(got != "cannot", "claimed cannot, but switching P then joining G decrypts: {got}");
 }
+
+/// `iam:CreatePolicyVersion` on P (attached) writes a new default version of P: P's old
+/// default, and its Deny of kms:Decrypt, is gone. The user can then decrypt; the escalated
+/// node "+ any policy" keeps P's old Deny beside `"*"`.
+#[test]
+fn create_policy_version_drops_the_old_default() {
+    let doc = |st: serde_json::Value| json!({"Version": "2012-10-17", "Statement": st});
+    let pol = format!("arn:aws:iam::{A}:policy/P");
+    let create = json!({"Effect": "Allow", "Action": "iam:CreatePolicyVersion", "Resource": pol});
+    let deny = json!({"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"});
+    let p = json!({"PolicyName": "P", "Arn": pol, "PolicyVersionList": [
+        {"VersionId": "v1", "IsDefaultVersion": true, "Document": doc(json!([create, deny]))}]});
+    let u = json!({"UserName": "writer", "Arn": format!("arn:aws:iam::{A}:user/writer"),
+        "AttachedManagedPolicies": [{"PolicyName": "P", "PolicyArn": pol}]});
+    let text = json!({"UserDetailList": [u], "Policies": [p]}).to_string();
+    let a = parse_account(&text, "dump.json").unwrap_or_else(|e| panic!("{e}"));
+    let b = analyse(&[a], &[], &key(), &Options::default()).unwrap();
+    let got = status(&b, &format!("arn:aws:iam::{A}:user/writer"));
+    assert!(got != "cannot", "claimed cannot, but a new default version of P without the Deny decrypts: {got}");
+}
