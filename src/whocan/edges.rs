@@ -303,12 +303,23 @@ fn escalations(
     let boundary = a.users.iter().find(|u| u.arn == base).and_then(|u| u.boundary.as_ref());
     let boundary = boundary.or_else(|| a.roles.iter().find(|r| r.arn == base).and_then(|r| r.boundary.as_ref()));
     set_default_versions(a, node, versioned.iter().copied().chain(boundary), may, out);
-    if self_any {
-        let own = format!(":{}:", a.id);
-        for p in versioned.into_iter().filter(|p| p.contains(&own)) {
-            let detail = format!("create a new default version of {p}, attached to it");
-            out.push(to_any(Technique::CreatePolicyVersion, detail, vec![step("iam:CreatePolicyVersion", p)]));
+    // A new default version replaces the old one (its Denies too) wherever it is attached,
+    // the boundary included: the node holds `"*"` on `"*"` instead of it.
+    let own = format!(":{}:", a.id);
+    let mut rewritten = std::collections::BTreeSet::new();
+    for p in versioned.into_iter().chain(boundary).filter(|p| p.contains(&own)) {
+        let name = format!("{p} rewritten");
+        let Some(default) = a.managed.get(p) else { continue };
+        if node.added.contains(&name) || !rewritten.insert(p.clone()) {
+            continue;
         }
+        let added = Added { name, policies: vec![super::kms::allow_all()], replaces: Some(default.source.to_string()) };
+        out.push(Candidate {
+            technique: Technique::CreatePolicyVersion,
+            detail: format!("create a new default version of {p}, attached to it"),
+            target: Target::Escalated(added),
+            steps: vec![step("iam:CreatePolicyVersion", p)],
+        });
     }
     let credentials = [
         (Technique::CreateAccessKey, "iam:CreateAccessKey"),
