@@ -74,7 +74,6 @@ fn set_default_version_of_a_policy_that_is_also_the_boundary() {
 /// must leave the AWS one in force. Here the AWS one allows kms:Decrypt, the customer one's
 /// default denies it and its other version does not: after the switch the user can.
 #[test]
-#[ignore = "open: managed policies are told apart by name (`source`), not ARN; run with --ignored"]
 fn set_default_version_keeps_a_same_named_aws_managed_policy() {
     let doc = |st: serde_json::Value| json!({"Version": "2012-10-17", "Statement": st});
     let mine = format!("arn:aws:iam::{A}:policy/X");

@@ -88,9 +88,11 @@ pub struct Step {
 pub struct Added {
     pub name: String,
     pub policies: Vec<Policy>,
-    /// The `source` of a policy these replace wherever the actor holds it (identity
-    /// policies and boundary): the default version `iam:SetDefaultPolicyVersion` switches off.
-    pub replaces: Option<String>,
+    /// The policy these replace wherever the actor holds it (identity policies and
+    /// boundary): the default version `iam:SetDefaultPolicyVersion` switches off. Its
+    /// `source`, compared by identity, not text: an AWS managed policy may bear the
+    /// same name (and so the same label) as the customer's policy being switched.
+    pub replaces: Option<std::sync::Arc<str>>,
 }
 
 impl Added {
@@ -103,9 +105,10 @@ impl Added {
             return;
         };
         // One policy may be both attached and the boundary: the switch changes both.
-        let held = actor.identity.iter().any(|p| &*p.source == old.as_str());
-        actor.identity.retain(|p| &*p.source != old.as_str());
-        let bounds = actor.boundary.as_ref().is_some_and(|b| &*b.source == old.as_str());
+        let this = |p: &Policy| std::sync::Arc::ptr_eq(&p.source, old);
+        let held = actor.identity.iter().any(this);
+        actor.identity.retain(|p| !this(p));
+        let bounds = actor.boundary.as_ref().is_some_and(this);
         if bounds {
             actor.boundary = self.policies.first().map(|p| {
                 let mut b = p.clone();
@@ -313,7 +316,7 @@ fn escalations(
         if node.added.contains(&name) || !rewritten.insert(p.clone()) {
             continue;
         }
-        let added = Added { name, policies: vec![super::kms::allow_all()], replaces: Some(default.source.to_string()) };
+        let added = Added { name, policies: vec![super::kms::allow_all()], replaces: Some(default.source.clone()) };
         out.push(Candidate {
             technique: Technique::CreatePolicyVersion,
             detail: format!("create a new default version of {p}, attached to it"),
@@ -430,7 +433,7 @@ fn set_default_versions<'a>(
             let added = Added {
                 name: format!("{prefix}{id}"),
                 policies: vec![doc.clone()],
-                replaces: Some(default.source.to_string()),
+                replaces: Some(default.source.clone()),
             };
             out.push(Candidate {
                 technique: Technique::SetDefaultPolicyVersion,
