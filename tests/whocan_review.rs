@@ -218,3 +218,31 @@ fn create_policy_version_drops_the_old_default() {
     let got = status(&b, &format!("arn:aws:iam::{A}:user/writer"));
     assert!(got != "cannot", "claimed cannot, but a new default version of P without the Deny decrypts: {got}");
 }
+
+/// `iam:PassRole` of a role trusted by a service that runs code but whose way in is not
+/// modelled (CodeBuild): the user may run code as the role, which can decrypt, so the
+/// user is undecided, never `cannot`; without the PassRole permission it is `cannot`.
+#[test]
+fn pass_role_to_an_unmodelled_code_runner_is_undecided() {
+    let doc = |st: serde_json::Value| json!({"Version": "2012-10-17", "Statement": st});
+    let role_arn = format!("arn:aws:iam::{A}:role/Build");
+    let trust = doc(
+        json!([{"Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole"}]),
+    );
+    let decrypt = doc(json!([{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}]));
+    let role = json!({"RoleName": "Build", "Arn": role_arn, "AssumeRolePolicyDocument": trust,
+        "RolePolicyList": [{"PolicyName": "d", "PolicyDocument": decrypt}], "AttachedManagedPolicies": []});
+    let pass = doc(json!([{"Effect": "Allow", "Action": ["iam:PassRole", "codebuild:*"], "Resource": "*"}]));
+    let user = |name: &str, policies: serde_json::Value| {
+        json!({"UserName": name, "Arn": format!("arn:aws:iam::{A}:user/{name}"), "UserPolicyList": policies,
+               "AttachedManagedPolicies": []})
+    };
+    let users =
+        json!([user("builder", json!([{"PolicyName": "p", "PolicyDocument": pass}])), user("plain", json!([]))]);
+    let text = json!({"UserDetailList": users, "RoleDetailList": [role]}).to_string();
+    let a = parse_account(&text, "dump.json").unwrap_or_else(|e| panic!("{e}"));
+    let b = analyse(&[a], &[], &key(), &Options::default()).unwrap();
+    let builder = status(&b, &format!("arn:aws:iam::{A}:user/builder"));
+    assert!(builder.starts_with("unknown") && builder.contains("codebuild"), "{builder}");
+    assert_eq!(status(&b, &format!("arn:aws:iam::{A}:user/plain")), "cannot");
+}

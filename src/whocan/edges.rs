@@ -63,6 +63,24 @@ pub const CODE_RUNNERS: &[(&str, &[&str], bool)] = &[
     ("cloudformation.amazonaws.com", &["cloudformation:CreateStack"], false),
 ];
 
+/// Services that also run code as a role passed to them, whose way in is not modelled
+/// yet: passing a role they are trusted by is an **undecided** edge (never skipped, never
+/// claimed), so a `cannot` never rests on their absence.
+pub const UNMODELLED_CODE_RUNNERS: &[&str] = &[
+    "codebuild.amazonaws.com",
+    "states.amazonaws.com",
+    "batch.amazonaws.com",
+    "ecs.amazonaws.com",
+    "elasticmapreduce.amazonaws.com",
+    "datapipeline.amazonaws.com",
+    "apprunner.amazonaws.com",
+    "elasticbeanstalk.amazonaws.com",
+    "airflow.amazonaws.com",
+    "codepipeline.amazonaws.com",
+    "scheduler.amazonaws.com",
+    "events.amazonaws.com",
+];
+
 /// Attaching this AWS managed policy (`"*"` on `"*"`) gives any permission; the attach
 /// techniques ask for exactly it, so the escalated node's policies are exact.
 pub const ADMIN_POLICY: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
@@ -484,6 +502,19 @@ fn passes(
                 detail: format!("pass role {} to {service} and run code as it ({})", r.name, runs.join(", ")),
                 target: Target::Node(index[&r.arn]),
                 steps,
+            });
+        }
+        for service in UNMODELLED_CODE_RUNNERS.iter().filter(|s| service_may_trust(&r.trust, s)) {
+            let why = format!("running code as a role passed to {service} is not modelled");
+            let pass = Step {
+                condition: Some(json!({"StringEquals": {"iam:PassedToService": service}})),
+                ..step("iam:PassRole", &r.arn)
+            };
+            out.push(Candidate {
+                technique: Technique::PassRole(service),
+                detail: format!("pass role {} to {service} (not modelled)", r.name),
+                target: Target::Node(index[&r.arn]),
+                steps: vec![pass, Step { unknown: Some(why), ..step("iam:PassRole", &r.arn) }],
             });
         }
     }
