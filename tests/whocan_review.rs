@@ -30,6 +30,32 @@ fn status(a: &Analysis, label: &str) -> String {
     }
 }
 
+/// The real end state on the evaluator: `user` of account A with these policies may call
+/// kms:Decrypt on the key.
+fn allowed_after(
+    identity: Vec<kmsproof::policy::Policy>,
+    boundary: Option<kmsproof::policy::Policy>,
+    user: &str,
+) -> bool {
+    let inputs = kmsproof::eval::Inputs {
+        key_policy: key().policy,
+        identity,
+        scps: vec![],
+        boundary,
+        grants: vec![],
+        management_account: None,
+    };
+    let req = json!({"principal": format!("arn:aws:iam::{A}:user/{user}"), "action": "kms:Decrypt", "resource": KEY, "context": {}});
+    let req = kmsproof::request::Request::parse(&req.to_string(), "<review>").unwrap();
+    kmsproof::eval::authorize(&inputs, &req).allowed()
+}
+
+/// The graph's status of `user` of account A in the dump `a`.
+fn user_status(a: kmsproof::whocan::gaad::Account, user: &str) -> String {
+    let b = analyse(&[a], &[], &key(), &Options::default()).unwrap();
+    status(&b, &format!("arn:aws:iam::{A}:user/{user}"))
+}
+
 /// A customer-managed policy attached to a user *and* used as its permissions boundary:
 /// switching its default version changes both. With v2 in force the user holds v2 as an
 /// identity policy and as its boundary, and v2 allows kms:Decrypt, which the key policy
@@ -53,19 +79,8 @@ fn set_default_version_of_a_policy_that_is_also_the_boundary() {
     let v2 = a.versions[&pol][0].1.clone();
     let mut boundary = v2.clone();
     boundary.kind = PolicyKind::Boundary;
-    let inputs = kmsproof::eval::Inputs {
-        key_policy: key().policy,
-        identity: vec![v2],
-        scps: vec![],
-        boundary: Some(boundary),
-        grants: vec![],
-        management_account: None,
-    };
-    let req = json!({"principal": format!("arn:aws:iam::{A}:user/both"), "action": "kms:Decrypt", "resource": KEY, "context": {}});
-    let req = kmsproof::request::Request::parse(&req.to_string(), "<review>").unwrap();
-    assert!(kmsproof::eval::authorize(&inputs, &req).allowed(), "the evaluator allows it after the switch");
-    let b = analyse(&[a], &[], &key(), &Options::default()).unwrap();
-    let got = status(&b, &format!("arn:aws:iam::{A}:user/both"));
+    assert!(allowed_after(vec![v2], Some(boundary), "both"), "the evaluator allows it after the switch");
+    let got = user_status(a, "both");
     assert!(got != "cannot", "claimed cannot, but after the switch the user can: {got}");
 }
 
@@ -117,19 +132,8 @@ fn set_default_version_after_joining_a_group() {
     let a = parse_account(&text, "dump.json").unwrap_or_else(|e| panic!("{e}"));
     let mut identity = a.users[0].inline.to_vec();
     identity.push(a.versions[&pol][0].1.clone());
-    let inputs = kmsproof::eval::Inputs {
-        key_policy: key().policy,
-        identity,
-        scps: vec![],
-        boundary: None,
-        grants: vec![],
-        management_account: None,
-    };
-    let req = json!({"principal": format!("arn:aws:iam::{A}:user/joiner"), "action": "kms:Decrypt", "resource": KEY, "context": {}});
-    let req = kmsproof::request::Request::parse(&req.to_string(), "<review>").unwrap();
-    assert!(kmsproof::eval::authorize(&inputs, &req).allowed(), "the evaluator allows it after both steps");
-    let b = analyse(&[a], &[], &key(), &Options::default()).unwrap();
-    let got = status(&b, &format!("arn:aws:iam::{A}:user/joiner"));
+    assert!(allowed_after(identity, None, "joiner"), "the evaluator allows it after both steps");
+    let got = user_status(a, "joiner");
     assert!(got != "cannot", "claimed cannot, but joining G then switching P decrypts: {got}");
 }
 
@@ -183,19 +187,8 @@ fn joining_a_group_after_a_switch_brings_the_switched_version() {
     let mut identity = a.users[0].inline.to_vec();
     identity.extend([v2.clone(), v2]);
     identity.extend(a.groups[0].inline.iter().cloned());
-    let inputs = kmsproof::eval::Inputs {
-        key_policy: key().policy,
-        identity,
-        scps: vec![],
-        boundary: None,
-        grants: vec![],
-        management_account: None,
-    };
-    let req = json!({"principal": format!("arn:aws:iam::{A}:user/later"), "action": "kms:Decrypt", "resource": KEY, "context": {}});
-    let req = kmsproof::request::Request::parse(&req.to_string(), "<review>").unwrap();
-    assert!(kmsproof::eval::authorize(&inputs, &req).allowed(), "the evaluator allows it after both steps");
-    let b = analyse(&[a], &[], &key(), &Options::default()).unwrap();
-    let got = status(&b, &format!("arn:aws:iam::{A}:user/later"));
+    assert!(allowed_after(identity, None, "later"), "the evaluator allows it after both steps");
+    let got = user_status(a, "later");
     assert!(got != "cannot", "claimed cannot, but switching P then joining G decrypts: {got}");
 }
 
