@@ -189,12 +189,7 @@ impl InputArgs {
 }
 
 pub(crate) fn warnings(inputs: &Inputs) -> Vec<kmsproof::Diagnostic> {
-    std::iter::once(&inputs.key_policy)
-        .chain(&inputs.identity)
-        .chain(&inputs.scps)
-        .chain(&inputs.boundary)
-        .flat_map(|p| p.warnings.clone())
-        .collect()
+    inputs.policies().flat_map(|p| p.warnings.clone()).collect()
 }
 
 fn eval(args: &EvalArgs) -> i32 {

@@ -72,18 +72,7 @@ impl Side {
     /// The policies of the side as the user gave them (the assumed IAM policy left out).
     pub fn policies(&self) -> Vec<&Policy> {
         match self {
-            Side::Kms(i) => {
-                std::iter::once(&i.key_policy).chain(&i.identity).chain(&i.scps).chain(&i.boundary).collect()
-            }
-            Side::Policy(p) => vec![p],
-        }
-    }
-
-    fn all_policies(&self) -> Vec<&Policy> {
-        match self {
-            Side::Kms(i) => {
-                std::iter::once(&i.key_policy).chain(&i.identity).chain(&i.scps).chain(&i.boundary).collect()
-            }
+            Side::Kms(i) => i.policies().collect(),
             Side::Policy(p) => vec![p],
         }
     }
@@ -246,7 +235,7 @@ fn kms_diff(old: &Side, new: &Side, key_arn: &str, opts: DiffOptions) -> Result<
         return Ok(result(unknown(&why), unknown(&why), Seen::default()));
     }
     let build = |bindings: Bindings, reading: Option<Reading>| -> Result<(Encoder, Term, Term), Unsupported> {
-        let policies: Vec<&Policy> = old.all_policies().into_iter().chain(new.all_policies()).collect();
+        let policies: Vec<&Policy> = old.policies().into_iter().chain(new.policies()).collect();
         let mut enc =
             Encoder::new(key_arn, &policies, &[]).with_opaque_atoms().with_bindings(bindings).with_reading(reading);
         let (a_old, a_new) = (allowed(&mut enc, old)?, allowed(&mut enc, new)?);

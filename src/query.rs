@@ -393,9 +393,7 @@ pub fn relevant_inputs(inputs: &Inputs, shape: &Statement) -> Option<Inputs> {
     let actions = kms_action_coverage(&shape.action);
     let applies = |st: &Statement| kms_action_coverage(&st.action) & actions != 0;
     let all = |p: &crate::policy::Policy| p.statements.iter().all(|st| applies(st));
-    let policies =
-        std::iter::once(&inputs.key_policy).chain(&inputs.identity).chain(&inputs.scps).chain(&inputs.boundary);
-    if policies.clone().all(all) {
+    if inputs.policies().all(all) {
         return None;
     }
     let cut = |p: &crate::policy::Policy| crate::policy::Policy {
@@ -443,11 +441,7 @@ fn encode_query_full(
     bindings: std::collections::BTreeMap<String, String>,
     alternate: Option<crate::readings::Reading>,
 ) -> Result<(Encoder, Term, Term), Unsupported> {
-    let policies: Vec<&crate::policy::Policy> = std::iter::once(&inputs.key_policy)
-        .chain(&inputs.identity)
-        .chain(&inputs.scps)
-        .chain(&inputs.boundary)
-        .collect();
+    let policies: Vec<&crate::policy::Policy> = inputs.policies().collect();
     // Keys the property fixes to one value are bound to it: exact, since every request of
     // the shape has that value, so policy variables reading them are decided exactly.
     let mut bindings = bindings;

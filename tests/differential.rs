@@ -315,11 +315,7 @@ fn encoding_agrees_with_the_evaluator_on_random_requests() {
     let (mut compared, mut unreal) = (0, 0);
     for round in 0..60 {
         let inputs = inputs(&mut rng);
-        let policies: Vec<&kmsproof::Policy> = std::iter::once(&inputs.key_policy)
-            .chain(&inputs.identity)
-            .chain(&inputs.scps)
-            .chain(&inputs.boundary)
-            .collect();
+        let policies: Vec<&kmsproof::Policy> = inputs.policies().collect();
         let mut enc = Encoder::new(KEY, &policies, &[]);
         let allowed = authorization(&mut enc, &inputs).expect("the generator only uses encoded constructs");
         let inv = enc.invariants();

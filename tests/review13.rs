@@ -167,11 +167,7 @@ fn retire_grant_encoding_agrees_with_the_evaluator_for_every_caller() {
         if inputs.grants.is_empty() {
             inputs = self::inputs(&mut rng);
         }
-        let policies: Vec<&kmsproof::Policy> = std::iter::once(&inputs.key_policy)
-            .chain(&inputs.identity)
-            .chain(&inputs.scps)
-            .chain(&inputs.boundary)
-            .collect();
+        let policies: Vec<&kmsproof::Policy> = inputs.policies().collect();
         let mut enc = Encoder::new(KEY, &policies, &[]);
         let allowed = authorization(&mut enc, &inputs).expect("encoded");
         let inv = enc.invariants();

@@ -7,9 +7,7 @@ mod condition;
 mod statement;
 
 pub use condition::{evaluate as evaluate_condition, CondOutcome};
-pub use statement::{
-    action_covers, kms_action_coverage, kms_action_names, match_statement, resource_covers, role_path_name, Match, Via,
-};
+pub use statement::{action_covers, kms_action_coverage, match_statement, resource_covers, role_path_name, Match, Via};
 
 use crate::binding::exemption;
 use crate::grant::Grant;
@@ -30,6 +28,13 @@ pub struct Inputs {
     /// The organization's management account, whose principals SCPs do not limit; `None`:
     /// the caller's account is a member account (see `binding`).
     pub management_account: Option<String>,
+}
+
+impl Inputs {
+    /// Every policy that takes part: the key policy, identity policies, SCPs, boundary.
+    pub fn policies(&self) -> impl Iterator<Item = &Policy> + Clone {
+        std::iter::once(&self.key_policy).chain(&self.identity).chain(&self.scps).chain(&self.boundary)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
