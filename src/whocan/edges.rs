@@ -253,32 +253,25 @@ fn escalations(
         steps,
     };
     let self_any = !node.added.contains("any policy");
+    // An inline policy put on one of its own principals, or AdministratorAccess attached to
+    // it (`on`: that principal as each detail names it).
+    let put_and_attach = |out: &mut Vec<Candidate>, put: Technique, attach: Technique, arn: &str, on: [&str; 2]| {
+        out.push(to_any(put, format!("put an inline policy on {}", on[0]), vec![step(&put.label(), arn)]));
+        let s = Step { condition: admin(), ..step(&attach.label(), arn) };
+        out.push(to_any(attach, format!("attach {ADMIN_POLICY} to {}", on[1]), vec![s]));
+    };
     let mut versioned: Vec<&String> = Vec::new();
     if let Some(u) = a.users.iter().find(|u| u.arn == base) {
         if self_any {
-            out.push(to_any(
-                Technique::PutUserPolicy,
-                format!("put an inline policy on itself ({})", u.name),
-                vec![step("iam:PutUserPolicy", &u.arn)],
-            ));
-            let s = Step { condition: admin(), ..step("iam:AttachUserPolicy", &u.arn) };
-            out.push(to_any(Technique::AttachUserPolicy, format!("attach {ADMIN_POLICY} to itself"), vec![s]));
+            let on = format!("itself ({})", u.name);
+            put_and_attach(out, Technique::PutUserPolicy, Technique::AttachUserPolicy, &u.arn, [&on, "itself"]);
         }
         versioned.extend(&u.attached);
         for grp in u.groups.iter().filter_map(|gname| a.group(gname)) {
             versioned.extend(&grp.attached);
             if self_any {
-                out.push(to_any(
-                    Technique::PutGroupPolicy,
-                    format!("put an inline policy on its group {}", grp.name),
-                    vec![step("iam:PutGroupPolicy", &grp.arn)],
-                ));
-                let s = Step { condition: admin(), ..step("iam:AttachGroupPolicy", &grp.arn) };
-                out.push(to_any(
-                    Technique::AttachGroupPolicy,
-                    format!("attach {ADMIN_POLICY} to its group {}", grp.name),
-                    vec![s],
-                ));
+                let on = format!("its group {}", grp.name);
+                put_and_attach(out, Technique::PutGroupPolicy, Technique::AttachGroupPolicy, &grp.arn, [&on, &on]);
             }
         }
         // Groups joined on the path (`iam:AddUserToGroup`): their managed policies are its own now.
@@ -307,17 +300,8 @@ fn escalations(
     }
     if let Some(r) = a.roles.iter().find(|r| r.arn == base) {
         if self_any {
-            out.push(to_any(
-                Technique::PutRolePolicy,
-                format!("put an inline policy on its role {}", r.name),
-                vec![step("iam:PutRolePolicy", &r.arn)],
-            ));
-            let s = Step { condition: admin(), ..step("iam:AttachRolePolicy", &r.arn) };
-            out.push(to_any(
-                Technique::AttachRolePolicy,
-                format!("attach {ADMIN_POLICY} to its role {}", r.name),
-                vec![s],
-            ));
+            let on = format!("its role {}", r.name);
+            put_and_attach(out, Technique::PutRolePolicy, Technique::AttachRolePolicy, &r.arn, [&on, &on]);
         }
         versioned.extend(&r.attached);
     }
