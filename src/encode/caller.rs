@@ -146,7 +146,7 @@ impl CallerVars {
     }
 
     pub fn is(&self, kind: Kind) -> Term {
-        let i = KINDS.iter().position(|k| *k == kind).unwrap_or(0);
+        let i = kind as usize; // KINDS lists the kinds in declaration order
         if let Some(t) = &self.kinds.borrow()[i] {
             return t.clone();
         }
@@ -183,23 +183,12 @@ impl CallerVars {
     /// A role caller is service-linked: by its path, or (a pathless session ARN) by the name.
     fn service_linked_role(&self) -> Term {
         let any = || vec![Tok::StarIn(CharSet::except(":"))];
-        let by_path = self.matches(glob(vec![
-            lit("arn:"),
-            any(),
-            lit(":iam::"),
-            any(),
-            lit(&format!(":{SERVICE_LINKED_ROLE_PATH}")),
-            vec![Tok::Star],
-        ]));
+        let iam = |rest: &str, tail: Tok| {
+            self.matches(glob(vec![lit("arn:"), any(), lit(":iam::"), any(), lit(rest), vec![tail]]))
+        };
+        let by_path = iam(&format!(":{SERVICE_LINKED_ROLE_PATH}"), Tok::Star);
         // A pathless caller (a session ARN) named as IAM names service-linked roles.
-        let by_name = self.matches(glob(vec![
-            lit("arn:"),
-            any(),
-            lit(":iam::"),
-            any(),
-            lit(&format!(":role/{SERVICE_LINKED_ROLE_PREFIX}")),
-            vec![Tok::StarIn(CharSet::except("/:*? "))],
-        ]));
+        let by_name = iam(&format!(":role/{SERVICE_LINKED_ROLE_PREFIX}"), Tok::StarIn(CharSet::except("/:*? ")));
         Term::or([by_path, by_name])
     }
 
@@ -412,4 +401,17 @@ fn caller_hints(statements: &[&Statement], key_arn: &str) -> Vec<String> {
     }
     hints.extend(["ec2.amazonaws.com".to_string(), "anonymous".to_string()]);
     hints
+}
+
+#[cfg(test)]
+mod tests {
+    /// `CallerVars::is` indexes its memo by `kind as usize`: KINDS must list every kind
+    /// in declaration order.
+    #[test]
+    fn kinds_are_listed_in_declaration_order() {
+        for (i, k) in super::KINDS.iter().enumerate() {
+            assert_eq!(*k as usize, i, "{k:?}");
+        }
+        assert_eq!(super::KINDS.len(), super::Kind::Anonymous as usize + 1);
+    }
 }
