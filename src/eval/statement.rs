@@ -106,11 +106,7 @@ pub fn kms_action_coverage(m: &Matcher) -> u64 {
             return 0;
         }
         let toks = glob_tokens(&text);
-        names
-            .iter()
-            .enumerate()
-            .filter(|(_, a)| glob_match(&toks, &a.to_ascii_lowercase()))
-            .fold(0, |acc, (i, _)| acc | 1 << i)
+        names.iter().enumerate().filter(|(_, a)| glob_match(&toks, a)).fold(0, |acc, (i, _)| acc | 1 << i)
     };
     let covered = m.patterns.iter().fold(0u64, |acc, pat| {
         acc | match pat.as_slice() {
@@ -140,12 +136,13 @@ fn all_bits(n: usize) -> u64 {
     }
 }
 
-/// `kms:<Name>` of each catalog action, in catalog order (at most 64: see
-/// [`kms_action_coverage`]).
-pub fn kms_action_names() -> &'static [String] {
+/// `kms:<name>` of each catalog action, lower-cased (IAM matches actions ignoring case), in
+/// catalog order (at most 64: see [`kms_action_coverage`]).
+fn kms_action_names() -> &'static [String] {
     static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     NAMES.get_or_init(|| {
-        let names: Vec<String> = crate::catalog::catalog().kms_actions().map(|a| format!("kms:{}", a.name)).collect();
+        let names: Vec<String> =
+            crate::catalog::catalog().kms_actions().map(|a| format!("kms:{}", a.name).to_ascii_lowercase()).collect();
         assert!(names.len() <= 64, "the KMS action coverage bit set holds 64 actions");
         names
     })
@@ -252,5 +249,46 @@ fn role_entry_matches(want: &str, name: &str, role: &str, caller: &Caller) -> bo
     match got.as_deref().and_then(role_path_name) {
         Some(path_name) if path_name.contains('/') => role_path_name(want) == Some(path_name),
         _ => name == role,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{parse_policy, PolicyKind};
+
+    /// The cached bit set answers as `action_covers` does, action by action, for patterns
+    /// of every kind the parser accepts (exact, any case, `*`, wildcards in the name, other services,
+    /// `NotAction`, a policy variable), asked twice so the second answer is the cached one.
+    #[test]
+    fn kms_action_coverage_is_action_covers_of_each_action() {
+        let actions = [
+            r#""kms:Decrypt""#,
+            r#""KMS:decrypt""#,
+            r#""kms:*""#,
+            r#""*""#,
+            r#""kms:Create*""#,
+            r#""kms:?ncrypt""#,
+            r#""s3:GetObject""#,
+            r#"["kms:Re*", "ec2:*"]"#,
+            r#""kms:${aws:username}""#,
+        ];
+        for (negated, key) in [(false, "Action"), (true, "NotAction")] {
+            for a in actions {
+                let text = format!(
+                    r#"{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "{key}": {a}, "Resource": "*"}}]}}"#
+                );
+                let p = parse_policy(&text, "t.json", PolicyKind::Identity).expect("policy");
+                let m = &p.statements[0].action;
+                assert_eq!(m.negated, negated);
+                for _ in 0..2 {
+                    let bits = kms_action_coverage(m);
+                    for (i, info) in crate::catalog::catalog().kms_actions().enumerate() {
+                        let name = format!("kms:{}", info.name);
+                        assert_eq!(bits >> i & 1 == 1, action_covers(m, &name), "{key} {a} on {name}");
+                    }
+                }
+            }
+        }
     }
 }
