@@ -2,7 +2,7 @@
 //! Run with `cargo bench --bench check`; prints p50/p99/max and the total, measured in
 //! this process on this machine (no timing assertions anywhere: numbers go in the README).
 
-use kmsproof::query::{check, load_property_set};
+use kmsproof::prove::check::{check, load_property_set};
 use kmsproof_solver::Limits;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -55,7 +55,9 @@ fn baseline(files: &[PathBuf]) {
     for f in files {
         let set = load_property_set(f).unwrap_or_else(|e| panic!("{e}"));
         for p in &set.properties {
-            let Ok((enc, goal, _)) = kmsproof::query::encode_query(&set.inputs, &set.key_arn, p) else { continue };
+            let Ok((enc, goal, _)) = kmsproof::prove::check::encode_query(&set.inputs, &set.key_arn, p) else {
+                continue;
+            };
             let t = Instant::now();
             let a = solve(enc.vocabulary(), &goal, Limits::default(), 1);
             part.push(t.elapsed());

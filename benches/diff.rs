@@ -6,8 +6,8 @@
 //! policies the per-action list of up to 60 actions) and verdict-only (one witness per
 //! direction, no action list). No timing assertions anywhere: numbers go in the README.
 
-use kmsproof::diff::{diff, DiffOptions, Side};
-use kmsproof::load::read_source;
+use kmsproof::model::load::read_source;
+use kmsproof::prove::diff::{diff, DiffOptions, Side};
 use kmsproof_solver::Limits;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -33,7 +33,7 @@ fn run(dir: &Path, opts: Option<DiffOptions>) -> String {
         Side::from_policy_text(&text, &label).expect("parsable pair")
     };
     let (old, new) = (side("old.json"), side("new.json"));
-    let opts = opts.unwrap_or_else(|| DiffOptions::defaults_for(&old, kmsproof::diff::EXAMPLES));
+    let opts = opts.unwrap_or_else(|| DiffOptions::defaults_for(&old, kmsproof::prove::diff::EXAMPLES));
     let key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
     diff(&old, &new, key, opts).expect("no replay mismatch").verdict.as_str().to_string()
 }

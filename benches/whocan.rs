@@ -4,7 +4,7 @@
 //! analysis (graph, every edge and last hop decided, witnesses replayed). No timing
 //! assertions: the numbers go in the README.
 
-use kmsproof::policy::{parse_policy, PolicyKind};
+use kmsproof::model::policy::{parse_policy, PolicyKind};
 use kmsproof::whocan::gaad::parse_account;
 use kmsproof::whocan::kms::Key;
 use kmsproof::whocan::{analyse, Options, Status};

@@ -1,32 +1,23 @@
 //! kmsproof: exact reasoning about AWS KMS key policies, IAM policies and grants.
 //!
-//! Data flows one way: `policy` (parse, with positions) → `eval` (concrete decisions);
-//! the symbolic engine (in `kmsproof-solver`) will sit beside `eval` and replay every
-//! counterexample through it.
+//! One folder per layer; every arrow points down (see `docs/architecture.md`):
+//!
+//! `cli` → `report` → commands (`audit`, `whocan`) → `prove` → `encode` → `eval` → `model`
+//! → `facts` → `base`. Data flows one way: parse (`model`) → encode → solve (in
+//! `kmsproof-solver`) → decode → replay (`eval`) → report.
 
 pub mod audit;
-pub mod binding;
-pub mod catalog;
-pub mod diag;
-pub mod diff;
-pub mod diff_prune;
+pub mod base;
+pub mod cli;
 pub mod encode;
 pub mod eval;
-pub mod grant;
-pub mod invariants;
-pub mod json;
-pub mod kms_rules;
-pub mod load;
-pub mod pattern;
-pub mod policy;
-pub mod query;
-pub mod readings;
+pub mod facts;
+pub mod model;
+pub mod prove;
 pub mod report;
-pub mod request;
-pub mod value;
 pub mod whocan;
 
-pub use diag::{Diagnostic, Error, Severity};
+pub use base::diag::{Diagnostic, Error, Severity};
 pub use eval::{authorize, Decision, Inputs, Reason};
-pub use policy::{parse_policy, Policy, PolicyKind};
-pub use request::Request;
+pub use model::policy::{parse_policy, Policy, PolicyKind};
+pub use model::request::Request;

@@ -1,8 +1,51 @@
-//! The `kmsproof` command line.
+//! The `kmsproof` command line: the clap root only. Each command's flags, validation and
+//! run live in `kmsproof::cli::<command>`.
 
-mod cli;
-mod diff_cli;
+use clap::{Parser, Subcommand};
+use kmsproof::cli::{self, exit};
+
+#[derive(Parser, Debug)]
+#[command(name = "kmsproof", version, about = "Proves things about AWS KMS key policies, IAM policies and grants")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Decide one request exactly as AWS KMS would, and explain the decision.
+    Eval(cli::eval::EvalArgs),
+    /// Prove or refute properties of a key policy (with IAM policies, grants, guardrails).
+    Check(cli::check::CheckArgs),
+    /// Compare two policies (or two authorization contexts): equivalent, more or less
+    /// permissive, or incomparable, with replayed requests that show each difference.
+    Diff(cli::diff::DiffArgs),
+    /// Audit many key and IAM policies with the built-in checks (table, JSON, JSON lines, SARIF, HTML).
+    Audit(cli::audit::AuditArgs),
+    /// Explain an audit check: why it matters, a policy that fails it, one that passes, the fix.
+    Explain(cli::explain::ExplainArgs),
+    /// Who can call a KMS action on a key, and by which path (account dumps, proved hop by hop).
+    WhoCan(cli::whocan::WhoCanArgs),
+    /// Whether one principal can call a KMS action on a key, with its path.
+    Can(cli::whocan::CanArgs),
+}
 
 fn main() {
-    std::process::exit(cli::run());
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::BAD_INPUT } else { exit::OK };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    std::process::exit(match cli.command {
+        Command::Eval(args) => cli::eval::run(&args),
+        Command::Check(args) => cli::check::run(&args),
+        Command::Diff(args) => cli::diff::run(&args),
+        Command::Audit(args) => cli::audit::run(&args),
+        Command::Explain(args) => cli::explain::run(&args),
+        Command::WhoCan(args) => cli::whocan::who_can(&args),
+        Command::Can(args) => cli::whocan::can(&args),
+    });
 }

@@ -7,8 +7,8 @@
 
 use kmsproof::audit::checks::CHECKS;
 use kmsproof::audit::discover::{documents_in, Document};
-use kmsproof::audit::output::finding_text;
 use kmsproof::audit::{audit_all, audit_document, DocResult, Settings};
+use kmsproof::report::audit::finding_text;
 use kmsproof_solver::Limits;
 use serde_json::Value;
 use std::io::Write;
@@ -625,8 +625,11 @@ fn who_can_finding_with_account_dumps() {
     let account = kmsproof::whocan::gaad::parse_account(&text, dump).unwrap();
     let reader = account.roles.iter().find(|r| r.name == "Reader").unwrap();
     let inputs = kmsproof::eval::Inputs {
-        key_policy: kmsproof::load::load_policy(&root().join(files[0]), kmsproof::policy::PolicyKind::KeyPolicy)
-            .unwrap(),
+        key_policy: kmsproof::model::load::load_policy(
+            &root().join(files[0]),
+            kmsproof::model::policy::PolicyKind::KeyPolicy,
+        )
+        .unwrap(),
         identity: account.role_policies(reader),
         scps: vec![],
         boundary: None,

@@ -480,10 +480,11 @@ fn verdicts_do_not_depend_on_examples() {
     // decided exactly (issue 13, item 6): the same verdict for any --examples.
     let props =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/properties/issue13-pinned-variables.props.json");
-    let set = kmsproof::query::load_property_set(&props).unwrap();
+    let set = kmsproof::prove::check::load_property_set(&props).unwrap();
     for examples in [1, 3, 5] {
         let results =
-            kmsproof::query::check(&set.inputs, &set.key_arn, &set.properties, examples, Default::default()).unwrap();
+            kmsproof::prove::check::check(&set.inputs, &set.key_arn, &set.properties, examples, Default::default())
+                .unwrap();
         let verdicts: Vec<String> = results.iter().map(|r| format!("{:?}", r.verdict)).collect();
         assert_eq!(verdicts, ["Holds", "Holds", "Holds"], "--examples {examples}");
     }
@@ -563,7 +564,7 @@ fn check_says_which_callers_identity_policies_bind() {
 #[test]
 fn queries_are_encoded_on_the_statements_that_can_apply() {
     use kmsproof::eval::Inputs;
-    use kmsproof::policy::{parse_policy, PolicyKind};
+    use kmsproof::model::policy::{parse_policy, PolicyKind};
     let text = r#"{"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "s3:GetObject", "Resource": "*"},
         {"Effect": "Allow", "Principal": {"AWS": "*"}, "NotAction": "kms:Encrypt", "Resource": "*"},
@@ -577,15 +578,16 @@ fn queries_are_encoded_on_the_statements_that_can_apply() {
         grants: vec![],
         management_account: None,
     };
-    let props = kmsproof::query::parse_properties(
+    let props = kmsproof::prove::check::parse_properties(
         r#"{"name": "no decrypt", "expect": "never", "principal": {"AWS": "*"}, "action": "kms:Decrypt"}"#,
         "props.json",
     )
     .expect("reads");
-    let sliced = kmsproof::query::relevant_inputs(&inputs, &props[0].shape).expect("statements left out");
+    let sliced = kmsproof::prove::check::relevant_inputs(&inputs, &props[0].shape).expect("statements left out");
     let kept: Vec<usize> = sliced.key_policy.statements.iter().map(|s| s.index).collect();
     assert_eq!(kept, vec![1], "only the NotAction statement covers kms:Decrypt");
     let key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-    let r = kmsproof::query::check(&inputs, key, &props, 1, kmsproof_solver::Limits::default()).expect("no mismatch");
-    assert!(matches!(r[0].verdict, kmsproof::query::Verdict::Violated), "{:?}", r[0].verdict);
+    let r = kmsproof::prove::check::check(&inputs, key, &props, 1, kmsproof_solver::Limits::default())
+        .expect("no mismatch");
+    assert!(matches!(r[0].verdict, kmsproof::prove::check::Verdict::Violated), "{:?}", r[0].verdict);
 }

@@ -1,9 +1,9 @@
 //! Corpus tests: one test per case file in `corpus/`, plus a scan of the real policies in
 //! `../shared/corpus/` (skipped, loudly, when that folder is absent).
 
-use kmsproof::diag::Sink;
-use kmsproof::json::{self, Json};
-use kmsproof::load::{load_inputs, read_source, InputPaths};
+use kmsproof::base::diag::Sink;
+use kmsproof::base::json::{self, Json};
+use kmsproof::model::load::{load_inputs, read_source, InputPaths};
 use kmsproof::{authorize, parse_policy, report, PolicyKind, Request};
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
@@ -90,16 +90,21 @@ fn list_field(doc: &Json, key: &str) -> Vec<String> {
 /// Checks every property of a `.props.json` file against its expected verdict; every
 /// counterexample is replayed by `check` itself (a mismatch fails the test).
 fn run_property_file(path: &Path) -> Result<(), Failed> {
-    let set = kmsproof::query::load_property_set(path).map_err(|e| e.to_string())?;
-    let results =
-        kmsproof::query::check(&set.inputs, &set.key_arn, &set.properties, 1, kmsproof_solver::Limits::default())
-            .map_err(|m| m.to_string())?;
+    let set = kmsproof::prove::check::load_property_set(path).map_err(|e| e.to_string())?;
+    let results = kmsproof::prove::check::check(
+        &set.inputs,
+        &set.key_arn,
+        &set.properties,
+        1,
+        kmsproof_solver::Limits::default(),
+    )
+    .map_err(|m| m.to_string())?;
     let mut failures = Vec::new();
     for (p, r) in set.properties.iter().zip(&results) {
         let got = match &r.verdict {
-            kmsproof::query::Verdict::Holds => "holds".to_string(),
-            kmsproof::query::Verdict::Violated => "violated".to_string(),
-            kmsproof::query::Verdict::Unknown(why) => format!("unknown ({why})"),
+            kmsproof::prove::check::Verdict::Holds => "holds".to_string(),
+            kmsproof::prove::check::Verdict::Violated => "violated".to_string(),
+            kmsproof::prove::check::Verdict::Unknown(why) => format!("unknown ({why})"),
         };
         match &p.expected {
             None => failures.push(format!("{}: no expected \"verdict\" (got {got})", p.name)),

@@ -1,11 +1,11 @@
 //! Differential tests: the encoding agrees with the concrete evaluator on random policies
 //! and requests, and `check` verdicts agree with brute force over candidate requests.
 
-use kmsproof::diff::{diff, ActionList, DiffOptions, DiffResult, Direction, ListEnd, Side};
 use kmsproof::encode::{authorization, Encoder};
 use kmsproof::eval::policy_decision;
 use kmsproof::eval::Inputs;
-use kmsproof::query::{check, parse_properties, Verdict};
+use kmsproof::prove::check::{check, parse_properties, Verdict};
+use kmsproof::prove::diff::{diff, ActionList, DiffOptions, DiffResult, Direction, ListEnd, Side};
 use kmsproof::{authorize, parse_policy, PolicyKind, Request};
 use kmsproof_solver::{solve, Limits, Outcome, Term};
 
@@ -214,7 +214,7 @@ pub(crate) fn inputs(rng: &mut Rng) -> Inputs {
             let g = format!(
                 r#"{{"KeyId": "{KEY}"{id}, "GranteePrincipal": "{grantee}", "Operations": {ops}{constraints}{retiring}{issuing}}}"#
             );
-            kmsproof::grant::parse_grants(&g, "grant.json").unwrap_or_else(|e| panic!("{g}\n{e}"))
+            kmsproof::model::grant::parse_grants(&g, "grant.json").unwrap_or_else(|e| panic!("{g}\n{e}"))
         })
         .collect();
     let management_account = match rng.below(10) {
@@ -228,7 +228,7 @@ pub(crate) fn inputs(rng: &mut Rng) -> Inputs {
 /// A real request: only keys the action can carry, consistent encryption context.
 pub(crate) fn request(rng: &mut Rng) -> Request {
     let action = *rng.pick(ACTIONS);
-    let info = kmsproof::catalog::catalog().kms_action(action.trim_start_matches("kms:")).unwrap();
+    let info = kmsproof::facts::catalog::catalog().kms_action(action.trim_start_matches("kms:")).unwrap();
     let mut ctx: Vec<String> = Vec::new();
     let add = |ctx: &mut Vec<String>, key: &str, value: String, rng: &mut Rng| {
         if (!key.starts_with("kms:") || info.has_key(key)) && rng.chance(50) {

@@ -1,8 +1,8 @@
 //! Diff corpus: `corpus/diffs/NN-name/{old,new,expect}.json`, one test per pair, and the
 //! real AWS managed-policy version pairs of `../shared/corpus/` (skipped loudly when absent).
 
-use kmsproof::diff::{diff, DiffOptions, DiffResult, DiffVerdict, Direction, Side};
-use kmsproof::load::read_source;
+use kmsproof::model::load::read_source;
+use kmsproof::prove::diff::{diff, DiffOptions, DiffResult, DiffVerdict, Direction, Side};
 use libtest_mimic::Failed;
 use std::path::{Path, PathBuf};
 
@@ -18,8 +18,8 @@ pub fn diff_pair(dir: &Path, examples: usize, key_arn: Option<&str>) -> Result<D
     };
     let key_arn = match (&old, &new) {
         (Side::Kms(_), Side::Kms(_)) if key_arn.is_some() => key_arn.unwrap_or_default().to_string(),
-        (Side::Kms(a), Side::Kms(b)) => kmsproof::query::default_key_arn(a)
-            .or_else(|| kmsproof::query::default_key_arn(b))
+        (Side::Kms(a), Side::Kms(b)) => kmsproof::prove::check::default_key_arn(a)
+            .or_else(|| kmsproof::prove::check::default_key_arn(b))
             .unwrap_or_else(|| "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab".into()),
         _ => String::new(),
     };
@@ -40,14 +40,14 @@ fn set_sides(dir: &Path) -> Result<Option<(Side, Side)>, String> {
         };
         let (kp, ids, grants, scps, boundary) =
             (one("key_policy"), many("identity_policies"), many("grants"), many("scps"), one("boundary"));
-        let paths = kmsproof::load::InputPaths {
+        let paths = kmsproof::model::load::InputPaths {
             key_policy: kp.as_deref(),
             identity: ids.iter().map(PathBuf::as_path).collect(),
             scps: scps.iter().map(PathBuf::as_path).collect(),
             boundary: boundary.as_deref(),
             grants: grants.iter().map(PathBuf::as_path).collect(),
         };
-        let mut inputs = kmsproof::load::load_inputs(&paths).map_err(|e| e.to_string())?;
+        let mut inputs = kmsproof::model::load::load_inputs(&paths).map_err(|e| e.to_string())?;
         inputs.management_account = v["management_account"].as_str().map(str::to_string);
         Ok(Side::Kms(inputs))
     };

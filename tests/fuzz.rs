@@ -22,7 +22,7 @@ fn decide_all(policy_text: &str) {
         }
     }
     let _ = Request::parse(policy_text, "r");
-    let _ = kmsproof::grant::parse_grants(policy_text, "g");
+    let _ = kmsproof::model::grant::parse_grants(policy_text, "g");
 }
 
 fn fragment() -> impl Strategy<Value = String> {

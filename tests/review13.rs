@@ -7,7 +7,7 @@
 use super::differential::{inputs, sat, Rng, KEY, PRINCIPALS};
 use kmsproof::encode::{authorization, Encoder};
 use kmsproof::eval::Inputs;
-use kmsproof::query::{check, parse_properties, Verdict};
+use kmsproof::prove::check::{check, parse_properties, Verdict};
 use kmsproof::{authorize, parse_policy, PolicyKind, Request};
 use kmsproof_solver::{Limits, Term};
 

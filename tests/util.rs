@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 
 use kmsproof::eval::Inputs;
-use kmsproof::grant::parse_grants;
+use kmsproof::model::grant::parse_grants;
 use kmsproof::{authorize, parse_policy, Decision, PolicyKind, Request};
 
 pub const KEY: &str = "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -49,7 +49,7 @@ impl Setup {
     /// for actions on a key).
     pub fn decide(&self, principal: &str, action: &str, context: &str) -> Decision {
         let needs_key =
-            kmsproof::catalog::catalog().kms_action(action.trim_start_matches("kms:")).is_some_and(|a| a.on_key);
+            kmsproof::facts::catalog::catalog().kms_action(action.trim_start_matches("kms:")).is_some_and(|a| a.on_key);
         let resource = if needs_key { format!(r#""resource": "{KEY}","#) } else { String::new() };
         let text = format!(r#"{{"principal": "{principal}", "action": "{action}", {resource} "context": {context}}}"#);
         let req = Request::parse(&text, "request.json").unwrap_or_else(|e| panic!("{text}: {e}"));

@@ -1,7 +1,7 @@
 //! `kmsproof who-can` / `can`: the fixtures of `corpus/who-can/`, input errors, the CLI.
 
-use kmsproof::load::{load_policy, read_source};
-use kmsproof::policy::PolicyKind;
+use kmsproof::model::load::{load_policy, read_source};
+use kmsproof::model::policy::PolicyKind;
 use kmsproof::whocan::gaad::{parse_account, Account};
 use kmsproof::whocan::kms::Key;
 use kmsproof::whocan::{analyse, Analysis, Options, Status};
@@ -421,7 +421,7 @@ fn federated_providers_are_classes_never_claimed() {
     );
     assert_path(&b, &role("Deploy"), &["can"]);
     // The closing line counts the provider as undecided.
-    let text = kmsproof::whocan::output::text(&[&b], None);
+    let text = kmsproof::report::whocan::text(&[&b], None);
     assert!(text.contains("1 undecided"), "{text}");
 }
 

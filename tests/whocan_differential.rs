@@ -5,7 +5,7 @@
 //! pre-selection of questions.
 
 use kmsproof::eval::{authorize, Inputs};
-use kmsproof::policy::{parse_policy, PolicyKind};
+use kmsproof::model::policy::{parse_policy, PolicyKind};
 use kmsproof::whocan::gaad::parse_account;
 use kmsproof::whocan::graph::NodeKind;
 use kmsproof::whocan::hop::{evaluate, Actor, Ask, Who};
@@ -306,13 +306,14 @@ fn service_trust_equals_brute_force() {
                     }
                     let r = json!({"principal": service, "action": "sts:AssumeRole", "resource": role_arn, "context": context});
                     let req = Request::parse_generic(&r.to_string(), "r").unwrap();
-                    let applies = |effect: kmsproof::policy::Effect| {
+                    let applies = |effect: kmsproof::model::policy::Effect| {
                         trust
                             .statements
                             .iter()
                             .any(|s| s.effect == effect && matches!(match_statement(s, &req), Match::Applies { .. }))
                     };
-                    let ok = !applies(kmsproof::policy::Effect::Deny) && applies(kmsproof::policy::Effect::Allow);
+                    let ok = !applies(kmsproof::model::policy::Effect::Deny)
+                        && applies(kmsproof::model::policy::Effect::Allow);
                     allowed |= ok;
                     refused |= !ok;
                 }

@@ -2,7 +2,7 @@
 //! ARN) together (`kms::decide_group`): the answers must be those of each principal
 //! decided alone (`kms::decide`), and the output the same bytes on any number of threads.
 
-use kmsproof::policy::{parse_policy, PolicyKind};
+use kmsproof::model::policy::{parse_policy, PolicyKind};
 use kmsproof::whocan::gaad::{parse_account, Account};
 use kmsproof::whocan::hop::Answer;
 use kmsproof::whocan::kms::{self, Key, KmsHop};
@@ -107,7 +107,7 @@ fn grouped_last_hops_equal_each_principal_alone() {
 }
 
 fn json_of(a: &Analysis) -> String {
-    kmsproof::whocan::output::json(&[a], None).to_string()
+    kmsproof::report::whocan::json(&[a], None).to_string()
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! Review of the who-can merges (745e025..main): cases where the graph must not claim
 //! `cannot`, each checked against what the evaluator says about the real situation.
 
-use kmsproof::load::load_policy;
-use kmsproof::policy::PolicyKind;
+use kmsproof::model::load::load_policy;
+use kmsproof::model::policy::PolicyKind;
 use kmsproof::whocan::gaad::parse_account;
 use kmsproof::whocan::kms::Key;
 use kmsproof::whocan::{analyse, Analysis, Options, Status};
@@ -33,8 +33,8 @@ fn status(a: &Analysis, label: &str) -> String {
 /// The real end state on the evaluator: `user` of account A with these policies may call
 /// kms:Decrypt on the key.
 fn allowed_after(
-    identity: Vec<kmsproof::policy::Policy>,
-    boundary: Option<kmsproof::policy::Policy>,
+    identity: Vec<kmsproof::model::policy::Policy>,
+    boundary: Option<kmsproof::model::policy::Policy>,
     user: &str,
 ) -> bool {
     let inputs = kmsproof::eval::Inputs {
@@ -46,7 +46,7 @@ fn allowed_after(
         management_account: None,
     };
     let req = json!({"principal": format!("arn:aws:iam::{A}:user/{user}"), "action": "kms:Decrypt", "resource": KEY, "context": {}});
-    let req = kmsproof::request::Request::parse(&req.to_string(), "<review>").unwrap();
+    let req = kmsproof::model::request::Request::parse(&req.to_string(), "<review>").unwrap();
     kmsproof::eval::authorize(&inputs, &req).allowed()
 }
 

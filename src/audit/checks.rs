@@ -1,15 +1,15 @@
 //! The built-in checks: one row of [`CHECKS`] per check (id, severity, title, rationale,
 //! fix, method) and one function per check. Reachability checks are asked of Z3 through
-//! [`crate::query::check`], so every counterexample in a finding has been replayed through
+//! [`crate::prove::check::check`], so every counterexample in a finding has been replayed through
 //! the evaluator; structural checks say so in their `method`.
 
 use super::{Ctx, Finding, Severity};
-use crate::catalog::catalog;
-use crate::json::Pos;
-use crate::pattern::{glob_match, glob_tokens, Piece};
-use crate::policy::operator::Operator;
-use crate::policy::{Effect, PrincipalEntry, Statement};
-use crate::query::{CheckResult, ReplayMismatch, Verdict};
+use crate::base::json::Pos;
+use crate::base::pattern::{glob_match, glob_tokens, Piece};
+use crate::facts::catalog::catalog;
+use crate::model::policy::operator::Operator;
+use crate::model::policy::{Effect, PrincipalEntry, Statement};
+use crate::prove::check::{CheckResult, ReplayMismatch, Verdict};
 use serde_json::{json, Value};
 
 /// Which documents a check is about.
@@ -156,7 +156,7 @@ fn kms001(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
 /// The account of a counterexample's caller.
 fn account_of(request: &Value) -> Option<String> {
     let p = request["principal"].as_str()?;
-    crate::pattern::split_arn(p).map(|parts| parts[4].to_string()).filter(|a| !a.is_empty())
+    crate::base::pattern::split_arn(p).map(|parts| parts[4].to_string()).filter(|a| !a.is_empty())
 }
 
 fn kms002(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
@@ -327,7 +327,7 @@ fn kms004(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
 /// Per principal: which grant operations it can perform (one `sometimes` each), then
 /// whether CreateGrant is allowed with `kms:GrantOperations` naming one it cannot.
 ///
-/// Only operations the key supports count ([`crate::kms_rules::grant_operations_for`] of
+/// Only operations the key supports count ([`crate::facts::kms_rules::grant_operations_for`] of
 /// the key spec: CreateGrant rejects the others), and never RetireGrant (AWS's own service
 /// grants carry it, and it lets the grantee give the grant up, not use the key). A
 /// principal that can call kms:PutKeyPolicy already holds every operation in effect, so a
@@ -402,15 +402,15 @@ const NOT_ESCALATION: &[&str] = &["CreateGrant", "RetireGrant"];
 /// The grant operations the document's key supports (every grant operation when its key
 /// spec is not in the table: never fewer than the key may have).
 fn key_grant_operations(ctx: &Ctx) -> Vec<&'static str> {
-    let spec = ctx.doc.key.spec.as_deref().unwrap_or(crate::kms_rules::DEFAULT_KEY_SPEC);
-    crate::kms_rules::grant_operations_for(spec, ctx.doc.key.usage.as_deref())
-        .unwrap_or_else(|| crate::kms_rules::GRANT_OPERATIONS.to_vec())
+    let spec = ctx.doc.key.spec.as_deref().unwrap_or(crate::facts::kms_rules::DEFAULT_KEY_SPEC);
+    crate::facts::kms_rules::grant_operations_for(spec, ctx.doc.key.usage.as_deref())
+        .unwrap_or_else(|| crate::facts::kms_rules::GRANT_OPERATIONS.to_vec())
 }
 
 /// The KMS actions of the key policy's Allow statements that can apply to `arn` directly
 /// (principal `*`, the ARN itself, a user or session ARN of its account, or a
 /// `NotPrincipal`); with the key policy alone, no other statement can allow it anything.
-fn actions_named_for(ctx: &Ctx, arn: &str) -> Vec<&'static crate::catalog::ActionInfo> {
+fn actions_named_for(ctx: &Ctx, arn: &str) -> Vec<&'static crate::facts::catalog::ActionInfo> {
     let applies = |st: &&Statement| {
         st.effect == Effect::Allow
             && st.principal.as_ref().is_some_and(|p| {
@@ -435,7 +435,7 @@ fn actions_named_for(ctx: &Ctx, arn: &str) -> Vec<&'static crate::catalog::Actio
 }
 
 fn account_part(arn: &str) -> Option<&str> {
-    crate::pattern::split_arn(arn).map(|p| p[4])
+    crate::base::pattern::split_arn(arn).map(|p| p[4])
 }
 
 /// The undecided finding of a result, if it is unknown.
@@ -481,7 +481,7 @@ fn may_match_kms(st: &Statement) -> bool {
 }
 
 /// The KMS actions a pattern matches (`None` for a pattern of another service).
-fn matched_kms_actions(pattern: &[Piece]) -> Option<Vec<&'static crate::catalog::ActionInfo>> {
+fn matched_kms_actions(pattern: &[Piece]) -> Option<Vec<&'static crate::facts::catalog::ActionInfo>> {
     let text = text_of(pattern).to_ascii_lowercase();
     let name = if text == "*" { "*" } else { text.strip_prefix("kms:")? };
     let toks = glob_tokens(name);
@@ -498,7 +498,7 @@ fn kms006(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
         for c in st.conditions.iter().filter(|c| c.key.eq_ignore_ascii_case("kms:ViaService")) {
             let wild = c.op.spec.name.ends_with("Like");
             for v in &c.values {
-                let crate::policy::CondValue::Text(p) = v else { continue };
+                let crate::model::policy::CondValue::Text(p) = v else { continue };
                 let text = text_of(p);
                 let problem = match via_service_shape(&text, wild) {
                     Shape::AnyService if st.effect == Effect::Allow && !c.op.spec.negated => {
@@ -562,7 +562,10 @@ fn kms007(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
     // Statements of other services are out of scope: `ForAllValues` on aws:TagKeys there is
     // AWS's own pattern ("no tags" is meant to pass), and no KMS request is decided by it.
     for st in ctx.policy.statements.iter().filter(|s| s.effect == Effect::Allow && may_match_kms(s)) {
-        for c in st.conditions.iter().filter(|c| c.op.set == Some(crate::policy::operator::SetQualifier::ForAllValues))
+        for c in st
+            .conditions
+            .iter()
+            .filter(|c| c.op.set == Some(crate::model::policy::operator::SetQualifier::ForAllValues))
         {
             if !requires_presence(st, &c.key) && !always_present(st, &c.key) {
                 out.push(ctx.finding("KMS007", ctx.pos(c.pos), format!("{} {} {}: ForAllValues in an Allow is true when {} is missing or empty; nothing requires the key to be present", st.label(), c.op.canonical(), c.key, c.key)).in_statement(st.index));
@@ -589,10 +592,11 @@ fn parser_warnings(ctx: &Ctx, id: &'static str, needles: &[&str]) -> Vec<Finding
 }
 
 /// Whether every KMS action of the statement that carries `key` always carries it (a
-/// required request parameter, [`crate::kms_rules::KEYS_ALWAYS_PRESENT`]): then
+/// required request parameter, [`crate::facts::kms_rules::KEYS_ALWAYS_PRESENT`]): then
 /// `ForAllValues` cannot be satisfied by a missing key.
 fn always_present(st: &Statement, key: &str) -> bool {
-    let Some((_, actions)) = crate::kms_rules::KEYS_ALWAYS_PRESENT.iter().find(|(k, _)| k.eq_ignore_ascii_case(key))
+    let Some((_, actions)) =
+        crate::facts::kms_rules::KEYS_ALWAYS_PRESENT.iter().find(|(k, _)| k.eq_ignore_ascii_case(key))
     else {
         return false;
     };
@@ -612,8 +616,8 @@ fn statement_of_path(path: &str) -> Option<usize> {
 /// Whether another condition of the statement is false when `key` is missing.
 fn requires_presence(st: &Statement, key: &str) -> bool {
     st.conditions.iter().filter(|c| c.key.eq_ignore_ascii_case(key)).any(|c| match (&c.op, c.values.as_slice()) {
-        (op, [crate::policy::CondValue::Null(false)]) if op.spec.name == "Null" => true,
-        (op, _) => op.set == Some(crate::policy::operator::SetQualifier::ForAnyValue) && !op.spec.negated,
+        (op, [crate::model::policy::CondValue::Null(false)]) if op.spec.name == "Null" => true,
+        (op, _) => op.set == Some(crate::model::policy::operator::SetQualifier::ForAnyValue) && !op.spec.negated,
     })
 }
 
@@ -718,14 +722,14 @@ fn kms009(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
 fn op_true_when_missing(op: &Operator) -> bool {
     op.spec.negated
         || op.if_exists
-        || op.set == Some(crate::policy::operator::SetQualifier::ForAllValues)
+        || op.set == Some(crate::model::policy::operator::SetQualifier::ForAllValues)
         || op.spec.name == "Null"
 }
 
 /// Whether some Allow statement's `Resource` can be a KMS key (`*`, a `kms` ARN, a wildcard
 /// service, `NotResource`, or none): a resource policy where none can is another
 /// service's (an S3 bucket policy, say), not a key policy.
-pub fn names_kms_resource(policy: &crate::policy::Policy) -> bool {
+pub fn names_kms_resource(policy: &crate::model::policy::Policy) -> bool {
     let allows: Vec<&Statement> = policy.statements.iter().filter(|s| s.effect == Effect::Allow).collect();
     // A policy of Deny statements only is judged as a key policy (it locks everyone out).
     allows.is_empty()
@@ -743,7 +747,7 @@ pub fn names_kms_resource(policy: &crate::policy::Policy) -> bool {
 }
 
 /// Whether any statement can allow some KMS action: when none can, nothing needs the solver.
-pub fn allows_kms(policy: &crate::policy::Policy) -> bool {
+pub fn allows_kms(policy: &crate::model::policy::Policy) -> bool {
     policy.statements.iter().any(|s| s.effect == Effect::Allow && may_match_kms(s))
 }
 

@@ -6,7 +6,7 @@
 //! path, line). A file that cannot be read becomes an error document, so nothing is
 //! skipped silently.
 
-use crate::json::{self, Json, Kind, Pos};
+use crate::base::json::{self, Json, Kind, Pos};
 use std::path::{Path, PathBuf};
 
 /// One policy document found in an input file.
@@ -97,7 +97,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 /// Reads one file and returns its documents (an error document when unreadable).
 pub fn read_file(path: &Path) -> Vec<Document> {
     let file = if path == Path::new("-") { "<stdin>".to_string() } else { path.display().to_string() };
-    match crate::load::read_source(path) {
+    match crate::model::load::read_source(path) {
         Ok((text, _)) => documents_in(&file, &text),
         Err(e) => vec![error_doc(&file, "", Pos::default(), e.to_string())],
     }

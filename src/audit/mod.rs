@@ -6,21 +6,17 @@
 //! "any IAM policy of the caller allows everything" where the question is about what the
 //! policy lets other accounts or IAM do; each check's doc comment says which.
 
-pub mod args;
 pub mod baseline;
 pub mod checks;
 pub mod discover;
-pub mod explain;
-pub mod html;
-pub mod output;
 pub mod suppress;
 pub mod whocan;
 mod yaml;
 
+use crate::base::json::Pos;
 use crate::eval::Inputs;
-use crate::json::Pos;
-use crate::policy::{parse_policy, Policy, PolicyKind, PrincipalEntry};
-use crate::query::{check, parse_properties, CheckResult, Example, Property, ReplayMismatch, Verdict};
+use crate::model::policy::{parse_policy, Policy, PolicyKind, PrincipalEntry};
+use crate::prove::check::{check, parse_properties, CheckResult, Example, Property, ReplayMismatch, Verdict};
 use checks::{CheckInfo, Scope, CHECKS};
 use discover::{Body, Document};
 use kmsproof_solver::Limits;
@@ -292,7 +288,7 @@ fn one_query(
 fn unknown_result(why: &str) -> CheckResult {
     CheckResult {
         name: "audit".into(),
-        expect: crate::query::Expect::Never,
+        expect: crate::prove::check::Expect::Never,
         verdict: Verdict::Unknown(why.into()),
         examples: vec![],
         free: vec![],
@@ -457,7 +453,7 @@ fn key_account(policy: &Policy) -> String {
     let named = || {
         entries.iter().find_map(|e| match e {
             PrincipalEntry::Role { account, .. } => Some(account.clone()),
-            PrincipalEntry::Exact(arn) => crate::pattern::split_arn(arn).map(|p| p[4].to_string()),
+            PrincipalEntry::Exact(arn) => crate::base::pattern::split_arn(arn).map(|p| p[4].to_string()),
             _ => None,
         })
     };
@@ -473,7 +469,7 @@ fn identity_key_account(policy: &Policy) -> String {
         .filter_map(|s| s.resource.as_ref())
         .flat_map(|r| r.patterns.iter())
         .find_map(|p| match p.as_slice() {
-            [crate::pattern::Piece::Text(t)] => crate::pattern::split_arn(t)
+            [crate::base::pattern::Piece::Text(t)] => crate::base::pattern::split_arn(t)
                 .filter(|a| a[2] == "kms" && a[4].len() == 12 && a[4].bytes().all(|b| b.is_ascii_digit()))
                 .map(|a| a[4].to_string()),
             _ => None,

@@ -21,7 +21,7 @@
 //! `KmsproofIgnoreKMS004`) suppresses that check's findings about the statement.
 
 use super::Finding;
-use crate::pattern::{glob_match, glob_tokens};
+use crate::base::pattern::{glob_match, glob_tokens};
 
 /// The default ignore file, read from the working directory when present.
 pub const DEFAULT_IGNORE_FILE: &str = ".kmsproof-ignore";

@@ -6,12 +6,12 @@
 //! roles' trust policies shows, and is not a finding.
 
 use super::{Ctx, Finding, Severity};
-use crate::query::ReplayMismatch;
+use crate::prove::check::ReplayMismatch;
 use crate::whocan::edges::Technique;
 use crate::whocan::graph::{Analysis, Mismatch, Status};
 use crate::whocan::hop::Answer;
 use crate::whocan::kms::Key;
-use crate::whocan::{analyse, output, Options};
+use crate::whocan::{analyse, export, Options};
 use kmsproof_solver::Limits;
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
@@ -33,7 +33,7 @@ pub fn kms010(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
     let a = analyse(ctx.accounts, &[], &key, &opts).map_err(mismatch)?;
     let mut out = Vec::new();
     let mut undecided = Vec::new();
-    for n in output::listed(&a) {
+    for n in a.listed() {
         match &a.status[n.index()] {
             Status::Can(path, end) if !visible(&a, n) => out.push(finding(ctx, &a, n, path, *end)),
             Status::Unknown(why) => undecided.push(format!("{}: {why}", a.graph[n].label)),
@@ -82,7 +82,7 @@ fn finding(ctx: &Ctx, a: &Analysis, n: NodeIndex, path: &[petgraph::graph::EdgeI
     if escalation {
         f.severity = Severity::High;
     }
-    let hops = output::json(&[a], Some(n));
+    let hops = export::json(&[a], Some(n));
     let principal = &hops["keys"][0]["principals"][0];
     f.path = principal["path"].as_array().cloned().unwrap_or_default();
     f.path.push(serde_json::json!({"last_hop": principal["last_hop"]}));

@@ -6,7 +6,7 @@
 //! logical id in the file, and diagnostics inside a policy point into its JSON form.
 
 use super::discover::{from_json, Body, Document};
-use crate::json::{self, Pos};
+use crate::base::json::{self, Pos};
 use serde_json::{Map, Value};
 use serde_yaml::Value as Yaml;
 

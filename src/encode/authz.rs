@@ -1,12 +1,12 @@
 //! The KMS authorization decision as a formula, step for step as `eval::authorize`.
 
 use super::{Encoder, KeyVar, Unsupported};
-use crate::catalog::KeyType;
+use crate::base::pattern::{resolve, resource_match};
 use crate::eval::Inputs;
-use crate::grant::{Constraint, Grant};
-use crate::kms_rules::{is_cross_account_action, GRANT_OPS_IGNORING_CONSTRAINTS};
-use crate::pattern::{resolve, resource_match};
-use crate::policy::{Effect, Matcher, Policy, PolicyKind, PrincipalEntry, Statement};
+use crate::facts::catalog::KeyType;
+use crate::facts::kms_rules::{is_cross_account_action, GRANT_OPS_IGNORING_CONSTRAINTS};
+use crate::model::grant::{Constraint, Grant};
+use crate::model::policy::{Effect, Matcher, Policy, PolicyKind, PrincipalEntry, Statement};
 use kmsproof_solver::{ElemPred, Glob, Term};
 
 /// When one statement applies, split by how its principal reached the caller.
@@ -124,7 +124,7 @@ impl Encoder {
             self.caller.entry(&PrincipalEntry::Exact(g.grantee.clone())),
             self.caller.entry(&PrincipalEntry::Service(g.grantee.clone())),
         ]);
-        let account = crate::grant::account_of(&g.grantee).map_or(Term::FALSE, |a| self.caller.account_is(&a));
+        let account = crate::model::grant::account_of(&g.grantee).map_or(Term::FALSE, |a| self.caller.account_is(&a));
         let to_account = Term::and([Term::not(direct.clone()), account]);
         let mut constraints = Vec::new();
         for c in &g.constraints {
@@ -164,7 +164,7 @@ impl Encoder {
         );
         let accounts = named
             .iter()
-            .filter_map(|p| crate::grant::account_of(p))
+            .filter_map(|p| crate::model::grant::account_of(p))
             .chain([g.issued_in(key_account).to_string()])
             .map(|a| self.caller.account_is(&a))
             .collect::<Vec<_>>();
@@ -203,8 +203,8 @@ impl Encoder {
 
 /// A `Resource` pattern as one whole-string pattern, as `pattern::resource_match` reads it:
 /// part-wise when it has all six ARN parts, whole-string otherwise. `None`: matches nothing.
-fn resource_glob(toks: &[crate::pattern::Tok]) -> Option<Glob> {
-    let colons = toks.iter().filter(|t| **t == crate::pattern::Tok::Char(':')).count();
+fn resource_glob(toks: &[crate::base::pattern::Tok]) -> Option<Glob> {
+    let colons = toks.iter().filter(|t| **t == crate::base::pattern::Tok::Char(':')).count();
     if colons >= 5 {
         super::caller::arn_like(toks)
     } else {
@@ -278,7 +278,7 @@ pub fn authorization(enc: &mut Encoder, inputs: &Inputs) -> Result<Term, Unsuppo
     let kp_direct = any_of(kp.iter(), Effect::Allow, |t| &t.direct);
     let kp_account = any_of(kp.iter(), Effect::Allow, |t| &t.account_only);
     let mut kp_exact = any_of(kp.iter(), Effect::Allow, |t| &t.exact);
-    if inputs.boundary.is_some() && enc.alternative(crate::readings::Reading::BoundaryCapsRoleArn) {
+    if inputs.boundary.is_some() && enc.alternative(crate::facts::readings::Reading::BoundaryCapsRoleArn) {
         kp_exact = Term::or([kp_exact, any_of(kp.iter(), Effect::Allow, |t| &t.role)]);
     }
     let kp_any = any_of(kp.iter(), Effect::Allow, |t| &t.applies);
@@ -293,7 +293,7 @@ pub fn authorization(enc: &mut Encoder, inputs: &Inputs) -> Result<Term, Unsuppo
     let cross_action = enc.action_in(|a| is_cross_account_action(&a.name));
     let cross_paths =
         Term::and([cross_action, Term::or([Term::and([kp_any, identity_allow.clone(), guarded.clone()]), grant_ok])]);
-    let key_account = crate::pattern::split_arn(&enc.key_arn).map(|p| p[4].to_string()).unwrap_or_default();
+    let key_account = crate::base::pattern::split_arn(&enc.key_arn).map(|p| p[4].to_string()).unwrap_or_default();
     let same_account = Term::or([enc.caller.is(super::caller::Kind::Service), enc.caller.account_is(&key_account)]);
     let key_paths = Term::or([
         Term::and([same_account.clone(), same_account_paths]),

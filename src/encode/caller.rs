@@ -3,9 +3,9 @@
 //! name. Its shapes are the ones `Request` accepts, over the real AWS partitions.
 
 use super::Derived;
-use crate::binding::{CallerClass, SERVICE_LINKED_ROLE_PATH, SERVICE_LINKED_ROLE_PREFIX};
-use crate::pattern::split_arn;
-use crate::policy::{PrincipalEntry, Statement};
+use crate::base::pattern::split_arn;
+use crate::model::binding::{CallerClass, SERVICE_LINKED_ROLE_PATH, SERVICE_LINKED_ROLE_PREFIX};
+use crate::model::policy::{PrincipalEntry, Statement};
 use kmsproof_solver::{CharSet, Glob, StrVar, Term, Tok, Vocabulary};
 
 /// The kinds of callers, each a family of shapes.
@@ -89,29 +89,29 @@ fn shape(kind: Kind) -> Vec<Glob> {
 }
 
 /// A pattern over one colon-delimited ARN part: wildcards stay inside the part.
-fn in_part(toks: &[crate::pattern::Tok]) -> Vec<Tok> {
+fn in_part(toks: &[crate::base::pattern::Tok]) -> Vec<Tok> {
     toks.iter()
         .map(|t| match t {
-            crate::pattern::Tok::Char(c) => Tok::Char(*c),
-            crate::pattern::Tok::Star => Tok::StarIn(CharSet::except(":")),
-            crate::pattern::Tok::One => Tok::In(CharSet::except(":")),
+            crate::base::pattern::Tok::Char(c) => Tok::Char(*c),
+            crate::base::pattern::Tok::Star => Tok::StarIn(CharSet::except(":")),
+            crate::base::pattern::Tok::One => Tok::In(CharSet::except(":")),
         })
         .collect()
 }
 
 /// `ArnLike` as one whole-string pattern: parts 1–5 keep their wildcards inside the part,
 /// the resource part may span colons. `None` when the pattern cannot match any ARN.
-pub(crate) fn arn_like(toks: &[crate::pattern::Tok]) -> Option<Glob> {
-    let mut parts: Vec<&[crate::pattern::Tok]> = Vec::new();
+pub(crate) fn arn_like(toks: &[crate::base::pattern::Tok]) -> Option<Glob> {
+    let mut parts: Vec<&[crate::base::pattern::Tok]> = Vec::new();
     let mut start = 0;
     for (i, t) in toks.iter().enumerate() {
-        if parts.len() < 5 && *t == crate::pattern::Tok::Char(':') {
+        if parts.len() < 5 && *t == crate::base::pattern::Tok::Char(':') {
             parts.push(&toks[start..i]);
             start = i + 1;
         }
     }
     parts.push(&toks[start..]);
-    if parts.len() != 6 || !crate::pattern::glob_match(parts[0], "arn") {
+    if parts.len() != 6 || !crate::base::pattern::glob_match(parts[0], "arn") {
         return None;
     }
     let mut out = lit("arn");
@@ -193,8 +193,8 @@ impl CallerVars {
     }
 
     /// A policy of `kind` binds the caller (the `binding` table).
-    pub fn bound_by(&self, kind: crate::policy::PolicyKind, management_account: Option<&str>) -> Term {
-        let Some(rule) = crate::binding::rule(kind) else { return Term::TRUE };
+    pub fn bound_by(&self, kind: crate::model::policy::PolicyKind, management_account: Option<&str>) -> Term {
+        let Some(rule) = crate::model::binding::rule(kind) else { return Term::TRUE };
         // Both kinds of role sessions bound: no need to tell them apart.
         let both_roles = [CallerClass::Role, CallerClass::ServiceLinkedRole].iter().all(|c| rule.binds.contains(c));
         let classes = rule.binds.iter().map(|c| match c {
@@ -271,7 +271,7 @@ impl CallerVars {
             PrincipalEntry::Service(s) => self.matches(Glob::literal(s, false)),
             // The caller variable is what AWS puts in `aws:PrincipalArn`, so the pattern is
             // an `ArnLike` pattern on it (a role's sessions hold the role ARN).
-            PrincipalEntry::Pattern(p) => match arn_like(&crate::pattern::glob_tokens(p)) {
+            PrincipalEntry::Pattern(p) => match arn_like(&crate::base::pattern::glob_tokens(p)) {
                 Some(g) => Term::and([self.is_iam(), self.matches(g)]),
                 None => Term::FALSE,
             },

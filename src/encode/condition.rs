@@ -1,10 +1,10 @@
 //! Conditions → terms, case by case as `eval::condition` decides them.
 
 use super::{caller::arn_like, solver_tokens, Encoder, KeyVar, Unsupported};
-use crate::catalog::KeyType;
-use crate::policy::operator::{Cmp, Family, SetQualifier};
-use crate::policy::{CondValue, Condition};
-use crate::readings::Reading;
+use crate::facts::catalog::KeyType;
+use crate::facts::readings::Reading;
+use crate::model::policy::operator::{Cmp, Family, SetQualifier};
+use crate::model::policy::{CondValue, Condition};
 use kmsproof_solver::{Cidr, ElemPred, Glob, Term};
 
 /// One policy value, ready to compare against a request value.
@@ -85,12 +85,12 @@ impl Encoder {
                 Atom::Text(match (c.op.spec.family, cmp) {
                     (Family::Arn, _) => arn_like(&toks),
                     (Family::Bool, _) => {
-                        let text = crate::pattern::tokens_text(&toks);
-                        crate::value::parse_bool(&text).map(|b| Glob::literal(&b.to_string(), true))
+                        let text = crate::base::pattern::tokens_text(&toks);
+                        crate::base::value::parse_bool(&text).map(|b| Glob::literal(&b.to_string(), true))
                     }
                     (_, Cmp::Like) => Some(Glob::new(solver_tokens(&toks), false)),
-                    (_, Cmp::EqualsIgnoreCase) => Some(Glob::literal(&crate::pattern::tokens_text(&toks), true)),
-                    _ => Some(Glob::literal(&crate::pattern::tokens_text(&toks), false)),
+                    (_, Cmp::EqualsIgnoreCase) => Some(Glob::literal(&crate::base::pattern::tokens_text(&toks), true)),
+                    _ => Some(Glob::literal(&crate::base::pattern::tokens_text(&toks), false)),
                 })
             }
             CondValue::Bool(b) => Atom::Text(Some(Glob::literal(&b.to_string(), true))),

@@ -1,7 +1,7 @@
 //! Models back to requests, in the exact format `kmsproof eval --request` reads.
 
 use super::{Encoder, KeyVar};
-use crate::catalog::catalog;
+use crate::facts::catalog::catalog;
 use kmsproof_solver::{Glob, Model};
 use serde_json::{json, Map, Value};
 
@@ -35,7 +35,7 @@ pub fn decode(enc: &Encoder, m: &Model) -> Value {
 
 /// The request principal: a role ARN stands for a session of the role.
 fn principal(caller: &str, session: &str) -> String {
-    if let Some([_, partition, "iam", _, account, resource]) = crate::pattern::split_arn(caller) {
+    if let Some([_, partition, "iam", _, account, resource]) = crate::base::pattern::split_arn(caller) {
         // A role with a path stays a role ARN (a session ARN does not carry the path).
         if let Some(role) = resource.strip_prefix("role/").filter(|r| !r.contains('/')) {
             return format!("arn:{partition}:sts::{account}:assumed-role/{role}/{session}");
@@ -132,7 +132,7 @@ fn date_text(lower: &str, nanos: i128) -> String {
     if lower == "aws:epochtime" && seconds.len() != 4 {
         return seconds;
     }
-    crate::value::iso8601(crate::value::Instant(nanos))
+    crate::base::value::iso8601(crate::base::value::Instant(nanos))
 }
 
 /// `k / 10^scale` as decimal text.

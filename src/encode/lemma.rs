@@ -10,9 +10,9 @@
 //! `b₁ → b₂` when negated) on every request, whatever `v` is: a sound lemma.
 
 use super::{caller::arn_like, solver_tokens, Encoder, Opaque};
-use crate::pattern::{resolve, Piece};
-use crate::policy::operator::{Cmp, Family};
-use crate::policy::{CondValue, Condition};
+use crate::base::pattern::{resolve, Piece};
+use crate::model::policy::operator::{Cmp, Family};
+use crate::model::policy::{CondValue, Condition};
 use kmsproof_solver::partition::partition;
 use kmsproof_solver::{BoolVar, Glob, Term};
 
@@ -37,7 +37,7 @@ fn suffixed(c: &Condition) -> Option<Suffixed> {
     let toks = resolve(head, wild, &|_| None)?;
     let prefix = match (spec.family, spec.cmp) {
         (Family::Arn, _) => {
-            let colons = toks.iter().filter(|t| **t == crate::pattern::Tok::Char(':')).count();
+            let colons = toks.iter().filter(|t| **t == crate::base::pattern::Tok::Char(':')).count();
             if colons < 5 {
                 return None;
             }

@@ -18,10 +18,10 @@ mod lemma;
 pub use authz::{authorization, policy_allows, policy_denies};
 pub use decode::decode;
 
-use crate::catalog::{catalog, KeyType};
-use crate::kms_rules::VIA_SERVICE_EXAMPLES;
-use crate::pattern::{split_arn, Piece};
-use crate::policy::{CondValue, Policy, Statement};
+use crate::base::pattern::{split_arn, Piece};
+use crate::facts::catalog::{catalog, KeyType};
+use crate::facts::kms_rules::VIA_SERVICE_EXAMPLES;
+use crate::model::policy::{CondValue, Policy, Statement};
 use caller::CallerVars;
 use kmsproof_solver::{BoolVar, Glob, IntVar, IpVar, SetVar, StrVar, Term, Tok, Vocabulary};
 use std::collections::BTreeMap;
@@ -98,13 +98,13 @@ const NOT_MODELLED: &[&str] = &["aws:username", "aws:userid"];
 /// evaluator confirms it.
 #[derive(Debug, Clone)]
 pub enum Opaque {
-    Condition(crate::policy::Condition),
-    Resource(crate::policy::Matcher),
+    Condition(crate::model::policy::Condition),
+    Resource(crate::model::policy::Matcher),
 }
 
 impl Opaque {
     /// The atom's truth on a concrete request, as the evaluator decides it.
-    pub fn holds(&self, req: &crate::request::Request) -> bool {
+    pub fn holds(&self, req: &crate::model::request::Request) -> bool {
         match self {
             Opaque::Condition(c) => crate::eval::evaluate_condition(c, &req.context).holds,
             Opaque::Resource(m) => crate::eval::resource_covers(m, req),
@@ -133,7 +133,7 @@ impl Opaque {
         match self {
             Opaque::Condition(c) => format!("the condition at {}", c.path),
             Opaque::Resource(m) => {
-                let first = m.patterns.first().map(|p| crate::pattern::pieces_text(p)).unwrap_or_default();
+                let first = m.patterns.first().map(|p| crate::base::pattern::pieces_text(p)).unwrap_or_default();
                 format!("a Resource with policy variables ({first})")
             }
         }
@@ -171,9 +171,9 @@ pub struct Encoder {
     /// The grant a `RetireGrant` request names (created when a grant is encoded).
     pub(crate) grant: Option<StrVar>,
     /// The undocumented reading encoded the other way (`None`: every chosen reading).
-    pub(crate) alternate: Option<crate::readings::Reading>,
+    pub(crate) alternate: Option<crate::facts::readings::Reading>,
     /// The undocumented readings the encoding so far depended on.
-    pub(crate) consulted: std::cell::RefCell<std::collections::BTreeSet<crate::readings::Reading>>,
+    pub(crate) consulted: std::cell::RefCell<std::collections::BTreeSet<crate::facts::readings::Reading>>,
     /// Numbers are compared as integers scaled by 10^scale.
     pub(crate) scale: usize,
     invariants: Vec<Term>,
@@ -271,13 +271,13 @@ impl Encoder {
     }
 
     /// Encode `r` the other way (see `readings`): to ask whether a proof rests on it.
-    pub fn with_alternate(mut self, r: crate::readings::Reading) -> Encoder {
+    pub fn with_alternate(mut self, r: crate::facts::readings::Reading) -> Encoder {
         self.alternate = Some(r);
         self
     }
 
     /// [`Encoder::with_alternate`] when `r` is given.
-    pub fn with_reading(self, r: Option<crate::readings::Reading>) -> Encoder {
+    pub fn with_reading(self, r: Option<crate::facts::readings::Reading>) -> Encoder {
         match r {
             Some(r) => self.with_alternate(r),
             None => self,
@@ -285,13 +285,13 @@ impl Encoder {
     }
 
     /// Whether the other reading of `r` is in force; records that the encoding depends on `r`.
-    pub(crate) fn alternative(&self, r: crate::readings::Reading) -> bool {
+    pub(crate) fn alternative(&self, r: crate::facts::readings::Reading) -> bool {
         self.consulted.borrow_mut().insert(r);
         self.alternate == Some(r)
     }
 
     /// The undocumented readings the encoding depended on.
-    pub fn consulted(&self) -> Vec<crate::readings::Reading> {
+    pub fn consulted(&self) -> Vec<crate::facts::readings::Reading> {
         self.consulted.borrow().iter().copied().collect()
     }
 
@@ -343,13 +343,13 @@ impl Encoder {
             static LITERAL: std::cell::RefCell<std::collections::HashMap<String, Glob>> = Default::default();
         }
         let ActionVar::Kms(v) = self.action else {
-            return self.action_matches(&crate::pattern::literal_tokens(&format!("kms:{name}")), false);
+            return self.action_matches(&crate::base::pattern::literal_tokens(&format!("kms:{name}")), false);
         };
         let glob = LITERAL.with(|c| {
             if let Some(g) = c.borrow().get(name) {
                 return g.clone();
             }
-            let g = Glob::new(solver_tokens(&crate::pattern::literal_tokens(&format!("kms:{name}"))), false);
+            let g = Glob::new(solver_tokens(&crate::base::pattern::literal_tokens(&format!("kms:{name}"))), false);
             c.borrow_mut().insert(name.to_string(), g.clone());
             g
         });
@@ -357,8 +357,8 @@ impl Encoder {
     }
 
     /// The action matches the pattern (`fold`: case-insensitively, as IAM matches actions).
-    pub(crate) fn action_matches(&self, toks: &[crate::pattern::Tok], fold: bool) -> Term {
-        use crate::pattern::Tok as P;
+    pub(crate) fn action_matches(&self, toks: &[crate::base::pattern::Tok], fold: bool) -> Term {
+        use crate::base::pattern::Tok as P;
         let (service, name) = match self.action {
             ActionVar::Kms(v) => return Term::str_match(v, Glob::new(solver_tokens(toks), fold)),
             ActionVar::Split { service, name } => (service, name),
@@ -391,8 +391,8 @@ impl Encoder {
     /// grouped by their service part (`service ∧ (name₁ ∨ name₂ ∨ …)`, the same formula
     /// rearranged), so the name atoms of one service sit in one disjunction, which the
     /// partition search can see decided as soon as one of them is.
-    pub(crate) fn action_matches_any(&self, patterns: &[Vec<crate::pattern::Tok>], fold: bool) -> Term {
-        use crate::pattern::Tok as P;
+    pub(crate) fn action_matches_any(&self, patterns: &[Vec<crate::base::pattern::Tok>], fold: bool) -> Term {
+        use crate::base::pattern::Tok as P;
         let ActionVar::Split { service, name } = self.action else {
             return Term::or(patterns.iter().map(|t| self.action_matches(t, fold)).collect::<Vec<_>>());
         };
@@ -423,7 +423,7 @@ impl Encoder {
     }
 
     /// The action is one of the KMS actions satisfying `pred`.
-    pub(crate) fn action_in(&self, pred: impl Fn(&crate::catalog::ActionInfo) -> bool) -> Term {
+    pub(crate) fn action_in(&self, pred: impl Fn(&crate::facts::catalog::ActionInfo) -> bool) -> Term {
         Term::or(catalog().kms_actions().filter(|a| pred(a)).map(|a| self.action_is(&a.name)).collect::<Vec<_>>())
     }
 
@@ -546,7 +546,7 @@ impl Encoder {
             }
             if lower == "kms:grantoperations" {
                 // Invariant `create-grant-operations`: CreateGrant always names its operations.
-                let op = crate::kms_rules::GRANT_OPERATIONS
+                let op = crate::facts::kms_rules::GRANT_OPERATIONS
                     .iter()
                     .map(|o| kmsproof_solver::ElemPred::matches(Glob::literal(o, false)))
                     .collect();
@@ -558,12 +558,12 @@ impl Encoder {
                 self.invariants.push(Term::implies(self.action_is("CreateGrant"), carried));
             }
         }
-        if let Some(p) = present.filter(|_| crate::invariants::is_principal_tag(key)) {
+        if let Some(p) = present.filter(|_| crate::model::invariants::is_principal_tag(key)) {
             // Invariant `principal-tags`: the root user, services and anonymous callers have none.
             let untagged = Term::or([
-                self.caller.class_is(crate::binding::CallerClass::Root),
-                self.caller.class_is(crate::binding::CallerClass::Service),
-                self.caller.class_is(crate::binding::CallerClass::Anonymous),
+                self.caller.class_is(crate::model::binding::CallerClass::Root),
+                self.caller.class_is(crate::model::binding::CallerClass::Service),
+                self.caller.class_is(crate::model::binding::CallerClass::Anonymous),
             ]);
             self.invariants.push(Term::implies(Term::var(p), Term::not(untagged)));
         }
@@ -626,7 +626,7 @@ fn resource_hints(statements: &[&Statement]) -> Vec<String> {
 /// Literal (wildcard- and variable-free) patterns of `Action`/`Resource`: readable witnesses.
 fn literal_hints(
     statements: &[&Statement],
-    pick: impl Fn(&Statement) -> Option<&crate::policy::Matcher>,
+    pick: impl Fn(&Statement) -> Option<&crate::model::policy::Matcher>,
 ) -> Vec<String> {
     let mut out: Vec<String> = statements
         .iter()
@@ -654,12 +654,12 @@ fn numeric_scale(statements: &[&Statement]) -> usize {
 }
 
 /// Converts policy pattern tokens to solver tokens.
-pub(crate) fn solver_tokens(toks: &[crate::pattern::Tok]) -> Vec<Tok> {
+pub(crate) fn solver_tokens(toks: &[crate::base::pattern::Tok]) -> Vec<Tok> {
     toks.iter()
         .map(|t| match t {
-            crate::pattern::Tok::Char(c) => Tok::Char(*c),
-            crate::pattern::Tok::Star => Tok::Star,
-            crate::pattern::Tok::One => Tok::One,
+            crate::base::pattern::Tok::Char(c) => Tok::Char(*c),
+            crate::base::pattern::Tok::Star => Tok::Star,
+            crate::base::pattern::Tok::One => Tok::One,
         })
         .collect()
 }
@@ -668,7 +668,11 @@ impl Encoder {
     /// Resolves a value: `${*}`-style specials are literal; a variable is substituted when
     /// the encoder binds its key (see [`Encoder::with_bindings`]), else it compares two
     /// request values, which the partition does not express: `Unsupported`.
-    pub(crate) fn resolve_value(&self, pieces: &[Piece], wild: bool) -> Result<Vec<crate::pattern::Tok>, Unsupported> {
+    pub(crate) fn resolve_value(
+        &self,
+        pieces: &[Piece],
+        wild: bool,
+    ) -> Result<Vec<crate::base::pattern::Tok>, Unsupported> {
         let lookup = |k: &str| self.bindings.get(&k.to_ascii_lowercase()).cloned();
         if let Some(Piece::Var { key, .. }) =
             pieces.iter().find(|p| matches!(p, Piece::Var { key, .. } if lookup(key).is_none()))
@@ -677,7 +681,7 @@ impl Encoder {
                 "policy variable ${{{key}}} compares two request values; not encoded yet"
             )));
         }
-        Ok(crate::pattern::resolve(pieces, wild, &lookup).unwrap_or_default())
+        Ok(crate::base::pattern::resolve(pieces, wild, &lookup).unwrap_or_default())
     }
 
     /// Fixes the value of request keys that policy variables read (key → value), so values naming them become plain patterns. An under-approximation used
@@ -742,14 +746,14 @@ impl Encoder {
     /// The request `req` as constraints on the encoder's variables (for differential
     /// tests: the encoding evaluated on one concrete request). Keys the encoder does not
     /// know are irrelevant to every formula it built.
-    pub fn request_constraint(&self, req: &crate::request::Request) -> Term {
-        use crate::request::{Caller, CtxValue};
+    pub fn request_constraint(&self, req: &crate::model::request::Request) -> Term {
+        use crate::model::request::{Caller, CtxValue};
         let mut parts = vec![self.action_is(&req.action)];
         if let (Some(v), Some(id)) = (self.grant, &req.grant_id) {
             parts.push(Term::str_match(v, Glob::literal(id, false)));
         }
         let (caller, session) = match &req.caller {
-            Caller::Iam { arn, kind: crate::request::IamKind::RoleSession { .. }, .. } => {
+            Caller::Iam { arn, kind: crate::model::request::IamKind::RoleSession { .. }, .. } => {
                 let session = arn.rsplit('/').next().filter(|_| arn.contains(":sts:")).unwrap_or("kmsproof-session");
                 (req.caller.principal_arn().unwrap_or_default(), session.to_string())
             }
@@ -793,16 +797,16 @@ impl Encoder {
                     Term::and(each.chain([Term::set_all(*v, only)]).collect::<Vec<_>>())
                 }
                 (KeyVar::Int { v, date: false, .. }, CtxValue::One(s)) => {
-                    match crate::value::Decimal::parse(s).and_then(|d| d.scaled(self.scale)) {
+                    match crate::base::value::Decimal::parse(s).and_then(|d| d.scaled(self.scale)) {
                         Some(k) => Term::int_cmp(*v, kmsproof_solver::Cmp::Eq, k),
                         None => Term::FALSE,
                     }
                 }
-                (KeyVar::Int { v, date: true, .. }, CtxValue::One(s)) => match crate::value::parse_date(s) {
+                (KeyVar::Int { v, date: true, .. }, CtxValue::One(s)) => match crate::base::value::parse_date(s) {
                     Some((at, _)) => Term::int_cmp(*v, kmsproof_solver::Cmp::Eq, at.0),
                     None => Term::FALSE,
                 },
-                (KeyVar::Ip { v, .. }, CtxValue::One(s)) => match crate::value::parse_ip(s) {
+                (KeyVar::Ip { v, .. }, CtxValue::One(s)) => match crate::base::value::parse_ip(s) {
                     Some(ip) => {
                         let full = if ip.is_ipv4() { 32 } else { 128 };
                         kmsproof_solver::Cidr::new(ip, full).map_or(Term::FALSE, |c| Term::ip_in(*v, c))
@@ -818,11 +822,11 @@ impl Encoder {
 
 /// Where an action pattern has literal colons (an action has exactly one, between service
 /// and name).
-fn colons(toks: &[crate::pattern::Tok]) -> Vec<usize> {
-    toks.iter().enumerate().filter(|(_, t)| **t == crate::pattern::Tok::Char(':')).map(|(i, _)| i).collect()
+fn colons(toks: &[crate::base::pattern::Tok]) -> Vec<usize> {
+    toks.iter().enumerate().filter(|(_, t)| **t == crate::base::pattern::Tok::Char(':')).map(|(i, _)| i).collect()
 }
 
 /// One part (service or name) of a split action matching `toks`.
-fn action_part(v: StrVar, toks: &[crate::pattern::Tok], fold: bool) -> Term {
+fn action_part(v: StrVar, toks: &[crate::base::pattern::Tok], fold: bool) -> Term {
     Term::str_match(v, Glob::new(solver_tokens(toks), fold))
 }

@@ -1,10 +1,10 @@
 //! Condition evaluation on a concrete request (`semantics.md` §3).
 
-use crate::pattern::{arn_match, glob_match, resolve, tokens_text, Piece};
-use crate::policy::operator::{Cmp, Family, SetQualifier};
-use crate::policy::{CondValue, Condition};
-use crate::request::{Context, CtxValue};
-use crate::value::{parse_base64, parse_bool, parse_date, parse_ip, Decimal};
+use crate::base::pattern::{arn_match, glob_match, resolve, tokens_text, Piece};
+use crate::base::value::{parse_base64, parse_bool, parse_date, parse_ip, Decimal};
+use crate::model::policy::operator::{Cmp, Family, SetQualifier};
+use crate::model::policy::{CondValue, Condition};
+use crate::model::request::{Context, CtxValue};
 use std::cmp::Ordering;
 
 /// The outcome of one condition, with a note when it rests on undocumented behaviour.
@@ -48,7 +48,7 @@ pub fn evaluate(c: &Condition, ctx: &Context) -> CondOutcome {
     if c.op.if_exists && absent {
         // `ForAnyValue:…IfExists` on an absent key: false (reading `foranyvalue-ifexists-absent`).
         if c.op.set == Some(SetQualifier::ForAnyValue) {
-            let note = crate::readings::describe(crate::readings::Reading::ForAnyValueIfExistsAbsent);
+            let note = crate::facts::readings::describe(crate::facts::readings::Reading::ForAnyValueIfExistsAbsent);
             return CondOutcome { holds: false, note: Some(format!("{} is absent: {note}", c.key)) };
         }
         return CondOutcome::plain(true);
@@ -125,8 +125,8 @@ fn ordered(cmp: Cmp, ord: Ordering) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json;
-    use crate::policy::{parse_policy, PolicyKind};
+    use crate::base::json;
+    use crate::model::policy::{parse_policy, PolicyKind};
 
     /// A request value: absent, one value, or a list.
     #[derive(Clone, Copy)]

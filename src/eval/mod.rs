@@ -9,11 +9,11 @@ mod statement;
 pub use condition::{evaluate as evaluate_condition, CondOutcome};
 pub use statement::{action_covers, kms_action_coverage, match_statement, resource_covers, role_path_name, Match, Via};
 
-use crate::binding::exemption;
-use crate::grant::Grant;
-use crate::kms_rules::{is_cross_account_action, GRANT_OPS_IGNORING_CONSTRAINTS};
-use crate::policy::{Effect, Policy, PolicyKind};
-use crate::request::{Caller, IamKind, Request};
+use crate::facts::kms_rules::{is_cross_account_action, GRANT_OPS_IGNORING_CONSTRAINTS};
+use crate::model::binding::exemption;
+use crate::model::grant::Grant;
+use crate::model::policy::{Effect, Policy, PolicyKind};
+use crate::model::request::{Caller, IamKind, Request};
 use std::sync::Arc;
 
 /// Everything that takes part in a decision about one key.
@@ -562,7 +562,7 @@ fn grantee_matches(grantee: &str, caller: &Caller) -> Result<bool, String> {
     if direct {
         return Ok(false);
     }
-    if crate::grant::account_of(grantee).is_some_and(|a| Some(a.as_str()) == caller.account()) {
+    if crate::model::grant::account_of(grantee).is_some_and(|a| Some(a.as_str()) == caller.account()) {
         return Ok(true);
     }
     Err(format!("the grantee is {grantee}, not the caller"))

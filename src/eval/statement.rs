@@ -1,11 +1,11 @@
 //! Whether one statement applies to a request, and why not when it does not.
 
 use super::condition::{evaluate, variable_lookup};
-use crate::pattern::{
+use crate::base::pattern::{
     arn_match, glob_match, glob_match_ignore_case, glob_tokens, resolve, resource_match, tokens_text, Piece,
 };
-use crate::policy::{Matcher, PrincipalEntry, Principals, Statement};
-use crate::request::{Caller, IamKind, Request};
+use crate::model::policy::{Matcher, PrincipalEntry, Principals, Statement};
+use crate::model::request::{Caller, IamKind, Request};
 
 /// How the statement's principal element reached the caller; it decides which KMS
 /// authorization path an Allow opens.
@@ -90,7 +90,7 @@ pub fn action_covers(m: &Matcher, action: &str) -> bool {
 }
 
 /// Which of the catalog's KMS actions `m` covers: bit `i` is the `i`-th of
-/// [`crate::catalog::Catalog::kms_actions`]. The same as asking [`action_covers`] of each,
+/// [`crate::facts::catalog::Catalog::kms_actions`]. The same as asking [`action_covers`] of each,
 /// with each plain pattern's answer cached on the thread: audits ask it of every statement
 /// for every query, and policies repeat the same few action patterns.
 pub fn kms_action_coverage(m: &Matcher) -> u64 {
@@ -141,14 +141,16 @@ fn all_bits(n: usize) -> u64 {
 fn kms_action_names() -> &'static [String] {
     static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     NAMES.get_or_init(|| {
-        let names: Vec<String> =
-            crate::catalog::catalog().kms_actions().map(|a| format!("kms:{}", a.name).to_ascii_lowercase()).collect();
+        let names: Vec<String> = crate::facts::catalog::catalog()
+            .kms_actions()
+            .map(|a| format!("kms:{}", a.name).to_ascii_lowercase())
+            .collect();
         assert!(names.len() <= 64, "the KMS action coverage bit set holds 64 actions");
         names
     })
 }
 
-fn resolve_plain(pat: &[Piece]) -> Vec<crate::pattern::Tok> {
+fn resolve_plain(pat: &[Piece]) -> Vec<crate::base::pattern::Tok> {
     resolve(pat, true, &|_| None).unwrap_or_default()
 }
 
@@ -255,7 +257,7 @@ fn role_entry_matches(want: &str, name: &str, role: &str, caller: &Caller) -> bo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{parse_policy, PolicyKind};
+    use crate::model::policy::{parse_policy, PolicyKind};
 
     /// The cached bit set answers as `action_covers` does, action by action, for patterns
     /// of every kind the parser accepts (exact, any case, `*`, wildcards in the name, other services,
@@ -283,7 +285,7 @@ mod tests {
                 assert_eq!(m.negated, negated);
                 for _ in 0..2 {
                     let bits = kms_action_coverage(m);
-                    for (i, info) in crate::catalog::catalog().kms_actions().enumerate() {
+                    for (i, info) in crate::facts::catalog::catalog().kms_actions().enumerate() {
                         let name = format!("kms:{}", info.name);
                         assert_eq!(bits >> i & 1 == 1, action_covers(m, &name), "{key} {a} on {name}");
                     }

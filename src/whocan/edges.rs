@@ -6,8 +6,8 @@
 use super::gaad::Account;
 use super::graph::{Edge, Node};
 use super::hop::{Actor, Who};
-use crate::pattern::{glob_match_ignore_case, resolve, tokens_text};
-use crate::policy::{Effect, Matcher, Policy, PrincipalEntry};
+use crate::base::pattern::{glob_match_ignore_case, resolve, tokens_text};
+use crate::model::policy::{Effect, Matcher, Policy, PrincipalEntry};
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -130,7 +130,7 @@ impl Added {
         if bounds {
             actor.boundary = self.policies.first().map(|p| {
                 let mut b = p.clone();
-                b.kind = crate::policy::PolicyKind::Boundary;
+                b.kind = crate::model::policy::PolicyKind::Boundary;
                 b
             });
         }
@@ -515,15 +515,15 @@ pub fn may_allow(policies: &[Policy], action: &str, resource: Option<&str>) -> b
 
 /// Whether `Resource`/`NotResource` can cover `resource` (a pattern with variables: maybe).
 fn resource_may_match(m: &Matcher, resource: &str) -> bool {
-    may_hit(m, |toks| crate::pattern::resource_match(toks, resource))
+    may_hit(m, |toks| crate::base::pattern::resource_match(toks, resource))
 }
 
 /// Whether `Action`/`NotAction` can cover `action` (a pattern with variables: maybe).
 pub fn action_may_match(m: &Matcher, action: &str) -> bool {
     // Plain text patterns (no variables) read as themselves: matched without resolving.
-    fn text(p: &[crate::pattern::Piece]) -> Option<&str> {
+    fn text(p: &[crate::base::pattern::Piece]) -> Option<&str> {
         match p {
-            [crate::pattern::Piece::Text(t)] => Some(t),
+            [crate::base::pattern::Piece::Text(t)] => Some(t),
             _ => None,
         }
     }
@@ -535,9 +535,9 @@ pub fn action_may_match(m: &Matcher, action: &str) -> bool {
 
 /// Whether a matcher can cover a target, `hit` deciding each variable-free pattern; a
 /// pattern with policy variables may cover anything (and, under `Not…`, may exclude nothing).
-fn may_hit(m: &Matcher, hit: impl Fn(&[crate::pattern::Tok]) -> bool) -> bool {
-    let hit = |p: &[crate::pattern::Piece]| {
-        let variable = p.iter().any(|x| matches!(x, crate::pattern::Piece::Var { .. }));
+fn may_hit(m: &Matcher, hit: impl Fn(&[crate::base::pattern::Tok]) -> bool) -> bool {
+    let hit = |p: &[crate::base::pattern::Piece]| {
+        let variable = p.iter().any(|x| matches!(x, crate::base::pattern::Piece::Var { .. }));
         if variable {
             None
         } else {
@@ -580,7 +580,7 @@ pub fn entry_may_cover(e: &PrincipalEntry, actor: &Actor) -> Option<Cover> {
             (own || in_class(account)).then_some(Cover::Direct)
         }
         PrincipalEntry::Exact(x) => {
-            let account = crate::pattern::split_arn(x).map_or("", |p| p[4]);
+            let account = crate::base::pattern::split_arn(x).map_or("", |p| p[4]);
             let session_of = |arn: &str| {
                 let role = arn.rsplit('/').next().unwrap_or_default();
                 x.contains(&format!(":sts::{account}:assumed-role/{role}/"))

@@ -15,7 +15,7 @@
 
 use super::edges::action_may_match;
 use super::gaad::Account;
-use crate::policy::{Effect, PrincipalEntry, Statement};
+use crate::model::policy::{Effect, PrincipalEntry, Statement};
 
 /// The two federation calls and what their provider entries look like.
 const CALLS: &[&str] = &["sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML"];
@@ -109,7 +109,7 @@ pub fn attach(
             let Some(r) = graph.node_indices().find(|i| graph[*i].label == *role) else { continue };
             undecided.push((n, r, super::edges::Technique::Federated(call), why.clone()));
             if open.is_none() && !matches!(status[r.index()], Status::Cannot) {
-                let role_status = super::output::status_str(&status[r.index()]);
+                let role_status = status[r.index()].as_str();
                 open = Some(format!("{why}; the role's own status: {role_status}"));
             }
         }
@@ -125,7 +125,7 @@ pub fn attach(
                     "roles outside the dumps may trust {} too, and {} is not proved unable ({})",
                     p.label,
                     graph[i].label,
-                    super::output::status_str(&status[i.index()])
+                    status[i.index()].as_str()
                 )
             });
         }

@@ -3,10 +3,10 @@
 //! dump that names something it does not contain (a group, a managed policy) is an error
 //! with the position of the reference, never a silent skip.
 
-use crate::diag::{Error, Sink};
-use crate::json::{Json, Kind, Pos};
-use crate::pattern::{pieces, split_arn};
-use crate::policy::{parse_policy, Matcher, Policy, PolicyKind};
+use crate::base::diag::{Error, Sink};
+use crate::base::json::{Json, Kind, Pos};
+use crate::base::pattern::{pieces, split_arn};
+use crate::model::policy::{parse_policy, Matcher, Policy, PolicyKind};
 use std::collections::BTreeMap;
 
 /// One account's principals, as the dump lists them.

@@ -6,8 +6,8 @@ use super::edges::{self, Technique};
 use super::gaad::Account;
 use super::hop::{Actor, Answer, HopMismatch, Who, Witness};
 use super::kms::{self, Key, KmsHop};
-use crate::policy::{Policy, PrincipalEntry, Statement};
-use crate::query::ReplayMismatch;
+use crate::model::policy::{Policy, PrincipalEntry, Statement};
+use crate::prove::check::ReplayMismatch;
 use kmsproof_solver::Limits;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
@@ -71,6 +71,27 @@ pub enum Status {
     /// Only beyond `--max-hops`.
     BeyondHops,
     Unknown(String),
+}
+
+impl Analysis {
+    /// The nodes a report lists: principals and classes (groups act through their members).
+    pub fn listed(&self) -> impl Iterator<Item = NodeIndex> + '_ {
+        self.graph
+            .node_indices()
+            .filter(move |i| self.graph[*i].kind != NodeKind::Group && self.graph[*i].kind != NodeKind::Escalated)
+    }
+}
+
+impl Status {
+    /// The status as every output spells it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Can(..) => "can",
+            Status::Cannot => "cannot",
+            Status::BeyondHops => "beyond-max-hops",
+            Status::Unknown(_) => "unknown",
+        }
+    }
 }
 
 pub struct Options {
@@ -437,7 +458,7 @@ fn entry_accounts(st: &Statement) -> Vec<String> {
         .iter()
         .filter_map(|e| match e {
             PrincipalEntry::Account(a) | PrincipalEntry::Role { account: a, .. } => Some(a.clone()),
-            PrincipalEntry::Exact(arn) => crate::pattern::split_arn(arn).map(|p| p[4].to_string()),
+            PrincipalEntry::Exact(arn) => crate::base::pattern::split_arn(arn).map(|p| p[4].to_string()),
             _ => None,
         })
         .filter(|a| a.len() == 12)
@@ -445,7 +466,7 @@ fn entry_accounts(st: &Statement) -> Vec<String> {
 }
 
 fn grantee_account(grantee: &str) -> Option<String> {
-    let a = crate::pattern::split_arn(grantee).map_or(grantee.to_string(), |p| p[4].to_string());
+    let a = crate::base::pattern::split_arn(grantee).map_or(grantee.to_string(), |p| p[4].to_string());
     (a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())).then_some(a)
 }
 
@@ -461,9 +482,9 @@ fn kms_may_allow(actor: &Actor, key: &Key, action: &str) -> bool {
         Who::Principal(_) => grantee_account(&g.grantee).map_or(true, |a| a == actor.account),
         _ => true,
     });
-    let key_account = crate::pattern::split_arn(&key.arn).map(|p| p[4].to_string()).unwrap_or_default();
+    let key_account = crate::base::pattern::split_arn(&key.arn).map(|p| p[4].to_string()).unwrap_or_default();
     let same = actor.account == key_account;
-    let statements = key.policy.statements.iter().filter(|s| s.effect == crate::policy::Effect::Allow);
+    let statements = key.policy.statements.iter().filter(|s| s.effect == crate::model::policy::Effect::Allow);
     let entries =
         statements.filter(|s| edges::action_may_match(&s.action, action)).filter_map(|s| s.principal.as_ref());
     let mut reach = false;
@@ -580,7 +601,8 @@ mod tests {
         let doc = format!(
             r#"{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", {principal}, "Action": "kms:Decrypt", "Resource": "*"}}]}}"#
         );
-        let policy = crate::policy::parse_policy(&doc, "k", crate::policy::PolicyKind::KeyPolicy).unwrap();
+        let policy =
+            crate::model::policy::parse_policy(&doc, "k", crate::model::policy::PolicyKind::KeyPolicy).unwrap();
         Key { arn: "arn:aws:kms:us-east-1:111122223333:key/k".into(), policy, grants: vec![] }
     }
 

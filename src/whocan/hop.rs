@@ -5,8 +5,8 @@
 
 use crate::encode::{decode, Encoder, Unsupported};
 use crate::eval::{match_statement, Match, Via};
-use crate::policy::{Effect, Policy, Statement};
-use crate::request::{Caller, IamKind, Request};
+use crate::model::policy::{Effect, Policy, Statement};
+use crate::model::request::{Caller, IamKind, Request};
 use kmsproof_solver::{solve_with, Limits, Outcome, Term};
 use serde_json::Value;
 
@@ -126,7 +126,7 @@ fn shape(actor: &Actor, ask: &Ask) -> Policy {
     let resource = ask.resource.clone().unwrap_or_else(|| "*".into());
     let doc = serde_json::json!({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Action": ask.action, "Resource": resource, "Condition": condition}]});
-    super::gaad::policy_from_text(&doc.to_string(), "<hop shape>", crate::policy::PolicyKind::Identity)
+    super::gaad::policy_from_text(&doc.to_string(), "<hop shape>", crate::model::policy::PolicyKind::Identity)
         .expect("the hop shape is a valid policy")
 }
 

@@ -6,9 +6,9 @@
 //! a key policy, a name that gives no key, two files for one key: positioned errors, never
 //! a silent skip.
 
-use crate::diag::{Error, Sink};
-use crate::json::Json;
-use crate::policy::{parse_policy, Policy, PolicyKind};
+use crate::base::diag::{Error, Sink};
+use crate::base::json::Json;
+use crate::model::policy::{parse_policy, Policy, PolicyKind};
 use std::path::{Path, PathBuf};
 
 /// One key policy and the key it belongs to.
@@ -118,7 +118,7 @@ pub fn is_key_id(s: &str) -> bool {
 
 /// Whether `arn` is a KMS key ARN (`arn:PARTITION:kms:REGION:ACCOUNT:key/ID`).
 pub fn is_key_arn(arn: &str) -> bool {
-    crate::pattern::split_arn(arn).is_some_and(|p| {
+    crate::base::pattern::split_arn(arn).is_some_and(|p| {
         p[2] == "kms" && p[4].len() == 12 && p[4].bytes().all(|b| b.is_ascii_digit()) && p[5].starts_with("key/")
     })
 }
@@ -151,7 +151,7 @@ fn named_arn(doc: &Json, sink: &mut Sink) -> Option<String> {
 /// flag gave it), which must agree with the file's own `KeyArn`. In a directory
 /// (`in_dir`), a file without `KeyArn` must be named after its key id.
 fn read_key(path: &Path, fallback: Option<(&str, &str)>, in_dir: bool) -> Result<KeySource, Error> {
-    let (text, label) = crate::load::read_source(path)?;
+    let (text, label) = crate::model::load::read_source(path)?;
     let mut sink = Sink::new(&label);
     let doc = sink.document(&text)?;
     let named = named_arn(&doc, &mut sink);
@@ -177,7 +177,7 @@ fn read_key(path: &Path, fallback: Option<(&str, &str)>, in_dir: bool) -> Result
             grants: vec![],
             management_account: None,
         };
-        let account = crate::query::default_key_arn(&inputs)?.split(':').nth(4)?.to_string();
+        let account = crate::prove::check::default_key_arn(&inputs)?.split(':').nth(4)?.to_string();
         Some(format!("arn:aws:kms:{DERIVED_REGION}:{account}:key/{id}"))
     };
     let derived_note = |what: &str| {

@@ -6,9 +6,9 @@
 use super::hop::{Actor, Answer, Who, Witness};
 use crate::encode::is_derived_key;
 use crate::eval::Inputs;
-use crate::grant::Grant;
-use crate::policy::Policy;
-use crate::query::{check, parse_properties, Example, ReplayMismatch, Verdict};
+use crate::model::grant::Grant;
+use crate::model::policy::Policy;
+use crate::prove::check::{check, parse_properties, Example, ReplayMismatch, Verdict};
 use kmsproof_solver::Limits;
 use serde_json::{json, Value};
 
@@ -31,7 +31,7 @@ pub struct KmsHop {
 /// An identity policy that allows everything: what a principal outside the dumps may hold.
 pub fn allow_all() -> Policy {
     let doc = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}"#;
-    super::gaad::policy_from_text(doc, "any identity policy of its own", crate::policy::PolicyKind::Identity)
+    super::gaad::policy_from_text(doc, "any identity policy of its own", crate::model::policy::PolicyKind::Identity)
         .expect("valid")
 }
 
@@ -50,7 +50,7 @@ fn inputs(actor: &Actor, key: &Key, scps: &[Policy]) -> Inputs {
     }
 }
 
-fn property(actor: &Actor, action: &str, extra: Option<(&str, Value)>) -> crate::query::Property {
+fn property(actor: &Actor, action: &str, extra: Option<(&str, Value)>) -> crate::prove::check::Property {
     property_with(actor.condition(), action, &format!("{:?}", actor.who), extra)
 }
 
@@ -59,7 +59,7 @@ fn property_with(
     action: &str,
     who: &str,
     extra: Option<(&str, Value)>,
-) -> crate::query::Property {
+) -> crate::prove::check::Property {
     if let Some((op, block)) = extra {
         condition[op] = block;
     }
@@ -70,7 +70,7 @@ fn property_with(
 
 /// One property over several principals of the dumps (`aws:PrincipalArn` any of them):
 /// when Z3 answers `unsat` on it, it has answered `unsat` for each of them.
-fn property_of_all(arns: &[&str], action: &str, extra: Option<(&str, Value)>) -> crate::query::Property {
+fn property_of_all(arns: &[&str], action: &str, extra: Option<(&str, Value)>) -> crate::prove::check::Property {
     let condition = json!({"StringEquals": {"aws:PrincipalArn": arns}});
     property_with(condition, action, &format!("{} principals", arns.len()), extra)
 }
@@ -134,7 +134,12 @@ fn required(
 
 /// Whether Z3 answered `unsat` for the `sometimes` property (`Violated`): no allowed
 /// request has its shape.
-fn refuted(p: &crate::query::Property, inputs: &Inputs, key: &Key, limits: Limits) -> Result<bool, ReplayMismatch> {
+fn refuted(
+    p: &crate::prove::check::Property,
+    inputs: &Inputs,
+    key: &Key,
+    limits: Limits,
+) -> Result<bool, ReplayMismatch> {
     let r = check(inputs, &key.arn, std::slice::from_ref(p), 1, limits)?.remove(0);
     Ok(matches!(r.verdict, Verdict::Violated))
 }
@@ -149,7 +154,7 @@ pub fn signature(actor: &Actor, key: &Key, action: &str, scps: &[Policy]) -> Opt
     let Who::Principal(_) = &actor.who else { return None };
     let full = inputs(actor, key, scps);
     let shape = property(actor, action, None).shape;
-    let cut = crate::query::relevant_inputs(&full, &shape);
+    let cut = crate::prove::check::relevant_inputs(&full, &shape);
     let inputs = cut.as_ref().unwrap_or(&full);
     let mut out = format!("account {}\n", actor.account);
     for p in &inputs.identity {
@@ -270,7 +275,7 @@ fn group_required(
 /// becomes the same session of the member's role; anything else, the member itself.
 fn same_kind(caller: &str, lead: &str, member: &str) -> String {
     let role = |arn: &str| {
-        let p = crate::pattern::split_arn(arn)?;
+        let p = crate::base::pattern::split_arn(arn)?;
         let name = p[5].strip_prefix("role/")?;
         Some((p[4].to_string(), name.to_string()))
     };
@@ -302,7 +307,7 @@ fn transplanted(w: &Witness, lead: &Actor, actor: &Actor, key: &Key, action: &st
         context.insert(k.clone(), w.request["context"][&k].clone());
     }
     let request = json!({"principal": caller, "action": action, "resource": key.arn, "context": context});
-    let req = crate::request::Request::parse(&request.to_string(), "<who-can>").ok()?;
+    let req = crate::model::request::Request::parse(&request.to_string(), "<who-can>").ok()?;
     let shape = property(actor, action, None).shape;
     if let crate::eval::Match::NotApplicable(_) = crate::eval::match_statement(&shape, &req) {
         return None;
@@ -316,7 +321,7 @@ fn transplanted(w: &Witness, lead: &Actor, actor: &Actor, key: &Key, action: &st
 fn plain_allowed(actor: &Actor, key: &Key, action: &str, inputs: &Inputs) -> Option<Witness> {
     let Who::Principal(arn) = &actor.who else { return None };
     let request = json!({"principal": arn, "action": action, "resource": key.arn, "context": {}});
-    let req = crate::request::Request::parse(&request.to_string(), "<who-can>").ok()?;
+    let req = crate::model::request::Request::parse(&request.to_string(), "<who-can>").ok()?;
     let d = crate::eval::authorize(inputs, &req);
     d.allowed().then(|| Witness { request, why: d.summary })
 }

@@ -3,15 +3,14 @@
 //! decided by Z3 with a replayed witness (`hop`); the last hop is the key's full KMS
 //! authorization (`kms`), asked through `check`.
 
-pub mod cli;
 pub mod edges;
+pub mod export;
 pub mod federated;
 pub mod gaad;
 pub mod graph;
 pub mod hop;
 pub mod keys;
 pub mod kms;
-pub mod output;
 pub mod service;
 
 pub use graph::{analyse, Analysis, Options, Status};

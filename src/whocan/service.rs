@@ -18,8 +18,8 @@
 use super::hop::{HopMismatch, Witness};
 use crate::encode::{decode, Encoder, Unsupported};
 use crate::eval::{match_statement, Match};
-use crate::policy::{Effect, Policy};
-use crate::request::Request;
+use crate::model::policy::{Effect, Policy};
+use crate::model::request::Request;
 use kmsproof_solver::{solve_with, Limits, Outcome, Term};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -54,8 +54,12 @@ fn shape(role_arn: &str, service: &str) -> Policy {
     let doc = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
         "Action": "sts:AssumeRole", "Resource": role_arn,
         "Condition": {"StringEquals": {"aws:PrincipalServiceName": service}}}]});
-    super::gaad::policy_from_text(&doc.to_string(), "<service request shape>", crate::policy::PolicyKind::Identity)
-        .expect("the shape is a valid policy")
+    super::gaad::policy_from_text(
+        &doc.to_string(),
+        "<service request shape>",
+        crate::model::policy::PolicyKind::Identity,
+    )
+    .expect("the shape is a valid policy")
 }
 
 fn decide_uncached(trust: &Policy, role_arn: &str, service: &str, limits: Limits) -> Result<ServiceTrust, HopMismatch> {

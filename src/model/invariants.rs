@@ -3,8 +3,8 @@
 //! loudly), and the encoder searches only requests that keep them (`encode`, where each is
 //! built, names its id).
 
-use crate::kms_rules::GRANT_OPERATIONS;
-use crate::request::{Caller, CtxValue, IamKind, Request};
+use crate::facts::kms_rules::GRANT_OPERATIONS;
+use crate::model::request::{Caller, CtxValue, IamKind, Request};
 
 /// One invariant: an id, the rule, its source, and the check on a concrete request.
 pub struct Invariant {

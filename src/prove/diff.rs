@@ -8,19 +8,19 @@
 //! by both sides (see [`Opaque`]): an `unsat` stays a proof, and a request found through
 //! them counts only when the evaluator confirms it; otherwise the direction is `unknown`.
 
-use crate::diag::Error;
-use crate::diff_prune::NoPart;
+use crate::base::diag::Error;
+use crate::base::pattern::Piece;
 use crate::encode::{
     authorization, decode, is_derived_key, policy_allows, policy_denies, Encoder, Opaque, Unsupported,
 };
 use crate::eval::{authorize, policy_decision, Decision, Inputs};
-use crate::pattern::Piece;
-use crate::policy::operator::Family;
-use crate::policy::CondValue;
-use crate::policy::{parse_policy, Policy, PolicyKind};
-use crate::readings::Reading;
-use crate::request::CtxValue;
-use crate::request::Request;
+use crate::facts::readings::Reading;
+use crate::model::policy::operator::Family;
+use crate::model::policy::CondValue;
+use crate::model::policy::{parse_policy, Policy, PolicyKind};
+use crate::model::request::CtxValue;
+use crate::model::request::Request;
+use crate::prove::reduce::NoPart;
 use kmsproof_solver::{solve_with, BoolVar, Glob, Limits, Model, Outcome, Term};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -249,7 +249,7 @@ fn kms_diff(old: &Side, new: &Side, key_arn: &str, opts: DiffOptions) -> Result<
 }
 
 /// One direction of an identity-policy diff ("`yes` allows, `no` denies"), as the union of
-/// the exactly reduced queries of [`crate::diff_prune::split`]; witnesses replay on the
+/// the exactly reduced queries of [`crate::prove::reduce::split`]; witnesses replay on the
 /// full sides.
 fn policy_direction(
     yes: &Policy,
@@ -261,7 +261,7 @@ fn policy_direction(
 ) -> Result<((Direction, ActionList), Seen), DiffMismatch> {
     let mut parts = Vec::new();
     let mut seen = Seen::default();
-    for (yes, no, part) in crate::diff_prune::split(yes, no) {
+    for (yes, no, part) in crate::prove::reduce::split(yes, no) {
         let build = |bindings: Bindings, reading: Option<Reading>| -> Result<(Encoder, Term, Term), Unsupported> {
             let mut enc =
                 Encoder::generic(&[&yes, &no]).with_opaque_atoms().with_bindings(bindings).with_reading(reading);
@@ -405,7 +405,7 @@ fn resting_on(build: &Build, consulted: &[Reading], opts: DiffOptions) -> Vec<St
             let goal = Term::and([enc.invariants(), enc.opaque_lemmas(), relevant.clone()]);
             solve_with(enc.vocabulary(), &goal, &relevant, opts.limits, 1) != kmsproof_solver::Outcome::Unsat
         })
-        .map(|r| crate::readings::describe(*r))
+        .map(|r| crate::facts::readings::describe(*r))
         .collect()
 }
 
@@ -537,7 +537,7 @@ impl Search<'_> {
     /// Excludes what a witness showed: its action (different ways in), or its action with
     /// its principal.
     fn block(&self, w: &Witness, by_action: bool) -> Term {
-        let action = self.enc.action_matches(&crate::pattern::literal_tokens(w.action()), true);
+        let action = self.enc.action_matches(&crate::base::pattern::literal_tokens(w.action()), true);
         if by_action {
             return Term::not(action);
         }
@@ -547,7 +547,7 @@ impl Search<'_> {
 
     fn caller_text(&self, w: &Witness) -> String {
         let principal = w.request.get("principal").and_then(Value::as_str).unwrap_or_default();
-        crate::request::Caller::parse(principal)
+        crate::model::request::Caller::parse(principal)
             .ok()
             .and_then(|c| c.principal_arn())
             .unwrap_or_else(|| principal.to_string())

@@ -1,12 +1,12 @@
 //! `kmsproof diff`: flags, turned into a validated configuration, then the comparison.
 
-use crate::cli::{bad_input, cli_error, exit, pretty, warnings, Format};
+use super::{bad_input, cli_error, exit, internal_error, pretty, warnings, Format};
+use crate::eval::Inputs;
+use crate::model::load::{load_inputs, read_source, InputPaths};
+use crate::prove::check::default_key_arn;
+use crate::prove::diff::{diff as compare, DiffOptions, DiffVerdict, Direction, Side};
+use crate::report;
 use clap::ValueEnum;
-use kmsproof::diff::{diff as compare, DiffOptions, DiffVerdict, Direction, Side};
-use kmsproof::eval::Inputs;
-use kmsproof::load::{load_inputs, read_source, InputPaths};
-use kmsproof::query::default_key_arn;
-use kmsproof::report;
 use kmsproof_solver::Limits;
 use std::path::{Path, PathBuf};
 
@@ -39,7 +39,7 @@ pub struct DiffArgs {
     #[arg(long, value_name = "ARN")]
     key_arn: Option<String>,
     /// Witness requests per direction.
-    #[arg(long, default_value_t = kmsproof::diff::EXAMPLES, value_name = "N")]
+    #[arg(long, default_value_t = crate::prove::diff::EXAMPLES, value_name = "N")]
     examples: usize,
     /// Most actions listed per direction in the per-action summary, one solver query each
     /// (default: every KMS action for key policies and KMS contexts; as many as
@@ -156,7 +156,7 @@ impl DiffArgs {
         };
         let arn = self.key_arn.clone().or_else(|| default_key_arn(a)).or_else(|| default_key_arn(b));
         match arn {
-            Some(k) if kmsproof::pattern::split_arn(&k).is_some_and(|p| p[2] == "kms" && p[4].len() == 12) => Ok(k),
+            Some(k) if crate::base::pattern::split_arn(&k).is_some_and(|p| p[2] == "kms" && p[4].len() == 12) => Ok(k),
             Some(k) => Err(usage(&format!(
                 "--key-arn {k:?} is not a KMS key ARN (expected arn:aws:kms:REGION:ACCOUNT:key/ID)"
             ))),
@@ -209,7 +209,7 @@ fn set_side(paths: &InputPaths, management: &Option<String>) -> Result<(Side, St
     };
     let mut inputs = load_inputs(paths).map_err(|e| bad_input(&e))?;
     if let Some(m) = management {
-        inputs.management_account = Some(kmsproof::binding::management_account(m).map_err(|why| usage(&why))?);
+        inputs.management_account = Some(crate::model::binding::management_account(m).map_err(|why| usage(&why))?);
     }
     print_warnings(&inputs);
     Ok((Side::Kms(inputs), kp.display().to_string()))
@@ -257,23 +257,19 @@ fn usage(message: &str) -> i32 {
     bad_input(&cli_error(message.to_string()))
 }
 
-pub fn diff(args: &DiffArgs) -> i32 {
+pub fn run(args: &DiffArgs) -> i32 {
     let cfg = match args.config() {
         Ok(c) => c,
         Err(code) => return code,
     };
     let result = match compare(&cfg.old, &cfg.new, &cfg.key_arn, cfg.opts) {
         Ok(r) => r,
-        Err(mismatch) => {
-            eprintln!("{mismatch}");
-            eprintln!("This is a bug in kmsproof; please report it with the inputs above.");
-            return exit::INTERNAL;
-        }
+        Err(mismatch) => return internal_error(&mismatch),
     };
     let key = (!cfg.key_arn.is_empty()).then_some(cfg.key_arn.as_str());
     // Which callers each side's policies bind: what the proofs cover (see `binding`).
     let scope = |side: &Side| match side {
-        Side::Kms(inputs) if !cfg.assumed_iam => kmsproof::binding::scope(inputs),
+        Side::Kms(inputs) if !cfg.assumed_iam => crate::model::binding::scope(inputs),
         _ => vec![],
     };
     let (old_scope, new_scope) = (scope(&cfg.old), scope(&cfg.new));
@@ -299,7 +295,7 @@ pub fn diff(args: &DiffArgs) -> i32 {
 }
 
 /// 1 when a confirmed difference matches `--fail-on`, else 3 when undecided, else 0.
-fn exit_code(r: &kmsproof::diff::DiffResult, fail_on: FailOn) -> i32 {
+fn exit_code(r: &crate::prove::diff::DiffResult, fail_on: FailOn) -> i32 {
     let found = |d: &Direction| matches!(d, Direction::Found(_));
     let fails = match fail_on {
         FailOn::More => found(&r.new_allows),
@@ -307,10 +303,10 @@ fn exit_code(r: &kmsproof::diff::DiffResult, fail_on: FailOn) -> i32 {
         FailOn::Never => false,
     };
     if fails {
-        exit::VIOLATED
+        exit::FAILED
     } else if matches!(r.verdict, DiffVerdict::Unknown(_)) {
         exit::UNKNOWN
     } else {
-        exit::DECISION
+        exit::OK
     }
 }

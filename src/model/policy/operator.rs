@@ -1,6 +1,6 @@
 //! Condition operators as a table: name → value family, comparison, negation.
 
-use crate::catalog::KeyType;
+use crate::facts::catalog::KeyType;
 
 /// What kind of values an operator compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

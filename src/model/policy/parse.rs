@@ -4,10 +4,10 @@ use super::operator::{Family, Operator};
 use super::{
     validate, CondValue, Condition, Effect, Matcher, Policy, PolicyKind, PrincipalEntry, Principals, Statement,
 };
-use crate::diag::{Error, Sink};
-use crate::json::{self, Json, Kind};
-use crate::pattern::{pieces, split_arn, Piece};
-use crate::value::{parse_base64, parse_bool, parse_date, Cidr, DateForm, Decimal};
+use crate::base::diag::{Error, Sink};
+use crate::base::json::{self, Json, Kind};
+use crate::base::pattern::{pieces, split_arn, Piece};
+use crate::base::value::{parse_base64, parse_bool, parse_date, Cidr, DateForm, Decimal};
 
 const TOP_ELEMENTS: &[&str] = &["Version", "Id", "Statement"];
 const STATEMENT_ELEMENTS: &[&str] =
@@ -320,7 +320,7 @@ fn object_principals(
     }
 }
 
-/// A property's `principal`/`not_principal` ([`crate::query`]): `"*"`, IAM object syntax,
+/// A property's `principal`/`not_principal` ([`crate::prove::check`]): `"*"`, IAM object syntax,
 /// or one plain principal or a list of them — a 12-digit account ID, an IAM/STS ARN (read
 /// as in a policy's `{"AWS": ...}`), an ARN pattern with `*`/`?`, a service principal.
 pub fn read_property_principals(v: &Json, negated: bool, path: &str, sink: &mut Sink) -> Principals {
@@ -368,7 +368,8 @@ fn principal_pattern(value: &str) -> Result<PrincipalEntry, String> {
     };
     let [_, partition, service, region, account, resource] =
         split_arn(value).ok_or_else(|| bad("has fewer than six colon-separated parts"))?;
-    let can_match = |part: &str, text: &str| crate::pattern::glob_match(&crate::pattern::glob_tokens(part), text);
+    let can_match =
+        |part: &str, text: &str| crate::base::pattern::glob_match(&crate::base::pattern::glob_tokens(part), text);
     if partition.is_empty() {
         return Err(bad("has an empty partition"));
     }
@@ -547,7 +548,7 @@ fn read_value(v: &Json, op: Operator, path: &str, vars: bool, sink: &mut Sink) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diag::Severity;
+    use crate::base::diag::Severity;
 
     fn errors(text: &str) -> Vec<String> {
         match parse_policy(text, "p.json", PolicyKind::Any) {

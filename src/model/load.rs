@@ -1,10 +1,10 @@
 //! Reading input files (or standard input for `-`) into the model.
 
-use crate::diag::Error;
+use crate::base::diag::Error;
 use crate::eval::Inputs;
-use crate::grant::{parse_grants, Grant};
-use crate::policy::{parse_policy, Policy, PolicyKind};
-use crate::request::Request;
+use crate::model::grant::{parse_grants, Grant};
+use crate::model::policy::{parse_policy, Policy, PolicyKind};
+use crate::model::request::Request;
 use std::io::Read;
 use std::path::Path;
 
@@ -93,9 +93,9 @@ fn empty_key_policy() -> Policy {
     }
 }
 
-fn io_diag(e: Error) -> crate::diag::Diagnostic {
-    crate::diag::Diagnostic {
-        severity: crate::diag::Severity::Error,
+fn io_diag(e: Error) -> crate::base::diag::Diagnostic {
+    crate::base::diag::Diagnostic {
+        severity: crate::base::diag::Severity::Error,
         source: "".into(),
         pos: Default::default(),
         path: String::new(),

@@ -3,9 +3,9 @@
 
 use super::operator::Operator;
 use super::{Condition, Policy, PolicyKind, Statement};
-use crate::catalog::{catalog, KeyInfo};
-use crate::diag::Sink;
-use crate::pattern::{glob_match, glob_tokens, Piece};
+use crate::base::diag::Sink;
+use crate::base::pattern::{glob_match, glob_tokens, Piece};
+use crate::facts::catalog::{catalog, KeyInfo};
 
 pub(super) fn check(policy: &Policy, sink: &mut Sink) {
     for st in &policy.statements {
@@ -178,7 +178,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use crate::policy::{parse_policy, PolicyKind};
+    use crate::model::policy::{parse_policy, PolicyKind};
 
     fn warnings(body: &str) -> Vec<String> {
         let text = format!(

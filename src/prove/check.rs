@@ -1,12 +1,12 @@
 //! Property checks: "can a request of this shape be allowed?", answered by Z3 on the
 //! exact encoding, with every counterexample replayed through the concrete evaluator.
 
-use crate::diag::{Error, Sink};
+use crate::base::diag::{Error, Sink};
+use crate::base::json::{Json, Kind, Member};
 use crate::encode::{authorization, decode, Encoder, Unsupported};
 use crate::eval::{authorize, kms_action_coverage, match_statement, Decision, Inputs, Match};
-use crate::json::{Json, Kind, Member};
-use crate::policy::{read_property_principals, read_statement, PrincipalEntry, Principals, Statement};
-use crate::request::Request;
+use crate::model::policy::{read_property_principals, read_statement, PrincipalEntry, Principals, Statement};
+use crate::model::request::Request;
 use kmsproof_solver::{solve_with, Limits, Outcome, Term};
 use serde_json::Value;
 
@@ -122,7 +122,7 @@ pub struct PropertySet {
 /// Reads a `.props.json` file: `{"key_policy", "identity_policies", "grants", "scps",
 /// "boundary", "key_arn", "properties"}`, paths relative to the file.
 pub fn load_property_set(path: &std::path::Path) -> Result<PropertySet, Error> {
-    let (text, label) = crate::load::read_source(path)?;
+    let (text, label) = crate::model::load::read_source(path)?;
     let mut sink = Sink::new(&label);
     let doc = sink.document(&text)?;
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
@@ -135,14 +135,14 @@ pub fn load_property_set(path: &std::path::Path) -> Result<PropertySet, Error> {
     };
     let (kp, idp, grants, scps, boundary) =
         (one("key_policy"), many("identity_policies"), many("grants"), many("scps"), one("boundary"));
-    let paths = crate::load::InputPaths {
+    let paths = crate::model::load::InputPaths {
         key_policy: kp.as_deref(),
         identity: idp.iter().map(|p| p.as_path()).collect(),
         scps: scps.iter().map(|p| p.as_path()).collect(),
         boundary: boundary.as_deref(),
         grants: grants.iter().map(|p| p.as_path()).collect(),
     };
-    let mut inputs = crate::load::load_inputs(&paths)?;
+    let mut inputs = crate::model::load::load_inputs(&paths)?;
     inputs.management_account = doc.get("management_account").and_then(Json::as_str).map(str::to_string);
     let properties = match doc.get("properties") {
         Some(p) => properties_from(p, "properties", &mut sink),
@@ -234,7 +234,7 @@ pub fn default_key_arn(inputs: &Inputs) -> Option<String> {
     for e in entries {
         let account = match e {
             PrincipalEntry::Account(a) | PrincipalEntry::Role { account: a, .. } => a.clone(),
-            PrincipalEntry::Exact(arn) => match crate::pattern::split_arn(arn) {
+            PrincipalEntry::Exact(arn) => match crate::base::pattern::split_arn(arn) {
                 Some(p) => p[4].to_string(),
                 None => continue,
             },
@@ -345,7 +345,7 @@ fn resting_on(
     inputs: &Inputs,
     key_arn: &str,
     p: &Property,
-    consulted: &[crate::readings::Reading],
+    consulted: &[crate::facts::readings::Reading],
     limits: Limits,
 ) -> Vec<String> {
     consulted
@@ -354,7 +354,7 @@ fn resting_on(
             let again = encode_query_full(inputs, key_arn, p, Default::default(), Some(**r));
             !matches!(again, Ok((enc, goal, relevant)) if solve_with(enc.vocabulary(), &goal, &relevant, limits, 1) == Outcome::Unsat)
         })
-        .map(|r| crate::readings::describe(*r))
+        .map(|r| crate::facts::readings::describe(*r))
         .collect()
 }
 
@@ -392,11 +392,11 @@ fn bound_search(
 pub fn relevant_inputs(inputs: &Inputs, shape: &Statement) -> Option<Inputs> {
     let actions = kms_action_coverage(&shape.action);
     let applies = |st: &Statement| kms_action_coverage(&st.action) & actions != 0;
-    let all = |p: &crate::policy::Policy| p.statements.iter().all(|st| applies(st));
+    let all = |p: &crate::model::policy::Policy| p.statements.iter().all(|st| applies(st));
     if inputs.policies().all(all) {
         return None;
     }
-    let cut = |p: &crate::policy::Policy| crate::policy::Policy {
+    let cut = |p: &crate::model::policy::Policy| crate::model::policy::Policy {
         source: p.source.clone(),
         kind: p.kind,
         version: p.version.clone(),
@@ -439,9 +439,9 @@ fn encode_query_full(
     key_arn: &str,
     p: &Property,
     bindings: std::collections::BTreeMap<String, String>,
-    alternate: Option<crate::readings::Reading>,
+    alternate: Option<crate::facts::readings::Reading>,
 ) -> Result<(Encoder, Term, Term), Unsupported> {
-    let policies: Vec<&crate::policy::Policy> = inputs.policies().collect();
+    let policies: Vec<&crate::model::policy::Policy> = inputs.policies().collect();
     // Keys the property fixes to one value are bound to it: exact, since every request of
     // the shape has that value, so policy variables reading them are decided exactly.
     let mut bindings = bindings;
@@ -466,17 +466,17 @@ fn encode_query_full(
 /// `IfExists`, no set qualifier) with one literal value, on a key that is not derived from
 /// the caller (`aws:PrincipalAccount` and `aws:username` excepted: they bind through it).
 pub fn pinned_keys(shape: &Statement) -> std::collections::BTreeMap<String, String> {
-    use crate::pattern::Piece;
+    use crate::base::pattern::Piece;
     let mut out = std::collections::BTreeMap::new();
     for c in &shape.conditions {
         let plain = c.op.spec.name == "StringEquals" && !c.op.if_exists && c.op.set.is_none();
-        let single_text = crate::catalog::catalog().key(&c.key).map_or(true, |k| {
-            !k.multi && matches!(k.ty, crate::catalog::KeyType::String | crate::catalog::KeyType::Arn)
+        let single_text = crate::facts::catalog::catalog().key(&c.key).map_or(true, |k| {
+            !k.multi && matches!(k.ty, crate::facts::catalog::KeyType::String | crate::facts::catalog::KeyType::Arn)
         });
         let bindable = single_text && !crate::encode::is_derived_key(&c.key)
             || c.key.eq_ignore_ascii_case("aws:PrincipalAccount")
             || c.key.eq_ignore_ascii_case("aws:username");
-        if let (true, true, [crate::policy::CondValue::Text(pieces)]) = (plain, bindable, c.values.as_slice()) {
+        if let (true, true, [crate::model::policy::CondValue::Text(pieces)]) = (plain, bindable, c.values.as_slice()) {
             if let [Piece::Text(t)] = pieces.as_slice() {
                 out.insert(c.key.clone(), t.clone());
             }

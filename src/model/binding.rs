@@ -1,8 +1,8 @@
 //! Which callers each kind of policy binds: one table, read by the evaluator and the
 //! encoder alike (an identity policy cannot limit a caller it cannot be attached to).
 
-use crate::policy::PolicyKind;
-use crate::request::{Caller, IamKind};
+use crate::model::policy::PolicyKind;
+use crate::model::request::{Caller, IamKind};
 
 /// The classes of callers the binding rules tell apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

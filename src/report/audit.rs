@@ -1,10 +1,10 @@
 //! Audit output: a table for people, one JSON object or JSON lines for scripts, SARIF
 //! 2.1.0 for code-scanning dashboards. Every format lists findings in the same order.
 
-use super::baseline::{fingerprint, FINGERPRINT_KEY};
-use super::checks::{info, CheckInfo, CHECKS};
-use super::suppress::Suppression;
-use super::{DocResult, Finding, Severity, SEVERITIES};
+use crate::audit::baseline::{fingerprint, FINGERPRINT_KEY};
+use crate::audit::checks::{info, CheckInfo, CHECKS};
+use crate::audit::suppress::Suppression;
+use crate::audit::{DocResult, Finding, Severity, SEVERITIES};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 

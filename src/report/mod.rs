@@ -1,9 +1,14 @@
-//! Rendering decisions as text for people and JSON for scripts.
+//! Rendering only: typed results as text for people and JSON, JSON lines, SARIF, HTML and
+//! DOT for tools. Nothing here decides anything.
 
-use crate::diag::Diagnostic;
+pub mod audit;
+pub mod html;
+pub mod whocan;
+
+use crate::base::diag::Diagnostic;
 use crate::eval::{Decision, Reason};
-use crate::policy::Effect;
-use crate::request::Request;
+use crate::model::policy::Effect;
+use crate::model::request::Request;
 use serde_json::{json, Value};
 
 /// A request in the exact format `kmsproof eval --request` reads: [`Request::to_json`].
@@ -98,7 +103,7 @@ pub fn decision_text(d: &Decision, req: &Request) -> String {
     out
 }
 
-use crate::query::{CheckResult, Verdict};
+use crate::prove::check::{CheckResult, Verdict};
 
 fn verdict_str(v: &Verdict) -> &'static str {
     match v {
@@ -131,8 +136,8 @@ pub fn check_json(results: &[CheckResult], key_arn: &str) -> Value {
                 "expect": r.expect.as_str(),
                 "verdict": verdict_str(&r.verdict),
                 "proof": match (&r.verdict, r.expect) {
-                    (Verdict::Holds, crate::query::Expect::Sometimes) => json!("witness replayed"),
-                    (Verdict::Holds, _) | (Verdict::Violated, crate::query::Expect::Sometimes) => json!("z3: unsat"),
+                    (Verdict::Holds, crate::prove::check::Expect::Sometimes) => json!("witness replayed"),
+                    (Verdict::Holds, _) | (Verdict::Violated, crate::prove::check::Expect::Sometimes) => json!("z3: unsat"),
                     _ => Value::Null,
                 },
                 "counterexample": first.map(|e| e.request.clone()),
@@ -176,9 +181,11 @@ pub fn check_text(results: &[CheckResult]) -> String {
     for r in results {
         let unsat = proof_note(&r.free, &r.rests_on);
         let label = match (&r.verdict, r.expect) {
-            (Verdict::Holds, crate::query::Expect::Sometimes) => "HOLDS (witness found and replayed)".to_string(),
+            (Verdict::Holds, crate::prove::check::Expect::Sometimes) => {
+                "HOLDS (witness found and replayed)".to_string()
+            }
             (Verdict::Holds, _) => format!("HOLDS (proved: {unsat})"),
-            (Verdict::Violated, crate::query::Expect::Sometimes) => {
+            (Verdict::Violated, crate::prove::check::Expect::Sometimes) => {
                 format!("VIOLATED (proved: no request is allowed, {unsat})")
             }
             (Verdict::Violated, _) => "VIOLATED".to_string(),
@@ -206,7 +213,7 @@ pub fn check_text(results: &[CheckResult]) -> String {
     out
 }
 
-use crate::diff::{ActionList, DiffResult, DiffVerdict, Direction, ListEnd, Witness};
+use crate::prove::diff::{ActionList, DiffResult, DiffVerdict, Direction, ListEnd, Witness};
 
 /// One line a reviewer reads in a pull request: the action, who, and the context keys
 /// that mattered (present with their values, or tested by the policies and absent).
@@ -225,7 +232,7 @@ pub fn witness_summary(w: &Witness, keys: &[String], verb: &str) -> String {
 }
 
 fn account_of(principal: &str) -> Option<String> {
-    crate::request::Caller::parse(principal).ok().and_then(|c| c.account().map(str::to_string))
+    crate::model::request::Caller::parse(principal).ok().and_then(|c| c.account().map(str::to_string))
 }
 
 /// The context part of a summary: ` with k = v, …` and/or ` without k, …` (the condition

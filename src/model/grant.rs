@@ -1,8 +1,8 @@
 //! KMS grants, in the shape `aws kms list-grants` prints them.
 
-use crate::diag::{Error, Sink};
-use crate::json::{Json, Kind, Pos};
-use crate::kms_rules::GRANT_OPERATIONS;
+use crate::base::diag::{Error, Sink};
+use crate::base::json::{Json, Kind, Pos};
+use crate::facts::kms_rules::GRANT_OPERATIONS;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

@@ -1,25 +1,14 @@
 //! `kmsproof audit` flags, turned into a validated configuration before any work, and the
 //! command itself (the binary's `cli.rs` only forwards to [`run`]).
 
-use super::baseline::{fingerprint, read_baseline};
-use super::suppress::{parse_ignore_file, suppression, IgnoreRule, DEFAULT_IGNORE_FILE};
-use super::{audit_all, discover, finding_order, output, AuditError, DocResult, Finding, Settings, Severity};
-use crate::query::{parse_properties, Property};
+use super::{exit, internal_error};
+use crate::audit::baseline::{fingerprint, read_baseline};
+use crate::audit::suppress::{parse_ignore_file, suppression, IgnoreRule, DEFAULT_IGNORE_FILE};
+use crate::audit::{audit_all, discover, finding_order, AuditError, DocResult, Finding, Settings, Severity};
+use crate::prove::check::{parse_properties, Property};
 use kmsproof_solver::Limits;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-
-/// Exit codes of `audit`.
-pub mod exit {
-    /// No finding at or above `--fail-on`.
-    pub const CLEAN: i32 = 0;
-    /// Some finding at or above `--fail-on`.
-    pub const FINDINGS: i32 = 1;
-    /// Bad invocation (flags, unreadable `--properties`).
-    pub const BAD_INVOCATION: i32 = 2;
-    /// kmsproof disagreed with itself (a replay mismatch): a bug.
-    pub const INTERNAL: i32 = 4;
-}
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuditFormat {
@@ -62,7 +51,7 @@ pub struct AuditArgs {
     /// Key spec of the keys whose policies are audited, when the input does not say
     /// (CloudFormation `KeySpec`, terraform `customer_master_key_spec`): decides which grant
     /// operations KMS004 counts.
-    #[arg(long, default_value = crate::kms_rules::DEFAULT_KEY_SPEC, value_name = "SPEC")]
+    #[arg(long, default_value = crate::facts::kms_rules::DEFAULT_KEY_SPEC, value_name = "SPEC")]
     pub key_spec: String,
     /// Report only findings not in this earlier `audit --format json` (or jsonl, sarif) output.
     #[arg(long, value_name = "FILE")]
@@ -97,7 +86,8 @@ pub struct AuditConfig {
 impl AuditArgs {
     pub fn config(&self) -> Result<AuditConfig, String> {
         let severity = |flag: &str, v: &str| {
-            Severity::parse(v).ok_or_else(|| format!("{flag} {v:?}: expected one of {}", output::severity_names()))
+            Severity::parse(v)
+                .ok_or_else(|| format!("{flag} {v:?}: expected one of {}", crate::report::audit::severity_names()))
         };
         let checks = match &self.checks {
             None => Settings::all_checks(),
@@ -122,7 +112,7 @@ impl AuditArgs {
         if self.timeout_ms == 0 {
             return Err("--timeout-ms must be at least 1".into());
         }
-        let specs = crate::kms_rules::key_specs();
+        let specs = crate::facts::kms_rules::key_specs();
         let key_spec = specs
             .iter()
             .find(|s| s.eq_ignore_ascii_case(&self.key_spec))
@@ -131,7 +121,7 @@ impl AuditArgs {
         let baseline = match &self.baseline {
             None => Default::default(),
             Some(p) => {
-                let (text, label) = crate::load::read_source(p).map_err(|e| e.to_string())?;
+                let (text, label) = crate::model::load::read_source(p).map_err(|e| e.to_string())?;
                 read_baseline(&text, &label)?
             }
         };
@@ -144,10 +134,11 @@ impl AuditArgs {
         };
         let mut accounts = Vec::new();
         for p in &self.authorization_details {
-            let (text, label) = crate::load::read_source(p).map_err(|e| e.to_string())?;
+            let (text, label) = crate::model::load::read_source(p).map_err(|e| e.to_string())?;
             accounts.push(crate::whocan::gaad::parse_account(&text, &label).map_err(|e| e.to_string())?);
         }
-        let mut needs_dumps = super::checks::CHECKS.iter().filter(|c| c.scope == super::checks::Scope::Account);
+        let mut needs_dumps =
+            crate::audit::checks::CHECKS.iter().filter(|c| c.scope == crate::audit::checks::Scope::Account);
         if let Some(c) = needs_dumps.find(|c| self.checks.is_some() && checks.contains(&c.id)) {
             if accounts.is_empty() {
                 return Err(format!("--checks {}: the check needs account dumps (--authorization-details FILE)", c.id));
@@ -201,12 +192,12 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
 }
 
 fn read_ignore_file(path: &std::path::Path) -> Result<Vec<IgnoreRule>, String> {
-    let (text, label) = crate::load::read_source(path).map_err(|e| e.to_string())?;
+    let (text, label) = crate::model::load::read_source(path).map_err(|e| e.to_string())?;
     parse_ignore_file(&text, &label)
 }
 
 fn read_properties(path: &std::path::Path) -> Result<Vec<Property>, String> {
-    let (text, label) = crate::load::read_source(path).map_err(|e| e.to_string())?;
+    let (text, label) = crate::model::load::read_source(path).map_err(|e| e.to_string())?;
     parse_properties(&text, &label).map_err(|e| e.to_string())
 }
 
@@ -216,7 +207,7 @@ pub fn run(args: &AuditArgs) -> i32 {
         Ok(c) => c,
         Err(msg) => {
             eprintln!("error: {msg}");
-            return exit::BAD_INVOCATION;
+            return exit::BAD_INPUT;
         }
     };
     let docs: Vec<_> = discover(&cfg.paths)
@@ -238,9 +229,8 @@ pub fn run(args: &AuditArgs) -> i32 {
     let results = match audit_all(&docs, &cfg.settings, cfg.jobs, &progress) {
         Ok(r) => r,
         Err(AuditError::Replay(m)) => {
-            eprintln!("\n{m}");
-            eprintln!("This is a bug in kmsproof; please report it with the inputs above.");
-            return exit::INTERNAL;
+            eprintln!();
+            return internal_error(&m);
         }
         Err(e) => {
             eprintln!("error: {e}");
@@ -254,9 +244,9 @@ pub fn run(args: &AuditArgs) -> i32 {
     print!("{}", render(&report, cfg.format));
     let failing = report.shown.iter().any(|f| f.severity >= cfg.fail_on);
     if failing {
-        exit::FINDINGS
+        exit::FAILED
     } else {
-        exit::CLEAN
+        exit::OK
     }
 }
 
@@ -269,13 +259,13 @@ pub fn shown(results: &[DocResult], min: Severity) -> Vec<&Finding> {
 
 /// The findings at or above `--min-severity`, split into shown, suppressed (with why) and
 /// held back by the baseline (counted).
-pub fn review<'a>(results: &'a [DocResult], cfg: &AuditConfig) -> output::Report<'a> {
-    let mut report = output::Report { docs: results, shown: vec![], suppressed: vec![], baselined: 0 };
+pub fn review<'a>(results: &'a [DocResult], cfg: &AuditConfig) -> crate::report::audit::Report<'a> {
+    let mut report = crate::report::audit::Report { docs: results, shown: vec![], suppressed: vec![], baselined: 0 };
     for f in shown(results, cfg.min_severity) {
         if cfg.baseline.contains(&fingerprint(f)) {
             report.baselined += 1;
         } else if let Some(why) = suppression(f, &cfg.ignore) {
-            report.suppressed.push(output::Suppressed { finding: f, why });
+            report.suppressed.push(crate::report::audit::Suppressed { finding: f, why });
         } else {
             report.shown.push(f);
         }
@@ -283,13 +273,13 @@ pub fn review<'a>(results: &'a [DocResult], cfg: &AuditConfig) -> output::Report
     report
 }
 
-fn render(report: &output::Report, format: AuditFormat) -> String {
+fn render(report: &crate::report::audit::Report, format: AuditFormat) -> String {
     let pretty = |v: serde_json::Value| format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default());
     match format {
-        AuditFormat::Table => output::table_report(report),
-        AuditFormat::Json => pretty(output::json_report(report)),
-        AuditFormat::Jsonl => output::jsonl_report(report),
-        AuditFormat::Sarif => pretty(output::sarif_report(report)),
-        AuditFormat::Html => super::html::html_report(report),
+        AuditFormat::Table => crate::report::audit::table_report(report),
+        AuditFormat::Json => pretty(crate::report::audit::json_report(report)),
+        AuditFormat::Jsonl => crate::report::audit::jsonl_report(report),
+        AuditFormat::Sarif => pretty(crate::report::audit::sarif_report(report)),
+        AuditFormat::Html => crate::report::html::html_report(report),
     }
 }

@@ -1,116 +1,16 @@
 //! Rendering an analysis: text table, JSON, Graphviz dot.
 
-use super::graph::{Analysis, NodeKind, Status};
-use super::hop::{Answer, Witness};
+pub use crate::whocan::export::{closing, json};
+use crate::whocan::graph::{Analysis, Status};
+use crate::whocan::hop::{Answer, Witness};
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
-use serde_json::{json, Value};
-
-/// The nodes a report lists: principals and classes (groups act through their members).
-pub fn listed(a: &Analysis) -> impl Iterator<Item = NodeIndex> + '_ {
-    a.graph
-        .node_indices()
-        .filter(move |i| a.graph[*i].kind != NodeKind::Group && a.graph[*i].kind != NodeKind::Escalated)
-}
-
-fn hop_json(a: &Analysis, e: petgraph::graph::EdgeIndex) -> Value {
-    let (from, to) = a.graph.edge_endpoints(e).expect("edge");
-    let edge = &a.graph[e];
-    json!({"from": a.graph[from].label, "to": a.graph[to].label, "technique": edge.technique.label(),
-           "escalation": edge.technique.is_escalation(), "detail": edge.detail,
-           "witnesses": edge.witnesses.iter().map(witness_json).collect::<Vec<_>>()})
-}
-
-fn witness_json(w: &Witness) -> Value {
-    json!({"request": w.request, "why": w.why})
-}
-
-fn last_json(a: &Analysis, at: NodeIndex) -> Value {
-    match a.last[at.index()].as_ref() {
-        Some(h) => match &h.answer {
-            Answer::Yes(w) => {
-                json!({"principal": a.graph[at].label, "request": w.request, "why": w.why, "requires": h.required})
-            }
-            _ => Value::Null,
-        },
-        None => Value::Null,
-    }
-}
-
-pub fn status_str(s: &Status) -> &'static str {
-    match s {
-        Status::Can(..) => "can",
-        Status::Cannot => "cannot",
-        Status::BeyondHops => "beyond-max-hops",
-        Status::Unknown(_) => "unknown",
-    }
-}
-
-pub fn json(analyses: &[&Analysis], only: Option<NodeIndex>) -> Value {
-    let keys: Vec<Value> = analyses
-        .iter()
-        .map(|a| {
-            let principals: Vec<Value> = listed(a)
-                .filter(|i| only.map_or(true, |o| o == *i))
-                .map(|i| {
-                    let node = &a.graph[i];
-                    let mut v = json!({"principal": node.label, "kind": node.kind.as_str(), "status": status_str(&a.status[i.index()])});
-                    match &a.status[i.index()] {
-                        Status::Can(path, end) => {
-                            v["path"] = json!(path.iter().map(|e| hop_json(a, *e)).collect::<Vec<_>>());
-                            v["last_hop"] = last_json(a, *end);
-                        }
-                        Status::Unknown(why) => v["reason"] = json!(why),
-                        _ => {}
-                    }
-                    v
-                })
-                .collect();
-            json!({"key": a.key, "action": a.action, "principals": principals, "closing": closing(a)})
-        })
-        .collect();
-    json!({"tool": "kmsproof who-can", "keys": keys})
-}
-
-/// The closing line: which classes of principals can or cannot, as decided.
-pub fn closing(a: &Analysis) -> String {
-    let mut can = Vec::new();
-    let mut unknown = 0;
-    let mut cannot = 0;
-    for i in listed(a) {
-        match &a.status[i.index()] {
-            Status::Can(..) => can.push(a.graph[i].label.clone()),
-            Status::Unknown(_) | Status::BeyondHops => unknown += 1,
-            Status::Cannot => cannot += 1,
-        }
-    }
-    let classes: Vec<&str> = listed(a)
-        .filter(|i| a.graph[*i].kind == NodeKind::Class && matches!(a.status[i.index()], Status::Can(..)))
-        .map(|i| a.graph[i].label.as_str())
-        .collect();
-    let outside = if classes.is_empty() {
-        "no principal outside the dumps (of any other account) can".to_string()
-    } else {
-        format!("outside the dumps, {} can", classes.join("; "))
-    };
-    let undecided = if unknown > 0 {
-        format!("; {unknown} undecided (see above), so this is not a proof for them")
-    } else {
-        String::new()
-    };
-    format!(
-        "{} of {} principals and classes can {}; the other {cannot} cannot (every edge and last hop refuted by Z3 unsat, or no statement can apply); {outside}{undecided}",
-        can.len(),
-        can.len() + cannot + unknown,
-        a.action
-    )
-}
 
 pub fn text(analyses: &[&Analysis], only: Option<NodeIndex>) -> String {
     let mut out = String::new();
     for a in analyses {
         out += &format!("Key {} — who can {}:\n", a.key, a.action);
-        for i in listed(a).filter(|i| only.map_or(true, |o| o == *i)) {
+        for i in a.listed().filter(|i| only.map_or(true, |o| o == *i)) {
             let node = &a.graph[i];
             match &a.status[i.index()] {
                 Status::Can(path, end) => {
@@ -158,7 +58,7 @@ pub fn text(analyses: &[&Analysis], only: Option<NodeIndex>) -> String {
     out
 }
 
-fn conditions(h: &super::kms::KmsHop, w: &Witness) -> String {
+fn conditions(h: &crate::whocan::kms::KmsHop, w: &Witness) -> String {
     let empty = w.request.get("context").and_then(|c| c.as_object()).map_or(true, |c| c.is_empty());
     if empty {
         return "none (the request above, with no context, is allowed)".into();

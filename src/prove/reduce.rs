@@ -12,8 +12,8 @@
 //!
 //! Witnesses are still replayed against the full policies.
 
-use crate::pattern::{pieces_text, Piece};
-use crate::policy::{Effect, Matcher, Policy, Statement};
+use crate::base::pattern::{pieces_text, Piece};
+use crate::model::policy::{Effect, Matcher, Policy, Statement};
 use std::collections::HashSet;
 
 /// What NO contributes to one query of a direction.
@@ -165,7 +165,7 @@ fn may_meet(a: &[Piece], b: &[Piece]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::may_meet;
-    use crate::pattern::Piece;
+    use crate::base::pattern::Piece;
 
     fn p(s: &str) -> Vec<Piece> {
         vec![Piece::Text(s.into())]

@@ -1,13 +1,8 @@
 //! `kmsproof explain KMS004`: a check's rationale, a policy that gives the finding, one
-//! that passes, and the fix — all from the check table ([`super::checks::CHECKS`]).
+//! that passes, and the fix — all from the check table ([`crate::audit::checks::CHECKS`]).
 
-use super::checks::{CheckInfo, Scope, CHECKS};
-
-/// Exit codes of `explain`.
-pub mod exit {
-    pub const OK: i32 = 0;
-    pub const UNKNOWN_CHECK: i32 = 2;
-}
+use super::exit;
+use crate::audit::checks::{CheckInfo, Scope, CHECKS};
 
 #[derive(clap::Args, Debug)]
 pub struct ExplainArgs {
@@ -81,7 +76,7 @@ pub fn run(args: &ExplainArgs) -> i32 {
         None => {
             let ids: Vec<&str> = CHECKS.iter().map(|c| c.id).collect();
             eprintln!("error: unknown check {id:?}: expected one of {}", ids.join(", "));
-            exit::UNKNOWN_CHECK
+            exit::BAD_INPUT
         }
     }
 }

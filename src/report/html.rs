@@ -3,9 +3,9 @@
 //! request and the statements involved, and the suppressed findings with their reasons.
 //! Everything taken from the input is HTML-escaped.
 
-use super::checks::info;
-use super::output::{place, Report};
-use super::{Finding, SEVERITIES};
+use super::audit::{place, Report};
+use crate::audit::checks::info;
+use crate::audit::{Finding, SEVERITIES};
 use std::fmt::Write;
 
 /// `&`, `<`, `>`, `"` and `'` as entities: safe in text and in quoted attributes.
@@ -123,7 +123,7 @@ fn finding(f: &Finding, suppressed: Option<&str>, out: &mut String) {
         );
     }
     if !f.path.is_empty() {
-        let text = super::output::path_text(f, "");
+        let text = super::audit::path_text(f, "");
         let _ = write!(
             out,
             "<div>Who-can path (each hop decided by Z3, its requests replayed):</div><pre class=\"request\">{}</pre>",

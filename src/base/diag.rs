@@ -1,6 +1,6 @@
 //! Diagnostics: every error and warning names its file, position and JSON path.
 
-use crate::json::Pos;
+use crate::base::json::Pos;
 use std::fmt;
 use std::sync::Arc;
 
@@ -157,9 +157,9 @@ impl Sink {
 
     /// Parses a whole input document; a syntax error becomes an `Error::Invalid` carrying
     /// everything collected so far.
-    pub fn document(&mut self, text: &str) -> Result<crate::json::Json, Error> {
+    pub fn document(&mut self, text: &str) -> Result<crate::base::json::Json, Error> {
         self.text = Some(text.into());
-        crate::json::parse(text).map_err(|e| {
+        crate::base::json::parse(text).map_err(|e| {
             self.error(e.pos, "", e.message);
             Error::Invalid(std::mem::take(&mut self.items))
         })

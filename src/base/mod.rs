@@ -1,0 +1,7 @@
+//! The bottom layer: JSON with positions, diagnostics, typed values, wildcard patterns.
+//! Knows nothing about AWS policies.
+
+pub mod diag;
+pub mod json;
+pub mod pattern;
+pub mod value;

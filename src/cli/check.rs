@@ -1,0 +1,157 @@
+//! `kmsproof check`: properties proved or refuted, flags → validated configuration → run.
+
+use super::{bad_input, cli_error, exit, internal_error, pretty, Format, InputArgs};
+use crate::base::diag::Error;
+use crate::eval::Inputs;
+use crate::model::load::read_source;
+use crate::prove::check::{default_key_arn, parse_properties, Property, Verdict};
+use crate::report;
+use kmsproof_solver::Limits;
+use serde_json::json;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+#[command(group = clap::ArgGroup::new("inline").args(["never", "always", "sometimes"]).multiple(false))]
+pub struct CheckArgs {
+    #[command(flatten)]
+    inputs: InputArgs,
+    /// A property file: a list of {"name", "expect", "principal", "action", "resource", "condition"}.
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["never", "always", "sometimes"])]
+    properties: Option<PathBuf>,
+    /// Inline property: these actions (comma-separated) are never allowed ...
+    #[arg(long, value_name = "ACTIONS", conflicts_with_all = ["properties", "always", "sometimes"])]
+    never: Option<String>,
+    /// ... are always allowed ...
+    #[arg(long, value_name = "ACTIONS", conflicts_with_all = ["properties", "sometimes"])]
+    always: Option<String>,
+    /// ... are allowed for some request.
+    #[arg(long, value_name = "ACTIONS", conflicts_with = "properties")]
+    sometimes: Option<String>,
+    /// Inline property: the caller (`*`, an account ID, an IAM/STS ARN, an ARN pattern such as
+    /// `arn:aws:iam::111122223333:role/*`, or a service principal).
+    #[arg(long, value_name = "PRINCIPAL", requires = "inline")]
+    principal: Option<String>,
+    /// Inline property: a condition `OPERATOR KEY VALUE...` (repeatable; all must hold).
+    #[arg(long = "where", value_name = "CONDITION", requires = "inline")]
+    conditions: Vec<String>,
+    /// The key under analysis (default: the account the key policy trusts, placeholder ID).
+    #[arg(long, value_name = "ARN")]
+    key_arn: Option<String>,
+    /// How many distinct counterexamples to show per property.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    examples: usize,
+    /// Solver time limit per property, in milliseconds.
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    timeout_ms: u32,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+/// `check`, after its flags are turned into a validated configuration.
+struct CheckConfig {
+    inputs: Inputs,
+    properties: Vec<Property>,
+    key_arn: String,
+    examples: usize,
+    limits: Limits,
+    format: Format,
+}
+
+impl CheckArgs {
+    fn config(&self) -> Result<CheckConfig, i32> {
+        let others: Vec<&PathBuf> = self.properties.iter().collect();
+        let inputs = self.inputs.load(&others)?;
+        let properties = match &self.properties {
+            Some(path) => read_source(path).and_then(|(text, label)| parse_properties(&text, &label)),
+            None => self.inline_property().and_then(|text| parse_properties(&text, "<command line>")),
+        }
+        .map_err(|e| bad_input(&e))?;
+        let key_arn = match self.key_arn.clone().or_else(|| default_key_arn(&inputs)) {
+            Some(k) => k,
+            None => {
+                eprintln!("error: cannot tell which key the key policy belongs to (no account principal): give --key-arn arn:aws:kms:REGION:ACCOUNT:key/ID");
+                return Err(exit::BAD_INPUT);
+            }
+        };
+        if !crate::base::pattern::split_arn(&key_arn)
+            .is_some_and(|p| p[2] == "kms" && p[4].len() == 12 && p[5].starts_with("key/"))
+        {
+            eprintln!("error: --key-arn {key_arn:?} is not a KMS key ARN (expected arn:aws:kms:REGION:ACCOUNT:key/ID)");
+            return Err(exit::BAD_INPUT);
+        }
+        if self.examples == 0 {
+            eprintln!("error: --examples must be at least 1");
+            return Err(exit::BAD_INPUT);
+        }
+        let limits = Limits { timeout_ms: self.timeout_ms, ..Limits::default() };
+        Ok(CheckConfig { inputs, properties, key_arn, examples: self.examples, limits, format: self.format })
+    }
+
+    /// The inline form as a property document, e.g. `--never kms:Decrypt --where
+    /// 'StringNotLike kms:ViaService ec2.*.amazonaws.com'`.
+    fn inline_property(&self) -> Result<String, Error> {
+        let (expect, actions) = match (&self.never, &self.always, &self.sometimes) {
+            (Some(a), _, _) => ("never", a),
+            (_, Some(a), _) => ("always", a),
+            (_, _, Some(a)) => ("sometimes", a),
+            _ => unreachable!("clap requires --properties or one inline expectation"),
+        };
+        let actions: Vec<&str> = actions.split(',').map(str::trim).filter(|a| !a.is_empty()).collect();
+        let mut condition = serde_json::Map::new();
+        for w in &self.conditions {
+            let words: Vec<&str> = w.split_whitespace().collect();
+            let [op, key, values @ ..] = words.as_slice() else {
+                return Err(cli_error(format!("--where {w:?}: expected OPERATOR KEY VALUE..., e.g. 'StringNotLike kms:ViaService ec2.*.amazonaws.com'")));
+            };
+            if values.is_empty() {
+                return Err(cli_error(format!("--where {w:?}: give at least one value")));
+            }
+            let block = condition.entry(op.to_string()).or_insert_with(|| json!({}));
+            if block.get(*key).is_some() {
+                return Err(cli_error(format!(
+                    "--where {w:?}: {key} is already constrained under {op}; list every value in one --where"
+                )));
+            }
+            block[*key] = json!(values);
+        }
+        // Read as a property's `principal`: an account ID, an ARN, an ARN pattern, a service.
+        let principal = json!(self.principal.as_deref().unwrap_or("*"));
+        let name = format!("{} {} {}", actions.join(","), expect, self.conditions.join(" and "));
+        Ok(json!({"name": name.trim(), "expect": expect, "principal": principal, "action": actions, "condition": condition}).to_string())
+    }
+}
+
+pub fn run(args: &CheckArgs) -> i32 {
+    let cfg = match args.config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let results = match crate::prove::check::check(&cfg.inputs, &cfg.key_arn, &cfg.properties, cfg.examples, cfg.limits)
+    {
+        Ok(r) => r,
+        Err(mismatch) => return internal_error(&mismatch),
+    };
+    let scope = crate::model::binding::scope(&cfg.inputs);
+    match cfg.format {
+        Format::Text => {
+            for line in &scope {
+                println!("scope: {line}");
+            }
+            print!("{}", report::check_text(&results));
+        }
+        Format::Json => {
+            let mut out = report::check_json(&results, &cfg.key_arn);
+            out["scope"] = serde_json::json!(scope);
+            println!("{}", pretty(&out));
+        }
+    }
+    let violated = results.iter().any(|r| matches!(r.verdict, Verdict::Violated));
+    let unknown = results.iter().any(|r| matches!(r.verdict, Verdict::Unknown(_)));
+    if violated {
+        exit::FAILED
+    } else if unknown {
+        exit::UNKNOWN
+    } else {
+        exit::OK
+    }
+}

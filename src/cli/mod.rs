@@ -1,0 +1,140 @@
+//! The command line: flags shared by the commands, exit codes, and error rendering (once);
+//! one file per command, each turning its flags into a validated configuration before any
+//! work starts, then running it.
+
+pub mod audit;
+pub mod check;
+pub mod diff;
+pub mod eval;
+pub mod explain;
+pub mod whocan;
+
+use crate::base::diag::Error;
+use crate::eval::Inputs;
+use crate::model::load::{load_inputs, InputPaths};
+use clap::ValueEnum;
+use std::path::PathBuf;
+
+/// Exit codes, the same for every command.
+pub mod exit {
+    /// Success: a decision was made (allow or deny), every property holds, no finding or
+    /// difference at `--fail-on`, no principal outside `--allow` can.
+    pub const OK: i32 = 0;
+    /// The answer CI fails on: a property is violated, a finding or a difference at
+    /// `--fail-on`, a principal outside `--allow` can.
+    pub const FAILED: i32 = 1;
+    /// Bad input or bad invocation; the error is on stderr.
+    pub const BAD_INPUT: i32 = 2;
+    /// Some answer could not be decided (and none failed).
+    pub const UNKNOWN: i32 = 3;
+    /// kmsproof disagrees with itself (a replay mismatch): a bug, reported loudly.
+    pub const INTERNAL: i32 = 4;
+}
+
+/// A bug in kmsproof (the solver and the evaluator disagree): said loudly, never a result.
+pub fn internal_error(e: &dyn std::fmt::Display) -> i32 {
+    eprintln!("{e}");
+    eprintln!("This is a bug in kmsproof; please report it with the inputs above.");
+    exit::INTERNAL
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// The files that make up one authorization context.
+#[derive(clap::Args, Debug)]
+pub struct InputArgs {
+    /// The key policy (a policy document, or `aws kms get-key-policy` output).
+    #[arg(long, value_name = "FILE")]
+    key_policy: Option<PathBuf>,
+    /// An IAM policy of the caller (repeatable; `aws iam get-policy-version` output works).
+    #[arg(long = "identity-policy", value_name = "FILE")]
+    identity_policies: Vec<PathBuf>,
+    /// Grants on the key (`aws kms list-grants` output or one grant; repeatable).
+    #[arg(long = "grant", value_name = "FILE")]
+    grants: Vec<PathBuf>,
+    /// A service control policy, one file per organization level (repeatable).
+    #[arg(long = "scp", value_name = "FILE")]
+    scps: Vec<PathBuf>,
+    /// The caller's permissions boundary.
+    #[arg(long, value_name = "FILE")]
+    boundary: Option<PathBuf>,
+    /// The organization's management account: SCPs do not limit its principals.
+    #[arg(long, value_name = "ACCOUNT")]
+    management_account: Option<String>,
+}
+
+impl InputArgs {
+    fn paths(&self) -> InputPaths<'_> {
+        InputPaths {
+            key_policy: self.key_policy.as_deref(),
+            identity: self.identity_policies.iter().map(PathBuf::as_path).collect(),
+            scps: self.scps.iter().map(PathBuf::as_path).collect(),
+            boundary: self.boundary.as_deref(),
+            grants: self.grants.iter().map(PathBuf::as_path).collect(),
+        }
+    }
+
+    fn files(&self) -> impl Iterator<Item = &PathBuf> {
+        self.key_policy
+            .iter()
+            .chain(&self.boundary)
+            .chain(&self.identity_policies)
+            .chain(&self.grants)
+            .chain(&self.scps)
+    }
+
+    /// Loads every file and prints the warnings; `Err` is the exit code.
+    pub fn load(&self, others: &[&PathBuf]) -> Result<Inputs, i32> {
+        if self.files().chain(others.iter().copied()).filter(|p| p.as_os_str() == "-").count() > 1 {
+            eprintln!("error: only one input can be read from standard input (`-`)");
+            return Err(exit::BAD_INPUT);
+        }
+        let mut inputs = load_inputs(&self.paths()).map_err(|e| bad_input(&e))?;
+        if let Some(m) = &self.management_account {
+            let m = crate::model::binding::management_account(m).map_err(|why| {
+                eprintln!("error: {why}");
+                exit::BAD_INPUT
+            })?;
+            inputs.management_account = Some(m);
+        }
+        for w in warnings(&inputs) {
+            eprintln!("{}", w.render());
+        }
+        Ok(inputs)
+    }
+}
+
+pub fn warnings(inputs: &Inputs) -> Vec<crate::Diagnostic> {
+    inputs.policies().flat_map(|p| p.warnings.clone()).collect()
+}
+
+pub fn pretty(v: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+pub fn cli_error(message: String) -> Error {
+    Error::Invalid(vec![crate::Diagnostic {
+        severity: crate::Severity::Error,
+        source: "".into(),
+        pos: Default::default(),
+        path: String::new(),
+        message,
+        document: None,
+    }])
+}
+
+pub fn bad_input(e: &Error) -> i32 {
+    match e {
+        Error::Invalid(diags) => {
+            for d in diags {
+                eprintln!("{}", d.render());
+            }
+        }
+        Error::Io { .. } => eprintln!("error: {e}"),
+    }
+    exit::BAD_INPUT
+}
