@@ -2,7 +2,8 @@
 //! Run with `cargo bench --bench check`; prints p50/p99/max and the total, measured in
 //! this process on this machine (no timing assertions anywhere: numbers go in the README).
 
-use kmsproof::prove::check::{check, load_property_set};
+use kmsproof::model::property::load_property_set;
+use kmsproof::prove::check::check;
 use kmsproof_solver::Limits;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

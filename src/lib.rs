@@ -18,6 +18,7 @@ pub mod report;
 pub mod whocan;
 
 pub use base::diag::{Diagnostic, Error, Severity};
-pub use eval::{authorize, Decision, Inputs, Reason};
+pub use eval::{authorize, Decision, Reason};
+pub use model::inputs::Inputs;
 pub use model::policy::{parse_policy, Policy, PolicyKind};
 pub use model::request::Request;

@@ -624,7 +624,7 @@ fn who_can_finding_with_account_dumps() {
     let text = std::fs::read_to_string(root().join(dump)).unwrap();
     let account = kmsproof::whocan::gaad::parse_account(&text, dump).unwrap();
     let reader = account.roles.iter().find(|r| r.name == "Reader").unwrap();
-    let inputs = kmsproof::eval::Inputs {
+    let inputs = kmsproof::model::inputs::Inputs {
         key_policy: kmsproof::model::load::load_policy(
             &root().join(files[0]),
             kmsproof::model::policy::PolicyKind::KeyPolicy,

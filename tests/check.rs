@@ -480,7 +480,7 @@ fn verdicts_do_not_depend_on_examples() {
     // decided exactly (issue 13, item 6): the same verdict for any --examples.
     let props =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/properties/issue13-pinned-variables.props.json");
-    let set = kmsproof::prove::check::load_property_set(&props).unwrap();
+    let set = kmsproof::model::property::load_property_set(&props).unwrap();
     for examples in [1, 3, 5] {
         let results =
             kmsproof::prove::check::check(&set.inputs, &set.key_arn, &set.properties, examples, Default::default())
@@ -563,7 +563,7 @@ fn check_says_which_callers_identity_policies_bind() {
 /// that cover the action are kept, and the verdict is the one the whole policy gives.
 #[test]
 fn queries_are_encoded_on_the_statements_that_can_apply() {
-    use kmsproof::eval::Inputs;
+    use kmsproof::model::inputs::Inputs;
     use kmsproof::model::policy::{parse_policy, PolicyKind};
     let text = r#"{"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "s3:GetObject", "Resource": "*"},
@@ -578,7 +578,7 @@ fn queries_are_encoded_on_the_statements_that_can_apply() {
         grants: vec![],
         management_account: None,
     };
-    let props = kmsproof::prove::check::parse_properties(
+    let props = kmsproof::model::property::parse_properties(
         r#"{"name": "no decrypt", "expect": "never", "principal": {"AWS": "*"}, "action": "kms:Decrypt"}"#,
         "props.json",
     )

@@ -90,7 +90,7 @@ fn list_field(doc: &Json, key: &str) -> Vec<String> {
 /// Checks every property of a `.props.json` file against its expected verdict; every
 /// counterexample is replayed by `check` itself (a mismatch fails the test).
 fn run_property_file(path: &Path) -> Result<(), Failed> {
-    let set = kmsproof::prove::check::load_property_set(path).map_err(|e| e.to_string())?;
+    let set = kmsproof::model::property::load_property_set(path).map_err(|e| e.to_string())?;
     let results = kmsproof::prove::check::check(
         &set.inputs,
         &set.key_arn,

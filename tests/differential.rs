@@ -3,8 +3,9 @@
 
 use kmsproof::encode::{authorization, Encoder};
 use kmsproof::eval::policy_decision;
-use kmsproof::eval::Inputs;
-use kmsproof::prove::check::{check, parse_properties, Verdict};
+use kmsproof::model::inputs::Inputs;
+use kmsproof::model::property::parse_properties;
+use kmsproof::prove::check::{check, Verdict};
 use kmsproof::prove::diff::{diff, ActionList, DiffOptions, DiffResult, Direction, ListEnd, Side};
 use kmsproof::{authorize, parse_policy, PolicyKind, Request};
 use kmsproof_solver::{solve, Limits, Outcome, Term};

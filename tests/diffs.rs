@@ -18,8 +18,9 @@ pub fn diff_pair(dir: &Path, examples: usize, key_arn: Option<&str>) -> Result<D
     };
     let key_arn = match (&old, &new) {
         (Side::Kms(_), Side::Kms(_)) if key_arn.is_some() => key_arn.unwrap_or_default().to_string(),
-        (Side::Kms(a), Side::Kms(b)) => kmsproof::prove::check::default_key_arn(a)
-            .or_else(|| kmsproof::prove::check::default_key_arn(b))
+        (Side::Kms(a), Side::Kms(b)) => a
+            .default_key_arn()
+            .or_else(|| b.default_key_arn())
             .unwrap_or_else(|| "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab".into()),
         _ => String::new(),
     };

@@ -6,8 +6,9 @@
 
 use super::differential::{inputs, sat, Rng, KEY, PRINCIPALS};
 use kmsproof::encode::{authorization, Encoder};
-use kmsproof::eval::Inputs;
-use kmsproof::prove::check::{check, parse_properties, Verdict};
+use kmsproof::model::inputs::Inputs;
+use kmsproof::model::property::parse_properties;
+use kmsproof::prove::check::{check, Verdict};
 use kmsproof::{authorize, parse_policy, PolicyKind, Request};
 use kmsproof_solver::{Limits, Term};
 

@@ -6,6 +6,7 @@ mod cli;
 mod diff_cli;
 mod differential;
 mod fuzz;
+mod layout;
 mod review13;
 mod seeds;
 mod util;

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 
-use kmsproof::eval::Inputs;
 use kmsproof::model::grant::parse_grants;
+use kmsproof::model::inputs::Inputs;
 use kmsproof::{authorize, parse_policy, Decision, PolicyKind, Request};
 
 pub const KEY: &str = "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";

@@ -4,7 +4,8 @@
 //! (each caller, each context value the policies test) — with and without the sound
 //! pre-selection of questions.
 
-use kmsproof::eval::{authorize, Inputs};
+use kmsproof::eval::authorize;
+use kmsproof::model::inputs::Inputs;
 use kmsproof::model::policy::{parse_policy, PolicyKind};
 use kmsproof::whocan::gaad::parse_account;
 use kmsproof::whocan::graph::NodeKind;

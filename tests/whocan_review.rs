@@ -37,7 +37,7 @@ fn allowed_after(
     boundary: Option<kmsproof::model::policy::Policy>,
     user: &str,
 ) -> bool {
-    let inputs = kmsproof::eval::Inputs {
+    let inputs = kmsproof::model::inputs::Inputs {
         key_policy: key().policy,
         identity,
         scps: vec![],

@@ -9,7 +9,8 @@ use crate::base::pattern::{glob_match, glob_tokens, Piece};
 use crate::facts::catalog::catalog;
 use crate::model::policy::operator::Operator;
 use crate::model::policy::{Effect, PrincipalEntry, Statement};
-use crate::prove::check::{CheckResult, ReplayMismatch, Verdict};
+use crate::prove::check::{CheckResult, Verdict};
+use crate::prove::Mismatch;
 use serde_json::{json, Value};
 
 /// Which documents a check is about.
@@ -24,7 +25,7 @@ pub enum Scope {
     Account,
 }
 
-pub type CheckFn = fn(&Ctx) -> Result<Vec<Finding>, ReplayMismatch>;
+pub type CheckFn = fn(&Ctx) -> Result<Vec<Finding>, Mismatch>;
 
 /// One built-in check.
 pub struct CheckInfo {
@@ -136,7 +137,7 @@ fn not_root() -> Value {
     json!({"ArnNotLike": {"aws:PrincipalArn": "arn:*:iam::*:root"}})
 }
 
-fn kms001(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
+fn kms001(ctx: &Ctx) -> Result<Vec<Finding>, Mismatch> {
     let named = ctx.named_accounts();
     let prop = json!({"name": "KMS001", "expect": "never", "principal": {"AWS": "*"}, "action": on_key_actions(),
         "condition": {"StringNotEquals": {"aws:PrincipalAccount": named}, "StringLike": {"aws:PrincipalAccount": "*"},
@@ -156,10 +157,10 @@ fn kms001(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
 /// The account of a counterexample's caller.
 fn account_of(request: &Value) -> Option<String> {
     let p = request["principal"].as_str()?;
-    crate::base::pattern::split_arn(p).map(|parts| parts[4].to_string()).filter(|a| !a.is_empty())
+    crate::base::arn::account_of(p).filter(|a| !a.is_empty()).map(str::to_string)
 }
 
-fn kms002(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
+fn kms002(ctx: &Ctx) -> Result<Vec<Finding>, Mismatch> {
     let named = ctx.named_accounts();
     let inputs = ctx.worst_case_inputs();
     let mut excluded = vec![ctx.account.clone()];
@@ -204,7 +205,7 @@ fn kms002(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
     Ok(vec![f])
 }
 
-fn kms003(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
+fn kms003(ctx: &Ctx) -> Result<Vec<Finding>, Mismatch> {
     if !ctx.is_key {
         let prop = json!({"name": "KMS003", "expect": "never", "action": "kms:CreateKey",
             "condition": {"Bool": {"kms:BypassPolicyLockoutSafetyCheck": "true"}, "ArnNotLike": not_root()["ArnNotLike"]}});
@@ -257,7 +258,7 @@ fn direct() -> Value {
 /// The principals named in the key policy that can call kms:PutKeyPolicy with the key
 /// policy alone: they can give themselves any permission, so what they can grant is not
 /// an escalation (an undecided answer counts as "not an administrator": more findings).
-fn key_admins(ctx: &Ctx) -> Result<Vec<String>, ReplayMismatch> {
+fn key_admins(ctx: &Ctx) -> Result<Vec<String>, Mismatch> {
     let inputs = ctx.key_only_inputs();
     let mut out = Vec::new();
     for (arn, _) in named_principals(ctx) {
@@ -272,14 +273,14 @@ fn key_admins(ctx: &Ctx) -> Result<Vec<String>, ReplayMismatch> {
     Ok(out)
 }
 
-fn kms004(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
+fn kms004(ctx: &Ctx) -> Result<Vec<Finding>, Mismatch> {
     let no_aws = json!({"kms:GrantIsForAWSResource": "false"});
     let admins = if ctx.is_key { key_admins(ctx)? } else { vec![] };
     let mut in_account = json!({"BoolIfExists": no_aws, "Null": direct(), "ArnNotLike": not_root()["ArnNotLike"]});
     if !admins.is_empty() {
         in_account["ArnNotEquals"] = json!({ "aws:PrincipalArn": admins });
     }
-    let asks: Vec<(crate::eval::Inputs, Value)> = if ctx.is_key {
+    let asks: Vec<(crate::model::inputs::Inputs, Value)> = if ctx.is_key {
         vec![
             (ctx.key_only_inputs(), json!({"principal": "*", "condition": in_account})),
             (
@@ -334,7 +335,7 @@ fn kms004(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
 /// grant adds nothing. A grant the caller can only have an AWS service create (the
 /// condition requires `kms:GrantIsForAWSResource` true or `kms:ViaService`) is a low
 /// finding: the service, not the caller, chooses its operations for the resource.
-fn grant_escalation(ctx: &Ctx, admins: &[String]) -> Result<Vec<Finding>, ReplayMismatch> {
+fn grant_escalation(ctx: &Ctx, admins: &[String]) -> Result<Vec<Finding>, Mismatch> {
     let inputs = ctx.key_only_inputs();
     let supported = key_grant_operations(ctx);
     let mut out = Vec::new();
@@ -435,7 +436,7 @@ fn actions_named_for(ctx: &Ctx, arn: &str) -> Vec<&'static crate::facts::catalog
 }
 
 fn account_part(arn: &str) -> Option<&str> {
-    crate::base::pattern::split_arn(arn).map(|p| p[4])
+    crate::base::arn::account_of(arn)
 }
 
 /// The undecided finding of a result, if it is unknown.
@@ -458,7 +459,7 @@ const SERVICE_EXEMPTIONS: &[&str] = &[
     "aws:principalisawsservice",
 ];
 
-fn kms005(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
+fn kms005(ctx: &Ctx) -> Result<Vec<Finding>, Mismatch> {
     let mut out = Vec::new();
     for st in ctx.policy.statements.iter().filter(|s| may_match_kms(s)) {
         let keys: Vec<String> = st.conditions.iter().map(|c| c.key.to_ascii_lowercase()).collect();
@@ -492,7 +493,7 @@ fn text_of(pattern: &[Piece]) -> String {
     pattern.iter().map(|p| if let Piece::Text(t) = p { t.as_str() } else { "" }).collect()
 }
 
-fn kms006(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
+fn kms006(ctx: &Ctx) -> Result<Vec<Finding>, Mismatch> {
     let mut out = Vec::new();
     for st in &ctx.policy.statements {
         for c in st.conditions.iter().filter(|c| c.key.eq_ignore_ascii_case("kms:ViaService")) {
@@ -557,7 +558,7 @@ fn is_region(r: &str) -> bool {
         && !parts[parts.len() - 1].is_empty()
 }
 
-fn kms007(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
+fn kms007(ctx: &Ctx) -> Result<Vec<Finding>, Mismatch> {
     let mut out = parser_warnings(ctx, "KMS007", &[" is multi-valued", " is single-valued"]);
     // Statements of other services are out of scope: `ForAllValues` on aws:TagKeys there is
     // AWS's own pattern ("no tags" is meant to pass), and no KMS request is decided by it.
@@ -637,7 +638,7 @@ fn named_principals(ctx: &Ctx) -> Vec<(String, Pos)> {
     principals
 }
 
-fn kms008(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
+fn kms008(ctx: &Ctx) -> Result<Vec<Finding>, Mismatch> {
     let inputs = ctx.key_only_inputs();
     let mut out = Vec::new();
     for (arn, pos) in named_principals(ctx) {
@@ -681,7 +682,7 @@ fn kms008(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
     Ok(out)
 }
 
-fn kms009(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
+fn kms009(ctx: &Ctx) -> Result<Vec<Finding>, Mismatch> {
     let mut out = parser_warnings(ctx, "KMS009", &["matches no KMS action", "unknown condition key"]);
     for st in ctx.policy.statements.iter().filter(|s| !s.action.negated) {
         let actions: Vec<_> = st.action.patterns.iter().filter_map(|p| matched_kms_actions(p)).flatten().collect();

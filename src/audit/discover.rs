@@ -171,7 +171,7 @@ pub(super) fn embedded(file: &str, location: String, value: &Json) -> Document {
             label: format!("{file} ({location})"),
             exact: false,
         },
-        _ => Body::Policy { text: render_in_place(value), label: file.into(), exact: true },
+        _ => Body::Policy { text: crate::base::json::render_in_place(value), label: file.into(), exact: true },
     };
     Document { file: file.into(), location, pos: value.pos, body, key: KeyProps::default() }
 }
@@ -188,64 +188,6 @@ fn intrinsic(v: &Json) -> Option<(String, Pos)> {
         }),
         Kind::Array(items) => items.iter().find_map(intrinsic),
         _ => None,
-    }
-}
-
-/// Serializes `v` so that every key and value sits at its original line and column:
-/// diagnostics on the extracted policy then point into the original file.
-pub fn render_in_place(v: &Json) -> String {
-    let mut out = String::new();
-    let mut at = Pos { line: 1, col: 1 };
-    render(v, &mut out, &mut at);
-    out
-}
-
-fn move_to(target: Pos, out: &mut String, at: &mut Pos) {
-    if target.line > at.line {
-        out.extend(std::iter::repeat('\n').take(target.line - at.line));
-        *at = Pos { line: target.line, col: 1 };
-    }
-    if target.line == at.line && target.col > at.col {
-        out.extend(std::iter::repeat(' ').take(target.col - at.col));
-        at.col = target.col;
-    }
-}
-
-fn emit(s: &str, out: &mut String, at: &mut Pos) {
-    out.push_str(s);
-    at.col += s.chars().count();
-}
-
-fn render(v: &Json, out: &mut String, at: &mut Pos) {
-    move_to(v.pos, out, at);
-    match &v.kind {
-        Kind::Null => emit("null", out, at),
-        Kind::Bool(b) => emit(&b.to_string(), out, at),
-        Kind::Number(n) => emit(n, out, at),
-        Kind::String(s) => emit(&serde_json::Value::from(s.as_str()).to_string(), out, at),
-        Kind::Array(items) => {
-            emit("[", out, at);
-            for (i, it) in items.iter().enumerate() {
-                if i > 0 {
-                    emit(",", out, at);
-                }
-                render(it, out, at);
-            }
-            emit("]", out, at);
-        }
-        Kind::Object(ms) => {
-            emit("{", out, at);
-            for (i, m) in ms.iter().enumerate() {
-                if i > 0 {
-                    emit(",", out, at);
-                }
-                move_to(m.key_pos, out, at);
-                emit(&serde_json::Value::from(m.key.as_str()).to_string(), out, at);
-                emit(":", out, at);
-                render(&m.value, out, at);
-            }
-            emit("}", out, at);
-        }
     }
 }
 
@@ -405,7 +347,7 @@ mod tests {
         let text = "{\"a\":\n  {\"Statement\": [ {\"Effect\":   \"Allow\"}],\n \"x\": 1.50}}";
         let doc = json::parse(text).unwrap();
         let inner = doc.get("a").unwrap();
-        let again = json::parse(&render_in_place(inner)).unwrap();
+        let again = json::parse(&crate::base::json::render_in_place(inner)).unwrap();
         assert_eq!(&again, inner);
     }
 }

@@ -14,9 +14,11 @@ pub mod whocan;
 mod yaml;
 
 use crate::base::json::Pos;
-use crate::eval::Inputs;
+use crate::model::inputs::Inputs;
 use crate::model::policy::{parse_policy, Policy, PolicyKind, PrincipalEntry};
-use crate::prove::check::{check, parse_properties, CheckResult, Example, Property, ReplayMismatch, Verdict};
+use crate::model::property::{parse_properties, Property};
+use crate::prove::check::{check, CheckResult, Example, Verdict};
+use crate::prove::Mismatch;
 use checks::{CheckInfo, Scope, CHECKS};
 use discover::{Body, Document};
 use kmsproof_solver::Limits;
@@ -261,7 +263,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// Asks one property (a JSON property object, as `check --properties` reads).
-    pub fn ask(&self, inputs: &Inputs, prop: Value) -> Result<CheckResult, ReplayMismatch> {
+    pub fn ask(&self, inputs: &Inputs, prop: Value) -> Result<CheckResult, Mismatch> {
         let props = match parse_properties(&prop.to_string(), "<audit check>") {
             Ok(p) => p,
             Err(e) => return Ok(unknown_result(&format!("the check's property does not read: {e}"))),
@@ -276,12 +278,7 @@ impl<'a> Ctx<'a> {
 /// Asks each property on this thread's reused Z3 solver, with canonical models (see
 /// [`Limits::canonical`]): every counterexample is a function of its query alone, whatever
 /// ran earlier on the thread, so output is identical for any `--jobs` and any shard.
-fn one_query(
-    inputs: &Inputs,
-    key_arn: &str,
-    props: &[Property],
-    limits: Limits,
-) -> Result<Vec<CheckResult>, ReplayMismatch> {
+fn one_query(inputs: &Inputs, key_arn: &str, props: &[Property], limits: Limits) -> Result<Vec<CheckResult>, Mismatch> {
     check(inputs, key_arn, props, 1, Limits { canonical: true, ..limits })
 }
 
@@ -297,7 +294,7 @@ fn unknown_result(why: &str) -> CheckResult {
 }
 
 /// Audits one document. A replay mismatch is a bug in kmsproof and stops the audit.
-pub fn audit_document(doc: &Document, settings: &Settings) -> Result<DocResult, ReplayMismatch> {
+pub fn audit_document(doc: &Document, settings: &Settings) -> Result<DocResult, Mismatch> {
     let mut result = DocResult {
         file: doc.file.clone(),
         location: doc.location.clone(),
@@ -453,7 +450,7 @@ fn key_account(policy: &Policy) -> String {
     let named = || {
         entries.iter().find_map(|e| match e {
             PrincipalEntry::Role { account, .. } => Some(account.clone()),
-            PrincipalEntry::Exact(arn) => crate::base::pattern::split_arn(arn).map(|p| p[4].to_string()),
+            PrincipalEntry::Exact(arn) => crate::base::arn::account_of(arn).map(str::to_string),
             _ => None,
         })
     };
@@ -469,16 +466,16 @@ fn identity_key_account(policy: &Policy) -> String {
         .filter_map(|s| s.resource.as_ref())
         .flat_map(|r| r.patterns.iter())
         .find_map(|p| match p.as_slice() {
-            [crate::base::pattern::Piece::Text(t)] => crate::base::pattern::split_arn(t)
-                .filter(|a| a[2] == "kms" && a[4].len() == 12 && a[4].bytes().all(|b| b.is_ascii_digit()))
-                .map(|a| a[4].to_string()),
+            [crate::base::pattern::Piece::Text(t)] => crate::base::arn::Arn::parse(t)
+                .filter(|a| a.service == "kms" && crate::base::arn::is_account_id(a.account))
+                .map(|a| a.account.to_string()),
             _ => None,
         })
         .unwrap_or_else(|| PLACEHOLDER_ACCOUNT.into())
 }
 
 /// `--properties`: each user property on the key policy alone, as `check` would ask it.
-fn user_properties(ctx: &Ctx, props: &[Property]) -> Result<Vec<Finding>, ReplayMismatch> {
+fn user_properties(ctx: &Ctx, props: &[Property]) -> Result<Vec<Finding>, Mismatch> {
     let results = one_query(&ctx.key_only_inputs(), &ctx.key_arn, props, ctx.limits)?;
     let mut out = Vec::new();
     for r in results {
@@ -541,7 +538,7 @@ pub fn audit_all(
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
     #[error("{0}")]
-    Replay(ReplayMismatch),
+    Replay(Mismatch),
     #[error("cannot start worker threads: {0}")]
     Pool(String),
 }

@@ -6,9 +6,9 @@
 //! roles' trust policies shows, and is not a finding.
 
 use super::{Ctx, Finding, Severity};
-use crate::prove::check::ReplayMismatch;
+use crate::prove::Mismatch;
 use crate::whocan::edges::Technique;
-use crate::whocan::graph::{Analysis, Mismatch, Status};
+use crate::whocan::graph::{Analysis, Status};
 use crate::whocan::hop::Answer;
 use crate::whocan::kms::Key;
 use crate::whocan::{analyse, export, Options};
@@ -21,7 +21,7 @@ const ACTION: &str = "kms:Decrypt";
 /// Longest path looked for; a longer one is reported undecided, never clean.
 const MAX_HOPS: usize = 8;
 
-pub fn kms010(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
+pub fn kms010(ctx: &Ctx) -> Result<Vec<Finding>, Mismatch> {
     let key = Key { arn: ctx.key_arn.clone(), policy: ctx.policy.clone(), grants: vec![] };
     // Canonical models: each witness is a function of its question alone (any --jobs, shard).
     let opts = Options {
@@ -30,7 +30,7 @@ pub fn kms010(ctx: &Ctx) -> Result<Vec<Finding>, ReplayMismatch> {
         limits: Limits { canonical: true, ..ctx.limits },
         ..Options::default()
     };
-    let a = analyse(ctx.accounts, &[], &key, &opts).map_err(mismatch)?;
+    let a = analyse(ctx.accounts, &[], &key, &opts)?;
     let mut out = Vec::new();
     let mut undecided = Vec::new();
     for n in a.listed() {
@@ -88,17 +88,4 @@ fn finding(ctx: &Ctx, a: &Analysis, n: NodeIndex, path: &[petgraph::graph::EdgeI
     f.path.push(serde_json::json!({"last_hop": principal["last_hop"]}));
     f.counterexample = principal["last_hop"].get("request").cloned();
     f
-}
-
-/// A who-can mismatch is a bug, as a replay mismatch of `check` is.
-fn mismatch(m: Mismatch) -> ReplayMismatch {
-    match m {
-        Mismatch::Kms(r) => r,
-        Mismatch::Hop(h) => ReplayMismatch {
-            property: format!("KMS010 who-can hop {}", h.what),
-            request: h.request,
-            expected: "allowed".into(),
-            got: h.got,
-        },
-    }
 }

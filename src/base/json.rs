@@ -337,6 +337,64 @@ impl Parser {
     }
 }
 
+/// Serializes `v` so that every key and value sits at its original line and column:
+/// diagnostics on the extracted policy then point into the original file.
+pub fn render_in_place(v: &Json) -> String {
+    let mut out = String::new();
+    let mut at = Pos { line: 1, col: 1 };
+    render(v, &mut out, &mut at);
+    out
+}
+
+fn move_to(target: Pos, out: &mut String, at: &mut Pos) {
+    if target.line > at.line {
+        out.extend(std::iter::repeat('\n').take(target.line - at.line));
+        *at = Pos { line: target.line, col: 1 };
+    }
+    if target.line == at.line && target.col > at.col {
+        out.extend(std::iter::repeat(' ').take(target.col - at.col));
+        at.col = target.col;
+    }
+}
+
+fn emit(s: &str, out: &mut String, at: &mut Pos) {
+    out.push_str(s);
+    at.col += s.chars().count();
+}
+
+fn render(v: &Json, out: &mut String, at: &mut Pos) {
+    move_to(v.pos, out, at);
+    match &v.kind {
+        Kind::Null => emit("null", out, at),
+        Kind::Bool(b) => emit(&b.to_string(), out, at),
+        Kind::Number(n) => emit(n, out, at),
+        Kind::String(s) => emit(&serde_json::Value::from(s.as_str()).to_string(), out, at),
+        Kind::Array(items) => {
+            emit("[", out, at);
+            for (i, it) in items.iter().enumerate() {
+                if i > 0 {
+                    emit(",", out, at);
+                }
+                render(it, out, at);
+            }
+            emit("]", out, at);
+        }
+        Kind::Object(ms) => {
+            emit("{", out, at);
+            for (i, m) in ms.iter().enumerate() {
+                if i > 0 {
+                    emit(",", out, at);
+                }
+                move_to(m.key_pos, out, at);
+                emit(&serde_json::Value::from(m.key.as_str()).to_string(), out, at);
+                emit(":", out, at);
+                render(&m.value, out, at);
+            }
+            emit("}", out, at);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

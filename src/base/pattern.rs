@@ -100,15 +100,7 @@ fn backtrack<P, T>(pat: &[P], text: &[T], wild: impl Fn(&P) -> Wild, same: impl 
     pat[p..].iter().all(|x| matches!(wild(x), Wild::Star))
 }
 
-/// Splits an ARN into its six parts (`arn`, partition, service, region, account,
-/// resource); the resource part keeps any further colons. `None` when not an ARN.
-pub fn split_arn(text: &str) -> Option<[&str; 6]> {
-    let mut parts = text.splitn(6, ':');
-    let arn = [parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?];
-    (arn[0] == "arn").then_some(arn)
-}
-
-/// Splits a token pattern at its first five literal colons, like [`split_arn`].
+/// Splits a token pattern at its first five literal colons, like [`crate::base::arn::split`].
 fn split_tokens_arn(pat: &[Tok]) -> Option<Vec<&[Tok]>> {
     let mut parts = Vec::with_capacity(6);
     let mut start = 0;
@@ -125,7 +117,7 @@ fn split_tokens_arn(pat: &[Tok]) -> Option<Vec<&[Tok]>> {
 /// `ArnLike`: each of the six parts matched separately, so a `*` never crosses a colon
 /// between parts. A value that is not an ARN never matches.
 pub fn arn_match(pat: &[Tok], text: &str) -> bool {
-    let (Some(pp), Some(tp)) = (split_tokens_arn(pat), split_arn(text)) else {
+    let (Some(pp), Some(tp)) = (split_tokens_arn(pat), crate::base::arn::split(text)) else {
         return false;
     };
     pp.iter().zip(tp.iter()).all(|(p, t)| glob_match(p, t))

@@ -5,7 +5,7 @@ use super::{exit, internal_error};
 use crate::audit::baseline::{fingerprint, read_baseline};
 use crate::audit::suppress::{parse_ignore_file, suppression, IgnoreRule, DEFAULT_IGNORE_FILE};
 use crate::audit::{audit_all, discover, finding_order, AuditError, DocResult, Finding, Settings, Severity};
-use crate::prove::check::{parse_properties, Property};
+use crate::model::property::{parse_properties, Property};
 use kmsproof_solver::Limits;
 use std::io::IsTerminal;
 use std::path::PathBuf;

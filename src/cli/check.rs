@@ -2,9 +2,10 @@
 
 use super::{bad_input, cli_error, exit, internal_error, pretty, Format, InputArgs};
 use crate::base::diag::Error;
-use crate::eval::Inputs;
+use crate::model::inputs::Inputs;
 use crate::model::load::read_source;
-use crate::prove::check::{default_key_arn, parse_properties, Property, Verdict};
+use crate::model::property::{parse_properties, Property};
+use crate::prove::check::Verdict;
 use crate::report;
 use kmsproof_solver::Limits;
 use serde_json::json;
@@ -66,16 +67,14 @@ impl CheckArgs {
             None => self.inline_property().and_then(|text| parse_properties(&text, "<command line>")),
         }
         .map_err(|e| bad_input(&e))?;
-        let key_arn = match self.key_arn.clone().or_else(|| default_key_arn(&inputs)) {
+        let key_arn = match self.key_arn.clone().or_else(|| inputs.default_key_arn()) {
             Some(k) => k,
             None => {
                 eprintln!("error: cannot tell which key the key policy belongs to (no account principal): give --key-arn arn:aws:kms:REGION:ACCOUNT:key/ID");
                 return Err(exit::BAD_INPUT);
             }
         };
-        if !crate::base::pattern::split_arn(&key_arn)
-            .is_some_and(|p| p[2] == "kms" && p[4].len() == 12 && p[5].starts_with("key/"))
-        {
+        if !crate::base::arn::is_key_arn(&key_arn) {
             eprintln!("error: --key-arn {key_arn:?} is not a KMS key ARN (expected arn:aws:kms:REGION:ACCOUNT:key/ID)");
             return Err(exit::BAD_INPUT);
         }

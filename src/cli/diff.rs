@@ -1,9 +1,9 @@
 //! `kmsproof diff`: flags, turned into a validated configuration, then the comparison.
 
 use super::{bad_input, cli_error, exit, internal_error, pretty, warnings, Format};
-use crate::eval::Inputs;
+use crate::model::inputs::Inputs;
 use crate::model::load::{load_inputs, read_source, InputPaths};
-use crate::prove::check::default_key_arn;
+
 use crate::prove::diff::{diff as compare, DiffOptions, DiffVerdict, Direction, Side};
 use crate::report;
 use clap::ValueEnum;
@@ -154,9 +154,9 @@ impl DiffArgs {
             }
             return Err(usage("one side is a key policy (it has a Principal) and the other an identity policy; compare policies of one kind"));
         };
-        let arn = self.key_arn.clone().or_else(|| default_key_arn(a)).or_else(|| default_key_arn(b));
+        let arn = self.key_arn.clone().or_else(|| a.default_key_arn()).or_else(|| b.default_key_arn());
         match arn {
-            Some(k) if crate::base::pattern::split_arn(&k).is_some_and(|p| p[2] == "kms" && p[4].len() == 12) => Ok(k),
+            Some(k) if crate::base::arn::is_key_arn(&k) => Ok(k),
             Some(k) => Err(usage(&format!(
                 "--key-arn {k:?} is not a KMS key ARN (expected arn:aws:kms:REGION:ACCOUNT:key/ID)"
             ))),

@@ -10,7 +10,7 @@ pub mod explain;
 pub mod whocan;
 
 use crate::base::diag::Error;
-use crate::eval::Inputs;
+use crate::model::inputs::Inputs;
 use crate::model::load::{load_inputs, InputPaths};
 use clap::ValueEnum;
 use std::path::PathBuf;

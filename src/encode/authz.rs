@@ -2,10 +2,10 @@
 
 use super::{Encoder, KeyVar, Unsupported};
 use crate::base::pattern::{resolve, resource_match};
-use crate::eval::Inputs;
 use crate::facts::catalog::KeyType;
 use crate::facts::kms_rules::{is_cross_account_action, GRANT_OPS_IGNORING_CONSTRAINTS};
 use crate::model::grant::{Constraint, Grant};
+use crate::model::inputs::Inputs;
 use crate::model::policy::{Effect, Matcher, Policy, PolicyKind, PrincipalEntry, Statement};
 use kmsproof_solver::{ElemPred, Glob, Term};
 
@@ -293,7 +293,7 @@ pub fn authorization(enc: &mut Encoder, inputs: &Inputs) -> Result<Term, Unsuppo
     let cross_action = enc.action_in(|a| is_cross_account_action(&a.name));
     let cross_paths =
         Term::and([cross_action, Term::or([Term::and([kp_any, identity_allow.clone(), guarded.clone()]), grant_ok])]);
-    let key_account = crate::base::pattern::split_arn(&enc.key_arn).map(|p| p[4].to_string()).unwrap_or_default();
+    let key_account = crate::base::arn::account_of(&enc.key_arn).unwrap_or_default().to_string();
     let same_account = Term::or([enc.caller.is(super::caller::Kind::Service), enc.caller.account_is(&key_account)]);
     let key_paths = Term::or([
         Term::and([same_account.clone(), same_account_paths]),

@@ -3,7 +3,7 @@
 //! name. Its shapes are the ones `Request` accepts, over the real AWS partitions.
 
 use super::Derived;
-use crate::base::pattern::split_arn;
+use crate::base::arn::{account_of, is_account_id, split as split_arn};
 use crate::model::binding::{CallerClass, SERVICE_LINKED_ROLE_PATH, SERVICE_LINKED_ROLE_PREFIX};
 use crate::model::policy::{PrincipalEntry, Statement};
 use kmsproof_solver::{CharSet, Glob, StrVar, Term, Tok, Vocabulary};
@@ -355,10 +355,6 @@ fn account_glob(g: &Glob) -> Glob {
     account_part(g.tokens().to_vec())
 }
 
-fn is_account(a: &str) -> bool {
-    a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())
-}
-
 /// Readable callers for each account the inputs mention, and one no input mentions.
 fn caller_hints(statements: &[&Statement], key_arn: &str) -> Vec<String> {
     let mut accounts: Vec<String> = statements
@@ -367,12 +363,12 @@ fn caller_hints(statements: &[&Statement], key_arn: &str) -> Vec<String> {
         .flat_map(|p| p.entries.iter())
         .filter_map(|e| match e {
             PrincipalEntry::Account(a) | PrincipalEntry::Role { account: a, .. } => Some(a.clone()),
-            PrincipalEntry::Pattern(p) => split_arn(p).map(|p| p[4].to_string()).filter(|a| is_account(a)),
+            PrincipalEntry::Pattern(p) => account_of(p).filter(|a| is_account_id(a)).map(str::to_string),
             _ => None,
         })
         .collect();
-    if let Some(p) = split_arn(key_arn) {
-        accounts.insert(0, p[4].to_string());
+    if let Some(a) = account_of(key_arn) {
+        accounts.insert(0, a.to_string());
     }
     accounts.push("999988887777".into());
     accounts.dedup();

@@ -35,7 +35,7 @@ pub fn decode(enc: &Encoder, m: &Model) -> Value {
 
 /// The request principal: a role ARN stands for a session of the role.
 fn principal(caller: &str, session: &str) -> String {
-    if let Some([_, partition, "iam", _, account, resource]) = crate::base::pattern::split_arn(caller) {
+    if let Some([_, partition, "iam", _, account, resource]) = crate::base::arn::split(caller) {
         // A role with a path stays a role ARN (a session ARN does not carry the path).
         if let Some(role) = resource.strip_prefix("role/").filter(|r| !r.contains('/')) {
             return format!("arn:{partition}:sts::{account}:assumed-role/{role}/{session}");

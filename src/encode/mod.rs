@@ -18,7 +18,8 @@ mod lemma;
 pub use authz::{authorization, policy_allows, policy_denies};
 pub use decode::decode;
 
-use crate::base::pattern::{split_arn, Piece};
+use crate::base::arn::Arn;
+use crate::base::pattern::Piece;
 use crate::facts::catalog::{catalog, KeyType};
 use crate::facts::kms_rules::VIA_SERVICE_EXAMPLES;
 use crate::model::policy::{CondValue, Policy, Statement};
@@ -191,7 +192,7 @@ impl Encoder {
         actions.sort();
         let action = ActionVar::Kms(vocab.enum_var("action", actions));
         let mut enc = Encoder::blank(vocab, caller, action, key_arn, None, &statements);
-        let key_partition = split_arn(key_arn).map_or("aws", |p| p[1]).to_string();
+        let key_partition = Arn::parse(key_arn).map_or("aws", |a| a.partition).to_string();
         let caller_invariant = enc.caller.invariant(Some(&key_partition));
         enc.invariants.push(caller_invariant);
         enc
@@ -489,7 +490,7 @@ impl Encoder {
         if !key.eq_ignore_ascii_case("kms:ViaService") {
             return vec![];
         }
-        let region = split_arn(&self.key_arn).map(|p| p[3].to_string()).unwrap_or_else(|| "us-east-1".into());
+        let region = Arn::parse(&self.key_arn).map(|a| a.region.to_string()).unwrap_or_else(|| "us-east-1".into());
         VIA_SERVICE_EXAMPLES.iter().map(|s| format!("{s}.{region}.amazonaws.com")).collect()
     }
 

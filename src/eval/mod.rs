@@ -12,30 +12,10 @@ pub use statement::{action_covers, kms_action_coverage, match_statement, resourc
 use crate::facts::kms_rules::{is_cross_account_action, GRANT_OPS_IGNORING_CONSTRAINTS};
 use crate::model::binding::exemption;
 use crate::model::grant::Grant;
+use crate::model::inputs::Inputs;
 use crate::model::policy::{Effect, Policy, PolicyKind};
 use crate::model::request::{Caller, IamKind, Request};
 use std::sync::Arc;
-
-/// Everything that takes part in a decision about one key.
-#[derive(Debug, Clone)]
-pub struct Inputs {
-    pub key_policy: Policy,
-    pub identity: Vec<Policy>,
-    /// One policy per level of the organization (root, OUs, account): each must allow.
-    pub scps: Vec<Policy>,
-    pub boundary: Option<Policy>,
-    pub grants: Vec<Grant>,
-    /// The organization's management account, whose principals SCPs do not limit; `None`:
-    /// the caller's account is a member account (see `binding`).
-    pub management_account: Option<String>,
-}
-
-impl Inputs {
-    /// Every policy that takes part: the key policy, identity policies, SCPs, boundary.
-    pub fn policies(&self) -> impl Iterator<Item = &Policy> + Clone {
-        std::iter::once(&self.key_policy).chain(&self.identity).chain(&self.scps).chain(&self.boundary)
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {

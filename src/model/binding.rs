@@ -97,7 +97,7 @@ pub fn rule(kind: PolicyKind) -> Option<&'static Binding> {
 
 /// Reads a `--management-account` value: a 12-digit account ID.
 pub fn management_account(text: &str) -> Result<String, String> {
-    if text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit()) {
+    if crate::base::arn::is_account_id(text) {
         Ok(text.to_string())
     } else {
         Err(format!("--management-account: \"{text}\" is not a 12-digit account ID"))
@@ -125,7 +125,7 @@ pub fn exemption(kind: PolicyKind, caller: &Caller, management_account: Option<&
 
 /// What a proof over `inputs` covers: for each kind of policy given, the callers it binds
 /// (a `Deny` in an identity policy, say, does not bind the root user).
-pub fn scope(inputs: &crate::eval::Inputs) -> Vec<String> {
+pub fn scope(inputs: &crate::model::inputs::Inputs) -> Vec<String> {
     let given = [
         (PolicyKind::Identity, inputs.identity.len()),
         (PolicyKind::Scp, inputs.scps.len()),

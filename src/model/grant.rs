@@ -192,12 +192,11 @@ fn read_grant(g: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<Gra
 
 /// The account a grant principal names as an account (`A` or `arn:PARTITION:iam::A:root`).
 pub fn account_of(principal: &str) -> Option<String> {
-    let is_account = |s: &str| s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit());
-    if is_account(principal) {
+    if crate::base::arn::is_account_id(principal) {
         return Some(principal.to_string());
     }
     let (_, rest) = principal.strip_prefix("arn:")?.split_once(":iam::")?;
-    rest.strip_suffix(":root").filter(|a| is_account(a)).map(str::to_string)
+    rest.strip_suffix(":root").filter(|a| crate::base::arn::is_account_id(a)).map(str::to_string)
 }
 
 fn read_operations(v: Option<&Json>, path: &str, grant_pos: Pos, sink: &mut Sink) -> Vec<String> {

@@ -1,8 +1,8 @@
 //! Reading input files (or standard input for `-`) into the model.
 
 use crate::base::diag::Error;
-use crate::eval::Inputs;
 use crate::model::grant::{parse_grants, Grant};
+use crate::model::inputs::Inputs;
 use crate::model::policy::{parse_policy, Policy, PolicyKind};
 use crate::model::request::Request;
 use std::io::Read;

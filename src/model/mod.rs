@@ -3,7 +3,9 @@
 
 pub mod binding;
 pub mod grant;
+pub mod inputs;
 pub mod invariants;
 pub mod load;
 pub mod policy;
+pub mod property;
 pub mod request;

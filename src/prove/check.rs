@@ -1,48 +1,15 @@
 //! Property checks: "can a request of this shape be allowed?", answered by Z3 on the
 //! exact encoding, with every counterexample replayed through the concrete evaluator.
 
-use crate::base::diag::{Error, Sink};
-use crate::base::json::{Json, Kind, Member};
 use crate::encode::{authorization, decode, Encoder, Unsupported};
-use crate::eval::{authorize, kms_action_coverage, match_statement, Decision, Inputs, Match};
-use crate::model::policy::{read_property_principals, read_statement, PrincipalEntry, Principals, Statement};
+use crate::eval::{authorize, kms_action_coverage, match_statement, Decision, Match};
+use crate::model::inputs::Inputs;
+use crate::model::policy::Statement;
+pub use crate::model::property::{Expect, Property};
 use crate::model::request::Request;
+use crate::prove::Mismatch;
 use kmsproof_solver::{solve_with, Limits, Outcome, Term};
 use serde_json::Value;
-
-/// What a property expects of the requests matching its shape.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expect {
-    /// No matching request is allowed.
-    Never,
-    /// Every matching request is allowed.
-    Always,
-    /// At least one matching request is allowed.
-    Sometimes,
-}
-
-impl Expect {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Expect::Never => "never",
-            Expect::Always => "always",
-            Expect::Sometimes => "sometimes",
-        }
-    }
-}
-
-/// A property: an IAM statement shape plus an expectation. Its principal may also be a
-/// plain string or list (account IDs, ARNs, service principals) and ARN patterns
-/// ([`PrincipalEntry::Pattern`]), which a policy's `Principal` cannot hold.
-#[derive(Debug, Clone)]
-pub struct Property {
-    pub name: String,
-    pub expect: Expect,
-    /// The request shape, read as an `Allow` statement (principal `*` when omitted).
-    pub shape: Statement,
-    /// The verdict a corpus file says this property has (`holds`, `violated`), if any.
-    pub expected: Option<String>,
-}
 
 /// The answer for one property.
 #[derive(Debug, Clone)]
@@ -75,181 +42,6 @@ pub struct CheckResult {
     pub rests_on: Vec<String>,
 }
 
-/// The solver and the evaluator disagree: a bug in kmsproof, never a result.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("internal error: property {property:?}: the model's request {request} was expected to be {expected} by the encoding, but the evaluator says: {got}")]
-pub struct ReplayMismatch {
-    pub property: String,
-    pub request: String,
-    pub expected: String,
-    pub got: String,
-}
-
-const PROPERTY_FIELDS: &[(&str, &str)] =
-    &[("action", "Action"), ("not_action", "NotAction"), ("resource", "Resource"), ("condition", "Condition")];
-
-/// Reads a property file: one property object or a list of them.
-pub fn parse_properties(text: &str, source: &str) -> Result<Vec<Property>, Error> {
-    let mut sink = Sink::new(source);
-    let doc = sink.document(text)?;
-    let props = properties_from(&doc, "", &mut sink);
-    if sink.has_errors() {
-        return Err(Error::Invalid(sink.items));
-    }
-    Ok(props)
-}
-
-/// Properties from a parsed value: one object or a non-empty list.
-fn properties_from(doc: &Json, path: &str, sink: &mut Sink) -> Vec<Property> {
-    let items: Vec<&Json> = match &doc.kind {
-        Kind::Array(items) => items.iter().collect(),
-        Kind::Object(_) => vec![doc],
-        _ => vec![],
-    };
-    if items.is_empty() {
-        sink.error(doc.pos, path, "expected a property object or a non-empty list of them");
-    }
-    items.iter().enumerate().filter_map(|(i, p)| read_property(p, &format!("{path}[{i}]"), i, sink)).collect()
-}
-
-/// A corpus property set: the authorization context and properties with expected verdicts.
-pub struct PropertySet {
-    pub inputs: Inputs,
-    pub key_arn: String,
-    pub properties: Vec<Property>,
-}
-
-/// Reads a `.props.json` file: `{"key_policy", "identity_policies", "grants", "scps",
-/// "boundary", "key_arn", "properties"}`, paths relative to the file.
-pub fn load_property_set(path: &std::path::Path) -> Result<PropertySet, Error> {
-    let (text, label) = crate::model::load::read_source(path)?;
-    let mut sink = Sink::new(&label);
-    let doc = sink.document(&text)?;
-    let dir = path.parent().unwrap_or(std::path::Path::new("."));
-    let one = |k: &str| doc.get(k).and_then(Json::as_str).map(|p| dir.join(p));
-    let many = |k: &str| -> Vec<std::path::PathBuf> {
-        match doc.get(k).map(|v| &v.kind) {
-            Some(Kind::Array(items)) => items.iter().filter_map(Json::as_str).map(|p| dir.join(p)).collect(),
-            _ => vec![],
-        }
-    };
-    let (kp, idp, grants, scps, boundary) =
-        (one("key_policy"), many("identity_policies"), many("grants"), many("scps"), one("boundary"));
-    let paths = crate::model::load::InputPaths {
-        key_policy: kp.as_deref(),
-        identity: idp.iter().map(|p| p.as_path()).collect(),
-        scps: scps.iter().map(|p| p.as_path()).collect(),
-        boundary: boundary.as_deref(),
-        grants: grants.iter().map(|p| p.as_path()).collect(),
-    };
-    let mut inputs = crate::model::load::load_inputs(&paths)?;
-    inputs.management_account = doc.get("management_account").and_then(Json::as_str).map(str::to_string);
-    let properties = match doc.get("properties") {
-        Some(p) => properties_from(p, "properties", &mut sink),
-        None => {
-            sink.error(doc.pos, "", "missing \"properties\"");
-            vec![]
-        }
-    };
-    let key_arn = doc.get("key_arn").and_then(Json::as_str).map(str::to_string).or_else(|| default_key_arn(&inputs));
-    if key_arn.is_none() {
-        sink.error(doc.pos, "key_arn", "missing \"key_arn\" and the key policy names no account");
-    }
-    if sink.has_errors() {
-        return Err(Error::Invalid(sink.items));
-    }
-    Ok(PropertySet { inputs, key_arn: key_arn.unwrap_or_default(), properties })
-}
-
-fn read_property(p: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<Property> {
-    let Some(members) = p.members() else {
-        sink.error(p.pos, path, format!("expected a property object, found {}", p.type_name()));
-        return None;
-    };
-    let mut shape = vec![Member {
-        key: "Effect".into(),
-        key_pos: p.pos,
-        value: Json { pos: p.pos, kind: Kind::String("Allow".into()) },
-    }];
-    let mut name = format!("property {index}");
-    let mut expect = None;
-    let mut expected = None;
-    let mut principal = None;
-    for m in members {
-        match (m.key.as_str(), PROPERTY_FIELDS.iter().find(|(k, _)| *k == m.key)) {
-            ("name", _) => name = m.value.as_str().unwrap_or(&name).to_string(),
-            ("principal" | "not_principal", _) if principal.is_some() => sink.error(
-                m.key_pos,
-                path,
-                "a property cannot have both \"principal\" and \"not_principal\"",
-            ),
-            ("principal" | "not_principal", _) => {
-                let negated = m.key == "not_principal";
-                principal = Some(read_property_principals(&m.value, negated, &format!("{path}.{}", m.key), sink));
-            }
-            ("description", _) => {}
-            ("verdict", _) => expected = m.value.as_str().map(str::to_string),
-            ("expect", _) => {
-                expect = match m.value.as_str() {
-                    Some("never") => Some(Expect::Never),
-                    Some("always") => Some(Expect::Always),
-                    Some("sometimes") => Some(Expect::Sometimes),
-                    _ => {
-                        sink.error(m.value.pos, &format!("{path}.expect"), "expected \"never\", \"always\" or \"sometimes\"");
-                        None
-                    }
-                }
-            }
-            (_, Some((_, element))) => shape.push(Member { key: element.to_string(), key_pos: m.key_pos, value: m.value.clone() }),
-            _ => sink.error(m.key_pos, &format!("{path}.{}", m.key), format!("unknown property field \"{}\" (expected name, expect, principal, action, not_action, resource, condition)", m.key)),
-        }
-    }
-    if !shape.iter().any(|m| m.key == "Resource") {
-        shape.push(Member {
-            key: "Resource".into(),
-            key_pos: p.pos,
-            value: Json { pos: p.pos, kind: Kind::String("*".into()) },
-        });
-    }
-    if expect.is_none() && !sink.has_errors() {
-        sink.error(p.pos, path, "missing \"expect\" (never, always or sometimes)");
-    }
-    let mut shape = read_statement(&Json { pos: p.pos, kind: Kind::Object(shape) }, index, path, true, sink)?;
-    shape.principal = Some(principal.unwrap_or(Principals { negated: false, entries: vec![PrincipalEntry::Everyone] }));
-    Some(Property { name, expect: expect?, shape, expected })
-}
-
-/// The key a key policy is about, when the caller does not name it: in the account its
-/// principals name most often (the key's own admins and users usually outnumber external
-/// accounts; the first named wins a tie), with a placeholder key ID.
-pub fn default_key_arn(inputs: &Inputs) -> Option<String> {
-    let mut counts: Vec<(String, usize)> = Vec::new();
-    let entries = inputs
-        .key_policy
-        .statements
-        .iter()
-        .filter_map(|s| s.principal.as_ref())
-        .filter(|p| !p.negated)
-        .flat_map(|p| p.entries.iter());
-    for e in entries {
-        let account = match e {
-            PrincipalEntry::Account(a) | PrincipalEntry::Role { account: a, .. } => a.clone(),
-            PrincipalEntry::Exact(arn) => match crate::base::pattern::split_arn(arn) {
-                Some(p) => p[4].to_string(),
-                None => continue,
-            },
-            _ => continue,
-        };
-        match counts.iter_mut().find(|(a, _)| *a == account) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((account, 1)),
-        }
-    }
-    let best = counts.iter().map(|(_, n)| *n).max()?;
-    let (account, _) = counts.into_iter().find(|(_, n)| *n == best)?;
-    Some(format!("arn:aws:kms:us-east-1:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ab"))
-}
-
 /// Checks every property; a replay mismatch stops everything.
 pub fn check(
     inputs: &Inputs,
@@ -257,7 +49,7 @@ pub fn check(
     props: &[Property],
     examples: usize,
     limits: Limits,
-) -> Result<Vec<CheckResult>, ReplayMismatch> {
+) -> Result<Vec<CheckResult>, Mismatch> {
     props.iter().map(|p| check_one(inputs, key_arn, p, examples, limits)).collect()
 }
 
@@ -267,7 +59,7 @@ fn check_one(
     p: &Property,
     examples: usize,
     limits: Limits,
-) -> Result<CheckResult, ReplayMismatch> {
+) -> Result<CheckResult, Mismatch> {
     // Encoded on the statements that can apply to the shape; replayed on all of them.
     let sliced = relevant_inputs(inputs, &p.shape);
     let encoded = sliced.as_ref().unwrap_or(inputs);
@@ -491,11 +283,11 @@ fn replay(
     p: &Property,
     m: &kmsproof_solver::Model,
     wants_allowed: bool,
-) -> Result<Example, ReplayMismatch> {
+) -> Result<Example, Mismatch> {
     let request = decode(enc, m);
     let text = request.to_string();
-    let mismatch = |got: String| ReplayMismatch {
-        property: p.name.clone(),
+    let mismatch = |got: String| Mismatch {
+        subject: format!("property {:?}", p.name),
         request: text.clone(),
         expected: format!("{} and of the property's shape", if wants_allowed { "allowed" } else { "denied" }),
         got,

@@ -13,14 +13,16 @@ use crate::base::pattern::Piece;
 use crate::encode::{
     authorization, decode, is_derived_key, policy_allows, policy_denies, Encoder, Opaque, Unsupported,
 };
-use crate::eval::{authorize, policy_decision, Decision, Inputs};
+use crate::eval::{authorize, policy_decision, Decision};
 use crate::facts::readings::Reading;
+use crate::model::inputs::Inputs;
 use crate::model::policy::operator::Family;
 use crate::model::policy::CondValue;
 use crate::model::policy::{parse_policy, Policy, PolicyKind};
 use crate::model::request::CtxValue;
 use crate::model::request::Request;
 use crate::prove::reduce::NoPart;
+use crate::prove::Mismatch;
 use kmsproof_solver::{solve_with, BoolVar, Glob, Limits, Model, Outcome, Term};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -168,15 +170,6 @@ pub struct DiffResult {
     pub rests_on: Vec<String>,
 }
 
-/// The solver and the evaluator disagree on an exactly encoded witness: a bug.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("internal error: diff witness {request} should be allowed by {allowed_by} and denied by the other side, but the evaluator says: {got}")]
-pub struct DiffMismatch {
-    pub request: String,
-    pub allowed_by: &'static str,
-    pub got: String,
-}
-
 /// Options of one comparison.
 #[derive(Debug, Clone, Copy)]
 pub struct DiffOptions {
@@ -215,7 +208,7 @@ const REFINE_ROUNDS: usize = 4;
 
 /// Compares OLD and NEW (both `Kms` or both `Policy`); `key_arn` is the key under analysis
 /// for `Kms` sides.
-pub fn diff(old: &Side, new: &Side, key_arn: &str, opts: DiffOptions) -> Result<DiffResult, DiffMismatch> {
+pub fn diff(old: &Side, new: &Side, key_arn: &str, opts: DiffOptions) -> Result<DiffResult, Mismatch> {
     match (old, new) {
         (Side::Policy(o), Side::Policy(n)) => {
             let (new_allows, mut seen) = policy_direction(n, o, old, new, opts, Allowed::New)?;
@@ -228,7 +221,7 @@ pub fn diff(old: &Side, new: &Side, key_arn: &str, opts: DiffOptions) -> Result<
 }
 
 /// Both directions over one encoding of both KMS authorization contexts.
-fn kms_diff(old: &Side, new: &Side, key_arn: &str, opts: DiffOptions) -> Result<DiffResult, DiffMismatch> {
+fn kms_diff(old: &Side, new: &Side, key_arn: &str, opts: DiffOptions) -> Result<DiffResult, Mismatch> {
     if !matches!((old, new), (Side::Kms(_), Side::Kms(_))) {
         let why = "one side is a key policy and the other an identity policy; compare policies of one kind".to_string();
         let unknown = |why: &String| (Direction::Unknown(why.clone()), ActionList::open(why));
@@ -258,7 +251,7 @@ fn policy_direction(
     new: &Side,
     opts: DiffOptions,
     who: Allowed,
-) -> Result<((Direction, ActionList), Seen), DiffMismatch> {
+) -> Result<((Direction, ActionList), Seen), Mismatch> {
     let mut parts = Vec::new();
     let mut seen = Seen::default();
     for (yes, no, part) in crate::prove::reduce::split(yes, no) {
@@ -359,7 +352,7 @@ fn search_direction(
     new: &Side,
     opts: DiffOptions,
     who: Allowed,
-) -> Result<((Direction, ActionList), Seen), DiffMismatch> {
+) -> Result<((Direction, ActionList), Seen), Mismatch> {
     let (enc, yes, no) = match build(Bindings::new(), None) {
         Ok(x) => x,
         Err(Unsupported(why)) => {
@@ -489,7 +482,7 @@ impl Search<'_> {
     /// the actions reached. Actions are enumerated first (each witness's action blocked in
     /// the next query) up to the larger of `examples` and `actions`; when they run out
     /// before `examples` witnesses, the same actions are shown for other principals.
-    fn direction(&self, yes: &Term, no: &Term, who: Allowed) -> Result<(Direction, ActionList), DiffMismatch> {
+    fn direction(&self, yes: &Term, no: &Term, who: Allowed) -> Result<(Direction, ActionList), Mismatch> {
         let relevant = Term::and([yes.clone(), Term::not(no.clone())]);
         let goal = Term::and([self.enc.invariants(), self.enc.opaque_lemmas(), relevant.clone()]);
         let examples = self.opts.examples.max(1);
@@ -562,7 +555,7 @@ impl Search<'_> {
         relevant: &Term,
         pins: &mut Term,
         who: Allowed,
-    ) -> Result<Result<Option<Witness>, String>, DiffMismatch> {
+    ) -> Result<Result<Option<Witness>, String>, Mismatch> {
         let opaque = self.enc.opaque_atoms();
         for round in 0..=REFINE_ROUNDS {
             let query = Term::and([goal.clone(), pins.clone()]);
@@ -579,7 +572,12 @@ impl Search<'_> {
             match self.replay(&model, who) {
                 Replay::Confirmed(w) => return Ok(Ok(Some(w))),
                 Replay::Refuted { request, got, .. } if opaque.is_empty() => {
-                    return Err(DiffMismatch { request: request.to_string(), allowed_by: who.name(), got })
+                    return Err(Mismatch {
+                        subject: "diff witness".into(),
+                        request: request.to_string(),
+                        expected: format!("allowed by {} and denied by the other side", who.name()),
+                        got,
+                    })
                 }
                 Replay::Refuted { request, req: Some(req), .. } => {
                     if let Some(repaired) = repair(&request, &req, &model, &opaque) {

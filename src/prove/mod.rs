@@ -3,4 +3,7 @@
 
 pub mod check;
 pub mod diff;
+pub mod engine;
 pub mod reduce;
+
+pub use engine::Mismatch;

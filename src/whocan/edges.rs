@@ -580,7 +580,7 @@ pub fn entry_may_cover(e: &PrincipalEntry, actor: &Actor) -> Option<Cover> {
             (own || in_class(account)).then_some(Cover::Direct)
         }
         PrincipalEntry::Exact(x) => {
-            let account = crate::base::pattern::split_arn(x).map_or("", |p| p[4]);
+            let account = crate::base::arn::account_of(x).unwrap_or("");
             let session_of = |arn: &str| {
                 let role = arn.rsplit('/').next().unwrap_or_default();
                 x.contains(&format!(":sts::{account}:assumed-role/{role}/"))

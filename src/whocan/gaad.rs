@@ -3,9 +3,10 @@
 //! dump that names something it does not contain (a group, a managed policy) is an error
 //! with the position of the reference, never a silent skip.
 
+use crate::base::arn::split as split_arn;
 use crate::base::diag::{Error, Sink};
 use crate::base::json::{Json, Kind, Pos};
-use crate::base::pattern::{pieces, split_arn};
+use crate::base::pattern::pieces;
 use crate::model::policy::{parse_policy, Matcher, Policy, PolicyKind};
 use std::collections::BTreeMap;
 
@@ -247,7 +248,7 @@ impl Reader<'_> {
                 let compact = compact(value);
                 match parse_policy(&compact, self.file, kind) {
                     Ok(p) if p.warnings.is_empty() => return Some(named(p, name)),
-                    _ => crate::audit::discover::render_in_place(value),
+                    _ => crate::base::json::render_in_place(value),
                 }
             }
             _ => {

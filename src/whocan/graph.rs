@@ -4,10 +4,10 @@
 
 use super::edges::{self, Technique};
 use super::gaad::Account;
-use super::hop::{Actor, Answer, HopMismatch, Who, Witness};
+use super::hop::{Actor, Answer, Who, Witness};
 use super::kms::{self, Key, KmsHop};
 use crate::model::policy::{Policy, PrincipalEntry, Statement};
-use crate::prove::check::ReplayMismatch;
+use crate::prove::Mismatch;
 use kmsproof_solver::Limits;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
@@ -126,14 +126,6 @@ pub struct Analysis {
     pub status: Vec<Status>,
     pub key: String,
     pub action: String,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum Mismatch {
-    #[error(transparent)]
-    Hop(#[from] HopMismatch),
-    #[error(transparent)]
-    Kms(#[from] ReplayMismatch),
 }
 
 /// Builds the graph over `accounts` and decides everything for `key`.
@@ -458,7 +450,7 @@ fn entry_accounts(st: &Statement) -> Vec<String> {
         .iter()
         .filter_map(|e| match e {
             PrincipalEntry::Account(a) | PrincipalEntry::Role { account: a, .. } => Some(a.clone()),
-            PrincipalEntry::Exact(arn) => crate::base::pattern::split_arn(arn).map(|p| p[4].to_string()),
+            PrincipalEntry::Exact(arn) => crate::base::arn::account_of(arn).map(str::to_string),
             _ => None,
         })
         .filter(|a| a.len() == 12)
@@ -466,8 +458,7 @@ fn entry_accounts(st: &Statement) -> Vec<String> {
 }
 
 fn grantee_account(grantee: &str) -> Option<String> {
-    let a = crate::base::pattern::split_arn(grantee).map_or(grantee.to_string(), |p| p[4].to_string());
-    (a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())).then_some(a)
+    crate::base::arn::account_id(grantee).map(str::to_string)
 }
 
 /// Sound pre-selection for the last hop: KMS allows an action on a key only through an
@@ -482,7 +473,7 @@ fn kms_may_allow(actor: &Actor, key: &Key, action: &str) -> bool {
         Who::Principal(_) => grantee_account(&g.grantee).map_or(true, |a| a == actor.account),
         _ => true,
     });
-    let key_account = crate::base::pattern::split_arn(&key.arn).map(|p| p[4].to_string()).unwrap_or_default();
+    let key_account = crate::base::arn::account_of(&key.arn).unwrap_or_default().to_string();
     let same = actor.account == key_account;
     let statements = key.policy.statements.iter().filter(|s| s.effect == crate::model::policy::Effect::Allow);
     let entries =

@@ -7,6 +7,7 @@ use crate::encode::{decode, Encoder, Unsupported};
 use crate::eval::{match_statement, Match, Via};
 use crate::model::policy::{Effect, Policy, Statement};
 use crate::model::request::{Caller, IamKind, Request};
+use crate::prove::Mismatch;
 use kmsproof_solver::{solve_with, Limits, Outcome, Term};
 use serde_json::Value;
 
@@ -81,15 +82,6 @@ pub struct Witness {
 }
 
 /// The solver and the evaluator disagreed: a bug, never an edge.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error(
-    "internal error: {what}: the model's request {request} was expected to be allowed, but the evaluator says: {got}"
-)]
-pub struct HopMismatch {
-    pub what: String,
-    pub request: String,
-    pub got: String,
-}
 
 /// The plainest request of the hop — the actor itself, the target, only the context the
 /// hop requires — tried on the evaluator before Z3 is asked: when it is allowed, it is the
@@ -148,7 +140,7 @@ fn any(ts: &[Terms], effect: Effect, pick: impl Fn(&Terms) -> &Term) -> Term {
 }
 
 /// Decides one hop: Z3, then the evaluator on Z3's request.
-pub fn decide(actor: &Actor, ask: &Ask, scps: &[Policy], limits: Limits) -> Result<Answer, HopMismatch> {
+pub fn decide(actor: &Actor, ask: &Ask, scps: &[Policy], limits: Limits) -> Result<Answer, Mismatch> {
     let shape = shape(actor, ask);
     if let Some(w) =
         plain_request(actor, ask).and_then(|r| replay(actor, ask, &shape, scps, &r).ok().map(|why| (r, why)))
@@ -175,9 +167,10 @@ pub fn decide(actor: &Actor, ask: &Ask, scps: &[Policy], limits: Limits) -> Resu
                     "not encoded exactly ({}); the request found was not confirmed: {got}",
                     enc.opaque_atoms().iter().map(|(_, o)| o.describe()).collect::<Vec<_>>().join("; ")
                 ))),
-                Err(got) => Err(HopMismatch {
-                    what: format!("{} on {}", ask.action, ask.resource.as_deref().unwrap_or("*")),
+                Err(got) => Err(Mismatch {
+                    subject: format!("who-can hop {} on {}", ask.action, ask.resource.as_deref().unwrap_or("*")),
                     request: request.to_string(),
+                    expected: "allowed".into(),
                     got,
                 }),
             }

@@ -116,12 +116,7 @@ pub fn is_key_id(s: &str) -> bool {
     parts.len() == 5 && parts.iter().zip([8, 4, 4, 4, 12]).all(|(p, n)| p.len() == n && hex(p))
 }
 
-/// Whether `arn` is a KMS key ARN (`arn:PARTITION:kms:REGION:ACCOUNT:key/ID`).
-pub fn is_key_arn(arn: &str) -> bool {
-    crate::base::pattern::split_arn(arn).is_some_and(|p| {
-        p[2] == "kms" && p[4].len() == 12 && p[4].bytes().all(|b| b.is_ascii_digit()) && p[5].starts_with("key/")
-    })
-}
+pub use crate::base::arn::is_key_arn;
 
 /// The ARN a file names itself: `KeyArn`, or `KeyMetadata.Arn`, beside `"Policy"`.
 fn named_arn(doc: &Json, sink: &mut Sink) -> Option<String> {
@@ -169,7 +164,7 @@ fn read_key(path: &Path, fallback: Option<(&str, &str)>, in_dir: bool) -> Result
     let policy = parse_policy(&text, &label, PolicyKind::KeyPolicy)?;
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
     let derive = |id: &str| -> Option<String> {
-        let inputs = crate::eval::Inputs {
+        let inputs = crate::model::inputs::Inputs {
             key_policy: policy.clone(),
             identity: vec![],
             scps: vec![],
@@ -177,7 +172,7 @@ fn read_key(path: &Path, fallback: Option<(&str, &str)>, in_dir: bool) -> Result
             grants: vec![],
             management_account: None,
         };
-        let account = crate::prove::check::default_key_arn(&inputs)?.split(':').nth(4)?.to_string();
+        let account = &crate::base::arn::account_of(&inputs.default_key_arn()?)?.to_string();
         Some(format!("arn:aws:kms:{DERIVED_REGION}:{account}:key/{id}"))
     };
     let derived_note = |what: &str| {

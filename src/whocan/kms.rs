@@ -5,10 +5,12 @@
 
 use super::hop::{Actor, Answer, Who, Witness};
 use crate::encode::is_derived_key;
-use crate::eval::Inputs;
 use crate::model::grant::Grant;
+use crate::model::inputs::Inputs;
 use crate::model::policy::Policy;
-use crate::prove::check::{check, parse_properties, Example, ReplayMismatch, Verdict};
+use crate::model::property::parse_properties;
+use crate::prove::check::{check, Example, Verdict};
+use crate::prove::Mismatch;
 use kmsproof_solver::Limits;
 use serde_json::{json, Value};
 
@@ -76,13 +78,7 @@ fn property_of_all(arns: &[&str], action: &str, extra: Option<(&str, Value)>) ->
 }
 
 /// Whether `actor` can call `action` on the key, with the witness `check` replayed.
-pub fn decide(
-    actor: &Actor,
-    key: &Key,
-    action: &str,
-    scps: &[Policy],
-    limits: Limits,
-) -> Result<KmsHop, ReplayMismatch> {
+pub fn decide(actor: &Actor, key: &Key, action: &str, scps: &[Policy], limits: Limits) -> Result<KmsHop, Mismatch> {
     if let Some(hop) = plain(actor, key, action, scps) {
         return Ok(hop);
     }
@@ -103,7 +99,7 @@ pub fn plain(actor: &Actor, key: &Key, action: &str, scps: &[Policy]) -> Option<
 }
 
 /// `check … sometimes` narrowed to the actor.
-fn solve(actor: &Actor, key: &Key, action: &str, inputs: &Inputs, limits: Limits) -> Result<Answer, ReplayMismatch> {
+fn solve(actor: &Actor, key: &Key, action: &str, inputs: &Inputs, limits: Limits) -> Result<Answer, Mismatch> {
     let result = check(inputs, &key.arn, &[property(actor, action, None)], 1, limits)?.remove(0);
     Ok(match (&result.verdict, result.examples.first()) {
         (Verdict::Holds, Some(ex)) => Answer::Yes(witness(ex)),
@@ -121,7 +117,7 @@ fn required(
     inputs: &Inputs,
     w: &Witness,
     limits: Limits,
-) -> Result<Vec<String>, ReplayMismatch> {
+) -> Result<Vec<String>, Mismatch> {
     let mut out = Vec::new();
     for key_name in context_keys(&w.request) {
         if refuted(&property(actor, action, Some(("Null", json!({ key_name.clone(): "true" })))), inputs, key, limits)?
@@ -134,12 +130,7 @@ fn required(
 
 /// Whether Z3 answered `unsat` for the `sometimes` property (`Violated`): no allowed
 /// request has its shape.
-fn refuted(
-    p: &crate::prove::check::Property,
-    inputs: &Inputs,
-    key: &Key,
-    limits: Limits,
-) -> Result<bool, ReplayMismatch> {
+fn refuted(p: &crate::prove::check::Property, inputs: &Inputs, key: &Key, limits: Limits) -> Result<bool, Mismatch> {
     let r = check(inputs, &key.arn, std::slice::from_ref(p), 1, limits)?.remove(0);
     Ok(matches!(r.verdict, Verdict::Violated))
 }
@@ -195,7 +186,7 @@ pub fn decide_group(
     action: &str,
     scps: &[Policy],
     limits: Limits,
-) -> Result<Vec<KmsHop>, ReplayMismatch> {
+) -> Result<Vec<KmsHop>, Mismatch> {
     let Some((first, rest)) = actors.split_first() else { return Ok(vec![]) };
     let first_inputs = inputs(first, key, scps);
     let lead = solve(first, key, action, &first_inputs, limits)?;
@@ -234,7 +225,7 @@ fn group_required(
     shared: &Inputs,
     scps: &[Policy],
     limits: Limits,
-) -> Result<Vec<Vec<String>>, ReplayMismatch> {
+) -> Result<Vec<Vec<String>>, Mismatch> {
     let mut names: Vec<String> = Vec::new();
     for a in answers.iter() {
         if let Answer::Yes(w) = a {
@@ -275,9 +266,9 @@ fn group_required(
 /// becomes the same session of the member's role; anything else, the member itself.
 fn same_kind(caller: &str, lead: &str, member: &str) -> String {
     let role = |arn: &str| {
-        let p = crate::base::pattern::split_arn(arn)?;
-        let name = p[5].strip_prefix("role/")?;
-        Some((p[4].to_string(), name.to_string()))
+        let a = crate::base::arn::Arn::parse(arn)?;
+        let name = a.resource.strip_prefix("role/")?;
+        Some((a.account.to_string(), name.to_string()))
     };
     if let (Some((account, name)), Some((m_account, m_name))) = (role(lead), role(member)) {
         let prefix = format!("arn:aws:sts::{account}:assumed-role/{name}/");

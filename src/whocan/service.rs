@@ -15,11 +15,12 @@
 //!
 //! Each answer is cached per (trust policy, role, service): it does not depend on the caller.
 
-use super::hop::{HopMismatch, Witness};
+use super::hop::Witness;
 use crate::encode::{decode, Encoder, Unsupported};
 use crate::eval::{match_statement, Match};
 use crate::model::policy::{Effect, Policy};
 use crate::model::request::Request;
+use crate::prove::Mismatch;
 use kmsproof_solver::{solve_with, Limits, Outcome, Term};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -39,7 +40,7 @@ fn cache() -> &'static Mutex<HashMap<String, ServiceTrust>> {
 }
 
 /// Decides (or recalls) the trust side for `service` on `role_arn`.
-pub fn decide(trust: &Policy, role_arn: &str, service: &str, limits: Limits) -> Result<ServiceTrust, HopMismatch> {
+pub fn decide(trust: &Policy, role_arn: &str, service: &str, limits: Limits) -> Result<ServiceTrust, Mismatch> {
     let key = format!("{role_arn}\u{0}{service}\u{0}{:?}\u{0}{:?}", trust.statements, limits);
     if let Some(hit) = cache().lock().expect("cache").get(&key) {
         return Ok(hit.clone());
@@ -62,7 +63,7 @@ fn shape(role_arn: &str, service: &str) -> Policy {
     .expect("the shape is a valid policy")
 }
 
-fn decide_uncached(trust: &Policy, role_arn: &str, service: &str, limits: Limits) -> Result<ServiceTrust, HopMismatch> {
+fn decide_uncached(trust: &Policy, role_arn: &str, service: &str, limits: Limits) -> Result<ServiceTrust, Mismatch> {
     let shape = shape(role_arn, service);
     if let Some(w) = unconditional(&shape, trust, role_arn, service) {
         return Ok(ServiceTrust::Yes(w));
@@ -90,7 +91,7 @@ enum Asked {
 
 /// Is there a request of the shape the trust policy allows (`want`), or refuses (`!want`)?
 /// A model is replayed on the evaluator before it is believed.
-fn ask(shape: &Policy, trust: &Policy, limits: Limits, want: bool) -> Result<Asked, HopMismatch> {
+fn ask(shape: &Policy, trust: &Policy, limits: Limits, want: bool) -> Result<Asked, Mismatch> {
     let mut enc = Encoder::generic_callers(&[shape, trust], false).with_opaque_atoms();
     let (shape_t, allowed) = match terms(&mut enc, shape, trust) {
         Ok(t) => t,
@@ -116,13 +117,11 @@ fn ask(shape: &Policy, trust: &Policy, limits: Limits, want: bool) -> Result<Ask
                             "not encoded exactly; the request found was not confirmed: {got}"
                         )));
                     }
-                    Err(HopMismatch {
-                        what: format!("the trust policy's answer for {}", request["principal"]),
+                    Err(Mismatch {
+                        subject: format!("the trust policy's answer for {}", request["principal"]),
                         request: request.to_string(),
-                        got: format!(
-                            "expected {}, the evaluator says: {got}",
-                            if want { "allowed" } else { "refused" }
-                        ),
+                        expected: if want { "allowed" } else { "refused" }.into(),
+                        got,
                     })
                 }
             }

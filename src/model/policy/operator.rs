@@ -106,7 +106,7 @@ impl Operator {
             .iter()
             .find(|o| o.name.eq_ignore_ascii_case(base))
             .ok_or_else(|| {
-                let hint = super::validate::nearest(base, OPERATORS.iter().map(|o| o.name))
+                let hint = crate::base::suggest::nearest(base, OPERATORS.iter().map(|o| o.name))
                     .map(|n| format!("; did you mean {n}?"))
                     .unwrap_or_default();
                 format!("unknown condition operator \"{text}\" (expected one of {}, optionally with ForAllValues:/ForAnyValue: and IfExists){hint}", names())

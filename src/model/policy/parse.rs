@@ -4,9 +4,10 @@ use super::operator::{Family, Operator};
 use super::{
     validate, CondValue, Condition, Effect, Matcher, Policy, PolicyKind, PrincipalEntry, Principals, Statement,
 };
+use crate::base::arn::{is_account_id, split as split_arn};
 use crate::base::diag::{Error, Sink};
 use crate::base::json::{self, Json, Kind};
-use crate::base::pattern::{pieces, split_arn, Piece};
+use crate::base::pattern::{pieces, Piece};
 use crate::base::value::{parse_base64, parse_bool, parse_date, Cidr, DateForm, Decimal};
 
 const TOP_ELEMENTS: &[&str] = &["Version", "Id", "Statement"];
@@ -405,10 +406,6 @@ fn classify_principal(kind: &str, value: &str) -> Result<PrincipalEntry, String>
         "Federated" | "CanonicalUser" => Ok(PrincipalEntry::Other(format!("{kind}:{value}"))),
         _ => Err(format!("unknown principal type \"{kind}\" (expected AWS, Service, Federated or CanonicalUser)")),
     }
-}
-
-fn is_account_id(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn classify_aws_principal(value: &str) -> Result<PrincipalEntry, String> {

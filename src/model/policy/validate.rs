@@ -5,6 +5,7 @@ use super::operator::Operator;
 use super::{Condition, Policy, PolicyKind, Statement};
 use crate::base::diag::Sink;
 use crate::base::pattern::{glob_match, glob_tokens, Piece};
+use crate::base::suggest::nearest;
 use crate::facts::catalog::{catalog, KeyInfo};
 
 pub(super) fn check(policy: &Policy, sink: &mut Sink) {
@@ -148,32 +149,6 @@ fn known_key_names() -> Vec<&'static str> {
         "aws:username",
     ];
     COMMON.to_vec()
-}
-
-/// The candidate within edit distance 2 of `word` (case-insensitive), if any.
-pub(crate) fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let w = word.to_ascii_lowercase();
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(&w, &c.to_ascii_lowercase()), c))
-        .filter(|(d, _)| *d <= 2)
-        .min()
-        .map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for j in 0..b.len() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != b[j])).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! A concrete KMS request: who calls, which action, on which key, with which context.
+//! Reading one from JSON (and refusing what AWS cannot send) is in `read`.
 
-use crate::base::diag::{Error, Sink};
-use crate::base::json::{Json, Kind, Pos};
-use crate::base::pattern::split_arn;
+mod read;
+
+use crate::base::arn::split as split_arn;
 use crate::facts::catalog::{catalog, ActionInfo};
 use std::collections::BTreeMap;
 
@@ -53,8 +54,7 @@ impl Caller {
         let [_, partition, service, region, account, resource] = split_arn(text).ok_or_else(bad)?;
         if partition.is_empty()
             || !region.is_empty()
-            || account.len() != 12
-            || !account.bytes().all(|b| b.is_ascii_digit())
+            || !crate::base::arn::is_account_id(account)
             || text.contains(['*', '?'])
         {
             return Err(bad());
@@ -245,296 +245,19 @@ impl Request {
 
     /// The account that owns the key, from its ARN.
     pub fn key_account(&self) -> Option<&str> {
-        split_arn(self.resource.as_deref()?).map(|p| p[4])
+        crate::base::arn::account_of(self.resource.as_deref()?)
     }
 
     /// The KMS action's catalog entry; `None` for other services' actions.
     pub fn action_info(&self) -> Option<&'static ActionInfo> {
         (self.service == "kms").then(|| catalog().kms_action(&self.action)).flatten()
     }
-
-    /// Reads a request file; `source` names it in errors.
-    pub fn parse(text: &str, source: &str) -> Result<Request, Error> {
-        let mut sink = Sink::new(source);
-        let doc = sink.document(text)?;
-        let req = read_request(&doc, &mut sink, Scope::Kms);
-        match req {
-            Some(r) if !sink.has_errors() => Ok(r),
-            _ => Err(Error::Invalid(sink.items)),
-        }
-    }
-
-    /// Reads a request from an already-parsed JSON value (e.g. a case in a case file).
-    pub fn from_json(doc: &Json, sink: &mut Sink) -> Option<Request> {
-        read_request(doc, sink, Scope::Kms)
-    }
-
-    /// Reads a generic request: any `service:Action` and any resource string (required).
-    /// It is what one identity policy alone decides (`kmsproof diff` of IAM policies);
-    /// KMS's own rules (key ARNs, which actions take a key) are not applied.
-    pub fn parse_generic(text: &str, source: &str) -> Result<Request, Error> {
-        let mut sink = Sink::new(source);
-        let doc = sink.document(text)?;
-        match read_request(&doc, &mut sink, Scope::Generic) {
-            Some(r) if !sink.has_errors() => Ok(r),
-            _ => Err(Error::Invalid(sink.items)),
-        }
-    }
-}
-
-/// Which requests a reader accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scope {
-    /// One KMS action on a key (or none), as KMS authorizes it.
-    Kms,
-    /// Any action of any service, on any resource.
-    Generic,
-}
-
-const REQUEST_FIELDS: &[&str] = &["principal", "action", "resource", "context", "grant_id"];
-
-fn read_request(doc: &Json, sink: &mut Sink, scope: Scope) -> Option<Request> {
-    let Some(members) = doc.members() else {
-        sink.error(
-            doc.pos,
-            "",
-            format!(
-                "expected a request object with \"principal\", \"action\", \"resource\", \"context\", found {}",
-                doc.type_name()
-            ),
-        );
-        return None;
-    };
-    for m in members {
-        if !REQUEST_FIELDS.contains(&m.key.as_str()) {
-            sink.error(
-                m.key_pos,
-                &m.key,
-                format!("unknown request field \"{}\" (expected one of {})", m.key, REQUEST_FIELDS.join(", ")),
-            );
-        }
-    }
-    let text_field = |name: &str, sink: &mut Sink| -> Option<(String, Pos)> {
-        match doc.get(name) {
-            None => None,
-            Some(v) => match v.as_str() {
-                Some(s) => Some((s.to_string(), v.pos)),
-                None => {
-                    sink.error(v.pos, name, format!("expected a string, found {}", v.type_name()));
-                    None
-                }
-            },
-        }
-    };
-    let principal = text_field("principal", sink);
-    let action = text_field("action", sink);
-    let resource = text_field("resource", sink);
-    let Some((principal, ppos)) = principal else {
-        sink.error(doc.pos, "", "missing \"principal\"");
-        return None;
-    };
-    let caller = Caller::parse(&principal).map_err(|m| sink.error(ppos, "principal", m)).ok()?;
-    let Some((action, apos)) = action else {
-        sink.error(doc.pos, "", "missing \"action\"");
-        return None;
-    };
-    let (service, name, info, resource) = match scope {
-        Scope::Kms => {
-            let info = read_action(&action, apos, sink)?;
-            ("kms".to_string(), info.name.clone(), Some(info), check_resource(info, resource, doc.pos, sink)?)
-        }
-        Scope::Generic => {
-            let (service, name) = read_generic_action(&action, apos, sink)?;
-            // KMS actions are the catalog's (the encoder's request space says so too).
-            let info = if service == "kms" { Some(read_action(&action, apos, sink)?) } else { None };
-            let Some((r, _)) = resource.filter(|(r, _)| !r.is_empty()) else {
-                sink.error(doc.pos, "resource", "missing \"resource\" (a generic request names its resource)");
-                return None;
-            };
-            (service, info.map_or(name, |i| i.name.clone()), info, Some(r))
-        }
-    };
-    let mut context = Context::default();
-    if let Some(c) = doc.get("context") {
-        read_context(c, &mut context, sink);
-    }
-    add_derived(&caller, info, &mut context, doc, sink);
-    let grant_id = read_grant_id(doc, &service, &name, sink)?;
-    let req = Request { caller, service, action: name, resource, context, grant_id };
-    if let Err(why) = crate::model::invariants::check(&req) {
-        sink.error(
-            doc.get("context").map_or(doc.pos, |c| c.pos),
-            "context",
-            format!("not a request AWS can receive: {why}"),
-        );
-        return None;
-    }
-    Some(req)
-}
-
-/// `grant_id`: required for `kms:RetireGrant` (a RetireGrant retires one grant, named by
-/// its ID and key, or by a grant token), refused for every other action.
-fn read_grant_id(doc: &Json, service: &str, action: &str, sink: &mut Sink) -> Option<Option<String>> {
-    let retire = service == "kms" && action == "RetireGrant";
-    match (doc.get("grant_id"), retire) {
-        (None, false) => Some(None),
-        (None, true) => {
-            sink.error(
-                doc.pos,
-                "grant_id",
-                "kms:RetireGrant retires one grant: give \"grant_id\" (the GrantId of one of the grants given)",
-            );
-            None
-        }
-        (Some(v), true) => match v.as_str().filter(|s| !s.is_empty()) {
-            Some(id) => Some(Some(id.to_string())),
-            None => {
-                sink.error(v.pos, "grant_id", format!("expected a non-empty string, found {}", v.type_name()));
-                None
-            }
-        },
-        (Some(v), false) => {
-            sink.error(
-                v.pos,
-                "grant_id",
-                format!("\"grant_id\" belongs to kms:RetireGrant requests, not {service}:{action}"),
-            );
-            None
-        }
-    }
-}
-
-/// `service:Action`, no wildcards: the service lower-cased, the name as written.
-fn read_generic_action(action: &str, pos: Pos, sink: &mut Sink) -> Option<(String, String)> {
-    let split = action.split_once(':').filter(|(svc, name)| {
-        !svc.is_empty()
-            && svc.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !name.is_empty()
-            && name.bytes().all(|b| b.is_ascii_alphanumeric())
-    });
-    if split.is_none() {
-        sink.error(
-            pos,
-            "action",
-            format!(
-                "\"{action}\" is not an action (expected service:Action, e.g. \"s3:GetObject\", without wildcards)"
-            ),
-        );
-    }
-    split.map(|(svc, name)| (svc.to_ascii_lowercase(), name.to_string()))
-}
-
-fn read_action(action: &str, pos: Pos, sink: &mut Sink) -> Option<&'static ActionInfo> {
-    let found = action
-        .split_once(':')
-        .filter(|(svc, _)| svc.eq_ignore_ascii_case("kms"))
-        .and_then(|(_, name)| catalog().kms_action(name));
-    if found.is_none() {
-        sink.error(pos, "action", format!("\"{action}\" is not a KMS action (expected e.g. \"kms:Decrypt\"; the request names one action, without wildcards)"));
-    }
-    found
-}
-
-fn check_resource(
-    info: &ActionInfo,
-    resource: Option<(String, Pos)>,
-    doc_pos: Pos,
-    sink: &mut Sink,
-) -> Option<Option<String>> {
-    match (info.on_key, resource) {
-        (true, None) => {
-            sink.error(doc_pos, "resource", format!("kms:{} is authorized on a key: give \"resource\" as the key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)", info.name));
-            None
-        }
-        (true, Some((r, pos))) => {
-            let ok = split_arn(&r).is_some_and(|p| {
-                p[2] == "kms" && !p[3].is_empty() && p[4].len() == 12 && p[5].starts_with("key/") && p[5].len() > 4
-            });
-            if !ok {
-                sink.error(
-                    pos,
-                    "resource",
-                    format!("\"{r}\" is not a KMS key ARN (expected arn:aws:kms:REGION:ACCOUNT:key/ID)"),
-                );
-                return None;
-            }
-            Some(Some(r))
-        }
-        (false, Some((r, pos))) if r != "*" => {
-            sink.error(pos, "resource", format!("kms:{} is not authorized on a key: omit \"resource\"", info.name));
-            None
-        }
-        (false, _) => Some(None),
-    }
-}
-
-fn read_context(c: &Json, context: &mut Context, sink: &mut Sink) {
-    let Some(members) = c.members() else {
-        sink.error(c.pos, "context", format!("expected an object of condition keys, found {}", c.type_name()));
-        return;
-    };
-    for m in members {
-        let path = format!("context.{}", m.key);
-        if context.get(&m.key).is_some() {
-            sink.error(m.key_pos, &path, format!("\"{}\" is given twice (condition keys are case-insensitive)", m.key));
-            continue;
-        }
-        let multi = catalog().key(&m.key).map(|k| k.multi);
-        let value = match &m.value.kind {
-            Kind::Array(items) => {
-                if multi == Some(false) {
-                    sink.error(m.value.pos, &path, format!("{} is single-valued: give one value, not a list", m.key));
-                    continue;
-                }
-                let texts: Option<Vec<String>> = items.iter().map(Json::scalar_text).collect();
-                match texts {
-                    Some(t) => CtxValue::Many(t),
-                    None => {
-                        sink.error(m.value.pos, &path, "expected a list of strings, numbers or booleans");
-                        continue;
-                    }
-                }
-            }
-            _ => match m.value.scalar_text() {
-                Some(t) if multi == Some(true) => CtxValue::Many(vec![t]),
-                Some(t) => CtxValue::One(t),
-                None => {
-                    sink.error(
-                        m.value.pos,
-                        &path,
-                        format!("expected a string, number, boolean or list, found {}", m.value.type_name()),
-                    );
-                    continue;
-                }
-            },
-        };
-        context.insert(&m.key, value);
-    }
-}
-
-/// Adds the caller-derived keys; a given value that contradicts the caller is an error.
-fn add_derived(caller: &Caller, info: Option<&ActionInfo>, context: &mut Context, doc: &Json, sink: &mut Sink) {
-    for (key, value) in caller.derived_keys(info) {
-        match context.get(key) {
-            None => context.insert(key, CtxValue::One(value)),
-            Some(CtxValue::One(given)) if *given == value => {}
-            Some(given) => {
-                let pos = doc.get("context").map(|c| c.pos).unwrap_or(doc.pos);
-                sink.error(
-                    pos,
-                    &format!("context.{key}"),
-                    format!(
-                        "{key} is {given:?} but the principal implies \"{value}\"; omit it and kmsproof derives it"
-                    ),
-                );
-            }
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::diag::Error;
 
     const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
