@@ -150,8 +150,7 @@ pub enum Piece {
 pub fn pieces(raw: &str, vars: bool) -> Vec<Piece> {
     let mut out = Vec::new();
     let mut rest = raw;
-    while vars {
-        let Some(start) = rest.find("${") else { break };
+    while let Some(start) = rest.find("${").filter(|_| vars) {
         let Some(len) = rest[start..].find('}') else {
             break;
         };
