@@ -56,14 +56,15 @@ fn baseline(files: &[PathBuf]) {
     for f in files {
         let set = load_property_set(f).unwrap_or_else(|e| panic!("{e}"));
         for p in &set.properties {
-            let Ok((enc, goal, _)) = kmsproof::prove::check::encode_query(&set.inputs, &set.key_arn, p) else {
+            let Ok(q) = kmsproof::prove::check::query(&set.inputs, &set.key_arn, p) else {
                 continue;
             };
+            let (enc, goal) = (&q.enc, q.goal());
             let t = Instant::now();
-            let a = solve(enc.vocabulary(), &goal, Limits::default(), 1);
+            let a = solve(enc.vocabulary(), goal, Limits::default(), 1);
             part.push(t.elapsed());
             let t = Instant::now();
-            let b = solve_string_theory(enc.vocabulary(), &goal, 5_000);
+            let b = solve_string_theory(enc.vocabulary(), goal, 5_000);
             let took = t.elapsed();
             match (&a, &b) {
                 (_, Outcome::Unknown(why)) if why.contains("sets") => skipped += 1,

@@ -1,14 +1,16 @@
 //! Property checks: "can a request of this shape be allowed?", answered by Z3 on the
 //! exact encoding, with every counterexample replayed through the concrete evaluator.
 
-use crate::encode::{authorization, decode, Encoder, Unsupported};
+use crate::encode::{authorization, Encoder, Unsupported};
 use crate::eval::{authorize, kms_action_coverage, match_statement, Decision, Match};
+use crate::facts::readings::Reading;
 use crate::model::inputs::Inputs;
-use crate::model::policy::Statement;
+use crate::model::policy::{Policy, Statement};
 pub use crate::model::property::{Expect, Property};
 use crate::model::request::Request;
+use crate::prove::engine::{bound_retry, confirm, rests_on, Bindings, Build, Query, Refuted, Replay, Replayed};
 use crate::prove::Mismatch;
-use kmsproof_solver::{solve_with, Limits, Outcome, Term};
+use kmsproof_solver::{Limits, Outcome, Term};
 use serde_json::Value;
 
 /// The answer for one property.
@@ -63,116 +65,70 @@ fn check_one(
     // Encoded on the statements that can apply to the shape; replayed on all of them.
     let sliced = relevant_inputs(inputs, &p.shape);
     let encoded = sliced.as_ref().unwrap_or(inputs);
-    let (enc, goal, relevant) = match encode_query(encoded, key_arn, p) {
-        Ok(x) => x,
-        Err(Unsupported(why)) => {
-            let verdict = Verdict::Unknown(format!("not encoded exactly: {why}"));
-            return Ok(CheckResult {
-                name: p.name.clone(),
-                expect: p.expect,
-                verdict,
-                examples: vec![],
-                free: vec![],
-                rests_on: vec![],
-            });
-        }
-    };
-    let free: Vec<String> = enc.opaque_atoms().iter().map(|(_, o)| o.describe()).collect();
-    let result = |verdict, examples| CheckResult {
+    let build = |bindings: Bindings, reading: Option<Reading>| query_with(encoded, key_arn, p, bindings, reading);
+    let result = |verdict| CheckResult {
         name: p.name.clone(),
         expect: p.expect,
         verdict,
-        examples,
-        free: free.clone(),
+        examples: vec![],
+        free: vec![],
         rests_on: vec![],
     };
-    let proved = |verdict| {
-        let rests_on = resting_on(encoded, key_arn, p, &enc.consulted(), limits);
-        Ok(CheckResult { rests_on, ..result(verdict, vec![]) })
+    let q = match build(Bindings::new(), None) {
+        Ok(q) => q,
+        Err(Unsupported(why)) => return Ok(result(Verdict::Unknown(format!("not encoded exactly: {why}")))),
     };
-    let wants_allowed = p.expect != Expect::Always;
+    let result = |verdict| CheckResult { free: q.free(), ..result(verdict) };
     // With opaque atoms a model may be spurious, and whether one is confirmed must not
     // depend on --examples: the verdict is decided on the first OPAQUE_MODELS models
     // whatever --examples asks for (more are only shown).
-    let opaque = !enc.opaque_atoms().is_empty();
-    let wanted = if opaque { examples.max(OPAQUE_MODELS) } else { examples };
-    match (solve_with(enc.vocabulary(), &goal, &relevant, limits, wanted), p.expect) {
-        (Outcome::Unknown(why), _) => Ok(result(Verdict::Unknown(why), vec![])),
-        (Outcome::Unsat, Expect::Sometimes) => proved(Verdict::Violated),
-        (Outcome::Unsat, _) => proved(Verdict::Holds),
-        (Outcome::Sat(models), expect) => {
-            let verdict = if expect == Expect::Sometimes { Verdict::Holds } else { Verdict::Violated };
-            let replayed = models.iter().map(|m| replay(inputs, &enc, p, m, wants_allowed));
-            if enc.opaque_atoms().is_empty() {
-                return Ok(result(verdict, replayed.collect::<Result<Vec<_>, _>>()?));
-            }
-            // Opaque atoms: a model may be spurious, so only confirmed requests count.
-            let replayed: Vec<Option<Example>> = replayed.map(Result::ok).collect();
-            let decided = replayed.iter().take(OPAQUE_MODELS).any(Option::is_some);
-            let mut confirmed: Vec<Example> = replayed.into_iter().flatten().take(examples).collect();
-            if !decided {
-                confirmed = bound_search(inputs, encoded, key_arn, p, &enc, OPAQUE_MODELS, limits);
-                confirmed.truncate(examples);
-            }
-            if confirmed.is_empty() {
-                let what: Vec<String> = enc.opaque_atoms().iter().take(3).map(|(_, o)| o.describe()).collect();
-                let why = format!(
-                    "not encoded exactly ({}); no request through it was confirmed by the evaluator",
-                    what.join("; ")
-                );
-                return Ok(result(Verdict::Unknown(why), vec![]));
-            }
-            Ok(result(verdict, confirmed))
+    let wanted = if q.is_exact() { examples } else { examples.max(OPAQUE_MODELS) };
+    let models = match q.solve(&Term::TRUE, limits, wanted) {
+        Outcome::Unknown(why) => return Ok(result(Verdict::Unknown(why))),
+        Outcome::Unsat => {
+            let verdict = if p.expect == Expect::Sometimes { Verdict::Violated } else { Verdict::Holds };
+            return Ok(CheckResult { rests_on: rests_on(&build, &q, limits), ..result(verdict) });
         }
+        Outcome::Sat(models) => models,
+    };
+    let verdict = if p.expect == Expect::Sometimes { Verdict::Holds } else { Verdict::Violated };
+    let replay = PropertyReplay { inputs, p };
+    let mut replayed = Vec::with_capacity(models.len());
+    for m in &models {
+        replayed.push(match confirm(&q, m, &replay)? {
+            Replayed::Confirmed(example) => Some(example),
+            Replayed::Spurious(_) => None,
+        });
     }
+    if q.is_exact() {
+        return Ok(CheckResult { examples: replayed.into_iter().flatten().collect(), ..result(verdict) });
+    }
+    // Opaque atoms: only confirmed requests count.
+    let decided = replayed.iter().take(OPAQUE_MODELS).any(Option::is_some);
+    let mut confirmed: Vec<Example> = replayed.into_iter().flatten().take(examples).collect();
+    if !decided {
+        confirmed = bound_search(&build, &q, &replay, limits);
+        confirmed.truncate(examples);
+    }
+    if confirmed.is_empty() {
+        let what: Vec<String> = q.free().into_iter().take(3).collect();
+        let why =
+            format!("not encoded exactly ({}); no request through it was confirmed by the evaluator", what.join("; "));
+        return Ok(result(Verdict::Unknown(why)));
+    }
+    Ok(CheckResult { examples: confirmed, ..result(verdict) })
 }
 
 /// How many models decide a verdict through opaque atoms (see `check_one`).
 const OPAQUE_MODELS: usize = 10;
 
-/// The undocumented readings an `unsat` answer depends on: each one the encoding consulted
-/// is encoded the other way and asked again; any answer but `unsat` means the proof rests
-/// on the chosen reading.
-fn resting_on(
-    inputs: &Inputs,
-    key_arn: &str,
-    p: &Property,
-    consulted: &[crate::facts::readings::Reading],
-    limits: Limits,
-) -> Vec<String> {
-    consulted
-        .iter()
-        .filter(|r| {
-            let again = encode_query_full(inputs, key_arn, p, Default::default(), Some(**r));
-            !matches!(again, Ok((enc, goal, relevant)) if solve_with(enc.vocabulary(), &goal, &relevant, limits, 1) == Outcome::Unsat)
-        })
-        .map(|r| crate::facts::readings::describe(*r))
-        .collect()
-}
-
 /// The exact search among requests whose variable-read keys have fixed values (see
-/// [`Encoder::with_bindings`]): an under-approximation, so only replayed requests count
-/// and finding none proves nothing.
-/// `encoded`: the inputs the query was encoded on (see [`relevant_inputs`]).
-fn bound_search(
-    inputs: &Inputs,
-    encoded: &Inputs,
-    key_arn: &str,
-    p: &Property,
-    first: &Encoder,
-    examples: usize,
-    limits: Limits,
-) -> Vec<Example> {
-    let bindings = first.variable_bindings();
-    if bindings.is_empty() {
-        return vec![];
-    }
-    let Ok((mut enc, goal, relevant)) = encode_query_with(encoded, key_arn, p, bindings) else { return vec![] };
-    let Ok(bound) = enc.binding_constraint() else { return vec![] };
-    let goal = Term::and([goal, bound]);
-    let Outcome::Sat(models) = solve_with(enc.vocabulary(), &goal, &relevant, limits, examples) else { return vec![] };
-    let wants_allowed = p.expect != Expect::Always;
-    models.iter().filter_map(|m| replay(inputs, &enc, p, m, wants_allowed).ok()).collect()
+/// [`bound_retry`]): an under-approximation, so only replayed requests count (a refuted
+/// one is dropped, never a verdict) and finding none proves nothing.
+fn bound_search(build: &Build, first: &Query, replay: &PropertyReplay, limits: Limits) -> Vec<Example> {
+    let Some(q) = bound_retry(build, first) else { return vec![] };
+    let Outcome::Sat(models) = q.solve(&Term::TRUE, limits, OPAQUE_MODELS) else { return vec![] };
+    models.iter().filter_map(|m| replay.replay(q.decode(m)).ok()).collect()
 }
 
 /// The inputs without the statements that apply to no action of the shape (`None`: every
@@ -184,11 +140,11 @@ fn bound_search(
 pub fn relevant_inputs(inputs: &Inputs, shape: &Statement) -> Option<Inputs> {
     let actions = kms_action_coverage(&shape.action);
     let applies = |st: &Statement| kms_action_coverage(&st.action) & actions != 0;
-    let all = |p: &crate::model::policy::Policy| p.statements.iter().all(|st| applies(st));
+    let all = |p: &Policy| p.statements.iter().all(|st| applies(st));
     if inputs.policies().all(all) {
         return None;
     }
-    let cut = |p: &crate::model::policy::Policy| crate::model::policy::Policy {
+    let cut = |p: &Policy| Policy {
         source: p.source.clone(),
         kind: p.kind,
         version: p.version.clone(),
@@ -207,51 +163,34 @@ pub fn relevant_inputs(inputs: &Inputs, shape: &Statement) -> Option<Inputs> {
 }
 
 /// The query: a real request, of the property's shape, whose decision violates (or, for
-/// `sometimes`, witnesses) the expectation.
-/// Returns the encoder, the goal, and the part of it whose patterns tell counterexamples
-/// apart (the goal without the invariants).
-pub fn encode_query(inputs: &Inputs, key_arn: &str, p: &Property) -> Result<(Encoder, Term, Term), Unsupported> {
-    encode_query_with(inputs, key_arn, p, Default::default())
+/// `sometimes`, witnesses) the expectation; constructs the partition cannot express are
+/// opaque atoms.
+pub fn query(inputs: &Inputs, key_arn: &str, p: &Property) -> Result<Query, Unsupported> {
+    query_with(inputs, key_arn, p, Bindings::new(), None)
 }
 
-/// [`encode_query`], with constructs the partition cannot express as opaque atoms and the
-/// given variable-read keys bound (see [`Encoder::with_bindings`]).
-fn encode_query_with(
+/// [`query`] with the given variable-read keys bound (see [`Encoder::with_bindings`]) and
+/// optionally one undocumented reading encoded the other way.
+fn query_with(
     inputs: &Inputs,
     key_arn: &str,
     p: &Property,
-    bindings: std::collections::BTreeMap<String, String>,
-) -> Result<(Encoder, Term, Term), Unsupported> {
-    encode_query_full(inputs, key_arn, p, bindings, None)
-}
-
-/// [`encode_query_with`], with one undocumented reading encoded the other way.
-fn encode_query_full(
-    inputs: &Inputs,
-    key_arn: &str,
-    p: &Property,
-    bindings: std::collections::BTreeMap<String, String>,
-    alternate: Option<crate::facts::readings::Reading>,
-) -> Result<(Encoder, Term, Term), Unsupported> {
-    let policies: Vec<&crate::model::policy::Policy> = inputs.policies().collect();
+    mut bindings: Bindings,
+    reading: Option<Reading>,
+) -> Result<Query, Unsupported> {
+    let policies: Vec<&Policy> = inputs.policies().collect();
     // Keys the property fixes to one value are bound to it: exact, since every request of
     // the shape has that value, so policy variables reading them are decided exactly.
-    let mut bindings = bindings;
     for (key, value) in pinned_keys(&p.shape) {
         bindings.retain(|k, _| !k.eq_ignore_ascii_case(&key));
         bindings.insert(key, value);
     }
-    let mut enc = Encoder::new(key_arn, &policies, &[&p.shape]).with_opaque_atoms().with_bindings(bindings);
-    if let Some(r) = alternate {
-        enc = enc.with_alternate(r);
-    }
+    let mut enc =
+        Encoder::new(key_arn, &policies, &[&p.shape]).with_opaque_atoms().with_bindings(bindings).with_reading(reading);
     let allowed = authorization(&mut enc, inputs)?;
     let shape = enc.statement(&p.shape)?.applies;
-    let bound = enc.binding_constraint()?;
     let decision = if p.expect == Expect::Always { Term::not(allowed) } else { allowed };
-    let relevant = Term::and([shape, decision]);
-    let goal = Term::and([enc.invariants(), enc.opaque_lemmas(), bound, relevant.clone()]);
-    Ok((enc, goal, relevant))
+    Query::new(enc, Term::and([shape, decision]))
 }
 
 /// The keys a property's shape fixes to exactly one value: a plain `StringEquals` (no
@@ -277,30 +216,42 @@ pub fn pinned_keys(shape: &Statement) -> std::collections::BTreeMap<String, Stri
     out
 }
 
-fn replay(
-    inputs: &Inputs,
-    enc: &Encoder,
-    p: &Property,
-    m: &kmsproof_solver::Model,
-    wants_allowed: bool,
-) -> Result<Example, Mismatch> {
-    let request = decode(enc, m);
-    let text = request.to_string();
-    let mismatch = |got: String| Mismatch {
-        subject: format!("property {:?}", p.name),
-        request: text.clone(),
-        expected: format!("{} and of the property's shape", if wants_allowed { "allowed" } else { "denied" }),
-        got,
-    };
-    let req = Request::parse(&text, "<counterexample>")
-        .map_err(|e| mismatch(format!("the request does not read back: {e}")))?;
-    let decision = authorize(inputs, &req);
-    if decision.allowed() != wants_allowed {
-        return Err(mismatch(format!("{} ({})", decision.reason.as_str(), decision.summary)));
+/// The replay target of a property: the evaluator's decision on the full inputs, and the
+/// property's shape.
+struct PropertyReplay<'a> {
+    inputs: &'a Inputs,
+    p: &'a Property,
+}
+
+impl PropertyReplay<'_> {
+    fn wants_allowed(&self) -> bool {
+        self.p.expect != Expect::Always
     }
-    if let Match::NotApplicable(why) = match_statement(&p.shape, &req) {
-        return Err(mismatch(format!("outside the property's shape: {why}")));
+}
+
+impl Replay for PropertyReplay<'_> {
+    type Found = Example;
+
+    fn replay(&self, request: Value) -> Result<Example, Refuted> {
+        let text = request.to_string();
+        let req = match Request::parse(&text, "<counterexample>") {
+            Ok(r) => r,
+            Err(e) => return Err(Refuted { request, req: None, got: format!("the request does not read back: {e}") }),
+        };
+        let decision = authorize(self.inputs, &req);
+        if decision.allowed() != self.wants_allowed() {
+            let got = format!("{} ({})", decision.reason.as_str(), decision.summary);
+            return Err(Refuted { request, req: Some(req), got });
+        }
+        if let Match::NotApplicable(why) = match_statement(&self.p.shape, &req) {
+            return Err(Refuted { request, req: Some(req), got: format!("outside the property's shape: {why}") });
+        }
+        // The request as AWS sees it (derived keys included), not the model's short form.
+        Ok(Example { request: req.to_json(), decision })
     }
-    // The request as AWS sees it (derived keys included), not the model's short form.
-    Ok(Example { request: req.to_json(), decision })
+
+    fn claim(&self) -> (String, String) {
+        let want = if self.wants_allowed() { "allowed" } else { "denied" };
+        (format!("property {:?}", self.p.name), format!("{want} and of the property's shape"))
+    }
 }

@@ -10,9 +10,7 @@
 
 use crate::base::diag::Error;
 use crate::base::pattern::Piece;
-use crate::encode::{
-    authorization, decode, is_derived_key, policy_allows, policy_denies, Encoder, Opaque, Unsupported,
-};
+use crate::encode::{authorization, is_derived_key, policy_allows, policy_denies, Encoder, Opaque, Unsupported};
 use crate::eval::{authorize, policy_decision, Decision};
 use crate::facts::readings::Reading;
 use crate::model::inputs::Inputs;
@@ -21,11 +19,11 @@ use crate::model::policy::CondValue;
 use crate::model::policy::{parse_policy, Policy, PolicyKind};
 use crate::model::request::CtxValue;
 use crate::model::request::Request;
+use crate::prove::engine::{bound_retry, confirm, rests_on, Bindings, Build, Query, Refuted, Replay, Replayed};
 use crate::prove::reduce::NoPart;
 use crate::prove::Mismatch;
-use kmsproof_solver::{solve_with, BoolVar, Glob, Limits, Model, Outcome, Term};
+use kmsproof_solver::{BoolVar, Glob, Limits, Model, Outcome, Term};
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 /// The caller's IAM policies when only key policies are compared: allowing everything.
 const ANY_IAM_POLICY: &str = r#"{"Version": "2012-10-17", "Statement": [{"Sid": "AnyIamPermission", "Effect": "Allow", "Action": "*", "Resource": "*"}]}"#;
@@ -227,16 +225,19 @@ fn kms_diff(old: &Side, new: &Side, key_arn: &str, opts: DiffOptions) -> Result<
         let unknown = |why: &String| (Direction::Unknown(why.clone()), ActionList::open(why));
         return Ok(result(unknown(&why), unknown(&why), Seen::default()));
     }
-    let build = |bindings: Bindings, reading: Option<Reading>| -> Result<(Encoder, Term, Term), Unsupported> {
-        let policies: Vec<&Policy> = old.policies().into_iter().chain(new.policies()).collect();
-        let mut enc =
-            Encoder::new(key_arn, &policies, &[]).with_opaque_atoms().with_bindings(bindings).with_reading(reading);
-        let (a_old, a_new) = (allowed(&mut enc, old)?, allowed(&mut enc, new)?);
-        Ok((enc, a_new, a_old))
+    // One encoding of both sides; each direction asks "YES allows and NO does not".
+    let build = |who: Allowed| {
+        move |bindings: Bindings, reading: Option<Reading>| -> Result<Query, Unsupported> {
+            let policies: Vec<&Policy> = old.policies().into_iter().chain(new.policies()).collect();
+            let mut enc =
+                Encoder::new(key_arn, &policies, &[]).with_opaque_atoms().with_bindings(bindings).with_reading(reading);
+            let (a_old, a_new) = (allowed(&mut enc, old)?, allowed(&mut enc, new)?);
+            let (yes, no) = if who == Allowed::New { (a_new, a_old) } else { (a_old, a_new) };
+            Query::new(enc, Term::and([yes, Term::not(no)]))
+        }
     };
-    let (new_allows, mut seen) = search_direction(&build, old, new, opts, Allowed::New)?;
-    let swapped = |b: Bindings, r: Option<Reading>| build(b, r).map(|(enc, a_new, a_old)| (enc, a_old, a_new));
-    let (old_allows, more) = search_direction(&swapped, old, new, opts, Allowed::Old)?;
+    let (new_allows, mut seen) = search_direction(&build(Allowed::New), old, new, opts, Allowed::New)?;
+    let (old_allows, more) = search_direction(&build(Allowed::Old), old, new, opts, Allowed::Old)?;
     seen.merge(more);
     Ok(result(new_allows, old_allows, seen))
 }
@@ -255,20 +256,15 @@ fn policy_direction(
     let mut parts = Vec::new();
     let mut seen = Seen::default();
     for (yes, no, part) in crate::prove::reduce::split(yes, no) {
-        let build = |bindings: Bindings, reading: Option<Reading>| -> Result<(Encoder, Term, Term), Unsupported> {
+        let build = |bindings: Bindings, reading: Option<Reading>| -> Result<Query, Unsupported> {
             let mut enc =
                 Encoder::generic(&[&yes, &no]).with_opaque_atoms().with_bindings(bindings).with_reading(reading);
             let a_yes = policy_allows(&mut enc, &yes)?;
-            Ok(match part {
-                NoPart::Allows => {
-                    let a_no = policy_allows(&mut enc, &no)?;
-                    (enc, a_yes, a_no)
-                }
-                NoPart::DenyApplies => {
-                    let denied = policy_denies(&mut enc, &no)?;
-                    (enc, Term::and([a_yes, denied]), Term::FALSE)
-                }
-            })
+            let question = match part {
+                NoPart::Allows => Term::and([a_yes, Term::not(policy_allows(&mut enc, &no)?)]),
+                NoPart::DenyApplies => Term::and([a_yes, policy_denies(&mut enc, &no)?]),
+            };
+            Query::new(enc, question)
         };
         let (d, more) = search_direction(&build, old, new, opts, who)?;
         seen.merge(more);
@@ -336,12 +332,6 @@ impl Witness {
     }
 }
 
-/// Values of request keys that policy variables read (key → value).
-type Bindings = BTreeMap<String, String>;
-
-/// Builds one direction's encoding under some bindings: the encoder, "YES allows", "NO allows".
-type Build<'a> = dyn Fn(Bindings, Option<Reading>) -> Result<(Encoder, Term, Term), Unsupported> + 'a;
-
 /// One direction, then — when opaque atoms left it unknown — a second, exact search among
 /// the requests whose variable-read keys have fixed values (an under-approximation: only a
 /// replayed witness counts; finding none there proves nothing and the direction stays
@@ -353,29 +343,25 @@ fn search_direction(
     opts: DiffOptions,
     who: Allowed,
 ) -> Result<((Direction, ActionList), Seen), Mismatch> {
-    let (enc, yes, no) = match build(Bindings::new(), None) {
-        Ok(x) => x,
+    let q = match build(Bindings::new(), None) {
+        Ok(q) => q,
         Err(Unsupported(why)) => {
             let why = format!("not encoded exactly: {why}");
             return Ok(((Direction::Unknown(why.clone()), ActionList::open(&why)), Seen::default()));
         }
     };
-    let keys = enc.keys.values().map(|(name, _)| name.clone()).collect();
-    let free = enc.opaque_atoms().iter().map(|(_, o)| o.describe()).collect();
-    let first = Search { enc: &enc, old, new, opts }.direction(&yes, &no, who)?;
+    let keys = q.enc.keys.values().map(|(name, _)| name.clone()).collect();
+    let first = Search { q: &q, old, new, opts }.direction(who)?;
     let rests_on = match first.0 {
-        Direction::None => resting_on(build, &enc.consulted(), opts),
+        Direction::None => rests_on(build, &q, opts.limits),
         _ => vec![],
     };
-    let seen = Seen { keys, free, rests_on };
-    let bindings = enc.variable_bindings();
-    if !matches!(first.0, Direction::Unknown(_)) || bindings.is_empty() {
+    let seen = Seen { keys, free: q.free(), rests_on };
+    if !matches!(first.0, Direction::Unknown(_)) {
         return Ok((first, seen));
     }
-    let Ok((mut enc2, yes2, no2)) = build(bindings, None) else { return Ok((first, seen)) };
-    let Ok(bound) = enc2.binding_constraint() else { return Ok((first, seen)) };
-    let (second, mut actions) =
-        Search { enc: &enc2, old, new, opts }.direction(&Term::and([yes2, bound]), &no2, who)?;
+    let Some(q2) = bound_retry(build, &q) else { return Ok((first, seen)) };
+    let (second, mut actions) = Search { q: &q2, old, new, opts }.direction(who)?;
     if !matches!(second, Direction::Found(_)) {
         return Ok((first, seen));
     }
@@ -385,21 +371,6 @@ fn search_direction(
         actions.end = ListEnd::Open(why.clone());
     }
     Ok(((second, actions), seen))
-}
-
-/// The undocumented readings a `none` direction depends on: each consulted one is encoded
-/// the other way and the direction asked again; any answer but `unsat` means it rests on it.
-fn resting_on(build: &Build, consulted: &[Reading], opts: DiffOptions) -> Vec<String> {
-    consulted
-        .iter()
-        .filter(|r| {
-            let Ok((enc, yes, no)) = build(Bindings::new(), Some(**r)) else { return true };
-            let relevant = Term::and([yes, Term::not(no)]);
-            let goal = Term::and([enc.invariants(), enc.opaque_lemmas(), relevant.clone()]);
-            solve_with(enc.vocabulary(), &goal, &relevant, opts.limits, 1) != kmsproof_solver::Outcome::Unsat
-        })
-        .map(|r| crate::facts::readings::describe(*r))
-        .collect()
 }
 
 fn allowed(enc: &mut Encoder, side: &Side) -> Result<Term, Unsupported> {
@@ -459,32 +430,67 @@ enum Allowed {
     New,
 }
 
+/// One direction's search over its question: witnesses enumerated by action, each
+/// replayed on both sides.
 struct Search<'a> {
-    enc: &'a Encoder,
+    q: &'a Query,
     old: &'a Side,
     new: &'a Side,
     opts: DiffOptions,
 }
 
-/// A model's request, replayed: a confirmed witness, or why it is not one.
-enum Replay {
-    Confirmed(Witness),
-    /// The evaluator disagrees; with opaque atoms this may be a spurious model.
-    Refuted {
-        request: Value,
-        req: Option<Request>,
-        got: String,
-    },
+/// The answer to "one more witness?".
+enum Sought {
+    /// A replayed witness.
+    Found(Witness),
+    /// Z3 answered `unsat`: there is none.
+    NoneLeft,
+    /// A timeout, or models through opaque atoms that the evaluator never confirmed.
+    Undecided(String),
+}
+
+/// The replay target of a direction: both sides' decisions on the request.
+struct DiffReplay<'a> {
+    old: &'a Side,
+    new: &'a Side,
+    who: Allowed,
+}
+
+impl Replay for DiffReplay<'_> {
+    type Found = Witness;
+
+    fn replay(&self, request: Value) -> Result<Witness, Refuted> {
+        let text = request.to_string();
+        let req = match self.old.read_request(&text) {
+            Ok(r) => r,
+            Err(got) => return Err(Refuted { request, req: None, got }),
+        };
+        let (old, new) = (self.old.decide(&req), self.new.decide(&req));
+        let confirmed = match self.who {
+            Allowed::New => new.allowed() && !old.allowed(),
+            Allowed::Old => old.allowed() && !new.allowed(),
+        };
+        if confirmed {
+            // The request as AWS sees it (derived keys included), not the model's short form.
+            return Ok(Witness { request: req.to_json(), old, new });
+        }
+        let got =
+            format!("old: {} ({}); new: {} ({})", old.reason.as_str(), old.summary, new.reason.as_str(), new.summary);
+        Err(Refuted { request, req: Some(req), got })
+    }
+
+    fn claim(&self) -> (String, String) {
+        ("diff witness".into(), format!("allowed by {} and denied by the other side", self.who.name()))
+    }
 }
 
 impl Search<'_> {
-    /// Requests `yes` allows and `no` denies: `None` (proved), witnesses, or unknown; and
-    /// the actions reached. Actions are enumerated first (each witness's action blocked in
-    /// the next query) up to the larger of `examples` and `actions`; when they run out
-    /// before `examples` witnesses, the same actions are shown for other principals.
-    fn direction(&self, yes: &Term, no: &Term, who: Allowed) -> Result<(Direction, ActionList), Mismatch> {
-        let relevant = Term::and([yes.clone(), Term::not(no.clone())]);
-        let goal = Term::and([self.enc.invariants(), self.enc.opaque_lemmas(), relevant.clone()]);
+    /// Requests YES allows and NO denies: `None` (proved), witnesses, or unknown; and the
+    /// actions reached. Actions are enumerated first (each witness's action blocked in the
+    /// next query) up to the larger of `examples` and `actions`; when they run out before
+    /// `examples` witnesses, the same actions are shown for other principals.
+    fn direction(&self, who: Allowed) -> Result<(Direction, ActionList), Mismatch> {
+        let replay = DiffReplay { old: self.old, new: self.new, who };
         let examples = self.opts.examples.max(1);
         let mut pins = Term::TRUE;
         let mut by_action: Vec<Witness> = Vec::new();
@@ -493,17 +499,16 @@ impl Search<'_> {
             if by_action.len() >= examples.max(self.opts.actions) {
                 break ListEnd::Capped;
             }
-            let fresh = Term::and([goal.clone(), Term::and(blocked.clone())]);
-            match self.witness(&fresh, &relevant, &mut pins, who)? {
-                Ok(Some(w)) => {
+            match self.witness(&Term::and(blocked.clone()), &mut pins, &replay)? {
+                Sought::Found(w) => {
                     blocked.push(self.block(&w, true));
                     by_action.push(w);
                 }
-                Ok(None) => break ListEnd::Complete,
-                Err(why) if by_action.is_empty() => {
+                Sought::NoneLeft => break ListEnd::Complete,
+                Sought::Undecided(why) if by_action.is_empty() => {
                     return Ok((Direction::Unknown(why.clone()), ActionList::open(&why)))
                 }
-                Err(why) => break ListEnd::Open(why),
+                Sought::Undecided(why) => break ListEnd::Open(why),
             }
         };
         if by_action.is_empty() {
@@ -514,13 +519,12 @@ impl Search<'_> {
             // Every action is shown: the same actions by other principals.
             let mut blocked: Vec<Term> = shown.iter().map(|w| self.block(w, false)).collect();
             while shown.len() < examples {
-                let fresh = Term::and([goal.clone(), Term::and(blocked.clone())]);
-                match self.witness(&fresh, &relevant, &mut pins, who)? {
-                    Ok(Some(w)) => {
+                match self.witness(&Term::and(blocked.clone()), &mut pins, &replay)? {
+                    Sought::Found(w) => {
                         blocked.push(self.block(&w, false));
                         shown.push(w);
                     }
-                    Ok(None) | Err(_) => break,
+                    Sought::NoneLeft | Sought::Undecided(_) => break,
                 }
             }
         }
@@ -530,11 +534,11 @@ impl Search<'_> {
     /// Excludes what a witness showed: its action (different ways in), or its action with
     /// its principal.
     fn block(&self, w: &Witness, by_action: bool) -> Term {
-        let action = self.enc.action_matches(&crate::base::pattern::literal_tokens(w.action()), true);
+        let action = self.q.enc.action_matches(&crate::base::pattern::literal_tokens(w.action()), true);
         if by_action {
             return Term::not(action);
         }
-        let caller = Term::str_match(self.enc.caller.caller, Glob::literal(&self.caller_text(w), false));
+        let caller = Term::str_match(self.q.enc.caller.caller, Glob::literal(&self.caller_text(w), false));
         Term::not(Term::and([action, caller]))
     }
 
@@ -546,84 +550,41 @@ impl Search<'_> {
             .unwrap_or_else(|| principal.to_string())
     }
 
-    /// One replayed witness of `goal`; `Ok(None)` when Z3 proves there is none.
-    /// Spurious models (possible only with opaque atoms) are refined by pinning the atoms
-    /// to the evaluator's values on the candidate, a few rounds, then `Err` (unknown).
-    fn witness(
-        &self,
-        goal: &Term,
-        relevant: &Term,
-        pins: &mut Term,
-        who: Allowed,
-    ) -> Result<Result<Option<Witness>, String>, Mismatch> {
-        let opaque = self.enc.opaque_atoms();
+    /// One replayed witness of the question with `blocked`. Spurious models (possible only
+    /// with opaque atoms) are refined by pinning the atoms to the evaluator's values on the
+    /// candidate, a few rounds, then undecided.
+    fn witness(&self, blocked: &Term, pins: &mut Term, replay: &DiffReplay) -> Result<Sought, Mismatch> {
         for round in 0..=REFINE_ROUNDS {
-            let query = Term::and([goal.clone(), pins.clone()]);
-            let model = match solve_with(self.enc.vocabulary(), &query, relevant, self.opts.limits, 1) {
-                Outcome::Unsat if round == 0 || pins.is_const(true) => return Ok(Ok(None)),
+            let model = match self.q.solve(&Term::and([blocked.clone(), pins.clone()]), self.opts.limits, 1) {
+                Outcome::Unsat if round == 0 || pins.is_const(true) => return Ok(Sought::NoneLeft),
                 Outcome::Unsat => {
                     // The pins were a guess; without them the question stays open.
                     *pins = Term::TRUE;
-                    return Ok(Err(self.opaque_reason(&opaque)));
+                    return Ok(Sought::Undecided(self.opaque_reason()));
                 }
-                Outcome::Unknown(why) => return Ok(Err(why)),
+                Outcome::Unknown(why) => return Ok(Sought::Undecided(why)),
                 Outcome::Sat(mut models) => models.remove(0),
             };
-            match self.replay(&model, who) {
-                Replay::Confirmed(w) => return Ok(Ok(Some(w))),
-                Replay::Refuted { request, got, .. } if opaque.is_empty() => {
-                    return Err(Mismatch {
-                        subject: "diff witness".into(),
-                        request: request.to_string(),
-                        expected: format!("allowed by {} and denied by the other side", who.name()),
-                        got,
-                    })
+            let refuted = match confirm(self.q, &model, replay)? {
+                Replayed::Confirmed(w) => return Ok(Sought::Found(w)),
+                Replayed::Spurious(refuted) => refuted,
+            };
+            let Some(req) = refuted.req else { break };
+            if let Some(repaired) = repair(&refuted.request, &req, &model, &self.q.atoms()) {
+                if let Ok(w) = replay.replay(repaired) {
+                    return Ok(Sought::Found(w));
                 }
-                Replay::Refuted { request, req: Some(req), .. } => {
-                    if let Some(repaired) = repair(&request, &req, &model, &opaque) {
-                        if let Replay::Confirmed(w) = self.replay_request(repaired, who) {
-                            return Ok(Ok(Some(w)));
-                        }
-                    }
-                    *pins = pin(&opaque, &req);
-                }
-                Replay::Refuted { .. } => break,
             }
+            *pins = self.q.pin(&req);
         }
-        Ok(Err(self.opaque_reason(&opaque)))
+        Ok(Sought::Undecided(self.opaque_reason()))
     }
 
-    fn opaque_reason(&self, opaque: &[(BoolVar, &Opaque)]) -> String {
-        let what: Vec<String> = opaque.iter().take(3).map(|(_, o)| o.describe()).collect();
+    fn opaque_reason(&self) -> String {
         format!(
-            "a difference may exist only through constructs not encoded exactly ({}{}); no request the evaluator confirms was found",
-            what.join("; "),
-            if opaque.len() > 3 { "; …" } else { "" }
+            "a difference may exist only through constructs not encoded exactly ({}); no request the evaluator confirms was found",
+            self.q.free_summary()
         )
-    }
-
-    fn replay(&self, m: &kmsproof_solver::Model, who: Allowed) -> Replay {
-        self.replay_request(decode(self.enc, m), who)
-    }
-
-    fn replay_request(&self, request: Value, who: Allowed) -> Replay {
-        let text = request.to_string();
-        let req = match self.old.read_request(&text) {
-            Ok(r) => r,
-            Err(got) => return Replay::Refuted { request, req: None, got },
-        };
-        let (old, new) = (self.old.decide(&req), self.new.decide(&req));
-        let confirmed = match who {
-            Allowed::New => new.allowed() && !old.allowed(),
-            Allowed::Old => old.allowed() && !new.allowed(),
-        };
-        if confirmed {
-            // The request as AWS sees it (derived keys included), not the model's short form.
-            return Replay::Confirmed(Witness { request: req.to_json(), old, new });
-        }
-        let got =
-            format!("old: {} ({}); new: {} ({})", old.reason.as_str(), old.summary, new.reason.as_str(), new.summary);
-        Replay::Refuted { request, req: Some(req), got }
     }
 }
 
@@ -634,16 +595,6 @@ impl Allowed {
             Allowed::New => "NEW",
         }
     }
-}
-
-/// Every opaque atom fixed to its truth on `req`, as the evaluator decides it.
-fn pin(opaque: &[(BoolVar, &Opaque)], req: &Request) -> Term {
-    Term::and(
-        opaque
-            .iter()
-            .map(|(b, o)| if o.holds(req) { Term::var(*b) } else { Term::not(Term::var(*b)) })
-            .collect::<Vec<_>>(),
-    )
 }
 
 /// Realises opaque equalities between two request keys (`"aws:ResourceAccount":
