@@ -13,6 +13,7 @@ mod authz;
 mod caller;
 mod condition;
 mod decode;
+mod invariant;
 mod lemma;
 
 pub use authz::{authorization, policy_allows, policy_denies};
@@ -537,36 +538,11 @@ impl Encoder {
                 self.invariants.push(Term::iff(Term::var(p), Term::and([Term::var(set_present), listed])));
             }
         }
-        if let KeyVar::Set { present: p, v } = var {
-            if lower == "kms:encryptioncontextkeys" {
-                // The set is present exactly when the request has an encryption context, and
-                // its keys are non-empty (invariant `encryption-context-keys`).
-                self.invariants.push(Term::iff(Term::var(*p), Term::not(Term::set_empty(*v))));
-                let named = kmsproof_solver::ElemPred::matches(Glob::new(vec![Tok::One, Tok::Star], false));
-                self.invariants.push(Term::set_all(*v, named));
+        if let Some(p) = present {
+            for inv in invariant::KEY_INVARIANTS.iter().filter(|i| (i.about)(key)) {
+                let terms = (inv.encode)(self, var, p);
+                self.invariants.extend(terms);
             }
-            if lower == "kms:grantoperations" {
-                // Invariant `create-grant-operations`: CreateGrant always names its operations.
-                let op = crate::facts::kms_rules::GRANT_OPERATIONS
-                    .iter()
-                    .map(|o| kmsproof_solver::ElemPred::matches(Glob::literal(o, false)))
-                    .collect();
-                let carried = Term::and([
-                    Term::var(*p),
-                    Term::not(Term::set_empty(*v)),
-                    Term::set_all(*v, kmsproof_solver::ElemPred::or(op)),
-                ]);
-                self.invariants.push(Term::implies(self.action_is("CreateGrant"), carried));
-            }
-        }
-        if let Some(p) = present.filter(|_| crate::model::invariants::is_principal_tag(key)) {
-            // Invariant `principal-tags`: the root user, services and anonymous callers have none.
-            let untagged = Term::or([
-                self.caller.class_is(crate::model::binding::CallerClass::Root),
-                self.caller.class_is(crate::model::binding::CallerClass::Service),
-                self.caller.class_is(crate::model::binding::CallerClass::Anonymous),
-            ]);
-            self.invariants.push(Term::implies(Term::var(p), Term::not(untagged)));
         }
     }
 }
