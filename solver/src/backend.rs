@@ -643,7 +643,7 @@ impl<'a> Compiler<'a> {
             .map(|(vi, ((idx, (atoms, p)), guard))| {
                 let rel = relevant.get(vi).map_or(&[][..], Vec::as_slice);
                 let region = p.regions.get(a.strs[vi]);
-                let matters = guard.map_or(true, |g| a.bools[g]);
+                let matters = guard.is_none_or(|g| a.bools[g]);
                 for g in rel.iter().filter(|_| matters) {
                     let (Some(j), Some(r)) = (atoms.iter().position(|x| x == g), region) else { continue };
                     let same: Vec<Bool> = p
@@ -666,7 +666,7 @@ impl<'a> Compiler<'a> {
             .enumerate()
             .map(|(vi, ((has, (_, p)), guard))| {
                 let mut vals = Vec::new();
-                let matters = guard.map_or(true, |g| a.bools[g]);
+                let matters = guard.is_none_or(|g| a.bools[g]);
                 for ((h, r), on) in has.iter().zip(&p.regions).zip(&a.sets[vi]) {
                     if matters {
                         block.push(if *on { h.clone() } else { h.not() });

@@ -178,17 +178,22 @@ pub enum ElemPred {
     Or(Vec<ElemPred>),
 }
 
-impl ElemPred {
-    pub fn matches(g: Glob) -> ElemPred {
-        ElemPred::Match(g)
-    }
+/// `!p`: the predicate's negation, with constants folded and double negation removed.
+impl std::ops::Not for ElemPred {
+    type Output = ElemPred;
 
-    pub fn not(p: ElemPred) -> ElemPred {
-        match p {
+    fn not(self) -> ElemPred {
+        match self {
             ElemPred::Const(b) => ElemPred::Const(!b),
             ElemPred::Not(inner) => *inner,
             p => ElemPred::Not(Box::new(p)),
         }
+    }
+}
+
+impl ElemPred {
+    pub fn matches(g: Glob) -> ElemPred {
+        ElemPred::Match(g)
     }
 
     pub fn or(ps: Vec<ElemPred>) -> ElemPred {
@@ -279,7 +284,7 @@ impl Term {
 
     /// Every element of `v` satisfies `p` (true for the empty set).
     pub fn set_all(v: SetVar, p: ElemPred) -> Term {
-        Term::not(Term::set_any(v, ElemPred::not(p)))
+        Term::not(Term::set_any(v, !p))
     }
 
     /// The set `v` is empty.

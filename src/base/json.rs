@@ -55,6 +55,29 @@ pub struct SyntaxError {
     pub message: String,
 }
 
+/// A value the program built (from command-line flags, or a question it asks itself)
+/// enters the same readers as a file, without being printed and parsed again. It has no
+/// position: diagnostics on it name the source and JSON path only (line 0).
+impl From<&serde_json::Value> for Json {
+    fn from(v: &serde_json::Value) -> Json {
+        use serde_json::Value as V;
+        let kind = match v {
+            V::Null => Kind::Null,
+            V::Bool(b) => Kind::Bool(*b),
+            V::Number(n) => Kind::Number(n.to_string()),
+            V::String(s) => Kind::String(s.clone()),
+            V::Array(items) => Kind::Array(items.iter().map(Json::from).collect()),
+            V::Object(members) => Kind::Object(
+                members
+                    .iter()
+                    .map(|(k, v)| Member { key: k.clone(), key_pos: Pos::default(), value: Json::from(v) })
+                    .collect(),
+            ),
+        };
+        Json { pos: Pos::default(), kind }
+    }
+}
+
 impl Json {
     /// Short name of the JSON type, for "expected X, found Y" messages.
     pub fn type_name(&self) -> &'static str {
@@ -348,11 +371,11 @@ pub fn render_in_place(v: &Json) -> String {
 
 fn move_to(target: Pos, out: &mut String, at: &mut Pos) {
     if target.line > at.line {
-        out.extend(std::iter::repeat('\n').take(target.line - at.line));
+        out.extend(std::iter::repeat_n('\n', target.line - at.line));
         *at = Pos { line: target.line, col: 1 };
     }
     if target.line == at.line && target.col > at.col {
-        out.extend(std::iter::repeat(' ').take(target.col - at.col));
+        out.extend(std::iter::repeat_n(' ', target.col - at.col));
         at.col = target.col;
     }
 }

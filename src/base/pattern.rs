@@ -210,6 +210,18 @@ pub fn tokens_text(toks: &[Tok]) -> String {
         .collect()
 }
 
+/// A value as written in the policy (variables as `${key}`), for messages.
+pub fn pieces_text(pieces: &[Piece]) -> String {
+    pieces
+        .iter()
+        .map(|p| match p {
+            Piece::Text(t) | Piece::Literal(t) => t.clone(),
+            Piece::Var { key, default: None } => format!("${{{key}}}"),
+            Piece::Var { key, default: Some(d) } => format!("${{{key}, '{d}'}}"),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,16 +297,4 @@ mod tests {
         assert!(resolve(&pieces("${aws:userid}", true), true, &lookup).is_none());
         assert_eq!(pieces("${aws:username}", false), vec![Piece::Text("${aws:username}".into())]);
     }
-}
-
-/// A value as written in the policy (variables as `${key}`), for messages.
-pub fn pieces_text(pieces: &[Piece]) -> String {
-    pieces
-        .iter()
-        .map(|p| match p {
-            Piece::Text(t) | Piece::Literal(t) => t.clone(),
-            Piece::Var { key, default: None } => format!("${{{key}}}"),
-            Piece::Var { key, default: Some(d) } => format!("${{{key}, '{d}'}}"),
-        })
-        .collect()
 }

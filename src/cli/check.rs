@@ -4,7 +4,7 @@ use super::{bad_input, cli_error, exit, internal_error, pretty, Format, InputArg
 use crate::base::diag::Error;
 use crate::model::inputs::Inputs;
 use crate::model::load::read_source;
-use crate::model::property::{parse_properties, Property};
+use crate::model::property::{parse_properties, properties_from_value, Property};
 use crate::prove::check::Verdict;
 use crate::report;
 use kmsproof_solver::Limits;
@@ -64,7 +64,7 @@ impl CheckArgs {
         let inputs = self.inputs.load(&others)?;
         let properties = match &self.properties {
             Some(path) => read_source(path).and_then(|(text, label)| parse_properties(&text, &label)),
-            None => self.inline_property().and_then(|text| parse_properties(&text, "<command line>")),
+            None => self.inline_property().and_then(|doc| properties_from_value(&doc, "<command line>")),
         }
         .map_err(|e| bad_input(&e))?;
         let key_arn = match self.key_arn.clone().or_else(|| inputs.default_key_arn()) {
@@ -88,7 +88,7 @@ impl CheckArgs {
 
     /// The inline form as a property document, e.g. `--never kms:Decrypt --where
     /// 'StringNotLike kms:ViaService ec2.*.amazonaws.com'`.
-    fn inline_property(&self) -> Result<String, Error> {
+    fn inline_property(&self) -> Result<serde_json::Value, Error> {
         let (expect, actions) = match (&self.never, &self.always, &self.sometimes) {
             (Some(a), _, _) => ("never", a),
             (_, Some(a), _) => ("always", a),
@@ -116,7 +116,9 @@ impl CheckArgs {
         // Read as a property's `principal`: an account ID, an ARN, an ARN pattern, a service.
         let principal = json!(self.principal.as_deref().unwrap_or("*"));
         let name = format!("{} {} {}", actions.join(","), expect, self.conditions.join(" and "));
-        Ok(json!({"name": name.trim(), "expect": expect, "principal": principal, "action": actions, "condition": condition}).to_string())
+        Ok(
+            json!({"name": name.trim(), "expect": expect, "principal": principal, "action": actions, "condition": condition}),
+        )
     }
 }
 

@@ -1,7 +1,9 @@
 //! `kmsproof eval`: one request decided exactly, with the statements that decided it.
 
 use super::{bad_input, exit, pretty, warnings, Format, InputArgs};
+use crate::model::inputs::Inputs;
 use crate::model::load::load_request;
+use crate::model::request::Request;
 use crate::{authorize, report};
 use std::path::PathBuf;
 
@@ -16,19 +18,32 @@ pub struct EvalArgs {
     format: Format,
 }
 
+/// `eval` after validation: the authorization context and the request, both loaded.
+struct EvalConfig {
+    inputs: Inputs,
+    request: Request,
+    format: Format,
+}
+
+impl EvalArgs {
+    fn config(&self) -> Result<EvalConfig, i32> {
+        let inputs = self.inputs.load(&[&self.request])?;
+        let request = load_request(&self.request).map_err(|e| bad_input(&e))?;
+        Ok(EvalConfig { inputs, request, format: self.format })
+    }
+}
+
 pub fn run(args: &EvalArgs) -> i32 {
-    let inputs = match args.inputs.load(&[&args.request]) {
-        Ok(i) => i,
+    let cfg = match args.config() {
+        Ok(c) => c,
         Err(code) => return code,
     };
-    let request = match load_request(&args.request) {
-        Ok(r) => r,
-        Err(e) => return bad_input(&e),
-    };
-    let decision = authorize(&inputs, &request);
-    match args.format {
-        Format::Text => print!("{}", report::decision_text(&decision, &request)),
-        Format::Json => println!("{}", pretty(&report::decision_json(&decision, &request, &warnings(&inputs)))),
+    let decision = authorize(&cfg.inputs, &cfg.request);
+    match cfg.format {
+        Format::Text => print!("{}", report::decision_text(&decision, &cfg.request)),
+        Format::Json => {
+            println!("{}", pretty(&report::decision_json(&decision, &cfg.request, &warnings(&cfg.inputs))))
+        }
     }
     exit::OK
 }

@@ -129,7 +129,7 @@ impl Encoder {
                         })
                         .collect(),
                 );
-                let pred = if negated { ElemPred::not(pred) } else { pred };
+                let pred = if negated { !pred } else { pred };
                 let p = Term::var(*present);
                 let absent = Term::or([Term::not(p.clone()), Term::set_empty(*v)]);
                 let body = match c.op.set {
@@ -179,7 +179,7 @@ impl Encoder {
         let globs: Vec<&Glob> =
             atoms.iter().filter_map(|a| if let Atom::Text(Some(g)) = a { Some(g) } else { None }).collect();
         let pred = ElemPred::or(globs.iter().map(|g| ElemPred::matches((*g).clone())).collect());
-        let pred = if negated { ElemPred::not(pred) } else { pred };
+        let pred = if negated { !pred } else { pred };
         let hit = Term::or(globs.iter().map(|g| Term::str_match(*one, (*g).clone())).collect::<Vec<_>>());
         let one_ok = if negated { Term::not(hit) } else { hit };
         let (p, s) = (Term::var(*present), Term::var(*single));
@@ -262,18 +262,17 @@ impl Encoder {
 
 /// A key holds values of one type; an operator of another family is not encoded yet.
 fn check_fit(var: &KeyVar, family: Family, key: &str) -> Result<(), Unsupported> {
-    let ok = match (var, family) {
-        (_, Family::Null) => true,
-        (
-            KeyVar::Str { .. } | KeyVar::Set { .. } | KeyVar::Either { .. },
-            Family::String | Family::Arn | Family::Bool,
-        ) => true,
-        (KeyVar::Derived(_), Family::String | Family::Arn | Family::Bool) => true,
-        (KeyVar::Int { date: false, .. }, Family::Numeric) => true,
-        (KeyVar::Int { date: true, .. }, Family::Date) => true,
-        (KeyVar::Ip { .. }, Family::Ip) => true,
-        _ => false,
-    };
+    let ok = matches!(
+        (var, family),
+        (_, Family::Null)
+            | (
+                KeyVar::Str { .. } | KeyVar::Set { .. } | KeyVar::Either { .. } | KeyVar::Derived(_),
+                Family::String | Family::Arn | Family::Bool,
+            )
+            | (KeyVar::Int { date: false, .. }, Family::Numeric)
+            | (KeyVar::Int { date: true, .. }, Family::Date)
+            | (KeyVar::Ip { .. }, Family::Ip)
+    );
     if ok {
         Ok(())
     } else {

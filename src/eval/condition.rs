@@ -44,7 +44,7 @@ pub fn evaluate(c: &Condition, ctx: &Context) -> CondOutcome {
         Some(CtxValue::One(v)) => Some(vec![v.as_str()]),
         Some(CtxValue::Many(vs)) => Some(vs.iter().map(String::as_str).collect()),
     };
-    let absent = request_values.as_ref().map_or(true, |v| v.is_empty());
+    let absent = request_values.as_ref().is_none_or(|v| v.is_empty());
     if c.op.if_exists && absent {
         // `ForAnyValue:…IfExists` on an absent key: false (reading `foranyvalue-ifexists-absent`).
         if c.op.set == Some(SetQualifier::ForAnyValue) {

@@ -55,6 +55,17 @@ pub fn parse_properties(text: &str, source: &str) -> Result<Vec<Property>, Error
     Ok(props)
 }
 
+/// Reads properties the program built (the command line's inline form, the audit's own
+/// questions): the same reader as a file, without a text round trip.
+pub fn properties_from_value(doc: &serde_json::Value, source: &str) -> Result<Vec<Property>, Error> {
+    let mut sink = Sink::new(source);
+    let props = properties_from(&Json::from(doc), "", &mut sink);
+    if sink.has_errors() {
+        return Err(Error::Invalid(sink.items));
+    }
+    Ok(props)
+}
+
 /// Properties from a parsed value: one object or a non-empty list.
 fn properties_from(doc: &Json, path: &str, sink: &mut Sink) -> Vec<Property> {
     let items: Vec<&Json> = match &doc.kind {

@@ -140,7 +140,7 @@ fn bound_search(build: &Build, first: &Query, replay: &PropertyReplay, limits: L
 pub fn relevant_inputs(inputs: &Inputs, shape: &Statement) -> Option<Inputs> {
     let actions = kms_action_coverage(&shape.action);
     let applies = |st: &Statement| kms_action_coverage(&st.action) & actions != 0;
-    let all = |p: &Policy| p.statements.iter().all(|st| applies(st));
+    let all = |p: &Policy| p.statements.iter().all(applies);
     if inputs.policies().all(all) {
         return None;
     }
@@ -201,7 +201,7 @@ pub fn pinned_keys(shape: &Statement) -> std::collections::BTreeMap<String, Stri
     let mut out = std::collections::BTreeMap::new();
     for c in &shape.conditions {
         let plain = c.op.spec.name == "StringEquals" && !c.op.if_exists && c.op.set.is_none();
-        let single_text = crate::facts::catalog::catalog().key(&c.key).map_or(true, |k| {
+        let single_text = crate::facts::catalog::catalog().key(&c.key).is_none_or(|k| {
             !k.multi && matches!(k.ty, crate::facts::catalog::KeyType::String | crate::facts::catalog::KeyType::Arn)
         });
         let bindable = single_text && !crate::encode::is_derived_key(&c.key)
