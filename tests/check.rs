@@ -1,29 +1,11 @@
 //! `kmsproof check` end to end: verdicts, exit codes, and counterexamples that `eval`
 //! reads back to the same decision.
 
+use super::util::{json, kmsproof};
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-
-fn kmsproof(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kmsproof"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("run kmsproof")
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
-}
 
 fn temp(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kmsproof-check-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
+    super::util::temp_file("check", name, text)
 }
 
 /// `eval --format json` of `request` against a key policy (and identity policies).

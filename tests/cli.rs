@@ -1,49 +1,10 @@
 //! The `kmsproof` binary end to end: outputs, exit codes, error messages.
 
-use std::io::Write;
+use super::util::{kmsproof_with as run, root, stderr, stdout};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kmsproof"))
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn run(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = bin()
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn kmsproof");
-    if let Some(text) = stdin {
-        // The binary may exit before reading (e.g. a usage error): a broken pipe is fine.
-        let _ = child.stdin.take().unwrap().write_all(text.as_bytes());
-    } else {
-        drop(child.stdin.take());
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn temp_file(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kmsproof-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
+    super::util::temp_file("cli", name, text)
 }
 
 fn s(p: &Path) -> &str {

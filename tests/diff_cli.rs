@@ -1,23 +1,7 @@
 //! `kmsproof diff` end to end: verdicts, witnesses in request format, exit codes, errors.
 
+use super::util::{kmsproof as run, stderr as err, stdout as out};
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kmsproof"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("spawn kmsproof")
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn pair(name: &str) -> (String, String) {
     let dir = PathBuf::from("corpus/diffs").join(name);

@@ -62,3 +62,65 @@ impl Setup {
         assert_eq!(d.reason.as_str(), reason, "{principal} {action} {context}: {}", d.summary);
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The binary, end to end (ripgrep's `tests/util.rs` shape: one place that runs it).
+
+/// The project root: every command runs from here, so fixtures are named `corpus/…`.
+pub fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `kmsproof ARGS` from the project root, with `stdin` as standard input (none: closed).
+pub fn kmsproof_with(args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kmsproof"))
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn kmsproof");
+    if let Some(text) = stdin {
+        // The binary may exit before reading (e.g. a usage error): a broken pipe is fine.
+        let _ = child.stdin.take().expect("piped stdin").write_all(text.as_bytes());
+    } else {
+        drop(child.stdin.take());
+    }
+    child.wait_with_output().expect("wait for kmsproof")
+}
+
+/// Runs `kmsproof ARGS` with no standard input.
+pub fn kmsproof(args: &[&str]) -> std::process::Output {
+    kmsproof_with(args, None)
+}
+
+pub fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Standard output as JSON; panics with both streams when it is not.
+pub fn json(o: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", stdout(o), stderr(o)))
+}
+
+/// A scratch directory of this test process, `kmsproof-<area>-<pid>` (tests run in
+/// parallel: give each test's files distinct names).
+pub fn temp_dir(area: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("kmsproof-{area}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create a temporary directory");
+    dir
+}
+
+/// Writes `text` to `name` in [`temp_dir`]`(area)` and returns its path.
+pub fn temp_file(area: &str, name: &str, text: &str) -> std::path::PathBuf {
+    let p = temp_dir(area).join(name);
+    std::fs::write(&p, text).expect("write a temporary file");
+    p
+}

@@ -1,8 +1,8 @@
-//! Review 13: the issue-13 findings, each as a test, and brute force over every caller for
-//! RetireGrant and the request invariants. The random inputs are `differential.rs`'s (which
+//! Soundness regressions: wrong answers once shipped (each test states what AWS does), and
+//! brute force over every caller for RetireGrant and the request invariants. The random inputs are `differential.rs`'s (which
 //! took the review's wider generators: role paths, service-linked-role sessions, retiring
 //! principals in every form, principal tags, key-case encryption contexts, management
-//! accounts); seeds and rounds here come from KMSPROOF_R13_SEED and KMSPROOF_R13_ROUNDS.
+//! accounts); seeds and rounds here come from KMSPROOF_SOUNDNESS_SEED and KMSPROOF_SOUNDNESS_ROUNDS.
 
 use super::differential::{inputs, sat, Rng, KEY, PRINCIPALS};
 use kmsproof::encode::{authorization, Encoder};
@@ -13,20 +13,18 @@ use kmsproof::{authorize, parse_policy, PolicyKind, Request};
 use kmsproof_solver::{Limits, Term};
 
 fn seed(default: u64) -> u64 {
-    std::env::var("KMSPROOF_R13_SEED")
+    std::env::var("KMSPROOF_SOUNDNESS_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .map_or(default, |s: u64| default ^ s.wrapping_mul(0x9e37_79b9_7f4a_7c15))
 }
 
 fn rounds(default: usize) -> usize {
-    std::env::var("KMSPROOF_R13_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+    std::env::var("KMSPROOF_SOUNDNESS_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
 }
 
 // ---------------------------------------------------------------------------------------
-// Review 13 findings: each test states what AWS does and fails on 841ac09. They are
-// `#[ignore]`d so the branch stays green; run them with
-// `cargo test --test tests review13::finding -- --ignored`.
+// Each test states what AWS does; each failed on 841ac09.
 
 fn key_only(statements: &str) -> Inputs {
     let text = format!(r#"{{"Version": "2012-10-17", "Statement": {statements}}}"#);
@@ -56,7 +54,7 @@ fn decrypt_by(principal: &str) -> Request {
 /// role, and policy names must be unique within the account"), so a key policy naming
 /// `role/team/App` names the role of every `assumed-role/App/…` session (8a84d8c allowed it).
 #[test]
-fn finding1_a_session_of_a_role_with_a_path_is_named_by_its_role_arn() {
+fn a_session_of_a_role_with_a_path_is_named_by_its_role_arn() {
     let inputs = key_only(
         r#"[{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/team/App"}, "Action": "kms:Decrypt", "Resource": "*"}]"#,
     );
@@ -74,7 +72,7 @@ fn finding1_a_session_of_a_role_with_a_path_is_named_by_its_role_arn() {
 /// what CloudTrail shows) are not limited by SCPs ("SCPs don't affect service-linked roles")
 /// and are named by the key policy's SLR ARN: `check --never` must not prove `holds`.
 #[test]
-fn finding2_a_service_linked_role_session_is_not_limited_by_an_scp() {
+fn a_service_linked_role_session_is_not_limited_by_an_scp() {
     let mut inputs = key_only(
         r#"[{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"}, "Action": "kms:Decrypt", "Resource": "*"}]"#,
     );
@@ -92,7 +90,7 @@ fn finding2_a_service_linked_role_session_is_not_limited_by_an_scp() {
 /// any context through kp01's account statement, yet --examples 1 answers unknown and
 /// --examples 10 violated.
 #[test]
-fn finding3_a_verdict_does_not_depend_on_examples() {
+fn a_verdict_does_not_depend_on_examples() {
     let mut inputs = key_only(
         r#"[{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"}]"#,
     );
@@ -107,7 +105,7 @@ fn finding3_a_verdict_does_not_depend_on_examples() {
 /// semantics.md marks these UNCONFIRMED and the encoder decides them, but no proof says it
 /// rests on them (issue 13 item 7: "Do the same for the other UNCONFIRMED points").
 #[test]
-fn finding4_proofs_name_every_unconfirmed_reading_they_rest_on() {
+fn proofs_name_every_unconfirmed_reading_they_rest_on() {
     // A set operator on a single-valued key: R = {v} (iam-simulate: false, not an array).
     let inputs = key_only(
         r#"[{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/App"}, "Action": "kms:Decrypt", "Resource": "*", "Condition": {"ForAnyValue:StringEquals": {"kms:ViaService": "ec2.us-east-1.amazonaws.com"}}}]"#,
@@ -123,8 +121,8 @@ fn finding4_proofs_name_every_unconfirmed_reading_they_rest_on() {
 /// Bool values in another case: the parser reads "FALSE" as false and keeps no case, so
 /// this reading is not tracked yet (listed as remaining in the README).
 #[test]
-#[ignore = "review13 finding 4b: Bool value case is not a tracked reading yet"]
-fn finding4b_bool_value_case_is_named() {
+#[ignore = "the case of a Bool value is not a tracked reading yet"]
+fn bool_value_case_is_named() {
     // Bool values any case ("FALSE" read as false; UNCONFIRMED, semantics.md 3.3).
     let inputs = key_only(
         r#"[{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"}, {"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "FALSE"}}}]"#,
@@ -140,18 +138,14 @@ fn finding4b_bool_value_case_is_named() {
 /// `audit` prints "proved: Z3 unsat" for a lockout that holds only under the chosen
 /// ForAnyValue:…IfExists reading, without saying so (check does say it).
 #[test]
-fn finding5_audit_proofs_name_the_readings_they_rest_on() {
-    let dir = std::env::temp_dir().join(format!("kmsproof-review13-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+fn audit_proofs_name_the_readings_they_rest_on() {
+    let dir = super::util::temp_dir("soundness");
     std::fs::write(
         dir.join("kp.json"),
         r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*", "Condition": {"ForAnyValue:StringEqualsIfExists": {"kms:EncryptionContextKeys": "Dept"}}}]}"#,
     )
     .unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_kmsproof"))
-        .args(["audit", dir.to_str().unwrap(), "--format", "json"])
-        .output()
-        .unwrap();
+    let o = super::util::kmsproof(&["audit", dir.to_str().unwrap(), "--format", "json"]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("kms:PutKeyPolicy"), "{text}");
     assert!(text.contains("UNCONFIRMED"), "the lockout proof does not say it rests on a reading: {text}");
