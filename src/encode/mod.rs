@@ -28,8 +28,10 @@ use caller::CallerVars;
 use kmsproof_solver::{BoolVar, Glob, IntVar, IpVar, SetVar, StrVar, Term, Tok, Vocabulary};
 use std::collections::BTreeMap;
 
-/// A construct the encoder does not model exactly yet; the query is reported `unknown`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A construct the encoder does not model exactly yet; the query is reported `unknown`,
+/// never `holds`. The message names the construct (and where it is).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not encoded exactly: {0}")]
 pub struct Unsupported(pub String);
 
 /// The variable standing for one condition key.
