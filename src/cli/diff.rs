@@ -209,7 +209,8 @@ fn set_side(paths: &InputPaths, management: &Option<String>) -> Result<(Side, St
     };
     let mut inputs = load_inputs(paths).map_err(|e| bad_input(&e))?;
     if let Some(m) = management {
-        inputs.management_account = Some(crate::model::binding::management_account(m).map_err(|why| usage(&why))?);
+        inputs.management_account =
+            Some(crate::model::binding::management_account(m).map_err(|e| usage(&e.to_string()))?);
     }
     print_warnings(&inputs);
     Ok((Side::Kms(inputs), kp.display().to_string()))

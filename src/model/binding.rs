@@ -95,12 +95,17 @@ pub fn rule(kind: PolicyKind) -> Option<&'static Binding> {
     BINDINGS.iter().find(|b| b.kind == kind)
 }
 
+/// A `--management-account` value that is not an account ID.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--management-account: \"{0}\" is not a 12-digit account ID")]
+pub struct NotAnAccount(pub String);
+
 /// Reads a `--management-account` value: a 12-digit account ID.
-pub fn management_account(text: &str) -> Result<String, String> {
+pub fn management_account(text: &str) -> Result<String, NotAnAccount> {
     if crate::base::arn::is_account_id(text) {
         Ok(text.to_string())
     } else {
-        Err(format!("--management-account: \"{text}\" is not a 12-digit account ID"))
+        Err(NotAnAccount(text.to_string()))
     }
 }
 

@@ -93,26 +93,31 @@ pub struct Operator {
     pub if_exists: bool,
 }
 
+/// Why a condition operator is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OperatorError {
+    #[error("unknown condition operator \"{text}\" (expected one of {}, optionally with ForAllValues:/ForAnyValue: and IfExists){}", names(), .nearest.as_ref().map(|n| format!("; did you mean {n}?")).unwrap_or_default())]
+    Unknown { text: String, nearest: Option<&'static str> },
+    #[error("\"NullIfExists\" does not exist: Null already tests presence")]
+    NullIfExists,
+}
+
 impl Operator {
     /// Reads an operator name. Names are matched case-insensitively (the result says
     /// whether the case differed, for a warning); `Err` explains what is wrong.
-    pub fn parse(text: &str) -> Result<(Operator, bool), String> {
+    pub fn parse(text: &str) -> Result<(Operator, bool), OperatorError> {
         let (set, rest) = split_prefix(text);
         let (base, if_exists) = match rest.len().checked_sub(8).filter(|&i| rest.is_char_boundary(i)) {
             Some(i) if rest[i..].eq_ignore_ascii_case("IfExists") => (&rest[..i], true),
             _ => (rest, false),
         };
-        let spec = OPERATORS
-            .iter()
-            .find(|o| o.name.eq_ignore_ascii_case(base))
-            .ok_or_else(|| {
-                let hint = crate::base::suggest::nearest(base, OPERATORS.iter().map(|o| o.name))
-                    .map(|n| format!("; did you mean {n}?"))
-                    .unwrap_or_default();
-                format!("unknown condition operator \"{text}\" (expected one of {}, optionally with ForAllValues:/ForAnyValue: and IfExists){hint}", names())
+        let spec =
+            OPERATORS.iter().find(|o| o.name.eq_ignore_ascii_case(base)).ok_or_else(|| OperatorError::Unknown {
+                text: text.to_string(),
+                nearest: crate::base::suggest::nearest(base, OPERATORS.iter().map(|o| o.name)),
             })?;
         if spec.family == Family::Null && if_exists {
-            return Err("\"NullIfExists\" does not exist: Null already tests presence".into());
+            return Err(OperatorError::NullIfExists);
         }
         let op = Operator { set, spec: *spec, if_exists };
         Ok((op, op.canonical() != text))
@@ -175,8 +180,8 @@ mod tests {
 
     #[test]
     fn rejects_unknown_and_null_if_exists() {
-        assert!(Operator::parse("StringEqual").unwrap_err().contains("unknown condition operator"));
-        assert!(Operator::parse("StringEqualz").unwrap_err().ends_with("; did you mean StringEquals?"));
+        assert!(Operator::parse("StringEqual").unwrap_err().to_string().contains("unknown condition operator"));
+        assert!(Operator::parse("StringEqualz").unwrap_err().to_string().ends_with("; did you mean StringEquals?"));
         assert!(Operator::parse("NullIfExists").is_err());
         assert!(Operator::parse("ForSomeValues:StringEquals").is_err());
         assert!(Operator::parse("").is_err());

@@ -315,7 +315,7 @@ fn object_principals(
             };
             match entry {
                 Ok(e) => entries.push(e),
-                Err(msg) => sink.error(vj.pos, &mpath, msg),
+                Err(e) => sink.error(vj.pos, &mpath, e.to_string()),
             }
         }
     }
@@ -332,7 +332,7 @@ pub fn read_property_principals(v: &Json, negated: bool, path: &str, sink: &mut 
             for (value, vj) in string_list(v, path, sink) {
                 match classify_property_principal(value) {
                     Ok(e) => entries.push(e),
-                    Err(msg) => sink.error(vj.pos, path, msg),
+                    Err(e) => sink.error(vj.pos, path, e.to_string()),
                 }
             }
         }
@@ -348,7 +348,22 @@ pub fn read_property_principals(v: &Json, negated: bool, path: &str, sink: &mut 
     Principals { negated, entries }
 }
 
-fn classify_property_principal(value: &str) -> Result<PrincipalEntry, String> {
+/// Why a principal value is refused; each message says what was expected instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrincipalError {
+    #[error("unknown principal \"{0}\" (expected \"*\", a 12-digit account ID, an IAM/STS ARN such as arn:aws:iam::111122223333:role/App, an ARN pattern such as arn:aws:iam::111122223333:role/*, or a service principal such as ec2.amazonaws.com)")]
+    Unknown(String),
+    #[error("ARN pattern \"{pattern}\" {why}, so it matches no caller (expected e.g. arn:aws:iam::111122223333:role/*, arn:aws:iam::*:role/App or arn:aws:iam::111122223333:*)")]
+    NeverMatches { pattern: String, why: String },
+    #[error("malformed service principal \"{0}\" (expected a name such as \"ec2.amazonaws.com\")")]
+    Service(String),
+    #[error("unknown principal type \"{0}\" (expected AWS, Service, Federated or CanonicalUser)")]
+    Kind(String),
+    #[error("malformed principal ARN \"{0}\" (expected \"*\", a 12-digit account ID, or an IAM/STS ARN such as arn:aws:iam::111122223333:role/Name; partial wildcards are not allowed)")]
+    Arn(String),
+}
+
+fn classify_property_principal(value: &str) -> Result<PrincipalEntry, PrincipalError> {
     if value == "*" || is_account_id(value) {
         return classify_aws_principal(value);
     }
@@ -358,15 +373,13 @@ fn classify_property_principal(value: &str) -> Result<PrincipalEntry, String> {
     if value.contains('.') && !value.contains([':', '/']) {
         return classify_principal("Service", value);
     }
-    Err(format!("unknown principal \"{value}\" (expected \"*\", a 12-digit account ID, an IAM/STS ARN such as arn:aws:iam::111122223333:role/App, an ARN pattern such as arn:aws:iam::111122223333:role/*, or a service principal such as ec2.amazonaws.com)"))
+    Err(PrincipalError::Unknown(value.to_string()))
 }
 
 /// An ARN pattern in a property: it must be able to match some caller's `aws:PrincipalArn`
 /// (an `iam`/`sts` ARN with no region and a 12-digit account), else it is a typo.
-fn principal_pattern(value: &str) -> Result<PrincipalEntry, String> {
-    let bad = |why: &str| {
-        format!("ARN pattern \"{value}\" {why}, so it matches no caller (expected e.g. arn:aws:iam::111122223333:role/*, arn:aws:iam::*:role/App or arn:aws:iam::111122223333:*)")
-    };
+fn principal_pattern(value: &str) -> Result<PrincipalEntry, PrincipalError> {
+    let bad = |why: &str| PrincipalError::NeverMatches { pattern: value.to_string(), why: why.to_string() };
     let [_, partition, service, region, account, resource] =
         split_arn(value).ok_or_else(|| bad("has fewer than six colon-separated parts"))?;
     let can_match =
@@ -393,22 +406,20 @@ fn principal_pattern(value: &str) -> Result<PrincipalEntry, String> {
 }
 
 /// Classifies one principal value of type `kind` (`AWS`, `Service`, ...).
-fn classify_principal(kind: &str, value: &str) -> Result<PrincipalEntry, String> {
+fn classify_principal(kind: &str, value: &str) -> Result<PrincipalEntry, PrincipalError> {
     match kind {
         "AWS" => classify_aws_principal(value),
         "Service" if value == "*" => Ok(PrincipalEntry::Everyone),
         "Service" if !value.is_empty() && !value.contains(['*', '?', ' ']) => {
             Ok(PrincipalEntry::Service(value.to_string()))
         }
-        "Service" => {
-            Err(format!("malformed service principal \"{value}\" (expected a name such as \"ec2.amazonaws.com\")"))
-        }
+        "Service" => Err(PrincipalError::Service(value.to_string())),
         "Federated" | "CanonicalUser" => Ok(PrincipalEntry::Other(format!("{kind}:{value}"))),
-        _ => Err(format!("unknown principal type \"{kind}\" (expected AWS, Service, Federated or CanonicalUser)")),
+        _ => Err(PrincipalError::Kind(kind.to_string())),
     }
 }
 
-fn classify_aws_principal(value: &str) -> Result<PrincipalEntry, String> {
+fn classify_aws_principal(value: &str) -> Result<PrincipalEntry, PrincipalError> {
     if value == "*" {
         return Ok(PrincipalEntry::Everyone);
     }
@@ -422,9 +433,7 @@ fn classify_aws_principal(value: &str) -> Result<PrincipalEntry, String> {
     {
         return Ok(PrincipalEntry::Other(value.to_string()));
     }
-    let bad = || {
-        format!("malformed principal ARN \"{value}\" (expected \"*\", a 12-digit account ID, or an IAM/STS ARN such as arn:aws:iam::111122223333:role/Name; partial wildcards are not allowed)")
-    };
+    let bad = || PrincipalError::Arn(value.to_string());
     let parts = split_arn(value).ok_or_else(bad)?;
     let [_, partition, service, region, account, resource] = parts;
     if partition.is_empty() || !region.is_empty() || !is_account_id(account) || value.contains(['*', '?']) {
@@ -468,7 +477,7 @@ fn read_conditions(c: &Json, path: &str, vars: bool, sink: &mut Sink) -> Vec<Con
                 op
             }
             Err(msg) => {
-                sink.error(block.key_pos, &bpath, msg);
+                sink.error(block.key_pos, &bpath, msg.to_string());
                 continue;
             }
         };

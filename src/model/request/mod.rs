@@ -36,9 +36,18 @@ pub enum IamKind {
     },
 }
 
+/// Why a request's principal is refused; each message says what was expected instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallerError {
+    #[error("\"{0}\" is not a principal (expected an IAM/STS ARN, a service principal such as ec2.amazonaws.com, or \"anonymous\")")]
+    NotAPrincipal(String),
+    #[error("malformed principal ARN \"{0}\" (expected e.g. arn:aws:iam::111122223333:role/App or arn:aws:sts::111122223333:assumed-role/App/session)")]
+    MalformedArn(String),
+}
+
 impl Caller {
     /// Reads a principal as written in a request file.
-    pub fn parse(text: &str) -> Result<Caller, String> {
+    pub fn parse(text: &str) -> Result<Caller, CallerError> {
         if text.eq_ignore_ascii_case("anonymous") || text == "*" {
             return Ok(Caller::Anonymous);
         }
@@ -46,11 +55,9 @@ impl Caller {
             if text.contains('.') && !text.contains(['*', '?', ' ', '/', ':']) {
                 return Ok(Caller::Service(text.to_string()));
             }
-            return Err(format!("\"{text}\" is not a principal (expected an IAM/STS ARN, a service principal such as ec2.amazonaws.com, or \"anonymous\")"));
+            return Err(CallerError::NotAPrincipal(text.to_string()));
         }
-        let bad = || {
-            format!("malformed principal ARN \"{text}\" (expected e.g. arn:aws:iam::111122223333:role/App or arn:aws:sts::111122223333:assumed-role/App/session)")
-        };
+        let bad = || CallerError::MalformedArn(text.to_string());
         let [_, partition, service, region, account, resource] = split_arn(text).ok_or_else(bad)?;
         if partition.is_empty()
             || !region.is_empty()

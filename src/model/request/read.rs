@@ -88,7 +88,7 @@ fn read_request(doc: &Json, sink: &mut Sink, scope: Scope) -> Option<Request> {
         sink.error(doc.pos, "", "missing \"principal\"");
         return None;
     };
-    let caller = Caller::parse(&principal).map_err(|m| sink.error(ppos, "principal", m)).ok()?;
+    let caller = Caller::parse(&principal).map_err(|e| sink.error(ppos, "principal", e.to_string())).ok()?;
     let Some((action, apos)) = action else {
         sink.error(doc.pos, "", "missing \"action\"");
         return None;
