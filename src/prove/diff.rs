@@ -111,7 +111,10 @@ impl DiffVerdict {
 /// A request one side allows and the other denies, with both decisions.
 #[derive(Debug, Clone)]
 pub struct Witness {
+    /// The request as AWS sees it, in the format `eval --request` reads (what is shown).
     pub request: Value,
+    /// The same request, typed (what the program reasons with).
+    pub req: Request,
     pub old: Decision,
     pub new: Decision,
 }
@@ -472,7 +475,7 @@ impl Replay for DiffReplay<'_> {
         };
         if confirmed {
             // The request as AWS sees it (derived keys included), not the model's short form.
-            return Ok(Witness { request: req.to_json(), old, new });
+            return Ok(Witness { request: req.to_json(), req, old, new });
         }
         let got =
             format!("old: {} ({}); new: {} ({})", old.reason.as_str(), old.summary, new.reason.as_str(), new.summary);
@@ -543,11 +546,10 @@ impl Search<'_> {
     }
 
     fn caller_text(&self, w: &Witness) -> String {
-        let principal = w.request.get("principal").and_then(Value::as_str).unwrap_or_default();
-        crate::model::request::Caller::parse(principal)
-            .ok()
-            .and_then(|c| c.principal_arn())
-            .unwrap_or_else(|| principal.to_string())
+        w.req
+            .caller
+            .principal_arn()
+            .unwrap_or_else(|| w.request.get("principal").and_then(Value::as_str).unwrap_or_default().to_string())
     }
 
     /// One replayed witness of the question with `blocked`. Spurious models (possible only

@@ -221,7 +221,7 @@ pub fn witness_summary(w: &Witness, keys: &[String], verb: &str) -> String {
     let text = |k: &str| w.request.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
     let principal = text("principal");
     let mut out = format!("{} is {verb} for {principal}", w.action());
-    if let Some(a) = account_of(&principal) {
+    if let Some(a) = w.req.caller.account() {
         out.push_str(&format!(" (account {a})"));
     }
     let resource = text("resource");
@@ -229,10 +229,6 @@ pub fn witness_summary(w: &Witness, keys: &[String], verb: &str) -> String {
         out.push_str(&format!(" on {resource}"));
     }
     out + &context_summary(w, keys)
-}
-
-fn account_of(principal: &str) -> Option<String> {
-    crate::model::request::Caller::parse(principal).ok().and_then(|c| c.account().map(str::to_string))
 }
 
 /// The context part of a summary: ` with k = v, …` and/or ` without k, …` (the condition
@@ -279,7 +275,7 @@ fn action_groups<'a>(list: &'a ActionList, keys: &[String]) -> Vec<ActionGroup<'
     for w in &list.witnesses {
         let principal = w.request.get("principal").and_then(Value::as_str).unwrap_or_default();
         let who =
-            account_of(principal).map_or_else(|| principal.to_string(), |a| format!("a principal of account {a}"));
+            w.req.caller.account().map_or_else(|| principal.to_string(), |a| format!("a principal of account {a}"));
         let context = context_summary(w, keys);
         match groups.iter_mut().find(|g| g.who == who && g.context == context) {
             Some(g) => g.witnesses.push(w),
