@@ -7,9 +7,9 @@
 use kmsproof::eval::authorize;
 use kmsproof::model::inputs::Inputs;
 use kmsproof::model::policy::{parse_policy, PolicyKind};
+use kmsproof::whocan::domain::{Actor, NodeKind, Who};
 use kmsproof::whocan::gaad::parse_account;
-use kmsproof::whocan::graph::NodeKind;
-use kmsproof::whocan::hop::{evaluate, Actor, Ask, Who};
+use kmsproof::whocan::hop::{evaluate, Ask};
 use kmsproof::whocan::kms::Key;
 use kmsproof::whocan::{analyse, Analysis, Options, Status};
 use kmsproof::Request;

@@ -1,8 +1,8 @@
 //! Rendering an analysis: text table, JSON, Graphviz dot.
 
+use crate::whocan::domain::{Answer, Status, Witness};
 pub use crate::whocan::export::{closing, json};
-use crate::whocan::graph::{Analysis, Status};
-use crate::whocan::hop::{Answer, Witness};
+use crate::whocan::graph::Analysis;
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 

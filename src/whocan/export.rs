@@ -1,8 +1,8 @@
 //! An analysis as JSON: the one machine-readable form of a who-can answer, used by the
 //! JSON output and by audit's KMS010 finding (which carries the replayed path).
 
-use super::graph::{Analysis, NodeKind, Status};
-use super::hop::{Answer, Witness};
+use super::domain::{Answer, NodeKind, Status, Witness};
+use super::graph::Analysis;
 use petgraph::graph::NodeIndex;
 use serde_json::{json, Value};
 

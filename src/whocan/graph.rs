@@ -2,10 +2,11 @@
 //! every way one can act as another as an edge, each edge decided by Z3 with a replayed
 //! witness ([`super::hop`]); then shortest paths to the key ([`super::kms`]).
 
-use super::edges::{self, Technique};
+use super::domain::{Actor, Answer, Edge, Node, NodeKind, Options, Status, Technique, Undecided, Who, Witness};
+use super::edges;
 use super::gaad::Account;
-use super::hop::{Actor, Answer, Who, Witness};
 use super::kms::{self, Key, KmsHop};
+use super::preselect::{action_may_match, entry_may_cover, may_allow, Cover};
 use crate::model::policy::{Policy, PrincipalEntry, Statement};
 use crate::prove::Mismatch;
 use kmsproof_solver::Limits;
@@ -13,65 +14,6 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 use std::collections::{BTreeSet, HashMap, VecDeque};
-
-/// What a node stands for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NodeKind {
-    User,
-    Group,
-    Role,
-    Root,
-    /// A principal of the dump after an escalation changed its policies.
-    Escalated,
-    /// A class of principals outside the dumps.
-    Class,
-}
-
-impl NodeKind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            NodeKind::User => "user",
-            NodeKind::Group => "group",
-            NodeKind::Role => "role",
-            NodeKind::Root => "root",
-            NodeKind::Escalated => "escalated",
-            NodeKind::Class => "class",
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Node {
-    pub label: String,
-    pub kind: NodeKind,
-    /// The acting principal (groups have none: their policies act through members).
-    pub actor: Option<Actor>,
-    /// For escalated nodes: the principal they started from and what was added.
-    pub base: Option<NodeIndex>,
-    pub added: BTreeSet<String>,
-}
-
-/// An edge: `from` can act as (or with the permissions of) `to`.
-#[derive(Debug, Clone)]
-pub struct Edge {
-    pub technique: Technique,
-    /// What the technique did, e.g. the target.
-    pub detail: String,
-    /// The replayed requests that open it (none for group membership).
-    pub witnesses: Vec<Witness>,
-}
-
-/// The status of one node for the key and action.
-#[derive(Debug, Clone)]
-pub enum Status {
-    /// Shortest path (edges) to a node whose last hop is allowed.
-    Can(Vec<petgraph::graph::EdgeIndex>, NodeIndex),
-    /// Proved: no path of any length to a node whose last hop is allowed or undecided.
-    Cannot,
-    /// Only beyond `--max-hops`.
-    BeyondHops,
-    Unknown(String),
-}
 
 impl Analysis {
     /// The nodes a report lists: principals and classes (groups act through their members).
@@ -82,46 +24,11 @@ impl Analysis {
     }
 }
 
-impl Status {
-    /// The status as every output spells it.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Status::Can(..) => "can",
-            Status::Cannot => "cannot",
-            Status::BeyondHops => "beyond-max-hops",
-            Status::Unknown(_) => "unknown",
-        }
-    }
-}
-
-pub struct Options {
-    pub action: String,
-    pub max_hops: usize,
-    pub escalation: bool,
-    pub limits: Limits,
-    /// Skip questions no policy statement can answer `yes` (sound; off in the
-    /// differential test to check it is).
-    pub prefilter: bool,
-}
-
-/// The command's defaults: `kms:Decrypt`, at most 8 hops, escalation on, pre-selection on.
-impl Default for Options {
-    fn default() -> Options {
-        Options {
-            action: "kms:Decrypt".into(),
-            max_hops: 8,
-            escalation: true,
-            limits: Limits::default(),
-            prefilter: true,
-        }
-    }
-}
-
 /// The graph with every edge and last hop decided.
 pub struct Analysis {
     pub graph: DiGraph<Node, Edge>,
-    /// Edges Z3 could not decide: (from, to, technique, why).
-    pub undecided: Vec<(NodeIndex, NodeIndex, Technique, String)>,
+    /// Edges Z3 could not decide.
+    pub undecided: Vec<Undecided>,
     pub last: Vec<Option<KmsHop>>,
     pub status: Vec<Status>,
     pub key: String,
@@ -155,7 +62,7 @@ struct Builder<'a> {
     graph: DiGraph<Node, Edge>,
     /// Nodes by label (ARN).
     index: HashMap<String, NodeIndex>,
-    undecided: Vec<(NodeIndex, NodeIndex, Technique, String)>,
+    undecided: Vec<Undecided>,
     /// The last hop of each node decided so far.
     last: Vec<Option<KmsHop>>,
     /// Nodes whose out-edges are decided.
@@ -284,7 +191,12 @@ impl Builder<'_> {
             }
             Err(Some(why)) => {
                 let to = known.unwrap_or(n);
-                self.undecided.push((n, to, ask.technique, format!("{}: {why}", ask.detail)));
+                self.undecided.push(Undecided {
+                    from: n,
+                    to,
+                    technique: ask.technique,
+                    why: format!("{}: {why}", ask.detail),
+                });
             }
             Err(None) => {}
         }
@@ -467,7 +379,7 @@ fn grantee_account(grantee: &str) -> Option<String> {
 /// cross-account use) also needs an identity `Allow` whose `Action` covers the action.
 fn kms_may_allow(actor: &Actor, key: &Key, action: &str) -> bool {
     let any_identity = !matches!(actor.who, Who::Principal(_));
-    let identity = any_identity || actor.is_root() || edges::may_allow(&actor.identity, action, Some(&key.arn));
+    let identity = any_identity || actor.is_root() || may_allow(&actor.identity, action, Some(&key.arn));
     // A grantee is checked by account only (a role grantee may carry a path).
     let grant = key.grants.iter().any(|g| match &actor.who {
         Who::Principal(_) => grantee_account(&g.grantee).map_or(true, |a| a == actor.account),
@@ -476,8 +388,7 @@ fn kms_may_allow(actor: &Actor, key: &Key, action: &str) -> bool {
     let key_account = crate::base::arn::account_of(&key.arn).unwrap_or_default().to_string();
     let same = actor.account == key_account;
     let statements = key.policy.statements.iter().filter(|s| s.effect == crate::model::policy::Effect::Allow);
-    let entries =
-        statements.filter(|s| edges::action_may_match(&s.action, action)).filter_map(|s| s.principal.as_ref());
+    let entries = statements.filter(|s| action_may_match(&s.action, action)).filter_map(|s| s.principal.as_ref());
     let mut reach = false;
     for p in entries {
         if p.negated {
@@ -489,9 +400,9 @@ fn kms_may_allow(actor: &Actor, key: &Key, action: &str) -> bool {
             continue;
         }
         for e in &p.entries {
-            match edges::entry_may_cover(e, actor) {
-                Some(edges::Cover::Direct) if same => return true,
-                Some(edges::Cover::Direct) | Some(edges::Cover::Account) => reach = true,
+            match entry_may_cover(e, actor) {
+                Some(Cover::Direct) if same => return true,
+                Some(Cover::Direct) | Some(Cover::Account) => reach = true,
                 None => {}
             }
         }
@@ -501,12 +412,7 @@ fn kms_may_allow(actor: &Actor, key: &Key, action: &str) -> bool {
 
 /// Shortest paths to a node whose last hop is allowed; `Cannot` only when no node whose
 /// last hop is allowed or undecided is reachable at all, over decided and undecided edges.
-fn statuses(
-    g: &DiGraph<Node, Edge>,
-    last: &[Option<KmsHop>],
-    undecided: &[(NodeIndex, NodeIndex, Technique, String)],
-    max_hops: usize,
-) -> Vec<Status> {
+fn statuses(g: &DiGraph<Node, Edge>, last: &[Option<KmsHop>], undecided: &[Undecided], max_hops: usize) -> Vec<Status> {
     let n = g.node_count();
     let yes = |i: usize| matches!(last[i].as_ref().map(|h| &h.answer), Some(Answer::Yes(_)));
     // Reverse BFS from every node whose last hop is allowed: distance and next edge.
@@ -555,7 +461,7 @@ fn statuses(
 /// hop, or an undecided edge leaves a node it reaches.
 fn first_undecided(
     g: &DiGraph<Node, Edge>,
-    undecided: &[(NodeIndex, NodeIndex, Technique, String)],
+    undecided: &[Undecided],
     i: usize,
     maybe: &dyn Fn(usize) -> bool,
     last: &[Option<KmsHop>],
@@ -571,12 +477,13 @@ fn first_undecided(
                 return Some(format!("the last hop of {} is undecided: {why}", g[NodeIndex::new(v)].label));
             }
         }
-        if let Some((_, to, t, why)) = undecided.iter().find(|(f, _, _, _)| f.index() == v) {
+        if let Some(u) = undecided.iter().find(|u| u.from.index() == v) {
             return Some(format!(
-                "the {} edge {} → {} is undecided: {why}",
-                t.label(),
+                "the {} edge {} → {} is undecided: {}",
+                u.technique.label(),
                 g[NodeIndex::new(v)].label,
-                g[*to].label
+                g[u.to].label,
+                u.why
             ));
         }
         stack.extend(g.neighbors(NodeIndex::new(v)).map(|n| n.index()));

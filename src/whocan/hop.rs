@@ -3,6 +3,7 @@
 //! exact encoding of the generic (any-service) request, and every `yes` replayed through
 //! the evaluator's statement matcher before it becomes an edge.
 
+use super::domain::{Actor, Answer, Who, Witness};
 use crate::encode::{decode, Encoder, Unsupported};
 use crate::eval::{match_statement, Match, Via};
 use crate::model::policy::{Effect, Policy, Statement};
@@ -10,46 +11,6 @@ use crate::model::request::{Caller, IamKind, Request};
 use crate::prove::Mismatch;
 use kmsproof_solver::{solve_with, Limits, Outcome, Term};
 use serde_json::Value;
-
-/// Who acts: one IAM principal of a dump (or a class of principals), with the identity
-/// policies and boundary in force for it.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    /// Which callers: one principal ARN (`aws:PrincipalArn`), or a whole class.
-    pub who: Who,
-    /// The caller's account.
-    pub account: String,
-    pub identity: Vec<Policy>,
-    pub boundary: Option<Policy>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Who {
-    /// Exactly this principal (a role ARN stands for its sessions; `…:root` for the root user).
-    Principal(String),
-    /// Any principal of this account outside the dump, with any identity policies.
-    AnyOf(String),
-    /// Any principal of an account none of the dumps is about, with any identity policies.
-    AnyOtherAccount(Vec<String>),
-}
-
-impl Actor {
-    pub fn is_root(&self) -> bool {
-        matches!(&self.who, Who::Principal(a) if a.ends_with(":root"))
-    }
-
-    /// The condition that narrows a request to this actor, as a statement's `Condition`.
-    pub fn condition(&self) -> Value {
-        match &self.who {
-            Who::Principal(arn) => serde_json::json!({"StringEquals": {"aws:PrincipalArn": arn}}),
-            Who::AnyOf(a) => serde_json::json!({"StringEquals": {"aws:PrincipalAccount": a}}),
-            Who::AnyOtherAccount(known) => serde_json::json!({
-                "StringNotEquals": {"aws:PrincipalAccount": known},
-                "Null": {"aws:PrincipalAccount": "false"}
-            }),
-        }
-    }
-}
 
 /// What one hop asks of the actor.
 #[derive(Debug, Clone)]
@@ -63,25 +24,6 @@ pub struct Ask<'a> {
     /// The resource's own policy (a role's trust policy) and the account it is in.
     pub trust: Option<(&'a Policy, String)>,
 }
-
-/// The answer for one hop.
-#[derive(Debug, Clone)]
-pub enum Answer {
-    /// Z3 found a request, and the evaluator allowed it.
-    Yes(Witness),
-    /// Z3 answered `unsat` on the exact encoding.
-    No,
-    Unknown(String),
-}
-
-/// A replayed request and why it is allowed.
-#[derive(Debug, Clone)]
-pub struct Witness {
-    pub request: Value,
-    pub why: String,
-}
-
-/// The solver and the evaluator disagreed: a bug, never an edge.
 
 /// The plainest request of the hop — the actor itself, the target, only the context the
 /// hop requires — tried on the evaluator before Z3 is asked: when it is allowed, it is the

@@ -3,7 +3,7 @@
 //! the actor — so the witness is replayed by `check` itself — and the conditions that
 //! remain on it, each proved necessary by Z3.
 
-use super::hop::{Actor, Answer, Who, Witness};
+use super::domain::{Actor, Answer, Who, Witness};
 use crate::encode::is_derived_key;
 use crate::model::grant::Grant;
 use crate::model::inputs::Inputs;

@@ -15,7 +15,8 @@
 //!
 //! Each answer is cached per (trust policy, role, service): it does not depend on the caller.
 
-use super::hop::Witness;
+use super::domain::Witness;
+use super::preselect::action_may_match;
 use crate::encode::{decode, Encoder, Unsupported};
 use crate::eval::{match_statement, Match};
 use crate::model::policy::{Effect, Policy};
@@ -136,10 +137,8 @@ fn ask(shape: &Policy, trust: &Policy, limits: Limits, want: bool) -> Result<Ask
 /// for every question): every request of the service is allowed, and this one, replayed,
 /// is the witness.
 fn unconditional(shape: &Policy, trust: &Policy, role_arn: &str, service: &str) -> Option<Witness> {
-    let deny_may = trust
-        .statements
-        .iter()
-        .any(|s| s.effect == Effect::Deny && super::edges::action_may_match(&s.action, "sts:AssumeRole"));
+    let deny_may =
+        trust.statements.iter().any(|s| s.effect == Effect::Deny && action_may_match(&s.action, "sts:AssumeRole"));
     if deny_may {
         return None;
     }
