@@ -5,6 +5,7 @@
 
 use super::domain::{Actor, Edge, Node, Technique, Who};
 use super::gaad::Account;
+use super::hop::Trust;
 use super::preselect::{may_allow, service_may_trust, trust_may_admit, Cover};
 use crate::model::policy::Policy;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -51,13 +52,35 @@ pub struct Step {
     pub resource: Option<String>,
     pub condition: Option<Value>,
     /// The target's trust policy and account, for `sts:AssumeRole`.
-    pub trust: Option<(Policy, String)>,
+    pub trust: Option<RoleTrust>,
     /// Instead of the caller's request: the service's own `sts:AssumeRole` on the role,
-    /// against this trust policy ([`super::service`]).
-    pub service: Option<(Policy, &'static str)>,
+    /// against its trust policy ([`super::service`]).
+    pub service: Option<ServiceAssume>,
     /// A side of the edge that is not modelled: the edge is then undecided when every
     /// other step is allowed (refuted when one is refuted), never claimed.
     pub unknown: Option<String>,
+}
+
+/// The trust policy of the role a step assumes, and the role's account.
+#[derive(Debug, Clone)]
+pub struct RoleTrust {
+    pub policy: Policy,
+    pub account: String,
+}
+
+impl RoleTrust {
+    /// As one hop's question reads it.
+    pub fn as_ask(&self) -> Trust<'_> {
+        Trust { policy: &self.policy, account: &self.account }
+    }
+}
+
+/// A service (its principal, e.g. `lambda.amazonaws.com`) assuming a role passed to it,
+/// against the role's trust policy.
+#[derive(Debug, Clone)]
+pub struct ServiceAssume {
+    pub trust: Policy,
+    pub service: &'static str,
 }
 
 /// Policies an escalation adds to the acting principal (and the one it replaces).
@@ -121,7 +144,7 @@ fn assume_step(trust: Policy, account: &str, role_arn: &str) -> Step {
         condition: Some(
             json!({"ArnNotLike": {"aws:PrincipalArn": ["arn:*:iam::*:root", "arn:*:sts::*:federated-user/*"]}}),
         ),
-        trust: Some((trust, account.to_string())),
+        trust: Some(RoleTrust { policy: trust, account: account.to_string() }),
         ..step("sts:AssumeRole", role_arn)
     }
 }
@@ -439,7 +462,8 @@ fn passes(
                 service: None,
                 unknown: None,
             }));
-            steps.push(Step { service: Some((r.trust.clone(), *service)), ..step("sts:AssumeRole", &r.arn) });
+            let assume = ServiceAssume { trust: r.trust.clone(), service };
+            steps.push(Step { service: Some(assume), ..step("sts:AssumeRole", &r.arn) });
             out.push(Candidate {
                 technique: Technique::PassRole(service),
                 detail: format!("pass role {} to {service} and run code as it ({})", r.name, runs.join(", ")),

@@ -147,8 +147,8 @@ impl Builder<'_> {
                 }
             };
             self.last.push(last);
-            for (ask, outcome) in decided {
-                self.apply(n, ask, outcome);
+            for d in decided {
+                self.apply(n, d);
             }
         }
         Ok(())
@@ -165,13 +165,13 @@ impl Builder<'_> {
                 continue;
             }
             let outcome = self.decide_steps(actor, &ask.steps)?;
-            out.push((ask, outcome));
+            out.push(Decided { candidate: ask, outcome });
         }
         Ok(out)
     }
 
     /// Adds a decided candidate to the graph (once per pair of nodes).
-    fn apply(&mut self, n: NodeIndex, ask: edges::Candidate, outcome: Result<Vec<Witness>, Option<String>>) {
+    fn apply(&mut self, n: NodeIndex, Decided { candidate: ask, outcome }: Decided) {
         let known = match &ask.target {
             edges::Target::Node(t) => Some(*t),
             edges::Target::Escalated(added) => self.existing_escalated(n, added),
@@ -180,7 +180,7 @@ impl Builder<'_> {
             return;
         }
         match outcome {
-            Ok(witnesses) => {
+            EdgeOutcome::Open(witnesses) => {
                 let to = match (&ask.target, known) {
                     (_, Some(to)) => to,
                     (edges::Target::Escalated(added), None) => self.escalated(n, added),
@@ -189,7 +189,7 @@ impl Builder<'_> {
                 let e = Edge { technique: ask.technique, detail: ask.detail.clone(), witnesses };
                 self.graph.add_edge(n, to, e);
             }
-            Err(Some(why)) => {
+            EdgeOutcome::Undecided(why) => {
                 let to = known.unwrap_or(n);
                 self.undecided.push(Undecided {
                     from: n,
@@ -198,17 +198,13 @@ impl Builder<'_> {
                     why: format!("{}: {why}", ask.detail),
                 });
             }
-            Err(None) => {}
+            EdgeOutcome::Refuted => {}
         }
     }
 
-    /// Every step allowed: the witnesses; `Err(None)` when one is refuted (Z3 unsat),
-    /// `Err(Some(why))` when one is undecided.
-    fn decide_steps(
-        &self,
-        actor: &Actor,
-        steps: &[edges::Step],
-    ) -> Result<Result<Vec<Witness>, Option<String>>, Mismatch> {
+    /// Every step allowed: the edge is open with their witnesses; one step refuted (Z3
+    /// unsat) refutes it; otherwise one undecided step leaves it undecided.
+    fn decide_steps(&self, actor: &Actor, steps: &[edges::Step]) -> Result<EdgeOutcome, Mismatch> {
         let scps = self.scps_for(actor);
         let mut witnesses = Vec::new();
         let mut pending = None;
@@ -217,11 +213,11 @@ impl Builder<'_> {
                 pending = Some(why.clone());
                 continue;
             }
-            if let Some((trust, service)) = &step.service {
+            if let Some(assume) = &step.service {
                 let role = step.resource.as_deref().unwrap_or_default();
-                match super::service::decide(trust, role, service, self.opts.limits)? {
+                match super::service::decide(&assume.trust, role, assume.service, self.opts.limits)? {
                     super::service::ServiceTrust::Yes(w) => witnesses.push(w),
-                    super::service::ServiceTrust::No => return Ok(Err(None)),
+                    super::service::ServiceTrust::No => return Ok(EdgeOutcome::Refuted),
                     super::service::ServiceTrust::Unknown(why) => pending = Some(why),
                 }
                 continue;
@@ -230,18 +226,18 @@ impl Builder<'_> {
                 action: step.action.clone(),
                 resource: step.resource.clone(),
                 condition: step.condition.clone(),
-                trust: step.trust.as_ref().map(|(p, a)| (p, a.clone())),
+                trust: step.trust.as_ref().map(|t| t.as_ask()),
             };
             match super::hop::decide(actor, &q, &scps, self.limits())? {
                 Answer::Yes(w) => witnesses.push(w),
-                Answer::No => return Ok(Err(None)),
-                Answer::Unknown(why) => return Ok(Err(Some(why))),
+                Answer::No => return Ok(EdgeOutcome::Refuted),
+                Answer::Unknown(why) => return Ok(EdgeOutcome::Undecided(why)),
             }
         }
-        if let Some(why) = pending {
-            return Ok(Err(Some(why)));
-        }
-        Ok(Ok(witnesses))
+        Ok(match pending {
+            Some(why) => EdgeOutcome::Undecided(why),
+            None => EdgeOutcome::Open(witnesses),
+        })
     }
 
     /// The limits of every query, with canonical models: each witness is a function of
@@ -289,17 +285,17 @@ impl Builder<'_> {
     fn last_hops(&self, count: usize, key: &Key) -> Result<Vec<Option<KmsHop>>, Mismatch> {
         use rayon::prelude::*;
         let action = &self.opts.action;
-        let quick: Vec<Result<Option<KmsHop>, Option<String>>> = (0..count)
+        let quick: Vec<Quick> = (0..count)
             .into_par_iter()
             .map(|i| {
-                let Some(actor) = &self.graph[NodeIndex::new(i)].actor else { return Ok(None) };
+                let Some(actor) = &self.graph[NodeIndex::new(i)].actor else { return Quick::Settled(None) };
                 if self.opts.prefilter && !kms_may_allow(actor, key, action) {
-                    return Ok(Some(KmsHop { answer: Answer::No, required: vec![] }));
+                    return Quick::Settled(Some(KmsHop { answer: Answer::No, required: vec![] }));
                 }
                 let scps = self.scps_for(actor);
                 match kms::plain(actor, key, action, &scps) {
-                    Some(hop) => Ok(Some(hop)),
-                    None => Err(kms::signature(actor, key, action, &scps)),
+                    Some(hop) => Quick::Settled(Some(hop)),
+                    None => kms::signature(actor, key, action, &scps).map_or(Quick::Alone, Quick::Signature),
                 }
             })
             .collect();
@@ -307,15 +303,15 @@ impl Builder<'_> {
         let mut by_signature: HashMap<&str, usize> = HashMap::new();
         for (i, q) in quick.iter().enumerate() {
             match q {
-                Err(Some(sig)) => match by_signature.get(sig.as_str()) {
+                Quick::Signature(sig) => match by_signature.get(sig.as_str()) {
                     Some(g) => groups[*g].push(i),
                     None => {
                         by_signature.insert(sig, groups.len());
                         groups.push(vec![i]);
                     }
                 },
-                Err(None) => groups.push(vec![i]),
-                Ok(_) => {}
+                Quick::Alone => groups.push(vec![i]),
+                Quick::Settled(_) => {}
             }
         }
         let decided: Vec<Vec<KmsHop>> = groups
@@ -326,7 +322,13 @@ impl Builder<'_> {
                 kms::decide_group(&actors, key, action, &self.scps_for(actors[0]), self.limits())
             })
             .collect::<Result<_, _>>()?;
-        let mut out: Vec<Option<KmsHop>> = quick.into_iter().map(|q| q.unwrap_or(None)).collect();
+        let mut out: Vec<Option<KmsHop>> = quick
+            .into_iter()
+            .map(|q| match q {
+                Quick::Settled(hop) => hop,
+                Quick::Signature(_) | Quick::Alone => None,
+            })
+            .collect();
         for (g, hops) in groups.iter().zip(decided) {
             for (i, hop) in g.iter().zip(hops) {
                 out[*i] = Some(hop);
@@ -344,8 +346,31 @@ impl Builder<'_> {
     }
 }
 
-/// A decided candidate edge: its witnesses, or `Err(None)` refuted, `Err(Some(why))` undecided.
-type Decided = (edges::Candidate, Result<Vec<Witness>, Option<String>>);
+/// How Z3 (and the replay) decided a candidate edge.
+#[derive(Debug, Clone)]
+enum EdgeOutcome {
+    /// Every step allowed: the edge exists, opened by these replayed requests.
+    Open(Vec<Witness>),
+    /// A step is refuted (Z3 unsat): no edge.
+    Refuted,
+    /// No step refuted, one undecided: an undecided edge, and why.
+    Undecided(String),
+}
+
+/// A candidate edge with its outcome.
+#[derive(Debug, Clone)]
+struct Decided {
+    candidate: edges::Candidate,
+    outcome: EdgeOutcome,
+}
+
+/// A last hop before Z3: settled without it, or to be decided in a group of principals
+/// with the same [`kms::signature`], or alone (a class of principals).
+enum Quick {
+    Settled(Option<KmsHop>),
+    Signature(String),
+    Alone,
+}
 
 fn is_yes(last: &Option<KmsHop>) -> bool {
     matches!(last.as_ref().map(|h| &h.answer), Some(Answer::Yes(_)))

@@ -22,7 +22,15 @@ pub struct Ask<'a> {
     /// statement's `Condition` object.
     pub condition: Option<Value>,
     /// The resource's own policy (a role's trust policy) and the account it is in.
-    pub trust: Option<(&'a Policy, String)>,
+    pub trust: Option<Trust<'a>>,
+}
+
+/// A role's trust policy and the role's account: a trust policy naming a caller of the
+/// same account lets it in without an identity policy.
+#[derive(Debug, Clone, Copy)]
+pub struct Trust<'a> {
+    pub policy: &'a Policy,
+    pub account: &'a str,
 }
 
 /// The plainest request of the hop — the actor itself, the target, only the context the
@@ -90,7 +98,7 @@ pub fn decide(actor: &Actor, ask: &Ask, scps: &[Policy], limits: Limits) -> Resu
         return Ok(Answer::Yes(Witness { request: w.0, why: w.1 }));
     }
     let mut policies: Vec<&Policy> = vec![&shape];
-    policies.extend(ask.trust.as_ref().map(|(t, _)| *t));
+    policies.extend(ask.trust.map(|t| t.policy));
     policies.extend(actor.identity.iter().chain(&actor.boundary).chain(scps));
     let mut enc = Encoder::generic(&policies).with_opaque_atoms();
     let allowed = match formula(&mut enc, actor, ask, &shape, scps) {
@@ -127,7 +135,7 @@ fn formula(enc: &mut Encoder, actor: &Actor, ask: &Ask, shape: &Policy, scps: &[
         actor.identity.iter().map(|p| terms(enc, p)).collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect();
     let boundary = actor.boundary.as_ref().map(|p| terms(enc, p)).transpose()?;
     let levels = scps.iter().map(|p| terms(enc, p)).collect::<Result<Vec<_>, _>>()?;
-    let trust = ask.trust.as_ref().map(|(t, _)| terms(enc, t)).transpose()?;
+    let trust = ask.trust.map(|t| terms(enc, t.policy)).transpose()?;
     let denies =
         identity.iter().chain(boundary.iter().flatten()).chain(levels.iter().flatten()).chain(trust.iter().flatten());
     let deny = Term::or(denies.filter(|t| t.0 == Effect::Deny).map(|t| t.1.clone()).collect::<Vec<_>>());
@@ -138,9 +146,9 @@ fn formula(enc: &mut Encoder, actor: &Actor, ask: &Ask, shape: &Policy, scps: &[
         if any_identity || actor.is_root() { Term::TRUE } else { any(&identity, Effect::Allow, |t| &t.1) };
     let through_identity = Term::and([identity_ok, boundary_ok.clone()]);
     let path = match (&trust, &ask.trust) {
-        (Some(tr), Some((_, role_account))) => {
+        (Some(tr), Some(role)) => {
             let trust_any = any(tr, Effect::Allow, |t| &t.1);
-            if *role_account == actor.account {
+            if role.account == actor.account {
                 let direct = any(tr, Effect::Allow, |t| &t.2);
                 let exact = any(tr, Effect::Allow, |t| &t.3);
                 Term::or([
@@ -179,7 +187,7 @@ fn replay(actor: &Actor, ask: &Ask, shape: &Policy, scps: &[Policy], request: &V
             })
             .collect()
     };
-    let trust = ask.trust.as_ref().map(|(t, _)| *t);
+    let trust = ask.trust.map(|t| t.policy);
     for p in actor.identity.iter().chain(&actor.boundary).chain(scps).chain(trust) {
         if let Some((who, _)) = applying(p, Effect::Deny).into_iter().next() {
             return Err(format!("explicitly denied by {who}"));
@@ -203,7 +211,7 @@ fn replay(actor: &Actor, ask: &Ask, shape: &Policy, scps: &[Policy], request: &V
             format!("allowed by {}", identity[0])
         }
     };
-    let Some((t, role_account)) = &ask.trust else {
+    let Some(Trust { policy: t, account: role_account }) = ask.trust else {
         return match (identity_ok, boundary_ok) {
             (true, true) => Ok(by_identity()),
             (false, _) => Err(format!("no identity policy allows {}", req.action_name())),
@@ -214,7 +222,7 @@ fn replay(actor: &Actor, ask: &Ask, shape: &Policy, scps: &[Policy], request: &V
     let Some((first, _)) = trusts.first().cloned() else {
         return Err(format!("the trust policy does not allow {}", caller_arn(&req)));
     };
-    let same = req.caller.account() == Some(role_account.as_str());
+    let same = req.caller.account() == Some(role_account);
     let direct = trusts.iter().find(|(_, v)| matches!(v, Via::Everyone | Via::Role | Via::Exact | Via::Service));
     let exact = trusts.iter().any(|(_, v)| *v == Via::Exact);
     if same {

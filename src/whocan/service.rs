@@ -72,20 +72,22 @@ fn decide_uncached(trust: &Policy, role_arn: &str, service: &str, limits: Limits
     let allowed = match ask(&shape, trust, limits, true)? {
         Asked::Unsat => return Ok(ServiceTrust::No),
         Asked::Unknown(why) => return Ok(ServiceTrust::Unknown(format!("the trust side for {service}: {why}"))),
-        Asked::Sat(request, why) => Witness { request, why },
+        Asked::Sat(allowed) => allowed,
     };
     match ask(&shape, trust, limits, false)? {
         Asked::Unsat => Ok(ServiceTrust::Yes(allowed)),
         Asked::Unknown(why) => Ok(ServiceTrust::Unknown(format!("the trust side for {service}: {why}"))),
-        Asked::Sat(refused, why) => Ok(ServiceTrust::Unknown(format!(
+        Asked::Sat(Witness { request: refused, why }) => Ok(ServiceTrust::Unknown(format!(
             "the trust policy lets {service} assume the role only with some request contexts — allowed: {} ({}); refused: {} ({why}) — and which context the service sends (aws:SourceAccount, aws:SourceArn, …) is not modelled",
             allowed.request["context"], allowed.why, refused["context"]
         ))),
     }
 }
 
+/// One question to Z3 about the service's requests.
 enum Asked {
-    Sat(Value, String),
+    /// A request of the asked kind (allowed, or refused), replayed, and why.
+    Sat(Witness),
     Unsat,
     Unknown(String),
 }
@@ -107,7 +109,7 @@ fn ask(shape: &Policy, trust: &Policy, limits: Limits, want: bool) -> Result<Ask
         Outcome::Sat(models) => {
             let request = decode(&enc, &models[0]);
             match replay(shape, trust, &request) {
-                Ok((allowed, why)) if allowed == want => Ok(Asked::Sat(request, why)),
+                Ok((allowed, why)) if allowed == want => Ok(Asked::Sat(Witness { request, why })),
                 got => {
                     let got = match got {
                         Ok((_, why)) => why,
