@@ -332,14 +332,8 @@ fn escalations(
             passes(r, index, may, out);
             continue;
         }
-        let own_trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-            "Principal": {"AWS": caller}, "Action": "sts:AssumeRole"}]});
-        let trust = super::gaad::trust_from_text(
-            &own_trust.to_string(),
-            &format!("role/{} trust policy as rewritten", r.name),
-            &r.arn,
-        )
-        .expect("valid trust policy");
+        let own_trust = json!({"Effect": "Allow", "Principal": {"AWS": caller}, "Action": "sts:AssumeRole"});
+        let trust = super::document::trust(&own_trust, &format!("role/{} trust policy as rewritten", r.name), &r.arn);
         let assume = assume_step(trust, &a.id, &r.arn);
         out.push(Candidate {
             technique: Technique::UpdateAssumeRolePolicy,

@@ -66,10 +66,9 @@ fn shape(actor: &Actor, ask: &Ask) -> Policy {
         }
     }
     let resource = ask.resource.clone().unwrap_or_else(|| "*".into());
-    let doc = serde_json::json!({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": ask.action, "Resource": resource, "Condition": condition}]});
-    super::gaad::policy_from_text(&doc.to_string(), "<hop shape>", crate::model::policy::PolicyKind::Identity)
-        .expect("the hop shape is a valid policy")
+    let statement =
+        serde_json::json!({"Effect": "Allow", "Action": ask.action, "Resource": resource, "Condition": condition});
+    super::document::policy(&statement, "<hop shape>", crate::model::policy::PolicyKind::Identity)
 }
 
 /// Terms of one statement: (effect, applies, through a direct entry, through an exact entry).

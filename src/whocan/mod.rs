@@ -3,6 +3,7 @@
 //! decided by Z3 with a replayed witness (`hop`); the last hop is the key's full KMS
 //! authorization (`kms`), asked through `check`.
 
+pub mod document;
 pub mod domain;
 pub mod edges;
 pub mod export;

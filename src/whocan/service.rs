@@ -53,15 +53,9 @@ pub fn decide(trust: &Policy, role_arn: &str, service: &str, limits: Limits) -> 
 
 /// "A request of `service`: `sts:AssumeRole` on the role", as a one-statement policy.
 fn shape(role_arn: &str, service: &str) -> Policy {
-    let doc = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-        "Action": "sts:AssumeRole", "Resource": role_arn,
-        "Condition": {"StringEquals": {"aws:PrincipalServiceName": service}}}]});
-    super::gaad::policy_from_text(
-        &doc.to_string(),
-        "<service request shape>",
-        crate::model::policy::PolicyKind::Identity,
-    )
-    .expect("the shape is a valid policy")
+    let statement = serde_json::json!({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn,
+        "Condition": {"StringEquals": {"aws:PrincipalServiceName": service}}});
+    super::document::policy(&statement, "<service request shape>", crate::model::policy::PolicyKind::Identity)
 }
 
 fn decide_uncached(trust: &Policy, role_arn: &str, service: &str, limits: Limits) -> Result<ServiceTrust, Mismatch> {
