@@ -35,7 +35,7 @@ pub fn json(analyses: &[&Analysis], only: Option<NodeIndex>) -> Value {
         .iter()
         .map(|a| {
             let principals: Vec<Value> = a.listed()
-                .filter(|i| only.map_or(true, |o| o == *i))
+                .filter(|i| only.is_none_or(|o| o == *i))
                 .map(|i| {
                     let node = &a.graph[i];
                     let mut v = json!({"principal": node.label, "kind": node.kind.as_str(), "status": a.status[i.index()].as_str()});

@@ -407,7 +407,7 @@ fn kms_may_allow(actor: &Actor, key: &Key, action: &str) -> bool {
     let identity = any_identity || actor.is_root() || may_allow(&actor.identity, action, Some(&key.arn));
     // A grantee is checked by account only (a role grantee may carry a path).
     let grant = key.grants.iter().any(|g| match &actor.who {
-        Who::Principal(_) => grantee_account(&g.grantee).map_or(true, |a| a == actor.account),
+        Who::Principal(_) => grantee_account(&g.grantee).is_none_or(|a| a == actor.account),
         _ => true,
     });
     let key_account = crate::base::arn::account_of(&key.arn).unwrap_or_default().to_string();

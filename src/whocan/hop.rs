@@ -195,7 +195,7 @@ fn replay(actor: &Actor, ask: &Ask, shape: &Policy, scps: &[Policy], request: &V
     if let Some(level) = scps.iter().find(|l| applying(l, Effect::Allow).is_empty()) {
         return Err(format!("the SCP {} does not allow it", level.source));
     }
-    let boundary_ok = actor.boundary.as_ref().map_or(true, |b| !applying(b, Effect::Allow).is_empty());
+    let boundary_ok = actor.boundary.as_ref().is_none_or(|b| !applying(b, Effect::Allow).is_empty());
     let root = matches!(req.caller, Caller::Iam { kind: IamKind::Root, .. });
     let identity: Vec<String> = if matches!(actor.who, Who::Principal(_)) {
         actor.identity.iter().flat_map(|p| applying(p, Effect::Allow)).map(|(w, _)| w).collect()

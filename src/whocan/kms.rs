@@ -195,10 +195,12 @@ pub fn decide_group(
                 *slot = transplanted(w, first, a, key, action, scps).map(Answer::Yes);
             }
         }
-        Answer::No if arns.len() == rest.len() && !rest.is_empty() => {
-            if refuted(&property_of_all(&arns, action, None), &first_inputs, key, limits)? {
-                answers.iter_mut().for_each(|slot| *slot = Some(Answer::No));
-            }
+        Answer::No
+            if arns.len() == rest.len()
+                && !rest.is_empty()
+                && refuted(&property_of_all(&arns, action, None), &first_inputs, key, limits)? =>
+        {
+            answers.iter_mut().for_each(|slot| *slot = Some(Answer::No));
         }
         _ => {}
     }

@@ -12,7 +12,7 @@ pub fn may_allow(policies: &[Policy], action: &str, resource: Option<&str>) -> b
     policies.iter().flat_map(|p| &p.statements).any(|s| {
         s.effect == Effect::Allow
             && action_may_match(&s.action, action)
-            && resource.map_or(true, |r| s.resource.as_ref().is_some_and(|m| resource_may_match(m, r)))
+            && resource.is_none_or(|r| s.resource.as_ref().is_some_and(|m| resource_may_match(m, r)))
     })
 }
 
