@@ -7,9 +7,9 @@
 use kmsproof::eval::authorize;
 use kmsproof::model::inputs::Inputs;
 use kmsproof::model::policy::{parse_policy, PolicyKind};
+use kmsproof::whocan::domain::{Actor, NodeKind, Who};
 use kmsproof::whocan::gaad::parse_account;
-use kmsproof::whocan::graph::NodeKind;
-use kmsproof::whocan::hop::{evaluate, Actor, Ask, Who};
+use kmsproof::whocan::hop::{evaluate, Ask, Trust};
 use kmsproof::whocan::kms::Key;
 use kmsproof::whocan::{analyse, Analysis, Options, Status};
 use kmsproof::Request;
@@ -136,7 +136,7 @@ fn can_assume(actor: &Actor, trust: &kmsproof::Policy, role_arn: &str) -> bool {
         action: "sts:AssumeRole".into(),
         resource: Some(role_arn.into()),
         condition: None,
-        trust: Some((trust, A.into())),
+        trust: Some(Trust { policy: trust, account: A }),
     };
     [json!({}), json!({"sts:ExternalId": "e1"})].into_iter().any(|ctx| {
         let req = json!({"principal": caller(actor), "action": "sts:AssumeRole", "resource": role_arn, "context": ctx});

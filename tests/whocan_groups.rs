@@ -3,8 +3,8 @@
 //! decided alone (`kms::decide`), and the output the same bytes on any number of threads.
 
 use kmsproof::model::policy::{parse_policy, PolicyKind};
+use kmsproof::whocan::domain::Answer;
 use kmsproof::whocan::gaad::{parse_account, Account};
-use kmsproof::whocan::hop::Answer;
 use kmsproof::whocan::kms::{self, Key, KmsHop};
 use kmsproof::whocan::{analyse, Analysis, Options};
 use kmsproof_solver::Limits;

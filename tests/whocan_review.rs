@@ -15,7 +15,7 @@ const A: &str = "111122223333";
 fn key() -> Key {
     Key {
         arn: KEY.into(),
-        policy: load_policy(&Path::new("corpus/who-can/key-policy.json"), PolicyKind::KeyPolicy).unwrap(),
+        policy: load_policy(Path::new("corpus/who-can/key-policy.json"), PolicyKind::KeyPolicy).unwrap(),
         grants: vec![],
     }
 }

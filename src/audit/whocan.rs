@@ -7,11 +7,10 @@
 
 use super::{Ctx, Finding, Severity};
 use crate::prove::Mismatch;
-use crate::whocan::edges::Technique;
-use crate::whocan::graph::{Analysis, Status};
-use crate::whocan::hop::Answer;
+use crate::whocan::domain::{Answer, Options, Status, Technique};
+use crate::whocan::export;
+use crate::whocan::graph::{analyse, Analysis};
 use crate::whocan::kms::Key;
-use crate::whocan::{analyse, export, Options};
 use kmsproof_solver::Limits;
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;

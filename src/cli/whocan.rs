@@ -4,8 +4,9 @@ use super::{exit, internal_error};
 use crate::base::diag::Error;
 use crate::model::load::{load_grants, load_policy, read_source};
 use crate::model::policy::{Policy, PolicyKind};
+use crate::whocan::domain::{Options, Status};
 use crate::whocan::gaad::{parse_account, Account};
-use crate::whocan::graph::{analyse, Analysis, Options, Status};
+use crate::whocan::graph::{analyse, Analysis};
 use crate::whocan::kms::Key;
 use clap::ValueEnum;
 use kmsproof_solver::Limits;
@@ -185,7 +186,7 @@ fn print(args: &WhoCanArgs, cfg: &Config, analyses: &[Analysis], only: Option<pe
 fn exit_code(args: &WhoCanArgs, analyses: &[Analysis], only: Option<petgraph::graph::NodeIndex>) -> i32 {
     let mut code = exit::OK;
     for a in analyses {
-        for i in a.listed().filter(|i| only.map_or(true, |o| o == *i)) {
+        for i in a.listed().filter(|i| only.is_none_or(|o| o == *i)) {
             let allowed = args.allow.iter().any(|p| *p == a.graph[i].label);
             match &a.status[i.index()] {
                 Status::Can(..) if !allowed => return exit::FAILED,

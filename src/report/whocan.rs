@@ -1,8 +1,8 @@
 //! Rendering an analysis: text table, JSON, Graphviz dot.
 
+use crate::whocan::domain::{Answer, Status, Witness};
 pub use crate::whocan::export::{closing, json};
-use crate::whocan::graph::{Analysis, Status};
-use crate::whocan::hop::{Answer, Witness};
+use crate::whocan::graph::Analysis;
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 
@@ -10,7 +10,7 @@ pub fn text(analyses: &[&Analysis], only: Option<NodeIndex>) -> String {
     let mut out = String::new();
     for a in analyses {
         out += &format!("Key {} — who can {}:\n", a.key, a.action);
-        for i in a.listed().filter(|i| only.map_or(true, |o| o == *i)) {
+        for i in a.listed().filter(|i| only.is_none_or(|o| o == *i)) {
             let node = &a.graph[i];
             match &a.status[i.index()] {
                 Status::Can(path, end) => {
@@ -59,7 +59,7 @@ pub fn text(analyses: &[&Analysis], only: Option<NodeIndex>) -> String {
 }
 
 fn conditions(h: &crate::whocan::kms::KmsHop, w: &Witness) -> String {
-    let empty = w.request.get("context").and_then(|c| c.as_object()).map_or(true, |c| c.is_empty());
+    let empty = w.request.get("context").and_then(|c| c.as_object()).is_none_or(|c| c.is_empty());
     if empty {
         return "none (the request above, with no context, is allowed)".into();
     }

@@ -3,54 +3,14 @@
 //! soundly — a question is skipped only when no `Allow` statement's `Action` (or, for
 //! trust policies, principal entry) can cover it, whatever the conditions.
 
+use super::domain::{Actor, Edge, Node, Technique, Who};
 use super::gaad::Account;
-use super::graph::{Edge, Node};
-use super::hop::{Actor, Who};
-use crate::base::pattern::{glob_match_ignore_case, resolve, tokens_text};
-use crate::model::policy::{Effect, Matcher, Policy, PrincipalEntry};
+use super::hop::Trust;
+use super::preselect::{may_allow, service_may_trust, trust_may_admit, Cover};
+use crate::model::policy::Policy;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-
-/// How one node reaches another.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Technique {
-    MemberOf,
-    AssumeRole,
-    PutUserPolicy,
-    AttachUserPolicy,
-    PutGroupPolicy,
-    AttachGroupPolicy,
-    PutRolePolicy,
-    AttachRolePolicy,
-    CreatePolicyVersion,
-    SetDefaultPolicyVersion,
-    AddUserToGroup,
-    CreateAccessKey,
-    CreateLoginProfile,
-    UpdateLoginProfile,
-    UpdateAssumeRolePolicy,
-    PassRole(&'static str),
-    /// `sts:AssumeRoleWithWebIdentity` / `sts:AssumeRoleWithSAML` (never decided: see `federated`).
-    Federated(&'static str),
-}
-
-impl Technique {
-    pub fn label(&self) -> String {
-        match self {
-            Technique::MemberOf => "member-of".into(),
-            Technique::AssumeRole => "sts:AssumeRole".into(),
-            Technique::PassRole(service) => format!("iam:PassRole to {service}"),
-            Technique::Federated(call) => call.to_string(),
-            t => format!("iam:{t:?}"),
-        }
-    }
-
-    /// Whether the edge changes permissions (an escalation) rather than using them.
-    pub fn is_escalation(&self) -> bool {
-        !matches!(self, Technique::MemberOf | Technique::AssumeRole | Technique::Federated(_))
-    }
-}
 
 /// Services that run code as a role passed to them: (service principal, the actions that
 /// start the code, whether the role must be in an instance profile).
@@ -92,13 +52,35 @@ pub struct Step {
     pub resource: Option<String>,
     pub condition: Option<Value>,
     /// The target's trust policy and account, for `sts:AssumeRole`.
-    pub trust: Option<(Policy, String)>,
+    pub trust: Option<RoleTrust>,
     /// Instead of the caller's request: the service's own `sts:AssumeRole` on the role,
-    /// against this trust policy ([`super::service`]).
-    pub service: Option<(Policy, &'static str)>,
+    /// against its trust policy ([`super::service`]).
+    pub service: Option<ServiceAssume>,
     /// A side of the edge that is not modelled: the edge is then undecided when every
     /// other step is allowed (refuted when one is refuted), never claimed.
     pub unknown: Option<String>,
+}
+
+/// The trust policy of the role a step assumes, and the role's account.
+#[derive(Debug, Clone)]
+pub struct RoleTrust {
+    pub policy: Policy,
+    pub account: String,
+}
+
+impl RoleTrust {
+    /// As one hop's question reads it.
+    pub fn as_ask(&self) -> Trust<'_> {
+        Trust { policy: &self.policy, account: &self.account }
+    }
+}
+
+/// A service (its principal, e.g. `lambda.amazonaws.com`) assuming a role passed to it,
+/// against the role's trust policy.
+#[derive(Debug, Clone)]
+pub struct ServiceAssume {
+    pub trust: Policy,
+    pub service: &'static str,
 }
 
 /// Policies an escalation adds to the acting principal (and the one it replaces).
@@ -162,7 +144,7 @@ fn assume_step(trust: Policy, account: &str, role_arn: &str) -> Step {
         condition: Some(
             json!({"ArnNotLike": {"aws:PrincipalArn": ["arn:*:iam::*:root", "arn:*:sts::*:federated-user/*"]}}),
         ),
-        trust: Some((trust, account.to_string())),
+        trust: Some(RoleTrust { policy: trust, account: account.to_string() }),
         ..step("sts:AssumeRole", role_arn)
     }
 }
@@ -350,14 +332,8 @@ fn escalations(
             passes(r, index, may, out);
             continue;
         }
-        let own_trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-            "Principal": {"AWS": caller}, "Action": "sts:AssumeRole"}]});
-        let trust = super::gaad::trust_from_text(
-            &own_trust.to_string(),
-            &format!("role/{} trust policy as rewritten", r.name),
-            &r.arn,
-        )
-        .expect("valid trust policy");
+        let own_trust = json!({"Effect": "Allow", "Principal": {"AWS": caller}, "Action": "sts:AssumeRole"});
+        let trust = super::document::trust(&own_trust, &format!("role/{} trust policy as rewritten", r.name), &r.arn);
         let assume = assume_step(trust, &a.id, &r.arn);
         out.push(Candidate {
             technique: Technique::UpdateAssumeRolePolicy,
@@ -480,7 +456,8 @@ fn passes(
                 service: None,
                 unknown: None,
             }));
-            steps.push(Step { service: Some((r.trust.clone(), *service)), ..step("sts:AssumeRole", &r.arn) });
+            let assume = ServiceAssume { trust: r.trust.clone(), service };
+            steps.push(Step { service: Some(assume), ..step("sts:AssumeRole", &r.arn) });
             out.push(Candidate {
                 technique: Technique::PassRole(service),
                 detail: format!("pass role {} to {service} and run code as it ({})", r.name, runs.join(", ")),
@@ -502,130 +479,4 @@ fn passes(
             });
         }
     }
-}
-
-/// Whether some `Allow` of `policies` has an `Action` that can cover `action`.
-pub fn may_allow(policies: &[Policy], action: &str, resource: Option<&str>) -> bool {
-    policies.iter().flat_map(|p| &p.statements).any(|s| {
-        s.effect == Effect::Allow
-            && action_may_match(&s.action, action)
-            && resource.map_or(true, |r| s.resource.as_ref().is_some_and(|m| resource_may_match(m, r)))
-    })
-}
-
-/// Whether `Resource`/`NotResource` can cover `resource` (a pattern with variables: maybe).
-fn resource_may_match(m: &Matcher, resource: &str) -> bool {
-    may_hit(m, |toks| crate::base::pattern::resource_match(toks, resource))
-}
-
-/// Whether `Action`/`NotAction` can cover `action` (a pattern with variables: maybe).
-pub fn action_may_match(m: &Matcher, action: &str) -> bool {
-    // Plain text patterns (no variables) read as themselves: matched without resolving.
-    fn text(p: &[crate::base::pattern::Piece]) -> Option<&str> {
-        match p {
-            [crate::base::pattern::Piece::Text(t)] => Some(t),
-            _ => None,
-        }
-    }
-    if m.patterns.iter().all(|p| text(p).is_some()) {
-        return m.patterns.iter().filter_map(|p| text(p)).any(|t| glob_match_ignore_case(t, action)) != m.negated;
-    }
-    may_hit(m, |toks| glob_match_ignore_case(&tokens_text(toks), action))
-}
-
-/// Whether a matcher can cover a target, `hit` deciding each variable-free pattern; a
-/// pattern with policy variables may cover anything (and, under `Not…`, may exclude nothing).
-fn may_hit(m: &Matcher, hit: impl Fn(&[crate::base::pattern::Tok]) -> bool) -> bool {
-    let hit = |p: &[crate::base::pattern::Piece]| {
-        let variable = p.iter().any(|x| matches!(x, crate::base::pattern::Piece::Var { .. }));
-        if variable {
-            None
-        } else {
-            resolve(p, true, &|_| None).map(|t| hit(&t))
-        }
-    };
-    if m.negated {
-        !m.patterns.iter().any(|p| hit(p) == Some(true))
-    } else {
-        m.patterns.iter().any(|p| hit(p) != Some(false))
-    }
-}
-
-/// How a principal entry can cover an actor's callers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cover {
-    /// By name (or `*`).
-    Direct,
-    /// Through its account (delegation to IAM policies).
-    Account,
-}
-
-/// Whether entry `e` can cover some caller of `actor` (an over-approximation).
-pub fn entry_may_cover(e: &PrincipalEntry, actor: &Actor) -> Option<Cover> {
-    let in_class = |account: &str| match &actor.who {
-        Who::Principal(_) => false,
-        Who::AnyOf(x) => x == account,
-        Who::AnyOtherAccount(known) => !known.iter().any(|k| k == account),
-    };
-    match e {
-        PrincipalEntry::Everyone => Some(Cover::Direct),
-        PrincipalEntry::Account(a) if *a == actor.account || in_class(a) => Some(Cover::Account),
-        PrincipalEntry::Role { account, name, .. } => {
-            // `arn:aws:iam::{account}:role/{name}`, compared without building it.
-            let is_role = |arn: &str| {
-                let rest = arn.strip_prefix("arn:aws:iam::").and_then(|r| r.strip_prefix(account.as_str()));
-                rest.and_then(|r| r.strip_prefix(":role/")) == Some(name.as_str())
-            };
-            let own = matches!(&actor.who, Who::Principal(arn) if is_role(arn));
-            (own || in_class(account)).then_some(Cover::Direct)
-        }
-        PrincipalEntry::Exact(x) => {
-            let account = crate::base::arn::account_of(x).unwrap_or("");
-            let session_of = |arn: &str| {
-                let role = arn.rsplit('/').next().unwrap_or_default();
-                x.contains(&format!(":sts::{account}:assumed-role/{role}/"))
-            };
-            let own = matches!(&actor.who, Who::Principal(arn) if arn == x || x.contains(":sts::") && session_of(arn));
-            (own || in_class(account)).then_some(Cover::Direct)
-        }
-        _ => None,
-    }
-}
-
-/// Whether a trust policy can let `actor` call `sts:AssumeRole` (conditions aside), and
-/// how: `Direct` when some entry can name it (then no identity policy is needed in its account).
-fn trust_may_admit(trust: &Policy, actor: &Actor) -> Option<Cover> {
-    let allows =
-        trust.statements.iter().filter(|s| s.effect == Effect::Allow && action_may_match(&s.action, "sts:AssumeRole"));
-    let mut best = None;
-    for p in allows.filter_map(|s| s.principal.as_ref()) {
-        let covers: Vec<Cover> = if p.negated {
-            vec![Cover::Direct]
-        } else {
-            p.entries.iter().filter_map(|e| entry_may_cover(e, actor)).collect()
-        };
-        for c in covers {
-            if c == Cover::Direct {
-                return Some(c);
-            }
-            best = Some(c);
-        }
-    }
-    best
-}
-
-/// Whether some `Allow` of the trust policy can name `service` (or `*`, or `NotPrincipal`)
-/// for `sts:AssumeRole`: when none can, no request of the service is allowed (the sound
-/// pre-selection); otherwise Z3 decides with the conditions ([`super::service`]).
-pub fn service_may_trust(trust: &Policy, service: &str) -> bool {
-    trust.statements.iter().filter(|s| s.effect == Effect::Allow && action_may_match(&s.action, "sts:AssumeRole")).any(
-        |s| {
-            s.principal.as_ref().is_some_and(|p| {
-                p.negated
-                    || p.entries.iter().any(|e| {
-                        matches!(e, PrincipalEntry::Service(x) if x == service) || *e == PrincipalEntry::Everyone
-                    })
-            })
-        },
-    )
 }

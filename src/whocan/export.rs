@@ -1,8 +1,8 @@
 //! An analysis as JSON: the one machine-readable form of a who-can answer, used by the
 //! JSON output and by audit's KMS010 finding (which carries the replayed path).
 
-use super::graph::{Analysis, NodeKind, Status};
-use super::hop::{Answer, Witness};
+use super::domain::{Answer, NodeKind, Status, Witness};
+use super::graph::Analysis;
 use petgraph::graph::NodeIndex;
 use serde_json::{json, Value};
 
@@ -35,7 +35,7 @@ pub fn json(analyses: &[&Analysis], only: Option<NodeIndex>) -> Value {
         .iter()
         .map(|a| {
             let principals: Vec<Value> = a.listed()
-                .filter(|i| only.map_or(true, |o| o == *i))
+                .filter(|i| only.is_none_or(|o| o == *i))
                 .map(|i| {
                     let node = &a.graph[i];
                     let mut v = json!({"principal": node.label, "kind": node.kind.as_str(), "status": a.status[i.index()].as_str()});

@@ -13,8 +13,10 @@
 //! ARN) may be trusted by roles of accounts outside the dumps as well, so it is `cannot`
 //! only when, besides, every class of principals outside the dumps is proved unable.
 
-use super::edges::action_may_match;
+use super::domain::{Edge, Node, NodeKind, Status, Technique, Undecided};
 use super::gaad::Account;
+use super::kms::KmsHop;
+use super::preselect::action_may_match;
 use crate::model::policy::{Effect, PrincipalEntry, Statement};
 
 /// The two federation calls and what their provider entries look like.
@@ -92,12 +94,11 @@ fn tested(st: &Statement) -> String {
 /// role it may assume is not proved unable, else cannot (see the module comment).
 pub fn attach(
     accounts: &[Account],
-    graph: &mut petgraph::graph::DiGraph<super::graph::Node, super::graph::Edge>,
-    last: &mut Vec<Option<super::kms::KmsHop>>,
-    status: &mut Vec<super::graph::Status>,
-    undecided: &mut Vec<(petgraph::graph::NodeIndex, petgraph::graph::NodeIndex, super::edges::Technique, String)>,
+    graph: &mut petgraph::graph::DiGraph<Node, Edge>,
+    last: &mut Vec<Option<KmsHop>>,
+    status: &mut Vec<Status>,
+    undecided: &mut Vec<Undecided>,
 ) {
-    use super::graph::{Node, NodeKind, Status};
     for p in providers(accounts) {
         let node =
             Node { label: p.label.clone(), kind: NodeKind::Class, actor: None, base: None, added: Default::default() };
@@ -107,7 +108,7 @@ pub fn attach(
         let mut open = None;
         for (role, why) in &p.roles {
             let Some(r) = graph.node_indices().find(|i| graph[*i].label == *role) else { continue };
-            undecided.push((n, r, super::edges::Technique::Federated(call), why.clone()));
+            undecided.push(Undecided { from: n, to: r, technique: Technique::Federated(call), why: why.clone() });
             if open.is_none() && !matches!(status[r.index()], Status::Cannot) {
                 let role_status = status[r.index()].as_str();
                 open = Some(format!("{why}; the role's own status: {role_status}"));

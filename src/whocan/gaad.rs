@@ -3,11 +3,11 @@
 //! dump that names something it does not contain (a group, a managed policy) is an error
 //! with the position of the reference, never a silent skip.
 
+use super::document::scope_to;
 use crate::base::arn::split as split_arn;
 use crate::base::diag::{Error, Sink};
 use crate::base::json::{Json, Kind, Pos};
-use crate::base::pattern::pieces;
-use crate::model::policy::{parse_policy, Matcher, Policy, PolicyKind};
+use crate::model::policy::{parse_policy, Policy, PolicyKind};
 use std::collections::BTreeMap;
 
 /// One account's principals, as the dump lists them.
@@ -465,14 +465,7 @@ impl Reader<'_> {
     }
 }
 
-/// Makes every statement of a trust policy about `role_arn` (the role it belongs to).
-fn scope_to(trust: &mut Policy, role_arn: &str) {
-    for st in &mut trust.statements {
-        st.resource = Some(Matcher { negated: false, patterns: vec![pieces(role_arn, false)] });
-    }
-}
-
-/// A policy document given inline as JSON text (synthetic trust policies, tests).
+/// A policy document given as JSON text (tests, and callers holding text).
 pub fn policy_from_text(text: &str, name: &str, kind: PolicyKind) -> Result<Policy, Error> {
     let mut p = parse_policy(text, name, kind)?;
     p.source = name.into();

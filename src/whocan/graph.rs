@@ -2,10 +2,11 @@
 //! every way one can act as another as an edge, each edge decided by Z3 with a replayed
 //! witness ([`super::hop`]); then shortest paths to the key ([`super::kms`]).
 
-use super::edges::{self, Technique};
+use super::domain::{Actor, Answer, Edge, Node, NodeKind, Options, Status, Technique, Undecided, Who, Witness};
+use super::edges;
 use super::gaad::Account;
-use super::hop::{Actor, Answer, Who, Witness};
 use super::kms::{self, Key, KmsHop};
+use super::preselect::{action_may_match, entry_may_cover, may_allow, Cover};
 use crate::model::policy::{Policy, PrincipalEntry, Statement};
 use crate::prove::Mismatch;
 use kmsproof_solver::Limits;
@@ -13,65 +14,6 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 use std::collections::{BTreeSet, HashMap, VecDeque};
-
-/// What a node stands for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NodeKind {
-    User,
-    Group,
-    Role,
-    Root,
-    /// A principal of the dump after an escalation changed its policies.
-    Escalated,
-    /// A class of principals outside the dumps.
-    Class,
-}
-
-impl NodeKind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            NodeKind::User => "user",
-            NodeKind::Group => "group",
-            NodeKind::Role => "role",
-            NodeKind::Root => "root",
-            NodeKind::Escalated => "escalated",
-            NodeKind::Class => "class",
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Node {
-    pub label: String,
-    pub kind: NodeKind,
-    /// The acting principal (groups have none: their policies act through members).
-    pub actor: Option<Actor>,
-    /// For escalated nodes: the principal they started from and what was added.
-    pub base: Option<NodeIndex>,
-    pub added: BTreeSet<String>,
-}
-
-/// An edge: `from` can act as (or with the permissions of) `to`.
-#[derive(Debug, Clone)]
-pub struct Edge {
-    pub technique: Technique,
-    /// What the technique did, e.g. the target.
-    pub detail: String,
-    /// The replayed requests that open it (none for group membership).
-    pub witnesses: Vec<Witness>,
-}
-
-/// The status of one node for the key and action.
-#[derive(Debug, Clone)]
-pub enum Status {
-    /// Shortest path (edges) to a node whose last hop is allowed.
-    Can(Vec<petgraph::graph::EdgeIndex>, NodeIndex),
-    /// Proved: no path of any length to a node whose last hop is allowed or undecided.
-    Cannot,
-    /// Only beyond `--max-hops`.
-    BeyondHops,
-    Unknown(String),
-}
 
 impl Analysis {
     /// The nodes a report lists: principals and classes (groups act through their members).
@@ -82,46 +24,11 @@ impl Analysis {
     }
 }
 
-impl Status {
-    /// The status as every output spells it.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Status::Can(..) => "can",
-            Status::Cannot => "cannot",
-            Status::BeyondHops => "beyond-max-hops",
-            Status::Unknown(_) => "unknown",
-        }
-    }
-}
-
-pub struct Options {
-    pub action: String,
-    pub max_hops: usize,
-    pub escalation: bool,
-    pub limits: Limits,
-    /// Skip questions no policy statement can answer `yes` (sound; off in the
-    /// differential test to check it is).
-    pub prefilter: bool,
-}
-
-/// The command's defaults: `kms:Decrypt`, at most 8 hops, escalation on, pre-selection on.
-impl Default for Options {
-    fn default() -> Options {
-        Options {
-            action: "kms:Decrypt".into(),
-            max_hops: 8,
-            escalation: true,
-            limits: Limits::default(),
-            prefilter: true,
-        }
-    }
-}
-
 /// The graph with every edge and last hop decided.
 pub struct Analysis {
     pub graph: DiGraph<Node, Edge>,
-    /// Edges Z3 could not decide: (from, to, technique, why).
-    pub undecided: Vec<(NodeIndex, NodeIndex, Technique, String)>,
+    /// Edges Z3 could not decide.
+    pub undecided: Vec<Undecided>,
     pub last: Vec<Option<KmsHop>>,
     pub status: Vec<Status>,
     pub key: String,
@@ -155,7 +62,7 @@ struct Builder<'a> {
     graph: DiGraph<Node, Edge>,
     /// Nodes by label (ARN).
     index: HashMap<String, NodeIndex>,
-    undecided: Vec<(NodeIndex, NodeIndex, Technique, String)>,
+    undecided: Vec<Undecided>,
     /// The last hop of each node decided so far.
     last: Vec<Option<KmsHop>>,
     /// Nodes whose out-edges are decided.
@@ -240,8 +147,8 @@ impl Builder<'_> {
                 }
             };
             self.last.push(last);
-            for (ask, outcome) in decided {
-                self.apply(n, ask, outcome);
+            for d in decided {
+                self.apply(n, d);
             }
         }
         Ok(())
@@ -258,13 +165,13 @@ impl Builder<'_> {
                 continue;
             }
             let outcome = self.decide_steps(actor, &ask.steps)?;
-            out.push((ask, outcome));
+            out.push(Decided { candidate: ask, outcome });
         }
         Ok(out)
     }
 
     /// Adds a decided candidate to the graph (once per pair of nodes).
-    fn apply(&mut self, n: NodeIndex, ask: edges::Candidate, outcome: Result<Vec<Witness>, Option<String>>) {
+    fn apply(&mut self, n: NodeIndex, Decided { candidate: ask, outcome }: Decided) {
         let known = match &ask.target {
             edges::Target::Node(t) => Some(*t),
             edges::Target::Escalated(added) => self.existing_escalated(n, added),
@@ -273,7 +180,7 @@ impl Builder<'_> {
             return;
         }
         match outcome {
-            Ok(witnesses) => {
+            EdgeOutcome::Open(witnesses) => {
                 let to = match (&ask.target, known) {
                     (_, Some(to)) => to,
                     (edges::Target::Escalated(added), None) => self.escalated(n, added),
@@ -282,21 +189,22 @@ impl Builder<'_> {
                 let e = Edge { technique: ask.technique, detail: ask.detail.clone(), witnesses };
                 self.graph.add_edge(n, to, e);
             }
-            Err(Some(why)) => {
+            EdgeOutcome::Undecided(why) => {
                 let to = known.unwrap_or(n);
-                self.undecided.push((n, to, ask.technique, format!("{}: {why}", ask.detail)));
+                self.undecided.push(Undecided {
+                    from: n,
+                    to,
+                    technique: ask.technique,
+                    why: format!("{}: {why}", ask.detail),
+                });
             }
-            Err(None) => {}
+            EdgeOutcome::Refuted => {}
         }
     }
 
-    /// Every step allowed: the witnesses; `Err(None)` when one is refuted (Z3 unsat),
-    /// `Err(Some(why))` when one is undecided.
-    fn decide_steps(
-        &self,
-        actor: &Actor,
-        steps: &[edges::Step],
-    ) -> Result<Result<Vec<Witness>, Option<String>>, Mismatch> {
+    /// Every step allowed: the edge is open with their witnesses; one step refuted (Z3
+    /// unsat) refutes it; otherwise one undecided step leaves it undecided.
+    fn decide_steps(&self, actor: &Actor, steps: &[edges::Step]) -> Result<EdgeOutcome, Mismatch> {
         let scps = self.scps_for(actor);
         let mut witnesses = Vec::new();
         let mut pending = None;
@@ -305,11 +213,11 @@ impl Builder<'_> {
                 pending = Some(why.clone());
                 continue;
             }
-            if let Some((trust, service)) = &step.service {
+            if let Some(assume) = &step.service {
                 let role = step.resource.as_deref().unwrap_or_default();
-                match super::service::decide(trust, role, service, self.opts.limits)? {
+                match super::service::decide(&assume.trust, role, assume.service, self.opts.limits)? {
                     super::service::ServiceTrust::Yes(w) => witnesses.push(w),
-                    super::service::ServiceTrust::No => return Ok(Err(None)),
+                    super::service::ServiceTrust::No => return Ok(EdgeOutcome::Refuted),
                     super::service::ServiceTrust::Unknown(why) => pending = Some(why),
                 }
                 continue;
@@ -318,18 +226,18 @@ impl Builder<'_> {
                 action: step.action.clone(),
                 resource: step.resource.clone(),
                 condition: step.condition.clone(),
-                trust: step.trust.as_ref().map(|(p, a)| (p, a.clone())),
+                trust: step.trust.as_ref().map(|t| t.as_ask()),
             };
             match super::hop::decide(actor, &q, &scps, self.limits())? {
                 Answer::Yes(w) => witnesses.push(w),
-                Answer::No => return Ok(Err(None)),
-                Answer::Unknown(why) => return Ok(Err(Some(why))),
+                Answer::No => return Ok(EdgeOutcome::Refuted),
+                Answer::Unknown(why) => return Ok(EdgeOutcome::Undecided(why)),
             }
         }
-        if let Some(why) = pending {
-            return Ok(Err(Some(why)));
-        }
-        Ok(Ok(witnesses))
+        Ok(match pending {
+            Some(why) => EdgeOutcome::Undecided(why),
+            None => EdgeOutcome::Open(witnesses),
+        })
     }
 
     /// The limits of every query, with canonical models: each witness is a function of
@@ -377,17 +285,17 @@ impl Builder<'_> {
     fn last_hops(&self, count: usize, key: &Key) -> Result<Vec<Option<KmsHop>>, Mismatch> {
         use rayon::prelude::*;
         let action = &self.opts.action;
-        let quick: Vec<Result<Option<KmsHop>, Option<String>>> = (0..count)
+        let quick: Vec<Quick> = (0..count)
             .into_par_iter()
             .map(|i| {
-                let Some(actor) = &self.graph[NodeIndex::new(i)].actor else { return Ok(None) };
+                let Some(actor) = &self.graph[NodeIndex::new(i)].actor else { return Quick::Settled(None) };
                 if self.opts.prefilter && !kms_may_allow(actor, key, action) {
-                    return Ok(Some(KmsHop { answer: Answer::No, required: vec![] }));
+                    return Quick::Settled(Some(KmsHop { answer: Answer::No, required: vec![] }));
                 }
                 let scps = self.scps_for(actor);
                 match kms::plain(actor, key, action, &scps) {
-                    Some(hop) => Ok(Some(hop)),
-                    None => Err(kms::signature(actor, key, action, &scps)),
+                    Some(hop) => Quick::Settled(Some(hop)),
+                    None => kms::signature(actor, key, action, &scps).map_or(Quick::Alone, Quick::Signature),
                 }
             })
             .collect();
@@ -395,15 +303,15 @@ impl Builder<'_> {
         let mut by_signature: HashMap<&str, usize> = HashMap::new();
         for (i, q) in quick.iter().enumerate() {
             match q {
-                Err(Some(sig)) => match by_signature.get(sig.as_str()) {
+                Quick::Signature(sig) => match by_signature.get(sig.as_str()) {
                     Some(g) => groups[*g].push(i),
                     None => {
                         by_signature.insert(sig, groups.len());
                         groups.push(vec![i]);
                     }
                 },
-                Err(None) => groups.push(vec![i]),
-                Ok(_) => {}
+                Quick::Alone => groups.push(vec![i]),
+                Quick::Settled(_) => {}
             }
         }
         let decided: Vec<Vec<KmsHop>> = groups
@@ -414,7 +322,13 @@ impl Builder<'_> {
                 kms::decide_group(&actors, key, action, &self.scps_for(actors[0]), self.limits())
             })
             .collect::<Result<_, _>>()?;
-        let mut out: Vec<Option<KmsHop>> = quick.into_iter().map(|q| q.unwrap_or(None)).collect();
+        let mut out: Vec<Option<KmsHop>> = quick
+            .into_iter()
+            .map(|q| match q {
+                Quick::Settled(hop) => hop,
+                Quick::Signature(_) | Quick::Alone => None,
+            })
+            .collect();
         for (g, hops) in groups.iter().zip(decided) {
             for (i, hop) in g.iter().zip(hops) {
                 out[*i] = Some(hop);
@@ -432,8 +346,31 @@ impl Builder<'_> {
     }
 }
 
-/// A decided candidate edge: its witnesses, or `Err(None)` refuted, `Err(Some(why))` undecided.
-type Decided = (edges::Candidate, Result<Vec<Witness>, Option<String>>);
+/// How Z3 (and the replay) decided a candidate edge.
+#[derive(Debug, Clone)]
+enum EdgeOutcome {
+    /// Every step allowed: the edge exists, opened by these replayed requests.
+    Open(Vec<Witness>),
+    /// A step is refuted (Z3 unsat): no edge.
+    Refuted,
+    /// No step refuted, one undecided: an undecided edge, and why.
+    Undecided(String),
+}
+
+/// A candidate edge with its outcome.
+#[derive(Debug, Clone)]
+struct Decided {
+    candidate: edges::Candidate,
+    outcome: EdgeOutcome,
+}
+
+/// A last hop before Z3: settled without it, or to be decided in a group of principals
+/// with the same [`kms::signature`], or alone (a class of principals).
+enum Quick {
+    Settled(Option<KmsHop>),
+    Signature(String),
+    Alone,
+}
 
 fn is_yes(last: &Option<KmsHop>) -> bool {
     matches!(last.as_ref().map(|h| &h.answer), Some(Answer::Yes(_)))
@@ -467,17 +404,16 @@ fn grantee_account(grantee: &str) -> Option<String> {
 /// cross-account use) also needs an identity `Allow` whose `Action` covers the action.
 fn kms_may_allow(actor: &Actor, key: &Key, action: &str) -> bool {
     let any_identity = !matches!(actor.who, Who::Principal(_));
-    let identity = any_identity || actor.is_root() || edges::may_allow(&actor.identity, action, Some(&key.arn));
+    let identity = any_identity || actor.is_root() || may_allow(&actor.identity, action, Some(&key.arn));
     // A grantee is checked by account only (a role grantee may carry a path).
     let grant = key.grants.iter().any(|g| match &actor.who {
-        Who::Principal(_) => grantee_account(&g.grantee).map_or(true, |a| a == actor.account),
+        Who::Principal(_) => grantee_account(&g.grantee).is_none_or(|a| a == actor.account),
         _ => true,
     });
     let key_account = crate::base::arn::account_of(&key.arn).unwrap_or_default().to_string();
     let same = actor.account == key_account;
     let statements = key.policy.statements.iter().filter(|s| s.effect == crate::model::policy::Effect::Allow);
-    let entries =
-        statements.filter(|s| edges::action_may_match(&s.action, action)).filter_map(|s| s.principal.as_ref());
+    let entries = statements.filter(|s| action_may_match(&s.action, action)).filter_map(|s| s.principal.as_ref());
     let mut reach = false;
     for p in entries {
         if p.negated {
@@ -489,9 +425,9 @@ fn kms_may_allow(actor: &Actor, key: &Key, action: &str) -> bool {
             continue;
         }
         for e in &p.entries {
-            match edges::entry_may_cover(e, actor) {
-                Some(edges::Cover::Direct) if same => return true,
-                Some(edges::Cover::Direct) | Some(edges::Cover::Account) => reach = true,
+            match entry_may_cover(e, actor) {
+                Some(Cover::Direct) if same => return true,
+                Some(Cover::Direct) | Some(Cover::Account) => reach = true,
                 None => {}
             }
         }
@@ -501,12 +437,7 @@ fn kms_may_allow(actor: &Actor, key: &Key, action: &str) -> bool {
 
 /// Shortest paths to a node whose last hop is allowed; `Cannot` only when no node whose
 /// last hop is allowed or undecided is reachable at all, over decided and undecided edges.
-fn statuses(
-    g: &DiGraph<Node, Edge>,
-    last: &[Option<KmsHop>],
-    undecided: &[(NodeIndex, NodeIndex, Technique, String)],
-    max_hops: usize,
-) -> Vec<Status> {
+fn statuses(g: &DiGraph<Node, Edge>, last: &[Option<KmsHop>], undecided: &[Undecided], max_hops: usize) -> Vec<Status> {
     let n = g.node_count();
     let yes = |i: usize| matches!(last[i].as_ref().map(|h| &h.answer), Some(Answer::Yes(_)));
     // Reverse BFS from every node whose last hop is allowed: distance and next edge.
@@ -555,7 +486,7 @@ fn statuses(
 /// hop, or an undecided edge leaves a node it reaches.
 fn first_undecided(
     g: &DiGraph<Node, Edge>,
-    undecided: &[(NodeIndex, NodeIndex, Technique, String)],
+    undecided: &[Undecided],
     i: usize,
     maybe: &dyn Fn(usize) -> bool,
     last: &[Option<KmsHop>],
@@ -571,12 +502,13 @@ fn first_undecided(
                 return Some(format!("the last hop of {} is undecided: {why}", g[NodeIndex::new(v)].label));
             }
         }
-        if let Some((_, to, t, why)) = undecided.iter().find(|(f, _, _, _)| f.index() == v) {
+        if let Some(u) = undecided.iter().find(|u| u.from.index() == v) {
             return Some(format!(
-                "the {} edge {} → {} is undecided: {why}",
-                t.label(),
+                "the {} edge {} → {} is undecided: {}",
+                u.technique.label(),
                 g[NodeIndex::new(v)].label,
-                g[*to].label
+                g[u.to].label,
+                u.why
             ));
         }
         stack.extend(g.neighbors(NodeIndex::new(v)).map(|n| n.index()));

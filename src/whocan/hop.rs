@@ -3,6 +3,7 @@
 //! exact encoding of the generic (any-service) request, and every `yes` replayed through
 //! the evaluator's statement matcher before it becomes an edge.
 
+use super::domain::{Actor, Answer, Who, Witness};
 use crate::encode::{decode, Encoder, Unsupported};
 use crate::eval::{match_statement, Match, Via};
 use crate::model::policy::{Effect, Policy, Statement};
@@ -10,46 +11,6 @@ use crate::model::request::{Caller, IamKind, Request};
 use crate::prove::Mismatch;
 use kmsproof_solver::{solve_with, Limits, Outcome, Term};
 use serde_json::Value;
-
-/// Who acts: one IAM principal of a dump (or a class of principals), with the identity
-/// policies and boundary in force for it.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    /// Which callers: one principal ARN (`aws:PrincipalArn`), or a whole class.
-    pub who: Who,
-    /// The caller's account.
-    pub account: String,
-    pub identity: Vec<Policy>,
-    pub boundary: Option<Policy>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Who {
-    /// Exactly this principal (a role ARN stands for its sessions; `…:root` for the root user).
-    Principal(String),
-    /// Any principal of this account outside the dump, with any identity policies.
-    AnyOf(String),
-    /// Any principal of an account none of the dumps is about, with any identity policies.
-    AnyOtherAccount(Vec<String>),
-}
-
-impl Actor {
-    pub fn is_root(&self) -> bool {
-        matches!(&self.who, Who::Principal(a) if a.ends_with(":root"))
-    }
-
-    /// The condition that narrows a request to this actor, as a statement's `Condition`.
-    pub fn condition(&self) -> Value {
-        match &self.who {
-            Who::Principal(arn) => serde_json::json!({"StringEquals": {"aws:PrincipalArn": arn}}),
-            Who::AnyOf(a) => serde_json::json!({"StringEquals": {"aws:PrincipalAccount": a}}),
-            Who::AnyOtherAccount(known) => serde_json::json!({
-                "StringNotEquals": {"aws:PrincipalAccount": known},
-                "Null": {"aws:PrincipalAccount": "false"}
-            }),
-        }
-    }
-}
 
 /// What one hop asks of the actor.
 #[derive(Debug, Clone)]
@@ -61,27 +22,16 @@ pub struct Ask<'a> {
     /// statement's `Condition` object.
     pub condition: Option<Value>,
     /// The resource's own policy (a role's trust policy) and the account it is in.
-    pub trust: Option<(&'a Policy, String)>,
+    pub trust: Option<Trust<'a>>,
 }
 
-/// The answer for one hop.
-#[derive(Debug, Clone)]
-pub enum Answer {
-    /// Z3 found a request, and the evaluator allowed it.
-    Yes(Witness),
-    /// Z3 answered `unsat` on the exact encoding.
-    No,
-    Unknown(String),
+/// A role's trust policy and the role's account: a trust policy naming a caller of the
+/// same account lets it in without an identity policy.
+#[derive(Debug, Clone, Copy)]
+pub struct Trust<'a> {
+    pub policy: &'a Policy,
+    pub account: &'a str,
 }
-
-/// A replayed request and why it is allowed.
-#[derive(Debug, Clone)]
-pub struct Witness {
-    pub request: Value,
-    pub why: String,
-}
-
-/// The solver and the evaluator disagreed: a bug, never an edge.
 
 /// The plainest request of the hop — the actor itself, the target, only the context the
 /// hop requires — tried on the evaluator before Z3 is asked: when it is allowed, it is the
@@ -116,10 +66,9 @@ fn shape(actor: &Actor, ask: &Ask) -> Policy {
         }
     }
     let resource = ask.resource.clone().unwrap_or_else(|| "*".into());
-    let doc = serde_json::json!({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": ask.action, "Resource": resource, "Condition": condition}]});
-    super::gaad::policy_from_text(&doc.to_string(), "<hop shape>", crate::model::policy::PolicyKind::Identity)
-        .expect("the hop shape is a valid policy")
+    let statement =
+        serde_json::json!({"Effect": "Allow", "Action": ask.action, "Resource": resource, "Condition": condition});
+    super::document::policy(&statement, "<hop shape>", crate::model::policy::PolicyKind::Identity)
 }
 
 /// Terms of one statement: (effect, applies, through a direct entry, through an exact entry).
@@ -148,7 +97,7 @@ pub fn decide(actor: &Actor, ask: &Ask, scps: &[Policy], limits: Limits) -> Resu
         return Ok(Answer::Yes(Witness { request: w.0, why: w.1 }));
     }
     let mut policies: Vec<&Policy> = vec![&shape];
-    policies.extend(ask.trust.as_ref().map(|(t, _)| *t));
+    policies.extend(ask.trust.map(|t| t.policy));
     policies.extend(actor.identity.iter().chain(&actor.boundary).chain(scps));
     let mut enc = Encoder::generic(&policies).with_opaque_atoms();
     let allowed = match formula(&mut enc, actor, ask, &shape, scps) {
@@ -185,7 +134,7 @@ fn formula(enc: &mut Encoder, actor: &Actor, ask: &Ask, shape: &Policy, scps: &[
         actor.identity.iter().map(|p| terms(enc, p)).collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect();
     let boundary = actor.boundary.as_ref().map(|p| terms(enc, p)).transpose()?;
     let levels = scps.iter().map(|p| terms(enc, p)).collect::<Result<Vec<_>, _>>()?;
-    let trust = ask.trust.as_ref().map(|(t, _)| terms(enc, t)).transpose()?;
+    let trust = ask.trust.map(|t| terms(enc, t.policy)).transpose()?;
     let denies =
         identity.iter().chain(boundary.iter().flatten()).chain(levels.iter().flatten()).chain(trust.iter().flatten());
     let deny = Term::or(denies.filter(|t| t.0 == Effect::Deny).map(|t| t.1.clone()).collect::<Vec<_>>());
@@ -196,9 +145,9 @@ fn formula(enc: &mut Encoder, actor: &Actor, ask: &Ask, shape: &Policy, scps: &[
         if any_identity || actor.is_root() { Term::TRUE } else { any(&identity, Effect::Allow, |t| &t.1) };
     let through_identity = Term::and([identity_ok, boundary_ok.clone()]);
     let path = match (&trust, &ask.trust) {
-        (Some(tr), Some((_, role_account))) => {
+        (Some(tr), Some(role)) => {
             let trust_any = any(tr, Effect::Allow, |t| &t.1);
-            if *role_account == actor.account {
+            if role.account == actor.account {
                 let direct = any(tr, Effect::Allow, |t| &t.2);
                 let exact = any(tr, Effect::Allow, |t| &t.3);
                 Term::or([
@@ -237,7 +186,7 @@ fn replay(actor: &Actor, ask: &Ask, shape: &Policy, scps: &[Policy], request: &V
             })
             .collect()
     };
-    let trust = ask.trust.as_ref().map(|(t, _)| *t);
+    let trust = ask.trust.map(|t| t.policy);
     for p in actor.identity.iter().chain(&actor.boundary).chain(scps).chain(trust) {
         if let Some((who, _)) = applying(p, Effect::Deny).into_iter().next() {
             return Err(format!("explicitly denied by {who}"));
@@ -246,7 +195,7 @@ fn replay(actor: &Actor, ask: &Ask, shape: &Policy, scps: &[Policy], request: &V
     if let Some(level) = scps.iter().find(|l| applying(l, Effect::Allow).is_empty()) {
         return Err(format!("the SCP {} does not allow it", level.source));
     }
-    let boundary_ok = actor.boundary.as_ref().map_or(true, |b| !applying(b, Effect::Allow).is_empty());
+    let boundary_ok = actor.boundary.as_ref().is_none_or(|b| !applying(b, Effect::Allow).is_empty());
     let root = matches!(req.caller, Caller::Iam { kind: IamKind::Root, .. });
     let identity: Vec<String> = if matches!(actor.who, Who::Principal(_)) {
         actor.identity.iter().flat_map(|p| applying(p, Effect::Allow)).map(|(w, _)| w).collect()
@@ -261,7 +210,7 @@ fn replay(actor: &Actor, ask: &Ask, shape: &Policy, scps: &[Policy], request: &V
             format!("allowed by {}", identity[0])
         }
     };
-    let Some((t, role_account)) = &ask.trust else {
+    let Some(Trust { policy: t, account: role_account }) = ask.trust else {
         return match (identity_ok, boundary_ok) {
             (true, true) => Ok(by_identity()),
             (false, _) => Err(format!("no identity policy allows {}", req.action_name())),
@@ -272,7 +221,7 @@ fn replay(actor: &Actor, ask: &Ask, shape: &Policy, scps: &[Policy], request: &V
     let Some((first, _)) = trusts.first().cloned() else {
         return Err(format!("the trust policy does not allow {}", caller_arn(&req)));
     };
-    let same = req.caller.account() == Some(role_account.as_str());
+    let same = req.caller.account() == Some(role_account);
     let direct = trusts.iter().find(|(_, v)| matches!(v, Via::Everyone | Via::Role | Via::Exact | Via::Service));
     let exact = trusts.iter().any(|(_, v)| *v == Via::Exact);
     if same {

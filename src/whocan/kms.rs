@@ -3,12 +3,12 @@
 //! the actor — so the witness is replayed by `check` itself — and the conditions that
 //! remain on it, each proved necessary by Z3.
 
-use super::hop::{Actor, Answer, Who, Witness};
+use super::document;
+use super::domain::{Actor, Answer, Who, Witness};
 use crate::encode::is_derived_key;
 use crate::model::grant::Grant;
 use crate::model::inputs::Inputs;
-use crate::model::policy::Policy;
-use crate::model::property::parse_properties;
+use crate::model::policy::{Policy, PolicyKind};
 use crate::prove::check::{check, Example, Verdict};
 use crate::prove::Mismatch;
 use kmsproof_solver::Limits;
@@ -32,9 +32,8 @@ pub struct KmsHop {
 
 /// An identity policy that allows everything: what a principal outside the dumps may hold.
 pub fn allow_all() -> Policy {
-    let doc = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}"#;
-    super::gaad::policy_from_text(doc, "any identity policy of its own", crate::model::policy::PolicyKind::Identity)
-        .expect("valid")
+    let statement = json!({"Effect": "Allow", "Action": "*", "Resource": "*"});
+    document::policy(&statement, "any identity policy of its own", PolicyKind::Identity)
 }
 
 fn inputs(actor: &Actor, key: &Key, scps: &[Policy]) -> Inputs {
@@ -65,9 +64,7 @@ fn property_with(
     if let Some((op, block)) = extra {
         condition[op] = block;
     }
-    let doc = json!({"name": format!("{action} by {who}"), "expect": "sometimes", "principal": "*",
-                     "action": action, "condition": condition});
-    parse_properties(&doc.to_string(), "<who-can>").expect("valid property").remove(0)
+    document::sometimes(format!("{action} by {who}"), action, &condition)
 }
 
 /// One property over several principals of the dumps (`aws:PrincipalArn` any of them):
@@ -198,10 +195,12 @@ pub fn decide_group(
                 *slot = transplanted(w, first, a, key, action, scps).map(Answer::Yes);
             }
         }
-        Answer::No if arns.len() == rest.len() && !rest.is_empty() => {
-            if refuted(&property_of_all(&arns, action, None), &first_inputs, key, limits)? {
-                answers.iter_mut().for_each(|slot| *slot = Some(Answer::No));
-            }
+        Answer::No
+            if arns.len() == rest.len()
+                && !rest.is_empty()
+                && refuted(&property_of_all(&arns, action, None), &first_inputs, key, limits)? =>
+        {
+            answers.iter_mut().for_each(|slot| *slot = Some(Answer::No));
         }
         _ => {}
     }

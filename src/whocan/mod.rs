@@ -3,6 +3,8 @@
 //! decided by Z3 with a replayed witness (`hop`); the last hop is the key's full KMS
 //! authorization (`kms`), asked through `check`.
 
+pub mod document;
+pub mod domain;
 pub mod edges;
 pub mod export;
 pub mod federated;
@@ -11,6 +13,8 @@ pub mod graph;
 pub mod hop;
 pub mod keys;
 pub mod kms;
+pub mod preselect;
 pub mod service;
 
-pub use graph::{analyse, Analysis, Options, Status};
+pub use domain::{Options, Status};
+pub use graph::{analyse, Analysis};

@@ -15,7 +15,8 @@
 //!
 //! Each answer is cached per (trust policy, role, service): it does not depend on the caller.
 
-use super::hop::Witness;
+use super::domain::Witness;
+use super::preselect::action_may_match;
 use crate::encode::{decode, Encoder, Unsupported};
 use crate::eval::{match_statement, Match};
 use crate::model::policy::{Effect, Policy};
@@ -52,15 +53,9 @@ pub fn decide(trust: &Policy, role_arn: &str, service: &str, limits: Limits) -> 
 
 /// "A request of `service`: `sts:AssumeRole` on the role", as a one-statement policy.
 fn shape(role_arn: &str, service: &str) -> Policy {
-    let doc = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-        "Action": "sts:AssumeRole", "Resource": role_arn,
-        "Condition": {"StringEquals": {"aws:PrincipalServiceName": service}}}]});
-    super::gaad::policy_from_text(
-        &doc.to_string(),
-        "<service request shape>",
-        crate::model::policy::PolicyKind::Identity,
-    )
-    .expect("the shape is a valid policy")
+    let statement = serde_json::json!({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn,
+        "Condition": {"StringEquals": {"aws:PrincipalServiceName": service}}});
+    super::document::policy(&statement, "<service request shape>", crate::model::policy::PolicyKind::Identity)
 }
 
 fn decide_uncached(trust: &Policy, role_arn: &str, service: &str, limits: Limits) -> Result<ServiceTrust, Mismatch> {
@@ -71,20 +66,22 @@ fn decide_uncached(trust: &Policy, role_arn: &str, service: &str, limits: Limits
     let allowed = match ask(&shape, trust, limits, true)? {
         Asked::Unsat => return Ok(ServiceTrust::No),
         Asked::Unknown(why) => return Ok(ServiceTrust::Unknown(format!("the trust side for {service}: {why}"))),
-        Asked::Sat(request, why) => Witness { request, why },
+        Asked::Sat(allowed) => allowed,
     };
     match ask(&shape, trust, limits, false)? {
         Asked::Unsat => Ok(ServiceTrust::Yes(allowed)),
         Asked::Unknown(why) => Ok(ServiceTrust::Unknown(format!("the trust side for {service}: {why}"))),
-        Asked::Sat(refused, why) => Ok(ServiceTrust::Unknown(format!(
+        Asked::Sat(Witness { request: refused, why }) => Ok(ServiceTrust::Unknown(format!(
             "the trust policy lets {service} assume the role only with some request contexts — allowed: {} ({}); refused: {} ({why}) — and which context the service sends (aws:SourceAccount, aws:SourceArn, …) is not modelled",
             allowed.request["context"], allowed.why, refused["context"]
         ))),
     }
 }
 
+/// One question to Z3 about the service's requests.
 enum Asked {
-    Sat(Value, String),
+    /// A request of the asked kind (allowed, or refused), replayed, and why.
+    Sat(Witness),
     Unsat,
     Unknown(String),
 }
@@ -106,7 +103,7 @@ fn ask(shape: &Policy, trust: &Policy, limits: Limits, want: bool) -> Result<Ask
         Outcome::Sat(models) => {
             let request = decode(&enc, &models[0]);
             match replay(shape, trust, &request) {
-                Ok((allowed, why)) if allowed == want => Ok(Asked::Sat(request, why)),
+                Ok((allowed, why)) if allowed == want => Ok(Asked::Sat(Witness { request, why })),
                 got => {
                     let got = match got {
                         Ok((_, why)) => why,
@@ -136,10 +133,8 @@ fn ask(shape: &Policy, trust: &Policy, limits: Limits, want: bool) -> Result<Ask
 /// for every question): every request of the service is allowed, and this one, replayed,
 /// is the witness.
 fn unconditional(shape: &Policy, trust: &Policy, role_arn: &str, service: &str) -> Option<Witness> {
-    let deny_may = trust
-        .statements
-        .iter()
-        .any(|s| s.effect == Effect::Deny && super::edges::action_may_match(&s.action, "sts:AssumeRole"));
+    let deny_may =
+        trust.statements.iter().any(|s| s.effect == Effect::Deny && action_may_match(&s.action, "sts:AssumeRole"));
     if deny_may {
         return None;
     }

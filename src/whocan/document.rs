@@ -1,0 +1,84 @@
+//! The policies and properties who-can writes itself — a hop's request shape, "any
+//! identity policy", a trust policy rewritten to name the caller, the last hop's
+//! `sometimes` property — built as values and read by the policy model's statement
+//! reader, never printed and parsed back: what the program composes, it reads as data.
+//! (The replay of a counterexample does go through request text, on purpose: it is the
+//! independent check of the decoder.)
+
+use crate::base::diag::Sink;
+use crate::base::json::{Json, Kind, Member, Pos};
+use crate::base::pattern::pieces;
+use crate::model::policy::{read_property_principals, read_statement, Matcher, Policy, PolicyKind, Statement};
+use crate::model::property::{Expect, Property};
+use serde_json::Value;
+
+/// The only `Version` who-can writes (policy variables substituted).
+const VERSION: &str = "2012-10-17";
+
+/// A one-statement policy (`statement` as a policy's `Statement[0]`), named `source`.
+/// Panics when the statement does not read: who-can wrote it, so that is a bug.
+pub fn policy(statement: &Value, source: &str, kind: PolicyKind) -> Policy {
+    Policy {
+        source: source.into(),
+        kind,
+        version: Some(VERSION.into()),
+        id: None,
+        statements: vec![statement_of(statement, source, "Statement[0]")],
+        warnings: Vec::new(),
+    }
+}
+
+/// A trust policy of one statement, scoped to the role it belongs to.
+pub fn trust(statement: &Value, source: &str, role_arn: &str) -> Policy {
+    let mut p = policy(statement, source, PolicyKind::Any);
+    scope_to(&mut p, role_arn);
+    p
+}
+
+/// Makes every statement of a trust policy about `role_arn` (a trust policy has no
+/// `Resource`: it is about the role it belongs to).
+pub fn scope_to(trust: &mut Policy, role_arn: &str) {
+    for st in &mut trust.statements {
+        st.resource = Some(Matcher { negated: false, patterns: vec![pieces(role_arn, false)] });
+    }
+}
+
+/// A `sometimes` property of any principal (`"*"`) on any resource: `action` under
+/// `condition`, read as a property file's entry is.
+pub fn sometimes(name: String, action: &str, condition: &Value) -> Property {
+    let statement = serde_json::json!({"Effect": "Allow", "Action": action, "Condition": condition, "Resource": "*"});
+    let mut shape = statement_of(&statement, "<who-can>", "[0]");
+    let mut sink = Sink::new("<who-can>");
+    let principal = read_property_principals(&positioned(&Value::from("*")), false, "[0].principal", &mut sink);
+    assert!(!sink.has_errors(), "who-can wrote an unreadable property principal");
+    shape.principal = Some(principal);
+    Property { name, expect: Expect::Sometimes, shape, expected: None }
+}
+
+fn statement_of(statement: &Value, source: &str, path: &str) -> Statement {
+    let mut sink = Sink::new(source);
+    let st = read_statement(&positioned(statement), 0, path, true, &mut sink);
+    match st {
+        Some(st) if !sink.has_errors() => st,
+        _ => panic!(
+            "who-can wrote an unreadable statement for {source}: {}",
+            crate::base::diag::Error::Invalid(sink.items)
+        ),
+    }
+}
+
+/// A value as the reader takes it; positions are none (nothing written points into it).
+fn positioned(v: &Value) -> Json {
+    let pos = Pos::default();
+    let kind = match v {
+        Value::Null => Kind::Null,
+        Value::Bool(b) => Kind::Bool(*b),
+        Value::Number(n) => Kind::Number(n.to_string()),
+        Value::String(s) => Kind::String(s.clone()),
+        Value::Array(items) => Kind::Array(items.iter().map(positioned).collect()),
+        Value::Object(members) => Kind::Object(
+            members.iter().map(|(k, v)| Member { key: k.clone(), key_pos: pos, value: positioned(v) }).collect(),
+        ),
+    };
+    Json { pos, kind }
+}

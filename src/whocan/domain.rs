@@ -1,0 +1,211 @@
+//! The domain of who-can, shared by every step: who acts ([`Actor`]), the graph's nodes and
+//! edges, the answers of one question, and a node's status. Every other file of `whocan`
+//! imports these, so the steps (edges, hops, the last hop, the graph) depend on one
+//! vocabulary and never on each other's internals.
+
+use crate::model::policy::Policy;
+use kmsproof_solver::Limits;
+use petgraph::graph::{EdgeIndex, NodeIndex};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+/// Who acts: one IAM principal of a dump (or a class of principals), with the identity
+/// policies and boundary in force for it.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// Which callers: one principal ARN (`aws:PrincipalArn`), or a whole class.
+    pub who: Who,
+    /// The caller's account.
+    pub account: String,
+    pub identity: Vec<Policy>,
+    pub boundary: Option<Policy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Who {
+    /// Exactly this principal (a role ARN stands for its sessions; `…:root` for the root user).
+    Principal(String),
+    /// Any principal of this account outside the dump, with any identity policies.
+    AnyOf(String),
+    /// Any principal of an account none of the dumps is about, with any identity policies.
+    AnyOtherAccount(Vec<String>),
+}
+
+impl Actor {
+    pub fn is_root(&self) -> bool {
+        matches!(&self.who, Who::Principal(a) if a.ends_with(":root"))
+    }
+
+    /// The condition that narrows a request to this actor, as a statement's `Condition`.
+    pub fn condition(&self) -> Value {
+        match &self.who {
+            Who::Principal(arn) => json!({"StringEquals": {"aws:PrincipalArn": arn}}),
+            Who::AnyOf(a) => json!({"StringEquals": {"aws:PrincipalAccount": a}}),
+            Who::AnyOtherAccount(known) => json!({
+                "StringNotEquals": {"aws:PrincipalAccount": known},
+                "Null": {"aws:PrincipalAccount": "false"}
+            }),
+        }
+    }
+}
+
+/// The answer for one hop.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// Z3 found a request, and the evaluator allowed it.
+    Yes(Witness),
+    /// Z3 answered `unsat` on the exact encoding.
+    No,
+    Unknown(String),
+}
+
+/// A replayed request and why it is allowed.
+#[derive(Debug, Clone)]
+pub struct Witness {
+    pub request: Value,
+    pub why: String,
+}
+
+/// How one node reaches another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Technique {
+    MemberOf,
+    AssumeRole,
+    PutUserPolicy,
+    AttachUserPolicy,
+    PutGroupPolicy,
+    AttachGroupPolicy,
+    PutRolePolicy,
+    AttachRolePolicy,
+    CreatePolicyVersion,
+    SetDefaultPolicyVersion,
+    AddUserToGroup,
+    CreateAccessKey,
+    CreateLoginProfile,
+    UpdateLoginProfile,
+    UpdateAssumeRolePolicy,
+    PassRole(&'static str),
+    /// `sts:AssumeRoleWithWebIdentity` / `sts:AssumeRoleWithSAML` (never decided: see `federated`).
+    Federated(&'static str),
+}
+
+impl Technique {
+    pub fn label(&self) -> String {
+        match self {
+            Technique::MemberOf => "member-of".into(),
+            Technique::AssumeRole => "sts:AssumeRole".into(),
+            Technique::PassRole(service) => format!("iam:PassRole to {service}"),
+            Technique::Federated(call) => call.to_string(),
+            t => format!("iam:{t:?}"),
+        }
+    }
+
+    /// Whether the edge changes permissions (an escalation) rather than using them.
+    pub fn is_escalation(&self) -> bool {
+        !matches!(self, Technique::MemberOf | Technique::AssumeRole | Technique::Federated(_))
+    }
+}
+
+/// What a node stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeKind {
+    User,
+    Group,
+    Role,
+    Root,
+    /// A principal of the dump after an escalation changed its policies.
+    Escalated,
+    /// A class of principals outside the dumps.
+    Class,
+}
+
+impl NodeKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            NodeKind::User => "user",
+            NodeKind::Group => "group",
+            NodeKind::Role => "role",
+            NodeKind::Root => "root",
+            NodeKind::Escalated => "escalated",
+            NodeKind::Class => "class",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub label: String,
+    pub kind: NodeKind,
+    /// The acting principal (groups have none: their policies act through members).
+    pub actor: Option<Actor>,
+    /// For escalated nodes: the principal they started from and what was added.
+    pub base: Option<NodeIndex>,
+    pub added: BTreeSet<String>,
+}
+
+/// An edge: `from` can act as (or with the permissions of) `to`.
+#[derive(Debug, Clone)]
+pub struct Edge {
+    pub technique: Technique,
+    /// What the technique did, e.g. the target.
+    pub detail: String,
+    /// The replayed requests that open it (none for group membership).
+    pub witnesses: Vec<Witness>,
+}
+
+/// The status of one node for the key and action.
+#[derive(Debug, Clone)]
+pub enum Status {
+    /// Shortest path (edges) to a node whose last hop is allowed.
+    Can(Vec<EdgeIndex>, NodeIndex),
+    /// Proved: no path of any length to a node whose last hop is allowed or undecided.
+    Cannot,
+    /// Only beyond `--max-hops`.
+    BeyondHops,
+    Unknown(String),
+}
+
+impl Status {
+    /// The status as every output spells it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Can(..) => "can",
+            Status::Cannot => "cannot",
+            Status::BeyondHops => "beyond-max-hops",
+            Status::Unknown(_) => "unknown",
+        }
+    }
+}
+
+/// What to ask and how far to look.
+pub struct Options {
+    pub action: String,
+    pub max_hops: usize,
+    pub escalation: bool,
+    pub limits: Limits,
+    /// Skip questions no policy statement can answer `yes` (sound; off in the
+    /// differential test to check it is).
+    pub prefilter: bool,
+}
+
+/// The command's defaults: `kms:Decrypt`, at most 8 hops, escalation on, pre-selection on.
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            action: "kms:Decrypt".into(),
+            max_hops: 8,
+            escalation: true,
+            limits: Limits::default(),
+            prefilter: true,
+        }
+    }
+}
+
+/// An edge Z3 could not decide: its nodes, its technique, and why.
+#[derive(Debug, Clone)]
+pub struct Undecided {
+    pub from: NodeIndex,
+    pub to: NodeIndex,
+    pub technique: Technique,
+    pub why: String,
+}
