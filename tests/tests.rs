@@ -14,4 +14,4 @@ mod whocan;
 mod whocan_differential;
 mod whocan_groups;
 mod whocan_managed;
-mod whocan_review;
+mod whocan_never_wrongly_cannot;

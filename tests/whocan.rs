@@ -6,7 +6,6 @@ use kmsproof::whocan::gaad::{parse_account, Account};
 use kmsproof::whocan::kms::Key;
 use kmsproof::whocan::{analyse, Analysis, Options, Status};
 use std::path::Path;
-use std::process::Command;
 
 const DIR: &str = "corpus/who-can";
 const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -212,12 +211,8 @@ fn malformed_dumps_are_positioned_errors() {
 }
 
 fn kmsproof(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kmsproof")).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    let out = super::util::kmsproof(args);
+    (out.status.code().unwrap_or(-1), super::util::stdout(&out), super::util::stderr(&out))
 }
 
 #[test]

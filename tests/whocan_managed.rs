@@ -6,7 +6,6 @@
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const A: &str = "111122223333";
 const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -96,14 +95,11 @@ fn default_key_policy() -> Value {
 }
 
 fn who_can(dump: &Path, key: &Path) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_kmsproof"))
-        .args(["who-can", "--authorization-details", dump.to_str().unwrap(), "--key-policy"])
-        .arg(format!("{KEY}={}", key.display()))
-        .args(["--format", "json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    let key = format!("{KEY}={}", key.display());
+    let args = ["who-can", "--authorization-details", dump.to_str().unwrap(), "--key-policy", &key, "--format", "json"];
+    let out = super::util::kmsproof(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", super::util::stderr(&out));
+    super::util::json(&out)
 }
 
 /// (status, techniques of the path) of a principal.

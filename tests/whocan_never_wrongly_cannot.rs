@@ -1,5 +1,6 @@
-//! Review of the who-can merges (745e025..main): cases where the graph must not claim
-//! `cannot`, each checked against what the evaluator says about the real situation.
+//! Who-can never claims `cannot` where AWS would allow: policy-version switches, groups
+//! joined on the path, global identity providers, services that run code. Each case is
+//! checked against what the evaluator says about the real situation.
 
 use kmsproof::model::load::load_policy;
 use kmsproof::model::policy::PolicyKind;
