@@ -6,7 +6,7 @@
 //! independent check of the decoder.)
 
 use crate::base::diag::Sink;
-use crate::base::json::{Json, Kind, Member, Pos};
+use crate::base::json::Json;
 use crate::base::pattern::pieces;
 use crate::model::policy::{read_property_principals, read_statement, Matcher, Policy, PolicyKind, Statement};
 use crate::model::property::{Expect, Property};
@@ -49,7 +49,7 @@ pub fn sometimes(name: String, action: &str, condition: &Value) -> Property {
     let statement = serde_json::json!({"Effect": "Allow", "Action": action, "Condition": condition, "Resource": "*"});
     let mut shape = statement_of(&statement, "<who-can>", "[0]");
     let mut sink = Sink::new("<who-can>");
-    let principal = read_property_principals(&positioned(&Value::from("*")), false, "[0].principal", &mut sink);
+    let principal = read_property_principals(&Json::from(&Value::from("*")), false, "[0].principal", &mut sink);
     assert!(!sink.has_errors(), "who-can wrote an unreadable property principal");
     shape.principal = Some(principal);
     Property { name, expect: Expect::Sometimes, shape, expected: None }
@@ -57,7 +57,7 @@ pub fn sometimes(name: String, action: &str, condition: &Value) -> Property {
 
 fn statement_of(statement: &Value, source: &str, path: &str) -> Statement {
     let mut sink = Sink::new(source);
-    let st = read_statement(&positioned(statement), 0, path, true, &mut sink);
+    let st = read_statement(&Json::from(statement), 0, path, true, &mut sink);
     match st {
         Some(st) if !sink.has_errors() => st,
         _ => panic!(
@@ -65,20 +65,4 @@ fn statement_of(statement: &Value, source: &str, path: &str) -> Statement {
             crate::base::diag::Error::Invalid(sink.items)
         ),
     }
-}
-
-/// A value as the reader takes it; positions are none (nothing written points into it).
-fn positioned(v: &Value) -> Json {
-    let pos = Pos::default();
-    let kind = match v {
-        Value::Null => Kind::Null,
-        Value::Bool(b) => Kind::Bool(*b),
-        Value::Number(n) => Kind::Number(n.to_string()),
-        Value::String(s) => Kind::String(s.clone()),
-        Value::Array(items) => Kind::Array(items.iter().map(positioned).collect()),
-        Value::Object(members) => Kind::Object(
-            members.iter().map(|(k, v)| Member { key: k.clone(), key_pos: pos, value: positioned(v) }).collect(),
-        ),
-    };
-    Json { pos, kind }
 }
