@@ -256,11 +256,24 @@ fn guardrails(d: &Decision, inputs: &Inputs, req: &Request) -> Guardrails {
     Guardrails { scp_block, boundary_block }
 }
 
+/// Why an allow path stays closed: the explanation a denial's summary gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Closed(String);
+
+/// Whom a grant names, when it names the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grantee {
+    /// The caller itself: the grant allows directly.
+    Caller,
+    /// The caller's account: the grant delegates to the account's IAM policies.
+    CallersAccount,
+}
+
 /// Steps 2–5: which allow path, if any, opens.
 fn allow(d: &mut Decision, inputs: &Inputs, req: &Request) {
     let g = guardrails(d, inputs, req);
     let verdict = if req.caller == Caller::Anonymous {
-        Err("AWS KMS accepts only signed requests; an anonymous caller is never allowed".to_string())
+        Err(Closed("AWS KMS accepts only signed requests; an anonymous caller is never allowed".to_string()))
     } else if req.resource.is_none() {
         identity_path(d, &g, req)
     } else if is_retire(req) {
@@ -273,7 +286,7 @@ fn allow(d: &mut Decision, inputs: &Inputs, req: &Request) {
             d.reason = Reason::Allowed;
             d.summary = summary;
         }
-        Err(why) => {
+        Err(Closed(why)) => {
             d.reason = Reason::ImplicitDeny;
             d.summary = format!("implicitly denied: {why}");
         }
@@ -292,9 +305,9 @@ fn identity_allows(d: &Decision, req: &Request) -> bool {
 }
 
 /// Actions not authorized on a key: identity policies decide alone, within guardrails.
-fn identity_path(d: &mut Decision, g: &Guardrails, req: &Request) -> Result<String, String> {
+fn identity_path(d: &mut Decision, g: &Guardrails, req: &Request) -> Result<String, Closed> {
     if !identity_allows(d, req) {
-        return Err(format!("no identity policy allows {}", req.action_name()));
+        return Err(Closed(format!("no identity policy allows {}", req.action_name())));
     }
     guarded(g, true)?;
     mark(d, |s| matches!(s.kind, PolicyKind::Identity | PolicyKind::Scp | PolicyKind::Boundary));
@@ -302,19 +315,19 @@ fn identity_path(d: &mut Decision, g: &Guardrails, req: &Request) -> Result<Stri
 }
 
 /// Fails when a guardrail blocks; `boundary` says whether the boundary applies to the path.
-fn guarded(g: &Guardrails, boundary: bool) -> Result<(), String> {
+fn guarded(g: &Guardrails, boundary: bool) -> Result<(), Closed> {
     if let Some(why) = &g.scp_block {
-        return Err(why.clone());
+        return Err(Closed(why.clone()));
     }
     if boundary {
         if let Some(why) = &g.boundary_block {
-            return Err(why.clone());
+            return Err(Closed(why.clone()));
         }
     }
     Ok(())
 }
 
-fn key_paths(d: &mut Decision, g: &Guardrails, req: &Request) -> Result<String, String> {
+fn key_paths(d: &mut Decision, g: &Guardrails, req: &Request) -> Result<String, Closed> {
     let same_account = match (&req.caller, req.key_account()) {
         (Caller::Iam { account, .. }, Some(key_account)) => account == key_account,
         (Caller::Service(_), _) => true,
@@ -327,11 +340,11 @@ fn key_paths(d: &mut Decision, g: &Guardrails, req: &Request) -> Result<String, 
         cross_account_paths(d, g, req, &mut reasons)
     };
     result.ok_or_else(|| {
-        if reasons.is_empty() {
+        Closed(if reasons.is_empty() {
             format!("no key-policy statement or grant allows {}", req.action_name())
         } else {
             reasons.join("; ")
-        }
+        })
     })
 }
 
@@ -348,7 +361,7 @@ fn same_account_paths(d: &mut Decision, g: &Guardrails, req: &Request, reasons: 
                 });
                 return Some("allowed by the key policy, which names the caller".into());
             }
-            Err(why) => reasons.push(format!("the key policy allows the caller but {why}")),
+            Err(Closed(why)) => reasons.push(format!("the key policy allows the caller but {why}")),
         }
     }
     if let Some(s) = iam_delegation(d, g, req, reasons) {
@@ -370,7 +383,7 @@ fn iam_delegation(d: &mut Decision, g: &Guardrails, req: &Request, reasons: &mut
         ));
         return None;
     }
-    if let Err(why) = guarded(g, true) {
+    if let Err(Closed(why)) = guarded(g, true) {
         reasons.push(format!("the key policy and an identity policy allow, but {why}"));
         return None;
     }
@@ -401,7 +414,7 @@ fn cross_account_paths(d: &mut Decision, g: &Guardrails, req: &Request, reasons:
                 mark(d, |_| true);
                 return Some(format!("allowed across accounts: the key policy allows account {account} or its principal, and an identity policy in {account} allows"));
             }
-            Err(why) => reasons.push(format!("the key policy and an identity policy allow, but {why}")),
+            Err(Closed(why)) => reasons.push(format!("the key policy and an identity policy allow, but {why}")),
         },
         (true, false) => reasons.push(format!("cross-account: the key policy allows, but no identity policy of the caller in {account} allows")),
         (false, true) => reasons.push(format!("cross-account: an identity policy allows, but the key policy does not allow account {account} or the caller")),
@@ -419,7 +432,7 @@ fn grant_path(d: &mut Decision, g: &Guardrails, req: &Request, reasons: &mut Vec
         }
         return None;
     };
-    if let Err(why) = guarded(g, false) {
+    if let Err(Closed(why)) = guarded(g, false) {
         reasons.push(format!("a grant allows, but {why}"));
         return None;
     }
@@ -432,7 +445,7 @@ fn grant_path(d: &mut Decision, g: &Guardrails, req: &Request, reasons: &mut Vec
 /// an account (named, or the issuing one) through its root user or an IAM policy allowing
 /// `kms:RetireGrant` (the boundary applies there), a named principal directly (SCPs still
 /// apply). An IAM `Deny` still denies.
-fn retire_path(d: &mut Decision, g: &Guardrails, req: &Request) -> Result<String, String> {
+fn retire_path(d: &mut Decision, g: &Guardrails, req: &Request) -> Result<String, Closed> {
     let identity = identity_allows(d, req);
     let mut reasons = Vec::new();
     for i in 0..d.grants.len() {
@@ -447,7 +460,7 @@ fn retire_path(d: &mut Decision, g: &Guardrails, req: &Request) -> Result<String
             ));
             continue;
         }
-        if let Err(why) = guarded(g, gr.to_account) {
+        if let Err(Closed(why)) = guarded(g, gr.to_account) {
             reasons.push(format!("grant {} may be retired by the caller, but {why}", gr.grant));
             continue;
         }
@@ -459,46 +472,53 @@ fn retire_path(d: &mut Decision, g: &Guardrails, req: &Request) -> Result<String
     }
     if reasons.is_empty() {
         let id = req.grant_id.as_deref().unwrap_or("?");
-        return Err(format!("no grant given ({id}) lets the caller retire it"));
+        return Err(Closed(format!("no grant given ({id}) lets the caller retire it")));
     }
-    Err(reasons.join("; "))
+    Err(Closed(reasons.join("; ")))
 }
 
-/// `Ok(to_account)` when the caller may retire `g` (see [`retire_path`]).
-fn retire_applies(g: &Grant, req: &Request) -> Result<(bool, String), String> {
+/// Whom a grant lets retire it, and why, when the caller may (see [`retire_path`]).
+fn retire_applies(g: &Grant, req: &Request) -> Result<(Grantee, String), Closed> {
     let key = req.resource.as_deref().unwrap_or_default();
     if !g.is_on_key(key) {
-        return Err(format!("the grant is on another key ({})", g.key_id.as_deref().unwrap_or("?")));
+        return Err(Closed(format!("the grant is on another key ({})", g.key_id.as_deref().unwrap_or("?"))));
     }
     if req.grant_id.as_deref() != Some(g.id()) {
-        return Err(format!("the request retires grant {}, not {}", req.grant_id.as_deref().unwrap_or("?"), g.id()));
+        let asked = req.grant_id.as_deref().unwrap_or("?");
+        return Err(Closed(format!("the request retires grant {asked}, not {}", g.id())));
     }
     let retiring = g.retiring.as_deref().map(|p| grantee_matches(p, &req.caller));
     let grantee = g.has_operation("RetireGrant").then(|| grantee_matches(&g.grantee, &req.caller));
-    if retiring == Some(Ok(false)) {
-        return Ok((false, format!("grant {} names the caller as its retiring principal", g.label)));
+    let named = |m: &Option<Result<Grantee, Closed>>, who: Grantee| matches!(m, Some(Ok(w)) if *w == who);
+    if named(&retiring, Grantee::Caller) {
+        return Ok((Grantee::Caller, format!("grant {} names the caller as its retiring principal", g.label)));
     }
-    if grantee == Some(Ok(false)) {
-        return Ok((false, format!("grant {} includes RetireGrant and names the caller as its grantee", g.label)));
+    if named(&grantee, Grantee::Caller) {
+        let why = format!("grant {} includes RetireGrant and names the caller as its grantee", g.label);
+        return Ok((Grantee::Caller, why));
     }
-    if retiring == Some(Ok(true)) || grantee == Some(Ok(true)) {
-        return Ok((true, format!("grant {} names the caller's account, which delegates to IAM policies", g.label)));
+    if named(&retiring, Grantee::CallersAccount) || named(&grantee, Grantee::CallersAccount) {
+        let why = format!("grant {} names the caller's account, which delegates to IAM policies", g.label);
+        return Ok((Grantee::CallersAccount, why));
     }
     let issuing = g.issued_in(req.key_account().unwrap_or_default());
     if req.caller.account() == Some(issuing) {
         let assumed = if g.issuing_account.is_none() { " (no IssuingAccount given: the key's account)" } else { "" };
-        return Ok((true, format!("grant {} was created in the caller's account {issuing}{assumed}", g.label)));
+        let why = format!("grant {} was created in the caller's account {issuing}{assumed}", g.label);
+        return Ok((Grantee::CallersAccount, why));
     }
-    Err(format!(
+    Err(Closed(format!(
         "the caller is not the grant's retiring principal ({}), nor its grantee with RetireGrant, nor in the account it was created in ({issuing})",
         g.retiring.as_deref().unwrap_or("none")
-    ))
+    )))
 }
 
 fn evaluate_grant(g: &Grant, req: &Request) -> GrantResult {
     if is_retire(req) {
-        let (applies, to_account, detail) =
-            retire_applies(g, req).map_or_else(|why| (false, false, why), |(a, d)| (true, a, d));
+        let (applies, to_account, detail) = match retire_applies(g, req) {
+            Ok((who, detail)) => (true, who == Grantee::CallersAccount, detail),
+            Err(Closed(why)) => (false, false, why),
+        };
         return GrantResult {
             source: g.source.clone(),
             grant: g.label.clone(),
@@ -508,42 +528,44 @@ fn evaluate_grant(g: &Grant, req: &Request) -> GrantResult {
             detail,
         };
     }
-    let (applies, to_account, detail) =
-        grant_applies(g, req).map_or_else(|why| (false, false, why), |acct| (true, acct, "applies".to_string()));
+    let (applies, to_account, detail) = match grant_applies(g, req) {
+        Ok(who) => (true, who == Grantee::CallersAccount, "applies".to_string()),
+        Err(Closed(why)) => (false, false, why),
+    };
     GrantResult { source: g.source.clone(), grant: g.label.clone(), applies, to_account, decisive: false, detail }
 }
 
-/// `Ok(to_account)` when the grant covers the request.
-fn grant_applies(g: &Grant, req: &Request) -> Result<bool, String> {
-    let key = req.resource.as_deref().ok_or("grants apply only to operations on a key")?;
+/// Whom the grant names when it covers the request.
+fn grant_applies(g: &Grant, req: &Request) -> Result<Grantee, Closed> {
+    let key = req.resource.as_deref().ok_or_else(|| Closed("grants apply only to operations on a key".into()))?;
     if !g.is_on_key(key) {
-        return Err(format!("the grant is on another key ({})", g.key_id.as_deref().unwrap_or("?")));
+        return Err(Closed(format!("the grant is on another key ({})", g.key_id.as_deref().unwrap_or("?"))));
     }
     if !g.operations.iter().any(|op| op.eq_ignore_ascii_case(&req.action)) {
-        return Err(format!("{} is not among the grant operations {:?}", req.action, g.operations));
+        return Err(Closed(format!("{} is not among the grant operations {:?}", req.action, g.operations)));
     }
     let to_account = grantee_matches(&g.grantee, &req.caller)?;
     if !GRANT_OPS_IGNORING_CONSTRAINTS.contains(&req.action.as_str()) {
         let ec = req.context.encryption_context();
         if let Some(c) = g.constraints.iter().find(|c| !c.allows(&ec)) {
-            return Err(format!("the encryption context {ec:?} does not satisfy {c:?}"));
+            return Err(Closed(format!("the encryption context {ec:?} does not satisfy {c:?}")));
         }
     }
     Ok(to_account)
 }
 
-/// `Ok(true)` for an account grantee (delegation), `Ok(false)` for a direct grantee.
-fn grantee_matches(grantee: &str, caller: &Caller) -> Result<bool, String> {
+/// Whether `grantee` names the caller, directly or through its account.
+fn grantee_matches(grantee: &str, caller: &Caller) -> Result<Grantee, Closed> {
     let direct = match caller {
         Caller::Iam { arn, .. } => grantee == arn || caller.principal_arn().as_deref() == Some(grantee),
         Caller::Service(name) => grantee == name,
         Caller::Anonymous => false,
     };
     if direct {
-        return Ok(false);
+        return Ok(Grantee::Caller);
     }
     if crate::model::grant::account_of(grantee).is_some_and(|a| Some(a.as_str()) == caller.account()) {
-        return Ok(true);
+        return Ok(Grantee::CallersAccount);
     }
-    Err(format!("the grantee is {grantee}, not the caller"))
+    Err(Closed(format!("the grantee is {grantee}, not the caller")))
 }

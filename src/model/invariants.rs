@@ -11,8 +11,8 @@ pub struct Invariant {
     pub id: &'static str,
     pub rule: &'static str,
     pub source: &'static str,
-    /// `Err(why)` when the request breaks the invariant.
-    pub check: fn(&Request) -> Result<(), String>,
+    /// Why the request breaks the invariant, if it does.
+    pub broken_by: fn(&Request) -> Option<String>,
 }
 
 /// The invariants the request reader enforces (the caller shapes, derived keys and key
@@ -23,7 +23,7 @@ pub const INVARIANTS: &[Invariant] = &[
         rule: "a kms:CreateGrant request carries kms:GrantOperations, a non-empty list of grant operations",
         source: "KMS API reference, CreateGrant: the Operations parameter is required (1 to 20 items of the \
                  GrantOperation enum)",
-        check: create_grant_operations,
+        broken_by: create_grant_operations,
     },
     Invariant {
         id: "principal-tags",
@@ -31,7 +31,7 @@ pub const INVARIANTS: &[Invariant] = &[
                user, service principals or anonymous callers",
         source: "IAM User Guide, global condition keys (aws:PrincipalTag: tags attached to the principal, i.e. an \
                  IAM user or role, or session tags); the root user cannot be tagged",
-        check: principal_tags,
+        broken_by: principal_tags,
     },
     Invariant {
         id: "username",
@@ -39,42 +39,56 @@ pub const INVARIANTS: &[Invariant] = &[
         source:
             "IAM User Guide, global condition keys (aws:username: \"this key is included in the request context for \
                  IAM users\")",
-        check: username,
+        broken_by: username,
     },
     Invariant {
         id: "encryption-context-keys",
         rule: "encryption-context keys are non-empty strings",
         source: "KMS API reference, EncryptionContext (EncryptionContextKey: minimum length 1)",
-        check: encryption_context_keys,
+        broken_by: encryption_context_keys,
     },
 ];
 
-/// Checks every invariant; the first broken one is the error.
-pub fn check(req: &Request) -> Result<(), String> {
-    INVARIANTS.iter().try_for_each(|i| (i.check)(req).map_err(|why| format!("{why} ({})", i.source)))
+/// A request AWS cannot send: the first invariant it breaks, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{why} ({reference})")]
+pub struct Broken {
+    pub id: &'static str,
+    pub why: String,
+    /// Where AWS documents the invariant.
+    pub reference: &'static str,
 }
 
-fn create_grant_operations(req: &Request) -> Result<(), String> {
+/// Checks every invariant; the first broken one is the error.
+pub fn check(req: &Request) -> Result<(), Broken> {
+    match INVARIANTS.iter().find_map(|i| (i.broken_by)(req).map(|why| (i, why))) {
+        Some((i, why)) => Err(Broken { id: i.id, why, reference: i.source }),
+        None => Ok(()),
+    }
+}
+
+fn create_grant_operations(req: &Request) -> Option<String> {
     if req.service != "kms" || req.action != "CreateGrant" {
-        return Ok(());
+        return None;
     }
     match req.context.get("kms:GrantOperations") {
         Some(CtxValue::Many(ops)) if !ops.is_empty() => {
-            match ops.iter().find(|o| !GRANT_OPERATIONS.contains(&o.as_str())) {
-                Some(bad) => Err(format!(
+            ops.iter().find(|o| !GRANT_OPERATIONS.contains(&o.as_str())).map(|bad| {
+                format!(
                     "kms:GrantOperations holds \"{bad}\", which is not a grant operation (expected one of {})",
                     GRANT_OPERATIONS.join(", ")
-                )),
-                None => Ok(()),
-            }
+                )
+            })
         }
-        _ => Err("a kms:CreateGrant request always carries kms:GrantOperations (a non-empty list such as \
+        _ => Some(
+            "a kms:CreateGrant request always carries kms:GrantOperations (a non-empty list such as \
                   [\"Decrypt\"])"
-            .into()),
+                .into(),
+        ),
     }
 }
 
-fn principal_tags(req: &Request) -> Result<(), String> {
+fn principal_tags(req: &Request) -> Option<String> {
     let untagged = match &req.caller {
         Caller::Iam { kind: IamKind::Root, .. } => Some("the root user"),
         Caller::Service(_) => Some("a service principal"),
@@ -82,8 +96,8 @@ fn principal_tags(req: &Request) -> Result<(), String> {
         Caller::Iam { .. } => None,
     };
     match (untagged, req.context.iter().find(|(k, _)| is_principal_tag(k))) {
-        (Some(who), Some((key, _))) => Err(format!("{key} is given, but {who} has no principal tags")),
-        _ => Ok(()),
+        (Some(who), Some((key, _))) => Some(format!("{key} is given, but {who} has no principal tags")),
+        _ => None,
     }
 }
 
@@ -92,20 +106,17 @@ pub fn is_principal_tag(key: &str) -> bool {
     key.len() > "aws:PrincipalTag/".len() && key[.."aws:PrincipalTag/".len()].eq_ignore_ascii_case("aws:PrincipalTag/")
 }
 
-fn encryption_context_keys(req: &Request) -> Result<(), String> {
+fn encryption_context_keys(req: &Request) -> Option<String> {
     let empty_listed = matches!(req.context.get("kms:EncryptionContextKeys"),
         Some(CtxValue::Many(keys)) if keys.iter().any(String::is_empty));
     let empty_pair = req.context.iter().any(|(k, _)| k.eq_ignore_ascii_case("kms:EncryptionContext:"));
-    if empty_listed || empty_pair {
-        return Err("an encryption-context key is empty".into());
-    }
-    Ok(())
+    (empty_listed || empty_pair).then(|| "an encryption-context key is empty".to_string())
 }
 
-fn username(req: &Request) -> Result<(), String> {
+fn username(req: &Request) -> Option<String> {
     let user = matches!(req.caller, Caller::Iam { kind: IamKind::User { .. }, .. });
     match req.context.get("aws:username") {
-        Some(_) if !user => Err("aws:username is given, but only IAM users have one".into()),
-        _ => Ok(()),
+        Some(_) if !user => Some("aws:username is given, but only IAM users have one".into()),
+        _ => None,
     }
 }

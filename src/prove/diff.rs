@@ -77,12 +77,12 @@ impl Side {
         }
     }
 
-    fn read_request(&self, text: &str) -> Result<Request, String> {
-        let parsed = match self {
+    /// Reads a witness back as this side's requests are read (KMS or any service).
+    fn read_request(&self, text: &str) -> Result<Request, Error> {
+        match self {
             Side::Kms(_) => Request::parse(text, "<witness>"),
             Side::Policy(_) => Request::parse_generic(text, "<witness>"),
-        };
-        parsed.map_err(|e| format!("the request does not read back: {e}"))
+        }
     }
 }
 
@@ -466,7 +466,7 @@ impl Replay for DiffReplay<'_> {
         let text = request.to_string();
         let req = match self.old.read_request(&text) {
             Ok(r) => r,
-            Err(got) => return Err(Refuted { request, req: None, got }),
+            Err(e) => return Err(Refuted { request, req: None, got: format!("the request does not read back: {e}") }),
         };
         let (old, new) = (self.old.decide(&req), self.new.decide(&req));
         let confirmed = match self.who {
