@@ -9,6 +9,7 @@
 pub mod baseline;
 pub mod checks;
 pub mod discover;
+pub mod document;
 pub mod suppress;
 pub mod whocan;
 mod yaml;
@@ -20,7 +21,7 @@ use crate::model::property::{parse_properties, Property};
 use crate::prove::check::{check, CheckResult, Example, Verdict};
 use crate::prove::Mismatch;
 use checks::{CheckInfo, Scope, CHECKS};
-use discover::{Body, Document};
+use document::{Body, Document};
 use kmsproof_solver::Limits;
 use serde_json::Value;
 use std::sync::OnceLock;
