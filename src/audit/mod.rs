@@ -15,8 +15,8 @@ pub mod whocan;
 mod yaml;
 
 use crate::base::json::Pos;
-use crate::model::inputs::Inputs;
-use crate::model::policy::{parse_policy, Policy, PolicyKind, PrincipalEntry};
+use crate::model::inputs::{key_account, placeholder_key_arn, Inputs};
+use crate::model::policy::{parse_policy, Policy, PolicyKind};
 use crate::model::property::{parse_properties, Property};
 use crate::prove::check::{check, CheckResult, Example, Verdict};
 use crate::prove::Mismatch;
@@ -141,7 +141,8 @@ pub struct Ctx<'a> {
     exact: bool,
 }
 
-/// The placeholder account for identity policies and key policies that name none.
+/// The key's account for policies that name none ([`key_account`] says which account a
+/// policy names).
 const PLACEHOLDER_ACCOUNT: &str = "111122223333";
 
 fn any_identity_policy() -> &'static Policy {
@@ -336,8 +337,8 @@ pub fn audit_document(doc: &Document, settings: &Settings) -> Result<DocResult, 
         return Ok(result);
     }
     result.kind = policy.kind.label();
-    let account = if is_key { key_account(&policy) } else { identity_key_account(&policy) };
-    let key_arn = format!("arn:aws:kms:us-east-1:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    let account = key_account(&policy).unwrap_or_else(|| PLACEHOLDER_ACCOUNT.into());
+    let key_arn = placeholder_key_arn(&account);
     let accounts = &settings.accounts[..];
     let ctx = Ctx { doc, policy: &policy, text, is_key, key_arn, account, limits: settings.limits, accounts, exact };
     let solver_needed = checks::allows_kms(&policy);
@@ -437,42 +438,6 @@ fn read_policy(text: &str, label: &str) -> Result<Policy, String> {
     let kind =
         if any.statements.iter().any(|s| s.principal.is_some()) { PolicyKind::KeyPolicy } else { PolicyKind::Identity };
     parse_policy(text, label, kind).map_err(|e| e.to_string())
-}
-
-/// The key's account: the first account the key policy trusts, else the account of a
-/// named role or user, else a placeholder.
-fn key_account(policy: &Policy) -> String {
-    let entries: Vec<&PrincipalEntry> =
-        policy.statements.iter().filter_map(|s| s.principal.as_ref()).flat_map(|p| p.entries.iter()).collect();
-    let account = entries.iter().find_map(|e| match e {
-        PrincipalEntry::Account(a) => Some(a.clone()),
-        _ => None,
-    });
-    let named = || {
-        entries.iter().find_map(|e| match e {
-            PrincipalEntry::Role { account, .. } => Some(account.clone()),
-            PrincipalEntry::Exact(arn) => crate::base::arn::account_of(arn).map(str::to_string),
-            _ => None,
-        })
-    };
-    account.or_else(named).unwrap_or_else(|| PLACEHOLDER_ACCOUNT.into())
-}
-
-/// For an identity policy: the account of the first literal KMS key ARN it names, so
-/// resource-scoped statements apply to the key under analysis; else a placeholder.
-fn identity_key_account(policy: &Policy) -> String {
-    policy
-        .statements
-        .iter()
-        .filter_map(|s| s.resource.as_ref())
-        .flat_map(|r| r.patterns.iter())
-        .find_map(|p| match p.as_slice() {
-            [crate::base::pattern::Piece::Text(t)] => crate::base::arn::Arn::parse(t)
-                .filter(|a| a.service == "kms" && crate::base::arn::is_account_id(a.account))
-                .map(|a| a.account.to_string()),
-            _ => None,
-        })
-        .unwrap_or_else(|| PLACEHOLDER_ACCOUNT.into())
 }
 
 /// `--properties`: each user property on the key policy alone, as `check` would ask it.
