@@ -10,6 +10,7 @@ pub mod baseline;
 pub mod checks;
 pub mod discover;
 pub mod document;
+pub mod err;
 pub mod suppress;
 pub mod whocan;
 mod yaml;
@@ -22,6 +23,7 @@ use crate::prove::check::{check, CheckResult, Example, Verdict};
 use crate::prove::Mismatch;
 use checks::{CheckInfo, Scope, CHECKS};
 use document::{Body, Document};
+pub use err::AuditError;
 use kmsproof_solver::Limits;
 use serde_json::Value;
 use std::sync::OnceLock;
@@ -320,8 +322,8 @@ pub fn audit_document(doc: &Document, settings: &Settings) -> Result<DocResult, 
     };
     let policy = match read_policy(text, label) {
         Ok(p) => p,
-        Err(msg) => {
-            let mut f = unreadable(doc, msg);
+        Err(e) => {
+            let mut f = unreadable(doc, e.to_string());
             if !exact {
                 f.pos = doc.pos; // the message's positions are within the embedded text
             }
@@ -433,11 +435,11 @@ fn first_pos(message: &str) -> Option<Pos> {
 }
 
 /// Parses as a key policy when any statement has a principal, else as an identity policy.
-fn read_policy(text: &str, label: &str) -> Result<Policy, String> {
-    let any = parse_policy(text, label, PolicyKind::Any).map_err(|e| e.to_string())?;
+fn read_policy(text: &str, label: &str) -> Result<Policy, crate::base::diag::Error> {
+    let any = parse_policy(text, label, PolicyKind::Any)?;
     let kind =
         if any.statements.iter().any(|s| s.principal.is_some()) { PolicyKind::KeyPolicy } else { PolicyKind::Identity };
-    parse_policy(text, label, kind).map_err(|e| e.to_string())
+    parse_policy(text, label, kind)
 }
 
 /// `--properties`: each user property on the key policy alone, as `check` would ask it.
@@ -486,8 +488,10 @@ pub fn audit_all(
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<DocResult>, AuditError> {
     use rayon::prelude::*;
-    let pool =
-        rayon::ThreadPoolBuilder::new().num_threads(jobs).build().map_err(|e| AuditError::Pool(e.to_string()))?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|source| AuditError::Pool { jobs, source })?;
     let done = std::sync::atomic::AtomicUsize::new(0);
     pool.install(|| {
         docs.par_iter()
@@ -499,14 +503,6 @@ pub fn audit_all(
             .collect::<Result<Vec<_>, _>>()
             .map_err(AuditError::Replay)
     })
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AuditError {
-    #[error("{0}")]
-    Replay(Mismatch),
-    #[error("cannot start worker threads: {0}")]
-    Pool(String),
 }
 
 /// Reads every document under `paths` (sorted), numbered in that order.
