@@ -378,7 +378,7 @@ fn involve_statements(findings: &mut [Finding], policy: &Policy, text: &str, exa
         f.statements.sort_by_key(|s| s.index);
         if f.statements.is_empty() && exact {
             let at = (f.pos.line, f.pos.col);
-            if let Some(st) = policy.statements.iter().filter(|s| (s.pos.line, s.pos.col) <= at).last() {
+            if let Some(st) = policy.statements.iter().rfind(|s| (s.pos.line, s.pos.col) <= at) {
                 f.statements.push(Involved { index: st.index, ..Involved::default() });
             }
         }

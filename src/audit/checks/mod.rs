@@ -230,18 +230,6 @@ pub fn allows_kms(policy: &crate::model::policy::Policy) -> bool {
     policy.statements.iter().any(|s| s.effect == Effect::Allow && may_match_kms(s))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_check_has_a_documented_row() {
-        for c in CHECKS {
-            assert!(!c.title.is_empty() && !c.rationale.is_empty() && !c.fix.is_empty(), "{}", c.id);
-        }
-    }
-}
-
 /// Runs check `check` alone on `example` (a corpus file and its text): the ids of the findings.
 #[cfg(test)]
 fn findings_on(check: &CheckInfo, (file, text): (&str, &str)) -> Vec<&'static str> {
@@ -263,4 +251,16 @@ fn assert_examples(check: &CheckInfo) {
     assert!(got.contains(&check.id) && !got.contains(&UNDECIDED), "{}: {got:?}", fails.0);
     let got = findings_on(check, passes);
     assert!(!got.contains(&check.id) && !got.contains(&UNDECIDED), "{}: {got:?}", passes.0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_check_has_a_documented_row() {
+        for c in CHECKS {
+            assert!(!c.title.is_empty() && !c.rationale.is_empty() && !c.fix.is_empty(), "{}", c.id);
+        }
+    }
 }
