@@ -15,10 +15,10 @@ pub mod suppress;
 pub mod whocan;
 mod yaml;
 
-use crate::base::json::Pos;
+use crate::base::json::{Json, Kind, Member, Pos};
 use crate::model::inputs::{key_account, placeholder_key_arn, Inputs};
 use crate::model::policy::{parse_policy, Policy, PolicyKind};
-use crate::model::property::{parse_properties, Property};
+use crate::model::property::{properties_from_json, Property};
 use crate::prove::check::{check, CheckResult, Example, Verdict};
 use crate::prove::Mismatch;
 use checks::{CheckInfo, Scope, CHECKS};
@@ -266,9 +266,10 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Asks one property (a JSON property object, as `check --properties` reads).
+    /// Asks one property (a JSON property object, as `check --properties` reads, built
+    /// by the check and read as a value, not as text).
     pub fn ask(&self, inputs: &Inputs, prop: Value) -> Result<CheckResult, Mismatch> {
-        let props = match parse_properties(&prop.to_string(), "<audit check>") {
+        let props = match properties_from_json(&positionless(&prop), "<audit check>") {
             Ok(p) => p,
             Err(e) => return Ok(unknown_result(&format!("the check's property does not read: {e}"))),
         };
@@ -277,6 +278,21 @@ impl<'a> Ctx<'a> {
             .next()
             .unwrap_or_else(|| unknown_result("no result")))
     }
+}
+
+/// A value a check built, as the policy reader's JSON (no source text, so no positions).
+fn positionless(v: &Value) -> Json {
+    let kind = match v {
+        Value::Null => Kind::Null,
+        Value::Bool(b) => Kind::Bool(*b),
+        Value::Number(n) => Kind::Number(n.to_string()),
+        Value::String(s) => Kind::String(s.clone()),
+        Value::Array(items) => Kind::Array(items.iter().map(positionless).collect()),
+        Value::Object(m) => Kind::Object(
+            m.iter().map(|(k, v)| Member { key: k.clone(), key_pos: Pos::default(), value: positionless(v) }).collect(),
+        ),
+    };
+    Json { pos: Pos::default(), kind }
 }
 
 /// Asks each property on this thread's reused Z3 solver, with canonical models (see

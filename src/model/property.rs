@@ -55,6 +55,17 @@ pub fn parse_properties(text: &str, source: &str) -> Result<Vec<Property>, Error
     Ok(props)
 }
 
+/// Properties a program builds as a [`Json`] value (one object or a non-empty list), read
+/// as [`parse_properties`] reads a file, without printing and re-reading text.
+pub fn properties_from_json(doc: &Json, source: &str) -> Result<Vec<Property>, Error> {
+    let mut sink = Sink::new(source);
+    let props = properties_from(doc, "", &mut sink);
+    if sink.has_errors() {
+        return Err(Error::Invalid(sink.items));
+    }
+    Ok(props)
+}
+
 /// Properties from a parsed value: one object or a non-empty list.
 fn properties_from(doc: &Json, path: &str, sink: &mut Sink) -> Vec<Property> {
     let items: Vec<&Json> = match &doc.kind {
