@@ -4,6 +4,7 @@
 //! JSON output as `fingerprint`): check, file, location and message — not the line, so
 //! edits elsewhere in a file do not make old findings new.
 
+use super::err::BaselineError;
 use super::Finding;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -28,8 +29,8 @@ fn fingerprint_of(check: &str, file: &str, location: &str, message: &str) -> Str
 
 /// The fingerprints of a baseline file: `audit --format json` output (its `findings`, and
 /// `suppressed` findings too), JSON lines, or SARIF.
-pub fn read_baseline(text: &str, file: &str) -> Result<BTreeSet<String>, String> {
-    let bad = |why: String| format!("{file}: error: not an `audit --format json`, `jsonl` or `sarif` output: {why}");
+pub fn read_baseline(text: &str, file: &str) -> Result<BTreeSet<String>, BaselineError> {
+    let bad = |why: String| BaselineError { file: file.to_string(), why };
     let values: Vec<Value> = match serde_json::from_str::<Value>(text) {
         Ok(v) => vec![v],
         Err(whole) => text

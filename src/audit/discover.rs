@@ -6,31 +6,10 @@
 //! path, line). A file that cannot be read becomes an error document, so nothing is
 //! skipped silently.
 
+pub use super::document::{Body, Document, KeyProps};
+use super::yaml;
 use crate::base::json::{self, Json, Kind, Pos};
 use std::path::{Path, PathBuf};
-
-/// One policy document found in an input file.
-#[derive(Debug, Clone)]
-pub struct Document {
-    /// The file as given on the command line (or `<stdin>`).
-    pub file: String,
-    /// Logical id, resource address or JSON path inside the file (empty: the whole file).
-    pub location: String,
-    /// Where the document starts in the file (line 0: unknown, e.g. YAML).
-    pub pos: Pos,
-    pub body: Body,
-    /// The key's spec and usage when the input says (CloudFormation `KeySpec`/`KeyUsage`,
-    /// terraform `customer_master_key_spec`/`key_spec`/`key_usage`); `audit --key-spec`
-    /// fills the spec of the others.
-    pub key: KeyProps,
-}
-
-/// What the input says about the key a policy belongs to.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct KeyProps {
-    pub spec: Option<String>,
-    pub usage: Option<String>,
-}
 
 /// Where CloudFormation and terraform put a key's spec and usage (first present wins).
 const KEY_PROP_NAMES: &[(&str, &[&str], &[&str])] = &[
@@ -45,17 +24,6 @@ fn key_props(ty: &str, props: &Json) -> KeyProps {
     };
     let first = |names: &[&str]| names.iter().find_map(|n| props.get(n).and_then(Json::as_str)).map(str::to_string);
     KeyProps { spec: first(specs), usage: first(usages) }
-}
-
-#[derive(Debug, Clone)]
-pub enum Body {
-    /// Policy text for `parse_policy`, and the source name its diagnostics carry. When
-    /// `exact` is true, positions in the text are positions in the file.
-    Policy { text: String, label: String, exact: bool },
-    /// The file, or this part of it, cannot be audited: the message says why and where.
-    Error(String),
-    /// Valid JSON/YAML holding no policy (e.g. an index file): listed, not a finding.
-    Skipped(String),
 }
 
 /// Lists the files under `paths` (directories recursively, sorted; `-` is standard input).
@@ -116,7 +84,7 @@ fn skipped(file: &str, pos: Pos, message: String) -> Document {
 pub fn documents_in(file: &str, text: &str) -> Vec<Document> {
     let trimmed = text.trim_start_matches('\u{feff}').trim_start();
     if !trimmed.starts_with(['{', '[']) && !trimmed.is_empty() {
-        return super::yaml::documents_in(file, text);
+        return yaml_documents(file, text);
     }
     match json::parse(text) {
         Ok(doc) => from_json(file, text, &doc),
@@ -124,8 +92,19 @@ pub fn documents_in(file: &str, text: &str) -> Vec<Document> {
     }
 }
 
+/// The documents of a YAML file: its JSON form sorted like a JSON file, each pointed back
+/// at the YAML file.
+fn yaml_documents(file: &str, text: &str) -> Vec<Document> {
+    match yaml::to_json(file, text) {
+        Ok((json_text, doc)) => {
+            from_json(file, &json_text, &doc).into_iter().map(|d| yaml::relocate(d, text)).collect()
+        }
+        Err((pos, message)) => vec![error_doc(file, "", pos, message)],
+    }
+}
+
 /// Sorts a parsed file into the formats it can be.
-pub(super) fn from_json(file: &str, text: &str, doc: &Json) -> Vec<Document> {
+fn from_json(file: &str, text: &str, doc: &Json) -> Vec<Document> {
     let whole = || Document {
         file: file.into(),
         location: String::new(),
@@ -157,7 +136,7 @@ pub(super) fn from_json(file: &str, text: &str, doc: &Json) -> Vec<Document> {
 }
 
 /// A policy found at `value` (an object, or JSON text / URL-encoded text in a string).
-pub(super) fn embedded(file: &str, location: String, value: &Json) -> Document {
+fn embedded(file: &str, location: String, value: &Json) -> Document {
     if let Some(fun) = intrinsic(value) {
         let msg = format!(
             "{file}:{}: error: at {location}: the policy uses the CloudFormation intrinsic function {} (at {}); kmsproof audits literal policies only (deploy, then audit `aws kms get-key-policy` output)",

@@ -9,18 +9,21 @@
 pub mod baseline;
 pub mod checks;
 pub mod discover;
+pub mod document;
+pub mod err;
 pub mod suppress;
 pub mod whocan;
 mod yaml;
 
 use crate::base::json::Pos;
-use crate::model::inputs::Inputs;
-use crate::model::policy::{parse_policy, Policy, PolicyKind, PrincipalEntry};
-use crate::model::property::{parse_properties, Property};
+use crate::model::inputs::{key_account, placeholder_key_arn, Inputs};
+use crate::model::policy::{parse_policy, Policy, PolicyKind};
+use crate::model::property::{properties_from_value, Property};
 use crate::prove::check::{check, CheckResult, Example, Verdict};
 use crate::prove::Mismatch;
 use checks::{CheckInfo, Scope, CHECKS};
-use discover::{Body, Document};
+use document::{Body, Document};
+pub use err::AuditError;
 use kmsproof_solver::Limits;
 use serde_json::Value;
 use std::sync::OnceLock;
@@ -140,7 +143,8 @@ pub struct Ctx<'a> {
     exact: bool,
 }
 
-/// The placeholder account for identity policies and key policies that name none.
+/// The key's account for policies that name none ([`key_account`] says which account a
+/// policy names).
 const PLACEHOLDER_ACCOUNT: &str = "111122223333";
 
 fn any_identity_policy() -> &'static Policy {
@@ -262,9 +266,10 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Asks one property (a JSON property object, as `check --properties` reads).
+    /// Asks one property (a JSON property object, as `check --properties` reads, built
+    /// by the check and read as a value, not as text).
     pub fn ask(&self, inputs: &Inputs, prop: Value) -> Result<CheckResult, Mismatch> {
-        let props = match parse_properties(&prop.to_string(), "<audit check>") {
+        let props = match properties_from_value(&prop, "<audit check>") {
             Ok(p) => p,
             Err(e) => return Ok(unknown_result(&format!("the check's property does not read: {e}"))),
         };
@@ -318,8 +323,8 @@ pub fn audit_document(doc: &Document, settings: &Settings) -> Result<DocResult, 
     };
     let policy = match read_policy(text, label) {
         Ok(p) => p,
-        Err(msg) => {
-            let mut f = unreadable(doc, msg);
+        Err(e) => {
+            let mut f = unreadable(doc, e.to_string());
             if !exact {
                 f.pos = doc.pos; // the message's positions are within the embedded text
             }
@@ -335,8 +340,8 @@ pub fn audit_document(doc: &Document, settings: &Settings) -> Result<DocResult, 
         return Ok(result);
     }
     result.kind = policy.kind.label();
-    let account = if is_key { key_account(&policy) } else { identity_key_account(&policy) };
-    let key_arn = format!("arn:aws:kms:us-east-1:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    let account = key_account(&policy).unwrap_or_else(|| PLACEHOLDER_ACCOUNT.into());
+    let key_arn = placeholder_key_arn(&account);
     let accounts = &settings.accounts[..];
     let ctx = Ctx { doc, policy: &policy, text, is_key, key_arn, account, limits: settings.limits, accounts, exact };
     let solver_needed = checks::allows_kms(&policy);
@@ -374,7 +379,7 @@ fn involve_statements(findings: &mut [Finding], policy: &Policy, text: &str, exa
         f.statements.sort_by_key(|s| s.index);
         if f.statements.is_empty() && exact {
             let at = (f.pos.line, f.pos.col);
-            if let Some(st) = policy.statements.iter().filter(|s| (s.pos.line, s.pos.col) <= at).last() {
+            if let Some(st) = policy.statements.iter().rfind(|s| (s.pos.line, s.pos.col) <= at) {
                 f.statements.push(Involved { index: st.index, ..Involved::default() });
             }
         }
@@ -431,47 +436,11 @@ fn first_pos(message: &str) -> Option<Pos> {
 }
 
 /// Parses as a key policy when any statement has a principal, else as an identity policy.
-fn read_policy(text: &str, label: &str) -> Result<Policy, String> {
-    let any = parse_policy(text, label, PolicyKind::Any).map_err(|e| e.to_string())?;
+fn read_policy(text: &str, label: &str) -> Result<Policy, crate::base::diag::Error> {
+    let any = parse_policy(text, label, PolicyKind::Any)?;
     let kind =
         if any.statements.iter().any(|s| s.principal.is_some()) { PolicyKind::KeyPolicy } else { PolicyKind::Identity };
-    parse_policy(text, label, kind).map_err(|e| e.to_string())
-}
-
-/// The key's account: the first account the key policy trusts, else the account of a
-/// named role or user, else a placeholder.
-fn key_account(policy: &Policy) -> String {
-    let entries: Vec<&PrincipalEntry> =
-        policy.statements.iter().filter_map(|s| s.principal.as_ref()).flat_map(|p| p.entries.iter()).collect();
-    let account = entries.iter().find_map(|e| match e {
-        PrincipalEntry::Account(a) => Some(a.clone()),
-        _ => None,
-    });
-    let named = || {
-        entries.iter().find_map(|e| match e {
-            PrincipalEntry::Role { account, .. } => Some(account.clone()),
-            PrincipalEntry::Exact(arn) => crate::base::arn::account_of(arn).map(str::to_string),
-            _ => None,
-        })
-    };
-    account.or_else(named).unwrap_or_else(|| PLACEHOLDER_ACCOUNT.into())
-}
-
-/// For an identity policy: the account of the first literal KMS key ARN it names, so
-/// resource-scoped statements apply to the key under analysis; else a placeholder.
-fn identity_key_account(policy: &Policy) -> String {
-    policy
-        .statements
-        .iter()
-        .filter_map(|s| s.resource.as_ref())
-        .flat_map(|r| r.patterns.iter())
-        .find_map(|p| match p.as_slice() {
-            [crate::base::pattern::Piece::Text(t)] => crate::base::arn::Arn::parse(t)
-                .filter(|a| a.service == "kms" && crate::base::arn::is_account_id(a.account))
-                .map(|a| a.account.to_string()),
-            _ => None,
-        })
-        .unwrap_or_else(|| PLACEHOLDER_ACCOUNT.into())
+    parse_policy(text, label, kind)
 }
 
 /// `--properties`: each user property on the key policy alone, as `check` would ask it.
@@ -520,8 +489,10 @@ pub fn audit_all(
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<DocResult>, AuditError> {
     use rayon::prelude::*;
-    let pool =
-        rayon::ThreadPoolBuilder::new().num_threads(jobs).build().map_err(|e| AuditError::Pool(e.to_string()))?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|source| AuditError::Pool { jobs, source })?;
     let done = std::sync::atomic::AtomicUsize::new(0);
     pool.install(|| {
         docs.par_iter()
@@ -533,14 +504,6 @@ pub fn audit_all(
             .collect::<Result<Vec<_>, _>>()
             .map_err(AuditError::Replay)
     })
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AuditError {
-    #[error("{0}")]
-    Replay(Mismatch),
-    #[error("cannot start worker threads: {0}")]
-    Pool(String),
 }
 
 /// Reads every document under `paths` (sorted), numbered in that order.

@@ -20,6 +20,7 @@
 //! case and any character but letters and digits, so IAM's letters-and-digits Sids can say
 //! `KmsproofIgnoreKMS004`) suppresses that check's findings about the statement.
 
+use super::err::{IgnoreFileError, IgnoreProblem};
 use super::Finding;
 use crate::base::pattern::{glob_match, glob_tokens};
 
@@ -49,7 +50,7 @@ pub struct Suppression {
 }
 
 /// Reads an ignore file; errors name the file and line.
-pub fn parse_ignore_file(text: &str, file: &str) -> Result<Vec<IgnoreRule>, String> {
+pub fn parse_ignore_file(text: &str, file: &str) -> Result<Vec<IgnoreRule>, IgnoreFileError> {
     let mut rules = Vec::new();
     for (n, raw) in text.lines().enumerate() {
         let line = raw.trim();
@@ -57,25 +58,24 @@ pub fn parse_ignore_file(text: &str, file: &str) -> Result<Vec<IgnoreRule>, Stri
             continue;
         }
         let origin = format!("{file}:{}", n + 1);
-        let bad = |what: &str| format!("{origin}: error: {what} (expected `CHECK PATH-GLOB [sid=SID] -- REASON`)");
-        let (head, reason) =
-            line.split_once(" -- ").ok_or_else(|| bad("no ` -- REASON`: every suppression needs a reason"))?;
+        let bad = |problem| IgnoreFileError { origin: origin.clone(), problem };
+        let (head, reason) = line.split_once(" -- ").ok_or_else(|| bad(IgnoreProblem::NoReason))?;
         let reason = reason.trim();
         if reason.is_empty() {
-            return Err(bad("the reason is empty"));
+            return Err(bad(IgnoreProblem::EmptyReason));
         }
         let (fields, sid) = match head.split_once(" sid=") {
             Some((f, s)) if !s.trim().is_empty() => (f, Some(s.trim().to_string())),
-            Some(_) => return Err(bad("`sid=` has no value")),
+            Some(_) => return Err(bad(IgnoreProblem::EmptySid)),
             None => (head, None),
         };
         let mut parts = fields.split_whitespace();
         let (Some(check), Some(path), None) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad("expected a check id and a path glob before the reason"));
+            return Err(bad(IgnoreProblem::Fields));
         };
         let known = check == "*" || super::checks::CHECKS.iter().any(|c| c.id.eq_ignore_ascii_case(check));
         if !known {
-            return Err(bad(&format!("unknown check {check:?}")));
+            return Err(bad(IgnoreProblem::UnknownCheck(check.to_string())));
         }
         rules.push(IgnoreRule {
             check: check.to_ascii_uppercase(),
@@ -138,7 +138,7 @@ mod tests {
         for bad in
             ["KMS004 corpus/*.json", "KMS004 corpus/*.json --  ", "KMS999 x -- r", "KMS004 -- r", "KMS004 a b -- r"]
         {
-            let e = parse_ignore_file(bad, "f").unwrap_err();
+            let e = parse_ignore_file(bad, "f").unwrap_err().to_string();
             assert!(e.starts_with("f:1: error:"), "{bad}: {e}");
         }
     }

@@ -5,37 +5,27 @@
 //! `serde_yaml` gives no positions for values, so a document's line is the line of its
 //! logical id in the file, and diagnostics inside a policy point into its JSON form.
 
-use super::discover::{from_json, Body, Document};
-use crate::base::json::{self, Pos};
+use super::document::{Body, Document};
+use crate::base::json::{self, Json, Pos};
 use serde_json::{Map, Value};
 use serde_yaml::Value as Yaml;
 
-pub fn documents_in(file: &str, text: &str) -> Vec<Document> {
-    let yaml: Yaml = match serde_yaml::from_str(text) {
-        Ok(y) => y,
-        Err(e) => {
-            let pos = e.location().map(|l| Pos { line: l.line(), col: l.column() }).unwrap_or_default();
-            let at = if pos.line > 0 { format!(":{pos}") } else { String::new() };
-            let body = Body::Error(format!("{file}{at}: error: neither JSON nor YAML: {e}"));
-            return vec![Document { file: file.into(), location: String::new(), pos, body, key: Default::default() }];
-        }
-    };
-    let text_json = to_json(&yaml).to_string();
-    let Ok(doc) = json::parse(&text_json) else {
-        let body = Body::Error(format!("{file}: error: the YAML does not convert to JSON"));
-        return vec![Document {
-            file: file.into(),
-            location: String::new(),
-            pos: Pos::default(),
-            body,
-            key: Default::default(),
-        }];
-    };
-    from_json(file, &text_json, &doc).into_iter().map(|d| relocate(d, text)).collect()
+/// The YAML file as JSON: its text (the positions diagnostics give) and its parsed form;
+/// when it is not YAML, where and why (the message of an unreadable document).
+pub fn to_json(file: &str, text: &str) -> Result<(String, Json), (Pos, String)> {
+    let yaml: Yaml = serde_yaml::from_str(text).map_err(|e| {
+        let pos = e.location().map(|l| Pos { line: l.line(), col: l.column() }).unwrap_or_default();
+        let at = if pos.line > 0 { format!(":{pos}") } else { String::new() };
+        (pos, format!("{file}{at}: error: neither JSON nor YAML: {e}"))
+    })?;
+    let text_json = yaml_to_json(&yaml).to_string();
+    let doc = json::parse(&text_json)
+        .map_err(|_| (Pos::default(), format!("{file}: error: the YAML does not convert to JSON")))?;
+    Ok((text_json, doc))
 }
 
 /// Points a document found in the JSON form back at the YAML file.
-fn relocate(mut d: Document, yaml_text: &str) -> Document {
+pub fn relocate(mut d: Document, yaml_text: &str) -> Document {
     d.pos = line_of(yaml_text, &d.location);
     match &mut d.body {
         Body::Policy { label, exact, .. } => {
@@ -83,13 +73,13 @@ fn line_of(text: &str, location: &str) -> Pos {
         .unwrap_or_default()
 }
 
-fn to_json(y: &Yaml) -> Value {
+fn yaml_to_json(y: &Yaml) -> Value {
     match y {
         Yaml::Null => Value::Null,
         Yaml::Bool(b) => Value::Bool(*b),
         Yaml::Number(n) => serde_json::from_str(&n.to_string()).unwrap_or_else(|_| Value::String(n.to_string())),
         Yaml::String(s) => Value::String(s.clone()),
-        Yaml::Sequence(items) => Value::Array(items.iter().map(to_json).collect()),
+        Yaml::Sequence(items) => Value::Array(items.iter().map(yaml_to_json).collect()),
         Yaml::Mapping(m) => {
             let mut out = Map::new();
             for (k, v) in m {
@@ -97,7 +87,7 @@ fn to_json(y: &Yaml) -> Value {
                     Yaml::String(s) => s.clone(),
                     other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
                 };
-                out.insert(key, to_json(v));
+                out.insert(key, yaml_to_json(v));
             }
             Value::Object(out)
         }
@@ -106,7 +96,7 @@ fn to_json(y: &Yaml) -> Value {
             let name = name.trim_start_matches('!');
             let long = if name == "Ref" || name == "Condition" { name.to_string() } else { format!("Fn::{name}") };
             let mut out = Map::new();
-            out.insert(long, to_json(&t.value));
+            out.insert(long, yaml_to_json(&t.value));
             Value::Object(out)
         }
     }
@@ -115,6 +105,7 @@ fn to_json(y: &Yaml) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::discover::documents_in;
 
     #[test]
     fn short_tags_are_reported_not_misread() {

@@ -3,6 +3,7 @@
 
 use super::{exit, internal_error};
 use crate::audit::baseline::{fingerprint, read_baseline};
+use crate::audit::err::{BaselineError, IgnoreFileError};
 use crate::audit::suppress::{parse_ignore_file, suppression, IgnoreRule, DEFAULT_IGNORE_FILE};
 use crate::audit::{audit_all, discover, finding_order, AuditError, DocResult, Finding, Settings, Severity};
 use crate::model::property::{parse_properties, Property};
@@ -83,18 +84,49 @@ pub struct AuditConfig {
     pub ignore: Vec<IgnoreRule>,
 }
 
+/// A flag that does not make a valid configuration, or a file it names that does not
+/// read; each carries the flag's value or the file's error.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{flag} {value:?}: expected one of {}", crate::report::audit::severity_names())]
+    Severity { flag: &'static str, value: String },
+    #[error("--checks: unknown check {id:?} (expected some of {})", Settings::all_checks().join(", "))]
+    UnknownCheck { id: String },
+    #[error("--checks: give at least one check id")]
+    NoChecks,
+    #[error("--checks {check}: the check needs account dumps (--authorization-details FILE)")]
+    NeedsAccountDumps { check: &'static str },
+    #[error("--jobs must be at least 1")]
+    NoJobs,
+    #[error("--shard {0:?}: expected I/N with 0 <= I < N, e.g. 0/4")]
+    Shard(String),
+    #[error("only one input can be read from standard input (`-`)")]
+    StdinTwice,
+    #[error("--timeout-ms must be at least 1")]
+    NoTimeout,
+    #[error("--key-spec {value:?}: expected one of {}", crate::facts::kms_rules::key_specs().join(", "))]
+    KeySpec { value: String },
+    /// A file named by a flag (`--properties`, `--baseline`, `--ignore-file`,
+    /// `--authorization-details`) that cannot be read or does not parse.
+    #[error("{0}")]
+    File(#[from] crate::base::diag::Error),
+    #[error("{0}")]
+    Baseline(#[from] BaselineError),
+    #[error("{0}")]
+    IgnoreFile(#[from] IgnoreFileError),
+}
+
 impl AuditArgs {
-    pub fn config(&self) -> Result<AuditConfig, String> {
-        let severity = |flag: &str, v: &str| {
-            Severity::parse(v)
-                .ok_or_else(|| format!("{flag} {v:?}: expected one of {}", crate::report::audit::severity_names()))
+    pub fn config(&self) -> Result<AuditConfig, ConfigError> {
+        let severity = |flag: &'static str, v: &str| {
+            Severity::parse(v).ok_or_else(|| ConfigError::Severity { flag, value: v.to_string() })
         };
         let checks = match &self.checks {
             None => Settings::all_checks(),
             Some(list) => parse_checks(list)?,
         };
         let jobs = match self.jobs {
-            Some(0) => return Err("--jobs must be at least 1".into()),
+            Some(0) => return Err(ConfigError::NoJobs),
             Some(n) => n,
             None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         };
@@ -103,25 +135,25 @@ impl AuditArgs {
             Some(s) => parse_shard(s)?,
         };
         if self.paths.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
-            return Err("only one input can be read from standard input (`-`)".into());
+            return Err(ConfigError::StdinTwice);
         }
         let properties = match &self.properties {
             None => vec![],
             Some(p) => read_properties(p)?,
         };
         if self.timeout_ms == 0 {
-            return Err("--timeout-ms must be at least 1".into());
+            return Err(ConfigError::NoTimeout);
         }
         let specs = crate::facts::kms_rules::key_specs();
         let key_spec = specs
             .iter()
             .find(|s| s.eq_ignore_ascii_case(&self.key_spec))
             .copied()
-            .ok_or_else(|| format!("--key-spec {:?}: expected one of {}", self.key_spec, specs.join(", ")))?;
+            .ok_or_else(|| ConfigError::KeySpec { value: self.key_spec.clone() })?;
         let baseline = match &self.baseline {
             None => Default::default(),
             Some(p) => {
-                let (text, label) = crate::model::load::read_source(p).map_err(|e| e.to_string())?;
+                let (text, label) = crate::model::load::read_source(p)?;
                 read_baseline(&text, &label)?
             }
         };
@@ -134,14 +166,14 @@ impl AuditArgs {
         };
         let mut accounts = Vec::new();
         for p in &self.authorization_details {
-            let (text, label) = crate::model::load::read_source(p).map_err(|e| e.to_string())?;
-            accounts.push(crate::whocan::gaad::parse_account(&text, &label).map_err(|e| e.to_string())?);
+            let (text, label) = crate::model::load::read_source(p)?;
+            accounts.push(crate::whocan::gaad::parse_account(&text, &label)?);
         }
         let mut needs_dumps =
             crate::audit::checks::CHECKS.iter().filter(|c| c.scope == crate::audit::checks::Scope::Account);
         if let Some(c) = needs_dumps.find(|c| self.checks.is_some() && checks.contains(&c.id)) {
             if accounts.is_empty() {
-                return Err(format!("--checks {}: the check needs account dumps (--authorization-details FILE)", c.id));
+                return Err(ConfigError::NeedsAccountDumps { check: c.id });
             }
         }
         Ok(AuditConfig {
@@ -164,25 +196,25 @@ impl AuditArgs {
     }
 }
 
-fn parse_checks(list: &str) -> Result<Vec<&'static str>, String> {
+fn parse_checks(list: &str) -> Result<Vec<&'static str>, ConfigError> {
     let known = Settings::all_checks();
     let mut out = Vec::new();
     for id in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         match known.iter().find(|k| k.eq_ignore_ascii_case(id)) {
             Some(k) if !out.contains(k) => out.push(*k),
             Some(_) => {}
-            None => return Err(format!("--checks: unknown check {id:?} (expected some of {})", known.join(", "))),
+            None => return Err(ConfigError::UnknownCheck { id: id.to_string() }),
         }
     }
     if out.is_empty() {
-        return Err("--checks: give at least one check id".into());
+        return Err(ConfigError::NoChecks);
     }
     Ok(out)
 }
 
 /// `I/N` with `0 <= I < N`.
-pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
-    let bad = || format!("--shard {s:?}: expected I/N with 0 <= I < N, e.g. 0/4");
+pub fn parse_shard(s: &str) -> Result<(usize, usize), ConfigError> {
+    let bad = || ConfigError::Shard(s.to_string());
     let (i, n) = s.split_once('/').ok_or_else(bad)?;
     let (i, n): (usize, usize) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
     if n == 0 || i >= n {
@@ -191,14 +223,14 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
     Ok((i, n))
 }
 
-fn read_ignore_file(path: &std::path::Path) -> Result<Vec<IgnoreRule>, String> {
-    let (text, label) = crate::model::load::read_source(path).map_err(|e| e.to_string())?;
-    parse_ignore_file(&text, &label)
+fn read_ignore_file(path: &std::path::Path) -> Result<Vec<IgnoreRule>, ConfigError> {
+    let (text, label) = crate::model::load::read_source(path)?;
+    Ok(parse_ignore_file(&text, &label)?)
 }
 
-fn read_properties(path: &std::path::Path) -> Result<Vec<Property>, String> {
-    let (text, label) = crate::model::load::read_source(path).map_err(|e| e.to_string())?;
-    parse_properties(&text, &label).map_err(|e| e.to_string())
+fn read_properties(path: &std::path::Path) -> Result<Vec<Property>, ConfigError> {
+    let (text, label) = crate::model::load::read_source(path)?;
+    Ok(parse_properties(&text, &label)?)
 }
 
 /// Runs `kmsproof audit`; returns the exit code.
