@@ -14,6 +14,8 @@ pub enum Reading {
     BoundaryCapsRoleArn,
     /// `ForAllValues:`/`ForAnyValue:` on a key that holds one value.
     SetOperatorOnSingleValue,
+    /// The network keys of a call an AWS service makes on the caller's behalf.
+    ServiceCallNetwork,
 }
 
 /// What each reading says, what kmsproof chose and why.
@@ -61,6 +63,21 @@ pub const READINGS: &[ReadingInfo] = &[
         alternative: "the condition is false (the value is not a list)",
         evidence: "AWS warns that set operators on single-valued keys can be overly permissive and KMS documents the \
                    ForAllValues effect on kms:EncryptionContext:k; iam-simulate evaluates false (semantics.md 3.5)",
+    },
+    ReadingInfo {
+        reading: Reading::ServiceCallNetwork,
+        id: "service-call-network",
+        chosen: "a call an AWS service makes on the caller's behalf (kms:ViaService, aws:ViaAWSService true) comes \
+                 from the service's own network: its aws:SourceIp is an address of AWS's, outside every range the \
+                 policies name (except ranges spanning all addresses), and it carries no aws:SourceVpc, \
+                 aws:SourceVpce or aws:VpcSourceIp",
+        alternative: "the originating caller's address and network are kept on the service's call",
+        evidence: "the KMS Developer Guide (\"Using the IP address condition\": EC2's request \"comes from an IP \
+                   address associated with the Amazon EC2 infrastructure, not the IP address of the originating \
+                   user\") and the AWS knowledge center (\"You can't pass the originating IP address through a \
+                   calling service\") say the service's address; the IAM User Guide's deny-by-source-IP example \
+                   now says forward access sessions keep the original requester's address; AWS publishes its \
+                   address ranges, but not as data kmsproof carries",
     },
 ];
 

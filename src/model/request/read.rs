@@ -114,6 +114,7 @@ fn read_request(doc: &Json, sink: &mut Sink, scope: Scope) -> Option<Request> {
         read_context(c, &mut context, sink);
     }
     add_derived(&caller, info, &mut context, doc, sink);
+    add_service_flag(&mut context);
     let grant_id = read_grant_id(doc, &service, &name, sink)?;
     let req = Request { caller, service, action: name, resource, context, grant_id };
     if let Err(why) = crate::model::invariants::check(&req) {
@@ -262,6 +263,16 @@ fn read_context(c: &Json, context: &mut Context, sink: &mut Sink) {
             },
         };
         context.insert(&m.key, value);
+    }
+}
+
+/// A call a service makes on the caller's behalf always says so: `aws:ViaAWSService` is
+/// true when a service-call key is given and the flag is not (IAM User Guide,
+/// aws:ViaAWSService: "set to true whenever a FAS request is made").
+fn add_service_flag(context: &mut Context) {
+    let flagged = crate::model::invariants::SERVICE_CALL_KEYS.iter().any(|k| context.get(k).is_some());
+    if flagged && context.get("aws:ViaAWSService").is_none() {
+        context.insert("aws:ViaAWSService", CtxValue::One("true".into()));
     }
 }
 
