@@ -114,6 +114,7 @@ const CONDITIONS: &[(&str, &str, &[&str])] = &[
     ("IpAddress", "aws:SourceIp", &[r#""203.0.113.0/24""#, r#"["10.0.0.0/8", "2001:db8::/32"]"#]),
     ("NotIpAddress", "aws:SourceIp", &[r#""203.0.113.0/24""#]),
     ("Bool", "aws:ViaAWSService", &["false", "true"]),
+    ("StringEquals", "kms:KeyUsage", &[r#""SIGN_VERIFY""#, r#"["ENCRYPT_DECRYPT", "SIGN_VERIFY"]"#]),
     ("BoolIfExists", "aws:ViaAWSService", &["false"]),
     ("StringNotEqualsIfExists", "aws:SourceVpce", &[r#""vpce-1a2b""#]),
     ("Null", "aws:SourceIp", &["true"]),
@@ -288,6 +289,12 @@ pub(crate) fn request(rng: &mut Rng) -> Request {
         // A real CreateGrant always names its operations (invariant `create-grant-operations`).
         ctx.push(format!(r#""kms:GrantOperations": {ops}"#));
     }
+    // Facts of the key agree with the action (invariant `key-facts`).
+    let usage = match kmsproof::facts::kms_rules::uses_for_action(info.name.as_str()) {
+        Some(rows) => rows[0].usage,
+        None => *rng.pick(&["ENCRYPT_DECRYPT", "SIGN_VERIFY"]),
+    };
+    add(&mut ctx, "kms:KeyUsage", format!("\"{usage}\""), rng);
     add(&mut ctx, "aws:MultiFactorAuthPresent", rng.pick(&["\"true\"", "\"false\""]).to_string(), rng);
     add(
         &mut ctx,

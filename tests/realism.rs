@@ -82,3 +82,24 @@ fn diff_of_the_seed_fix_shows_a_service_call() {
     );
     assert!(!text.contains("192.0.2.") || !text.contains("kms:ViaService"), "{v}");
 }
+
+/// `kms:KeyUsage` describes the key: no key that decrypts has usage SIGN_VERIFY, and a key
+/// whose ID does not start with `mrk-` is not multi-Region.
+#[test]
+fn eval_refuses_key_facts_the_key_cannot_have() {
+    for (name, context, says) in [
+        ("sign-key.json", r#"{"kms:KeyUsage": "SIGN_VERIFY"}"#, "works only with a key whose usage is ENCRYPT_DECRYPT"),
+        ("mrk.json", r#"{"kms:MultiRegion": "true"}"#, "does not start with mrk-"),
+    ] {
+        let r = temp_file("realism", name, &request(context));
+        let o = kmsproof(&[
+            "eval",
+            "--key-policy",
+            "corpus/key-policies/kp47-key-facts.json",
+            "--request",
+            r.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{}{}", stdout(&o), stderr(&o));
+        assert!(stderr(&o).contains(says), "{}", stderr(&o));
+    }
+}

@@ -37,6 +37,11 @@ pub(super) const KEY_INVARIANTS: &[KeyInvariant] = &[
     KeyInvariant { id: "principal-tags", about: is_principal_tag, encode: principal_tags },
     KeyInvariant { id: "service-call", about: is_service_call_key, encode: service_call },
     KeyInvariant { id: "service-call-network", about: is_network_key, encode: service_call_network },
+    KeyInvariant {
+        id: "key-facts",
+        about: |k| crate::facts::kms_rules::KEY_FACT_KEYS.iter().any(|f| f.eq_ignore_ascii_case(k)),
+        encode: key_facts,
+    },
 ];
 
 fn is_service_call_key(k: &str) -> bool {
@@ -109,6 +114,69 @@ fn service_call_network(enc: &mut Encoder, key: &str, var: &KeyVar, present: Boo
         _ => Term::not(Term::var(present)),
     };
     vec![Term::implies(service, own)]
+}
+
+/// The facts of the key agree with each other, the key's ARN and the action (see
+/// `model::invariants::key_facts`). Each call states them over the fact keys created so
+/// far (and `key`): the last one created states them all, earlier calls weaker parts.
+fn key_facts(enc: &mut Encoder, key: &str, var: &KeyVar, present: BoolVar) -> Vec<Term> {
+    use crate::facts::kms_rules::*;
+    let str_of = |v: &KeyVar| if let KeyVar::Str { present, v } = v { Some((*present, *v)) } else { None };
+    let fact = |name: &str| -> Option<(BoolVar, kmsproof_solver::StrVar)> {
+        if name.eq_ignore_ascii_case(key) {
+            return str_of(var);
+        }
+        enc.keys.get(&name.to_ascii_lowercase()).and_then(|(_, v)| str_of(v))
+    };
+    let is = |f: Option<(BoolVar, kmsproof_solver::StrVar)>, values: &[&str]| -> Term {
+        match f {
+            Some((p, v)) => Term::implies(
+                Term::var(p),
+                Term::or(values.iter().map(|x| Term::str_match(v, Glob::literal(x, false))).collect::<Vec<_>>()),
+            ),
+            None => Term::TRUE,
+        }
+    };
+    let (spec, usage, origin) = (fact("kms:KeySpec"), fact("kms:KeyUsage"), fact("kms:KeyOrigin"));
+    let (multi, multi_type) = (fact("kms:MultiRegion"), fact("kms:MultiRegionKeyType"));
+    let _ = present;
+    let fits = |u: &KeyUse| Term::and([is(usage, &[u.usage]), is(spec, u.specs)]);
+    let mut out = vec![
+        is(spec, &key_specs()),
+        is(usage, &key_usages()),
+        Term::or(KEY_USES.iter().map(fits).collect::<Vec<_>>()),
+        is(origin, KEY_ORIGINS),
+        is(multi_type, MULTI_REGION_KEY_TYPES),
+    ];
+    for action in KEY_USES.iter().flat_map(|u| u.operations.iter()) {
+        if let Some(rows) = uses_for_action(action) {
+            let works = Term::or(rows.into_iter().map(fits).collect::<Vec<_>>());
+            out.push(Term::implies(enc.action_is(action), works));
+        }
+    }
+    if let Some((p, v)) = origin {
+        let custom = Term::and([
+            Term::var(p),
+            Term::or(
+                CUSTOM_KEY_STORE_ORIGINS
+                    .iter()
+                    .map(|o| Term::str_match(v, Glob::literal(o, false)))
+                    .collect::<Vec<_>>(),
+            ),
+        ]);
+        out.push(Term::implies(custom.clone(), is(spec, &["SYMMETRIC_DEFAULT"])));
+        if is_multi_region_key(&enc.key_arn) {
+            out.push(Term::not(custom));
+        }
+    }
+    if !enc.key_arn.is_empty() {
+        let mrk = is_multi_region_key(&enc.key_arn);
+        out.push(is(multi, &[if mrk { "true" } else { "false" }]));
+        if let (false, Some((p, _))) = (mrk, multi_type) {
+            out.push(Term::not(Term::var(p)));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -151,6 +151,46 @@ pub const KEY_USES: &[KeyUse] = &[
     },
 ];
 
+/// The rows of [`KEY_USES`] under which `action` works; `None` when it works on every key
+/// (administration, metadata, grants), whatever its spec and usage.
+pub fn uses_for_action(action: &str) -> Option<Vec<&'static KeyUse>> {
+    let rows: Vec<&KeyUse> = KEY_USES.iter().filter(|u| u.operations.contains(&action)).collect();
+    (!rows.is_empty()).then_some(rows)
+}
+
+/// Every key usage [`KEY_USES`] knows.
+pub fn key_usages() -> Vec<&'static str> {
+    let mut v: Vec<&str> = KEY_USES.iter().map(|u| u.usage).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// The origins of key material (CreateKey `Origin`, `kms:KeyOrigin`).
+pub const KEY_ORIGINS: &[&str] = &["AWS_KMS", "EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"];
+
+/// Origins of keys in a custom key store: only symmetric encryption keys, never multi-Region
+/// (KMS Developer Guide, custom key stores: "symmetric encryption KMS keys"; multi-Region keys
+/// "cannot be created in a custom key store").
+pub const CUSTOM_KEY_STORE_ORIGINS: &[&str] = &["AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"];
+
+/// A multi-Region key's ID starts with `mrk-` (KMS Developer Guide, multi-Region keys:
+/// "multi-Region key IDs begin with mrk-"); `kms:MultiRegion` is true exactly for them.
+pub const MULTI_REGION_KEY_PREFIX: &str = "mrk-";
+
+/// The values of `kms:MultiRegionKeyType` (only multi-Region keys have one).
+pub const MULTI_REGION_KEY_TYPES: &[&str] = &["PRIMARY", "REPLICA"];
+
+/// Condition keys that describe the key, not the request ([`crate::model::invariants`]
+/// `key-facts`): one key has one value of each, consistent with its ARN and its spec.
+pub const KEY_FACT_KEYS: &[&str] =
+    &["kms:KeySpec", "kms:KeyUsage", "kms:KeyOrigin", "kms:MultiRegion", "kms:MultiRegionKeyType"];
+
+/// Whether the key ARN names a multi-Region key.
+pub fn is_multi_region_key(key_arn: &str) -> bool {
+    key_arn.rsplit_once(":key/").is_some_and(|(_, id)| id.starts_with(MULTI_REGION_KEY_PREFIX))
+}
+
 /// Every key spec [`KEY_USES`] knows, sorted, for messages.
 pub fn key_specs() -> Vec<&'static str> {
     let mut v: Vec<&str> = KEY_USES.iter().flat_map(|u| u.specs.iter().copied()).collect();

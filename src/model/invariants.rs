@@ -68,6 +68,17 @@ pub const INVARIANTS: &[Invariant] = &[
                  UNCONFIRMED reading service-call-network",
         broken_by: service_call_network,
     },
+    Invariant {
+        id: "key-facts",
+        rule: "kms:KeySpec, kms:KeyUsage, kms:KeyOrigin, kms:MultiRegion and kms:MultiRegionKeyType describe the key: \
+               a spec and usage some key can have, together, that the action works with; MultiRegion true exactly for \
+               a key whose ID starts with mrk-, which alone has a MultiRegionKeyType; a custom key store's key is \
+               symmetric and single-Region",
+        source:
+            "KMS Developer Guide, key spec reference (symm-asymm-choose-key-spec) and multi-Region keys (IDs begin \
+                 with mrk-); KMS API reference, CreateKey (KeyUsage, KeySpec, Origin, MultiRegion)",
+        broken_by: key_facts,
+    },
 ];
 
 /// Keys that only a request from the caller's own network carries.
@@ -220,6 +231,63 @@ fn username(req: &Request) -> Option<String> {
     let user = matches!(req.caller, Caller::Iam { kind: IamKind::User { .. }, .. });
     match req.context.get("aws:username") {
         Some(_) if !user => Some("aws:username is given, but only IAM users have one".into()),
+        _ => None,
+    }
+}
+
+fn one<'a>(req: &'a Request, key: &str) -> Option<&'a str> {
+    match req.context.get(key) {
+        Some(CtxValue::One(v)) => Some(v.as_str()),
+        _ => None,
+    }
+}
+
+fn key_facts(req: &Request) -> Option<String> {
+    use crate::facts::kms_rules::*;
+    let (spec, usage) = (one(req, "kms:KeySpec"), one(req, "kms:KeyUsage"));
+    if let Some(s) = spec.filter(|s| !key_specs().contains(s)) {
+        return Some(format!("kms:KeySpec is {s:?}, not a key spec (expected one of {})", key_specs().join(", ")));
+    }
+    if let Some(u) = usage.filter(|u| !key_usages().contains(u)) {
+        return Some(format!("kms:KeyUsage is {u:?}, not a key usage (expected one of {})", key_usages().join(", ")));
+    }
+    let fits = |u: &KeyUse| usage.is_none_or(|x| x == u.usage) && spec.is_none_or(|x| u.specs.contains(&x));
+    if !KEY_USES.iter().any(fits) {
+        return Some(format!("no key has spec {} with usage {}", spec.unwrap_or("?"), usage.unwrap_or("?")));
+    }
+    if let Some(rows) = uses_for_action(&req.action).filter(|rows| !rows.iter().any(|u| fits(u))) {
+        let needs: Vec<&str> = rows.iter().map(|u| u.usage).collect();
+        return Some(format!(
+            "kms:{} works only with a key whose usage is {} (the key's spec/usage given cannot)",
+            req.action,
+            needs.join(" or ")
+        ));
+    }
+    let mrk = req.resource.as_deref().map(is_multi_region_key);
+    let origin = one(req, "kms:KeyOrigin");
+    if let Some(o) = origin.filter(|o| !KEY_ORIGINS.contains(o)) {
+        return Some(format!("kms:KeyOrigin is {o:?} (expected one of {})", KEY_ORIGINS.join(", ")));
+    }
+    let custom = origin.is_some_and(|o| CUSTOM_KEY_STORE_ORIGINS.contains(&o));
+    if custom && (spec.is_some_and(|s| s != "SYMMETRIC_DEFAULT") || mrk == Some(true)) {
+        return Some("a key in a custom key store is a single-Region symmetric encryption key".into());
+    }
+    if let (Some(m), Some(v)) = (mrk, one(req, "kms:MultiRegion")) {
+        if !v.eq_ignore_ascii_case(if m { "true" } else { "false" }) {
+            return Some(format!(
+                "kms:MultiRegion is {v}, but the key's ID {} with mrk-",
+                if m { "starts" } else { "does not start" }
+            ));
+        }
+    }
+    match (mrk, one(req, "kms:MultiRegionKeyType")) {
+        (Some(false), Some(_)) => Some(
+            "kms:MultiRegionKeyType is given, but the key is not a multi-Region key (its ID does not start with mrk-)"
+                .into(),
+        ),
+        (_, Some(t)) if !MULTI_REGION_KEY_TYPES.contains(&t) => {
+            Some(format!("kms:MultiRegionKeyType is {t:?} (expected PRIMARY or REPLICA)"))
+        }
         _ => None,
     }
 }
