@@ -222,6 +222,8 @@ fn any_of<'a>(
 
 /// "The request is allowed", over the encoder's request variables.
 pub fn authorization(enc: &mut Encoder, inputs: &Inputs) -> Result<Term, Unsupported> {
+    let key_arn = enc.key_arn.clone();
+    enc.note_grants(inputs.grants.iter().filter(|g| g.is_on_key(&key_arn)).map(|g| g.id()));
     let kp = enc.policy_terms(&inputs.key_policy)?;
     let mgmt = inputs.management_account.as_deref();
     // Statement terms unbound; the binding table applies where they are combined, once per

@@ -26,7 +26,8 @@ pub fn decode(enc: &Encoder, m: &Model) -> Value {
     }
     out.insert("context".into(), Value::Object(ctx));
     if action == "kms:RetireGrant" {
-        // No formula reads the grant when no grant is on the key: any ID is one no grant has.
+        // The invariants range a RetireGrant over the grants given; an encoder that never
+        // encoded an authorization (one identity policy alone) does not read the grant.
         let id = enc.grant.map_or("no-such-grant", |v| m.str(v));
         out.insert("grant_id".into(), json!(id));
     }
@@ -109,7 +110,7 @@ fn value(enc: &Encoder, lower: &str, var: &KeyVar, m: &Model) -> Option<Value> {
             }
             let k = m.int(*v);
             if *date {
-                json!(date_text(lower, k))
+                json!(date_text(lower, enc.whole_second(lower, k)))
             } else {
                 json!(scaled_text(k, enc.scale))
             }

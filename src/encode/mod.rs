@@ -174,6 +174,14 @@ pub struct Encoder {
     pub(crate) keys: BTreeMap<String, (String, KeyVar)>,
     /// The grant a `RetireGrant` request names (created when a grant is encoded).
     pub(crate) grant: Option<StrVar>,
+    /// The IDs of the grants on the key of every input set encoded so far (`None`: no
+    /// authorization encoded, so no grant set to range over): a `RetireGrant` request
+    /// names one of them (see [`Encoder::invariants`]).
+    pub(crate) grant_ids: Option<std::collections::BTreeSet<String>>,
+    /// The constants each date key (lower-cased) is compared with, 0 included (dates are
+    /// never before the epoch): a date witness is moved to a whole second within its cell
+    /// (see [`Encoder::whole_second`]).
+    pub(crate) date_bounds: std::cell::RefCell<BTreeMap<String, std::collections::BTreeSet<i128>>>,
     /// The undocumented reading encoded the other way (`None`: every chosen reading).
     pub(crate) alternate: Option<crate::facts::readings::Reading>,
     /// The undocumented readings the encoding so far depended on.
@@ -222,6 +230,8 @@ impl Encoder {
             bound: BTreeMap::new(),
             keys: BTreeMap::new(),
             grant: None,
+            grant_ids: None,
+            date_bounds: Default::default(),
             alternate: None,
             consulted: Default::default(),
             scale: numeric_scale(statements) + 1,
@@ -316,9 +326,68 @@ impl Encoder {
         Some(Term::var(b))
     }
 
-    /// Every invariant of real requests collected so far.
+    /// Every invariant of real requests collected so far, and: a `RetireGrant` request
+    /// names one of the grants given (of any input set encoded; none given: no such request).
+    /// A grant ID nobody gave is a request AWS answers with `NotFoundException`, so it is
+    /// no counterexample to anything (issue 18, item 6).
     pub fn invariants(&self) -> Term {
-        Term::and(self.invariants.clone())
+        let mut all = self.invariants.clone();
+        if let Some(ids) = &self.grant_ids {
+            let named = match self.grant {
+                Some(v) => {
+                    Term::or(ids.iter().map(|id| Term::str_match(v, Glob::literal(id, false))).collect::<Vec<_>>())
+                }
+                None => Term::FALSE,
+            };
+            all.push(Term::implies(self.action_is("RetireGrant"), named));
+        }
+        Term::and(all)
+    }
+
+    /// Records the grants (on the key) of one input set: a `RetireGrant` request ranges over
+    /// their IDs, whatever other input set is compared with it.
+    pub(crate) fn note_grants<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) {
+        let ids: Vec<&str> = ids.into_iter().collect();
+        if let Some(id) = ids.first() {
+            let _ = self.grant_is(id); // creates the variable
+        }
+        self.grant_ids.get_or_insert_with(Default::default).extend(ids.into_iter().map(str::to_string));
+    }
+
+    /// Records the constants a date key is compared with (see [`Encoder::whole_second`]).
+    pub(crate) fn note_date_bounds(&self, key: &str, bounds: impl IntoIterator<Item = i128>) {
+        let mut map = self.date_bounds.borrow_mut();
+        let set = map.entry(key.to_ascii_lowercase()).or_insert_with(|| [0].into());
+        set.extend(bounds);
+    }
+
+    /// A date witness (`nanos`, the model's value of date key `key`) as the first whole second
+    /// of its cell: every atom on a date variable compares it with one of the recorded
+    /// constants (and the invariant with 0), so every value strictly between two adjacent
+    /// constants satisfies the same atoms. The first whole second after the lower constant is
+    /// taken when it lies below the upper one; a constant itself, or a cell without a whole
+    /// second (two constants within one second), keeps the model's value.
+    pub(crate) fn whole_second(&self, key: &str, nanos: i128) -> i128 {
+        const SECOND: i128 = 1_000_000_000;
+        let opaque_reads = self.opaque_atoms().iter().any(|(_, o)| match o {
+            Opaque::Condition(c) => c.key.eq_ignore_ascii_case(key),
+            Opaque::Resource(_) => false,
+        });
+        if opaque_reads {
+            return nanos; // an atom the cells do not describe reads the value
+        }
+        let map = self.date_bounds.borrow();
+        let zero = std::collections::BTreeSet::from([0]);
+        let bounds = map.get(&key.to_ascii_lowercase()).unwrap_or(&zero);
+        if bounds.contains(&nanos) {
+            return nanos;
+        }
+        let Some(lo) = bounds.range(..nanos).next_back() else { return nanos };
+        let first = (lo.div_euclid(SECOND) + 1) * SECOND;
+        match bounds.range(nanos..).next() {
+            Some(hi) if first >= *hi => nanos,
+            _ => first,
+        }
     }
 
     pub fn vocabulary(&self) -> &Vocabulary {
