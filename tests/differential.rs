@@ -101,7 +101,11 @@ const CONDITIONS: &[(&str, &str, &[&str])] = &[
     ("StringNotEqualsIfExists", "kms:ViaService", &[r#""ec2.us-east-1.amazonaws.com""#]),
     ("StringEquals", "kms:CallerAccount", &[r#""111122223333""#, r#""444455556666""#]),
     ("StringNotEquals", "aws:PrincipalAccount", &[r#""111122223333""#]),
-    ("ArnLike", "aws:PrincipalArn", &[r#""arn:aws:iam::*:role/App""#, r#""arn:aws:iam::111122223333:*""#]),
+    (
+        "ArnLike",
+        "aws:PrincipalArn",
+        &[r#""arn:aws:iam::*:role/App""#, r#""arn:aws:iam::111122223333:*""#, r#""arn:aws:iam::*:role/team/*""#],
+    ),
     ("StringEquals", "kms:EncryptionContext:Dept", &[r#""IT""#, r#"["IT", "HR"]"#]),
     ("StringEqualsIgnoreCase", "kms:EncryptionContext:dept", &[r#""it""#]),
     ("ForAllValues:StringEquals", "kms:EncryptionContextKeys", &[r#"["Dept", "Project"]"#]),
@@ -285,6 +289,16 @@ pub(crate) fn request(rng: &mut Rng) -> Request {
         rng,
     );
     let principal = rng.pick(PRINCIPALS);
+    // A session sometimes says its role's path (issue 18, item 5d): the path the inputs
+    // name, another one, or `/`.
+    if let Some((account, rest)) = principal.strip_prefix("arn:aws:sts::").and_then(|r| r.split_once(":assumed-role/"))
+    {
+        let role = rest.split('/').next().unwrap_or_default();
+        if rng.chance(35) {
+            let path = rng.pick(&["", "team/", "other/", "aws-service-role/logs.amazonaws.com/"]);
+            ctx.push(format!(r#""aws:PrincipalArn": "arn:aws:iam::{account}:role/{path}{role}""#));
+        }
+    }
     let untagged = principal.ends_with(":root") || !principal.starts_with("arn:");
     if !untagged && rng.chance(40) {
         ctx.push(format!(r#""aws:PrincipalTag/team": "{}""#, rng.pick(&["blue", "red"])));

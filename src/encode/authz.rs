@@ -224,6 +224,7 @@ fn any_of<'a>(
 pub fn authorization(enc: &mut Encoder, inputs: &Inputs) -> Result<Term, Unsupported> {
     let key_arn = enc.key_arn.clone();
     enc.note_grants(inputs.grants.iter().filter(|g| g.is_on_key(&key_arn)).map(|g| g.id()));
+    enc.note_role_paths(inputs.role_paths());
     let kp = enc.policy_terms(&inputs.key_policy)?;
     let mgmt = inputs.management_account.as_deref();
     // Statement terms unbound; the binding table applies where they are combined, once per

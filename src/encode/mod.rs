@@ -178,6 +178,9 @@ pub struct Encoder {
     /// authorization encoded, so no grant set to range over): a `RetireGrant` request
     /// names one of them (see [`Encoder::invariants`]).
     pub(crate) grant_ids: Option<std::collections::BTreeSet<String>>,
+    /// Where the roles the inputs name are, over every input set encoded so far (see
+    /// `Inputs::role_paths`): a session of such a role is at that path.
+    pub(crate) role_paths: crate::model::inputs::RolePaths,
     /// The constants each date key (lower-cased) is compared with, 0 included (dates are
     /// never before the epoch): a date witness is moved to a whole second within its cell
     /// (see [`Encoder::whole_second`]).
@@ -231,6 +234,7 @@ impl Encoder {
             keys: BTreeMap::new(),
             grant: None,
             grant_ids: None,
+            role_paths: Default::default(),
             date_bounds: Default::default(),
             alternate: None,
             consulted: Default::default(),
@@ -341,6 +345,13 @@ impl Encoder {
             };
             all.push(Term::implies(self.action_is("RetireGrant"), named));
         }
+        // Role names are unique in an account: a role the inputs name at one path is there
+        // (`Inputs::role_paths`, the evaluator's `Inputs::resolve`).
+        for ((account, name), path) in &self.role_paths {
+            if let Some(path) = path.as_deref().filter(|p| !p.is_empty()) {
+                all.push(self.caller.role_at(account, name, path));
+            }
+        }
         Term::and(all)
     }
 
@@ -352,6 +363,17 @@ impl Encoder {
             let _ = self.grant_is(id); // creates the variable
         }
         self.grant_ids.get_or_insert_with(Default::default).extend(ids.into_iter().map(str::to_string));
+    }
+
+    /// Records where the roles of one input set are; a role two input sets put at different
+    /// paths is at none in particular.
+    pub(crate) fn note_role_paths(&mut self, paths: crate::model::inputs::RolePaths) {
+        for (k, v) in paths {
+            let entry = self.role_paths.entry(k).or_insert_with(|| v.clone());
+            if *entry != v {
+                *entry = None;
+            }
+        }
     }
 
     /// Records the constants a date key is compared with (see [`Encoder::whole_second`]).
@@ -796,6 +818,9 @@ impl Encoder {
     /// know are irrelevant to every formula it built.
     pub fn request_constraint(&self, req: &crate::model::request::Request) -> Term {
         use crate::model::request::{Caller, CtxValue};
+        // The session's role path as the evaluator derives it from the inputs encoded.
+        let resolved = crate::model::inputs::resolve_role_path(&self.role_paths, req);
+        let req = &*resolved;
         let mut parts = vec![self.action_is(&req.action)];
         if let (Some(v), Some(id)) = (self.grant, &req.grant_id) {
             parts.push(Term::str_match(v, Glob::literal(id, false)));

@@ -85,6 +85,9 @@ impl Decision {
 
 /// Decides `req` against `inputs` ([KMSKP], [KMSEVAL], [KMSX], [EVAL]).
 pub fn authorize(inputs: &Inputs, req: &Request) -> Decision {
+    // A session whose request does not say its role's path is of the role the inputs name.
+    let resolved = inputs.resolve(req);
+    let req = &*resolved;
     let on_key = req.resource.is_some();
     let mut statements = Vec::new();
     if is_retire(req) {
@@ -117,6 +120,9 @@ pub fn authorize(inputs: &Inputs, req: &Request) -> Decision {
 /// else an applying `Allow` allows, else implicit deny. No KMS paths, no root-user rule:
 /// this is the decision `diff` compares for identity policies of any service.
 pub fn policy_decision(p: &Policy, req: &Request) -> Decision {
+    // No inputs name roles here: a session whose path is not said is of a role at `/`.
+    let resolved = crate::model::inputs::resolve_role_path(&Default::default(), req);
+    let req = &*resolved;
     let statements = evaluate_policy(p, req);
     let notes = collect_notes(&statements);
     let mut d = Decision { reason: Reason::ImplicitDeny, summary: String::new(), statements, grants: vec![], notes };

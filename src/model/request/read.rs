@@ -113,6 +113,7 @@ fn read_request(doc: &Json, sink: &mut Sink, scope: Scope) -> Option<Request> {
     if let Some(c) = doc.get("context") {
         read_context(c, &mut context, sink);
     }
+    let caller = with_role_path(caller, &context);
     add_derived(&caller, info, &mut context, doc, sink);
     let grant_id = read_grant_id(doc, &service, &name, sink)?;
     let req = Request { caller, service, action: name, resource, context, grant_id };
@@ -265,10 +266,24 @@ fn read_context(c: &Json, context: &mut Context, sink: &mut Sink) {
     }
 }
 
+/// A role session whose request gives `aws:PrincipalArn`: the role ARN with its path (a
+/// session ARN does not carry the path; AWS derives `aws:PrincipalArn` with it). A value
+/// that is not the session's role is left for [`add_derived`] to refuse.
+fn with_role_path(caller: Caller, context: &Context) -> Caller {
+    match context.get("aws:PrincipalArn") {
+        Some(CtxValue::One(given)) => caller.with_principal_arn(given).unwrap_or(caller),
+        _ => caller,
+    }
+}
+
 /// Adds the caller-derived keys; a given value that contradicts the caller is an error.
 fn add_derived(caller: &Caller, info: Option<&ActionInfo>, context: &mut Context, doc: &Json, sink: &mut Sink) {
     for (key, value) in caller.derived_keys(info) {
+        // A session whose path the request does not say gets its aws:PrincipalArn where the
+        // inputs are known (`Inputs::resolve`); a value given here was not its role's.
+        let unsaid = key == "aws:PrincipalArn" && caller.pathless_role().is_some();
         match context.get(key) {
+            None if unsaid => {}
             None => context.insert(key, CtxValue::One(value)),
             Some(CtxValue::One(given)) if *given == value => {}
             Some(given) => {
@@ -276,9 +291,15 @@ fn add_derived(caller: &Caller, info: Option<&ActionInfo>, context: &mut Context
                 sink.error(
                     pos,
                     &format!("context.{key}"),
-                    format!(
-                        "{key} is {given:?} but the principal implies \"{value}\"; omit it and kmsproof derives it"
-                    ),
+                    if key == "aws:PrincipalArn" && matches!(caller, Caller::Iam { kind: super::IamKind::RoleSession { .. }, .. }) {
+                        format!(
+                            "{key} is {given:?} but the principal implies \"{value}\" (for a role session, give the role's ARN with its path, e.g. arn:aws:iam::ACCOUNT:role/PATH/NAME, with the session's own account and role name; or omit it: the role is then where the inputs name it, else at /)"
+                        )
+                    } else {
+                        format!(
+                            "{key} is {given:?} but the principal implies \"{value}\"; omit it and kmsproof derives it"
+                        )
+                    },
                 );
             }
         }
