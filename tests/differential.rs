@@ -195,7 +195,7 @@ pub(crate) fn inputs(rng: &mut Rng) -> Inputs {
             // Constraint keys in any case (they match request keys case-insensitively),
             // retiring principals, RetireGrant operations and issuing accounts.
             let grantee = rng.pick(&["arn:aws:iam::111122223333:role/App", "111122223333", "logs.us-east-1.amazonaws.com", "arn:aws:iam::444455556666:user/bob", "arn:aws:iam::111122223333:role/team/App", "arn:aws:sts::111122223333:assumed-role/App/s1", "arn:aws:iam::444455556666:root", "arn:aws:iam::111122223333:role/aws-service-role/logs.amazonaws.com/AWSServiceRoleForLogs"]);
-            let ops = rng.pick(&[r#"["Decrypt", "Encrypt"]"#, r#"["Decrypt", "RetireGrant"]"#, r#"["Encrypt"]"#, r#"["CreateGrant", "RetireGrant"]"#, r#"["DescribeKey"]"#]);
+            let ops = rng.pick(&[r#"["Decrypt", "Encrypt"]"#, r#"["Decrypt", "RetireGrant"]"#, r#"["Encrypt"]"#, r#"["CreateGrant", "RetireGrant"]"#, r#"["DescribeKey"]"#, r#"["CreateGrant", "Decrypt"]"#]);
             let key = rng.pick(&["Dept", "dept", "DEPT", "Project"]);
             let kind = rng.pick(&["EncryptionContextSubset", "EncryptionContextEquals"]);
             let retiring = match rng.below(9) {
@@ -273,6 +273,11 @@ pub(crate) fn request(rng: &mut Rng) -> Request {
     if action == "kms:CreateGrant" {
         // A real CreateGrant always names its operations (invariant `create-grant-operations`).
         ctx.push(format!(r#""kms:GrantOperations": {ops}"#));
+        // The new grant's constraint type: grant delegation (issue 18, item 5a) reads it.
+        if rng.chance(60) {
+            let kind = rng.pick(&["EncryptionContextEquals", "EncryptionContextSubset"]);
+            ctx.push(format!(r#""kms:GrantConstraintType": "{kind}""#));
+        }
     }
     add(&mut ctx, "aws:MultiFactorAuthPresent", rng.pick(&["\"true\"", "\"false\""]).to_string(), rng);
     add(

@@ -133,7 +133,29 @@ impl Encoder {
         let ignoring = self.action_in(|a| GRANT_OPS_IGNORING_CONSTRAINTS.contains(&a.name.as_str()));
         let constrained = Term::or([ignoring, Term::and(constraints)]);
         let who = Term::or([direct, Term::and([to_account, identity.clone()])]);
-        Ok(Term::and([op, who, constrained]))
+        let delegation = self.child_grant(g)?;
+        Ok(Term::and([op, who, constrained, delegation]))
+    }
+
+    /// "A `CreateGrant` creates a grant `g`'s grantee may create", as `Grant::allows_child`:
+    /// its operations among `g`'s, and an `Equals` child of an `Equals` parent.
+    fn child_grant(&mut self, g: &Grant) -> Result<Term, Unsupported> {
+        if !g.has_operation("CreateGrant") {
+            return Ok(Term::TRUE);
+        }
+        let KeyVar::Set { v: ops, .. } = self.key_var("kms:GrantOperations", KeyType::String)? else {
+            return Err(Unsupported("kms:GrantOperations".into()));
+        };
+        let parent = ElemPred::or(g.operations.iter().map(|o| ElemPred::matches(Glob::literal(o, false))).collect());
+        let mut parts = vec![Term::set_all(ops, parent)];
+        if g.constraints.iter().any(|c| matches!(c, Constraint::Equals(_))) {
+            let KeyVar::Str { present, v } = self.key_var("kms:GrantConstraintType", KeyType::String)? else {
+                return Err(Unsupported("kms:GrantConstraintType".into()));
+            };
+            let equals = Glob::literal(crate::model::grant::EQUALS_CONSTRAINT, false);
+            parts.push(Term::and([Term::var(present), Term::str_match(v, equals)]));
+        }
+        Ok(Term::implies(self.action_is("CreateGrant"), Term::and(parts)))
     }
 
     /// "The caller may retire `g`", as `eval::retire_applies` and `eval::retire_path`: a

@@ -557,6 +557,9 @@ fn grant_applies(g: &Grant, req: &Request) -> Result<Grantee, Closed> {
             return Err(Closed(format!("the encryption context {ec:?} does not satisfy {c:?}")));
         }
     }
+    if req.action == "CreateGrant" {
+        g.allows_child(&req.context).map_err(Closed)?;
+    }
     Ok(to_account)
 }
 

@@ -30,6 +30,9 @@ impl Constraint {
     }
 }
 
+/// `kms:GrantConstraintType` of a `CreateGrant` whose constraint is `EncryptionContextEquals`.
+pub const EQUALS_CONSTRAINT: &str = "EncryptionContextEquals";
+
 /// One grant on a key.
 #[derive(Debug, Clone)]
 pub struct Grant {
@@ -61,6 +64,46 @@ impl Grant {
     /// The account the grant was created in: `IssuingAccount`, else the key's account.
     pub fn issued_in<'a>(&'a self, key_account: &'a str) -> &'a str {
         self.issuing_account.as_deref().unwrap_or(key_account)
+    }
+
+    /// Whether a `CreateGrant` request this grant allows creates a grant KMS lets its
+    /// grantee create ("Granting CreateGrant permission", KMS Developer Guide: "The grantee
+    /// principal can only create grants that allow some or all of the operations in the
+    /// parent grant. The grant constraints in the grants they create must be at least as
+    /// strict as those in the parent grant … the child grant can add pairs to an
+    /// EncryptionContextSubset constraint in the parent grant, but it cannot remove them. The
+    /// child grant can change an EncryptionContextSubset constraint to an
+    /// EncryptionContextEquals constraint, but not the reverse."). The child's operations are
+    /// `kms:GrantOperations`; its constraint pairs are the request's encryption context
+    /// (checked by [`Constraint::allows`] like any constrained operation: a `Subset` parent's
+    /// pairs must all be among the child's, an `Equals` parent's must be exactly the child's);
+    /// here: the operations are a subset, and an `Equals` parent needs an `Equals` child
+    /// (`kms:GrantConstraintType`). `Err`: why not.
+    pub fn allows_child(&self, ctx: &crate::model::request::Context) -> Result<(), String> {
+        use crate::model::request::CtxValue;
+        let ops: Vec<&str> = match ctx.get("kms:GrantOperations") {
+            Some(CtxValue::Many(ops)) => ops.iter().map(String::as_str).collect(),
+            Some(CtxValue::One(op)) => vec![op.as_str()],
+            None => vec![],
+        };
+        if let Some(extra) = ops.iter().find(|o| !self.has_operation(o)) {
+            return Err(format!(
+                "the new grant's operation {extra} is not among this grant's {:?} (a grant's grantee creates grants for a subset of its operations only)",
+                self.operations
+            ));
+        }
+        let equals_parent = self.constraints.iter().any(|c| matches!(c, Constraint::Equals(_)));
+        let child_type = match ctx.get("kms:GrantConstraintType") {
+            Some(CtxValue::One(t)) => Some(t.as_str()),
+            _ => None,
+        };
+        if equals_parent && child_type != Some(EQUALS_CONSTRAINT) {
+            return Err(format!(
+                "this grant's EncryptionContextEquals constraint needs the new grant's to be EncryptionContextEquals too (kms:GrantConstraintType is {})",
+                child_type.unwrap_or("absent")
+            ));
+        }
+        Ok(())
     }
 
     pub fn has_operation(&self, op: &str) -> bool {
