@@ -216,9 +216,16 @@ pub(crate) fn inputs(rng: &mut Rng) -> Inputs {
             };
             let constraints = if rng.chance(30) { String::new() } else { format!(r#", "Constraints": {{"{kind}": {{"{key}": "IT"}}}}"#) };
             let id = if rng.chance(15) { String::new() } else { format!(r#", "GrantId": "g{}""#, i + 1) };
-            let g = format!(
+            let mut g = format!(
                 r#"{{"KeyId": "{KEY}"{id}, "GranteePrincipal": "{grantee}", "Operations": {ops}{constraints}{retiring}{issuing}}}"#
             );
+            if rng.chance(20) {
+                // A grant to a service principal with a SourceArn constraint (issue 18, item 5c).
+                let source = rng.pick(&["arn:aws:cloudtrail:us-east-1:111122223333:trail/t1", "arn:aws:s3:::bucket"]);
+                g = format!(
+                    r#"{{"KeyId": "{KEY}"{id}, "GranteeServicePrincipal": "logs.us-east-1.amazonaws.com", "RetiringServicePrincipal": "logs.us-east-1.amazonaws.com", "Operations": {ops}, "Constraints": {{"SourceArn": "{source}"}}{issuing}}}"#
+                );
+            }
             kmsproof::model::grant::parse_grants(&g, "grant.json").unwrap_or_else(|e| panic!("{g}\n{e}"))
         })
         .collect();
@@ -279,6 +286,12 @@ pub(crate) fn request(rng: &mut Rng) -> Request {
             ctx.push(format!(r#""kms:GrantConstraintType": "{kind}""#));
         }
     }
+    add(
+        &mut ctx,
+        "aws:SourceArn",
+        format!("\"{}\"", rng.pick(&["arn:aws:cloudtrail:us-east-1:111122223333:trail/t1", "arn:aws:s3:::other"])),
+        rng,
+    );
     add(&mut ctx, "aws:MultiFactorAuthPresent", rng.pick(&["\"true\"", "\"false\""]).to_string(), rng);
     add(
         &mut ctx,

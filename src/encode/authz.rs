@@ -134,7 +134,24 @@ impl Encoder {
         let constrained = Term::or([ignoring, Term::and(constraints)]);
         let who = Term::or([direct, Term::and([to_account, identity.clone()])]);
         let delegation = self.child_grant(g)?;
-        Ok(Term::and([op, who, constrained, delegation]))
+        let source = self.source_arn(g)?;
+        Ok(Term::and([op, who, constrained, delegation, source]))
+    }
+
+    /// A grant's `SourceArn` constraint: the request's `aws:SourceArn` is that ARN (on
+    /// every operation, reading `source-arn-on-every-operation`; the alternative skips the
+    /// operations encryption-context constraints skip).
+    fn source_arn(&mut self, g: &Grant) -> Result<Term, Unsupported> {
+        let Some(arn) = &g.source_arn else { return Ok(Term::TRUE) };
+        let KeyVar::Str { present, v } = self.key_var("aws:SourceArn", KeyType::Arn)? else {
+            return Err(Unsupported("aws:SourceArn".into()));
+        };
+        let holds = Term::and([Term::var(present), Term::str_match(v, Glob::literal(arn, false))]);
+        if self.alternative(crate::facts::readings::Reading::SourceArnOnEveryOperation) {
+            let skipped = self.action_in(|a| GRANT_OPS_IGNORING_CONSTRAINTS.contains(&a.name.as_str()));
+            return Ok(Term::or([skipped, holds]));
+        }
+        Ok(holds)
     }
 
     /// "A `CreateGrant` creates a grant `g`'s grantee may create", as `Grant::allows_child`:

@@ -560,6 +560,14 @@ fn grant_applies(g: &Grant, req: &Request) -> Result<Grantee, Closed> {
     if req.action == "CreateGrant" {
         g.allows_child(&req.context).map_err(Closed)?;
     }
+    if let Some(arn) = &g.source_arn {
+        // Reading `source-arn-on-every-operation`: checked on every grant operation.
+        let got = req.context.get("aws:SourceArn");
+        if got != Some(&crate::model::request::CtxValue::One(arn.clone())) {
+            let got = got.map_or("absent".to_string(), |v| v.to_string());
+            return Err(Closed(format!("the grant's SourceArn constraint needs aws:SourceArn = {arn} (it is {got})")));
+        }
+    }
     Ok(to_account)
 }
 

@@ -41,17 +41,24 @@ pub struct Grant {
     pub label: String,
     /// `KeyId` as given (ARN or bare key ID); `None` means "the key under analysis".
     pub key_id: Option<String>,
+    /// `GranteePrincipal`, or `GranteeServicePrincipal` (a service principal such as
+    /// `cloudtrail.amazonaws.com`, which the grant reaches when the service calls KMS itself).
     pub grantee: String,
     /// `GrantId` as given: what a `RetireGrant` request names.
     pub grant_id: Option<String>,
-    /// `RetiringPrincipal`: who may retire the grant.
+    /// `RetiringPrincipal` or `RetiringServicePrincipal`: who may retire the grant.
     pub retiring: Option<String>,
     /// The account the grant was created in (`IssuingAccount`, as an account ID); `None`:
     /// the key's account.
     pub issuing_account: Option<String>,
     /// Proper-case operation names, e.g. `Decrypt`.
     pub operations: Vec<String>,
+    /// The encryption-context constraints.
     pub constraints: Vec<Constraint>,
+    /// The `SourceArn` constraint: "allows the permissions in the grant only when the request
+    /// is made on behalf of a specific AWS resource … effectively the same as having the
+    /// aws:SourceArn global condition key in the grant" (KMS API reference, GrantConstraints).
+    pub source_arn: Option<String>,
     pub pos: Pos,
 }
 
@@ -126,7 +133,9 @@ const GRANT_FIELDS: &[&str] = &[
     "Name",
     "CreationDate",
     "GranteePrincipal",
+    "GranteeServicePrincipal",
     "RetiringPrincipal",
+    "RetiringServicePrincipal",
     "IssuingAccount",
     "Operations",
     "Constraints",
@@ -194,17 +203,42 @@ fn read_grant(g: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<Gra
         }
         s
     };
-    let grantee = text("GranteePrincipal", sink);
-    if grantee.is_none() && g.get("GranteePrincipal").is_none() {
-        sink.error(g.pos, path, "missing \"GranteePrincipal\"");
-    }
+    // A grant names its grantee one way: an AWS principal, or a service principal (KMS API
+    // reference, CreateGrant: GranteePrincipal or GranteeServicePrincipal).
+    let grantee = match (g.get("GranteePrincipal"), g.get("GranteeServicePrincipal")) {
+        (Some(_), Some(v)) => {
+            sink.error(
+                v.pos,
+                &at("GranteeServicePrincipal"),
+                "a grant has one grantee: give GranteePrincipal or GranteeServicePrincipal, not both",
+            );
+            None
+        }
+        (None, None) => {
+            sink.error(g.pos, path, "missing \"GranteePrincipal\" (or \"GranteeServicePrincipal\")");
+            None
+        }
+        (Some(_), None) => text("GranteePrincipal", sink),
+        (None, Some(_)) => service_principal(g, "GranteeServicePrincipal", &at, sink),
+    };
     let label = text("Name", sink)
         .filter(|n| !n.is_empty())
         .or_else(|| text("GrantId", sink))
         .unwrap_or_else(|| format!("grant[{index}]"));
     let key_id = text("KeyId", sink);
     let grant_id = text("GrantId", sink);
-    let retiring = text("RetiringPrincipal", sink);
+    let retiring = match (g.get("RetiringPrincipal"), g.get("RetiringServicePrincipal")) {
+        (Some(_), Some(v)) => {
+            sink.error(
+                v.pos,
+                &at("RetiringServicePrincipal"),
+                "a grant has one retiring principal: give RetiringPrincipal or RetiringServicePrincipal, not both",
+            );
+            None
+        }
+        (None, Some(_)) => service_principal(g, "RetiringServicePrincipal", &at, sink),
+        _ => text("RetiringPrincipal", sink),
+    };
     let issuing_account = text("IssuingAccount", sink).and_then(|a| match account_of(&a) {
         Some(id) => Some(id),
         None => {
@@ -218,7 +252,8 @@ fn read_grant(g: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<Gra
         }
     });
     let operations = read_operations(g.get("Operations"), &at("Operations"), g.pos, sink);
-    let constraints = g.get("Constraints").map(|c| read_constraints(c, &at("Constraints"), sink)).unwrap_or_default();
+    let (constraints, source_arn) =
+        g.get("Constraints").map(|c| read_constraints(c, &at("Constraints"), sink)).unwrap_or_default();
     Some(Grant {
         source: sink.source.clone(),
         label,
@@ -229,8 +264,34 @@ fn read_grant(g: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<Gra
         issuing_account,
         operations,
         constraints,
+        source_arn,
         pos: g.pos,
     })
+}
+
+/// A service principal field (`GranteeServicePrincipal`, `RetiringServicePrincipal`): a
+/// name such as `cloudtrail.amazonaws.com`, as a request's service caller is written.
+fn service_principal(g: &Json, field: &str, at: &dyn Fn(&str) -> String, sink: &mut Sink) -> Option<String> {
+    let v = g.get(field)?;
+    match v.as_str() {
+        Some(name)
+            if matches!(crate::model::request::Caller::parse(name), Ok(crate::model::request::Caller::Service(_))) =>
+        {
+            Some(name.to_string())
+        }
+        Some(name) => {
+            sink.error(
+                v.pos,
+                &at(field),
+                format!("\"{name}\" is not a service principal (expected e.g. cloudtrail.amazonaws.com)"),
+            );
+            None
+        }
+        None => {
+            sink.error(v.pos, &at(field), format!("expected a string, found {}", v.type_name()));
+            None
+        }
+    }
 }
 
 /// The account a grant principal names as an account (`A` or `arn:PARTITION:iam::A:root`).
@@ -269,22 +330,31 @@ fn read_operations(v: Option<&Json>, path: &str, grant_pos: Pos, sink: &mut Sink
     ops
 }
 
-fn read_constraints(c: &Json, path: &str, sink: &mut Sink) -> Vec<Constraint> {
+/// The encryption-context constraints and the `SourceArn` constraint.
+fn read_constraints(c: &Json, path: &str, sink: &mut Sink) -> (Vec<Constraint>, Option<String>) {
     let Some(members) = c.members() else {
         sink.error(c.pos, path, format!("expected an object, found {}", c.type_name()));
-        return vec![];
+        return (vec![], None);
     };
     let mut out = Vec::new();
+    let mut source_arn = None;
     for m in members {
         let mpath = format!("{path}.{}", m.key);
         let make: fn(BTreeMap<String, String>) -> Constraint = match m.key.as_str() {
             "EncryptionContextEquals" => Constraint::Equals,
             "EncryptionContextSubset" => Constraint::Subset,
+            "SourceArn" => {
+                match m.value.as_str().filter(|a| a.starts_with("arn:")) {
+                    Some(arn) => source_arn = Some(arn.to_string()),
+                    None => sink.error(m.value.pos, &mpath, "expected the ARN of the AWS resource the grant is for"),
+                }
+                continue;
+            }
             _ => {
                 sink.error(
                     m.key_pos,
                     &mpath,
-                    "unknown constraint (expected EncryptionContextEquals or EncryptionContextSubset)",
+                    "unknown constraint (expected EncryptionContextEquals, EncryptionContextSubset or SourceArn)",
                 );
                 continue;
             }
@@ -303,7 +373,7 @@ fn read_constraints(c: &Json, path: &str, sink: &mut Sink) -> Vec<Constraint> {
         }
         out.push(make(pairs));
     }
-    out
+    (out, source_arn)
 }
 
 #[cfg(test)]
@@ -332,6 +402,14 @@ mod tests {
         for (text, want) in [
             (r#"{"GranteePrincipal": "x", "Operations": ["Decrpyt"]}"#, "not a grant operation"),
             (r#"{"Operations": ["Decrypt"]}"#, "missing \"GranteePrincipal\""),
+            (
+                r#"{"GranteePrincipal": "x", "GranteeServicePrincipal": "logs.amazonaws.com", "Operations": ["Decrypt"]}"#,
+                "one grantee",
+            ),
+            (
+                r#"{"GranteeServicePrincipal": "arn:aws:iam::111122223333:root", "Operations": ["Decrypt"]}"#,
+                "not a service principal",
+            ),
             (r#"{"GranteePrincipal": "x", "Operations": []}"#, "non-empty list"),
             (
                 r#"{"GranteePrincipal": "x", "Operations": ["Decrypt"], "Constraints": {"EncryptionContextLike": {}}}"#,
