@@ -64,9 +64,10 @@ pub(crate) const ACTIONS: &[&str] = &[
     "kms:ReEncryptFrom",
     "kms:ScheduleKeyDeletion",
     "kms:RetireGrant",
+    "kms:CreateAlias",
 ];
 const ACTION_PATTERNS: &[&str] =
-    &["kms:*", "kms:Decrypt", "kms:Re*", "kms:Create*", "kms:*Key*", "kms:Encrypt", "s3:GetObject", "*"];
+    &["kms:*", "kms:Decrypt", "kms:Re*", "kms:Create*", "kms:*Key*", "kms:Encrypt", "s3:GetObject", "*", "kms:*Alias"];
 const POLICY_PRINCIPALS: &[&str] = &[
     r#""*""#,
     r#"{"AWS": "arn:aws:iam::111122223333:root"}"#,
@@ -86,8 +87,12 @@ const POLICY_PRINCIPALS: &[&str] = &[
     r#"{"AWS": "arn:aws:iam::111122223333:role/AWSServiceRoleForLogs"}"#,
     r#"{"AWS": "444455556666"}"#,
 ];
-const RESOURCES: &[&str] =
-    &[r#""*""#, "\"arn:aws:kms:us-east-1:111122223333:key/*\"", "\"arn:aws:kms:*:444455556666:key/*\""];
+const RESOURCES: &[&str] = &[
+    r#""*""#,
+    "\"arn:aws:kms:us-east-1:111122223333:key/*\"",
+    "\"arn:aws:kms:*:444455556666:key/*\"",
+    "\"arn:aws:kms:us-east-1:111122223333:alias/app-*\"",
+];
 
 /// (operator, key, values) — every value list is JSON.
 const CONDITIONS: &[(&str, &str, &[&str])] = &[
@@ -327,8 +332,14 @@ pub(crate) fn request(rng: &mut Rng) -> Request {
     } else {
         String::new()
     };
+    // An alias action names its alias (issue 18, item 5b).
+    let alias = if info.on_alias {
+        format!(r#", "alias": "{}""#, rng.pick(&["alias/app-1", "alias/other"]))
+    } else {
+        String::new()
+    };
     let text = format!(
-        r#"{{"principal": "{principal}", "action": "{action}", {resource} "context": {{{}}}{grant}}}"#,
+        r#"{{"principal": "{principal}", "action": "{action}", {resource} "context": {{{}}}{grant}{alias}}}"#,
         ctx.join(", ")
     );
     Request::parse(&text, "random-request").unwrap_or_else(|e| panic!("{text}\n{e}"))

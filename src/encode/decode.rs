@@ -30,6 +30,11 @@ pub fn decode(enc: &Encoder, m: &Model) -> Value {
         ctx.insert("kms:GrantOperations".into(), json!(["Decrypt"]));
     }
     out.insert("context".into(), Value::Object(ctx));
+    if let (Some(v), true) =
+        (enc.alias, action.strip_prefix("kms:").and_then(|a| catalog().kms_action(a)).is_some_and(|a| a.on_alias))
+    {
+        out.insert("alias".into(), json!(m.str(v)));
+    }
     if action == "kms:RetireGrant" {
         // The invariants range a RetireGrant over the grants given; an encoder that never
         // encoded an authorization (one identity policy alone) does not read the grant.

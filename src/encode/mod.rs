@@ -174,6 +174,11 @@ pub struct Encoder {
     pub(crate) keys: BTreeMap<String, (String, KeyVar)>,
     /// The grant a `RetireGrant` request names (created when a grant is encoded).
     pub(crate) grant: Option<StrVar>,
+    /// The alias an alias action names (created when an authorization is encoded).
+    pub(crate) alias: Option<StrVar>,
+    /// While encoding the alias side of an alias action: the variable `Resource` patterns
+    /// match (the alias ARN) instead of the key.
+    pub(crate) resource_target: Option<StrVar>,
     /// The IDs of the grants on the key of every input set encoded so far (`None`: no
     /// authorization encoded, so no grant set to range over): a `RetireGrant` request
     /// names one of them (see [`Encoder::invariants`]).
@@ -233,6 +238,8 @@ impl Encoder {
             bound: BTreeMap::new(),
             keys: BTreeMap::new(),
             grant: None,
+            alias: None,
+            resource_target: None,
             grant_ids: None,
             role_paths: Default::default(),
             date_bounds: Default::default(),
@@ -428,6 +435,26 @@ impl Encoder {
             }
         };
         Term::str_match(v, Glob::literal(id, false))
+    }
+
+    /// The alias variable: an alias ARN in the key's partition, account and Region, named as
+    /// CreateAlias accepts and not under `alias/aws/` (as `Request` reads an `alias`).
+    pub(crate) fn alias_var(&mut self) -> StrVar {
+        if let Some(v) = self.alias {
+            return v;
+        }
+        let key =
+            Arn::parse(&self.key_arn).map(|a| (a.partition.to_string(), a.region.to_string(), a.account.to_string()));
+        let (partition, region, account) = key.unwrap_or_default();
+        let prefix = format!("arn:{partition}:kms:{region}:{account}:alias/");
+        let v = self.vocab.str_var("alias", vec![format!("{prefix}example")]);
+        let name = kmsproof_solver::CharSet::of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_-");
+        let shaped = Glob::new([literal_toks(&prefix), vec![Tok::In(name.clone()), Tok::StarIn(name)]].concat(), false);
+        let reserved = Glob::new([literal_toks(&format!("{prefix}aws/")), vec![Tok::Star]].concat(), false);
+        self.invariants.push(Term::str_match(v, shaped));
+        self.invariants.push(Term::not(Term::str_match(v, reserved)));
+        self.alias = Some(v);
+        v
     }
 
     /// The action is `kms:{name}` (exact spelling of the catalog).
@@ -723,6 +750,10 @@ fn numeric_scale(statements: &[&Statement]) -> usize {
         .unwrap_or(0)
 }
 
+fn literal_toks(s: &str) -> Vec<Tok> {
+    s.chars().map(Tok::Char).collect()
+}
+
 /// Converts policy pattern tokens to solver tokens.
 pub(crate) fn solver_tokens(toks: &[crate::base::pattern::Tok]) -> Vec<Tok> {
     toks.iter()
@@ -824,6 +855,9 @@ impl Encoder {
         let mut parts = vec![self.action_is(&req.action)];
         if let (Some(v), Some(id)) = (self.grant, &req.grant_id) {
             parts.push(Term::str_match(v, Glob::literal(id, false)));
+        }
+        if let (Some(v), Some(alias)) = (self.alias, &req.alias) {
+            parts.push(Term::str_match(v, Glob::literal(alias, false)));
         }
         let (caller, session) = match &req.caller {
             Caller::Iam { arn, kind: crate::model::request::IamKind::RoleSession { .. }, .. } => {

@@ -269,6 +269,9 @@ pub struct Request {
     pub context: Context,
     /// The grant a `kms:RetireGrant` request retires (its `GrantId`); `None` for other actions.
     pub grant_id: Option<String>,
+    /// The alias an alias action (`CreateAlias`, `UpdateAlias`, `DeleteAlias`) creates,
+    /// points or deletes, as an ARN in the key's account and Region; `None` for other actions.
+    pub alias: Option<String>,
 }
 
 impl Request {
@@ -299,7 +302,17 @@ impl Request {
         if let Some(g) = &self.grant_id {
             out.insert("grant_id".into(), serde_json::json!(g));
         }
+        if let Some(a) = &self.alias {
+            out.insert("alias".into(), serde_json::json!(a));
+        }
         serde_json::Value::Object(out)
+    }
+
+    /// The request on its alias (the alias ARN as its resource): what IAM policies decide
+    /// for the alias side of an alias action.
+    pub fn on_alias(&self) -> Option<Request> {
+        let alias = self.alias.clone()?;
+        Some(Request { resource: Some(alias), alias: None, ..self.clone() })
     }
 
     /// `kms:Decrypt` form.
