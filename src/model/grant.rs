@@ -398,6 +398,28 @@ mod tests {
     }
 
     #[test]
+    fn reads_service_principal_grants_and_limits_child_grants() {
+        let text = r#"{"GranteeServicePrincipal": "cloudtrail.amazonaws.com", "RetiringServicePrincipal": "cloudtrail.amazonaws.com", "Operations": ["GenerateDataKey", "CreateGrant"], "Constraints": {"SourceArn": "arn:aws:cloudtrail:us-east-1:111122223333:trail/t1", "EncryptionContextEquals": {"Dept": "IT"}}}"#;
+        let g = &parse_grants(text, "g.json").unwrap()[0];
+        assert_eq!(g.grantee, "cloudtrail.amazonaws.com");
+        assert_eq!(g.retiring.as_deref(), Some("cloudtrail.amazonaws.com"));
+        assert_eq!(g.source_arn.as_deref(), Some("arn:aws:cloudtrail:us-east-1:111122223333:trail/t1"));
+        let ctx = |ops: &[&str], kind: Option<&str>| {
+            let mut c = crate::model::request::Context::default();
+            let ops = ops.iter().map(|o| o.to_string()).collect();
+            c.insert("kms:GrantOperations", crate::model::request::CtxValue::Many(ops));
+            if let Some(k) = kind {
+                c.insert("kms:GrantConstraintType", crate::model::request::CtxValue::One(k.into()));
+            }
+            c
+        };
+        assert!(g.allows_child(&ctx(&["GenerateDataKey"], Some("EncryptionContextEquals"))).is_ok());
+        assert!(g.allows_child(&ctx(&["Decrypt"], Some("EncryptionContextEquals"))).is_err());
+        assert!(g.allows_child(&ctx(&["GenerateDataKey"], Some("EncryptionContextSubset"))).is_err());
+        assert!(g.allows_child(&ctx(&["GenerateDataKey"], None)).is_err());
+    }
+
+    #[test]
     fn bad_grants_are_errors() {
         for (text, want) in [
             (r#"{"GranteePrincipal": "x", "Operations": ["Decrpyt"]}"#, "not a grant operation"),
