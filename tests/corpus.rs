@@ -114,6 +114,11 @@ fn run_property_file(path: &Path) -> Result<(), Failed> {
             }
             Some(_) => {}
         }
+        for id in p.expected_rests_on.iter().flatten() {
+            if !r.rests_on.iter().any(|why| why.contains(&format!("({id}:"))) {
+                failures.push(format!("{}: expected the proof to rest on {id}, it rests on {:?}", p.name, r.rests_on));
+            }
+        }
     }
     if failures.is_empty() {
         Ok(())

@@ -122,6 +122,10 @@ const CONDITIONS: &[(&str, &str, &[&str])] = &[
     ("BoolIfExists", "aws:MultiFactorAuthPresent", &["false"]),
     ("IpAddress", "aws:SourceIp", &[r#""203.0.113.0/24""#, r#"["10.0.0.0/8", "2001:db8::/32"]"#]),
     ("NotIpAddress", "aws:SourceIp", &[r#""203.0.113.0/24""#]),
+    ("Bool", "aws:ViaAWSService", &["false", "true"]),
+    ("BoolIfExists", "aws:ViaAWSService", &["false"]),
+    ("StringNotEqualsIfExists", "aws:SourceVpce", &[r#""vpce-1a2b""#]),
+    ("Null", "aws:SourceIp", &["true"]),
     ("NumericLessThanEquals", "kms:ScheduleKeyDeletionPendingWindowInDays", &["7", r#""30""#]),
     ("NumericGreaterThan", "kms:ScheduleKeyDeletionPendingWindowInDays", &["7.5"]),
     ("DateLessThan", "aws:CurrentTime", &[r#""2030-01-01T00:00:00Z""#]),
@@ -255,15 +259,29 @@ pub(crate) fn request(rng: &mut Rng) -> Request {
             false
         }
     };
-    add(
-        &mut ctx,
-        "kms:ViaService",
-        format!(
-            "\"{}\"",
-            rng.pick(&["ec2.us-east-1.amazonaws.com", "rds.us-east-1.amazonaws.com", "lambda.eu-west-1.amazonaws.com"])
-        ),
-        rng,
-    );
+    let principal = rng.pick(PRINCIPALS);
+    // A service's call on the caller's behalf: an IAM caller, aws:ViaAWSService true
+    // (derived), no VPC keys (invariants `service-call`, `service-call-network`).
+    let via = principal.starts_with("arn:")
+        && add(
+            &mut ctx,
+            "kms:ViaService",
+            format!(
+                "\"{}\"",
+                rng.pick(&[
+                    "ec2.us-east-1.amazonaws.com",
+                    "rds.us-east-1.amazonaws.com",
+                    "lambda.eu-west-1.amazonaws.com"
+                ])
+            ),
+            rng,
+        );
+    let via = via
+        || add(&mut ctx, "aws:ViaAWSService", rng.pick(&["\"true\"", "\"false\""]).to_string(), rng)
+            && ctx.last().is_some_and(|c| c.contains("true"));
+    if !via {
+        add(&mut ctx, "aws:SourceVpce", "\"vpce-1a2b\"".to_string(), rng);
+    }
     let dept = rng.pick(&["IT", "HR", "it"]).to_string();
     let spelled = *rng.pick(&["Dept", "dept", "DEPT"]);
     if add(&mut ctx, &format!("kms:EncryptionContext:{spelled}"), format!("\"{dept}\""), rng) {
@@ -311,7 +329,6 @@ pub(crate) fn request(rng: &mut Rng) -> Request {
         format!("\"{}\"", rng.pick(&["2029-12-31T00:00:00Z", "2031-06-01T00:00:00Z"])),
         rng,
     );
-    let principal = rng.pick(PRINCIPALS);
     // A session sometimes says its role's path (issue 18, item 5d): the path the inputs
     // name, another one, or `/`.
     if let Some((account, rest)) = principal.strip_prefix("arn:aws:sts::").and_then(|r| r.split_once(":assumed-role/"))
@@ -343,6 +360,14 @@ pub(crate) fn request(rng: &mut Rng) -> Request {
         ctx.join(", ")
     );
     Request::parse(&text, "random-request").unwrap_or_else(|e| panic!("{text}\n{e}"))
+}
+
+/// Whether AWS can send `req` given the ranges the inputs (and `extra`) name: a service's
+/// call never comes from one of them (`model::invariants::service_address`).
+fn sendable(inputs: &kmsproof::Inputs, extra: &[&kmsproof::model::policy::Statement], req: &Request) -> bool {
+    let statements = inputs.policies().flat_map(|p| &p.statements).chain(extra.iter().copied());
+    let ranges = kmsproof::model::invariants::named_ranges(statements);
+    kmsproof::model::invariants::service_address(req, &ranges).is_none()
 }
 
 pub(crate) fn sat(vocab: &kmsproof_solver::Vocabulary, t: &Term) -> bool {
@@ -413,6 +438,7 @@ fn check_verdicts_agree_with_brute_force() {
         for _ in 0..150 {
             let req = request(&mut rng);
             if !matches!(kmsproof::eval::match_statement(&props[0].shape, &req), kmsproof::eval::Match::Applies { .. })
+                || !sendable(&inputs, &[&props[0].shape], &req)
             {
                 continue;
             }
@@ -482,8 +508,9 @@ fn kms_diff_verdicts_agree_with_brute_force() {
         let r = diff(&a, &b, KEY, opts).unwrap_or_else(|m| panic!("round {round}: {m}"));
         found += [&r.new_allows, &r.old_allows].iter().filter(|d| matches!(d, Direction::Found(_))).count();
         let requests: Vec<(bool, bool, String)> = (0..200)
-            .map(|_| {
-                let req = request(&mut rng);
+            .map(|_| request(&mut rng))
+            .filter(|req| sendable(&old, &[], req) && sendable(&new, &[], req))
+            .map(|req| {
                 let text = req.to_json().to_string();
                 (authorize(&old, &req).allowed(), authorize(&new, &req).allowed(), text)
             })

@@ -148,7 +148,12 @@ fn grant_constraint_type_and_aws_resource() {
     );
     s.expect(USER, "kms:CreateGrant", &ctx(""), "implicit-deny");
     let other = "arn:aws:iam::111122223333:user/Other";
-    s.expect(other, "kms:CreateGrant", &ctx(r#", "kms:GrantIsForAWSResource": true"#), "allowed");
+    s.expect(
+        other,
+        "kms:CreateGrant",
+        &ctx(r#", "kms:GrantIsForAWSResource": true, "kms:ViaService": "ec2.us-west-2.amazonaws.com""#),
+        "allowed",
+    );
     s.expect(other, "kms:CreateGrant", &ctx(r#", "kms:GrantIsForAWSResource": false"#), "implicit-deny");
 }
 

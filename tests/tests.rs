@@ -8,6 +8,7 @@ mod differential;
 mod fuzz;
 mod issue18_grants;
 mod layout;
+mod realism;
 mod seeds;
 mod soundness_regressions;
 mod util;

@@ -114,7 +114,7 @@ fn external_id_trust_and_conditions_on_the_last_hop() {
     assert_eq!(w["context"]["sts:ExternalId"], "partner-7781");
     assert_ne!(w["principal"].as_str().unwrap().split(':').nth(4), Some(A));
     let hop = a.last[end.index()].as_ref().unwrap();
-    assert_eq!(hop.required, ["kms:ViaService"]);
+    assert_eq!(hop.required, ["aws:ViaAWSService", "kms:ViaService"]);
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 use super::{bad_input, exit, pretty, warnings, Format, InputArgs};
 use crate::model::inputs::Inputs;
+use crate::model::invariants::{named_ranges, service_address};
 use crate::model::load::load_request;
 use crate::model::request::Request;
 use crate::{authorize, report};
@@ -29,6 +30,11 @@ impl EvalArgs {
     fn config(&self) -> Result<EvalConfig, i32> {
         let inputs = self.inputs.load(&[&self.request])?;
         let request = load_request(&self.request).map_err(|e| bad_input(&e))?;
+        let ranges = named_ranges(inputs.policies().flat_map(|p| &p.statements));
+        if let Some(broken) = service_address(&request, &ranges) {
+            eprintln!("{}: error: at context: not a request AWS can send: {broken}", self.request.display());
+            return Err(exit::BAD_INPUT);
+        }
         Ok(EvalConfig { inputs, request, format: self.format })
     }
 }

@@ -5,8 +5,9 @@
 //! A test checks that the two tables name the same invariants.
 
 use super::{Encoder, KeyVar};
+use crate::facts::readings::Reading;
 use crate::model::binding::CallerClass;
-use crate::model::invariants::is_principal_tag;
+use crate::model::invariants::{is_principal_tag, SERVICE_CALL_KEYS};
 use kmsproof_solver::{BoolVar, ElemPred, Glob, Term, Tok};
 
 /// One invariant as the encoder states it for one condition key.
@@ -16,8 +17,9 @@ pub(super) struct KeyInvariant {
     pub id: &'static str,
     /// Whether the invariant is about this key (as the policy spells it).
     pub about: fn(&str) -> bool,
-    /// The terms every real request satisfies, given the key's variable and presence.
-    pub encode: fn(&Encoder, &KeyVar, BoolVar) -> Vec<Term>,
+    /// The terms every real request satisfies, given the key (as the policy spells it),
+    /// its variable and presence.
+    pub encode: fn(&mut Encoder, &str, &KeyVar, BoolVar) -> Vec<Term>,
 }
 
 /// The invariants stated per condition key, in the order the encoder adds them.
@@ -33,7 +35,17 @@ pub(super) const KEY_INVARIANTS: &[KeyInvariant] = &[
         encode: create_grant_operations,
     },
     KeyInvariant { id: "principal-tags", about: is_principal_tag, encode: principal_tags },
+    KeyInvariant { id: "service-call", about: is_service_call_key, encode: service_call },
+    KeyInvariant { id: "service-call-network", about: is_network_key, encode: service_call_network },
 ];
+
+fn is_service_call_key(k: &str) -> bool {
+    SERVICE_CALL_KEYS.iter().any(|s| s.eq_ignore_ascii_case(k)) || k.eq_ignore_ascii_case("kms:GrantIsForAWSResource")
+}
+
+fn is_network_key(k: &str) -> bool {
+    ["aws:SourceIp", "aws:SourceVpc", "aws:SourceVpce", "aws:VpcSourceIp"].iter().any(|s| s.eq_ignore_ascii_case(k))
+}
 
 /// Invariants the encoder keeps where the request's parts are built, not per key.
 #[cfg_attr(not(test), allow(dead_code))]
@@ -42,14 +54,14 @@ pub(super) const BUILT_IN: &[(&str, &str)] =
 
 /// The set is present exactly when the request has an encryption context, and its keys
 /// are non-empty strings.
-fn encryption_context_keys(_: &Encoder, var: &KeyVar, _: BoolVar) -> Vec<Term> {
+fn encryption_context_keys(_: &mut Encoder, _: &str, var: &KeyVar, _: BoolVar) -> Vec<Term> {
     let KeyVar::Set { present, v } = var else { return vec![] };
     let named = ElemPred::matches(Glob::new(vec![Tok::One, Tok::Star], false));
     vec![Term::iff(Term::var(*present), Term::not(Term::set_empty(*v))), Term::set_all(*v, named)]
 }
 
 /// CreateGrant always names its operations, each one of the grant operations.
-fn create_grant_operations(enc: &Encoder, var: &KeyVar, _: BoolVar) -> Vec<Term> {
+fn create_grant_operations(enc: &mut Encoder, _: &str, var: &KeyVar, _: BoolVar) -> Vec<Term> {
     let KeyVar::Set { present, v } = var else { return vec![] };
     let op = crate::facts::kms_rules::GRANT_OPERATIONS.iter().map(|o| ElemPred::matches(Glob::literal(o, false)));
     let carried =
@@ -58,10 +70,45 @@ fn create_grant_operations(enc: &Encoder, var: &KeyVar, _: BoolVar) -> Vec<Term>
 }
 
 /// The root user, services and anonymous callers carry no principal tags.
-fn principal_tags(enc: &Encoder, _: &KeyVar, present: BoolVar) -> Vec<Term> {
+fn principal_tags(enc: &mut Encoder, _: &str, _: &KeyVar, present: BoolVar) -> Vec<Term> {
     let untagged =
         Term::or([CallerClass::Root, CallerClass::Service, CallerClass::Anonymous].map(|c| enc.caller.class_is(c)));
     vec![Term::implies(Term::var(present), Term::not(untagged))]
+}
+
+/// The flag of a service's call: a service-call key given means `aws:ViaAWSService` is
+/// true and the caller an IAM principal (`kms:ViaService`); `kms:GrantIsForAWSResource`
+/// true means the call came through a service (`kms:ViaService` given).
+fn service_call(enc: &mut Encoder, key: &str, var: &KeyVar, present: BoolVar) -> Vec<Term> {
+    if key.eq_ignore_ascii_case("kms:GrantIsForAWSResource") {
+        let KeyVar::Str { v, .. } = var else { return vec![] };
+        let is_true = Term::and([Term::var(present), Term::str_match(*v, Glob::literal("true", true))]);
+        return vec![Term::implies(is_true, enc.key_present("kms:ViaService"))];
+    }
+    let mut out = vec![Term::implies(Term::var(present), enc.via_aws_service())];
+    if key.eq_ignore_ascii_case("kms:ViaService") {
+        out.push(Term::implies(Term::var(present), enc.caller.is_iam()));
+    }
+    out
+}
+
+/// On a service's call the network keys are the service's own: no VPC keys, and an
+/// `aws:SourceIp` outside every range the policies name (UNCONFIRMED: encoded the other way
+/// — the caller's network kept — when the reading is questioned).
+fn service_call_network(enc: &mut Encoder, key: &str, var: &KeyVar, present: BoolVar) -> Vec<Term> {
+    if enc.alternative(Reading::ServiceCallNetwork) {
+        return vec![];
+    }
+    let service = enc.service_call();
+    let own = match var {
+        KeyVar::Ip { v, .. } if key.eq_ignore_ascii_case("aws:SourceIp") => {
+            let blocks = enc.ranges.iter().filter_map(|c| kmsproof_solver::Cidr::new(c.parts().0, c.parts().1));
+            let outside = blocks.map(|c| Term::not(Term::ip_in(*v, c))).collect::<Vec<_>>();
+            Term::implies(Term::var(present), Term::and(outside))
+        }
+        _ => Term::not(Term::var(present)),
+    };
+    vec![Term::implies(service, own)]
 }
 
 #[cfg(test)]

@@ -196,6 +196,9 @@ pub struct Encoder {
     pub(crate) consulted: std::cell::RefCell<std::collections::BTreeSet<crate::facts::readings::Reading>>,
     /// Numbers are compared as integers scaled by 10^scale.
     pub(crate) scale: usize,
+    /// The `aws:SourceIp` ranges the statements name (`model::invariants::named_ranges`):
+    /// a service's own address lies outside all of them.
+    pub(crate) ranges: Vec<crate::base::value::Cidr>,
     invariants: Vec<Term>,
 }
 
@@ -246,6 +249,7 @@ impl Encoder {
             alternate: None,
             consulted: Default::default(),
             scale: numeric_scale(statements) + 1,
+            ranges: crate::model::invariants::named_ranges(statements.iter().copied()),
             invariants: Vec::new(),
         }
     }
@@ -417,6 +421,12 @@ impl Encoder {
             Some(hi) if first >= *hi => nanos,
             _ => first,
         }
+    }
+
+    /// The `aws:SourceIp` ranges the encoded statements name (a service's own address lies
+    /// outside all of them: `model::invariants::service_address`).
+    pub fn named_ranges(&self) -> &[crate::base::value::Cidr] {
+        &self.ranges
     }
 
     pub fn vocabulary(&self) -> &Vocabulary {
@@ -660,10 +670,43 @@ impl Encoder {
         }
         if let Some(p) = present {
             for inv in invariant::KEY_INVARIANTS.iter().filter(|i| (i.about)(key)) {
-                let terms = (inv.encode)(self, var, p);
+                let terms = (inv.encode)(self, key, var, p);
                 self.invariants.extend(terms);
             }
         }
+    }
+}
+
+impl Encoder {
+    /// Whether condition key `key` is in the request (its variable created if need be).
+    pub(crate) fn key_present(&mut self, key: &str) -> Term {
+        match self.key_var(key, KeyType::String).ok().as_ref().and_then(present_of) {
+            Some(p) => Term::var(p),
+            None => Term::FALSE,
+        }
+    }
+
+    /// `aws:ViaAWSService` is given and true.
+    pub(crate) fn via_aws_service(&mut self) -> Term {
+        match self.key_var("aws:ViaAWSService", KeyType::Bool) {
+            Ok(KeyVar::Str { present, v }) => {
+                Term::and([Term::var(present), Term::str_match(v, Glob::literal("true", true))])
+            }
+            _ => Term::FALSE,
+        }
+    }
+
+    /// The request is a call an AWS service makes on the caller's behalf
+    /// (`model::invariants::is_service_call`): `kms:ViaService` given, `aws:ViaAWSService`
+    /// true, or (when a policy mentions them) an `aws:CalledVia*` key given.
+    pub(crate) fn service_call(&mut self) -> Term {
+        let mut any = vec![self.key_present("kms:ViaService"), self.via_aws_service()];
+        for k in &crate::model::invariants::SERVICE_CALL_KEYS[1..] {
+            if let Some(p) = self.keys.get(&k.to_ascii_lowercase()).and_then(|(_, v)| present_of(v)) {
+                any.push(Term::var(p));
+            }
+        }
+        Term::or(any)
     }
 }
 

@@ -16,6 +16,8 @@ pub enum Reading {
     SetOperatorOnSingleValue,
     /// A grant's `SourceArn` constraint on `DescribeKey`, `GetPublicKey` and `RetireGrant`.
     SourceArnOnEveryOperation,
+    /// The network keys of a call an AWS service makes on the caller's behalf.
+    ServiceCallNetwork,
 }
 
 /// What each reading says, what kmsproof chose and why.
@@ -74,6 +76,21 @@ pub const READINGS: &[ReadingInfo] = &[
         evidence: "KMS API reference, GrantConstraints: SourceArn is \"effectively the same as having the \
                    aws:SourceArn global condition key in the grant\" and, unlike the encryption-context \
                    constraints, \"can also be applied to\" DescribeKey; AWS does not list the operations it skips",
+    },
+    ReadingInfo {
+        reading: Reading::ServiceCallNetwork,
+        id: "service-call-network",
+        chosen: "a call an AWS service makes on the caller's behalf (kms:ViaService, aws:ViaAWSService true) comes \
+                 from the service's own network: its aws:SourceIp is an address of AWS's, outside every range the \
+                 policies name (except ranges spanning all addresses), and it carries no aws:SourceVpc, \
+                 aws:SourceVpce or aws:VpcSourceIp",
+        alternative: "the originating caller's address and network are kept on the service's call",
+        evidence: "the KMS Developer Guide (\"Using the IP address condition\": EC2's request \"comes from an IP \
+                   address associated with the Amazon EC2 infrastructure, not the IP address of the originating \
+                   user\") and the AWS knowledge center (\"You can't pass the originating IP address through a \
+                   calling service\") say the service's address; the IAM User Guide's deny-by-source-IP example \
+                   now says forward access sessions keep the original requester's address; AWS publishes its \
+                   address ranges, but not as data kmsproof carries",
     },
 ];
 

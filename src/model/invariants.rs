@@ -3,7 +3,9 @@
 //! loudly), and the encoder searches only requests that keep them (`encode`, where each is
 //! built, names its id).
 
+use crate::base::value::{parse_ip, Cidr};
 use crate::facts::kms_rules::GRANT_OPERATIONS;
+use crate::model::policy::{CondValue, Statement};
 use crate::model::request::{Caller, CtxValue, IamKind, Request};
 
 /// One invariant: an id, the rule, its source, and the check on a concrete request.
@@ -47,7 +49,108 @@ pub const INVARIANTS: &[Invariant] = &[
         source: "KMS API reference, EncryptionContext (EncryptionContextKey: minimum length 1)",
         broken_by: encryption_context_keys,
     },
+    Invariant {
+        id: "service-call",
+        rule: "a request an AWS service makes on the caller's behalf (kms:ViaService, aws:CalledVia*) has \
+               aws:ViaAWSService true and an IAM caller; kms:GrantIsForAWSResource is true only on such a call",
+        source: "IAM User Guide, forward access sessions and aws:ViaAWSService (\"set to true whenever a FAS request \
+                 is made\"); KMS Developer Guide, kms:ViaService and kms:GrantIsForAWSResource (true when an \
+                 integrated service creates the grant on the user's behalf)",
+        broken_by: service_call,
+    },
+    Invariant {
+        id: "service-call-network",
+        rule: "a request an AWS service makes on the caller's behalf carries no aws:SourceVpc, aws:SourceVpce or \
+               aws:VpcSourceIp (the service calls from its own network; its aws:SourceIp is its own address: \
+               see service_address)",
+        source: "KMS Developer Guide, \"Using the IP address condition\" (the request \"comes from an IP address \
+                 associated with the Amazon EC2 infrastructure, not the IP address of the originating user\"); \
+                 UNCONFIRMED reading service-call-network",
+        broken_by: service_call_network,
+    },
 ];
+
+/// Keys that only a request from the caller's own network carries.
+const NETWORK_KEYS: &[&str] = &["aws:SourceVpc", "aws:SourceVpce", "aws:VpcSourceIp"];
+
+/// Keys whose presence says a service made the call on the caller's behalf.
+pub const SERVICE_CALL_KEYS: &[&str] = &["kms:ViaService", "aws:CalledVia", "aws:CalledViaFirst", "aws:CalledViaLast"];
+
+/// Whether an AWS service made `req` on the caller's behalf (a forward access session):
+/// a service-call key is present, or `aws:ViaAWSService` is true.
+pub fn is_service_call(req: &Request) -> bool {
+    SERVICE_CALL_KEYS.iter().any(|k| req.context.get(k).is_some())
+        || matches!(req.context.get("aws:ViaAWSService"), Some(CtxValue::One(v)) if v.eq_ignore_ascii_case("true"))
+}
+
+/// The address ranges the statements name for `aws:SourceIp`, except those spanning every
+/// address: AWS's own addresses are taken to lie outside all of them (UNCONFIRMED reading
+/// `service-call-network`: AWS publishes its ranges, but not as data kmsproof carries).
+pub fn named_ranges<'a>(statements: impl IntoIterator<Item = &'a Statement>) -> Vec<Cidr> {
+    let mut out: Vec<Cidr> = statements
+        .into_iter()
+        .flat_map(|s| &s.conditions)
+        .filter(|c| c.key.eq_ignore_ascii_case("aws:SourceIp"))
+        .flat_map(|c| &c.values)
+        .filter_map(|v| if let CondValue::Cidr(c) = v { Some(*c) } else { None })
+        .filter(|c| c.parts().1 > 0)
+        .collect();
+    out.sort_by_key(|c| c.parts());
+    out.dedup();
+    out
+}
+
+/// Why `req` cannot be a call a service made for the caller, given the ranges the inputs
+/// name: its `aws:SourceIp` would be the service's own address, outside every one of them.
+pub fn service_address(req: &Request, ranges: &[Cidr]) -> Option<Broken> {
+    if !is_service_call(req) {
+        return None;
+    }
+    let Some(CtxValue::One(ip)) = req.context.get("aws:SourceIp") else { return None };
+    let block = ranges.iter().find(|c| parse_ip(ip).is_some_and(|a| c.contains(a)))?;
+    let (addr, prefix) = block.parts();
+    Some(Broken {
+        id: "service-call-network",
+        why: format!(
+            "aws:SourceIp is {ip}, inside {addr}/{prefix} that a policy names, but this request is made by an AWS \
+             service on the caller's behalf and carries the service's own address (taken to be outside every range \
+             the policies name)"
+        ),
+        reference: INVARIANTS.iter().find(|i| i.id == "service-call-network").map_or("", |i| i.source),
+    })
+}
+
+fn service_call(req: &Request) -> Option<String> {
+    let flagged = SERVICE_CALL_KEYS.iter().find(|k| req.context.get(k).is_some());
+    let via_aws = req.context.get("aws:ViaAWSService");
+    if let (Some(k), Some(CtxValue::One(v))) = (flagged, via_aws) {
+        if !v.eq_ignore_ascii_case("true") {
+            return Some(format!(
+                "{k} is given, so an AWS service made the call and aws:ViaAWSService is true, not {v}"
+            ));
+        }
+    }
+    let via_service = req.context.get("kms:ViaService").is_some();
+    if via_service && !matches!(req.caller, Caller::Iam { .. }) {
+        return Some(
+            "kms:ViaService is given, but only an IAM principal's request reaches KMS through a service".into(),
+        );
+    }
+    let for_resource = matches!(req.context.get("kms:GrantIsForAWSResource"), Some(CtxValue::One(v)) if v.eq_ignore_ascii_case("true"));
+    (for_resource && !via_service).then(|| {
+        "kms:GrantIsForAWSResource is true, which only an integrated service's call (with kms:ViaService) carries"
+            .to_string()
+    })
+}
+
+fn service_call_network(req: &Request) -> Option<String> {
+    if !is_service_call(req) {
+        return None;
+    }
+    NETWORK_KEYS.iter().find(|k| req.context.get(k).is_some()).map(|k| {
+        format!("{k} is given, but an AWS service made this call on the caller's behalf, from its own network")
+    })
+}
 
 /// A request AWS cannot send: the first invariant it breaks, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

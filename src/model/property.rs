@@ -39,6 +39,8 @@ pub struct Property {
     pub shape: Statement,
     /// The verdict a corpus file says this property has (`holds`, `violated`), if any.
     pub expected: Option<String>,
+    /// The readings (`facts::readings` ids) a corpus file says the proof rests on.
+    pub expected_rests_on: Option<Vec<String>>,
 }
 
 const PROPERTY_FIELDS: &[(&str, &str)] =
@@ -141,6 +143,7 @@ fn read_property(p: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<
     let mut name = format!("property {index}");
     let mut expect = None;
     let mut expected = None;
+    let mut expected_rests_on = None;
     let mut principal = None;
     for m in members {
         match (m.key.as_str(), PROPERTY_FIELDS.iter().find(|(k, _)| *k == m.key)) {
@@ -156,6 +159,12 @@ fn read_property(p: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<
             }
             ("description", _) => {}
             ("verdict", _) => expected = m.value.as_str().map(str::to_string),
+            ("rests_on", _) => {
+                expected_rests_on = match &m.value.kind {
+                    Kind::Array(items) => Some(items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()),
+                    _ => None,
+                }
+            }
             ("expect", _) => {
                 expect = match m.value.as_str() {
                     Some("never") => Some(Expect::Never),
@@ -183,5 +192,5 @@ fn read_property(p: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<
     }
     let mut shape = read_statement(&Json { pos: p.pos, kind: Kind::Object(shape) }, index, path, true, sink)?;
     shape.principal = Some(principal.unwrap_or(Principals { negated: false, entries: vec![PrincipalEntry::Everyone] }));
-    Some(Property { name, expect: expect?, shape, expected })
+    Some(Property { name, expect: expect?, shape, expected, expected_rests_on })
 }

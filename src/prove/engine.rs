@@ -143,6 +143,16 @@ pub trait Replay {
     fn claim(&self) -> (String, String);
 }
 
+/// Why AWS could not send the decoded request given the inputs' address ranges (a
+/// service's call from an address the policies name): the invariant that depends on the
+/// inputs, so the reader alone cannot check it.
+fn unsendable(q: &Query, request: &Value) -> Option<String> {
+    let text = request.to_string();
+    let req = Request::parse(&text, "<model>").or_else(|_| Request::parse_generic(&text, "<model>")).ok()?;
+    crate::model::invariants::service_address(&req, q.enc.named_ranges())
+        .map(|b| format!("not a request AWS can send: {b}"))
+}
+
 /// A model's request after its replay.
 pub enum Replayed<F> {
     /// The evaluator confirms it.
@@ -154,7 +164,12 @@ pub enum Replayed<F> {
 
 /// Replays a model. A request refuted under an exact encoding is a [`Mismatch`]: a bug.
 pub fn confirm<R: Replay>(q: &Query, m: &Model, r: &R) -> Result<Replayed<R::Found>, Mismatch> {
-    match r.replay(q.decode(m)) {
+    let request = q.decode(m);
+    let outcome = match unsendable(q, &request) {
+        Some(got) => Err(Refuted { request, req: None, got }),
+        None => r.replay(request),
+    };
+    match outcome {
         Ok(found) => Ok(Replayed::Confirmed(found)),
         Err(refuted) if q.is_exact() => {
             let (subject, expected) = r.claim();

@@ -115,6 +115,7 @@ fn read_request(doc: &Json, sink: &mut Sink, scope: Scope) -> Option<Request> {
     }
     let caller = with_role_path(caller, &context);
     add_derived(&caller, info, &mut context, doc, sink);
+    add_service_flag(&mut context);
     let grant_id = read_grant_id(doc, &service, &name, sink)?;
     let alias = read_alias(doc, info.filter(|_| scope == Scope::Kms), resource.as_deref(), sink)?;
     let req = Request { caller, service, action: name, resource, context, grant_id, alias };
@@ -316,6 +317,16 @@ fn with_role_path(caller: Caller, context: &Context) -> Caller {
     match context.get("aws:PrincipalArn") {
         Some(CtxValue::One(given)) => caller.with_principal_arn(given).unwrap_or(caller),
         _ => caller,
+    }
+}
+
+/// A call a service makes on the caller's behalf always says so: `aws:ViaAWSService` is
+/// true when a service-call key is given and the flag is not (IAM User Guide,
+/// aws:ViaAWSService: "set to true whenever a FAS request is made").
+fn add_service_flag(context: &mut Context) {
+    let flagged = crate::model::invariants::SERVICE_CALL_KEYS.iter().any(|k| context.get(k).is_some());
+    if flagged && context.get("aws:ViaAWSService").is_none() {
+        context.insert("aws:ViaAWSService", CtxValue::One("true".into()));
     }
 }
 
