@@ -64,9 +64,10 @@ pub(crate) const ACTIONS: &[&str] = &[
     "kms:ReEncryptFrom",
     "kms:ScheduleKeyDeletion",
     "kms:RetireGrant",
+    "kms:CreateAlias",
 ];
 const ACTION_PATTERNS: &[&str] =
-    &["kms:*", "kms:Decrypt", "kms:Re*", "kms:Create*", "kms:*Key*", "kms:Encrypt", "s3:GetObject", "*"];
+    &["kms:*", "kms:Decrypt", "kms:Re*", "kms:Create*", "kms:*Key*", "kms:Encrypt", "s3:GetObject", "*", "kms:*Alias"];
 const POLICY_PRINCIPALS: &[&str] = &[
     r#""*""#,
     r#"{"AWS": "arn:aws:iam::111122223333:root"}"#,
@@ -86,8 +87,12 @@ const POLICY_PRINCIPALS: &[&str] = &[
     r#"{"AWS": "arn:aws:iam::111122223333:role/AWSServiceRoleForLogs"}"#,
     r#"{"AWS": "444455556666"}"#,
 ];
-const RESOURCES: &[&str] =
-    &[r#""*""#, "\"arn:aws:kms:us-east-1:111122223333:key/*\"", "\"arn:aws:kms:*:444455556666:key/*\""];
+const RESOURCES: &[&str] = &[
+    r#""*""#,
+    "\"arn:aws:kms:us-east-1:111122223333:key/*\"",
+    "\"arn:aws:kms:*:444455556666:key/*\"",
+    "\"arn:aws:kms:us-east-1:111122223333:alias/app-*\"",
+];
 
 /// (operator, key, values) — every value list is JSON.
 const CONDITIONS: &[(&str, &str, &[&str])] = &[
@@ -101,7 +106,11 @@ const CONDITIONS: &[(&str, &str, &[&str])] = &[
     ("StringNotEqualsIfExists", "kms:ViaService", &[r#""ec2.us-east-1.amazonaws.com""#]),
     ("StringEquals", "kms:CallerAccount", &[r#""111122223333""#, r#""444455556666""#]),
     ("StringNotEquals", "aws:PrincipalAccount", &[r#""111122223333""#]),
-    ("ArnLike", "aws:PrincipalArn", &[r#""arn:aws:iam::*:role/App""#, r#""arn:aws:iam::111122223333:*""#]),
+    (
+        "ArnLike",
+        "aws:PrincipalArn",
+        &[r#""arn:aws:iam::*:role/App""#, r#""arn:aws:iam::111122223333:*""#, r#""arn:aws:iam::*:role/team/*""#],
+    ),
     ("StringEquals", "kms:EncryptionContext:Dept", &[r#""IT""#, r#"["IT", "HR"]"#]),
     ("StringEqualsIgnoreCase", "kms:EncryptionContext:dept", &[r#""it""#]),
     ("ForAllValues:StringEquals", "kms:EncryptionContextKeys", &[r#"["Dept", "Project"]"#]),
@@ -196,7 +205,7 @@ pub(crate) fn inputs(rng: &mut Rng) -> Inputs {
             // Constraint keys in any case (they match request keys case-insensitively),
             // retiring principals, RetireGrant operations and issuing accounts.
             let grantee = rng.pick(&["arn:aws:iam::111122223333:role/App", "111122223333", "logs.us-east-1.amazonaws.com", "arn:aws:iam::444455556666:user/bob", "arn:aws:iam::111122223333:role/team/App", "arn:aws:sts::111122223333:assumed-role/App/s1", "arn:aws:iam::444455556666:root", "arn:aws:iam::111122223333:role/aws-service-role/logs.amazonaws.com/AWSServiceRoleForLogs"]);
-            let ops = rng.pick(&[r#"["Decrypt", "Encrypt"]"#, r#"["Decrypt", "RetireGrant"]"#, r#"["Encrypt"]"#, r#"["CreateGrant", "RetireGrant"]"#, r#"["DescribeKey"]"#]);
+            let ops = rng.pick(&[r#"["Decrypt", "Encrypt"]"#, r#"["Decrypt", "RetireGrant"]"#, r#"["Encrypt"]"#, r#"["CreateGrant", "RetireGrant"]"#, r#"["DescribeKey"]"#, r#"["CreateGrant", "Decrypt"]"#]);
             let key = rng.pick(&["Dept", "dept", "DEPT", "Project"]);
             let kind = rng.pick(&["EncryptionContextSubset", "EncryptionContextEquals"]);
             let retiring = match rng.below(9) {
@@ -217,9 +226,16 @@ pub(crate) fn inputs(rng: &mut Rng) -> Inputs {
             };
             let constraints = if rng.chance(30) { String::new() } else { format!(r#", "Constraints": {{"{kind}": {{"{key}": "IT"}}}}"#) };
             let id = if rng.chance(15) { String::new() } else { format!(r#", "GrantId": "g{}""#, i + 1) };
-            let g = format!(
+            let mut g = format!(
                 r#"{{"KeyId": "{KEY}"{id}, "GranteePrincipal": "{grantee}", "Operations": {ops}{constraints}{retiring}{issuing}}}"#
             );
+            if rng.chance(20) {
+                // A grant to a service principal with a SourceArn constraint (issue 18, item 5c).
+                let source = rng.pick(&["arn:aws:cloudtrail:us-east-1:111122223333:trail/t1", "arn:aws:s3:::bucket"]);
+                g = format!(
+                    r#"{{"KeyId": "{KEY}"{id}, "GranteeServicePrincipal": "logs.us-east-1.amazonaws.com", "RetiringServicePrincipal": "logs.us-east-1.amazonaws.com", "Operations": {ops}, "Constraints": {{"SourceArn": "{source}"}}{issuing}}}"#
+                );
+            }
             kmsproof::model::grant::parse_grants(&g, "grant.json").unwrap_or_else(|e| panic!("{g}\n{e}"))
         })
         .collect();
@@ -288,6 +304,11 @@ pub(crate) fn request(rng: &mut Rng) -> Request {
     if action == "kms:CreateGrant" {
         // A real CreateGrant always names its operations (invariant `create-grant-operations`).
         ctx.push(format!(r#""kms:GrantOperations": {ops}"#));
+        // The new grant's constraint type: grant delegation (issue 18, item 5a) reads it.
+        if rng.chance(60) {
+            let kind = rng.pick(&["EncryptionContextEquals", "EncryptionContextSubset"]);
+            ctx.push(format!(r#""kms:GrantConstraintType": "{kind}""#));
+        }
     }
     // Facts of the key agree with the action (invariant `key-facts`).
     let usage = match kmsproof::facts::kms_rules::uses_for_action(info.name.as_str()) {
@@ -295,6 +316,12 @@ pub(crate) fn request(rng: &mut Rng) -> Request {
         None => *rng.pick(&["ENCRYPT_DECRYPT", "SIGN_VERIFY"]),
     };
     add(&mut ctx, "kms:KeyUsage", format!("\"{usage}\""), rng);
+    add(
+        &mut ctx,
+        "aws:SourceArn",
+        format!("\"{}\"", rng.pick(&["arn:aws:cloudtrail:us-east-1:111122223333:trail/t1", "arn:aws:s3:::other"])),
+        rng,
+    );
     add(&mut ctx, "aws:MultiFactorAuthPresent", rng.pick(&["\"true\"", "\"false\""]).to_string(), rng);
     add(
         &mut ctx,
@@ -309,6 +336,16 @@ pub(crate) fn request(rng: &mut Rng) -> Request {
         format!("\"{}\"", rng.pick(&["2029-12-31T00:00:00Z", "2031-06-01T00:00:00Z"])),
         rng,
     );
+    // A session sometimes says its role's path (issue 18, item 5d): the path the inputs
+    // name, another one, or `/`.
+    if let Some((account, rest)) = principal.strip_prefix("arn:aws:sts::").and_then(|r| r.split_once(":assumed-role/"))
+    {
+        let role = rest.split('/').next().unwrap_or_default();
+        if rng.chance(35) {
+            let path = rng.pick(&["", "team/", "other/", "aws-service-role/logs.amazonaws.com/"]);
+            ctx.push(format!(r#""aws:PrincipalArn": "arn:aws:iam::{account}:role/{path}{role}""#));
+        }
+    }
     let untagged = principal.ends_with(":root") || !principal.starts_with("arn:");
     if !untagged && rng.chance(40) {
         ctx.push(format!(r#""aws:PrincipalTag/team": "{}""#, rng.pick(&["blue", "red"])));
@@ -319,8 +356,14 @@ pub(crate) fn request(rng: &mut Rng) -> Request {
     } else {
         String::new()
     };
+    // An alias action names its alias (issue 18, item 5b).
+    let alias = if info.on_alias {
+        format!(r#", "alias": "{}""#, rng.pick(&["alias/app-1", "alias/other"]))
+    } else {
+        String::new()
+    };
     let text = format!(
-        r#"{{"principal": "{principal}", "action": "{action}", {resource} "context": {{{}}}{grant}}}"#,
+        r#"{{"principal": "{principal}", "action": "{action}", {resource} "context": {{{}}}{grant}{alias}}}"#,
         ctx.join(", ")
     );
     Request::parse(&text, "random-request").unwrap_or_else(|e| panic!("{text}\n{e}"))

@@ -6,6 +6,7 @@ mod cli;
 mod diff_cli;
 mod differential;
 mod fuzz;
+mod issue18_grants;
 mod layout;
 mod realism;
 mod seeds;

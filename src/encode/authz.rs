@@ -30,6 +30,8 @@ impl Encoder {
             None => Term::FALSE,
             Some(r) => match self.resource_matcher(r) {
                 Ok(t) => t,
+                // An opaque atom stands for the resource match on the key: not on the alias.
+                Err(u) if self.resource_target.is_some() => return Err(u),
                 Err(u) => {
                     let text = format!("resource|{}|{:?}", r.negated, r.patterns);
                     self.opaque_atom(text, || super::Opaque::Resource(r.clone())).ok_or(u)?
@@ -94,7 +96,7 @@ impl Encoder {
             .map(|p| self.resolve_value(p, true))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| Unsupported("policy variables in Resource are not encoded yet".into()))?;
-        if let Some(resource) = self.resource {
+        if let Some(resource) = self.resource_target.or(self.resource) {
             let hits =
                 patterns.iter().map(|toks| resource_glob(toks).map_or(Term::FALSE, |g| Term::str_match(resource, g)));
             let any = Term::or(hits.collect::<Vec<_>>());
@@ -133,7 +135,46 @@ impl Encoder {
         let ignoring = self.action_in(|a| GRANT_OPS_IGNORING_CONSTRAINTS.contains(&a.name.as_str()));
         let constrained = Term::or([ignoring, Term::and(constraints)]);
         let who = Term::or([direct, Term::and([to_account, identity.clone()])]);
-        Ok(Term::and([op, who, constrained]))
+        let delegation = self.child_grant(g)?;
+        let source = self.source_arn(g)?;
+        Ok(Term::and([op, who, constrained, delegation, source]))
+    }
+
+    /// A grant's `SourceArn` constraint: the request's `aws:SourceArn` is that ARN (on
+    /// every operation, reading `source-arn-on-every-operation`; the alternative skips the
+    /// operations encryption-context constraints skip).
+    fn source_arn(&mut self, g: &Grant) -> Result<Term, Unsupported> {
+        let Some(arn) = &g.source_arn else { return Ok(Term::TRUE) };
+        let KeyVar::Str { present, v } = self.key_var("aws:SourceArn", KeyType::Arn)? else {
+            return Err(Unsupported("aws:SourceArn".into()));
+        };
+        let holds = Term::and([Term::var(present), Term::str_match(v, Glob::literal(arn, false))]);
+        if self.alternative(crate::facts::readings::Reading::SourceArnOnEveryOperation) {
+            let skipped = self.action_in(|a| GRANT_OPS_IGNORING_CONSTRAINTS.contains(&a.name.as_str()));
+            return Ok(Term::or([skipped, holds]));
+        }
+        Ok(holds)
+    }
+
+    /// "A `CreateGrant` creates a grant `g`'s grantee may create", as `Grant::allows_child`:
+    /// its operations among `g`'s, and an `Equals` child of an `Equals` parent.
+    fn child_grant(&mut self, g: &Grant) -> Result<Term, Unsupported> {
+        if !g.has_operation("CreateGrant") {
+            return Ok(Term::TRUE);
+        }
+        let KeyVar::Set { v: ops, .. } = self.key_var("kms:GrantOperations", KeyType::String)? else {
+            return Err(Unsupported("kms:GrantOperations".into()));
+        };
+        let parent = ElemPred::or(g.operations.iter().map(|o| ElemPred::matches(Glob::literal(o, false))).collect());
+        let mut parts = vec![Term::set_all(ops, parent)];
+        if g.constraints.iter().any(|c| matches!(c, Constraint::Equals(_))) {
+            let KeyVar::Str { present, v } = self.key_var("kms:GrantConstraintType", KeyType::String)? else {
+                return Err(Unsupported("kms:GrantConstraintType".into()));
+            };
+            let equals = Glob::literal(crate::model::grant::EQUALS_CONSTRAINT, false);
+            parts.push(Term::and([Term::var(present), Term::str_match(v, equals)]));
+        }
+        Ok(Term::implies(self.action_is("CreateGrant"), Term::and(parts)))
     }
 
     /// "The caller may retire `g`", as `eval::retire_applies` and `eval::retire_path`: a
@@ -222,6 +263,9 @@ fn any_of<'a>(
 
 /// "The request is allowed", over the encoder's request variables.
 pub fn authorization(enc: &mut Encoder, inputs: &Inputs) -> Result<Term, Unsupported> {
+    let key_arn = enc.key_arn.clone();
+    enc.note_grants(inputs.grants.iter().filter(|g| g.is_on_key(&key_arn)).map(|g| g.id()));
+    enc.note_role_paths(inputs.role_paths());
     let kp = enc.policy_terms(&inputs.key_policy)?;
     let mgmt = inputs.management_account.as_deref();
     // Statement terms unbound; the binding table applies where they are combined, once per
@@ -304,12 +348,55 @@ pub fn authorization(enc: &mut Encoder, inputs: &Inputs) -> Result<Term, Unsuppo
         inputs.grants.iter().map(|g| enc.retire(g, &identity_allow, &scp_open, &guarded, &key_account)).collect();
     let non_key = Term::and([identity_allow, guarded]);
     let anonymous = enc.caller.is(super::caller::Kind::Anonymous);
+    let alias = alias_side(enc, inputs)?;
     let path = Term::or([
         Term::and([on_key.clone(), Term::not(retire.clone()), key_paths]),
         Term::and([retire, Term::or(retires)]),
         Term::and([Term::not(on_key), non_key]),
     ]);
-    Ok(Term::and([Term::not(deny), Term::not(anonymous), path]))
+    Ok(Term::and([Term::not(deny), Term::not(anonymous), path, alias]))
+}
+
+/// "An alias action is allowed on its alias", as `eval::alias_side`: the caller's IAM
+/// policies decide the alias ARN as an action not on a key (no Deny applies on it; an
+/// identity Allow or the root user; every SCP level and the boundary allow). The key side
+/// is the rest of [`authorization`].
+fn alias_side(enc: &mut Encoder, inputs: &Inputs) -> Result<Term, Unsupported> {
+    let alias = enc.alias_var();
+    let saved = enc.resource_target.replace(alias);
+    let terms = (|| -> Result<_, Unsupported> {
+        let identity: Vec<_> = inputs.identity.iter().map(|p| enc.policy_terms(p)).collect::<Result<Vec<_>, _>>()?;
+        let scps = inputs.scps.iter().map(|p| enc.policy_terms(p)).collect::<Result<Vec<_>, _>>()?;
+        let boundary = inputs.boundary.as_ref().map(|p| enc.policy_terms(p)).transpose()?;
+        Ok((identity.into_iter().flatten().collect::<Vec<_>>(), scps, boundary))
+    })();
+    enc.resource_target = saved;
+    let (identity, scps, boundary) = terms?;
+    let mgmt = inputs.management_account.as_deref();
+    let binds = |k| enc.caller.bound_by(k, mgmt);
+    let (identity_binds, scps_bind, boundary_binds) =
+        (binds(PolicyKind::Identity), binds(PolicyKind::Scp), binds(PolicyKind::Boundary));
+    let deny = Term::or([
+        Term::and([identity_binds.clone(), any_of(identity.iter(), Effect::Deny, |t| &t.applies)]),
+        Term::and([scps_bind.clone(), any_of(scps.iter().flatten(), Effect::Deny, |t| &t.applies)]),
+        Term::and([boundary_binds.clone(), any_of(boundary.iter().flatten(), Effect::Deny, |t| &t.applies)]),
+    ]);
+    let identity_allow = Term::or([
+        Term::and([identity_binds, any_of(identity.iter(), Effect::Allow, |t| &t.applies)]),
+        enc.caller.is(super::caller::Kind::Root),
+    ]);
+    let scp_block = Term::and([
+        scps_bind,
+        Term::or(
+            scps.iter().map(|level| Term::not(any_of(level.iter(), Effect::Allow, |t| &t.applies))).collect::<Vec<_>>(),
+        ),
+    ]);
+    let boundary_block = match &boundary {
+        Some(b) => Term::and([boundary_binds, Term::not(any_of(b.iter(), Effect::Allow, |t| &t.applies))]),
+        None => Term::FALSE,
+    };
+    let allowed = Term::and([Term::not(deny), identity_allow, Term::not(scp_block), Term::not(boundary_block)]);
+    Ok(Term::implies(enc.action_in(|a| a.on_alias), allowed))
 }
 
 /// "One policy alone allows the request" (an `Allow` applies and no `Deny` does), step

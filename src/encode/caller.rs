@@ -259,13 +259,13 @@ impl CallerVars {
         match e {
             PrincipalEntry::Everyone => Term::TRUE,
             PrincipalEntry::Account(a) => self.account_is(a),
-            PrincipalEntry::Role { account, arn, name } => {
-                // The role with exactly this path and name, or a pathless caller (a session
-                // ARN: its role's path is unknown) of that name, as `role_entry_matches`.
+            PrincipalEntry::Role { account, arn, .. } => {
+                // The role with exactly this path and name, as `role_entry_matches`: the
+                // caller variable is the role ARN with its path.
                 let any = || vec![Tok::StarIn(CharSet::except(":"))];
                 let path_name = crate::eval::role_path_name(arn).unwrap_or_default();
                 let role = |rest: &str| glob(vec![lit("arn:"), any(), lit(&format!(":iam::{account}:role/{rest}"))]);
-                Term::and([self.is(Kind::Role), Term::or([self.matches(role(path_name)), self.matches(role(name))])])
+                Term::and([self.is(Kind::Role), self.matches(role(path_name))])
             }
             PrincipalEntry::Exact(arn) => self.exact(arn),
             PrincipalEntry::Service(s) => self.matches(Glob::literal(s, false)),
@@ -303,20 +303,40 @@ impl CallerVars {
         ])
     }
 
-    /// The request principal is exactly `arn` (a session ARN is the role plus the session).
+    /// The request principal is exactly `arn`: a session ARN is a session of that name of
+    /// the role of that name, whatever its path (the session ARN does not carry it).
     fn exact(&self, arn: &str) -> Term {
         if let Some([_, partition, "sts", _, account, resource]) = split_arn(arn) {
             if let Some(rest) = resource.strip_prefix("assumed-role/") {
                 if let Some((role, session)) = rest.split_once('/') {
-                    let role_arn = format!("arn:{partition}:iam::{account}:role/{role}");
                     return Term::and([
-                        self.matches(Glob::literal(&role_arn, false)),
+                        self.role_named(partition, account, role),
                         Term::str_match(self.session, Glob::literal(session, false)),
                     ]);
                 }
             }
         }
         self.matches(Glob::literal(arn, false))
+    }
+
+    /// "A session of the role `name` of `account` (any partition) is one of the role at
+    /// `path`": the caller variable of such a session holds that role ARN.
+    pub fn role_at(&self, account: &str, name: &str, path: &str) -> Term {
+        let any = || vec![Tok::StarIn(CharSet::except(":"))];
+        let head = |rest: Vec<Tok>| glob(vec![lit("arn:"), any(), lit(&format!(":iam::{account}:role/")), rest]);
+        let named = Term::or([
+            self.matches(head(lit(name))),
+            self.matches(head([vec![Tok::Star], lit(&format!("/{name}"))].concat())),
+        ]);
+        Term::implies(named, self.matches(head(lit(&format!("{path}{name}")))))
+    }
+
+    /// The caller is a session of the role `name` of `account` in `partition`, at any path.
+    fn role_named(&self, partition: &str, account: &str, name: &str) -> Term {
+        let head = format!("arn:{partition}:iam::{account}:role/");
+        let at_root = Glob::literal(&format!("{head}{name}"), false);
+        let under_path = glob(vec![lit(&head), vec![Tok::Star], lit(&format!("/{name}"))]);
+        Term::or([self.matches(at_root), self.matches(under_path)])
     }
 
     /// Whether a derived key is present, and its value matches `g` (a pattern on the text

@@ -53,6 +53,10 @@ impl Encoder {
             })));
         }
         let atoms = c.values.iter().map(|v| self.atom(c, v)).collect::<Result<Vec<_>, _>>()?;
+        if let KeyVar::Int { date: true, .. } = var {
+            let bounds = atoms.iter().filter_map(|a| if let Atom::Int(_, k) = a { Some(*k) } else { None });
+            self.note_date_bounds(&c.key, bounds);
+        }
         Ok(self.apply(c, &var, &atoms))
     }
 

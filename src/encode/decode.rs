@@ -20,28 +20,45 @@ pub fn decode(enc: &Encoder, m: &Model) -> Value {
         out.insert("resource".into(), json!(enc.key_arn));
     }
     let mut ctx = context(enc, m);
+    if let Some(role_arn) = role_arn(m.str(enc.caller.caller)) {
+        // A session ARN does not carry the role's path: the request says it
+        // (`Caller::with_principal_arn`), so no simulator has to guess it.
+        ctx.insert("aws:PrincipalArn".into(), json!(role_arn));
+    }
     if action == "kms:CreateGrant" && !enc.keys.contains_key("kms:grantoperations") {
         // Invariant `create-grant-operations`: no formula reads the key, but a real request has it.
         ctx.insert("kms:GrantOperations".into(), json!(["Decrypt"]));
     }
     out.insert("context".into(), Value::Object(ctx));
+    if let (Some(v), true) =
+        (enc.alias, action.strip_prefix("kms:").and_then(|a| catalog().kms_action(a)).is_some_and(|a| a.on_alias))
+    {
+        out.insert("alias".into(), json!(m.str(v)));
+    }
     if action == "kms:RetireGrant" {
-        // No formula reads the grant when no grant is on the key: any ID is one no grant has.
+        // The invariants range a RetireGrant over the grants given; an encoder that never
+        // encoded an authorization (one identity policy alone) does not read the grant.
         let id = enc.grant.map_or("no-such-grant", |v| m.str(v));
         out.insert("grant_id".into(), json!(id));
     }
     Value::Object(out)
 }
 
-/// The request principal: a role ARN stands for a session of the role.
+/// The request principal: the caller variable holds a role ARN (path included) for a
+/// session of the role, which AWS names by the session ARN.
 fn principal(caller: &str, session: &str) -> String {
     if let Some([_, partition, "iam", _, account, resource]) = crate::base::arn::split(caller) {
-        // A role with a path stays a role ARN (a session ARN does not carry the path).
-        if let Some(role) = resource.strip_prefix("role/").filter(|r| !r.contains('/')) {
+        if let Some(role) = resource.strip_prefix("role/").and_then(|r| r.rsplit('/').next()) {
             return format!("arn:{partition}:sts::{account}:assumed-role/{role}/{session}");
         }
     }
     caller.to_string()
+}
+
+/// The caller's role ARN, path included, when the caller is a role's session.
+fn role_arn(caller: &str) -> Option<&str> {
+    let [_, _, "iam", _, _, resource] = crate::base::arn::split(caller)? else { return None };
+    resource.starts_with("role/").then_some(caller)
 }
 
 fn context(enc: &Encoder, m: &Model) -> Map<String, Value> {
@@ -109,7 +126,7 @@ fn value(enc: &Encoder, lower: &str, var: &KeyVar, m: &Model) -> Option<Value> {
             }
             let k = m.int(*v);
             if *date {
-                json!(date_text(lower, k))
+                json!(date_text(lower, enc.whole_second(lower, k)))
             } else {
                 json!(scaled_text(k, enc.scale))
             }

@@ -174,6 +174,22 @@ pub struct Encoder {
     pub(crate) keys: BTreeMap<String, (String, KeyVar)>,
     /// The grant a `RetireGrant` request names (created when a grant is encoded).
     pub(crate) grant: Option<StrVar>,
+    /// The alias an alias action names (created when an authorization is encoded).
+    pub(crate) alias: Option<StrVar>,
+    /// While encoding the alias side of an alias action: the variable `Resource` patterns
+    /// match (the alias ARN) instead of the key.
+    pub(crate) resource_target: Option<StrVar>,
+    /// The IDs of the grants on the key of every input set encoded so far (`None`: no
+    /// authorization encoded, so no grant set to range over): a `RetireGrant` request
+    /// names one of them (see [`Encoder::invariants`]).
+    pub(crate) grant_ids: Option<std::collections::BTreeSet<String>>,
+    /// Where the roles the inputs name are, over every input set encoded so far (see
+    /// `Inputs::role_paths`): a session of such a role is at that path.
+    pub(crate) role_paths: crate::model::inputs::RolePaths,
+    /// The constants each date key (lower-cased) is compared with, 0 included (dates are
+    /// never before the epoch): a date witness is moved to a whole second within its cell
+    /// (see [`Encoder::whole_second`]).
+    pub(crate) date_bounds: std::cell::RefCell<BTreeMap<String, std::collections::BTreeSet<i128>>>,
     /// The undocumented reading encoded the other way (`None`: every chosen reading).
     pub(crate) alternate: Option<crate::facts::readings::Reading>,
     /// The undocumented readings the encoding so far depended on.
@@ -225,6 +241,11 @@ impl Encoder {
             bound: BTreeMap::new(),
             keys: BTreeMap::new(),
             grant: None,
+            alias: None,
+            resource_target: None,
+            grant_ids: None,
+            role_paths: Default::default(),
+            date_bounds: Default::default(),
             alternate: None,
             consulted: Default::default(),
             scale: numeric_scale(statements) + 1,
@@ -320,9 +341,86 @@ impl Encoder {
         Some(Term::var(b))
     }
 
-    /// Every invariant of real requests collected so far.
+    /// Every invariant of real requests collected so far, and: a `RetireGrant` request
+    /// names one of the grants given (of any input set encoded; none given: no such request).
+    /// A grant ID nobody gave is a request AWS answers with `NotFoundException`, so it is
+    /// no counterexample to anything (issue 18, item 6).
     pub fn invariants(&self) -> Term {
-        Term::and(self.invariants.clone())
+        let mut all = self.invariants.clone();
+        if let Some(ids) = &self.grant_ids {
+            let named = match self.grant {
+                Some(v) => {
+                    Term::or(ids.iter().map(|id| Term::str_match(v, Glob::literal(id, false))).collect::<Vec<_>>())
+                }
+                None => Term::FALSE,
+            };
+            all.push(Term::implies(self.action_is("RetireGrant"), named));
+        }
+        // Role names are unique in an account: a role the inputs name at one path is there
+        // (`Inputs::role_paths`, the evaluator's `Inputs::resolve`).
+        for ((account, name), path) in &self.role_paths {
+            if let Some(path) = path.as_deref().filter(|p| !p.is_empty()) {
+                all.push(self.caller.role_at(account, name, path));
+            }
+        }
+        Term::and(all)
+    }
+
+    /// Records the grants (on the key) of one input set: a `RetireGrant` request ranges over
+    /// their IDs, whatever other input set is compared with it.
+    pub(crate) fn note_grants<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) {
+        let ids: Vec<&str> = ids.into_iter().collect();
+        if let Some(id) = ids.first() {
+            let _ = self.grant_is(id); // creates the variable
+        }
+        self.grant_ids.get_or_insert_with(Default::default).extend(ids.into_iter().map(str::to_string));
+    }
+
+    /// Records where the roles of one input set are; a role two input sets put at different
+    /// paths is at none in particular.
+    pub(crate) fn note_role_paths(&mut self, paths: crate::model::inputs::RolePaths) {
+        for (k, v) in paths {
+            let entry = self.role_paths.entry(k).or_insert_with(|| v.clone());
+            if *entry != v {
+                *entry = None;
+            }
+        }
+    }
+
+    /// Records the constants a date key is compared with (see [`Encoder::whole_second`]).
+    pub(crate) fn note_date_bounds(&self, key: &str, bounds: impl IntoIterator<Item = i128>) {
+        let mut map = self.date_bounds.borrow_mut();
+        let set = map.entry(key.to_ascii_lowercase()).or_insert_with(|| [0].into());
+        set.extend(bounds);
+    }
+
+    /// A date witness (`nanos`, the model's value of date key `key`) as the first whole second
+    /// of its cell: every atom on a date variable compares it with one of the recorded
+    /// constants (and the invariant with 0), so every value strictly between two adjacent
+    /// constants satisfies the same atoms. The first whole second after the lower constant is
+    /// taken when it lies below the upper one; a constant itself, or a cell without a whole
+    /// second (two constants within one second), keeps the model's value.
+    pub(crate) fn whole_second(&self, key: &str, nanos: i128) -> i128 {
+        const SECOND: i128 = 1_000_000_000;
+        let opaque_reads = self.opaque_atoms().iter().any(|(_, o)| match o {
+            Opaque::Condition(c) => c.key.eq_ignore_ascii_case(key),
+            Opaque::Resource(_) => false,
+        });
+        if opaque_reads {
+            return nanos; // an atom the cells do not describe reads the value
+        }
+        let map = self.date_bounds.borrow();
+        let zero = std::collections::BTreeSet::from([0]);
+        let bounds = map.get(&key.to_ascii_lowercase()).unwrap_or(&zero);
+        if bounds.contains(&nanos) {
+            return nanos;
+        }
+        let Some(lo) = bounds.range(..nanos).next_back() else { return nanos };
+        let first = (lo.div_euclid(SECOND) + 1) * SECOND;
+        match bounds.range(nanos..).next() {
+            Some(hi) if first >= *hi => nanos,
+            _ => first,
+        }
     }
 
     /// The `aws:SourceIp` ranges the encoded statements name (a service's own address lies
@@ -347,6 +445,26 @@ impl Encoder {
             }
         };
         Term::str_match(v, Glob::literal(id, false))
+    }
+
+    /// The alias variable: an alias ARN in the key's partition, account and Region, named as
+    /// CreateAlias accepts and not under `alias/aws/` (as `Request` reads an `alias`).
+    pub(crate) fn alias_var(&mut self) -> StrVar {
+        if let Some(v) = self.alias {
+            return v;
+        }
+        let key =
+            Arn::parse(&self.key_arn).map(|a| (a.partition.to_string(), a.region.to_string(), a.account.to_string()));
+        let (partition, region, account) = key.unwrap_or_default();
+        let prefix = format!("arn:{partition}:kms:{region}:{account}:alias/");
+        let v = self.vocab.str_var("alias", vec![format!("{prefix}example")]);
+        let name = kmsproof_solver::CharSet::of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_-");
+        let shaped = Glob::new([literal_toks(&prefix), vec![Tok::In(name.clone()), Tok::StarIn(name)]].concat(), false);
+        let reserved = Glob::new([literal_toks(&format!("{prefix}aws/")), vec![Tok::Star]].concat(), false);
+        self.invariants.push(Term::str_match(v, shaped));
+        self.invariants.push(Term::not(Term::str_match(v, reserved)));
+        self.alias = Some(v);
+        v
     }
 
     /// The action is `kms:{name}` (exact spelling of the catalog).
@@ -675,6 +793,10 @@ fn numeric_scale(statements: &[&Statement]) -> usize {
         .unwrap_or(0)
 }
 
+fn literal_toks(s: &str) -> Vec<Tok> {
+    s.chars().map(Tok::Char).collect()
+}
+
 /// Converts policy pattern tokens to solver tokens.
 pub(crate) fn solver_tokens(toks: &[crate::base::pattern::Tok]) -> Vec<Tok> {
     toks.iter()
@@ -770,9 +892,15 @@ impl Encoder {
     /// know are irrelevant to every formula it built.
     pub fn request_constraint(&self, req: &crate::model::request::Request) -> Term {
         use crate::model::request::{Caller, CtxValue};
+        // The session's role path as the evaluator derives it from the inputs encoded.
+        let resolved = crate::model::inputs::resolve_role_path(&self.role_paths, req);
+        let req = &*resolved;
         let mut parts = vec![self.action_is(&req.action)];
         if let (Some(v), Some(id)) = (self.grant, &req.grant_id) {
             parts.push(Term::str_match(v, Glob::literal(id, false)));
+        }
+        if let (Some(v), Some(alias)) = (self.alias, &req.alias) {
+            parts.push(Term::str_match(v, Glob::literal(alias, false)));
         }
         let (caller, session) = match &req.caller {
             Caller::Iam { arn, kind: crate::model::request::IamKind::RoleSession { .. }, .. } => {

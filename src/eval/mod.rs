@@ -85,6 +85,9 @@ impl Decision {
 
 /// Decides `req` against `inputs` ([KMSKP], [KMSEVAL], [KMSX], [EVAL]).
 pub fn authorize(inputs: &Inputs, req: &Request) -> Decision {
+    // A session whose request does not say its role's path is of the role the inputs name.
+    let resolved = inputs.resolve(req);
+    let req = &*resolved;
     let on_key = req.resource.is_some();
     let mut statements = Vec::new();
     if is_retire(req) {
@@ -110,13 +113,63 @@ pub fn authorize(inputs: &Inputs, req: &Request) -> Decision {
     if !deny(&mut d) {
         allow(&mut d, inputs, req);
     }
+    if let Some(on_alias) = req.on_alias() {
+        alias_side(&mut d, inputs, &on_alias);
+    }
     d
+}
+
+/// An alias action needs permission on the alias as well as on the key ("principals who
+/// manage aliases must have permission to call the alias operation on the alias and on all
+/// affected KMS keys … kms:CreateAlias for the alias. Provide this permission in an IAM
+/// policy", KMS Developer Guide, Controlling access to aliases). An alias has no resource
+/// policy, so the caller's IAM policies decide it as for an action not on a key: an
+/// identity-policy Allow (or the root user) on the alias ARN, within the SCPs and the
+/// boundary, and no Deny on it. Folds the alias decision into `d`.
+fn alias_side(d: &mut Decision, inputs: &Inputs, req: &Request) {
+    let mut statements = Vec::new();
+    let slots = [(PolicyKind::Identity, &inputs.identity[..]), (PolicyKind::Scp, &inputs.scps[..])];
+    let boundary = inputs.boundary.iter().map(|p| (PolicyKind::Boundary, p));
+    for (slot, p) in slots.into_iter().flat_map(|(k, ps)| ps.iter().map(move |p| (k, p))).chain(boundary) {
+        if exemption(slot, &req.caller, inputs.management_account.as_deref()).is_none() {
+            statements.extend(evaluate_policy(p, req));
+        }
+    }
+    for s in &mut statements {
+        s.detail = format!("on the alias {}: {}", req.resource.as_deref().unwrap_or("?"), s.detail);
+    }
+    let mut a =
+        Decision { reason: Reason::ImplicitDeny, summary: String::new(), statements, grants: vec![], notes: vec![] };
+    let verdict = if deny(&mut a) {
+        Err(Closed(a.summary.clone()))
+    } else {
+        let g = guardrails(&a, inputs, req);
+        identity_path(&mut a, &g, req)
+    };
+    let key_explicit = d.reason == Reason::ExplicitDeny;
+    d.statements.extend(a.statements);
+    match verdict {
+        _ if key_explicit => {}
+        Ok(_) if d.allowed() => d.summary = format!("{}; and on the alias an identity policy allows", d.summary),
+        Ok(_) => {}
+        Err(Closed(why)) => {
+            let alias = req.resource.as_deref().unwrap_or("?");
+            let on_key = if d.allowed() { "the key allows".to_string() } else { d.summary.clone() };
+            d.reason = if a.reason == Reason::ExplicitDeny { Reason::ExplicitDeny } else { Reason::ImplicitDeny };
+            d.summary = format!(
+                "{on_key}; but on the alias {alias}: {why} (an alias has no resource policy: IAM policies decide it)"
+            );
+        }
+    }
 }
 
 /// What one policy alone decides ([EVAL] within one policy): an applying `Deny` wins,
 /// else an applying `Allow` allows, else implicit deny. No KMS paths, no root-user rule:
 /// this is the decision `diff` compares for identity policies of any service.
 pub fn policy_decision(p: &Policy, req: &Request) -> Decision {
+    // No inputs name roles here: a session whose path is not said is of a role at `/`.
+    let resolved = crate::model::inputs::resolve_role_path(&Default::default(), req);
+    let req = &*resolved;
     let statements = evaluate_policy(p, req);
     let notes = collect_notes(&statements);
     let mut d = Decision { reason: Reason::ImplicitDeny, summary: String::new(), statements, grants: vec![], notes };
@@ -549,6 +602,17 @@ fn grant_applies(g: &Grant, req: &Request) -> Result<Grantee, Closed> {
         let ec = req.context.encryption_context();
         if let Some(c) = g.constraints.iter().find(|c| !c.allows(&ec)) {
             return Err(Closed(format!("the encryption context {ec:?} does not satisfy {c:?}")));
+        }
+    }
+    if req.action == "CreateGrant" {
+        g.allows_child(&req.context).map_err(Closed)?;
+    }
+    if let Some(arn) = &g.source_arn {
+        // Reading `source-arn-on-every-operation`: checked on every grant operation.
+        let got = req.context.get("aws:SourceArn");
+        if got != Some(&crate::model::request::CtxValue::One(arn.clone())) {
+            let got = got.map_or("absent".to_string(), |v| v.to_string());
+            return Err(Closed(format!("the grant's SourceArn constraint needs aws:SourceArn = {arn} (it is {got})")));
         }
     }
     Ok(to_account)

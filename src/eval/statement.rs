@@ -221,13 +221,12 @@ fn entry_via(e: &PrincipalEntry, caller: &Caller) -> Option<Via> {
         (PrincipalEntry::Everyone, _) => Some(Via::Everyone),
         (PrincipalEntry::Account(a), Caller::Iam { account, .. }) if a == account => Some(Via::Account),
         // A role named in a policy by its ARN (path included) reaches the sessions of that
-        // role. A caller whose path is known (a role ARN with a path) must have exactly it;
-        // a session ARN carries no path, so it is a session of the role named R, whatever
-        // its path (role names are unique in an account: the policy's role is that one).
+        // role: the caller's role ARN (`aws:PrincipalArn`, with the path the request gives)
+        // must have exactly that path and name.
         (
-            PrincipalEntry::Role { account: ra, arn: want, name, .. },
-            Caller::Iam { account, kind: IamKind::RoleSession { role }, .. },
-        ) if ra == account && role_entry_matches(want, name, role, caller) => Some(Via::Role),
+            PrincipalEntry::Role { account: ra, arn: want, .. },
+            Caller::Iam { account, kind: IamKind::RoleSession { .. }, .. },
+        ) if ra == account && role_entry_matches(want, caller) => Some(Via::Role),
         (PrincipalEntry::Exact(want), Caller::Iam { arn, .. }) if want == arn => Some(Via::Exact),
         (PrincipalEntry::Service(want), Caller::Service(name)) if want == name => Some(Via::Service),
         (PrincipalEntry::Pattern(p), Caller::Iam { .. })
@@ -244,14 +243,11 @@ pub fn role_path_name(arn: &str) -> Option<&str> {
     arn.split_once(":role/").map(|(_, rest)| rest)
 }
 
-/// Whether a policy's role ARN `want` (named `name`) covers a session of `role`: by path
-/// and name when the caller's path is known, by name when it is not (a pathless caller).
-fn role_entry_matches(want: &str, name: &str, role: &str, caller: &Caller) -> bool {
+/// Whether a policy's role ARN `want` covers a session of the caller's role: the same path
+/// and name (a role's name is unique in its account, and IAM names it with its path).
+fn role_entry_matches(want: &str, caller: &Caller) -> bool {
     let got = caller.principal_arn();
-    match got.as_deref().and_then(role_path_name) {
-        Some(path_name) if path_name.contains('/') => role_path_name(want) == Some(path_name),
-        _ => name == role,
-    }
+    got.as_deref().and_then(role_path_name).is_some_and(|p| role_path_name(want) == Some(p))
 }
 
 #[cfg(test)]

@@ -61,6 +61,11 @@ pub struct ActionInfo {
     keys: Vec<String>,
     /// Whether the action is authorized on a key (so key policies and grants apply).
     pub on_key: bool,
+    /// Whether the action is also authorized on an alias (`CreateAlias`, `UpdateAlias`,
+    /// `DeleteAlias`: the SAR lists the `alias` resource type as required beside `key`), which
+    /// has no resource policy: "kms:CreateAlias for the alias. Provide this permission in an IAM
+    /// policy" (KMS Developer Guide, Controlling access to aliases).
+    pub on_alias: bool,
 }
 
 impl ActionInfo {
@@ -131,10 +136,12 @@ impl Catalog {
                 continue;
             };
             let mut keys = strings_of(&m.value, "conditionKeys");
-            let mut on_key = false;
+            let (mut on_key, mut on_alias) = (false, false);
             for rt in array_of(&m.value, "resourceTypes") {
                 let rt_name = str_of(rt, "name").unwrap_or_default();
                 on_key |= rt_name == "key";
+                on_alias |= rt_name == "alias"
+                    && rt.get("required").is_some_and(|r| matches!(r.kind, crate::base::json::Kind::Bool(true)));
                 keys.extend(resource_keys.get(rt_name).cloned().unwrap_or_default());
                 keys.extend(strings_of(rt, "conditionKeys"));
             }
@@ -153,7 +160,13 @@ impl Catalog {
                 .collect();
             cat.actions.insert(
                 name.to_ascii_lowercase(),
-                ActionInfo { name: name.to_string(), lower_name: name.to_ascii_lowercase(), keys, on_key },
+                ActionInfo {
+                    name: name.to_string(),
+                    lower_name: name.to_ascii_lowercase(),
+                    keys,
+                    on_key,
+                    on_alias: on_alias && on_key,
+                },
             );
         }
         cat
@@ -227,6 +240,8 @@ mod tests {
         assert_eq!(c.kms_actions().count(), 56);
         assert!(c.kms_action("decrypt").unwrap().on_key);
         assert!(!c.kms_action("CreateKey").unwrap().on_key);
+        let on_alias: Vec<&str> = c.kms_actions().filter(|a| a.on_alias).map(|a| a.name.as_str()).collect();
+        assert_eq!(on_alias, ["CreateAlias", "DeleteAlias", "UpdateAlias"]);
     }
 
     #[test]

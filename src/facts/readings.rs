@@ -14,6 +14,8 @@ pub enum Reading {
     BoundaryCapsRoleArn,
     /// `ForAllValues:`/`ForAnyValue:` on a key that holds one value.
     SetOperatorOnSingleValue,
+    /// A grant's `SourceArn` constraint on `DescribeKey`, `GetPublicKey` and `RetireGrant`.
+    SourceArnOnEveryOperation,
     /// The network keys of a call an AWS service makes on the caller's behalf.
     ServiceCallNetwork,
 }
@@ -63,6 +65,17 @@ pub const READINGS: &[ReadingInfo] = &[
         alternative: "the condition is false (the value is not a list)",
         evidence: "AWS warns that set operators on single-valued keys can be overly permissive and KMS documents the \
                    ForAllValues effect on kms:EncryptionContext:k; iam-simulate evaluates false (semantics.md 3.5)",
+    },
+    ReadingInfo {
+        reading: Reading::SourceArnOnEveryOperation,
+        id: "source-arn-on-every-operation",
+        chosen: "a grant's SourceArn constraint applies to every operation of the grant, DescribeKey, GetPublicKey \
+                 and RetireGrant included (the request's aws:SourceArn must equal it)",
+        alternative: "like the encryption-context constraints, it is not checked on DescribeKey, GetPublicKey and \
+                      RetireGrant",
+        evidence: "KMS API reference, GrantConstraints: SourceArn is \"effectively the same as having the \
+                   aws:SourceArn global condition key in the grant\" and, unlike the encryption-context \
+                   constraints, \"can also be applied to\" DescribeKey; AWS does not list the operations it skips",
     },
     ReadingInfo {
         reading: Reading::ServiceCallNetwork,

@@ -30,6 +30,9 @@ impl Constraint {
     }
 }
 
+/// `kms:GrantConstraintType` of a `CreateGrant` whose constraint is `EncryptionContextEquals`.
+pub const EQUALS_CONSTRAINT: &str = "EncryptionContextEquals";
+
 /// One grant on a key.
 #[derive(Debug, Clone)]
 pub struct Grant {
@@ -38,17 +41,24 @@ pub struct Grant {
     pub label: String,
     /// `KeyId` as given (ARN or bare key ID); `None` means "the key under analysis".
     pub key_id: Option<String>,
+    /// `GranteePrincipal`, or `GranteeServicePrincipal` (a service principal such as
+    /// `cloudtrail.amazonaws.com`, which the grant reaches when the service calls KMS itself).
     pub grantee: String,
     /// `GrantId` as given: what a `RetireGrant` request names.
     pub grant_id: Option<String>,
-    /// `RetiringPrincipal`: who may retire the grant.
+    /// `RetiringPrincipal` or `RetiringServicePrincipal`: who may retire the grant.
     pub retiring: Option<String>,
     /// The account the grant was created in (`IssuingAccount`, as an account ID); `None`:
     /// the key's account.
     pub issuing_account: Option<String>,
     /// Proper-case operation names, e.g. `Decrypt`.
     pub operations: Vec<String>,
+    /// The encryption-context constraints.
     pub constraints: Vec<Constraint>,
+    /// The `SourceArn` constraint: "allows the permissions in the grant only when the request
+    /// is made on behalf of a specific AWS resource … effectively the same as having the
+    /// aws:SourceArn global condition key in the grant" (KMS API reference, GrantConstraints).
+    pub source_arn: Option<String>,
     pub pos: Pos,
 }
 
@@ -61,6 +71,46 @@ impl Grant {
     /// The account the grant was created in: `IssuingAccount`, else the key's account.
     pub fn issued_in<'a>(&'a self, key_account: &'a str) -> &'a str {
         self.issuing_account.as_deref().unwrap_or(key_account)
+    }
+
+    /// Whether a `CreateGrant` request this grant allows creates a grant KMS lets its
+    /// grantee create ("Granting CreateGrant permission", KMS Developer Guide: "The grantee
+    /// principal can only create grants that allow some or all of the operations in the
+    /// parent grant. The grant constraints in the grants they create must be at least as
+    /// strict as those in the parent grant … the child grant can add pairs to an
+    /// EncryptionContextSubset constraint in the parent grant, but it cannot remove them. The
+    /// child grant can change an EncryptionContextSubset constraint to an
+    /// EncryptionContextEquals constraint, but not the reverse."). The child's operations are
+    /// `kms:GrantOperations`; its constraint pairs are the request's encryption context
+    /// (checked by [`Constraint::allows`] like any constrained operation: a `Subset` parent's
+    /// pairs must all be among the child's, an `Equals` parent's must be exactly the child's);
+    /// here: the operations are a subset, and an `Equals` parent needs an `Equals` child
+    /// (`kms:GrantConstraintType`). `Err`: why not.
+    pub fn allows_child(&self, ctx: &crate::model::request::Context) -> Result<(), String> {
+        use crate::model::request::CtxValue;
+        let ops: Vec<&str> = match ctx.get("kms:GrantOperations") {
+            Some(CtxValue::Many(ops)) => ops.iter().map(String::as_str).collect(),
+            Some(CtxValue::One(op)) => vec![op.as_str()],
+            None => vec![],
+        };
+        if let Some(extra) = ops.iter().find(|o| !self.has_operation(o)) {
+            return Err(format!(
+                "the new grant's operation {extra} is not among this grant's {:?} (a grant's grantee creates grants for a subset of its operations only)",
+                self.operations
+            ));
+        }
+        let equals_parent = self.constraints.iter().any(|c| matches!(c, Constraint::Equals(_)));
+        let child_type = match ctx.get("kms:GrantConstraintType") {
+            Some(CtxValue::One(t)) => Some(t.as_str()),
+            _ => None,
+        };
+        if equals_parent && child_type != Some(EQUALS_CONSTRAINT) {
+            return Err(format!(
+                "this grant's EncryptionContextEquals constraint needs the new grant's to be EncryptionContextEquals too (kms:GrantConstraintType is {})",
+                child_type.unwrap_or("absent")
+            ));
+        }
+        Ok(())
     }
 
     pub fn has_operation(&self, op: &str) -> bool {
@@ -83,7 +133,9 @@ const GRANT_FIELDS: &[&str] = &[
     "Name",
     "CreationDate",
     "GranteePrincipal",
+    "GranteeServicePrincipal",
     "RetiringPrincipal",
+    "RetiringServicePrincipal",
     "IssuingAccount",
     "Operations",
     "Constraints",
@@ -151,17 +203,42 @@ fn read_grant(g: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<Gra
         }
         s
     };
-    let grantee = text("GranteePrincipal", sink);
-    if grantee.is_none() && g.get("GranteePrincipal").is_none() {
-        sink.error(g.pos, path, "missing \"GranteePrincipal\"");
-    }
+    // A grant names its grantee one way: an AWS principal, or a service principal (KMS API
+    // reference, CreateGrant: GranteePrincipal or GranteeServicePrincipal).
+    let grantee = match (g.get("GranteePrincipal"), g.get("GranteeServicePrincipal")) {
+        (Some(_), Some(v)) => {
+            sink.error(
+                v.pos,
+                &at("GranteeServicePrincipal"),
+                "a grant has one grantee: give GranteePrincipal or GranteeServicePrincipal, not both",
+            );
+            None
+        }
+        (None, None) => {
+            sink.error(g.pos, path, "missing \"GranteePrincipal\" (or \"GranteeServicePrincipal\")");
+            None
+        }
+        (Some(_), None) => text("GranteePrincipal", sink),
+        (None, Some(_)) => service_principal(g, "GranteeServicePrincipal", &at, sink),
+    };
     let label = text("Name", sink)
         .filter(|n| !n.is_empty())
         .or_else(|| text("GrantId", sink))
         .unwrap_or_else(|| format!("grant[{index}]"));
     let key_id = text("KeyId", sink);
     let grant_id = text("GrantId", sink);
-    let retiring = text("RetiringPrincipal", sink);
+    let retiring = match (g.get("RetiringPrincipal"), g.get("RetiringServicePrincipal")) {
+        (Some(_), Some(v)) => {
+            sink.error(
+                v.pos,
+                &at("RetiringServicePrincipal"),
+                "a grant has one retiring principal: give RetiringPrincipal or RetiringServicePrincipal, not both",
+            );
+            None
+        }
+        (None, Some(_)) => service_principal(g, "RetiringServicePrincipal", &at, sink),
+        _ => text("RetiringPrincipal", sink),
+    };
     let issuing_account = text("IssuingAccount", sink).and_then(|a| match account_of(&a) {
         Some(id) => Some(id),
         None => {
@@ -175,7 +252,8 @@ fn read_grant(g: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<Gra
         }
     });
     let operations = read_operations(g.get("Operations"), &at("Operations"), g.pos, sink);
-    let constraints = g.get("Constraints").map(|c| read_constraints(c, &at("Constraints"), sink)).unwrap_or_default();
+    let (constraints, source_arn) =
+        g.get("Constraints").map(|c| read_constraints(c, &at("Constraints"), sink)).unwrap_or_default();
     Some(Grant {
         source: sink.source.clone(),
         label,
@@ -186,8 +264,34 @@ fn read_grant(g: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<Gra
         issuing_account,
         operations,
         constraints,
+        source_arn,
         pos: g.pos,
     })
+}
+
+/// A service principal field (`GranteeServicePrincipal`, `RetiringServicePrincipal`): a
+/// name such as `cloudtrail.amazonaws.com`, as a request's service caller is written.
+fn service_principal(g: &Json, field: &str, at: &dyn Fn(&str) -> String, sink: &mut Sink) -> Option<String> {
+    let v = g.get(field)?;
+    match v.as_str() {
+        Some(name)
+            if matches!(crate::model::request::Caller::parse(name), Ok(crate::model::request::Caller::Service(_))) =>
+        {
+            Some(name.to_string())
+        }
+        Some(name) => {
+            sink.error(
+                v.pos,
+                &at(field),
+                format!("\"{name}\" is not a service principal (expected e.g. cloudtrail.amazonaws.com)"),
+            );
+            None
+        }
+        None => {
+            sink.error(v.pos, &at(field), format!("expected a string, found {}", v.type_name()));
+            None
+        }
+    }
 }
 
 /// The account a grant principal names as an account (`A` or `arn:PARTITION:iam::A:root`).
@@ -226,22 +330,31 @@ fn read_operations(v: Option<&Json>, path: &str, grant_pos: Pos, sink: &mut Sink
     ops
 }
 
-fn read_constraints(c: &Json, path: &str, sink: &mut Sink) -> Vec<Constraint> {
+/// The encryption-context constraints and the `SourceArn` constraint.
+fn read_constraints(c: &Json, path: &str, sink: &mut Sink) -> (Vec<Constraint>, Option<String>) {
     let Some(members) = c.members() else {
         sink.error(c.pos, path, format!("expected an object, found {}", c.type_name()));
-        return vec![];
+        return (vec![], None);
     };
     let mut out = Vec::new();
+    let mut source_arn = None;
     for m in members {
         let mpath = format!("{path}.{}", m.key);
         let make: fn(BTreeMap<String, String>) -> Constraint = match m.key.as_str() {
             "EncryptionContextEquals" => Constraint::Equals,
             "EncryptionContextSubset" => Constraint::Subset,
+            "SourceArn" => {
+                match m.value.as_str().filter(|a| a.starts_with("arn:")) {
+                    Some(arn) => source_arn = Some(arn.to_string()),
+                    None => sink.error(m.value.pos, &mpath, "expected the ARN of the AWS resource the grant is for"),
+                }
+                continue;
+            }
             _ => {
                 sink.error(
                     m.key_pos,
                     &mpath,
-                    "unknown constraint (expected EncryptionContextEquals or EncryptionContextSubset)",
+                    "unknown constraint (expected EncryptionContextEquals, EncryptionContextSubset or SourceArn)",
                 );
                 continue;
             }
@@ -260,7 +373,7 @@ fn read_constraints(c: &Json, path: &str, sink: &mut Sink) -> Vec<Constraint> {
         }
         out.push(make(pairs));
     }
-    out
+    (out, source_arn)
 }
 
 #[cfg(test)]
@@ -285,10 +398,40 @@ mod tests {
     }
 
     #[test]
+    fn reads_service_principal_grants_and_limits_child_grants() {
+        let text = r#"{"GranteeServicePrincipal": "cloudtrail.amazonaws.com", "RetiringServicePrincipal": "cloudtrail.amazonaws.com", "Operations": ["GenerateDataKey", "CreateGrant"], "Constraints": {"SourceArn": "arn:aws:cloudtrail:us-east-1:111122223333:trail/t1", "EncryptionContextEquals": {"Dept": "IT"}}}"#;
+        let g = &parse_grants(text, "g.json").unwrap()[0];
+        assert_eq!(g.grantee, "cloudtrail.amazonaws.com");
+        assert_eq!(g.retiring.as_deref(), Some("cloudtrail.amazonaws.com"));
+        assert_eq!(g.source_arn.as_deref(), Some("arn:aws:cloudtrail:us-east-1:111122223333:trail/t1"));
+        let ctx = |ops: &[&str], kind: Option<&str>| {
+            let mut c = crate::model::request::Context::default();
+            let ops = ops.iter().map(|o| o.to_string()).collect();
+            c.insert("kms:GrantOperations", crate::model::request::CtxValue::Many(ops));
+            if let Some(k) = kind {
+                c.insert("kms:GrantConstraintType", crate::model::request::CtxValue::One(k.into()));
+            }
+            c
+        };
+        assert!(g.allows_child(&ctx(&["GenerateDataKey"], Some("EncryptionContextEquals"))).is_ok());
+        assert!(g.allows_child(&ctx(&["Decrypt"], Some("EncryptionContextEquals"))).is_err());
+        assert!(g.allows_child(&ctx(&["GenerateDataKey"], Some("EncryptionContextSubset"))).is_err());
+        assert!(g.allows_child(&ctx(&["GenerateDataKey"], None)).is_err());
+    }
+
+    #[test]
     fn bad_grants_are_errors() {
         for (text, want) in [
             (r#"{"GranteePrincipal": "x", "Operations": ["Decrpyt"]}"#, "not a grant operation"),
             (r#"{"Operations": ["Decrypt"]}"#, "missing \"GranteePrincipal\""),
+            (
+                r#"{"GranteePrincipal": "x", "GranteeServicePrincipal": "logs.amazonaws.com", "Operations": ["Decrypt"]}"#,
+                "one grantee",
+            ),
+            (
+                r#"{"GranteeServicePrincipal": "arn:aws:iam::111122223333:root", "Operations": ["Decrypt"]}"#,
+                "not a service principal",
+            ),
             (r#"{"GranteePrincipal": "x", "Operations": []}"#, "non-empty list"),
             (
                 r#"{"GranteePrincipal": "x", "Operations": ["Decrypt"], "Constraints": {"EncryptionContextLike": {}}}"#,

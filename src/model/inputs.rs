@@ -4,6 +4,8 @@ use crate::base::arn::Arn;
 use crate::base::pattern::Piece;
 use crate::model::grant::Grant;
 use crate::model::policy::{Policy, PolicyKind, PrincipalEntry};
+use crate::model::request::Request;
+use std::borrow::Cow;
 
 /// Everything that takes part in a decision about one key.
 #[derive(Debug, Clone)]
@@ -24,6 +26,77 @@ impl Inputs {
     pub fn policies(&self) -> impl Iterator<Item = &Policy> + Clone {
         std::iter::once(&self.key_policy).chain(&self.identity).chain(&self.scps).chain(&self.boundary)
     }
+}
+
+/// The path of each role the inputs name by ARN, by `(account, role name)`: `Some(path)`
+/// (`team/`, or empty for `/`), or `None` when two inputs name the role at different paths.
+pub type RolePaths = std::collections::BTreeMap<(String, String), Option<String>>;
+
+impl Inputs {
+    /// Where the inputs say each role is: every role ARN a policy principal (`Principal`,
+    /// `NotPrincipal`) or a grant (grantee, retiring principal) names. A role's name is
+    /// unique in its account whatever its path (IAM CreateRole: "IAM user, group, role, and
+    /// policy names must be unique within the account") and KMS stores a policy's or
+    /// grant's role principal only while that role exists, so a role ARN with a path in the
+    /// inputs says where the role of that name is.
+    pub fn role_paths(&self) -> RolePaths {
+        let entries = self.policies().flat_map(|p| &p.statements).filter_map(|s| s.principal.as_ref());
+        let roles = entries.flat_map(|p| &p.entries).filter_map(|e| match e {
+            PrincipalEntry::Role { arn, .. } => Some(arn.as_str()),
+            _ => None,
+        });
+        let grants = self.grants.iter().flat_map(|g| std::iter::once(g.grantee.as_str()).chain(g.retiring.as_deref()));
+        role_paths_of(roles.chain(grants))
+    }
+
+    /// `req` with its caller's role path filled in from [`Inputs::role_paths`] when the
+    /// request did not say it (a session ARN without `aws:PrincipalArn`; `/` when no input
+    /// names the role, or two name it at different paths), and `aws:PrincipalArn` derived
+    /// with it: the one place a session's role path is
+    /// derived, read by the evaluator (and by tests that pin a request on the encoder).
+    pub fn resolve<'a>(&self, req: &'a Request) -> Cow<'a, Request> {
+        if req.caller.pathless_role().is_none() {
+            return Cow::Borrowed(req); // the common case: nothing to derive
+        }
+        resolve_role_path(&self.role_paths(), req)
+    }
+}
+
+/// The paths of the role ARNs among `arns` (other principals are skipped), as
+/// [`Inputs::role_paths`] reads them.
+pub fn role_paths_of<'a>(arns: impl IntoIterator<Item = &'a str>) -> RolePaths {
+    use crate::model::request::{Caller, IamKind};
+    let mut out = RolePaths::new();
+    for arn in arns {
+        let Ok(Caller::Iam { arn, account, kind: IamKind::RoleSession { role, path: Some(path) } }) =
+            Caller::parse(arn)
+        else {
+            continue;
+        };
+        if arn.contains(":iam:") {
+            let entry = out.entry((account, role)).or_insert_with(|| Some(path.clone()));
+            if entry.as_deref() != Some(path.as_str()) {
+                *entry = None;
+            }
+        }
+    }
+    out
+}
+
+/// [`Inputs::resolve`] given the role paths.
+pub fn resolve_role_path<'a>(paths: &RolePaths, req: &'a Request) -> Cow<'a, Request> {
+    let Some((account, role)) = req.caller.pathless_role() else { return Cow::Borrowed(req) };
+    // A role no input names (or two name at different paths) is taken to be at `/`.
+    let path = match paths.get(&(account.to_string(), role.to_string())) {
+        Some(Some(path)) => path.as_str(),
+        _ => "",
+    };
+    let mut out = req.clone();
+    out.caller = req.caller.at_path(path);
+    if let Some(arn) = out.caller.principal_arn() {
+        out.context.insert("aws:PrincipalArn", crate::model::request::CtxValue::One(arn));
+    }
+    Cow::Owned(out)
 }
 
 impl Inputs {

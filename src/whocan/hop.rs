@@ -173,6 +173,12 @@ pub fn evaluate(actor: &Actor, ask: &Ask, scps: &[Policy], request: &Value) -> R
 fn replay(actor: &Actor, ask: &Ask, shape: &Policy, scps: &[Policy], request: &Value) -> Result<String, String> {
     let req = Request::parse_generic(&request.to_string(), "<hop witness>")
         .map_err(|e| format!("the request does not read back: {e}"))?;
+    // A session of the actor's role is at the role's path (`aws:PrincipalArn` with it).
+    let own = match &actor.who {
+        Who::Principal(arn) => crate::model::inputs::role_paths_of([arn.as_str()]),
+        _ => Default::default(),
+    };
+    let req = crate::model::inputs::resolve_role_path(&own, &req).into_owned();
     if let Match::NotApplicable(why) = match_statement(&shape.statements[0], &req) {
         return Err(format!("outside the hop's shape: {why}"));
     }

@@ -30,6 +30,12 @@ pub enum IamKind {
     /// session of this role".
     RoleSession {
         role: String,
+        /// The role's path between `role/` and the name (`team/` for `role/team/App`; empty
+        /// for a role at `/`), when the request says it: a role ARN carries it, a session
+        /// ARN does not, so its request says it with `aws:PrincipalArn` (see
+        /// [`Caller::with_principal_arn`]). `None`: not said; the inputs may name the role
+        /// (`Inputs::resolve`), else it is taken to be at `/`.
+        path: Option<String>,
     },
     FederatedUser {
         name: String,
@@ -73,9 +79,13 @@ impl Caller {
         let kind = match (service, segs[0]) {
             ("iam", "root") if segs.len() == 1 => IamKind::Root,
             ("iam", "user") => IamKind::User { name: last(2).ok_or_else(bad)? },
-            ("iam", "role") => IamKind::RoleSession { role: last(2).ok_or_else(bad)? },
+            ("iam", "role") => {
+                let role = last(2).ok_or_else(bad)?;
+                let path = segs[1..segs.len() - 1].iter().map(|s| format!("{s}/")).collect();
+                IamKind::RoleSession { role, path: Some(path) }
+            }
             ("sts", "assumed-role") if segs.len() == 3 => {
-                IamKind::RoleSession { role: last(3).map(|_| segs[1].to_string()).ok_or_else(bad)? }
+                IamKind::RoleSession { role: last(3).map(|_| segs[1].to_string()).ok_or_else(bad)?, path: None }
             }
             ("sts", "federated-user") => IamKind::FederatedUser { name: last(2).ok_or_else(bad)? },
             _ => return Err(bad()),
@@ -91,19 +101,66 @@ impl Caller {
         }
     }
 
-    /// The ARN a key policy names to reach this caller: for a role session, the role
-    /// (assumed to have no path: the session ARN does not carry it).
+    /// What AWS puts in `aws:PrincipalArn` for this caller, the ARN a policy or grant names
+    /// to reach it: for a role session, the role ARN **with its path** ([GKEYS]
+    /// `aws:PrincipalArn`: "the ARN of the role", which IAM writes with the path; AWS's IAM
+    /// Identity Center guidance matches `arn:aws:iam::*:role/aws-reserved/sso.amazonaws.com/*`
+    /// against it). The one caller derivation the evaluator, the encoder's request constraint
+    /// and who-can share.
     pub fn principal_arn(&self) -> Option<String> {
         let Caller::Iam { arn, account, kind } = self else {
             return None;
         };
         Some(match kind {
-            IamKind::RoleSession { role } if arn.starts_with("arn:aws:sts") || arn.contains(":sts:") => {
+            IamKind::RoleSession { role, path } if arn.contains(":sts:") => {
                 let partition = arn.split(':').nth(1).unwrap_or("aws");
-                format!("arn:{partition}:iam::{account}:role/{role}")
+                let path = path.as_deref().unwrap_or_default();
+                format!("arn:{partition}:iam::{account}:role/{path}{role}")
             }
             _ => arn.clone(),
         })
+    }
+
+    /// The session caller with the role path that `given` (a request's `aws:PrincipalArn`)
+    /// says: the role ARN of the session's partition, account and role name, with any path.
+    /// `None` when `given` is not that role's ARN (or the caller is not a session ARN).
+    pub fn with_principal_arn(&self, given: &str) -> Option<Caller> {
+        let Caller::Iam { arn, account, kind: IamKind::RoleSession { role, .. } } = self else {
+            return None;
+        };
+        if !arn.contains(":sts:") {
+            return None;
+        }
+        let partition = arn.split(':').nth(1).unwrap_or("aws");
+        let rest = given.strip_prefix(&format!("arn:{partition}:iam::{account}:role/"))?;
+        let path = rest.strip_suffix(role.as_str())?;
+        let well_formed =
+            path.is_empty() || (path.ends_with('/') && path.split('/').rev().skip(1).all(|s| !s.is_empty()));
+        if !well_formed || given.contains(['*', '?', ' ']) {
+            return None;
+        }
+        Some(self.at_path(path))
+    }
+
+    /// A session caller whose role is at `path` (`team/`, or empty for `/`); any other
+    /// caller unchanged.
+    pub fn at_path(&self, path: &str) -> Caller {
+        match self {
+            Caller::Iam { arn, account, kind: IamKind::RoleSession { role, .. } } => Caller::Iam {
+                arn: arn.clone(),
+                account: account.clone(),
+                kind: IamKind::RoleSession { role: role.clone(), path: Some(path.to_string()) },
+            },
+            other => other.clone(),
+        }
+    }
+
+    /// A role session whose request did not say its role's path: `(account, role name)`.
+    pub fn pathless_role(&self) -> Option<(&str, &str)> {
+        match self {
+            Caller::Iam { account, kind: IamKind::RoleSession { role, path: None }, .. } => Some((account, role)),
+            _ => None,
+        }
     }
 
     /// The keys AWS itself puts in the context for this caller ([GKEYS], [VARS]).
@@ -212,6 +269,9 @@ pub struct Request {
     pub context: Context,
     /// The grant a `kms:RetireGrant` request retires (its `GrantId`); `None` for other actions.
     pub grant_id: Option<String>,
+    /// The alias an alias action (`CreateAlias`, `UpdateAlias`, `DeleteAlias`) creates,
+    /// points or deletes, as an ARN in the key's account and Region; `None` for other actions.
+    pub alias: Option<String>,
 }
 
 impl Request {
@@ -242,7 +302,17 @@ impl Request {
         if let Some(g) = &self.grant_id {
             out.insert("grant_id".into(), serde_json::json!(g));
         }
+        if let Some(a) = &self.alias {
+            out.insert("alias".into(), serde_json::json!(a));
+        }
         serde_json::Value::Object(out)
+    }
+
+    /// The request on its alias (the alias ARN as its resource): what IAM policies decide
+    /// for the alias side of an alias action.
+    pub fn on_alias(&self) -> Option<Request> {
+        let alias = self.alias.clone()?;
+        Some(Request { resource: Some(alias), alias: None, ..self.clone() })
     }
 
     /// `kms:Decrypt` form.
@@ -276,10 +346,30 @@ mod tests {
     fn derives_caller_keys() {
         let r = req(&format!(r#"{{"principal": "arn:aws:sts::111122223333:assumed-role/App/s1", "action": "kms:Decrypt", "resource": "{KEY}"}}"#)).unwrap();
         assert_eq!(r.context.get("kms:calleraccount"), Some(&CtxValue::One("111122223333".into())));
+        // The session ARN does not say the role's path: derived once the inputs are known.
+        assert_eq!(r.context.get("aws:PrincipalArn"), None);
+        let at_root = crate::model::inputs::resolve_role_path(&Default::default(), &r);
         assert_eq!(
-            r.context.get("aws:PrincipalArn"),
+            at_root.context.get("aws:PrincipalArn"),
             Some(&CtxValue::One("arn:aws:iam::111122223333:role/App".into()))
         );
+        let paths = [(("111122223333".to_string(), "App".to_string()), Some("team/".to_string()))].into();
+        let named = crate::model::inputs::resolve_role_path(&paths, &r);
+        assert_eq!(
+            named.context.get("aws:PrincipalArn"),
+            Some(&CtxValue::One("arn:aws:iam::111122223333:role/team/App".into()))
+        );
+        // A request says the path by giving aws:PrincipalArn; another role's ARN is refused.
+        let said = req(&format!(r#"{{"principal": "arn:aws:sts::111122223333:assumed-role/App/s1", "action": "kms:Decrypt", "resource": "{KEY}", "context": {{"aws:PrincipalArn": "arn:aws:iam::111122223333:role/a/b/App"}}}}"#)).unwrap();
+        assert_eq!(said.caller.principal_arn().as_deref(), Some("arn:aws:iam::111122223333:role/a/b/App"));
+        for other in [
+            "arn:aws:iam::111122223333:role/a/Other",
+            "arn:aws:iam::444455556666:role/App",
+            "arn:aws:iam::111122223333:role/a//App",
+        ] {
+            let e = req(&format!(r#"{{"principal": "arn:aws:sts::111122223333:assumed-role/App/s1", "action": "kms:Decrypt", "resource": "{KEY}", "context": {{"aws:PrincipalArn": "{other}"}}}}"#)).unwrap_err().to_string();
+            assert!(e.contains("role's ARN with its path"), "{other}: {e}");
+        }
         assert_eq!(r.context.get("aws:PrincipalType"), Some(&CtxValue::One("AssumedRole".into())));
         assert_eq!(r.context.get("aws:username"), None);
     }

@@ -46,7 +46,7 @@ enum Scope {
     Generic,
 }
 
-const REQUEST_FIELDS: &[&str] = &["principal", "action", "resource", "context", "grant_id"];
+const REQUEST_FIELDS: &[&str] = &["principal", "action", "resource", "context", "grant_id", "alias"];
 
 fn read_request(doc: &Json, sink: &mut Sink, scope: Scope) -> Option<Request> {
     let Some(members) = doc.members() else {
@@ -113,10 +113,12 @@ fn read_request(doc: &Json, sink: &mut Sink, scope: Scope) -> Option<Request> {
     if let Some(c) = doc.get("context") {
         read_context(c, &mut context, sink);
     }
+    let caller = with_role_path(caller, &context);
     add_derived(&caller, info, &mut context, doc, sink);
     add_service_flag(&mut context);
     let grant_id = read_grant_id(doc, &service, &name, sink)?;
-    let req = Request { caller, service, action: name, resource, context, grant_id };
+    let alias = read_alias(doc, info.filter(|_| scope == Scope::Kms), resource.as_deref(), sink)?;
+    let req = Request { caller, service, action: name, resource, context, grant_id, alias };
     if let Err(why) = crate::model::invariants::check(&req) {
         sink.error(
             doc.get("context").map_or(doc.pos, |c| c.pos),
@@ -158,6 +160,48 @@ fn read_grant_id(doc: &Json, service: &str, action: &str, sink: &mut Sink) -> Op
             None
         }
     }
+}
+
+/// `alias`: required for an action also authorized on an alias (CreateAlias, UpdateAlias,
+/// DeleteAlias: each names one alias), refused for every other action. `alias/NAME` or the
+/// alias ARN, in the key's partition, account and Region (an alias and its key are in one
+/// account and Region: KMS Developer Guide, aliases), `NAME` of the characters CreateAlias
+/// accepts and not under `alias/aws/` (reserved for AWS managed keys). Read as the ARN.
+fn read_alias(doc: &Json, info: Option<&ActionInfo>, key: Option<&str>, sink: &mut Sink) -> Option<Option<String>> {
+    let on_alias = info.is_some_and(|i| i.on_alias);
+    let v = doc.get("alias");
+    let Some(v) = v else {
+        if on_alias {
+            sink.error(doc.pos, "alias", "this action names an alias: give \"alias\" (alias/NAME or the alias ARN)");
+            return None;
+        }
+        return Some(None);
+    };
+    if !on_alias {
+        sink.error(
+            v.pos,
+            "alias",
+            "\"alias\" belongs to kms:CreateAlias, kms:UpdateAlias and kms:DeleteAlias requests",
+        );
+        return None;
+    }
+    let key = crate::base::arn::Arn::parse(key.unwrap_or_default())?;
+    let prefix = format!("arn:{}:kms:{}:{}:", key.partition, key.region, key.account);
+    let text = v.as_str().unwrap_or_default();
+    let arn = if text.starts_with("arn:") { text.to_string() } else { format!("{prefix}{text}") };
+    let name = arn.strip_prefix(&prefix).and_then(|r| r.strip_prefix("alias/"));
+    let ok = name.is_some_and(|n| {
+        !n.is_empty() && !n.starts_with("aws/") && n.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_-".contains(&b))
+    });
+    if !ok {
+        sink.error(
+            v.pos,
+            "alias",
+            format!("\"{text}\" is not an alias this key can have (expected alias/NAME, NAME of letters, digits, /, _ and -, not under alias/aws/, or {prefix}alias/NAME)"),
+        );
+        return None;
+    }
+    Some(Some(arn))
 }
 
 /// `service:Action`, no wildcards: the service lower-cased, the name as written.
@@ -266,6 +310,16 @@ fn read_context(c: &Json, context: &mut Context, sink: &mut Sink) {
     }
 }
 
+/// A role session whose request gives `aws:PrincipalArn`: the role ARN with its path (a
+/// session ARN does not carry the path; AWS derives `aws:PrincipalArn` with it). A value
+/// that is not the session's role is left for [`add_derived`] to refuse.
+fn with_role_path(caller: Caller, context: &Context) -> Caller {
+    match context.get("aws:PrincipalArn") {
+        Some(CtxValue::One(given)) => caller.with_principal_arn(given).unwrap_or(caller),
+        _ => caller,
+    }
+}
+
 /// A call a service makes on the caller's behalf always says so: `aws:ViaAWSService` is
 /// true when a service-call key is given and the flag is not (IAM User Guide,
 /// aws:ViaAWSService: "set to true whenever a FAS request is made").
@@ -279,7 +333,11 @@ fn add_service_flag(context: &mut Context) {
 /// Adds the caller-derived keys; a given value that contradicts the caller is an error.
 fn add_derived(caller: &Caller, info: Option<&ActionInfo>, context: &mut Context, doc: &Json, sink: &mut Sink) {
     for (key, value) in caller.derived_keys(info) {
+        // A session whose path the request does not say gets its aws:PrincipalArn where the
+        // inputs are known (`Inputs::resolve`); a value given here was not its role's.
+        let unsaid = key == "aws:PrincipalArn" && caller.pathless_role().is_some();
         match context.get(key) {
+            None if unsaid => {}
             None => context.insert(key, CtxValue::One(value)),
             Some(CtxValue::One(given)) if *given == value => {}
             Some(given) => {
@@ -287,9 +345,15 @@ fn add_derived(caller: &Caller, info: Option<&ActionInfo>, context: &mut Context
                 sink.error(
                     pos,
                     &format!("context.{key}"),
-                    format!(
-                        "{key} is {given:?} but the principal implies \"{value}\"; omit it and kmsproof derives it"
-                    ),
+                    if key == "aws:PrincipalArn" && matches!(caller, Caller::Iam { kind: super::IamKind::RoleSession { .. }, .. }) {
+                        format!(
+                            "{key} is {given:?} but the principal implies \"{value}\" (for a role session, give the role's ARN with its path, e.g. arn:aws:iam::ACCOUNT:role/PATH/NAME, with the session's own account and role name; or omit it: the role is then where the inputs name it, else at /)"
+                        )
+                    } else {
+                        format!(
+                            "{key} is {given:?} but the principal implies \"{value}\"; omit it and kmsproof derives it"
+                        )
+                    },
                 );
             }
         }
