@@ -534,3 +534,25 @@ fn switching_a_policy_twice_is_undecided_not_cannot() {
     let got = path(&b, &user("twice"));
     assert!(got[0].starts_with("unknown:") && got[0].contains("again"), "{got:?}");
 }
+
+/// KMS's own escalations (issue 19 items 1–2) on the console's default key policy:
+/// its administrators replace the key policy (`kms:Put*`), a principal allowed to grant
+/// itself `Decrypt` does so; grants the encoding does not follow are `unknown`, never
+/// `cannot`; a Deny on the administrator itself is bypassed through a role that the
+/// replaced key policy then allows.
+#[test]
+fn kms_put_key_policy_and_create_grant() {
+    let a = run(&["kms-escalation-account.json"], "key-policy-console-default.json", &[], true);
+    assert_path(&a, &user("keyuser"), &["can"]);
+    assert_path(&a, &user("keyadmin"), &["can", "kms:PutKeyPolicy"]);
+    assert_path(&a, &user("granter"), &["can", "kms:CreateGrant"]);
+    assert_path(&a, &user("denied-admin"), &["can", "kms:PutKeyPolicy", "sts:AssumeRole"]);
+    assert_path(&a, &user("nobody"), &["cannot"]);
+    for name in ["granter-other", "granter-constrained", "granter-aws-resource"] {
+        let got = path(&a, &user(name));
+        assert!(got.len() == 1 && got[0].starts_with("unknown: ") && got[0].contains("kms:CreateGrant"), "{name}: {got:?}");
+    }
+    // Without escalation the administrators are `cannot`: the techniques are what finds them.
+    let b = run(&["kms-escalation-account.json"], "key-policy-console-default.json", &[], false);
+    assert_path(&b, &user("keyadmin"), &["cannot"]);
+}

@@ -3,7 +3,7 @@
 //! soundly — a question is skipped only when no `Allow` statement's `Action` (or, for
 //! trust policies, principal entry) can cover it, whatever the conditions.
 
-use super::domain::{Actor, Edge, Node, Technique, Who};
+use super::domain::{Actor, Edge, KeyChange, Node, Technique, Who};
 use super::gaad::Account;
 use super::hop::Trust;
 use super::preselect::{may_allow, service_may_trust, trust_may_admit, Cover};
@@ -59,6 +59,17 @@ pub struct Step {
     /// A side of the edge that is not modelled: the edge is then undecided when every
     /// other step is allowed (refuted when one is refuted), never claimed.
     pub unknown: Option<String>,
+    /// A KMS request on the key itself, asked as the last hop is ([`super::kms`]).
+    pub kms: Option<KmsStep>,
+}
+
+/// KMS's own escalations: a request on the key that changes the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KmsStep {
+    /// `kms:PutKeyPolicy` on the key ([`super::kms::put_key_policy`]).
+    PutKeyPolicy,
+    /// `kms:CreateGrant` of the action to the caller itself ([`super::kms::create_grant`]).
+    CreateGrant,
 }
 
 /// The trust policy of the role a step assumes, and the role's account.
@@ -126,6 +137,8 @@ impl Added {
 pub enum Target {
     Node(NodeIndex),
     Escalated(Added),
+    /// The same principal, with the key changed (KMS's own escalations).
+    Key(KeyChange),
 }
 
 /// A candidate edge: every step must be allowed.
@@ -157,6 +170,7 @@ fn step(action: &str, resource: &str) -> Step {
         trust: None,
         service: None,
         unknown: None,
+        kms: None,
     }
 }
 
@@ -362,6 +376,36 @@ fn group_policies_on_path(a: &Account, node: &Node, grp: &super::gaad::Group) ->
     out
 }
 
+/// KMS's own escalations leaving a node (whatever its principal: a class of principals
+/// the key policy allows may replace it too): `kms:PutKeyPolicy` unless the path already
+/// replaced the policy, `kms:CreateGrant` to itself on the original key. Each is a
+/// request on the key decided exactly as the last hop is; `may(action)` pre-selects.
+pub fn kms_candidates(node: &Node, action: &str, may: &dyn Fn(&str) -> bool) -> Vec<Candidate> {
+    let Some(actor) = &node.actor else { return vec![] };
+    let mut out = Vec::new();
+    let kms_step = |a: &str, k: KmsStep| Step { kms: Some(k), resource: None, ..step(a, "*") };
+    if !matches!(node.key, KeyChange::PolicyReplaced) && may("kms:PutKeyPolicy") {
+        out.push(Candidate {
+            technique: Technique::PutKeyPolicy,
+            detail: "replace the key policy with one that allows itself kms:*".into(),
+            target: Target::Key(KeyChange::PolicyReplaced),
+            steps: vec![kms_step("kms:PutKeyPolicy", KmsStep::PutKeyPolicy)],
+        });
+    }
+    if matches!(node.key, KeyChange::Original) && may("kms:CreateGrant") {
+        // A class has no one ARN to grant to: its question is only ever undecided or refuted.
+        let target = super::kms::self_grant(actor, action)
+            .map_or(KeyChange::PolicyReplaced, |g| KeyChange::Granted(Box::new(g)));
+        out.push(Candidate {
+            technique: Technique::CreateGrant,
+            detail: format!("grant itself {action} on the key"),
+            target: Target::Key(target),
+            steps: vec![kms_step("kms:CreateGrant", KmsStep::CreateGrant)],
+        });
+    }
+    out
+}
+
 /// `iam:SetDefaultPolicyVersion` on a customer-managed policy attached to the actor (or
 /// its boundary): the actor with that existing version in force instead of the default —
 /// the exact documents of the dump's `PolicyVersionList`. IAM has no condition key for the
@@ -455,6 +499,7 @@ fn passes(
                 trust: None,
                 service: None,
                 unknown: None,
+                kms: None,
             }));
             let assume = ServiceAssume { trust: r.trust.clone(), service };
             steps.push(Step { service: Some(assume), ..step("sts:AssumeRole", &r.arn) });

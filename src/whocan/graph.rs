@@ -2,7 +2,9 @@
 //! every way one can act as another as an edge, each edge decided by Z3 with a replayed
 //! witness ([`super::hop`]); then shortest paths to the key ([`super::kms`]).
 
-use super::domain::{Actor, Answer, Edge, Node, NodeKind, Options, Status, Technique, Undecided, Who, Witness};
+use super::domain::{
+    Actor, Answer, Edge, KeyChange, Node, NodeKind, Options, Status, Technique, Undecided, Who, Witness,
+};
 use super::edges;
 use super::gaad::Account;
 use super::kms::{self, Key, KmsHop};
@@ -46,6 +48,7 @@ pub fn analyse(accounts: &[Account], scps: &[Policy], key: &Key, opts: &Options)
         undecided: vec![],
         last: vec![],
         done: 0,
+        readings: vec![],
     };
     b.nodes(key);
     b.decide(key)?;
@@ -67,11 +70,15 @@ struct Builder<'a> {
     last: Vec<Option<KmsHop>>,
     /// Nodes whose out-edges are decided.
     done: usize,
+    /// Per node: the readings its refuted edges rest on.
+    readings: Vec<Vec<String>>,
 }
 
 impl Builder<'_> {
     fn add(&mut self, label: String, kind: NodeKind, actor: Option<Actor>) -> NodeIndex {
-        let i = self.graph.add_node(Node { label: label.clone(), kind, actor, base: None, added: BTreeSet::new() });
+        let node = Node { label: label.clone(), kind, actor, base: None, added: BTreeSet::new(), key: KeyChange::Original };
+        let i = self.graph.add_node(node);
+        self.readings.push(vec![]);
         self.index.insert(label, i);
         i
     }
@@ -132,7 +139,7 @@ impl Builder<'_> {
         let this = &*self;
         let decided: Vec<Vec<Decided>> = (0..count)
             .into_par_iter()
-            .map(|i| if is_yes(&initial[i]) { Ok(vec![]) } else { this.out_edges(NodeIndex::new(i)) })
+            .map(|i| if is_yes(&initial[i]) { Ok(vec![]) } else { this.out_edges(NodeIndex::new(i), key) })
             .collect::<Result<_, _>>()?;
         let mut initial = initial.into_iter().zip(decided);
         while self.done < self.graph.node_count() {
@@ -142,7 +149,7 @@ impl Builder<'_> {
                 Some(x) => x,
                 None => {
                     let last = self.last_hop(n, key)?;
-                    let decided = if is_yes(&last) { vec![] } else { self.out_edges(n)? };
+                    let decided = if is_yes(&last) { vec![] } else { self.out_edges(n, key)? };
                     (last, decided)
                 }
             };
@@ -154,27 +161,42 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// Every candidate edge leaving `n`, decided.
-    fn out_edges(&self, n: NodeIndex) -> Result<Vec<Decided>, Mismatch> {
+    /// Every candidate edge leaving `n`, decided (KMS's own escalations on the key as the
+    /// path to `n` left it).
+    fn out_edges(&self, n: NodeIndex, key: &Key) -> Result<Vec<Decided>, Mismatch> {
         let Some(actor) = &self.graph[n].actor else { return Ok(vec![]) };
-        let asks =
+        let mut asks =
             edges::candidates(self.accounts, &self.graph, &self.index, n, self.opts.escalation, self.opts.prefilter);
+        let key = kms::changed(key, &self.graph[n].key);
+        if self.opts.escalation {
+            let may = |action: &str| !self.opts.prefilter || kms_may_allow(actor, &key, action);
+            asks.extend(edges::kms_candidates(&self.graph[n], &self.opts.action, &may));
+        }
         let mut out = Vec::new();
         for ask in asks {
             if matches!(ask.target, edges::Target::Node(t) if t == n) {
                 continue;
             }
-            let outcome = self.decide_steps(actor, &ask.steps)?;
+            let outcome = self.decide_steps(actor, &key, &ask.steps)?;
             out.push(Decided { candidate: ask, outcome });
         }
         Ok(out)
     }
 
-    /// Adds a decided candidate to the graph (once per pair of nodes).
+    /// Adds a decided candidate to the graph (once per pair of nodes). A path that
+    /// replaced the key policy reaches every node in that world (its copy, created on first
+    /// use); a grant to itself stays with its own principal.
     fn apply(&mut self, n: NodeIndex, Decided { candidate: ask, outcome }: Decided) {
+        if let EdgeOutcome::Refuted(readings) = &outcome {
+            self.readings[n.index()].extend(readings.iter().cloned());
+        }
         let known = match &ask.target {
-            edges::Target::Node(t) => Some(*t),
+            edges::Target::Node(t) => match self.graph[n].key {
+                KeyChange::PolicyReplaced => self.find_variant(*t, &KeyChange::PolicyReplaced),
+                _ => Some(*t),
+            },
             edges::Target::Escalated(added) => self.existing_escalated(n, added),
+            edges::Target::Key(change) => self.find_variant(n, change),
         };
         if known.is_some_and(|to| to == n || self.graph.find_edge(n, to).is_some()) {
             return;
@@ -184,7 +206,8 @@ impl Builder<'_> {
                 let to = match (&ask.target, known) {
                     (_, Some(to)) => to,
                     (edges::Target::Escalated(added), None) => self.escalated(n, added),
-                    (edges::Target::Node(t), None) => *t,
+                    (edges::Target::Node(t), None) => self.variant(*t, KeyChange::PolicyReplaced),
+                    (edges::Target::Key(change), None) => self.variant(n, change.clone()),
                 };
                 let e = Edge { technique: ask.technique, detail: ask.detail.clone(), witnesses };
                 self.graph.add_edge(n, to, e);
@@ -198,13 +221,46 @@ impl Builder<'_> {
                     why: format!("{}: {why}", ask.detail),
                 });
             }
-            EdgeOutcome::Refuted => {}
+            EdgeOutcome::Refuted(_) => {}
         }
+    }
+
+    /// The label of "`n` (its base principal and what was added) with the key changed".
+    fn variant_label(&self, n: NodeIndex, change: &KeyChange) -> String {
+        let node = &self.graph[n];
+        let base = node.base.unwrap_or(n);
+        let mut label = self.graph[base].label.clone();
+        if !node.added.is_empty() {
+            label = format!("{label} + {}", node.added.iter().cloned().collect::<Vec<_>>().join(" + "));
+        }
+        match change {
+            KeyChange::Original => label,
+            c => format!("{label} [{}]", c.label()),
+        }
+    }
+
+    fn find_variant(&self, n: NodeIndex, change: &KeyChange) -> Option<NodeIndex> {
+        self.index.get(&self.variant_label(n, change)).copied()
+    }
+
+    /// Node `n` (same principal, same added policies) with the key changed, created on first use.
+    fn variant(&mut self, n: NodeIndex, change: KeyChange) -> NodeIndex {
+        if let Some(i) = self.find_variant(n, &change) {
+            return i;
+        }
+        let label = self.variant_label(n, &change);
+        let (base, added, actor) =
+            (self.graph[n].base.unwrap_or(n), self.graph[n].added.clone(), self.graph[n].actor.clone());
+        let i = self.add(label, NodeKind::Escalated, actor);
+        self.graph[i].base = Some(base);
+        self.graph[i].added = added;
+        self.graph[i].key = change;
+        i
     }
 
     /// Every step allowed: the edge is open with their witnesses; one step refuted (Z3
     /// unsat) refutes it; otherwise one undecided step leaves it undecided.
-    fn decide_steps(&self, actor: &Actor, steps: &[edges::Step]) -> Result<EdgeOutcome, Mismatch> {
+    fn decide_steps(&self, actor: &Actor, key: &Key, steps: &[edges::Step]) -> Result<EdgeOutcome, Mismatch> {
         let scps = self.scps_for(actor);
         let mut witnesses = Vec::new();
         let mut pending = None;
@@ -213,11 +269,24 @@ impl Builder<'_> {
                 pending = Some(why.clone());
                 continue;
             }
+            if let Some(k) = step.kms {
+                let limits = self.limits();
+                let (answer, readings) = match k {
+                    edges::KmsStep::PutKeyPolicy => kms::put_key_policy(actor, key, &scps, limits)?,
+                    edges::KmsStep::CreateGrant => kms::create_grant(actor, key, &self.opts.action, &scps, limits)?,
+                };
+                match answer {
+                    Answer::Yes(w) => witnesses.push(w),
+                    Answer::No => return Ok(EdgeOutcome::Refuted(readings)),
+                    Answer::Unknown(why) => return Ok(EdgeOutcome::Undecided(why)),
+                }
+                continue;
+            }
             if let Some(assume) = &step.service {
                 let role = step.resource.as_deref().unwrap_or_default();
                 match super::service::decide(&assume.trust, role, assume.service, self.opts.limits)? {
                     super::service::ServiceTrust::Yes(w) => witnesses.push(w),
-                    super::service::ServiceTrust::No => return Ok(EdgeOutcome::Refuted),
+                    super::service::ServiceTrust::No => return Ok(EdgeOutcome::Refuted(vec![])),
                     super::service::ServiceTrust::Unknown(why) => pending = Some(why),
                 }
                 continue;
@@ -230,7 +299,7 @@ impl Builder<'_> {
             };
             match super::hop::decide(actor, &q, &scps, self.limits())? {
                 Answer::Yes(w) => witnesses.push(w),
-                Answer::No => return Ok(EdgeOutcome::Refuted),
+                Answer::No => return Ok(EdgeOutcome::Refuted(vec![])),
                 Answer::Unknown(why) => return Ok(EdgeOutcome::Undecided(why)),
             }
         }
@@ -256,12 +325,21 @@ impl Builder<'_> {
         }
     }
 
-    /// The node "`n` with these policies added", created on first use.
-    fn existing_escalated(&self, n: NodeIndex, added: &edges::Added) -> Option<NodeIndex> {
+    /// The label of "`n` with these policies added" (on the key as `n`'s path left it).
+    fn escalated_label(&self, n: NodeIndex, added: &edges::Added) -> String {
         let base = self.graph[n].base.unwrap_or(n);
         let mut set = self.graph[n].added.clone();
         set.insert(added.name.clone());
-        self.graph.node_indices().find(|i| self.graph[*i].base == Some(base) && self.graph[*i].added == set)
+        let label = format!("{} + {}", self.graph[base].label, set.iter().cloned().collect::<Vec<_>>().join(" + "));
+        match &self.graph[n].key {
+            KeyChange::Original => label,
+            c => format!("{label} [{}]", c.label()),
+        }
+    }
+
+    /// The node "`n` with these policies added", if it exists.
+    fn existing_escalated(&self, n: NodeIndex, added: &edges::Added) -> Option<NodeIndex> {
+        self.index.get(&self.escalated_label(n, added)).copied()
     }
 
     fn escalated(&mut self, n: NodeIndex, added: &edges::Added) -> NodeIndex {
@@ -270,10 +348,11 @@ impl Builder<'_> {
         set.insert(added.name.clone());
         let mut actor = self.graph[n].actor.clone().expect("actor");
         added.apply(&mut actor);
-        let label = format!("{} + {}", self.graph[base].label, set.iter().cloned().collect::<Vec<_>>().join(" + "));
+        let label = self.escalated_label(n, added);
         let i = self.add(label, NodeKind::Escalated, Some(actor));
         self.graph[i].base = Some(base);
         self.graph[i].added = set;
+        self.graph[i].key = self.graph[n].key.clone();
         i
     }
 
@@ -290,7 +369,7 @@ impl Builder<'_> {
             .map(|i| {
                 let Some(actor) = &self.graph[NodeIndex::new(i)].actor else { return Quick::Settled(None) };
                 if self.opts.prefilter && !kms_may_allow(actor, key, action) {
-                    return Quick::Settled(Some(KmsHop { answer: Answer::No, required: vec![] }));
+                    return Quick::Settled(Some(KmsHop { answer: Answer::No, required: vec![], rests_on: vec![] }));
                 }
                 let scps = self.scps_for(actor);
                 match kms::plain(actor, key, action, &scps) {
@@ -337,12 +416,23 @@ impl Builder<'_> {
         Ok(out)
     }
 
+    /// The last hop of one node, on the key as its path left it (under a replaced key
+    /// policy, the actor as [`kms::under_replaced_policy`] makes it).
     fn last_hop(&self, n: NodeIndex, key: &Key) -> Result<Option<KmsHop>, Mismatch> {
         let Some(actor) = &self.graph[n].actor else { return Ok(None) };
-        if self.opts.prefilter && !kms_may_allow(actor, key, &self.opts.action) {
-            return Ok(Some(KmsHop { answer: Answer::No, required: vec![] }));
+        let change = &self.graph[n].key;
+        let key = kms::changed(key, change);
+        let replaced;
+        let actor = if matches!(change, KeyChange::PolicyReplaced) {
+            replaced = kms::under_replaced_policy(actor);
+            &replaced
+        } else {
+            actor
+        };
+        if self.opts.prefilter && !kms_may_allow(actor, &key, &self.opts.action) {
+            return Ok(Some(KmsHop { answer: Answer::No, required: vec![], rests_on: vec![] }));
         }
-        Ok(Some(kms::decide(actor, key, &self.opts.action, &self.scps_for(actor), self.limits())?))
+        Ok(Some(kms::decide(actor, &key, &self.opts.action, &self.scps_for(actor), self.limits())?))
     }
 }
 
@@ -351,8 +441,8 @@ impl Builder<'_> {
 enum EdgeOutcome {
     /// Every step allowed: the edge exists, opened by these replayed requests.
     Open(Vec<Witness>),
-    /// A step is refuted (Z3 unsat): no edge.
-    Refuted,
+    /// A step is refuted (Z3 unsat): no edge; the readings the `unsat` rests on.
+    Refuted(Vec<String>),
     /// No step refuted, one undecided: an undecided edge, and why.
     Undecided(String),
 }
