@@ -13,5 +13,6 @@ mod util;
 mod whocan;
 mod whocan_differential;
 mod whocan_groups;
+mod whocan_kms_differential;
 mod whocan_managed;
 mod whocan_never_wrongly_cannot;
