@@ -49,7 +49,7 @@ fn statement(rng: &mut Rng, me: &str) -> Value {
 }
 
 fn policies(rng: &mut Rng, me: &str) -> Value {
-    let statements: Vec<Value> = (0..rng.below(3)).map(|_| statement(rng, me)).collect();
+    let statements: Vec<Value> = (0..rng.below(4)).map(|_| statement(rng, me)).collect();
     if statements.is_empty() {
         json!([])
     } else {
