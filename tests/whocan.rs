@@ -556,3 +556,25 @@ fn kms_put_key_policy_and_create_grant() {
     let b = run(&["kms-escalation-account.json"], "key-policy-console-default.json", &[], false);
     assert_path(&b, &user("keyadmin"), &["cannot"]);
 }
+
+/// A `cannot` that rests on an undocumented reading says so, per principal, as `check`
+/// does (issue 19 item 7): the role's boundary caps a key-policy Allow naming the role
+/// ARN (boundary-caps-role-arn), and the user who can only reach that role rests on it too.
+#[test]
+fn cannot_carries_the_readings_it_rests_on() {
+    let a = run(&["boundary-reading-account.json"], "key-policy-bounded-role.json", &[], true);
+    for label in [role("Bounded"), user("assumer")] {
+        assert_path(&a, &label, &["cannot"]);
+        let i = a.graph.node_indices().find(|i| a.graph[*i].label == label).unwrap();
+        let r = &a.rests_on[i.index()];
+        assert!(r.len() == 1 && r[0].contains("boundary-caps-role-arn"), "{label}: {r:?}");
+    }
+    let v = kmsproof::report::whocan::json(&[&a], None);
+    let p = v["keys"][0]["principals"].as_array().unwrap();
+    let bounded = p.iter().find(|p| p["principal"] == role("Bounded")).unwrap();
+    assert!(bounded["rests_on"][0].as_str().unwrap().contains("boundary-caps-role-arn"), "{bounded}");
+    let root = p.iter().find(|p| p["principal"] == format!("arn:aws:iam::{A}:root")).unwrap();
+    assert_eq!(root["rests_on"], serde_json::json!([]), "{root}");
+    let text = kmsproof::report::whocan::text(&[&a], None);
+    assert!(text.contains(&format!("CANNOT {} (role): proved (every path refuted); rests on an UNCONFIRMED reading: ", role("Bounded"))), "{text}");
+}

@@ -33,6 +33,9 @@ pub struct Analysis {
     pub undecided: Vec<Undecided>,
     pub last: Vec<Option<KmsHop>>,
     pub status: Vec<Status>,
+    /// Per node: the undocumented readings its answer rests on, as `check` reports them —
+    /// for a `cannot`, every refuted last hop and edge it could reach.
+    pub rests_on: Vec<Vec<String>>,
     pub key: String,
     pub action: String,
 }
@@ -52,10 +55,11 @@ pub fn analyse(accounts: &[Account], scps: &[Policy], key: &Key, opts: &Options)
     };
     b.nodes(key);
     b.decide(key)?;
-    let (mut graph, mut undecided, mut last) = (b.graph, b.undecided, b.last);
+    let (mut graph, mut undecided, mut last, readings) = (b.graph, b.undecided, b.last, b.readings);
     let mut status = statuses(&graph, &last, &undecided, opts.max_hops);
     super::federated::attach(accounts, &mut graph, &mut last, &mut status, &mut undecided);
-    Ok(Analysis { graph, undecided, last, status, key: key.arn.clone(), action: opts.action.clone() })
+    let rests_on = (0..graph.node_count()).map(|i| rests_on(&graph, &last, &readings, &status, i)).collect();
+    Ok(Analysis { graph, undecided, last, status, rests_on, key: key.arn.clone(), action: opts.action.clone() })
 }
 
 struct Builder<'a> {
@@ -570,6 +574,37 @@ fn statuses(g: &DiGraph<Node, Edge>, last: &[Option<KmsHop>], undecided: &[Undec
             }
         })
         .collect()
+}
+
+/// The readings a node's `cannot` rests on: those of every refuted last hop and edge of
+/// every node it reaches (each an `unsat` that `check` would qualify the same way).
+/// Other answers rest on none (a `can` is a replayed path; `unknown` is not a proof).
+fn rests_on(
+    g: &DiGraph<Node, Edge>,
+    last: &[Option<KmsHop>],
+    readings: &[Vec<String>],
+    status: &[Status],
+    i: usize,
+) -> Vec<String> {
+    if !matches!(status.get(i), Some(Status::Cannot)) {
+        return vec![];
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut seen = vec![false; g.node_count()];
+    let mut stack = vec![i];
+    while let Some(v) = stack.pop() {
+        if std::mem::replace(&mut seen[v], true) {
+            continue;
+        }
+        let hop = last.get(v).and_then(Option::as_ref).map(|h| h.rests_on.as_slice()).unwrap_or_default();
+        for r in hop.iter().chain(readings.get(v).into_iter().flatten()) {
+            if !out.contains(r) {
+                out.push(r.clone());
+            }
+        }
+        stack.extend(g.neighbors(NodeIndex::new(v)).map(|n| n.index()));
+    }
+    out
 }
 
 /// Why node `i` is undecided: some node it reaches (over any edge) has an undecided last
