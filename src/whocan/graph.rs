@@ -301,10 +301,10 @@ impl Builder<'_> {
                 condition: step.condition.clone(),
                 trust: step.trust.as_ref().map(|t| t.as_ask()),
             };
-            match super::hop::decide(actor, &q, &scps, self.limits())? {
-                Answer::Yes(w) => witnesses.push(w),
-                Answer::No => return Ok(EdgeOutcome::Refuted(vec![])),
-                Answer::Unknown(why) => return Ok(EdgeOutcome::Undecided(why)),
+            match super::hop::decide_with_readings(actor, &q, &scps, self.limits())? {
+                (Answer::Yes(w), _) => witnesses.push(w),
+                (Answer::No, readings) => return Ok(EdgeOutcome::Refuted(readings)),
+                (Answer::Unknown(why), _) => return Ok(EdgeOutcome::Undecided(why)),
             }
         }
         Ok(match pending {
