@@ -191,9 +191,16 @@ fn malformed_dumps_are_positioned_errors() {
     let missing = r#"{"UserDetailList": [{"UserName": "u", "Arn": "arn:aws:iam::111122223333:user/u",
         "AttachedManagedPolicies": [{"PolicyName": "P", "PolicyArn": "arn:aws:iam::111122223333:policy/P"}]}],
         "GroupDetailList": [], "RoleDetailList": [], "Policies": []}"#;
-    let e = parse_account(missing, "dump.json").unwrap_err().to_string();
-    assert!(e.contains("dump.json:2:37: error: at UserDetailList[0].AttachedManagedPolicies[0]"), "{e}");
-    assert!(e.contains("does not contain it"), "{e}");
+    // A managed policy the dump names but does not contain: read anyway, with a positioned
+    // warning naming it, and its holder `unknown` (it may allow or deny anything).
+    let acc = parse_account(missing, "dump.json").unwrap_or_else(|e| panic!("{e}"));
+    let w = acc.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>().join("\n");
+    assert!(w.contains("dump.json:2:37: warning: at UserDetailList[0].AttachedManagedPolicies[0]"), "{w}");
+    assert!(w.contains("arn:aws:iam::111122223333:policy/P") && w.contains("does not contain it"), "{w}");
+    let kp = key("key-policy.json");
+    let a = analyse(&[acc], &[], &kp, &options(true)).unwrap();
+    let got = path(&a, &user("u"));
+    assert!(got[0].starts_with("unknown: ") && got[0].contains("policy/P"), "{got:?}");
     let bad_group =
         r#"{"UserDetailList": [{"UserName": "u", "Arn": "arn:aws:iam::111122223333:user/u", "GroupList": ["G"]}]}"#;
     let e = parse_account(bad_group, "dump.json").unwrap_err().to_string();

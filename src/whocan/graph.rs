@@ -52,6 +52,7 @@ pub fn analyse(accounts: &[Account], scps: &[Policy], key: &Key, opts: &Options)
         last: vec![],
         done: 0,
         readings: vec![],
+        missing: HashMap::new(),
     };
     b.nodes(key);
     b.decide(key)?;
@@ -76,6 +77,9 @@ struct Builder<'a> {
     done: usize,
     /// Per node: the readings its refuted edges rest on.
     readings: Vec<Vec<String>>,
+    /// Principals holding a managed policy the dump does not contain, and why: their
+    /// last hop is undecided and no edge leaves them (the policy may allow or deny anything).
+    missing: HashMap<NodeIndex, String>,
 }
 
 impl Builder<'_> {
@@ -85,6 +89,17 @@ impl Builder<'_> {
         self.readings.push(vec![]);
         self.index.insert(label, i);
         i
+    }
+
+    fn note_missing(&mut self, n: NodeIndex, a: &Account, missing: Vec<String>) {
+        if !missing.is_empty() {
+            let why = format!(
+                "it holds the managed policy {}, which the dump {} names but does not contain",
+                missing.join(", "),
+                a.file
+            );
+            self.missing.insert(n, why);
+        }
     }
 
     /// Every principal of the dumps, their groups, and the classes outside them.
@@ -99,6 +114,7 @@ impl Builder<'_> {
             for u in &a.users {
                 let act = actor(Who::Principal(u.arn.clone()), &a.id, a.user_policies(u), a.boundary(&u.boundary));
                 let n = self.add(u.arn.clone(), NodeKind::User, Some(act));
+                self.note_missing(n, a, a.user_missing(u));
                 for g in u.groups.iter().filter_map(|g| a.group(g)) {
                     let gi = self.index[&g.arn];
                     let e = Edge {
@@ -113,7 +129,8 @@ impl Builder<'_> {
                 // A role session's ARN carries no path: the request names the role without it.
                 let caller = format!("arn:aws:iam::{}:role/{}", a.id, r.name);
                 let act = actor(Who::Principal(caller), &a.id, a.role_policies(r), a.boundary(&r.boundary));
-                self.add(r.arn.clone(), NodeKind::Role, Some(act));
+                let n = self.add(r.arn.clone(), NodeKind::Role, Some(act));
+                self.note_missing(n, a, a.role_missing(r));
             }
         }
         let mut named: BTreeSet<String> = BTreeSet::new();
@@ -169,6 +186,9 @@ impl Builder<'_> {
     /// path to `n` left it).
     fn out_edges(&self, n: NodeIndex, key: &Key) -> Result<Vec<Decided>, Mismatch> {
         let Some(actor) = &self.graph[n].actor else { return Ok(vec![]) };
+        if self.missing.contains_key(&n) {
+            return Ok(vec![]);
+        }
         let mut asks =
             edges::candidates(self.accounts, &self.graph, &self.index, n, self.opts.escalation, self.opts.prefilter);
         let key = kms::changed(key, &self.graph[n].key);
@@ -372,6 +392,10 @@ impl Builder<'_> {
             .into_par_iter()
             .map(|i| {
                 let Some(actor) = &self.graph[NodeIndex::new(i)].actor else { return Quick::Settled(None) };
+                if let Some(why) = self.missing.get(&NodeIndex::new(i)) {
+                    let answer = Answer::Unknown(why.clone());
+                    return Quick::Settled(Some(KmsHop { answer, required: vec![], rests_on: vec![] }));
+                }
                 if self.opts.prefilter && !kms_may_allow(actor, key, action) {
                     return Quick::Settled(Some(KmsHop { answer: Answer::No, required: vec![], rests_on: vec![] }));
                 }
