@@ -557,7 +557,10 @@ fn kms_put_key_policy_and_create_grant() {
     assert_path(&a, &user("nobody"), &["cannot"]);
     for name in ["granter-other", "granter-constrained", "granter-aws-resource"] {
         let got = path(&a, &user(name));
-        assert!(got.len() == 1 && got[0].starts_with("unknown: ") && got[0].contains("kms:CreateGrant"), "{name}: {got:?}");
+        assert!(
+            got.len() == 1 && got[0].starts_with("unknown: ") && got[0].contains("kms:CreateGrant"),
+            "{name}: {got:?}"
+        );
     }
     // Without escalation the administrators are `cannot`: the techniques are what finds them.
     let b = run(&["kms-escalation-account.json"], "key-policy-console-default.json", &[], false);
@@ -583,5 +586,11 @@ fn cannot_carries_the_readings_it_rests_on() {
     let root = p.iter().find(|p| p["principal"] == format!("arn:aws:iam::{A}:root")).unwrap();
     assert_eq!(root["rests_on"], serde_json::json!([]), "{root}");
     let text = kmsproof::report::whocan::text(&[&a], None);
-    assert!(text.contains(&format!("CANNOT {} (role): proved (every path refuted); rests on an UNCONFIRMED reading: ", role("Bounded"))), "{text}");
+    assert!(
+        text.contains(&format!(
+            "CANNOT {} (role): proved (every path refuted); rests on an UNCONFIRMED reading: ",
+            role("Bounded")
+        )),
+        "{text}"
+    );
 }

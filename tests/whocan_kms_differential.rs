@@ -70,7 +70,8 @@ fn dump(rng: &mut Rng) -> Value {
         .collect();
     let roles: Vec<Value> = (0..2)
         .map(|i| {
-            let who = if rng.below(2) == 0 { json!(user(rng.below(3))) } else { json!(format!("arn:aws:iam::{A}:root")) };
+            let who =
+                if rng.below(2) == 0 { json!(user(rng.below(3))) } else { json!(format!("arn:aws:iam::{A}:root")) };
             let trust = doc(vec![json!({"Effect": "Allow", "Principal": {"AWS": who}, "Action": "sts:AssumeRole"})]);
             let mut r = json!({"RoleName": format!("r{i}"), "Arn": role(i), "AssumeRolePolicyDocument": trust,
                                "RolePolicyList": policies(rng, &role(i))});

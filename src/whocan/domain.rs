@@ -87,6 +87,19 @@ pub enum Technique {
     PassRole(&'static str),
     /// `sts:AssumeRoleWithWebIdentity` / `sts:AssumeRoleWithSAML` (never decided: see `federated`).
     Federated(&'static str),
+    /// Removing what blocks it: an inline policy deleted, a managed one detached, a
+    /// boundary deleted or replaced, leaving a group.
+    DeleteUserPolicy,
+    DeleteGroupPolicy,
+    DeleteRolePolicy,
+    DetachUserPolicy,
+    DetachGroupPolicy,
+    DetachRolePolicy,
+    DeleteUserPermissionsBoundary,
+    DeleteRolePermissionsBoundary,
+    PutUserPermissionsBoundary,
+    PutRolePermissionsBoundary,
+    RemoveUserFromGroup,
     /// `kms:PutKeyPolicy`: the key policy replaced by one that allows the caller.
     PutKeyPolicy,
     /// `kms:CreateGrant`: a grant of the action to the caller itself.
@@ -112,6 +125,23 @@ pub const TECHNIQUES: &[(&str, &str)] = &[
     ("iam:UpdateLoginProfile", "IAM API reference, UpdateLoginProfile"),
     ("iam:UpdateAssumeRolePolicy", "IAM API reference, UpdateAssumeRolePolicy"),
     ("iam:PassRole", "IAM User Guide, granting a user permissions to pass a role to an AWS service"),
+    ("iam:DeleteUserPolicy", "IAM API reference, DeleteUserPolicy"),
+    ("iam:DeleteGroupPolicy", "IAM API reference, DeleteGroupPolicy"),
+    ("iam:DeleteRolePolicy", "IAM API reference, DeleteRolePolicy"),
+    ("iam:DetachUserPolicy", "IAM API reference, DetachUserPolicy; condition key iam:PolicyARN"),
+    ("iam:DetachGroupPolicy", "IAM API reference, DetachGroupPolicy; condition key iam:PolicyARN"),
+    ("iam:DetachRolePolicy", "IAM API reference, DetachRolePolicy; condition key iam:PolicyARN"),
+    ("iam:DeleteUserPermissionsBoundary", "IAM API reference, DeleteUserPermissionsBoundary"),
+    ("iam:DeleteRolePermissionsBoundary", "IAM API reference, DeleteRolePermissionsBoundary"),
+    (
+        "iam:PutUserPermissionsBoundary",
+        "IAM API reference, PutUserPermissionsBoundary; condition key iam:PermissionsBoundary",
+    ),
+    (
+        "iam:PutRolePermissionsBoundary",
+        "IAM API reference, PutRolePermissionsBoundary; condition key iam:PermissionsBoundary",
+    ),
+    ("iam:RemoveUserFromGroup", "IAM API reference, RemoveUserFromGroup"),
     ("sts:AssumeRoleWithWebIdentity", "STS API reference, AssumeRoleWithWebIdentity"),
     ("sts:AssumeRoleWithSAML", "STS API reference, AssumeRoleWithSAML"),
     (

@@ -104,6 +104,8 @@ pub struct Added {
     /// `source`, compared by identity, not text: an AWS managed policy may bear the
     /// same name (and so the same label) as the customer's policy being switched.
     pub replaces: Option<std::sync::Arc<str>>,
+    /// Identity policies removed (by `source`): deleted, detached, or a group left.
+    pub removes: Vec<std::sync::Arc<str>>,
 }
 
 impl Added {
@@ -111,6 +113,7 @@ impl Added {
     /// replaced boundary becomes the new version, as a boundary; a policy that is both
     /// attached and the boundary is replaced in both places).
     pub fn apply(&self, actor: &mut Actor) {
+        actor.identity.retain(|p| !self.removes.iter().any(|r| std::sync::Arc::ptr_eq(&p.source, r)));
         let Some(old) = &self.replaces else {
             actor.identity.extend(self.policies.iter().cloned());
             return;
@@ -139,6 +142,9 @@ pub enum Target {
     Escalated(Added),
     /// The same principal, with the key changed (KMS's own escalations).
     Key(KeyChange),
+    /// Another principal of the dump with policies added (its policies rewritten by the
+    /// caller, who then acts as it).
+    EscalatedOf(NodeIndex, Added),
 }
 
 /// A candidate edge: every step must be allowed.
@@ -152,7 +158,7 @@ pub struct Candidate {
 
 /// `sts:AssumeRole` on a role: STS accepts neither the root user's credentials nor a
 /// federated user's (`GetFederationToken`) for it, so the caller is a user or a role session.
-fn assume_step(trust: Policy, account: &str, role_arn: &str) -> Step {
+pub fn assume_step(trust: Policy, account: &str, role_arn: &str) -> Step {
     Step {
         condition: Some(
             json!({"ArnNotLike": {"aws:PrincipalArn": ["arn:*:iam::*:root", "arn:*:sts::*:federated-user/*"]}}),
@@ -162,7 +168,7 @@ fn assume_step(trust: Policy, account: &str, role_arn: &str) -> Step {
     }
 }
 
-fn step(action: &str, resource: &str) -> Step {
+pub fn step(action: &str, resource: &str) -> Step {
     Step {
         action: action.into(),
         resource: Some(resource.into()),
@@ -216,19 +222,28 @@ pub fn candidates(
             escalations(a, index, node, base_label, actor, &may, &mut out);
         }
     }
+    if escalation && dump_principal {
+        super::rewrites::candidates(accounts, g, index, n, prefilter, &mut out);
+    }
     if prefilter {
-        let policies = &actor.identity;
-        let any = any_identity || actor.is_root();
-        out.retain(|c| {
-            any || c.steps.iter().all(|s| {
-                s.trust.is_some()
-                    || s.service.is_some()
-                    || s.unknown.is_some()
-                    || may_allow(policies, &s.action, s.resource.as_deref())
-            })
-        });
+        preselect(actor, &mut out);
     }
     out
+}
+
+/// Sound pre-selection: keeps a candidate unless a step of the caller's own that no
+/// `Allow` of its identity policies can cover makes it impossible.
+fn preselect(actor: &Actor, out: &mut Vec<Candidate>) {
+    let policies = &actor.identity;
+    let any = !matches!(actor.who, Who::Principal(_)) || actor.is_root();
+    out.retain(|c| {
+        any || c.steps.iter().all(|s| {
+            s.trust.is_some()
+                || s.service.is_some()
+                || s.unknown.is_some()
+                || may_allow(policies, &s.action, s.resource.as_deref())
+        })
+    });
 }
 
 fn escalations(
@@ -240,7 +255,8 @@ fn escalations(
     may: &dyn Fn(&str, Option<&str>) -> bool,
     out: &mut Vec<Candidate>,
 ) {
-    let any = Added { name: "any policy".into(), policies: vec![super::kms::allow_all()], replaces: None };
+    let any =
+        Added { name: "any policy".into(), policies: vec![super::kms::allow_all()], replaces: None, removes: vec![] };
     let admin = || Some(json!({"ArnEquals": {"iam:PolicyARN": ADMIN_POLICY}}));
     let to_any = |technique, detail: String, steps| Candidate {
         technique,
@@ -289,6 +305,7 @@ fn escalations(
                     name,
                     policies: group_policies_on_path(a, node, grp),
                     replaces: None,
+                    removes: vec![],
                 }),
                 steps: vec![step("iam:AddUserToGroup", &grp.arn)],
             });
@@ -314,7 +331,12 @@ fn escalations(
         if node.added.contains(&name) || !rewritten.insert(p.clone()) {
             continue;
         }
-        let added = Added { name, policies: vec![super::kms::allow_all()], replaces: Some(default.source.clone()) };
+        let added = Added {
+            name,
+            policies: vec![super::kms::allow_all()],
+            replaces: Some(default.source.clone()),
+            removes: vec![],
+        };
         out.push(Candidate {
             technique: Technique::CreatePolicyVersion,
             detail: format!("create a new default version of {p}, attached to it"),
@@ -443,6 +465,7 @@ fn set_default_versions<'a>(
                     name: format!("{p} switched again"),
                     policies: vec![],
                     replaces: None,
+                    removes: vec![],
                 }),
                 steps: vec![
                     step("iam:SetDefaultPolicyVersion", p),
@@ -456,6 +479,7 @@ fn set_default_versions<'a>(
                 name: format!("{prefix}{id}"),
                 policies: vec![doc.clone()],
                 replaces: Some(default.source.clone()),
+                removes: vec![],
             };
             out.push(Candidate {
                 technique: Technique::SetDefaultPolicyVersion,

@@ -185,7 +185,8 @@ impl Reader<'_> {
         };
         let start = self.sink.items.len();
         account.missing = self.check_references(doc, &account);
-        account.warnings = self.sink.items[start..].iter().filter(|d| d.severity == Severity::Warning).cloned().collect();
+        account.warnings =
+            self.sink.items[start..].iter().filter(|d| d.severity == Severity::Warning).cloned().collect();
         account
     }
 

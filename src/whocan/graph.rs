@@ -84,7 +84,8 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     fn add(&mut self, label: String, kind: NodeKind, actor: Option<Actor>) -> NodeIndex {
-        let node = Node { label: label.clone(), kind, actor, base: None, added: BTreeSet::new(), key: KeyChange::Original };
+        let node =
+            Node { label: label.clone(), kind, actor, base: None, added: BTreeSet::new(), key: KeyChange::Original };
         let i = self.graph.add_node(node);
         self.readings.push(vec![]);
         self.index.insert(label, i);
@@ -215,12 +216,12 @@ impl Builder<'_> {
             self.readings[n.index()].extend(readings.iter().cloned());
         }
         let known = match &ask.target {
-            edges::Target::Node(t) => match self.graph[n].key {
-                KeyChange::PolicyReplaced => self.find_variant(*t, &KeyChange::PolicyReplaced),
-                _ => Some(*t),
-            },
+            edges::Target::Node(t) => self.in_world(n, *t),
             edges::Target::Escalated(added) => self.existing_escalated(n, added),
             edges::Target::Key(change) => self.find_variant(n, change),
+            edges::Target::EscalatedOf(t, added) => {
+                self.in_world(n, *t).and_then(|t| self.existing_escalated(t, added))
+            }
         };
         if known.is_some_and(|to| to == n || self.graph.find_edge(n, to).is_some()) {
             return;
@@ -232,6 +233,13 @@ impl Builder<'_> {
                     (edges::Target::Escalated(added), None) => self.escalated(n, added),
                     (edges::Target::Node(t), None) => self.variant(*t, KeyChange::PolicyReplaced),
                     (edges::Target::Key(change), None) => self.variant(n, change.clone()),
+                    (edges::Target::EscalatedOf(t, added), None) => {
+                        let t = match self.graph[n].key {
+                            KeyChange::PolicyReplaced => self.variant(*t, KeyChange::PolicyReplaced),
+                            _ => *t,
+                        };
+                        self.escalated(t, added)
+                    }
                 };
                 let e = Edge { technique: ask.technique, detail: ask.detail.clone(), witnesses };
                 self.graph.add_edge(n, to, e);
@@ -260,6 +268,15 @@ impl Builder<'_> {
         match change {
             KeyChange::Original => label,
             c => format!("{label} [{}]", c.label()),
+        }
+    }
+
+    /// Node `t` as a path from `n` reaches it: in the world where the key policy was
+    /// replaced when `n` is (a grant to `n` does not follow it to another principal).
+    fn in_world(&self, n: NodeIndex, t: NodeIndex) -> Option<NodeIndex> {
+        match self.graph[n].key {
+            KeyChange::PolicyReplaced => self.find_variant(t, &KeyChange::PolicyReplaced),
+            _ => Some(t),
         }
     }
 

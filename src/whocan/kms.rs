@@ -447,7 +447,10 @@ pub fn create_grant(
         return Ok(match ask(actor, key, "kms:CreateGrant", &wide(), scps, limits)? {
             (Answer::No, r) => (Answer::No, r),
             (Answer::Yes(w), _) => (
-                Answer::Unknown(format!("a grant created by a class of principals is not modelled (e.g. {})", w.request)),
+                Answer::Unknown(format!(
+                    "a grant created by a class of principals is not modelled (e.g. {})",
+                    w.request
+                )),
                 vec![],
             ),
             other => other,
