@@ -594,3 +594,25 @@ fn cannot_carries_the_readings_it_rests_on() {
         "{text}"
     );
 }
+
+/// Removing what blocks it and rewriting others' policies (issue 19 items 3–4), on the
+/// key that delegates to the account: each principal's path uses exactly the technique
+/// its policy allows; attaching only policies outside the dump is `unknown`.
+#[test]
+fn removing_a_deny_and_rewriting_other_policies() {
+    let a = run(&["rewrites-account.json"], "key-policy.json", &[], true);
+    let cases: &[(&str, &[&str])] = &[
+        ("del-inline", &["can", "iam:DeleteUserPolicy"]),
+        ("detach", &["can", "iam:DetachUserPolicy"]),
+        ("unbound", &["can", "iam:DeleteUserPermissionsBoundary"]),
+        ("leaver", &["can", "iam:RemoveUserFromGroup"]),
+        ("attach-dump", &["can", "iam:AttachUserPolicy"]),
+        ("role-writer", &["can", "iam:PutRolePolicy"]),
+        ("plain", &["cannot"]),
+    ];
+    for (name, want) in cases {
+        assert_path(&a, &user(name), want);
+    }
+    let got = path(&a, &user("attach-outside"));
+    assert!(got[0].starts_with("unknown: ") && got[0].contains("not in the dump"), "{got:?}");
+}
