@@ -616,3 +616,16 @@ fn removing_a_deny_and_rewriting_other_policies() {
     let got = path(&a, &user("attach-outside"));
     assert!(got[0].starts_with("unknown: ") && got[0].contains("not in the dump"), "{got:?}");
 }
+
+/// A key policy that needs a principal tag (issue 19 item 6): the role's session has the
+/// tag only if its assumer passes it, which needs `sts:TagSession` in the trust policy
+/// (here absent) — tags are not modelled, so the role and its assumer are `unknown`,
+/// never `can` through a tag the caller cannot set.
+#[test]
+fn a_tag_the_caller_cannot_set_is_not_a_can() {
+    let a = run(&["session-tags-account.json"], "key-policy-principal-tag.json", &[], true);
+    for label in [role("Tagged"), user("tagger")] {
+        let got = path(&a, &label);
+        assert!(got[0].starts_with("unknown: ") && got[0].contains("aws:PrincipalTag/team"), "{label}: {got:?}");
+    }
+}

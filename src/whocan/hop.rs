@@ -124,7 +124,16 @@ pub fn decide_with_readings(
         Err(Unsupported(why)) => return Ok((Answer::Unknown(format!("not encoded exactly: {why}")), vec![])),
     };
     let goal = Term::and([enc.invariants(), enc.opaque_lemmas(), allowed.clone()]);
-    let answer = decide_encoded(actor, ask, &shape, scps, &enc, &goal, &allowed, limits)?;
+    let mut answer = decide_encoded(actor, ask, &shape, scps, &enc, &goal, &allowed, limits)?;
+    if let Answer::Yes(w) = &answer {
+        if w.request
+            .get("context")
+            .and_then(Value::as_object)
+            .is_some_and(|c| c.keys().any(|k| super::document::is_tag_key(k)))
+        {
+            answer = untagged(actor, ask, scps, limits, &policies)?;
+        }
+    }
     let readings = match answer {
         Answer::No => enc
             .consulted()
@@ -135,6 +144,32 @@ pub fn decide_with_readings(
         _ => vec![],
     };
     Ok((answer, readings))
+}
+
+/// The hop asked again with every tag key its policies test absent: a session tag needs
+/// `sts:TagSession` in the trust policy and a user's tags are not read, so a `yes` must
+/// not need one (see [`super::document::is_tag_key`]); otherwise undecided.
+fn untagged(
+    actor: &Actor,
+    ask: &Ask,
+    scps: &[Policy],
+    limits: Limits,
+    policies: &[&Policy],
+) -> Result<Answer, Mismatch> {
+    let keys = super::document::tag_keys(policies.iter().copied());
+    let mut condition = ask.condition.clone().unwrap_or_else(|| serde_json::json!({}));
+    let null = condition.as_object_mut().expect("object").entry("Null").or_insert(serde_json::json!({}));
+    for k in &keys {
+        null[k] = serde_json::json!("true");
+    }
+    let again = Ask { condition: Some(condition), ..ask.clone() };
+    Ok(match decide(actor, &again, scps, limits)? {
+        Answer::No => Answer::Unknown(format!(
+            "allowed only with a tag ({}): session tags (which need sts:TagSession in the trust policy) and a user's tags are not modelled",
+            keys.join(", ")
+        )),
+        other => other,
+    })
 }
 
 /// Z3 on the encoded hop, then the evaluator on Z3's request.

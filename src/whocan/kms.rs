@@ -107,10 +107,37 @@ fn solve(
 ) -> Result<(Answer, Vec<String>), Mismatch> {
     let result = check(inputs, &key.arn, &[property(actor, action, None)], 1, limits)?.remove(0);
     Ok(match (&result.verdict, result.examples.first()) {
+        (Verdict::Holds, Some(ex)) if carries_tags(&ex.request) => {
+            (untagged(actor, key, action, inputs, limits)?, vec![])
+        }
         (Verdict::Holds, Some(ex)) => (Answer::Yes(witness(ex)), vec![]),
         (Verdict::Violated, _) => (Answer::No, result.rests_on),
         (Verdict::Unknown(why), _) => (Answer::Unknown(why.clone()), vec![]),
         (Verdict::Holds, None) => (Answer::Unknown("no witness came back".into()), vec![]),
+    })
+}
+
+fn carries_tags(request: &Value) -> bool {
+    request.get("context").and_then(Value::as_object).is_some_and(|c| c.keys().any(|k| document::is_tag_key(k)))
+}
+
+/// The last hop asked again without any tag key the inputs test (all absent): tags are
+/// not modelled (see [`document::is_tag_key`]), so a `yes` must not need one. A `no`
+/// here, after a `yes` with tags, is undecided.
+fn untagged(actor: &Actor, key: &Key, action: &str, inputs: &Inputs, limits: Limits) -> Result<Answer, Mismatch> {
+    let policies =
+        std::iter::once(&inputs.key_policy).chain(&inputs.identity).chain(&inputs.scps).chain(&inputs.boundary);
+    let keys = document::tag_keys(policies);
+    let absent: serde_json::Map<String, Value> = keys.iter().map(|k| (k.clone(), json!("true"))).collect();
+    let p = property(actor, action, Some(("Null", Value::Object(absent))));
+    let r = check(inputs, &key.arn, &[p], 1, limits)?.remove(0);
+    Ok(match (&r.verdict, r.examples.first()) {
+        (Verdict::Holds, Some(ex)) => Answer::Yes(witness(ex)),
+        (Verdict::Unknown(why), _) => Answer::Unknown(why.clone()),
+        _ => Answer::Unknown(format!(
+            "allowed only with a tag ({}): principal tags of a user and session tags (which need sts:TagSession in the role's trust policy) are not modelled",
+            keys.join(", ")
+        )),
     })
 }
 
