@@ -629,3 +629,23 @@ fn a_tag_the_caller_cannot_set_is_not_a_can() {
         assert!(got[0].starts_with("unknown: ") && got[0].contains("aws:PrincipalTag/team"), "{label}: {got:?}");
     }
 }
+
+/// Role paths (issue 19 item 5): a key policy `ArnLike aws:PrincipalArn role/team/*`, and a
+/// grant to `role/team/App`, reach the role at path `/team/` and the user who assumes it
+/// — not the role `Other` at `/`. who-can narrows a role by the model's one derivation of
+/// `aws:PrincipalArn` (`Caller::session_principal_arn`), so this holds once the model
+/// carries the role path in it.
+#[test]
+#[ignore = "needs role paths from realism-grants"]
+fn role_paths_reach_the_role_and_its_assumer() {
+    let a = run(&["role-path-account.json"], "key-policy-role-path.json", &[], true);
+    assert_path(&a, &format!("arn:aws:iam::{A}:role/team/App"), &["can"]);
+    assert_path(&a, &user("assumer"), &["can", "sts:AssumeRole"]);
+    assert_path(&a, &role("Other"), &["cannot"]);
+    let grants = kmsproof::model::load::load_grants(&Path::new(DIR).join("grant-role-path.json")).unwrap();
+    let k = Key { grants, ..key("key-policy-no-users.json") };
+    let b = analyse(&[account("role-path-account.json")], &[], &k, &options(true)).unwrap();
+    assert_path(&b, &format!("arn:aws:iam::{A}:role/team/App"), &["can"]);
+    assert_path(&b, &user("assumer"), &["can", "sts:AssumeRole"]);
+    assert_path(&b, &role("Other"), &["cannot"]);
+}

@@ -127,8 +127,10 @@ impl Builder<'_> {
                 }
             }
             for r in &a.roles {
-                // A role session's ARN carries no path: the request names the role without it.
-                let caller = format!("arn:aws:iam::{}:role/{}", a.id, r.name);
+                // The role's sessions as the model derives their `aws:PrincipalArn` (one
+                // derivation: whether it carries the role's path is the model's rule).
+                let caller = crate::model::request::Caller::session_principal_arn(&r.arn)
+                    .unwrap_or_else(|| format!("arn:aws:iam::{}:role/{}", a.id, r.name));
                 let act = actor(Who::Principal(caller), &a.id, a.role_policies(r), a.boundary(&r.boundary));
                 let n = self.add(r.arn.clone(), NodeKind::Role, Some(act));
                 self.note_missing(n, a, a.role_missing(r));

@@ -306,7 +306,7 @@ fn group_required(
 fn same_kind(caller: &str, lead: &str, member: &str) -> String {
     let role = |arn: &str| {
         let a = crate::base::arn::Arn::parse(arn)?;
-        let name = a.resource.strip_prefix("role/")?;
+        let name = a.resource.strip_prefix("role/")?.rsplit('/').next()?;
         Some((a.account.to_string(), name.to_string()))
     };
     if let (Some((account, name)), Some((m_account, m_name))) = (role(lead), role(member)) {

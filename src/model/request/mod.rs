@@ -106,6 +106,17 @@ impl Caller {
         })
     }
 
+    /// The `aws:PrincipalArn` of a session of the role `role_arn` (as IAM writes the
+    /// role's ARN, with its path): the rule of [`Caller::principal_arn`] applied to a
+    /// session of that role, so that who-can narrows a role's requests exactly as the
+    /// evaluator and the encoder derive the key — one derivation, wherever it changes.
+    pub fn session_principal_arn(role_arn: &str) -> Option<String> {
+        let a = crate::base::arn::Arn::parse(role_arn)?;
+        let name = a.resource.strip_prefix("role/")?.rsplit('/').next()?;
+        let session = format!("arn:{}:sts::{}:assumed-role/{name}/session", a.partition, a.account);
+        Caller::parse(&session).ok()?.principal_arn()
+    }
+
     /// The keys AWS itself puts in the context for this caller ([GKEYS], [VARS]).
     /// `action` is `None` for actions of other services (generic requests).
     pub fn derived_keys(&self, action: Option<&ActionInfo>) -> Vec<(&'static str, String)> {
