@@ -144,6 +144,19 @@ impl Ctx<'_> {
                 );
             }
         }
+        // `Put*Policy` of the same name overwrites an inline policy: its Deny gone, `"*"` in.
+        if (self.may)(&k.put.label(), arn) {
+            for p in inline.iter().filter(|p| has_deny(p) && self.held(&p.source)) {
+                let added = Added {
+                    name: format!("{} overwritten", p.source),
+                    policies: vec![super::kms::allow_all()],
+                    replaces: None,
+                    removes: vec![p.source.clone()],
+                };
+                let detail = format!("overwrite {} (it denies) with \"*\" on \"*\"", p.source);
+                self.escalate(k.put, detail, added, vec![step(&k.put.label(), arn)], out);
+            }
+        }
         if (self.may)(&detach, arn) {
             for (parn, p) in attached.iter().filter_map(|x| self.a.managed.get(x).map(|p| (x, p))) {
                 if !has_deny(p) || !self.held(&p.source) {
