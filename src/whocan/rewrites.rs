@@ -172,7 +172,7 @@ impl Ctx<'_> {
                 self.escalate(k.detach, format!("detach {parn} (it denies) from {arn}"), added, vec![s], out);
             }
         }
-        if (self.may)(&attach, arn) && self.again(k.attach, &attach, arn, " attached", out) {
+        if (self.may)(&attach, arn) && self.again(k.attach, &attach, arn, " attached", "iam:PolicyARN", out) {
             let listed: Vec<&String> = self.a.managed.keys().filter(|x| x.as_str() != ADMIN_POLICY).collect();
             for (parn, p) in self.a.managed.iter().filter(|(x, p)| x.as_str() != ADMIN_POLICY && has_allow(p)) {
                 if self.held(&p.source) {
@@ -196,15 +196,22 @@ impl Ctx<'_> {
     /// (another policy attached, another boundary set, after the first) would make the
     /// escalated nodes every subset of the dump's policies; it is an undecided edge
     /// instead when the caller may make it — never skipped, never claimed.
-    fn again(&self, t: Technique, action: &str, arn: &str, marker: &str, out: &mut Vec<Candidate>) -> bool {
+    /// (`key`: the condition key naming the policy; a policy it already holds, or its
+    /// boundary already, changes nothing and is not asked.)
+    fn again(&self, t: Technique, action: &str, arn: &str, marker: &str, key: &str, out: &mut Vec<Candidate>) -> bool {
         if !self.node.added.iter().any(|x| x.contains(marker)) {
             return true;
         }
+        let boundary = self.actor.boundary.as_ref().map(|b| b.source.clone());
+        let same = |p: &Policy| self.held(&p.source) || boundary.as_ref().is_some_and(|b| Arc::ptr_eq(b, &p.source));
+        let has: Vec<&String> = self.a.managed.iter().filter(|(_, p)| same(p)).map(|(x, _)| x).collect();
         let why = format!("a second {action} on one path (after {marker:?}) is not modelled");
         let unknown = Step { unknown: Some(why), ..step(action, arn) };
+        let condition = (!has.is_empty()).then(|| json!({"ArnNotEquals": {key: has}}));
+        let ask = Step { condition, ..step(action, arn) };
         let added =
             Added { name: format!("{action} again on {arn}"), policies: vec![], replaces: None, removes: vec![] };
-        self.escalate(t, format!("{action} again on {arn}"), added, vec![step(action, arn), unknown], out);
+        self.escalate(t, format!("{action} again on {arn}"), added, vec![ask, unknown], out);
         false
     }
 
@@ -261,7 +268,9 @@ impl Ctx<'_> {
                 out,
             );
         }
-        if !(self.may)(&put.label(), arn) || !self.again(put, &put.label(), arn, "boundary arn:", out) {
+        if !(self.may)(&put.label(), arn)
+            || !self.again(put, &put.label(), arn, "boundary arn:", "iam:PermissionsBoundary", out)
+        {
             return;
         }
         let admin = with_condition(step(&put.label(), arn), "iam:PermissionsBoundary", ADMIN_POLICY);
