@@ -28,18 +28,18 @@ const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
 
 fn statement(rng: &mut Rng) -> Value {
     let me = user(0);
-    match rng.below(10) {
+    match rng.below(12) {
         0 | 1 => json!({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}),
         2 | 3 => json!({"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"}),
         4 => json!({"Effect": "Allow", "Action": "iam:DeleteUserPolicy", "Resource": me}),
         5 => json!({"Effect": "Allow", "Action": "iam:DetachUserPolicy", "Resource": me,
                     "Condition": {"ArnEquals": {"iam:PolicyARN": managed(rng.below(2))}}}),
-        6 => json!({"Effect": "Allow", "Action": "iam:DeleteUserPermissionsBoundary", "Resource": "*"}),
-        7 => {
+        6 | 7 => json!({"Effect": "Allow", "Action": "iam:DeleteUserPermissionsBoundary", "Resource": "*"}),
+        8 => {
             let action = ["iam:RemoveUserFromGroup", "iam:DeleteGroupPolicy"][rng.below(2)];
             json!({"Effect": "Allow", "Action": action, "Resource": GROUP})
         }
-        8 => json!({"Effect": "Allow", "Action": "iam:AttachUserPolicy", "Resource": me,
+        9 | 10 => json!({"Effect": "Allow", "Action": "iam:AttachUserPolicy", "Resource": me,
                     "Condition": {"ArnEquals": {"iam:PolicyARN": managed(2)}}}),
         _ => json!({"Effect": "Allow", "Action": "iam:PutUserPolicy", "Resource": me}),
     }
@@ -163,14 +163,14 @@ fn removing_and_attaching_equal_brute_force() {
     ]);
     let key = parse_policy(&key_doc.to_string(), "key", PolicyKind::KeyPolicy).unwrap();
     let (mut can, mut cannot) = (0, 0);
-    for case in 0..40 {
+    for case in 0..60 {
         let inline: Vec<Value> = (0..1 + rng.below(2)).map(|_| random_doc(&mut rng)).collect();
         let mdocs: Vec<Value> = (0..3).map(|_| random_doc(&mut rng)).collect();
         let attached = rng.below(3); // 2: none of m0/m1 attached
         let in_group = rng.below(2) == 0;
         let gdoc = random_doc(&mut rng);
-        let bounded = rng.below(3) == 0;
-        let bound_action = ["iam:*", "s3:*"][rng.below(2)];
+        let bounded = rng.below(2) == 0;
+        let bound_action = ["iam:*", "iam:*", "s3:*"][rng.below(3)];
         let bdoc = doc(vec![json!({"Effect": "Allow", "Action": bound_action, "Resource": "*"})]);
         let mut u = json!({"UserName": "u0", "Arn": user(0),
             "UserPolicyList": inline.iter().enumerate().map(|(i, d)| json!({"PolicyName": format!("inline{i}"), "PolicyDocument": d})).collect::<Vec<_>>(),
