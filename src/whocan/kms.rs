@@ -372,8 +372,7 @@ fn context_keys(request: &Value) -> Vec<String> {
 /// this one allows: Allow statements only add, and the Denies are gone.
 pub fn replaced_policy() -> Policy {
     let statement = json!({"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"});
-    let p = document::policy(&statement, "the key policy as replaced (kms:PutKeyPolicy)", PolicyKind::KeyPolicy);
-    p
+    document::policy(&statement, "the key policy as replaced (kms:PutKeyPolicy)", PolicyKind::KeyPolicy)
 }
 
 /// The actor under a replaced key policy. The writer may name the caller exactly (the
