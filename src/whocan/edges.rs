@@ -222,9 +222,6 @@ pub fn candidates(
             escalations(a, index, node, base_label, actor, &may, &mut out);
         }
     }
-    if escalation && dump_principal {
-        super::rewrites::candidates(accounts, g, index, n, prefilter, &mut out);
-    }
     if prefilter {
         preselect(actor, &mut out);
     }
@@ -233,7 +230,7 @@ pub fn candidates(
 
 /// Sound pre-selection: keeps a candidate unless a step of the caller's own that no
 /// `Allow` of its identity policies can cover makes it impossible.
-fn preselect(actor: &Actor, out: &mut Vec<Candidate>) {
+pub fn preselect(actor: &Actor, out: &mut Vec<Candidate>) {
     let policies = &actor.identity;
     let any = !matches!(actor.who, Who::Principal(_)) || actor.is_root();
     out.retain(|c| {

@@ -194,6 +194,15 @@ impl Builder<'_> {
         }
         let mut asks =
             edges::candidates(self.accounts, &self.graph, &self.index, n, self.opts.escalation, self.opts.prefilter);
+        let dump_principal = matches!(actor.who, Who::Principal(_)) && !actor.is_root();
+        if self.opts.escalation && dump_principal {
+            let mut more = Vec::new();
+            super::rewrites::candidates(self.accounts, &self.graph, &self.index, n, self.opts.prefilter, &mut more);
+            if self.opts.prefilter {
+                edges::preselect(actor, &mut more);
+            }
+            asks.extend(more);
+        }
         let key = kms::changed(key, &self.graph[n].key);
         if self.opts.escalation {
             let may = |action: &str| !self.opts.prefilter || kms_may_allow(actor, &key, action);
