@@ -88,7 +88,8 @@ pub fn candidates(
     let Some(a) = accounts.iter().find(|a| a.id == actor.account) else { return };
     let base = node.base.map_or(&node.label, |b| &g[b].label);
     let may = |action: &str, resource: &str| !prefilter || may_allow(&actor.identity, action, Some(resource));
-    let ctx = Ctx { a, actor, node, may: &may };
+    let may_any = |action: &str| !prefilter || may_allow(&actor.identity, action, None);
+    let ctx = Ctx { a, actor, node, may: &may, may_any: &may_any };
     if let Some(u) = a.users.iter().find(|u| &u.arn == base) {
         ctx.own(&USER, &u.arn, &u.inline, &u.attached, out);
         for grp in u.groups.iter().filter_map(|x| a.group(x)) {
@@ -109,6 +110,9 @@ struct Ctx<'a> {
     actor: &'a Actor,
     node: &'a Node,
     may: &'a dyn Fn(&str, &str) -> bool,
+    /// Whether some `Allow` may cover the action on any resource (asked once per kind,
+    /// before each principal of the dump).
+    may_any: &'a dyn Fn(&str) -> bool,
 }
 
 impl Ctx<'_> {
@@ -318,6 +322,8 @@ impl Ctx<'_> {
     /// policy as it is, or rewritten to name the caller), a user it creates credentials
     /// for; a group it then joins, or whose member it acts as.
     fn others(&self, index: &HashMap<String, NodeIndex>, base: &str, caller: &str, out: &mut Vec<Candidate>) {
+        let writer = |k: &Actions| (self.may_any)(&k.put.label()) || (self.may_any)(&k.attach.label());
+        let (roles, users, groups) = (writer(&ROLE), writer(&USER), writer(&GROUP));
         let writes = |k: &Actions, arn: &str| -> Vec<(Technique, Step)> {
             let mut w = Vec::new();
             if (self.may)(&k.put.label(), arn) {
@@ -334,7 +340,7 @@ impl Ctx<'_> {
             target: Target::EscalatedOf(index[target], any_policy()),
             steps,
         };
-        for r in self.a.roles.iter().filter(|r| r.arn != base) {
+        for r in self.a.roles.iter().filter(|r| roles && r.arn != base) {
             for (t, w) in writes(&ROLE, &r.arn) {
                 let assume = assume_step(r.trust.clone(), &self.a.id, &r.arn);
                 let detail = format!("{} on role {}, then assume it", t.label(), r.name);
@@ -358,7 +364,7 @@ impl Ctx<'_> {
         let act_as = |u: &super::gaad::User| -> Vec<Step> {
             credentials.iter().filter(|c| (self.may)(c, &u.arn)).map(|c| step(c, &u.arn)).collect()
         };
-        for u in self.a.users.iter().filter(|u| u.arn != base) {
+        for u in self.a.users.iter().filter(|u| users && u.arn != base) {
             for (t, w) in writes(&USER, &u.arn) {
                 for c in act_as(u) {
                     let detail = format!("{} on user {}, then {} for it", t.label(), u.name, c.action);
@@ -367,7 +373,7 @@ impl Ctx<'_> {
             }
         }
         let me = self.a.users.iter().find(|u| u.arn == base);
-        for grp in &self.a.groups {
+        for grp in self.a.groups.iter().filter(|_| groups) {
             for (t, w) in writes(&GROUP, &grp.arn) {
                 if me.is_some_and(|m| !m.groups.contains(&grp.name)) {
                     let join = step("iam:AddUserToGroup", &grp.arn);
