@@ -15,5 +15,7 @@ mod util;
 mod whocan;
 mod whocan_differential;
 mod whocan_groups;
+mod whocan_kms_differential;
 mod whocan_managed;
 mod whocan_never_wrongly_cannot;
+mod whocan_rewrites_differential;

@@ -49,10 +49,14 @@ pub fn kms010(ctx: &Ctx) -> Result<Vec<Finding>, Mismatch> {
     Ok(out)
 }
 
-/// Whether `n` can directly, or by one `sts:AssumeRole` into a role that can directly.
+/// Whether `n` can directly, by one `sts:AssumeRole` into a role that can directly, or
+/// by one change of the key itself (`kms:PutKeyPolicy`, `kms:CreateGrant`): who may
+/// change the key is what its policy says (its administrators, or the account's IAM
+/// policies it delegates to), so the key policy's readers see that path.
 fn visible(a: &Analysis, n: NodeIndex) -> bool {
     let yes = |i: NodeIndex| matches!(a.last[i.index()].as_ref().map(|h| &h.answer), Some(Answer::Yes(_)));
-    yes(n) || a.graph.edges(n).any(|e| e.weight().technique == Technique::AssumeRole && yes(e.target()))
+    let one_hop = |t: Technique| matches!(t, Technique::AssumeRole | Technique::PutKeyPolicy | Technique::CreateGrant);
+    yes(n) || a.graph.edges(n).any(|e| one_hop(e.weight().technique) && yes(e.target()))
 }
 
 fn finding(ctx: &Ctx, a: &Analysis, n: NodeIndex, path: &[petgraph::graph::EdgeIndex], end: NodeIndex) -> Finding {

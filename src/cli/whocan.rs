@@ -101,7 +101,7 @@ impl WhoCanArgs {
             .filter_map(|p| keep(&mut errors, read_source(p).and_then(|(text, label)| parse_account(&text, &label))))
             .collect();
         for a in &accounts {
-            for w in a.policies().flat_map(|p| &p.warnings) {
+            for w in a.warnings.iter().chain(a.policies().flat_map(|p| &p.warnings)) {
                 eprintln!("{w}");
             }
         }

@@ -42,9 +42,18 @@ pub fn text(analyses: &[&Analysis], only: Option<NodeIndex>) -> String {
                     }
                 }
                 Status::Cannot => {
-                    if only.is_some() {
-                        out +=
-                            &format!("\nCANNOT {} ({}): proved (every path refuted)\n", node.label, node.kind.as_str());
+                    // Listed alone, or when the proof rests on a reading (as `check` says).
+                    let readings = &a.rests_on[i.index()];
+                    if only.is_some() || !readings.is_empty() {
+                        let rests = match readings.as_slice() {
+                            [] => String::new(),
+                            r => format!("; rests on an UNCONFIRMED reading: {}", r.join("; ")),
+                        };
+                        out += &format!(
+                            "\nCANNOT {} ({}): proved (every path refuted){rests}\n",
+                            node.label,
+                            node.kind.as_str()
+                        );
                     }
                 }
                 Status::BeyondHops => {

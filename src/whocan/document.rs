@@ -66,3 +66,24 @@ fn statement_of(statement: &Value, source: &str, path: &str) -> Statement {
         ),
     }
 }
+
+/// Condition keys whose values come from tags: a role session's principal tags include
+/// the session tags its assumer passed, and passing them needs `sts:TagSession` in the
+/// trust policy (IAM User Guide, "Passing session tags in AWS STS"); a user's come from
+/// its IAM tags, which the dumps are not read for. who-can does not model either, so an
+/// answer that needs one of them is undecided.
+pub fn is_tag_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    k.starts_with("aws:principaltag/") || k.starts_with("aws:requesttag/") || k == "aws:tagkeys"
+}
+
+/// The tag keys (see [`is_tag_key`]) the policies' conditions test, as written.
+pub fn tag_keys<'a>(policies: impl Iterator<Item = &'a Policy>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in policies.flat_map(|p| &p.statements).flat_map(|s| &s.conditions) {
+        if is_tag_key(&c.key) && !out.iter().any(|k| k.eq_ignore_ascii_case(&c.key)) {
+            out.push(c.key.clone());
+        }
+    }
+    out
+}

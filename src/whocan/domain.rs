@@ -87,6 +87,96 @@ pub enum Technique {
     PassRole(&'static str),
     /// `sts:AssumeRoleWithWebIdentity` / `sts:AssumeRoleWithSAML` (never decided: see `federated`).
     Federated(&'static str),
+    /// Removing what blocks it: an inline policy deleted, a managed one detached, a
+    /// boundary deleted or replaced, leaving a group.
+    DeleteUserPolicy,
+    DeleteGroupPolicy,
+    DeleteRolePolicy,
+    DetachUserPolicy,
+    DetachGroupPolicy,
+    DetachRolePolicy,
+    DeleteUserPermissionsBoundary,
+    DeleteRolePermissionsBoundary,
+    PutUserPermissionsBoundary,
+    PutRolePermissionsBoundary,
+    RemoveUserFromGroup,
+    /// `kms:PutKeyPolicy`: the key policy replaced by one that allows the caller.
+    PutKeyPolicy,
+    /// `kms:CreateGrant`: a grant of the action to the caller itself.
+    CreateGrant,
+}
+
+/// The technique table: every technique's label, what it does, and the AWS
+/// documentation it rests on. README's who-can table lists the same rows.
+pub const TECHNIQUES: &[(&str, &str)] = &[
+    ("member-of", "IAM User Guide, IAM groups: a user has the permissions of its groups' policies"),
+    ("sts:AssumeRole", "IAM User Guide, policy evaluation logic (cross-account); STS API reference, AssumeRole"),
+    ("iam:PutUserPolicy", "IAM API reference, PutUserPolicy"),
+    ("iam:AttachUserPolicy", "IAM API reference, AttachUserPolicy; condition key iam:PolicyARN"),
+    ("iam:PutGroupPolicy", "IAM API reference, PutGroupPolicy"),
+    ("iam:AttachGroupPolicy", "IAM API reference, AttachGroupPolicy; condition key iam:PolicyARN"),
+    ("iam:PutRolePolicy", "IAM API reference, PutRolePolicy"),
+    ("iam:AttachRolePolicy", "IAM API reference, AttachRolePolicy; condition key iam:PolicyARN"),
+    ("iam:CreatePolicyVersion", "IAM API reference, CreatePolicyVersion (SetAsDefault)"),
+    ("iam:SetDefaultPolicyVersion", "IAM API reference, SetDefaultPolicyVersion"),
+    ("iam:AddUserToGroup", "IAM API reference, AddUserToGroup"),
+    ("iam:CreateAccessKey", "IAM API reference, CreateAccessKey"),
+    ("iam:CreateLoginProfile", "IAM API reference, CreateLoginProfile"),
+    ("iam:UpdateLoginProfile", "IAM API reference, UpdateLoginProfile"),
+    ("iam:UpdateAssumeRolePolicy", "IAM API reference, UpdateAssumeRolePolicy"),
+    ("iam:PassRole", "IAM User Guide, granting a user permissions to pass a role to an AWS service"),
+    ("iam:DeleteUserPolicy", "IAM API reference, DeleteUserPolicy"),
+    ("iam:DeleteGroupPolicy", "IAM API reference, DeleteGroupPolicy"),
+    ("iam:DeleteRolePolicy", "IAM API reference, DeleteRolePolicy"),
+    ("iam:DetachUserPolicy", "IAM API reference, DetachUserPolicy; condition key iam:PolicyARN"),
+    ("iam:DetachGroupPolicy", "IAM API reference, DetachGroupPolicy; condition key iam:PolicyARN"),
+    ("iam:DetachRolePolicy", "IAM API reference, DetachRolePolicy; condition key iam:PolicyARN"),
+    ("iam:DeleteUserPermissionsBoundary", "IAM API reference, DeleteUserPermissionsBoundary"),
+    ("iam:DeleteRolePermissionsBoundary", "IAM API reference, DeleteRolePermissionsBoundary"),
+    (
+        "iam:PutUserPermissionsBoundary",
+        "IAM API reference, PutUserPermissionsBoundary; condition key iam:PermissionsBoundary",
+    ),
+    (
+        "iam:PutRolePermissionsBoundary",
+        "IAM API reference, PutRolePermissionsBoundary; condition key iam:PermissionsBoundary",
+    ),
+    ("iam:RemoveUserFromGroup", "IAM API reference, RemoveUserFromGroup"),
+    ("sts:AssumeRoleWithWebIdentity", "STS API reference, AssumeRoleWithWebIdentity"),
+    ("sts:AssumeRoleWithSAML", "STS API reference, AssumeRoleWithSAML"),
+    (
+        "kms:PutKeyPolicy",
+        "KMS Developer Guide, default key policy (key administrators \"can give themselves and others AWS KMS permissions\"); KMS API reference, PutKeyPolicy (no condition key limits the new policy's content)",
+    ),
+    (
+        "kms:CreateGrant",
+        "KMS Developer Guide, grants in AWS KMS and controlling access to grants (kms:GrantOperations, kms:GranteePrincipal, kms:RetiringPrincipal, kms:GrantConstraintType, kms:GrantIsForAWSResource); KMS API reference, CreateGrant",
+    ),
+];
+
+/// What an escalation did to the key itself (KMS's own techniques). A node carries it
+/// along its path: a replaced key policy is the key's for every principal reached
+/// afterwards; a grant to the caller helps only the caller, so it is carried along
+/// its own escalations and dropped when the path moves to another principal.
+#[derive(Debug, Clone, Default)]
+pub enum KeyChange {
+    #[default]
+    Original,
+    /// The key policy replaced by one allowing `kms:*` to the principal that uses it.
+    PolicyReplaced,
+    /// The key with one more grant (to the caller itself, for the action, no constraints).
+    Granted(Box<crate::model::grant::Grant>),
+}
+
+impl KeyChange {
+    /// The label a node's name carries (empty for the original key).
+    pub fn label(&self) -> &'static str {
+        match self {
+            KeyChange::Original => "",
+            KeyChange::PolicyReplaced => "key policy replaced",
+            KeyChange::Granted(_) => "granted to itself",
+        }
+    }
 }
 
 impl Technique {
@@ -96,6 +186,8 @@ impl Technique {
             Technique::AssumeRole => "sts:AssumeRole".into(),
             Technique::PassRole(service) => format!("iam:PassRole to {service}"),
             Technique::Federated(call) => call.to_string(),
+            Technique::PutKeyPolicy => "kms:PutKeyPolicy".into(),
+            Technique::CreateGrant => "kms:CreateGrant".into(),
             t => format!("iam:{t:?}"),
         }
     }
@@ -103,6 +195,13 @@ impl Technique {
     /// Whether the edge changes permissions (an escalation) rather than using them.
     pub fn is_escalation(&self) -> bool {
         !matches!(self, Technique::MemberOf | Technique::AssumeRole | Technique::Federated(_))
+    }
+
+    /// Its row of [`TECHNIQUES`]: the AWS documentation it rests on.
+    pub fn source(&self) -> &'static str {
+        let label = self.label();
+        let name = label.split(' ').next().unwrap_or_default();
+        TECHNIQUES.iter().find(|(l, _)| *l == name).map_or("", |(_, s)| s)
     }
 }
 
@@ -141,6 +240,8 @@ pub struct Node {
     /// For escalated nodes: the principal they started from and what was added.
     pub base: Option<NodeIndex>,
     pub added: BTreeSet<String>,
+    /// What the path to this node did to the key (its last hop is asked of that key).
+    pub key: KeyChange,
 }
 
 /// An edge: `from` can act as (or with the permissions of) `to`.

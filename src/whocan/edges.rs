@@ -3,7 +3,7 @@
 //! soundly — a question is skipped only when no `Allow` statement's `Action` (or, for
 //! trust policies, principal entry) can cover it, whatever the conditions.
 
-use super::domain::{Actor, Edge, Node, Technique, Who};
+use super::domain::{Actor, Edge, KeyChange, Node, Technique, Who};
 use super::gaad::Account;
 use super::hop::Trust;
 use super::preselect::{may_allow, service_may_trust, trust_may_admit, Cover};
@@ -59,6 +59,17 @@ pub struct Step {
     /// A side of the edge that is not modelled: the edge is then undecided when every
     /// other step is allowed (refuted when one is refuted), never claimed.
     pub unknown: Option<String>,
+    /// A KMS request on the key itself, asked as the last hop is ([`super::kms`]).
+    pub kms: Option<KmsStep>,
+}
+
+/// KMS's own escalations: a request on the key that changes the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KmsStep {
+    /// `kms:PutKeyPolicy` on the key ([`super::kms::put_key_policy`]).
+    PutKeyPolicy,
+    /// `kms:CreateGrant` of the action to the caller itself ([`super::kms::create_grant`]).
+    CreateGrant,
 }
 
 /// The trust policy of the role a step assumes, and the role's account.
@@ -93,6 +104,8 @@ pub struct Added {
     /// `source`, compared by identity, not text: an AWS managed policy may bear the
     /// same name (and so the same label) as the customer's policy being switched.
     pub replaces: Option<std::sync::Arc<str>>,
+    /// Identity policies removed (by `source`): deleted, detached, or a group left.
+    pub removes: Vec<std::sync::Arc<str>>,
 }
 
 impl Added {
@@ -100,6 +113,7 @@ impl Added {
     /// replaced boundary becomes the new version, as a boundary; a policy that is both
     /// attached and the boundary is replaced in both places).
     pub fn apply(&self, actor: &mut Actor) {
+        actor.identity.retain(|p| !self.removes.iter().any(|r| std::sync::Arc::ptr_eq(&p.source, r)));
         let Some(old) = &self.replaces else {
             actor.identity.extend(self.policies.iter().cloned());
             return;
@@ -126,6 +140,11 @@ impl Added {
 pub enum Target {
     Node(NodeIndex),
     Escalated(Added),
+    /// The same principal, with the key changed (KMS's own escalations).
+    Key(KeyChange),
+    /// Another principal of the dump with policies added (its policies rewritten by the
+    /// caller, who then acts as it).
+    EscalatedOf(NodeIndex, Added),
 }
 
 /// A candidate edge: every step must be allowed.
@@ -139,7 +158,7 @@ pub struct Candidate {
 
 /// `sts:AssumeRole` on a role: STS accepts neither the root user's credentials nor a
 /// federated user's (`GetFederationToken`) for it, so the caller is a user or a role session.
-fn assume_step(trust: Policy, account: &str, role_arn: &str) -> Step {
+pub fn assume_step(trust: Policy, account: &str, role_arn: &str) -> Step {
     Step {
         condition: Some(
             json!({"ArnNotLike": {"aws:PrincipalArn": ["arn:*:iam::*:root", "arn:*:sts::*:federated-user/*"]}}),
@@ -149,7 +168,7 @@ fn assume_step(trust: Policy, account: &str, role_arn: &str) -> Step {
     }
 }
 
-fn step(action: &str, resource: &str) -> Step {
+pub fn step(action: &str, resource: &str) -> Step {
     Step {
         action: action.into(),
         resource: Some(resource.into()),
@@ -157,6 +176,7 @@ fn step(action: &str, resource: &str) -> Step {
         trust: None,
         service: None,
         unknown: None,
+        kms: None,
     }
 }
 
@@ -203,18 +223,24 @@ pub fn candidates(
         }
     }
     if prefilter {
-        let policies = &actor.identity;
-        let any = any_identity || actor.is_root();
-        out.retain(|c| {
-            any || c.steps.iter().all(|s| {
-                s.trust.is_some()
-                    || s.service.is_some()
-                    || s.unknown.is_some()
-                    || may_allow(policies, &s.action, s.resource.as_deref())
-            })
-        });
+        preselect(actor, &mut out);
     }
     out
+}
+
+/// Sound pre-selection: keeps a candidate unless a step of the caller's own that no
+/// `Allow` of its identity policies can cover makes it impossible.
+pub fn preselect(actor: &Actor, out: &mut Vec<Candidate>) {
+    let policies = &actor.identity;
+    let any = !matches!(actor.who, Who::Principal(_)) || actor.is_root();
+    out.retain(|c| {
+        any || c.steps.iter().all(|s| {
+            s.trust.is_some()
+                || s.service.is_some()
+                || s.unknown.is_some()
+                || may_allow(policies, &s.action, s.resource.as_deref())
+        })
+    });
 }
 
 fn escalations(
@@ -226,7 +252,8 @@ fn escalations(
     may: &dyn Fn(&str, Option<&str>) -> bool,
     out: &mut Vec<Candidate>,
 ) {
-    let any = Added { name: "any policy".into(), policies: vec![super::kms::allow_all()], replaces: None };
+    let any =
+        Added { name: "any policy".into(), policies: vec![super::kms::allow_all()], replaces: None, removes: vec![] };
     let admin = || Some(json!({"ArnEquals": {"iam:PolicyARN": ADMIN_POLICY}}));
     let to_any = |technique, detail: String, steps| Candidate {
         technique,
@@ -275,6 +302,7 @@ fn escalations(
                     name,
                     policies: group_policies_on_path(a, node, grp),
                     replaces: None,
+                    removes: vec![],
                 }),
                 steps: vec![step("iam:AddUserToGroup", &grp.arn)],
             });
@@ -300,7 +328,12 @@ fn escalations(
         if node.added.contains(&name) || !rewritten.insert(p.clone()) {
             continue;
         }
-        let added = Added { name, policies: vec![super::kms::allow_all()], replaces: Some(default.source.clone()) };
+        let added = Added {
+            name,
+            policies: vec![super::kms::allow_all()],
+            replaces: Some(default.source.clone()),
+            removes: vec![],
+        };
         out.push(Candidate {
             technique: Technique::CreatePolicyVersion,
             detail: format!("create a new default version of {p}, attached to it"),
@@ -362,6 +395,36 @@ fn group_policies_on_path(a: &Account, node: &Node, grp: &super::gaad::Group) ->
     out
 }
 
+/// KMS's own escalations leaving a node (whatever its principal: a class of principals
+/// the key policy allows may replace it too): `kms:PutKeyPolicy` unless the path already
+/// replaced the policy, `kms:CreateGrant` to itself on the original key. Each is a
+/// request on the key decided exactly as the last hop is; `may(action)` pre-selects.
+pub fn kms_candidates(node: &Node, action: &str, may: &dyn Fn(&str) -> bool) -> Vec<Candidate> {
+    let Some(actor) = &node.actor else { return vec![] };
+    let mut out = Vec::new();
+    let kms_step = |a: &str, k: KmsStep| Step { kms: Some(k), resource: None, ..step(a, "*") };
+    if !matches!(node.key, KeyChange::PolicyReplaced) && may("kms:PutKeyPolicy") {
+        out.push(Candidate {
+            technique: Technique::PutKeyPolicy,
+            detail: "replace the key policy with one that allows itself kms:*".into(),
+            target: Target::Key(KeyChange::PolicyReplaced),
+            steps: vec![kms_step("kms:PutKeyPolicy", KmsStep::PutKeyPolicy)],
+        });
+    }
+    if matches!(node.key, KeyChange::Original) && may("kms:CreateGrant") {
+        // A class has no one ARN to grant to: its question is only ever undecided or refuted.
+        let target = super::kms::self_grant(actor, action)
+            .map_or(KeyChange::PolicyReplaced, |g| KeyChange::Granted(Box::new(g)));
+        out.push(Candidate {
+            technique: Technique::CreateGrant,
+            detail: format!("grant itself {action} on the key"),
+            target: Target::Key(target),
+            steps: vec![kms_step("kms:CreateGrant", KmsStep::CreateGrant)],
+        });
+    }
+    out
+}
+
 /// `iam:SetDefaultPolicyVersion` on a customer-managed policy attached to the actor (or
 /// its boundary): the actor with that existing version in force instead of the default —
 /// the exact documents of the dump's `PolicyVersionList`. IAM has no condition key for the
@@ -399,6 +462,7 @@ fn set_default_versions<'a>(
                     name: format!("{p} switched again"),
                     policies: vec![],
                     replaces: None,
+                    removes: vec![],
                 }),
                 steps: vec![
                     step("iam:SetDefaultPolicyVersion", p),
@@ -412,6 +476,7 @@ fn set_default_versions<'a>(
                 name: format!("{prefix}{id}"),
                 policies: vec![doc.clone()],
                 replaces: Some(default.source.clone()),
+                removes: vec![],
             };
             out.push(Candidate {
                 technique: Technique::SetDefaultPolicyVersion,
@@ -455,6 +520,7 @@ fn passes(
                 trust: None,
                 service: None,
                 unknown: None,
+                kms: None,
             }));
             let assume = ServiceAssume { trust: r.trust.clone(), service };
             steps.push(Step { service: Some(assume), ..step("sts:AssumeRole", &r.arn) });

@@ -47,6 +47,7 @@ pub fn json(analyses: &[&Analysis], only: Option<NodeIndex>) -> Value {
                         Status::Unknown(why) => v["reason"] = json!(why),
                         _ => {}
                     }
+                    v["rests_on"] = json!(a.rests_on[i.index()]);
                     v
                 })
                 .collect();

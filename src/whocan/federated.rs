@@ -100,8 +100,14 @@ pub fn attach(
     undecided: &mut Vec<Undecided>,
 ) {
     for p in providers(accounts) {
-        let node =
-            Node { label: p.label.clone(), kind: NodeKind::Class, actor: None, base: None, added: Default::default() };
+        let node = Node {
+            label: p.label.clone(),
+            kind: NodeKind::Class,
+            actor: None,
+            base: None,
+            added: Default::default(),
+            key: Default::default(),
+        };
         let n = graph.add_node(node);
         last.push(None);
         let call = CALLS.iter().find(|c| p.label.ends_with(&format!("({c})"))).copied().unwrap_or(CALLS[0]);

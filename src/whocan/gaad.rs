@@ -5,7 +5,7 @@
 
 use super::document::scope_to;
 use crate::base::arn::split as split_arn;
-use crate::base::diag::{Error, Sink};
+use crate::base::diag::{Error, Severity, Sink};
 use crate::base::json::{Json, Kind, Pos};
 use crate::model::policy::{parse_policy, Policy, PolicyKind};
 use std::collections::BTreeMap;
@@ -24,6 +24,11 @@ pub struct Account {
     /// The other versions of each managed policy (`PolicyVersionList`), by ARN: (version
     /// id, document), for `iam:SetDefaultPolicyVersion`.
     pub versions: BTreeMap<String, Versions>,
+    /// Managed policies the dump names (attached, or as a boundary) but does not contain
+    /// (`--filter`, or an AWS managed policy left out): their holders are `unknown`.
+    pub missing: std::collections::BTreeSet<String>,
+    /// What reading the dump warns about (each missing policy, where it is named).
+    pub warnings: Vec<crate::base::diag::Diagnostic>,
 }
 
 /// A managed policy's non-default versions: (version id, document).
@@ -100,6 +105,19 @@ impl Account {
         role.inline.iter().cloned().chain(self.managed_policies(&role.attached).cloned()).collect()
     }
 
+    /// The managed policies in force for a user (its own, its groups', its boundary)
+    /// that the dump does not contain.
+    pub fn user_missing(&self, user: &User) -> Vec<String> {
+        let groups = user.groups.iter().filter_map(|g| self.group(g)).flat_map(|g| &g.attached);
+        let all = user.attached.iter().chain(groups).chain(&user.boundary);
+        all.filter(|a| self.missing.contains(*a)).cloned().collect()
+    }
+
+    /// The managed policies in force for a role (attached, boundary) the dump does not contain.
+    pub fn role_missing(&self, role: &Role) -> Vec<String> {
+        role.attached.iter().chain(&role.boundary).filter(|a| self.missing.contains(*a)).cloned().collect()
+    }
+
     pub fn boundary(&self, arn: &Option<String>) -> Option<Policy> {
         arn.as_ref().and_then(|a| self.managed.get(a)).map(|p| {
             let mut p = p.clone();
@@ -154,19 +172,35 @@ impl Reader<'_> {
                 self.sink.error(pos, &path, format!("account {a} differs from the dump's account {id}: give each account's dump as its own --authorization-details file"));
             }
         }
-        let account = Account { file: self.file.to_string(), id, users, groups, roles, managed, versions };
-        self.check_references(doc, &account);
+        let mut account = Account {
+            file: self.file.to_string(),
+            id,
+            users,
+            groups,
+            roles,
+            managed,
+            versions,
+            missing: Default::default(),
+            warnings: vec![],
+        };
+        let start = self.sink.items.len();
+        account.missing = self.check_references(doc, &account);
+        account.warnings =
+            self.sink.items[start..].iter().filter(|d| d.severity == Severity::Warning).cloned().collect();
         account
     }
 
-    /// Every attached policy, boundary and group the dump names is in the dump.
-    fn check_references(&mut self, doc: &Json, account: &Account) {
+    /// Every group the dump names is in the dump; a managed policy it names but does not
+    /// contain is a warning (once per policy, where first named) and is returned: the
+    /// dump is read anyway, and the principals holding it are `unknown`.
+    fn check_references(&mut self, doc: &Json, account: &Account) -> std::collections::BTreeSet<String> {
+        let mut missing = std::collections::BTreeSet::new();
         for (arn, pos, path) in std::mem::take(&mut self.refs) {
-            if !account.managed.contains_key(&arn) {
-                self.sink.error(pos, &path, format!("the dump names the managed policy {arn} but does not contain it in \"Policies\" (run get-account-authorization-details without --filter, or add the policy)"));
+            if !account.managed.contains_key(&arn) && missing.insert(arn.clone()) {
+                self.sink.warn(pos, &path, format!("the dump names the managed policy {arn} but does not contain it in \"Policies\": its holders are unknown (run get-account-authorization-details without --filter, or add the policy)"));
             }
         }
-        let Some(Kind::Array(users)) = doc.get("UserDetailList").map(|l| &l.kind) else { return };
+        let Some(Kind::Array(users)) = doc.get("UserDetailList").map(|l| &l.kind) else { return missing };
         for (i, u) in users.iter().enumerate() {
             let Some(Kind::Array(gs)) = u.get("GroupList").map(|l| &l.kind) else { continue };
             for (j, g) in gs.iter().enumerate() {
@@ -179,6 +213,7 @@ impl Reader<'_> {
                 }
             }
         }
+        missing
     }
 
     fn list<T>(&mut self, doc: &Json, name: &str, read: impl Fn(&mut Self, &Json, &str) -> Option<T>) -> Vec<T> {

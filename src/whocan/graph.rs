@@ -2,7 +2,9 @@
 //! every way one can act as another as an edge, each edge decided by Z3 with a replayed
 //! witness ([`super::hop`]); then shortest paths to the key ([`super::kms`]).
 
-use super::domain::{Actor, Answer, Edge, Node, NodeKind, Options, Status, Technique, Undecided, Who, Witness};
+use super::domain::{
+    Actor, Answer, Edge, KeyChange, Node, NodeKind, Options, Status, Technique, Undecided, Who, Witness,
+};
 use super::edges;
 use super::gaad::Account;
 use super::kms::{self, Key, KmsHop};
@@ -31,6 +33,9 @@ pub struct Analysis {
     pub undecided: Vec<Undecided>,
     pub last: Vec<Option<KmsHop>>,
     pub status: Vec<Status>,
+    /// Per node: the undocumented readings its answer rests on, as `check` reports them —
+    /// for a `cannot`, every refuted last hop and edge it could reach.
+    pub rests_on: Vec<Vec<String>>,
     pub key: String,
     pub action: String,
 }
@@ -46,13 +51,16 @@ pub fn analyse(accounts: &[Account], scps: &[Policy], key: &Key, opts: &Options)
         undecided: vec![],
         last: vec![],
         done: 0,
+        readings: vec![],
+        missing: HashMap::new(),
     };
     b.nodes(key);
     b.decide(key)?;
-    let (mut graph, mut undecided, mut last) = (b.graph, b.undecided, b.last);
+    let (mut graph, mut undecided, mut last, readings) = (b.graph, b.undecided, b.last, b.readings);
     let mut status = statuses(&graph, &last, &undecided, opts.max_hops);
     super::federated::attach(accounts, &mut graph, &mut last, &mut status, &mut undecided);
-    Ok(Analysis { graph, undecided, last, status, key: key.arn.clone(), action: opts.action.clone() })
+    let rests_on = (0..graph.node_count()).map(|i| rests_on(&graph, &last, &readings, &status, i)).collect();
+    Ok(Analysis { graph, undecided, last, status, rests_on, key: key.arn.clone(), action: opts.action.clone() })
 }
 
 struct Builder<'a> {
@@ -67,13 +75,32 @@ struct Builder<'a> {
     last: Vec<Option<KmsHop>>,
     /// Nodes whose out-edges are decided.
     done: usize,
+    /// Per node: the readings its refuted edges rest on.
+    readings: Vec<Vec<String>>,
+    /// Principals holding a managed policy the dump does not contain, and why: their
+    /// last hop is undecided and no edge leaves them (the policy may allow or deny anything).
+    missing: HashMap<NodeIndex, String>,
 }
 
 impl Builder<'_> {
     fn add(&mut self, label: String, kind: NodeKind, actor: Option<Actor>) -> NodeIndex {
-        let i = self.graph.add_node(Node { label: label.clone(), kind, actor, base: None, added: BTreeSet::new() });
+        let node =
+            Node { label: label.clone(), kind, actor, base: None, added: BTreeSet::new(), key: KeyChange::Original };
+        let i = self.graph.add_node(node);
+        self.readings.push(vec![]);
         self.index.insert(label, i);
         i
+    }
+
+    fn note_missing(&mut self, n: NodeIndex, a: &Account, missing: Vec<String>) {
+        if !missing.is_empty() {
+            let why = format!(
+                "it holds the managed policy {}, which the dump {} names but does not contain",
+                missing.join(", "),
+                a.file
+            );
+            self.missing.insert(n, why);
+        }
     }
 
     /// Every principal of the dumps, their groups, and the classes outside them.
@@ -88,6 +115,7 @@ impl Builder<'_> {
             for u in &a.users {
                 let act = actor(Who::Principal(u.arn.clone()), &a.id, a.user_policies(u), a.boundary(&u.boundary));
                 let n = self.add(u.arn.clone(), NodeKind::User, Some(act));
+                self.note_missing(n, a, a.user_missing(u));
                 for g in u.groups.iter().filter_map(|g| a.group(g)) {
                     let gi = self.index[&g.arn];
                     let e = Edge {
@@ -99,10 +127,13 @@ impl Builder<'_> {
                 }
             }
             for r in &a.roles {
-                // A role session's ARN carries no path: the request names the role without it.
-                let caller = format!("arn:aws:iam::{}:role/{}", a.id, r.name);
+                // The role's sessions as the model derives their `aws:PrincipalArn` (one
+                // derivation: whether it carries the role's path is the model's rule).
+                let caller = crate::model::request::Caller::session_principal_arn(&r.arn)
+                    .unwrap_or_else(|| format!("arn:aws:iam::{}:role/{}", a.id, r.name));
                 let act = actor(Who::Principal(caller), &a.id, a.role_policies(r), a.boundary(&r.boundary));
-                self.add(r.arn.clone(), NodeKind::Role, Some(act));
+                let n = self.add(r.arn.clone(), NodeKind::Role, Some(act));
+                self.note_missing(n, a, a.role_missing(r));
             }
         }
         let mut named: BTreeSet<String> = BTreeSet::new();
@@ -132,7 +163,7 @@ impl Builder<'_> {
         let this = &*self;
         let decided: Vec<Vec<Decided>> = (0..count)
             .into_par_iter()
-            .map(|i| if is_yes(&initial[i]) { Ok(vec![]) } else { this.out_edges(NodeIndex::new(i)) })
+            .map(|i| if is_yes(&initial[i]) { Ok(vec![]) } else { this.out_edges(NodeIndex::new(i), key) })
             .collect::<Result<_, _>>()?;
         let mut initial = initial.into_iter().zip(decided);
         while self.done < self.graph.node_count() {
@@ -142,7 +173,7 @@ impl Builder<'_> {
                 Some(x) => x,
                 None => {
                     let last = self.last_hop(n, key)?;
-                    let decided = if is_yes(&last) { vec![] } else { self.out_edges(n)? };
+                    let decided = if is_yes(&last) { vec![] } else { self.out_edges(n, key)? };
                     (last, decided)
                 }
             };
@@ -154,27 +185,54 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// Every candidate edge leaving `n`, decided.
-    fn out_edges(&self, n: NodeIndex) -> Result<Vec<Decided>, Mismatch> {
+    /// Every candidate edge leaving `n`, decided (KMS's own escalations on the key as the
+    /// path to `n` left it).
+    fn out_edges(&self, n: NodeIndex, key: &Key) -> Result<Vec<Decided>, Mismatch> {
         let Some(actor) = &self.graph[n].actor else { return Ok(vec![]) };
-        let asks =
+        if self.missing.contains_key(&n) {
+            return Ok(vec![]);
+        }
+        let mut asks =
             edges::candidates(self.accounts, &self.graph, &self.index, n, self.opts.escalation, self.opts.prefilter);
+        let dump_principal = matches!(actor.who, Who::Principal(_)) && !actor.is_root();
+        if self.opts.escalation && dump_principal {
+            let mut more = Vec::new();
+            super::rewrites::candidates(self.accounts, &self.graph, &self.index, n, self.opts.prefilter, &mut more);
+            if self.opts.prefilter {
+                edges::preselect(actor, &mut more);
+            }
+            asks.extend(more);
+        }
+        let key = kms::changed(key, &self.graph[n].key);
+        if self.opts.escalation {
+            let may = |action: &str| !self.opts.prefilter || kms_may_allow(actor, &key, action);
+            asks.extend(edges::kms_candidates(&self.graph[n], &self.opts.action, &may));
+        }
         let mut out = Vec::new();
         for ask in asks {
             if matches!(ask.target, edges::Target::Node(t) if t == n) {
                 continue;
             }
-            let outcome = self.decide_steps(actor, &ask.steps)?;
+            let outcome = self.decide_steps(actor, &key, &ask.steps)?;
             out.push(Decided { candidate: ask, outcome });
         }
         Ok(out)
     }
 
-    /// Adds a decided candidate to the graph (once per pair of nodes).
+    /// Adds a decided candidate to the graph (once per pair of nodes). A path that
+    /// replaced the key policy reaches every node in that world (its copy, created on first
+    /// use); a grant to itself stays with its own principal.
     fn apply(&mut self, n: NodeIndex, Decided { candidate: ask, outcome }: Decided) {
+        if let EdgeOutcome::Refuted(readings) = &outcome {
+            self.readings[n.index()].extend(readings.iter().cloned());
+        }
         let known = match &ask.target {
-            edges::Target::Node(t) => Some(*t),
+            edges::Target::Node(t) => self.in_world(n, *t),
             edges::Target::Escalated(added) => self.existing_escalated(n, added),
+            edges::Target::Key(change) => self.find_variant(n, change),
+            edges::Target::EscalatedOf(t, added) => {
+                self.in_world(n, *t).and_then(|t| self.existing_escalated(t, added))
+            }
         };
         if known.is_some_and(|to| to == n || self.graph.find_edge(n, to).is_some()) {
             return;
@@ -184,7 +242,15 @@ impl Builder<'_> {
                 let to = match (&ask.target, known) {
                     (_, Some(to)) => to,
                     (edges::Target::Escalated(added), None) => self.escalated(n, added),
-                    (edges::Target::Node(t), None) => *t,
+                    (edges::Target::Node(t), None) => self.variant(*t, KeyChange::PolicyReplaced),
+                    (edges::Target::Key(change), None) => self.variant(n, change.clone()),
+                    (edges::Target::EscalatedOf(t, added), None) => {
+                        let t = match self.graph[n].key {
+                            KeyChange::PolicyReplaced => self.variant(*t, KeyChange::PolicyReplaced),
+                            _ => *t,
+                        };
+                        self.escalated(t, added)
+                    }
                 };
                 let e = Edge { technique: ask.technique, detail: ask.detail.clone(), witnesses };
                 self.graph.add_edge(n, to, e);
@@ -198,13 +264,55 @@ impl Builder<'_> {
                     why: format!("{}: {why}", ask.detail),
                 });
             }
-            EdgeOutcome::Refuted => {}
+            EdgeOutcome::Refuted(_) => {}
         }
+    }
+
+    /// The label of "`n` (its base principal and what was added) with the key changed".
+    fn variant_label(&self, n: NodeIndex, change: &KeyChange) -> String {
+        let node = &self.graph[n];
+        let base = node.base.unwrap_or(n);
+        let mut label = self.graph[base].label.clone();
+        if !node.added.is_empty() {
+            label = format!("{label} + {}", node.added.iter().cloned().collect::<Vec<_>>().join(" + "));
+        }
+        match change {
+            KeyChange::Original => label,
+            c => format!("{label} [{}]", c.label()),
+        }
+    }
+
+    /// Node `t` as a path from `n` reaches it: in the world where the key policy was
+    /// replaced when `n` is (a grant to `n` does not follow it to another principal).
+    fn in_world(&self, n: NodeIndex, t: NodeIndex) -> Option<NodeIndex> {
+        match self.graph[n].key {
+            KeyChange::PolicyReplaced => self.find_variant(t, &KeyChange::PolicyReplaced),
+            _ => Some(t),
+        }
+    }
+
+    fn find_variant(&self, n: NodeIndex, change: &KeyChange) -> Option<NodeIndex> {
+        self.index.get(&self.variant_label(n, change)).copied()
+    }
+
+    /// Node `n` (same principal, same added policies) with the key changed, created on first use.
+    fn variant(&mut self, n: NodeIndex, change: KeyChange) -> NodeIndex {
+        if let Some(i) = self.find_variant(n, &change) {
+            return i;
+        }
+        let label = self.variant_label(n, &change);
+        let (base, added, actor) =
+            (self.graph[n].base.unwrap_or(n), self.graph[n].added.clone(), self.graph[n].actor.clone());
+        let i = self.add(label, NodeKind::Escalated, actor);
+        self.graph[i].base = Some(base);
+        self.graph[i].added = added;
+        self.graph[i].key = change;
+        i
     }
 
     /// Every step allowed: the edge is open with their witnesses; one step refuted (Z3
     /// unsat) refutes it; otherwise one undecided step leaves it undecided.
-    fn decide_steps(&self, actor: &Actor, steps: &[edges::Step]) -> Result<EdgeOutcome, Mismatch> {
+    fn decide_steps(&self, actor: &Actor, key: &Key, steps: &[edges::Step]) -> Result<EdgeOutcome, Mismatch> {
         let scps = self.scps_for(actor);
         let mut witnesses = Vec::new();
         let mut pending = None;
@@ -213,11 +321,24 @@ impl Builder<'_> {
                 pending = Some(why.clone());
                 continue;
             }
+            if let Some(k) = step.kms {
+                let limits = self.limits();
+                let (answer, readings) = match k {
+                    edges::KmsStep::PutKeyPolicy => kms::put_key_policy(actor, key, &scps, limits)?,
+                    edges::KmsStep::CreateGrant => kms::create_grant(actor, key, &self.opts.action, &scps, limits)?,
+                };
+                match answer {
+                    Answer::Yes(w) => witnesses.push(w),
+                    Answer::No => return Ok(EdgeOutcome::Refuted(readings)),
+                    Answer::Unknown(why) => return Ok(EdgeOutcome::Undecided(why)),
+                }
+                continue;
+            }
             if let Some(assume) = &step.service {
                 let role = step.resource.as_deref().unwrap_or_default();
                 match super::service::decide(&assume.trust, role, assume.service, self.opts.limits)? {
                     super::service::ServiceTrust::Yes(w) => witnesses.push(w),
-                    super::service::ServiceTrust::No => return Ok(EdgeOutcome::Refuted),
+                    super::service::ServiceTrust::No => return Ok(EdgeOutcome::Refuted(vec![])),
                     super::service::ServiceTrust::Unknown(why) => pending = Some(why),
                 }
                 continue;
@@ -228,10 +349,10 @@ impl Builder<'_> {
                 condition: step.condition.clone(),
                 trust: step.trust.as_ref().map(|t| t.as_ask()),
             };
-            match super::hop::decide(actor, &q, &scps, self.limits())? {
-                Answer::Yes(w) => witnesses.push(w),
-                Answer::No => return Ok(EdgeOutcome::Refuted),
-                Answer::Unknown(why) => return Ok(EdgeOutcome::Undecided(why)),
+            match super::hop::decide_with_readings(actor, &q, &scps, self.limits())? {
+                (Answer::Yes(w), _) => witnesses.push(w),
+                (Answer::No, readings) => return Ok(EdgeOutcome::Refuted(readings)),
+                (Answer::Unknown(why), _) => return Ok(EdgeOutcome::Undecided(why)),
             }
         }
         Ok(match pending {
@@ -256,12 +377,21 @@ impl Builder<'_> {
         }
     }
 
-    /// The node "`n` with these policies added", created on first use.
-    fn existing_escalated(&self, n: NodeIndex, added: &edges::Added) -> Option<NodeIndex> {
+    /// The label of "`n` with these policies added" (on the key as `n`'s path left it).
+    fn escalated_label(&self, n: NodeIndex, added: &edges::Added) -> String {
         let base = self.graph[n].base.unwrap_or(n);
         let mut set = self.graph[n].added.clone();
         set.insert(added.name.clone());
-        self.graph.node_indices().find(|i| self.graph[*i].base == Some(base) && self.graph[*i].added == set)
+        let label = format!("{} + {}", self.graph[base].label, set.iter().cloned().collect::<Vec<_>>().join(" + "));
+        match &self.graph[n].key {
+            KeyChange::Original => label,
+            c => format!("{label} [{}]", c.label()),
+        }
+    }
+
+    /// The node "`n` with these policies added", if it exists.
+    fn existing_escalated(&self, n: NodeIndex, added: &edges::Added) -> Option<NodeIndex> {
+        self.index.get(&self.escalated_label(n, added)).copied()
     }
 
     fn escalated(&mut self, n: NodeIndex, added: &edges::Added) -> NodeIndex {
@@ -270,10 +400,11 @@ impl Builder<'_> {
         set.insert(added.name.clone());
         let mut actor = self.graph[n].actor.clone().expect("actor");
         added.apply(&mut actor);
-        let label = format!("{} + {}", self.graph[base].label, set.iter().cloned().collect::<Vec<_>>().join(" + "));
+        let label = self.escalated_label(n, added);
         let i = self.add(label, NodeKind::Escalated, Some(actor));
         self.graph[i].base = Some(base);
         self.graph[i].added = set;
+        self.graph[i].key = self.graph[n].key.clone();
         i
     }
 
@@ -289,8 +420,12 @@ impl Builder<'_> {
             .into_par_iter()
             .map(|i| {
                 let Some(actor) = &self.graph[NodeIndex::new(i)].actor else { return Quick::Settled(None) };
+                if let Some(why) = self.missing.get(&NodeIndex::new(i)) {
+                    let answer = Answer::Unknown(why.clone());
+                    return Quick::Settled(Some(KmsHop { answer, required: vec![], rests_on: vec![] }));
+                }
                 if self.opts.prefilter && !kms_may_allow(actor, key, action) {
-                    return Quick::Settled(Some(KmsHop { answer: Answer::No, required: vec![] }));
+                    return Quick::Settled(Some(KmsHop { answer: Answer::No, required: vec![], rests_on: vec![] }));
                 }
                 let scps = self.scps_for(actor);
                 match kms::plain(actor, key, action, &scps) {
@@ -337,12 +472,23 @@ impl Builder<'_> {
         Ok(out)
     }
 
+    /// The last hop of one node, on the key as its path left it (under a replaced key
+    /// policy, the actor as [`kms::under_replaced_policy`] makes it).
     fn last_hop(&self, n: NodeIndex, key: &Key) -> Result<Option<KmsHop>, Mismatch> {
         let Some(actor) = &self.graph[n].actor else { return Ok(None) };
-        if self.opts.prefilter && !kms_may_allow(actor, key, &self.opts.action) {
-            return Ok(Some(KmsHop { answer: Answer::No, required: vec![] }));
+        let change = &self.graph[n].key;
+        let key = kms::changed(key, change);
+        let replaced;
+        let actor = if matches!(change, KeyChange::PolicyReplaced) {
+            replaced = kms::under_replaced_policy(actor);
+            &replaced
+        } else {
+            actor
+        };
+        if self.opts.prefilter && !kms_may_allow(actor, &key, &self.opts.action) {
+            return Ok(Some(KmsHop { answer: Answer::No, required: vec![], rests_on: vec![] }));
         }
-        Ok(Some(kms::decide(actor, key, &self.opts.action, &self.scps_for(actor), self.limits())?))
+        Ok(Some(kms::decide(actor, &key, &self.opts.action, &self.scps_for(actor), self.limits())?))
     }
 }
 
@@ -351,8 +497,8 @@ impl Builder<'_> {
 enum EdgeOutcome {
     /// Every step allowed: the edge exists, opened by these replayed requests.
     Open(Vec<Witness>),
-    /// A step is refuted (Z3 unsat): no edge.
-    Refuted,
+    /// A step is refuted (Z3 unsat): no edge; the readings the `unsat` rests on.
+    Refuted(Vec<String>),
     /// No step refuted, one undecided: an undecided edge, and why.
     Undecided(String),
 }
@@ -480,6 +626,37 @@ fn statuses(g: &DiGraph<Node, Edge>, last: &[Option<KmsHop>], undecided: &[Undec
             }
         })
         .collect()
+}
+
+/// The readings a node's `cannot` rests on: those of every refuted last hop and edge of
+/// every node it reaches (each an `unsat` that `check` would qualify the same way).
+/// Other answers rest on none (a `can` is a replayed path; `unknown` is not a proof).
+fn rests_on(
+    g: &DiGraph<Node, Edge>,
+    last: &[Option<KmsHop>],
+    readings: &[Vec<String>],
+    status: &[Status],
+    i: usize,
+) -> Vec<String> {
+    if !matches!(status.get(i), Some(Status::Cannot)) {
+        return vec![];
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut seen = vec![false; g.node_count()];
+    let mut stack = vec![i];
+    while let Some(v) = stack.pop() {
+        if std::mem::replace(&mut seen[v], true) {
+            continue;
+        }
+        let hop = last.get(v).and_then(Option::as_ref).map(|h| h.rests_on.as_slice()).unwrap_or_default();
+        for r in hop.iter().chain(readings.get(v).into_iter().flatten()) {
+            if !out.contains(r) {
+                out.push(r.clone());
+            }
+        }
+        stack.extend(g.neighbors(NodeIndex::new(v)).map(|n| n.index()));
+    }
+    out
 }
 
 /// Why node `i` is undecided: some node it reaches (over any edge) has an undecided last

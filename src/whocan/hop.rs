@@ -90,27 +90,106 @@ fn any(ts: &[Terms], effect: Effect, pick: impl Fn(&Terms) -> &Term) -> Term {
 
 /// Decides one hop: Z3, then the evaluator on Z3's request.
 pub fn decide(actor: &Actor, ask: &Ask, scps: &[Policy], limits: Limits) -> Result<Answer, Mismatch> {
+    Ok(decide_with_readings(actor, ask, scps, limits)?.0)
+}
+
+/// [`decide`], with the undocumented readings a `no` rests on: each reading the encoding
+/// consulted is encoded the other way and the hop asked again (as `check` does).
+pub fn decide_with_readings(
+    actor: &Actor,
+    ask: &Ask,
+    scps: &[Policy],
+    limits: Limits,
+) -> Result<(Answer, Vec<String>), Mismatch> {
     let shape = shape(actor, ask);
     if let Some(w) =
         plain_request(actor, ask).and_then(|r| replay(actor, ask, &shape, scps, &r).ok().map(|why| (r, why)))
     {
-        return Ok(Answer::Yes(Witness { request: w.0, why: w.1 }));
+        return Ok((Answer::Yes(Witness { request: w.0, why: w.1 }), vec![]));
     }
     let mut policies: Vec<&Policy> = vec![&shape];
     policies.extend(ask.trust.map(|t| t.policy));
     policies.extend(actor.identity.iter().chain(&actor.boundary).chain(scps));
-    let mut enc = Encoder::generic(&policies).with_opaque_atoms();
+    let encoder = || Encoder::generic(&policies).with_opaque_atoms();
+    let unsat = |enc: &mut Encoder| match formula(enc, actor, ask, &shape, scps) {
+        Ok(allowed) => {
+            let goal = Term::and([enc.invariants(), enc.opaque_lemmas(), allowed.clone()]);
+            solve_with(enc.vocabulary(), &goal, &allowed, limits, 1) == Outcome::Unsat
+        }
+        Err(_) => false,
+    };
+    let mut enc = encoder();
     let allowed = match formula(&mut enc, actor, ask, &shape, scps) {
         Ok(t) => t,
-        Err(Unsupported(why)) => return Ok(Answer::Unknown(format!("not encoded exactly: {why}"))),
+        Err(Unsupported(why)) => return Ok((Answer::Unknown(format!("not encoded exactly: {why}")), vec![])),
     };
     let goal = Term::and([enc.invariants(), enc.opaque_lemmas(), allowed.clone()]);
-    match solve_with(enc.vocabulary(), &goal, &allowed, limits, 1) {
+    let mut answer = decide_encoded(actor, ask, &shape, scps, &enc, &goal, &allowed, limits)?;
+    if let Answer::Yes(w) = &answer {
+        if w.request
+            .get("context")
+            .and_then(Value::as_object)
+            .is_some_and(|c| c.keys().any(|k| super::document::is_tag_key(k)))
+        {
+            answer = untagged(actor, ask, scps, limits, &policies)?;
+        }
+    }
+    let readings = match answer {
+        Answer::No => enc
+            .consulted()
+            .into_iter()
+            .filter(|r| !unsat(&mut encoder().with_alternate(*r)))
+            .map(crate::facts::readings::describe)
+            .collect(),
+        _ => vec![],
+    };
+    Ok((answer, readings))
+}
+
+/// The hop asked again with every tag key its policies test absent: a session tag needs
+/// `sts:TagSession` in the trust policy and a user's tags are not read, so a `yes` must
+/// not need one (see [`super::document::is_tag_key`]); otherwise undecided.
+fn untagged(
+    actor: &Actor,
+    ask: &Ask,
+    scps: &[Policy],
+    limits: Limits,
+    policies: &[&Policy],
+) -> Result<Answer, Mismatch> {
+    let keys = super::document::tag_keys(policies.iter().copied());
+    let mut condition = ask.condition.clone().unwrap_or_else(|| serde_json::json!({}));
+    let null = condition.as_object_mut().expect("object").entry("Null").or_insert(serde_json::json!({}));
+    for k in &keys {
+        null[k] = serde_json::json!("true");
+    }
+    let again = Ask { condition: Some(condition), ..ask.clone() };
+    Ok(match decide(actor, &again, scps, limits)? {
+        Answer::No => Answer::Unknown(format!(
+            "allowed only with a tag ({}): session tags (which need sts:TagSession in the trust policy) and a user's tags are not modelled",
+            keys.join(", ")
+        )),
+        other => other,
+    })
+}
+
+/// Z3 on the encoded hop, then the evaluator on Z3's request.
+#[allow(clippy::too_many_arguments)]
+fn decide_encoded(
+    actor: &Actor,
+    ask: &Ask,
+    shape: &Policy,
+    scps: &[Policy],
+    enc: &Encoder,
+    goal: &Term,
+    allowed: &Term,
+    limits: Limits,
+) -> Result<Answer, Mismatch> {
+    match solve_with(enc.vocabulary(), goal, allowed, limits, 1) {
         Outcome::Unsat => Ok(Answer::No),
         Outcome::Unknown(why) => Ok(Answer::Unknown(why)),
         Outcome::Sat(models) => {
-            let request = decode(&enc, &models[0]);
-            match replay(actor, ask, &shape, scps, &request) {
+            let request = decode(enc, &models[0]);
+            match replay(actor, ask, shape, scps, &request) {
                 Ok(why) => Ok(Answer::Yes(Witness { request, why })),
                 Err(got) if !enc.opaque_atoms().is_empty() => Ok(Answer::Unknown(format!(
                     "not encoded exactly ({}); the request found was not confirmed: {got}",

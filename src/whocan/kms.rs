@@ -28,6 +28,8 @@ pub struct Key {
 pub struct KmsHop {
     pub answer: Answer,
     pub required: Vec<String>,
+    /// The undocumented readings a `no` rests on, as `check` reports them (`rests_on`).
+    pub rests_on: Vec<String>,
 }
 
 /// An identity policy that allows everything: what a principal outside the dumps may hold.
@@ -80,29 +82,62 @@ pub fn decide(actor: &Actor, key: &Key, action: &str, scps: &[Policy], limits: L
         return Ok(hop);
     }
     let inputs = inputs(actor, key, scps);
-    let answer = solve(actor, key, action, &inputs, limits)?;
+    let (answer, rests_on) = solve(actor, key, action, &inputs, limits)?;
     let required = match &answer {
         Answer::Yes(w) => required(actor, key, action, &inputs, w, limits)?,
         _ => vec![],
     };
-    Ok(KmsHop { answer, required })
+    Ok(KmsHop { answer, required, rests_on })
 }
 
 /// The last hop when the plainest request (the actor itself, no context) is allowed: it
 /// is the witness, and no context key is required. `None`: Z3 has to decide.
 pub fn plain(actor: &Actor, key: &Key, action: &str, scps: &[Policy]) -> Option<KmsHop> {
     let w = plain_allowed(actor, key, action, &inputs(actor, key, scps))?;
-    Some(KmsHop { answer: Answer::Yes(w), required: vec![] })
+    Some(KmsHop { answer: Answer::Yes(w), required: vec![], rests_on: vec![] })
 }
 
-/// `check … sometimes` narrowed to the actor.
-fn solve(actor: &Actor, key: &Key, action: &str, inputs: &Inputs, limits: Limits) -> Result<Answer, Mismatch> {
+/// `check … sometimes` narrowed to the actor: the answer, and the readings a `no` rests on.
+fn solve(
+    actor: &Actor,
+    key: &Key,
+    action: &str,
+    inputs: &Inputs,
+    limits: Limits,
+) -> Result<(Answer, Vec<String>), Mismatch> {
     let result = check(inputs, &key.arn, &[property(actor, action, None)], 1, limits)?.remove(0);
     Ok(match (&result.verdict, result.examples.first()) {
+        (Verdict::Holds, Some(ex)) if carries_tags(&ex.request) => {
+            (untagged(actor, key, action, inputs, limits)?, vec![])
+        }
+        (Verdict::Holds, Some(ex)) => (Answer::Yes(witness(ex)), vec![]),
+        (Verdict::Violated, _) => (Answer::No, result.rests_on),
+        (Verdict::Unknown(why), _) => (Answer::Unknown(why.clone()), vec![]),
+        (Verdict::Holds, None) => (Answer::Unknown("no witness came back".into()), vec![]),
+    })
+}
+
+fn carries_tags(request: &Value) -> bool {
+    request.get("context").and_then(Value::as_object).is_some_and(|c| c.keys().any(|k| document::is_tag_key(k)))
+}
+
+/// The last hop asked again without any tag key the inputs test (all absent): tags are
+/// not modelled (see [`document::is_tag_key`]), so a `yes` must not need one. A `no`
+/// here, after a `yes` with tags, is undecided.
+fn untagged(actor: &Actor, key: &Key, action: &str, inputs: &Inputs, limits: Limits) -> Result<Answer, Mismatch> {
+    let policies =
+        std::iter::once(&inputs.key_policy).chain(&inputs.identity).chain(&inputs.scps).chain(&inputs.boundary);
+    let keys = document::tag_keys(policies);
+    let absent: serde_json::Map<String, Value> = keys.iter().map(|k| (k.clone(), json!("true"))).collect();
+    let p = property(actor, action, Some(("Null", Value::Object(absent))));
+    let r = check(inputs, &key.arn, &[p], 1, limits)?.remove(0);
+    Ok(match (&r.verdict, r.examples.first()) {
         (Verdict::Holds, Some(ex)) => Answer::Yes(witness(ex)),
-        (Verdict::Violated, _) => Answer::No,
         (Verdict::Unknown(why), _) => Answer::Unknown(why.clone()),
-        (Verdict::Holds, None) => Answer::Unknown("no witness came back".into()),
+        _ => Answer::Unknown(format!(
+            "allowed only with a tag ({}): principal tags of a user and session tags (which need sts:TagSession in the role's trust policy) are not modelled",
+            keys.join(", ")
+        )),
     })
 }
 
@@ -117,8 +152,8 @@ fn required(
 ) -> Result<Vec<String>, Mismatch> {
     let mut out = Vec::new();
     for key_name in context_keys(&w.request) {
-        if refuted(&property(actor, action, Some(("Null", json!({ key_name.clone(): "true" })))), inputs, key, limits)?
-        {
+        let absent = property(actor, action, Some(("Null", json!({ key_name.clone(): "true" }))));
+        if refuted(&absent, inputs, key, limits)?.is_some() {
             out.push(key_name);
         }
     }
@@ -126,10 +161,15 @@ fn required(
 }
 
 /// Whether Z3 answered `unsat` for the `sometimes` property (`Violated`): no allowed
-/// request has its shape.
-fn refuted(p: &crate::prove::check::Property, inputs: &Inputs, key: &Key, limits: Limits) -> Result<bool, Mismatch> {
+/// request has its shape. `Some(readings the proof rests on)` when it did.
+fn refuted(
+    p: &crate::prove::check::Property,
+    inputs: &Inputs,
+    key: &Key,
+    limits: Limits,
+) -> Result<Option<Vec<String>>, Mismatch> {
     let r = check(inputs, &key.arn, std::slice::from_ref(p), 1, limits)?.remove(0);
-    Ok(matches!(r.verdict, Verdict::Violated))
+    Ok(matches!(r.verdict, Verdict::Violated).then_some(r.rests_on))
 }
 
 /// What the last hop of a principal of the dumps depends on besides its own ARN: its
@@ -188,30 +228,30 @@ pub fn decide_group(
     let first_inputs = inputs(first, key, scps);
     let lead = solve(first, key, action, &first_inputs, limits)?;
     let arns: Vec<&str> = rest.iter().filter_map(|a| principal_arn(a)).collect();
-    let mut answers: Vec<Option<Answer>> = vec![None; rest.len()];
-    match &lead {
+    let mut answers: Vec<Option<(Answer, Vec<String>)>> = vec![None; rest.len()];
+    match &lead.0 {
         Answer::Yes(w) => {
             for (slot, a) in answers.iter_mut().zip(rest) {
-                *slot = transplanted(w, first, a, key, action, scps).map(Answer::Yes);
+                *slot = transplanted(w, first, a, key, action, scps).map(|w| (Answer::Yes(w), vec![]));
             }
         }
-        Answer::No
-            if arns.len() == rest.len()
-                && !rest.is_empty()
-                && refuted(&property_of_all(&arns, action, None), &first_inputs, key, limits)? =>
-        {
-            answers.iter_mut().for_each(|slot| *slot = Some(Answer::No));
+        Answer::No if arns.len() == rest.len() && !rest.is_empty() => {
+            if let Some(readings) = refuted(&property_of_all(&arns, action, None), &first_inputs, key, limits)? {
+                answers.iter_mut().for_each(|slot| *slot = Some((Answer::No, readings.clone())));
+            }
         }
         _ => {}
     }
-    let answers: Vec<Answer> = std::iter::once(Ok(lead))
+    let answers: Vec<(Answer, Vec<String>)> = std::iter::once(Ok(lead))
         .chain(answers.into_iter().zip(rest).map(|(slot, a)| match slot {
             Some(x) => Ok(x),
             None => solve(a, key, action, &inputs(a, key, scps), limits),
         }))
         .collect::<Result<_, _>>()?;
+    let (answers, readings): (Vec<Answer>, Vec<Vec<String>>) = answers.into_iter().unzip();
     let required = group_required(actors, &answers, key, action, &first_inputs, scps, limits)?;
-    Ok(answers.into_iter().zip(required).map(|(answer, required)| KmsHop { answer, required }).collect())
+    let hops = answers.into_iter().zip(required).zip(readings);
+    Ok(hops.map(|((answer, required), rests_on)| KmsHop { answer, required, rests_on }).collect())
 }
 
 /// The required context keys of every `yes` of a group: per key, one query over every
@@ -242,11 +282,11 @@ fn group_required(
             .collect();
         let arns: Vec<&str> = carriers.iter().filter_map(|i| principal_arn(actors[*i])).collect();
         let absent = || Some(("Null", json!({ name.clone(): "true" })));
-        let all =
-            arns.len() == carriers.len() && refuted(&property_of_all(&arns, action, absent()), shared, key, limits)?;
+        let all = arns.len() == carriers.len()
+            && refuted(&property_of_all(&arns, action, absent()), shared, key, limits)?.is_some();
         for i in carriers {
             let alone = || refuted(&property(actors[i], action, absent()), &inputs(actors[i], key, scps), key, limits);
-            if all || alone()? {
+            if all || alone()?.is_some() {
                 out[i].push(name.clone());
             }
         }
@@ -266,7 +306,7 @@ fn group_required(
 fn same_kind(caller: &str, lead: &str, member: &str) -> String {
     let role = |arn: &str| {
         let a = crate::base::arn::Arn::parse(arn)?;
-        let name = a.resource.strip_prefix("role/")?;
+        let name = a.resource.strip_prefix("role/")?.rsplit('/').next()?;
         Some((a.account.to_string(), name.to_string()))
     };
     if let (Some((account, name)), Some((m_account, m_name))) = (role(lead), role(member)) {
@@ -324,4 +364,180 @@ fn witness(ex: &Example) -> Witness {
 fn context_keys(request: &Value) -> Vec<String> {
     let Some(ctx) = request.get("context").and_then(Value::as_object) else { return vec![] };
     ctx.keys().filter(|k| !is_derived_key(k)).cloned().collect()
+}
+
+/// The key policy an actor who may call `kms:PutKeyPolicy` writes: `kms:*` to everyone
+/// and to the caller exactly (no condition key of `PutKeyPolicy` limits the content of
+/// the new policy; KMS API reference, PutKeyPolicy). Any key policy allows at most what
+/// this one allows: Allow statements only add, and the Denies are gone.
+pub fn replaced_policy() -> Policy {
+    let statement = json!({"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"});
+    document::policy(&statement, "the key policy as replaced (kms:PutKeyPolicy)", PolicyKind::KeyPolicy)
+}
+
+/// The actor under a replaced key policy. The writer may name the caller exactly (the
+/// user, or the role session it will use), and a key policy naming the exact user or
+/// session is not limited by the boundary's Allows ([EVAL] 4.1 step 4) — only by its
+/// Denies. So the boundary keeps its Denies and allows the rest: exactly what naming
+/// the caller gives, whichever session name the path picks.
+pub fn under_replaced_policy(actor: &Actor) -> Actor {
+    let mut a = actor.clone();
+    if let Some(b) = &mut a.boundary {
+        b.statements.retain(|s| s.effect == crate::model::policy::Effect::Deny);
+        let all = json!({"Effect": "Allow", "Action": "*", "Resource": "*"});
+        b.statements.push(document::policy(&all, &b.source, PolicyKind::Boundary).statements.remove(0));
+    }
+    a
+}
+
+/// The grant an actor creates for itself: `action`'s operation, to its own principal
+/// ARN (a role's ARN covers its sessions), no constraints, on the key.
+pub fn self_grant(actor: &Actor, action: &str) -> Option<Grant> {
+    let grantee = principal_arn(actor)?.to_string();
+    let op = action.strip_prefix("kms:").unwrap_or(action).to_string();
+    Some(Grant {
+        source: "the grant it creates (kms:CreateGrant)".into(),
+        label: format!("{op} to {grantee}"),
+        key_id: None,
+        grantee,
+        grant_id: None,
+        retiring: None,
+        issuing_account: None,
+        operations: vec![op],
+        constraints: vec![],
+        source_arn: None,
+        pos: Default::default(),
+    })
+}
+
+/// A KMS question about the key other than the last hop (`kms:PutKeyPolicy`,
+/// `kms:CreateGrant`), asked exactly as the last hop is: `check … sometimes` narrowed to
+/// the actor, with `extra` conditions on the request, replayed by `check`. Returns the
+/// answer and the readings an `unsat` rests on.
+pub fn ask(
+    actor: &Actor,
+    key: &Key,
+    action: &str,
+    extra: &[(&str, Value)],
+    scps: &[Policy],
+    limits: Limits,
+) -> Result<(Answer, Vec<String>), Mismatch> {
+    let inputs = inputs(actor, key, scps);
+    let mut condition = actor.condition();
+    for (op, block) in extra {
+        let slot = condition.as_object_mut().expect("object").entry(op.to_string()).or_insert(json!({}));
+        if let (Some(slot), Some(block)) = (slot.as_object_mut(), block.as_object()) {
+            slot.extend(block.clone());
+        }
+    }
+    let p = document::sometimes(format!("{action} by {:?}", actor.who), action, &condition);
+    let r = check(&inputs, &key.arn, &[p], 1, limits)?.remove(0);
+    Ok(match (&r.verdict, r.examples.first()) {
+        (Verdict::Holds, Some(ex)) => (Answer::Yes(witness(ex)), vec![]),
+        (Verdict::Violated, _) => (Answer::No, r.rests_on),
+        (Verdict::Unknown(why), _) => (Answer::Unknown(why.clone()), vec![]),
+        (Verdict::Holds, None) => (Answer::Unknown("no witness came back".into()), vec![]),
+    })
+}
+
+/// Whether the actor can replace the key policy (`kms:PutKeyPolicy` on the key, against
+/// the key policy, its identity policies, grants, SCPs and boundary).
+pub fn put_key_policy(
+    actor: &Actor,
+    key: &Key,
+    scps: &[Policy],
+    limits: Limits,
+) -> Result<(Answer, Vec<String>), Mismatch> {
+    ask(actor, key, "kms:PutKeyPolicy", &[], scps, limits)
+}
+
+/// Whether the actor can grant itself `action` with no constraint: a direct
+/// `kms:CreateGrant` (no `kms:ViaService`, `kms:GrantIsForAWSResource` not true) whose
+/// `kms:GrantOperations` is exactly the action's operation, `kms:GranteePrincipal` its own
+/// ARN, no `kms:GrantConstraintType` (the retiring principal is free: it does not limit
+/// the grant's use). Asked without the key's grants: a grant that includes `CreateGrant`
+/// lets its grantee create only grants within its own operations and constraints, which
+/// the evaluator does not model — so when only some grant allows it (or only another
+/// grantee, a constraint, or a grant for an AWS resource), the answer is `Unknown` with
+/// the witness of the wider question, never `No`.
+pub fn create_grant(
+    actor: &Actor,
+    key: &Key,
+    action: &str,
+    scps: &[Policy],
+    limits: Limits,
+) -> Result<(Answer, Vec<String>), Mismatch> {
+    let op = action.strip_prefix("kms:").unwrap_or(action);
+    let wide = || -> Vec<(&str, Value)> { vec![("ForAnyValue:StringEquals", json!({"kms:GrantOperations": op}))] };
+    let Some(grantee) = principal_arn(actor) else {
+        // A class of principals: which one would be the grantee is not modelled.
+        return Ok(match ask(actor, key, "kms:CreateGrant", &wide(), scps, limits)? {
+            (Answer::No, r) => (Answer::No, r),
+            (Answer::Yes(w), _) => (
+                Answer::Unknown(format!(
+                    "a grant created by a class of principals is not modelled (e.g. {})",
+                    w.request
+                )),
+                vec![],
+            ),
+            other => other,
+        });
+    };
+    let ungranted = Key { grants: vec![], ..key.clone() };
+    let exact = vec![
+        ("ForAllValues:StringEquals", json!({"kms:GrantOperations": op})),
+        ("ForAnyValue:StringEquals", json!({"kms:GrantOperations": op})),
+        ("StringEquals", json!({"kms:GranteePrincipal": grantee})),
+        ("Null", json!({"kms:GrantConstraintType": "true", "kms:ViaService": "true"})),
+        ("BoolIfExists", json!({"kms:GrantIsForAWSResource": "false"})),
+    ];
+    let (answer, rests) = ask(actor, &ungranted, "kms:CreateGrant", &exact, scps, limits)?;
+    if let Answer::Yes(w) = &answer {
+        // The witness was replayed without the key's grants; grants only add Allows, and
+        // it is replayed again on the key as it is.
+        let req = crate::model::request::Request::parse(&w.request.to_string(), "<who-can>")
+            .map_err(|e| mismatch(&w.request, &e.to_string()))?;
+        let d = crate::eval::authorize(&inputs(actor, key, scps), &req);
+        if !d.allowed() {
+            return Err(mismatch(&w.request, &d.summary));
+        }
+        return Ok((answer, rests));
+    }
+    if let Answer::Unknown(_) = answer {
+        return Ok((answer, rests));
+    }
+    Ok(match ask(actor, key, "kms:CreateGrant", &wide(), scps, limits)? {
+        (Answer::No, more) => (Answer::No, rests.into_iter().chain(more).collect()),
+        (Answer::Yes(w), _) => (
+            Answer::Unknown(format!(
+                "kms:CreateGrant of {op} is allowed only as a grant the encoding does not follow (to another grantee, with a constraint, for an AWS resource, or through an existing grant): {}",
+                w.request
+            )),
+            vec![],
+        ),
+        other => other,
+    })
+}
+
+fn mismatch(request: &Value, got: &str) -> Mismatch {
+    Mismatch {
+        subject: "who-can kms:CreateGrant witness on the key with its grants".into(),
+        request: request.to_string(),
+        expected: "allowed".into(),
+        got: got.into(),
+    }
+}
+
+/// The key as a node's path left it: policy replaced, or one more grant.
+pub fn changed(key: &Key, change: &super::domain::KeyChange) -> Key {
+    use super::domain::KeyChange;
+    match change {
+        KeyChange::Original => key.clone(),
+        KeyChange::PolicyReplaced => Key { policy: replaced_policy(), ..key.clone() },
+        KeyChange::Granted(g) => {
+            let mut k = key.clone();
+            k.grants.push((**g).clone());
+            k
+        }
+    }
 }

@@ -14,6 +14,7 @@ pub mod hop;
 pub mod keys;
 pub mod kms;
 pub mod preselect;
+pub mod rewrites;
 pub mod service;
 
 pub use domain::{Options, Status};

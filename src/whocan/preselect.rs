@@ -74,10 +74,12 @@ pub fn entry_may_cover(e: &PrincipalEntry, actor: &Actor) -> Option<Cover> {
         PrincipalEntry::Everyone => Some(Cover::Direct),
         PrincipalEntry::Account(a) if *a == actor.account || in_class(a) => Some(Cover::Account),
         PrincipalEntry::Role { account, name, .. } => {
-            // `arn:aws:iam::{account}:role/{name}`, compared without building it.
+            // `arn:aws:iam::{account}:role/[path/]{name}`, compared by account and role
+            // name only (an over-approximation: whichever path either side carries).
+            let last = |x: &str| x.rsplit('/').next().unwrap_or(x).to_string();
             let is_role = |arn: &str| {
                 let rest = arn.strip_prefix("arn:aws:iam::").and_then(|r| r.strip_prefix(account.as_str()));
-                rest.and_then(|r| r.strip_prefix(":role/")) == Some(name.as_str())
+                rest.and_then(|r| r.strip_prefix(":role/")).is_some_and(|r| last(r) == last(name))
             };
             let own = matches!(&actor.who, Who::Principal(arn) if is_role(arn));
             (own || in_class(account)).then_some(Cover::Direct)

@@ -163,6 +163,19 @@ impl Caller {
         }
     }
 
+    /// The `aws:PrincipalArn` of a session of the role `role_arn` (as IAM writes the
+    /// role's ARN, with its path): the rule of [`Caller::principal_arn`] applied to a
+    /// session of that role at that path, so that who-can narrows a role's requests
+    /// exactly as the evaluator and the encoder derive the key — one derivation.
+    pub fn session_principal_arn(role_arn: &str) -> Option<String> {
+        let a = crate::base::arn::Arn::parse(role_arn)?;
+        let full = a.resource.strip_prefix("role/")?;
+        let (path, name) = full.rsplit_once('/').map_or(("", full), |(p, n)| (p, n));
+        let path = if path.is_empty() { String::new() } else { format!("{path}/") };
+        let session = format!("arn:{}:sts::{}:assumed-role/{name}/session", a.partition, a.account);
+        Caller::parse(&session).ok()?.at_path(&path).principal_arn()
+    }
+
     /// The keys AWS itself puts in the context for this caller ([GKEYS], [VARS]).
     /// `action` is `None` for actions of other services (generic requests).
     pub fn derived_keys(&self, action: Option<&ActionInfo>) -> Vec<(&'static str, String)> {
