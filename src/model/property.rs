@@ -41,6 +41,34 @@ pub struct Property {
     pub expected: Option<String>,
     /// The readings (`facts::readings` ids) a corpus file says the proof rests on.
     pub expected_rests_on: Option<Vec<String>>,
+    /// Whether the property names a resource. A property about a key policy is about that
+    /// key: without a resource it covers the actions on the key, and the actions that are
+    /// not on a key (CreateKey, ListKeys, custom key stores, …) only where it names them.
+    pub resource_given: bool,
+}
+
+impl Property {
+    /// The KMS actions not on a key that the property names literally (no wildcard):
+    /// without a resource, the only such actions it covers.
+    pub fn named_keyless_actions(&self) -> Vec<String> {
+        if self.resource_given || self.shape.action.negated {
+            return vec![];
+        }
+        let catalog = crate::facts::catalog::catalog();
+        self.shape
+            .action
+            .patterns
+            .iter()
+            .filter_map(|p| match p.as_slice() {
+                [crate::base::pattern::Piece::Text(t)] if !t.contains(['*', '?']) => {
+                    let (svc, name) = t.split_once(':')?;
+                    let info = catalog.kms_action(name).filter(|_| svc.eq_ignore_ascii_case("kms"))?;
+                    (!info.on_key).then(|| info.name.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 const PROPERTY_FIELDS: &[(&str, &str)] =
@@ -180,7 +208,8 @@ fn read_property(p: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<
             _ => sink.error(m.key_pos, &format!("{path}.{}", m.key), format!("unknown property field \"{}\" (expected name, expect, principal, action, not_action, resource, condition)", m.key)),
         }
     }
-    if !shape.iter().any(|m| m.key == "Resource") {
+    let resource_given = shape.iter().any(|m| m.key == "Resource");
+    if !resource_given {
         shape.push(Member {
             key: "Resource".into(),
             key_pos: p.pos,
@@ -192,5 +221,5 @@ fn read_property(p: &Json, path: &str, index: usize, sink: &mut Sink) -> Option<
     }
     let mut shape = read_statement(&Json { pos: p.pos, kind: Kind::Object(shape) }, index, path, true, sink)?;
     shape.principal = Some(principal.unwrap_or(Principals { negated: false, entries: vec![PrincipalEntry::Everyone] }));
-    Some(Property { name, expect: expect?, shape, expected, expected_rests_on })
+    Some(Property { name, expect: expect?, shape, expected, expected_rests_on, resource_given })
 }

@@ -188,9 +188,24 @@ fn query_with(
     let mut enc =
         Encoder::new(key_arn, &policies, &[&p.shape]).with_opaque_atoms().with_bindings(bindings).with_reading(reading);
     let allowed = authorization(&mut enc, inputs)?;
-    let shape = enc.statement(&p.shape)?.applies;
+    let shape = Term::and([enc.statement(&p.shape)?.applies, key_scope(&enc, p)]);
     let decision = if p.expect == Expect::Always { Term::not(allowed) } else { allowed };
     Query::new(enc, Term::and([shape, decision]))
+}
+
+/// A property without a resource is about the key under analysis: requests on it, and
+/// requests of the keyless actions it names literally (`Property::resource_given`).
+fn key_scope(enc: &Encoder, p: &Property) -> Term {
+    if p.resource_given {
+        return Term::TRUE;
+    }
+    let named = p.named_keyless_actions().into_iter().map(|a| enc.action_is(&a));
+    Term::or(std::iter::once(enc.on_key()).chain(named).collect::<Vec<_>>())
+}
+
+/// Whether `req` lies in the property's key scope (the replay's side of [`key_scope`]).
+fn in_key_scope(p: &Property, req: &Request) -> bool {
+    p.resource_given || req.resource.is_some() || p.named_keyless_actions().contains(&req.action)
 }
 
 /// The keys a property's shape fixes to exactly one value: a plain `StringEquals` (no
@@ -242,6 +257,9 @@ impl Replay for PropertyReplay<'_> {
         if decision.allowed() != self.wants_allowed() {
             let got = format!("{} ({})", decision.reason.as_str(), decision.summary);
             return Err(Refuted { request, req: Some(req), got });
+        }
+        if !in_key_scope(self.p, &req) {
+            return Err(Refuted { request, req: Some(req), got: "outside the property's key scope".into() });
         }
         if let Match::NotApplicable(why) = match_statement(&self.p.shape, &req) {
             return Err(Refuted { request, req: Some(req), got: format!("outside the property's shape: {why}") });

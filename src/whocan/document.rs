@@ -52,7 +52,7 @@ pub fn sometimes(name: String, action: &str, condition: &Value) -> Property {
     let principal = read_property_principals(&Json::from(&Value::from("*")), false, "[0].principal", &mut sink);
     assert!(!sink.has_errors(), "who-can wrote an unreadable property principal");
     shape.principal = Some(principal);
-    Property { name, expect: Expect::Sometimes, shape, expected: None, expected_rests_on: None }
+    Property { name, expect: Expect::Sometimes, shape, expected: None, expected_rests_on: None, resource_given: false }
 }
 
 fn statement_of(statement: &Value, source: &str, path: &str) -> Statement {
