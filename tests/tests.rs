@@ -7,6 +7,7 @@ mod diff_cli;
 mod differential;
 mod fuzz;
 mod layout;
+mod robust;
 mod seeds;
 mod soundness_regressions;
 mod util;

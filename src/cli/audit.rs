@@ -1,7 +1,7 @@
 //! `kmsproof audit` flags, turned into a validated configuration before any work, and the
 //! command itself (the binary's `cli.rs` only forwards to [`run`]).
 
-use super::{exit, internal_error};
+use super::{exit, internal_error, out};
 use crate::audit::baseline::{fingerprint, read_baseline};
 use crate::audit::err::{BaselineError, IgnoreFileError};
 use crate::audit::suppress::{parse_ignore_file, suppression, IgnoreRule, DEFAULT_IGNORE_FILE};
@@ -273,7 +273,7 @@ pub fn run(args: &AuditArgs) -> i32 {
         eprintln!();
     }
     let report = review(&results, &cfg);
-    print!("{}", render(&report, cfg.format));
+    out(&render(&report, cfg.format));
     let failing = report.shown.iter().any(|f| f.severity >= cfg.fail_on);
     if failing {
         exit::FAILED

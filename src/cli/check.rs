@@ -1,6 +1,6 @@
 //! `kmsproof check`: properties proved or refuted, flags → validated configuration → run.
 
-use super::{bad_input, cli_error, exit, internal_error, pretty, Format, InputArgs};
+use super::{bad_input, cli_error, exit, internal_error, out, outln, pretty, Format, InputArgs};
 use crate::base::diag::Error;
 use crate::model::inputs::Inputs;
 use crate::model::load::read_source;
@@ -136,14 +136,14 @@ pub fn run(args: &CheckArgs) -> i32 {
     match cfg.format {
         Format::Text => {
             for line in &scope {
-                println!("scope: {line}");
+                outln(&format!("scope: {line}"));
             }
-            print!("{}", report::check_text(&results));
+            out(&report::check_text(&results));
         }
         Format::Json => {
             let mut out = report::check_json(&results, &cfg.key_arn);
             out["scope"] = serde_json::json!(scope);
-            println!("{}", pretty(&out));
+            outln(&pretty(&out));
         }
     }
     let violated = results.iter().any(|r| matches!(r.verdict, Verdict::Violated));

@@ -1,6 +1,6 @@
 //! `kmsproof diff`: flags, turned into a validated configuration, then the comparison.
 
-use super::{bad_input, cli_error, exit, internal_error, pretty, warnings, Format};
+use super::{bad_input, cli_error, exit, internal_error, out, outln, pretty, warnings, Format};
 use crate::model::inputs::Inputs;
 use crate::model::load::{load_inputs, read_source, InputPaths};
 
@@ -276,20 +276,20 @@ pub fn run(args: &DiffArgs) -> i32 {
     let (old_scope, new_scope) = (scope(&cfg.old), scope(&cfg.new));
     match cfg.format {
         Format::Text => {
-            print!("{}", report::diff_text(&result, &cfg.old_label, &cfg.new_label, key));
+            out(&report::diff_text(&result, &cfg.old_label, &cfg.new_label, key));
             for (side, lines) in [("old", &old_scope), ("new", &new_scope)] {
                 for line in lines {
-                    println!("scope ({side}): {line}");
+                    outln(&format!("scope ({side}): {line}"));
                 }
             }
             if cfg.assumed_iam {
-                println!("note: key policies compared alone: the caller's IAM policies are assumed to allow everything (the --old-/--new- set form compares exact contexts)");
+                outln("note: key policies compared alone: the caller's IAM policies are assumed to allow everything (the --old-/--new- set form compares exact contexts)");
             }
         }
         Format::Json => {
             let mut out = report::diff_json(&result, &cfg.old_label, &cfg.new_label, key);
             out["scope"] = serde_json::json!({"old": old_scope, "new": new_scope});
-            println!("{}", pretty(&out));
+            outln(&pretty(&out));
         }
     }
     exit_code(&result, cfg.fail_on)

@@ -112,6 +112,34 @@ pub fn warnings(inputs: &Inputs) -> Vec<crate::Diagnostic> {
     inputs.policies().flat_map(|p| p.warnings.clone()).collect()
 }
 
+/// Whether standard output was found closed (`kmsproof … | head`): nothing more is written.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes command output to standard output: the one place every command prints through.
+/// A closed pipe (`| head`, `| true`) ends the output quietly, as Unix tools do, and the
+/// command still exits with its own code (a CI script piping a verdict keeps its meaning).
+/// Any other write error (a full disk) is an error: said on stderr, exit 2.
+pub fn out(text: &str) {
+    use std::io::Write;
+    use std::sync::atomic::Ordering;
+    if text.is_empty() || STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot write to standard output: {e}");
+            std::process::exit(exit::BAD_INPUT);
+        }
+    }
+}
+
+/// [`out`], then a newline.
+pub fn outln(text: &str) {
+    out(&format!("{text}\n"));
+}
+
 pub fn pretty(v: &serde_json::Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
 }

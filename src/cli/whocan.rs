@@ -1,6 +1,6 @@
 //! Flags of `who-can` and `can`, validated before any work starts.
 
-use super::{exit, internal_error};
+use super::{exit, internal_error, out, outln};
 use crate::base::diag::Error;
 use crate::model::load::{load_grants, load_policy, read_source};
 use crate::model::policy::{Policy, PolicyKind};
@@ -161,22 +161,22 @@ fn print(args: &WhoCanArgs, cfg: &Config, analyses: &[Analysis], only: Option<pe
     match args.format {
         Format::Table => {
             for o in &cfg.origins {
-                println!("key {o}");
+                outln(&format!("key {o}"));
             }
-            print!("{}", crate::report::whocan::text(&refs, only))
+            out(&crate::report::whocan::text(&refs, only))
         }
         Format::Json => {
             let mut v = crate::report::whocan::json(&refs, only);
             for (k, o) in v["keys"].as_array_mut().into_iter().flatten().zip(&cfg.origins) {
                 k["key_source"] = serde_json::json!(o);
             }
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default())
+            outln(&serde_json::to_string_pretty(&v).unwrap_or_default())
         }
         Format::Dot => {
             for (a, o) in analyses.iter().zip(&cfg.origins) {
                 let d = crate::report::whocan::dot(a);
                 let (head, rest) = d.split_once('\n').unwrap_or((&d, ""));
-                print!("{head}\n  // key {o}\n{rest}");
+                out(&format!("{head}\n  // key {o}\n{rest}"));
             }
         }
     }

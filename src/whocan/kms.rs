@@ -33,7 +33,8 @@ pub struct KmsHop {
 /// An identity policy that allows everything: what a principal outside the dumps may hold.
 pub fn allow_all() -> Policy {
     let statement = json!({"Effect": "Allow", "Action": "*", "Resource": "*"});
-    document::policy(&statement, "any identity policy of its own", PolicyKind::Identity)
+    // Cannot fail: a fixed statement, nothing from the input (`allow_all_reads` tests it).
+    document::policy(&statement, "any identity policy of its own", PolicyKind::Identity).expect("a fixed statement")
 }
 
 fn inputs(actor: &Actor, key: &Key, scps: &[Policy]) -> Inputs {
@@ -51,16 +52,15 @@ fn inputs(actor: &Actor, key: &Key, scps: &[Policy]) -> Inputs {
     }
 }
 
-fn property(actor: &Actor, action: &str, extra: Option<(&str, Value)>) -> crate::prove::check::Property {
+/// `Err`: the actor cannot be written into a property (a name from the dumps a policy
+/// cannot hold); the question is then undecided.
+type Prop = Result<crate::prove::check::Property, document::Unwritable>;
+
+fn property(actor: &Actor, action: &str, extra: Option<(&str, Value)>) -> Prop {
     property_with(actor.condition(), action, &format!("{:?}", actor.who), extra)
 }
 
-fn property_with(
-    mut condition: Value,
-    action: &str,
-    who: &str,
-    extra: Option<(&str, Value)>,
-) -> crate::prove::check::Property {
+fn property_with(mut condition: Value, action: &str, who: &str, extra: Option<(&str, Value)>) -> Prop {
     if let Some((op, block)) = extra {
         condition[op] = block;
     }
@@ -69,7 +69,7 @@ fn property_with(
 
 /// One property over several principals of the dumps (`aws:PrincipalArn` any of them):
 /// when Z3 answers `unsat` on it, it has answered `unsat` for each of them.
-fn property_of_all(arns: &[&str], action: &str, extra: Option<(&str, Value)>) -> crate::prove::check::Property {
+fn property_of_all(arns: &[&str], action: &str, extra: Option<(&str, Value)>) -> Prop {
     let condition = json!({"StringEquals": {"aws:PrincipalArn": arns}});
     property_with(condition, action, &format!("{} principals", arns.len()), extra)
 }
@@ -97,7 +97,11 @@ pub fn plain(actor: &Actor, key: &Key, action: &str, scps: &[Policy]) -> Option<
 
 /// `check … sometimes` narrowed to the actor.
 fn solve(actor: &Actor, key: &Key, action: &str, inputs: &Inputs, limits: Limits) -> Result<Answer, Mismatch> {
-    let result = check(inputs, &key.arn, &[property(actor, action, None)], 1, limits)?.remove(0);
+    let property = match property(actor, action, None) {
+        Ok(p) => p,
+        Err(why) => return Ok(Answer::Unknown(why.to_string())),
+    };
+    let result = check(inputs, &key.arn, &[property], 1, limits)?.remove(0);
     Ok(match (&result.verdict, result.examples.first()) {
         (Verdict::Holds, Some(ex)) => Answer::Yes(witness(ex)),
         (Verdict::Violated, _) => Answer::No,
@@ -127,7 +131,9 @@ fn required(
 
 /// Whether Z3 answered `unsat` for the `sometimes` property (`Violated`): no allowed
 /// request has its shape.
-fn refuted(p: &crate::prove::check::Property, inputs: &Inputs, key: &Key, limits: Limits) -> Result<bool, Mismatch> {
+/// A property that cannot be written is not refuted (nothing was proved).
+fn refuted(p: &Prop, inputs: &Inputs, key: &Key, limits: Limits) -> Result<bool, Mismatch> {
+    let Ok(p) = p else { return Ok(false) };
     let r = check(inputs, &key.arn, std::slice::from_ref(p), 1, limits)?.remove(0);
     Ok(matches!(r.verdict, Verdict::Violated))
 }
@@ -141,7 +147,7 @@ fn refuted(p: &crate::prove::check::Property, inputs: &Inputs, key: &Key, limits
 pub fn signature(actor: &Actor, key: &Key, action: &str, scps: &[Policy]) -> Option<String> {
     let Who::Principal(_) = &actor.who else { return None };
     let full = inputs(actor, key, scps);
-    let shape = property(actor, action, None).shape;
+    let shape = property(actor, action, None).ok()?.shape;
     let cut = crate::prove::check::relevant_inputs(&full, &shape);
     let inputs = cut.as_ref().unwrap_or(&full);
     let mut out = format!("account {}\n", actor.account);
@@ -298,7 +304,7 @@ fn transplanted(w: &Witness, lead: &Actor, actor: &Actor, key: &Key, action: &st
     }
     let request = json!({"principal": caller, "action": action, "resource": key.arn, "context": context});
     let req = crate::model::request::Request::parse(&request.to_string(), "<who-can>").ok()?;
-    let shape = property(actor, action, None).shape;
+    let shape = property(actor, action, None).ok()?.shape;
     if let crate::eval::Match::NotApplicable(_) = crate::eval::match_statement(&shape, &req) {
         return None;
     }
