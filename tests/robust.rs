@@ -83,3 +83,63 @@ fn a_closed_pipe_ends_the_output_quietly_with_the_command_s_own_exit_code() {
         let _ = stdout(&o);
     }
 }
+
+#[test]
+fn many_errors_on_one_line_are_capped_and_shown_as_a_window() {
+    let resources: Vec<String> = (0..5_000).map(|i| format!("\"bad{i}{}\"", "x".repeat(190))).collect();
+    let policy = format!(
+        r#"{{"Statement": [{{"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": [{}]}}]}}"#,
+        resources.join(", ")
+    );
+    let p = temp_file("robust", "many-errors.json", &policy);
+    let o = kmsproof(&["check", "--key-policy", p.to_str().unwrap(), "--never", "kms:Decrypt"]);
+    no_panic(&o);
+    let err = stderr(&o);
+    assert_eq!(err.matches("error: at Statement[0].Resource").count(), 50, "{}", &err[..2000.min(err.len())]);
+    assert!(
+        err.contains("… and 4950 more (4950 errors, 0 warnings) not shown"),
+        "{}",
+        &err[err.len().saturating_sub(500)..]
+    );
+    // Windows of the line, not the 1 MB line 50 times.
+    assert!(err.len() < 50 * 1_000, "{} bytes of errors", err.len());
+}
+
+#[test]
+fn invalid_utf8_is_located() {
+    let mut bytes = KEY_POLICY.as_bytes().to_vec();
+    let at = KEY_POLICY.find("role/App").unwrap();
+    bytes.insert(at, 0xff);
+    let p = crate::util::temp_dir("robust").join("bad-utf8.json");
+    std::fs::write(&p, &bytes).unwrap();
+    let line = KEY_POLICY[..at].matches('\n').count() + 1;
+    let col = at - KEY_POLICY[..at].rfind('\n').unwrap();
+    let o = kmsproof(&["check", "--key-policy", p.to_str().unwrap(), "--never", "kms:Decrypt"]);
+    assert_eq!(o.status.code(), Some(2));
+    let want = format!("bad-utf8.json:{line}:{col}: error: invalid UTF-8 at byte offset {at} (byte 0xff)");
+    assert!(stderr(&o).contains(&want), "{want}\n{}", stderr(&o));
+    let o = kmsproof(&["audit", p.to_str().unwrap(), "--format", "json"]);
+    assert!(stdout(&o).contains(&format!("\"line\": {line}")), "{}", stdout(&o));
+}
+
+#[test]
+fn a_key_policy_naming_no_account_gets_a_placeholder_key_said_on_stderr() {
+    let p = temp_file(
+        "robust",
+        "all-star.json",
+        r#"{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}]}"#,
+    );
+    let o = kmsproof(&["check", "--key-policy", p.to_str().unwrap(), "--never", "kms:Decrypt"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("placeholder") && stderr(&o).contains("--key-arn"), "{}", stderr(&o));
+    let o = kmsproof(&["diff", p.to_str().unwrap(), p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("placeholder"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_multi_document_yaml_file_is_located_at_its_second_document() {
+    let p = temp_file("robust", "two-docs.yaml", "a: 1\n---\nb: 2\n");
+    let o = kmsproof(&["audit", p.to_str().unwrap()]);
+    assert!(stdout(&o).contains("two-docs.yaml:2:1"), "{}", stdout(&o));
+}

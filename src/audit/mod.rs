@@ -16,7 +16,7 @@ pub mod whocan;
 mod yaml;
 
 use crate::base::json::Pos;
-use crate::model::inputs::{key_account, placeholder_key_arn, Inputs};
+use crate::model::inputs::{key_account, placeholder_key_arn, Inputs, PLACEHOLDER_ACCOUNT};
 use crate::model::policy::{parse_policy, Policy, PolicyKind};
 use crate::model::property::{properties_from_value, Property};
 use crate::prove::check::{check, CheckResult, Example, Verdict};
@@ -142,10 +142,6 @@ pub struct Ctx<'a> {
     pub accounts: &'a [crate::whocan::gaad::Account],
     exact: bool,
 }
-
-/// The key's account for policies that name none ([`key_account`] says which account a
-/// policy names).
-const PLACEHOLDER_ACCOUNT: &str = "111122223333";
 
 fn any_identity_policy() -> &'static Policy {
     static P: OnceLock<Policy> = OnceLock::new();

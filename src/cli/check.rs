@@ -67,13 +67,7 @@ impl CheckArgs {
             None => self.inline_property().and_then(|doc| properties_from_value(&doc, "<command line>")),
         }
         .map_err(|e| bad_input(&e))?;
-        let key_arn = match self.key_arn.clone().or_else(|| inputs.default_key_arn()) {
-            Some(k) => k,
-            None => {
-                eprintln!("error: cannot tell which key the key policy belongs to (no account principal): give --key-arn arn:aws:kms:REGION:ACCOUNT:key/ID");
-                return Err(exit::BAD_INPUT);
-            }
-        };
+        let key_arn = self.key_arn.clone().or_else(|| inputs.default_key_arn()).unwrap_or_else(super::placeholder_key);
         if !crate::base::arn::is_key_arn(&key_arn) {
             eprintln!("error: --key-arn {key_arn:?} is not a KMS key ARN (expected arn:aws:kms:REGION:ACCOUNT:key/ID)");
             return Err(exit::BAD_INPUT);

@@ -160,9 +160,7 @@ impl DiffArgs {
             Some(k) => Err(usage(&format!(
                 "--key-arn {k:?} is not a KMS key ARN (expected arn:aws:kms:REGION:ACCOUNT:key/ID)"
             ))),
-            None => {
-                Err(usage("cannot tell which key the key policies belong to (no account principal): give --key-arn"))
-            }
+            None => Ok(super::placeholder_key()),
         }
     }
 }
@@ -240,18 +238,12 @@ fn side_from_git(rev: &str, path: &Path) -> Result<(Side, String), i32> {
 /// A policy file as one side (see [`Side::from_policy_text`]); warnings go to stderr.
 fn side_from_text(text: &str, label: &str) -> Result<Side, i32> {
     let side = Side::from_policy_text(text, label).map_err(|e| bad_input(&e))?;
-    for p in side.policies() {
-        for w in &p.warnings {
-            eprintln!("{}", w.render());
-        }
-    }
+    super::print_warnings(side.policies().into_iter().flat_map(|p| &p.warnings));
     Ok(side)
 }
 
 fn print_warnings(inputs: &Inputs) {
-    for w in warnings(inputs) {
-        eprintln!("{}", w.render());
-    }
+    super::print_warnings(&warnings(inputs));
 }
 
 fn usage(message: &str) -> i32 {

@@ -101,10 +101,30 @@ impl InputArgs {
             })?;
             inputs.management_account = Some(m);
         }
-        for w in warnings(&inputs) {
-            eprintln!("{}", w.render());
-        }
+        print_warnings(&warnings(&inputs));
         Ok(inputs)
+    }
+}
+
+/// The key of a key policy that names no account (every principal `*`) when `--key-arn`
+/// is not given: a placeholder in [`PLACEHOLDER_ACCOUNT`], said on stderr (which callers
+/// are in the key's own account depends on it).
+///
+/// [`PLACEHOLDER_ACCOUNT`]: crate::model::inputs::PLACEHOLDER_ACCOUNT
+pub fn placeholder_key() -> String {
+    let arn = crate::model::inputs::placeholder_key_arn(crate::model::inputs::PLACEHOLDER_ACCOUNT);
+    eprintln!(
+        "warning: no principal of the key policy names an account, so the key's own account is a placeholder: \
+         {arn} (callers of account {} are the key's own; give --key-arn to choose the key)",
+        crate::model::inputs::PLACEHOLDER_ACCOUNT
+    );
+    arn
+}
+
+/// Warnings on stderr, rendered, the first [`crate::base::diag::SHOWN`] of them.
+pub fn print_warnings<'a>(ws: impl IntoIterator<Item = &'a crate::Diagnostic>) {
+    for line in crate::base::diag::shown(ws, crate::Diagnostic::render) {
+        eprintln!("{line}");
     }
 }
 
@@ -158,8 +178,8 @@ pub fn cli_error(message: String) -> Error {
 pub fn bad_input(e: &Error) -> i32 {
     match e {
         Error::Invalid(diags) => {
-            for d in diags {
-                eprintln!("{}", d.render());
+            for line in crate::base::diag::shown(diags, crate::Diagnostic::render) {
+                eprintln!("{line}");
             }
         }
         Error::Io { .. } => eprintln!("error: {e}"),

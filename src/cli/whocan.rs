@@ -83,8 +83,9 @@ fn keep<T>(errors: &mut Vec<Error>, r: Result<T, Error>) -> Option<T> {
 fn report(e: &Error) -> i32 {
     match e {
         Error::Invalid(diags) => {
-            for d in diags.iter().filter(|d| d.severity == crate::base::diag::Severity::Error) {
-                eprintln!("{d}");
+            let errors = diags.iter().filter(|d| d.severity == crate::base::diag::Severity::Error);
+            for line in crate::base::diag::shown(errors, crate::Diagnostic::to_string) {
+                eprintln!("{line}");
             }
         }
         Error::Io { .. } => eprintln!("error: {e}"),
