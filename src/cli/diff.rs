@@ -255,7 +255,10 @@ pub fn run(args: &DiffArgs) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let result = match compare(&cfg.old, &cfg.new, &cfg.key_arn, cfg.opts) {
+    // --timeout-ms is the budget of the whole comparison (both directions, every query,
+    // and the work around Z3): past it, the verdict is `unknown`.
+    let opts = DiffOptions { limits: cfg.opts.limits.budget_from_now(cfg.opts.limits.timeout_ms), ..cfg.opts };
+    let result = match compare(&cfg.old, &cfg.new, &cfg.key_arn, opts) {
         Ok(r) => r,
         Err(mismatch) => return internal_error(&mismatch),
     };
