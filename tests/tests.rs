@@ -6,6 +6,7 @@ mod cli;
 mod diff_cli;
 mod differential;
 mod fuzz;
+mod fuzz_bytes;
 mod layout;
 mod robust;
 mod seeds;

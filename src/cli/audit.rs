@@ -243,7 +243,7 @@ pub fn run(args: &AuditArgs) -> i32 {
     let cfg = match args.config() {
         Ok(c) => c,
         Err(msg) => {
-            eprintln!("error: {msg}");
+            say!("error: {msg}");
             return exit::BAD_INPUT;
         }
     };
@@ -266,16 +266,16 @@ pub fn run(args: &AuditArgs) -> i32 {
     let results = match audit_all(&docs, &cfg.settings, cfg.jobs, &progress) {
         Ok(r) => r,
         Err(AuditError::Replay(m)) => {
-            eprintln!();
+            say!();
             return internal_error(&m);
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return exit::INTERNAL;
         }
     };
     if tty {
-        eprintln!();
+        say!();
     }
     let report = review(&results, &cfg);
     out(&render(&report, cfg.format));

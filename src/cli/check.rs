@@ -69,11 +69,11 @@ impl CheckArgs {
         .map_err(|e| bad_input(&e))?;
         let key_arn = self.key_arn.clone().or_else(|| inputs.default_key_arn()).unwrap_or_else(super::placeholder_key);
         if !crate::base::arn::is_key_arn(&key_arn) {
-            eprintln!("error: --key-arn {key_arn:?} is not a KMS key ARN (expected arn:aws:kms:REGION:ACCOUNT:key/ID)");
+            say!("error: --key-arn {key_arn:?} is not a KMS key ARN (expected arn:aws:kms:REGION:ACCOUNT:key/ID)");
             return Err(exit::BAD_INPUT);
         }
         if self.examples == 0 {
-            eprintln!("error: --examples must be at least 1");
+            say!("error: --examples must be at least 1");
             return Err(exit::BAD_INPUT);
         }
         let limits = Limits { timeout_ms: self.timeout_ms, ..Limits::default() };

@@ -75,7 +75,7 @@ pub fn run(args: &ExplainArgs) -> i32 {
         }
         None => {
             let ids: Vec<&str> = CHECKS.iter().map(|c| c.id).collect();
-            eprintln!("error: unknown check {id:?}: expected one of {}", ids.join(", "));
+            say!("error: unknown check {id:?}: expected one of {}", ids.join(", "));
             exit::BAD_INPUT
         }
     }

@@ -2,6 +2,17 @@
 //! one file per command, each turning its flags into a validated configuration before any
 //! work starts, then running it.
 
+/// `eprintln!`, except that a closed stderr (`kmsproof … 2>&1 | head`) is not a panic: a
+/// message nobody can read any more is dropped (see [`out`] for stdout).
+macro_rules! say {
+    () => {
+        $crate::cli::err_line("")
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::err_line(&format!($($arg)*))
+    };
+}
+
 pub mod audit;
 pub mod check;
 pub mod diff;
@@ -33,8 +44,8 @@ pub mod exit {
 
 /// A bug in kmsproof (the solver and the evaluator disagree): said loudly, never a result.
 pub fn internal_error(e: &dyn std::fmt::Display) -> i32 {
-    eprintln!("{e}");
-    eprintln!("This is a bug in kmsproof; please report it with the inputs above.");
+    say!("{e}");
+    say!("This is a bug in kmsproof; please report it with the inputs above.");
     exit::INTERNAL
 }
 
@@ -90,13 +101,13 @@ impl InputArgs {
     /// Loads every file and prints the warnings; `Err` is the exit code.
     pub fn load(&self, others: &[&PathBuf]) -> Result<Inputs, i32> {
         if self.files().chain(others.iter().copied()).filter(|p| p.as_os_str() == "-").count() > 1 {
-            eprintln!("error: only one input can be read from standard input (`-`)");
+            say!("error: only one input can be read from standard input (`-`)");
             return Err(exit::BAD_INPUT);
         }
         let mut inputs = load_inputs(&self.paths()).map_err(|e| bad_input(&e))?;
         if let Some(m) = &self.management_account {
             let m = crate::model::binding::management_account(m).map_err(|why| {
-                eprintln!("error: {why}");
+                say!("error: {why}");
                 exit::BAD_INPUT
             })?;
             inputs.management_account = Some(m);
@@ -113,7 +124,7 @@ impl InputArgs {
 /// [`PLACEHOLDER_ACCOUNT`]: crate::model::inputs::PLACEHOLDER_ACCOUNT
 pub fn placeholder_key() -> String {
     let arn = crate::model::inputs::placeholder_key_arn(crate::model::inputs::PLACEHOLDER_ACCOUNT);
-    eprintln!(
+    say!(
         "warning: no principal of the key policy names an account, so the key's own account is a placeholder: \
          {arn} (callers of account {} are the key's own; give --key-arn to choose the key)",
         crate::model::inputs::PLACEHOLDER_ACCOUNT
@@ -124,7 +135,7 @@ pub fn placeholder_key() -> String {
 /// Warnings on stderr, rendered, the first [`crate::base::diag::SHOWN`] of them.
 pub fn print_warnings<'a>(ws: impl IntoIterator<Item = &'a crate::Diagnostic>) {
     for line in crate::base::diag::shown(ws, crate::Diagnostic::render) {
-        eprintln!("{line}");
+        say!("{line}");
     }
 }
 
@@ -149,10 +160,16 @@ pub fn out(text: &str) {
     if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
         STDOUT_CLOSED.store(true, Ordering::Relaxed);
         if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("error: cannot write to standard output: {e}");
+            say!("error: cannot write to standard output: {e}");
             std::process::exit(exit::BAD_INPUT);
         }
     }
+}
+
+/// One line on stderr; a write error (a closed pipe) drops it.
+pub fn err_line(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
 }
 
 /// [`out`], then a newline.
@@ -179,10 +196,10 @@ pub fn bad_input(e: &Error) -> i32 {
     match e {
         Error::Invalid(diags) => {
             for line in crate::base::diag::shown(diags, crate::Diagnostic::render) {
-                eprintln!("{line}");
+                say!("{line}");
             }
         }
-        Error::Io { .. } => eprintln!("error: {e}"),
+        Error::Io { .. } => say!("error: {e}"),
     }
     exit::BAD_INPUT
 }

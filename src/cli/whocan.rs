@@ -85,10 +85,10 @@ fn report(e: &Error) -> i32 {
         Error::Invalid(diags) => {
             let errors = diags.iter().filter(|d| d.severity == crate::base::diag::Severity::Error);
             for line in crate::base::diag::shown(errors, crate::Diagnostic::to_string) {
-                eprintln!("{line}");
+                say!("{line}");
             }
         }
-        Error::Io { .. } => eprintln!("error: {e}"),
+        Error::Io { .. } => say!("error: {e}"),
     }
     exit::BAD_INPUT
 }
@@ -103,7 +103,7 @@ impl WhoCanArgs {
             .collect();
         for a in &accounts {
             for w in a.policies().flat_map(|p| &p.warnings) {
-                eprintln!("{w}");
+                say!("{w}");
             }
         }
         let scps: Vec<Policy> =
@@ -133,7 +133,7 @@ impl WhoCanArgs {
             .and_then(|a| crate::facts::catalog::catalog().kms_action(a))
             .is_some_and(|a| a.on_key);
         if !known {
-            eprintln!("error: --action {action:?} is not a KMS action on a key (e.g. kms:Decrypt)");
+            say!("error: --action {action:?} is not a KMS action on a key (e.g. kms:Decrypt)");
             return Err(exit::BAD_INPUT);
         }
         let limits = Limits { timeout_ms: self.timeout_ms, ..Limits::default() };
@@ -222,7 +222,7 @@ pub fn can(args: &CanArgs) -> i32 {
         Err(code) => return code,
     };
     let Some(only) = analyses[0].graph.node_indices().find(|i| analyses[0].graph[*i].label == args.principal) else {
-        eprintln!(
+        say!(
             "error: --principal {:?} is not a principal of the dumps (give its Arn as the dump lists it)",
             args.principal
         );
