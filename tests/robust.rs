@@ -17,9 +17,7 @@ fn a_condition_key_with_a_multibyte_character_at_the_prefix_boundary() {
     // "aws:PrincipalTagé": byte 17 falls inside "é" (the principal-tag prefix is 17 bytes).
     let policy = KEY_POLICY.replace("\"kms:ViaService\"", "\"aws:PrincipalTagé\"");
     let p = temp_file("robust", "utf8-key.json", &policy);
-    for cmd in [&["check", "--key-policy", p.to_str().unwrap(), "--never", "kms:Decrypt"][..]] {
-        no_panic(&kmsproof(cmd));
-    }
+    no_panic(&kmsproof(&["check", "--key-policy", p.to_str().unwrap(), "--never", "kms:Decrypt"]));
     let old = temp_file("robust", "utf8-old.json", KEY_POLICY);
     no_panic(&kmsproof(&["diff", old.to_str().unwrap(), p.to_str().unwrap()]));
     no_panic(&kmsproof(&["audit", p.to_str().unwrap()]));
@@ -142,4 +140,46 @@ fn a_multi_document_yaml_file_is_located_at_its_second_document() {
     let p = temp_file("robust", "two-docs.yaml", "a: 1\n---\nb: 2\n");
     let o = kmsproof(&["audit", p.to_str().unwrap()]);
     assert!(stdout(&o).contains("two-docs.yaml:2:1"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_100_kb_pattern_is_unknown_within_the_budget_not_minutes_at_a_gigabyte() {
+    let policy = KEY_POLICY.replace("\"ec2.*.amazonaws.com\"", &format!("\"{}\"", "a*".repeat(50_000)));
+    let p = temp_file("robust", "pattern-100k.json", &policy);
+    let old = temp_file("robust", "pattern-old.json", KEY_POLICY);
+    let o = kmsproof(&["check", "--key-policy", p.to_str().unwrap(), "--never", "kms:Decrypt", "--timeout-ms", "1000"]);
+    assert_eq!(o.status.code(), Some(3), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("UNKNOWN (the work budget ran out"), "{}", stdout(&o));
+    let o = kmsproof(&["diff", old.to_str().unwrap(), p.to_str().unwrap(), "--timeout-ms", "1000"]);
+    assert_eq!(o.status.code(), Some(3), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("the work budget ran out"), "{}", stdout(&o));
+    let o = kmsproof(&["audit", p.to_str().unwrap(), "--doc-timeout-ms", "1000", "--format", "json"]);
+    let undecided: Vec<String> = crate::util::json(&o)["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == "AUD002")
+        .map(|f| f["message"].as_str().unwrap().to_string())
+        .collect();
+    assert!(undecided.iter().any(|m| m.contains("the work budget ran out")), "{undecided:?}");
+    assert!(undecided.len() <= 2, "one finding per cut-short check, one for those not run: {undecided:?}");
+}
+
+#[test]
+fn closed_stdout_and_stderr_are_not_a_panic() {
+    use std::process::{Command, Stdio};
+    // `2>&1 | head`: both streams gone; the policy's warning goes to stderr.
+    let policy = KEY_POLICY.replace("\"kms:ViaService\"", "\"kms:ViaServic\"");
+    let p = temp_file("robust", "warned.json", &policy);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kmsproof"))
+        .args(["check", "--key-policy", p.to_str().unwrap(), "--never", "kms:Decrypt"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "the verdict's own exit code (violated), not 101");
 }

@@ -410,6 +410,14 @@ mod tests {
     }
 
     #[test]
+    fn a_deadline_ends_the_search() {
+        let long = Glob::wildcard(&"a*".repeat(2_000));
+        let past = std::time::Instant::now();
+        let e = partition_until(&[long], &[], 200_000, Some(past)).unwrap_err();
+        assert!(e.out_of_time, "{e:?}");
+    }
+
+    #[test]
     fn limit_reports_too_large() {
         let atoms: Vec<Glob> =
             (0..12).map(|i| Glob::wildcard(&format!("*{}*{}*", (b'a' + i) as char, (b'b' + i) as char))).collect();
