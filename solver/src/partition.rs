@@ -74,12 +74,14 @@ pub struct TooLarge {
     pub out_of_time: bool,
 }
 
-/// Bound on the memory of the determinised atoms of one search, in 64-bit words of their
-/// state sets (256 MiB): a 100 KB pattern (`a*` × 50,000) has states of 100,000 positions
-/// each, so the state limit alone would let it take gigabytes.
-const MAX_SUBSET_WORDS: usize = 32 << 20;
+/// Bound on the memory of one search, in 64-bit words (256 MiB): the determinised atoms'
+/// state sets and transition tables, and the product states. A 100 KB pattern (`a*` ×
+/// 50,000) has states of 100,000 positions each, and 50,000 principal ARNs make product
+/// states of 50,000 pairs each, so the state limit alone would let either take gigabytes.
+const MAX_WORDS: usize = 32 << 20;
 
-/// How often (in product states) the search looks at the clock and the memory bound.
+/// How often (in product states) the search adds up the memory it holds; the clock is
+/// looked at every state (one state of 50,000 live atoms is already milliseconds of work).
 const CHECK_EVERY: usize = 64;
 
 /// One atom's NFA, determinised lazily: subsets get small ids, transitions are cached.
@@ -127,7 +129,7 @@ impl<'a> Dfa<'a> {
         self.accepting.push(self.glob.accepts(&s));
         self.dead.push(s.is_empty());
         self.sure.push(self.glob.accepts_every_continuation(&s));
-        self.words += 2 + s.words();
+        self.words += 4 + s.words() + self.letters / 2;
         self.subsets.push(s.clone());
         self.ids.insert(s, id);
         self.next.resize(self.subsets.len() * self.letters, u32::MAX);
@@ -265,14 +267,14 @@ fn search(
     let mut head = 0;
     let mut verdicts: FxMap<Vec<Option<bool>>, Viability> = FxMap::default();
     let mut knowledge: Vec<Option<bool>> = vec![Some(false); atoms.len()];
+    // Words held by the product states (each is stored twice: in `states` and as a key of `ids`).
+    let mut product_words = 2 * states[0].len();
     while head < states.len() {
-        if head % CHECK_EVERY == 0 {
-            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-                return Err(TooLarge { states: states.len(), out_of_time: true });
-            }
-            if dfas.iter().map(|d| d.words).sum::<usize>() > MAX_SUBSET_WORDS {
-                return Err(TooLarge { states: states.len(), out_of_time: false });
-            }
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            return Err(TooLarge { states: states.len(), out_of_time: true });
+        }
+        if head % CHECK_EVERY == 0 && product_words + dfas.iter().map(|d| d.words).sum::<usize>() > MAX_WORDS {
+            return Err(TooLarge { states: states.len(), out_of_time: false });
         }
         let mut settle_if = None;
         if let Some(viable) = viable {
@@ -321,6 +323,7 @@ fn search(
                 if states.len() >= limit {
                     return Err(TooLarge { states: states.len() + 1, out_of_time: false });
                 }
+                product_words += 2 * next.len() + 8;
                 ids.insert(next.clone(), states.len());
                 states.push(next.clone());
                 parent.push((head, c));
