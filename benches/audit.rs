@@ -53,8 +53,13 @@ fn child(spec: &str, root: &Path, bench: &[PathBuf]) {
             (format!("synthetic {n}"), synthetic(&discover(&[root.to_path_buf()]), n))
         }
     };
-    let settings =
-        Settings { checks: Settings::all_checks(), properties: vec![], limits: Limits::default(), accounts: vec![] };
+    let settings = Settings {
+        checks: Settings::all_checks(),
+        properties: vec![],
+        limits: Limits::default(),
+        doc_timeout_ms: kmsproof::audit::DEFAULT_DOC_TIMEOUT_MS,
+        accounts: vec![],
+    };
     let results = audit_all(&docs, &settings, jobs, &|_| {}).unwrap_or_else(|e| panic!("{e}"));
     let wall = t.elapsed();
     let findings: usize = results.iter().map(|d| d.findings.len()).sum();

@@ -20,7 +20,13 @@ fn root() -> PathBuf {
 }
 
 fn settings() -> Settings {
-    Settings { checks: Settings::all_checks(), properties: vec![], limits: Limits::default(), accounts: vec![] }
+    Settings {
+        checks: Settings::all_checks(),
+        properties: vec![],
+        limits: Limits::default(),
+        doc_timeout_ms: kmsproof::audit::DEFAULT_DOC_TIMEOUT_MS,
+        accounts: vec![],
+    }
 }
 
 /// The corpus files under `corpus/audit/`, relative to the project root, sorted.

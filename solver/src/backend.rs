@@ -3,7 +3,7 @@
 //! a fresh solver per query costs).
 
 use crate::glob::Glob;
-use crate::partition::{partition, partition_finite, partition_for, Knowledge, Partition, Viability};
+use crate::partition::{partition_finite, partition_for, partition_until, Knowledge, Partition, Viability};
 use crate::term::{shr, Cmp, Node, Term, Vocabulary};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -17,8 +17,13 @@ use canonical::Assignment;
 /// Resource limits of one query, and how its models are chosen.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Z3 timeout per check, in milliseconds.
+    /// The work budget of one query, in milliseconds: everything it does (partitions,
+    /// compiling, each Z3 check) ends by then, and an answer not reached is `unknown`.
     pub timeout_ms: u32,
+    /// The end of the work budget of the unit the query is part of (a property, a
+    /// comparison, an audited document), set by the command; a query ends at the earlier
+    /// of this and its own `timeout_ms`. `None`: the query's own budget alone.
+    pub deadline: Option<Budget>,
     /// Largest product automaton explored when partitioning one variable.
     pub partition_states: usize,
     /// Largest product automaton explored for a full (goal-independent, cached) partition
@@ -36,9 +41,63 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { timeout_ms: 10_000, partition_states: 200_000, full_partition_states: 20_000, canonical: false }
+        Limits {
+            timeout_ms: 10_000,
+            deadline: None,
+            partition_states: 200_000,
+            full_partition_states: 20_000,
+            canonical: false,
+        }
     }
 }
+
+/// The end of a work budget. Its `Debug` form is the same for every budget: limits are
+/// part of cache keys (an answer depends on how long it may take, not on when it ran).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Budget(pub std::time::Instant);
+
+impl std::fmt::Debug for Budget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Budget")
+    }
+}
+
+impl Limits {
+    /// These limits with their budget ending `ms` from now at the latest (the unit of work
+    /// starting now: a property, a comparison, a document).
+    pub fn budget_from_now(self, ms: u32) -> Limits {
+        let end = std::time::Instant::now() + std::time::Duration::from_millis(u64::from(ms));
+        Limits { deadline: Some(Budget(self.deadline.map_or(end, |d| d.0.min(end)))), ..self }
+    }
+
+    /// Whether the budget has run out.
+    pub fn expired(&self) -> bool {
+        self.deadline.is_some_and(|d| std::time::Instant::now() >= d.0)
+    }
+
+    /// Milliseconds left of the budget (at most `timeout_ms`, at least 1: Z3 reads 0 as
+    /// "no limit").
+    fn ms_left(&self) -> u32 {
+        match self.deadline {
+            None => self.timeout_ms,
+            Some(d) => {
+                let left = d.0.saturating_duration_since(std::time::Instant::now()).as_millis();
+                let left = u32::try_from(left).unwrap_or(u32::MAX);
+                // Nearly the whole budget left is the whole budget: Z3's timeout is then
+                // set once per thread, not once per query (setting it is not cheap).
+                let slack = (self.timeout_ms / 10).min(1_000);
+                if left.saturating_add(slack) >= self.timeout_ms {
+                    self.timeout_ms.max(1)
+                } else {
+                    left.max(1)
+                }
+            }
+        }
+    }
+}
+
+/// Why a query stopped when its budget ran out.
+pub const OUT_OF_BUDGET: &str = "the work budget ran out";
 
 /// A satisfying assignment, as plain values indexed by variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +174,11 @@ pub fn solve(vocab: &Vocabulary, goal: &Term, limits: Limits, max_models: usize)
 
 /// [`solve`], with the patterns that distinguish models taken from `relevant`.
 pub fn solve_with(vocab: &Vocabulary, goal: &Term, relevant: &Term, limits: Limits, max_models: usize) -> Outcome {
+    // The query's own budget covers everything below, not only Z3 (issue 20).
+    let limits = limits.budget_from_now(limits.timeout_ms);
+    if limits.expired() {
+        return Outcome::Unknown(format!("{OUT_OF_BUDGET} before this query"));
+    }
     let t0 = std::time::Instant::now();
     let debug = std::env::var_os("KMSPROOF_DEBUG").is_some();
     let parts = Partitions::compute(vocab, goal, limits, max_models > 1);
@@ -129,12 +193,16 @@ pub fn solve_with(vocab: &Vocabulary, goal: &Term, relevant: &Term, limits: Limi
     let mut relevant_sets = vec![Vec::new(); vocab.sets.len()];
     collect(relevant, &mut relevant_strs, &mut relevant_sets);
     let ask = |limits: Limits| {
+        if limits.expired() {
+            return Some(Outcome::Unknown(format!("{OUT_OF_BUDGET} before Z3 was asked")));
+        }
         SOLVER.with(|cell| {
             let mut slot = cell.borrow_mut();
             let (solver, timeout) = slot.get_or_insert_with(|| (Solver::new(), u32::MAX));
-            if *timeout != limits.timeout_ms {
-                set_timeout(solver, limits.timeout_ms);
-                *timeout = limits.timeout_ms;
+            let ms = limits.ms_left();
+            if *timeout != ms {
+                set_timeout(solver, ms);
+                *timeout = ms;
             }
             let solver = &*solver;
             solver.push();
@@ -176,8 +244,13 @@ thread_local! {
 /// Bound on cached partitions per thread (the cache is dropped whole when full).
 const PARTITION_CACHE: usize = 4096;
 
-fn cached_partition(atoms: &[Glob], hints: &[String], limit: usize) -> Result<Partition, crate::partition::TooLarge> {
-    cached(atoms, hints, limit, || partition(atoms, hints, limit))
+fn cached_partition(
+    atoms: &[Glob],
+    hints: &[String],
+    limit: usize,
+    deadline: Option<Budget>,
+) -> Result<Partition, crate::partition::TooLarge> {
+    cached(atoms, hints, limit, || partition_until(atoms, hints, limit, deadline.map(|d| d.0)))
 }
 
 /// The partition of a finite domain, cached like the others (matching every pattern
@@ -202,6 +275,10 @@ fn cached(
         return p;
     }
     let p = compute();
+    // Running out of time says nothing about the patterns: not kept.
+    if p.as_ref().is_err_and(|e| e.out_of_time) {
+        return p;
+    }
     PARTITIONS.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() >= PARTITION_CACHE {
@@ -247,7 +324,7 @@ impl Partitions {
                 Some(_) => limits.partition_states.min(limits.full_partition_states),
                 None => limits.partition_states,
             };
-            let full = cached_partition(&atoms, &decl.hints, first);
+            let full = cached_partition(&atoms, &decl.hints, first, limits.deadline);
             // Too large: keep only the regions this goal can still use (not cached: the
             // result serves this goal alone).
             let pruned = |var: usize| {
@@ -258,10 +335,10 @@ impl Partitions {
                     Viability::Open { .. } if several => Viability::Open { settle_if: None },
                     v => v,
                 };
-                partition_for(&atoms, &decl.hints, limits.partition_states, &viable)
+                partition_for(&atoms, &decl.hints, limits.partition_states, &viable, limits.deadline.map(|d| d.0))
             };
             let p = match (full, var) {
-                (Err(_), Some(v)) => pruned(v),
+                (Err(e), Some(v)) if !e.out_of_time => pruned(v),
                 (r, _) => r,
             };
             p.map(|mut p| {
@@ -276,7 +353,12 @@ impl Partitions {
                 }
                 (atoms.clone(), p)
             })
-            .map_err(|e| format!("the patterns on {} need more than {} automaton states", decl.name, e.states))
+            .map_err(|e| match e.out_of_time {
+                true => {
+                    format!("{OUT_OF_BUDGET} while partitioning {} ({} automaton states built)", decl.name, e.states)
+                }
+                false => format!("the patterns on {} need more than {} automaton states", decl.name, e.states),
+            })
         };
         let strs = str_atoms
             .into_iter()
@@ -493,7 +575,7 @@ impl<'a> Compiler<'a> {
         max_models: usize,
         limits: Limits,
     ) -> Option<Outcome> {
-        let timeout_ms = limits.timeout_ms;
+        let timeout_ms = limits.ms_left();
         self.domains(solver);
         solver.assert(self.compile(goal));
         let mut models = Vec::new();

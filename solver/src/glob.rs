@@ -101,6 +101,11 @@ impl States {
         self.high.get((i - 128) / 64).is_some_and(|w| w & (1u64 << ((i - 128) % 64)) != 0)
     }
 
+    /// The 64-bit words the set takes beyond its inline part (its memory, for bounds).
+    pub fn words(&self) -> usize {
+        self.high.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.low == 0 && self.high.iter().all(|w| *w == 0)
     }

@@ -64,11 +64,25 @@ pub struct Partition {
     pub regions: Vec<Region>,
 }
 
-/// The product automaton grew past the limit; the caller reports `unknown`.
+/// The product automaton grew past the limit (states, or the memory its determinised
+/// atoms take), or the work budget ran out while it was built; the caller reports
+/// `unknown`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TooLarge {
     pub states: usize,
+    /// The deadline passed (not a property of the patterns: never cached).
+    pub out_of_time: bool,
 }
+
+/// Bound on the memory of one search, in 64-bit words (256 MiB): the determinised atoms'
+/// state sets and transition tables, and the product states. A 100 KB pattern (`a*` ×
+/// 50,000) has states of 100,000 positions each, and 50,000 principal ARNs make product
+/// states of 50,000 pairs each, so the state limit alone would let either take gigabytes.
+const MAX_WORDS: usize = 32 << 20;
+
+/// How often (in product states) the search adds up the memory it holds; the clock is
+/// looked at every state (one state of 50,000 live atoms is already milliseconds of work).
+const CHECK_EVERY: usize = 64;
 
 /// One atom's NFA, determinised lazily: subsets get small ids, transitions are cached.
 struct Dfa<'a> {
@@ -83,6 +97,8 @@ struct Dfa<'a> {
     /// `next[id * letters + letter]`, `u32::MAX` until computed.
     next: Vec<u32>,
     letters: usize,
+    /// The memory of `subsets`, in words (see [`MAX_SUBSET_WORDS`]).
+    words: usize,
 }
 
 impl<'a> Dfa<'a> {
@@ -96,6 +112,7 @@ impl<'a> Dfa<'a> {
             sure: Vec::new(),
             next: Vec::new(),
             letters,
+            words: 0,
         };
         d.intern(glob.start());
         d
@@ -112,6 +129,7 @@ impl<'a> Dfa<'a> {
         self.accepting.push(self.glob.accepts(&s));
         self.dead.push(s.is_empty());
         self.sure.push(self.glob.accepts_every_continuation(&s));
+        self.words += 4 + s.words() + self.letters / 2;
         self.subsets.push(s.clone());
         self.ids.insert(s, id);
         self.next.resize(self.subsets.len() * self.letters, u32::MAX);
@@ -167,7 +185,17 @@ pub fn partition_finite(atoms: &[Glob], values: &[String]) -> Partition {
 /// Computes the partition of the strings by `atoms`. `hints` are preferred witnesses
 /// (e.g. real service names) used for whichever region they fall in.
 pub fn partition(atoms: &[Glob], hints: &[String], limit: usize) -> Result<Partition, TooLarge> {
-    search(atoms, hints, limit, None)
+    search(atoms, hints, limit, None, None)
+}
+
+/// [`partition`], given up (`out_of_time`) when `deadline` passes.
+pub fn partition_until(
+    atoms: &[Glob],
+    hints: &[String],
+    limit: usize,
+    deadline: Option<std::time::Instant>,
+) -> Result<Partition, TooLarge> {
+    search(atoms, hints, limit, None, deadline)
 }
 
 /// What is already decided about each atom at a point of the search, for every extension
@@ -199,8 +227,9 @@ pub fn partition_for(
     hints: &[String],
     limit: usize,
     viable: &dyn Fn(&Knowledge) -> Viability,
+    deadline: Option<std::time::Instant>,
 ) -> Result<Partition, TooLarge> {
-    search(atoms, hints, limit, Some(viable))
+    search(atoms, hints, limit, Some(viable), deadline)
 }
 
 fn search(
@@ -208,6 +237,7 @@ fn search(
     hints: &[String],
     limit: usize,
     viable: Option<&dyn Fn(&Knowledge) -> Viability>,
+    deadline: Option<std::time::Instant>,
 ) -> Result<Partition, TooLarge> {
     let mut alphabet: BTreeSet<char> = atoms.iter().flat_map(Glob::alphabet).collect();
     if let Some(other) = OTHER.chars().find(|c| !alphabet.contains(c)) {
@@ -237,7 +267,15 @@ fn search(
     let mut head = 0;
     let mut verdicts: FxMap<Vec<Option<bool>>, Viability> = FxMap::default();
     let mut knowledge: Vec<Option<bool>> = vec![Some(false); atoms.len()];
+    // Words held by the product states (each is stored twice: in `states` and as a key of `ids`).
+    let mut product_words = 2 * states[0].len();
     while head < states.len() {
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            return Err(TooLarge { states: states.len(), out_of_time: true });
+        }
+        if head % CHECK_EVERY == 0 && product_words + dfas.iter().map(|d| d.words).sum::<usize>() > MAX_WORDS {
+            return Err(TooLarge { states: states.len(), out_of_time: false });
+        }
         let mut settle_if = None;
         if let Some(viable) = viable {
             knowledge.iter_mut().for_each(|k| *k = Some(false));
@@ -283,8 +321,9 @@ fn search(
             }
             if !ids.contains_key(next.as_slice()) {
                 if states.len() >= limit {
-                    return Err(TooLarge { states: states.len() + 1 });
+                    return Err(TooLarge { states: states.len() + 1, out_of_time: false });
                 }
+                product_words += 2 * next.len() + 8;
                 ids.insert(next.clone(), states.len());
                 states.push(next.clone());
                 parent.push((head, c));
@@ -371,6 +410,14 @@ mod tests {
         let p =
             partition(&[Glob::literal("kms:decrypt", true), Glob::literal("kms:Decrypt", false)], &[], 10_000).unwrap();
         assert_eq!(signs(&p), vec![vec![false, false], vec![true, false], vec![true, true]]);
+    }
+
+    #[test]
+    fn a_deadline_ends_the_search() {
+        let long = Glob::wildcard(&"a*".repeat(2_000));
+        let past = std::time::Instant::now();
+        let e = partition_until(&[long], &[], 200_000, Some(past)).unwrap_err();
+        assert!(e.out_of_time, "{e:?}");
     }
 
     #[test]

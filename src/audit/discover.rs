@@ -67,7 +67,14 @@ pub fn read_file(path: &Path) -> Vec<Document> {
     let file = if path == Path::new("-") { "<stdin>".to_string() } else { path.display().to_string() };
     match crate::model::load::read_source(path) {
         Ok((text, _)) => documents_in(&file, &text),
-        Err(e) => vec![error_doc(&file, "", Pos::default(), e.to_string())],
+        Err(e) => {
+            // An unreadable file's position (the first bad byte of non-UTF-8 text).
+            let pos = match &e {
+                crate::base::diag::Error::Invalid(d) => d.first().map_or(Pos::default(), |d| d.pos),
+                crate::base::diag::Error::Io { .. } => Pos::default(),
+            };
+            vec![error_doc(&file, "", pos, e.to_string())]
+        }
     }
 }
 

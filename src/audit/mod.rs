@@ -16,7 +16,7 @@ pub mod whocan;
 mod yaml;
 
 use crate::base::json::Pos;
-use crate::model::inputs::{key_account, placeholder_key_arn, Inputs};
+use crate::model::inputs::{key_account, placeholder_key_arn, Inputs, PLACEHOLDER_ACCOUNT};
 use crate::model::policy::{parse_policy, Policy, PolicyKind};
 use crate::model::property::{properties_from_value, Property};
 use crate::prove::check::{check, CheckResult, Example, Verdict};
@@ -24,6 +24,7 @@ use crate::prove::Mismatch;
 use checks::{CheckInfo, Scope, CHECKS};
 use document::{Body, Document};
 pub use err::AuditError;
+use kmsproof_solver::backend::OUT_OF_BUDGET;
 use kmsproof_solver::Limits;
 use serde_json::Value;
 use std::sync::OnceLock;
@@ -119,9 +120,16 @@ pub struct Settings {
     pub checks: Vec<&'static str>,
     pub properties: Vec<Property>,
     pub limits: Limits,
+    /// `--doc-timeout-ms`: the work budget of one document, every check and query on it;
+    /// past it, the checks not yet decided are `unknown` (AUD002) with the reason, and the
+    /// audit goes on with the next document.
+    pub doc_timeout_ms: u32,
     /// `--authorization-details`: account dumps for the who-can check (KMS010).
     pub accounts: Vec<crate::whocan::gaad::Account>,
 }
+
+/// The default `--doc-timeout-ms`: one slow document never stalls a run for longer.
+pub const DEFAULT_DOC_TIMEOUT_MS: u32 = 60_000;
 
 impl Settings {
     pub fn all_checks() -> Vec<&'static str> {
@@ -142,10 +150,6 @@ pub struct Ctx<'a> {
     pub accounts: &'a [crate::whocan::gaad::Account],
     exact: bool,
 }
-
-/// The key's account for policies that name none ([`key_account`] says which account a
-/// policy names).
-const PLACEHOLDER_ACCOUNT: &str = "111122223333";
 
 fn any_identity_policy() -> &'static Policy {
     static P: OnceLock<Policy> = OnceLock::new();
@@ -343,7 +347,8 @@ pub fn audit_document(doc: &Document, settings: &Settings) -> Result<DocResult, 
     let account = key_account(&policy).unwrap_or_else(|| PLACEHOLDER_ACCOUNT.into());
     let key_arn = placeholder_key_arn(&account);
     let accounts = &settings.accounts[..];
-    let ctx = Ctx { doc, policy: &policy, text, is_key, key_arn, account, limits: settings.limits, accounts, exact };
+    let limits = settings.limits.budget_from_now(settings.doc_timeout_ms);
+    let ctx = Ctx { doc, policy: &policy, text, is_key, key_arn, account, limits, accounts, exact };
     let solver_needed = checks::allows_kms(&policy);
     if !solver_needed {
         result.note = Some("no statement can allow a KMS action: the solver checks hold without a query".into());
@@ -360,7 +365,27 @@ pub fn audit_document(doc: &Document, settings: &Settings) -> Result<DocResult, 
         if info.method.starts_with("proved") && !solver_needed {
             continue;
         }
-        result.findings.extend(run(&ctx)?);
+        if ctx.limits.expired() {
+            // The document's budget is spent: one finding says which checks did not run.
+            let rest: Vec<&str> = settings.checks.iter().skip_while(|c| *c != id).copied().collect();
+            let why = format!(
+                "{OUT_OF_BUDGET} on this document (--doc-timeout-ms {}): checks {} not run",
+                settings.doc_timeout_ms,
+                rest.join(", ")
+            );
+            result.findings.push(ctx.undecided(info.id, &why));
+            break;
+        }
+        let mut found = run(&ctx)?;
+        // A check cut short by the budget says so once, not once per query it skipped.
+        let mut said = false;
+        found.retain(|f| {
+            let out_of_budget = f.check == checks::UNDECIDED && f.message.contains(OUT_OF_BUDGET);
+            let keep = !(out_of_budget && said);
+            said |= out_of_budget;
+            keep
+        });
+        result.findings.extend(found);
     }
     if is_key && !settings.properties.is_empty() {
         result.findings.extend(user_properties(&ctx, &settings.properties)?);

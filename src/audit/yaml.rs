@@ -14,7 +14,13 @@ use serde_yaml::Value as Yaml;
 /// when it is not YAML, where and why (the message of an unreadable document).
 pub fn to_json(file: &str, text: &str) -> Result<(String, Json), (Pos, String)> {
     let yaml: Yaml = serde_yaml::from_str(text).map_err(|e| {
-        let pos = e.location().map(|l| Pos { line: l.line(), col: l.column() }).unwrap_or_default();
+        // serde_yaml gives no location for a second document: its `---` is the place.
+        let pos = e
+            .location()
+            .map(|l| Pos { line: l.line(), col: l.column() })
+            .filter(|p| p.line > 0)
+            .or_else(|| second_document(text))
+            .unwrap_or_default();
         let at = if pos.line > 0 { format!(":{pos}") } else { String::new() };
         (pos, format!("{file}{at}: error: neither JSON nor YAML: {e}"))
     })?;
@@ -22,6 +28,20 @@ pub fn to_json(file: &str, text: &str) -> Result<(String, Json), (Pos, String)> 
     let doc = json::parse(&text_json)
         .map_err(|_| (Pos::default(), format!("{file}: error: the YAML does not convert to JSON")))?;
     Ok((text_json, doc))
+}
+
+/// Where a second YAML document starts: the first `---` line after some content.
+fn second_document(text: &str) -> Option<Pos> {
+    let mut content = false;
+    for (i, line) in text.lines().enumerate() {
+        let marker = line == "---" || line.starts_with("--- ");
+        if marker && content {
+            return Some(Pos { line: i + 1, col: 1 });
+        }
+        let t = line.trim();
+        content |= !marker && !t.is_empty() && !t.starts_with('#') && !t.starts_with('%');
+    }
+    None
 }
 
 /// Points a document found in the JSON form back at the YAML file.
@@ -114,6 +134,16 @@ mod tests {
         assert_eq!(docs.len(), 1);
         match &docs[0].body {
             Body::Error(m) => assert!(m.contains("Fn::Sub") && m.starts_with("t.yaml:2: error"), "{m}"),
+            b => panic!("{b:?}"),
+        }
+    }
+
+    #[test]
+    fn a_second_document_is_an_error_at_its_marker() {
+        let docs = documents_in("m.yaml", "# two\n---\na: 1\n---\nb: 2\n");
+        assert_eq!(docs[0].pos, Pos { line: 4, col: 1 });
+        match &docs[0].body {
+            Body::Error(m) => assert!(m.starts_with("m.yaml:4:1: error"), "{m}"),
             b => panic!("{b:?}"),
         }
     }

@@ -29,6 +29,24 @@ pub struct Diagnostic {
 /// How many characters of a line a snippet shows on each side of the value.
 const WINDOW: usize = 80;
 
+/// How many diagnostics of one input are shown: a generated file with 50,000 bad values
+/// gets the first ones and a count, not 50,000 snippets (the first errors are the ones to
+/// fix; the rest usually repeat them).
+pub const SHOWN: usize = 50;
+
+/// The first [`SHOWN`] of `diags` (by `line`: the one-line or the rendered form), then
+/// "… and N more" when some were left out.
+pub fn shown<'a>(diags: impl IntoIterator<Item = &'a Diagnostic>, line: impl Fn(&Diagnostic) -> String) -> Vec<String> {
+    let diags: Vec<&Diagnostic> = diags.into_iter().collect();
+    let mut out: Vec<String> = diags.iter().take(SHOWN).map(|d| line(d)).collect();
+    if diags.len() > SHOWN {
+        let rest = &diags[SHOWN..];
+        let errors = rest.iter().filter(|d| d.severity == Severity::Error).count();
+        out.push(format!("… and {} more ({errors} errors, {} warnings) not shown", rest.len(), rest.len() - errors));
+    }
+    out
+}
+
 /// One source line (or a window of it) and the byte range of the value a diagnostic points at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snippet {
@@ -41,7 +59,7 @@ impl Snippet {
     /// string to its closing quote, a number or word to its end, else one character).
     pub fn at(text: &str, pos: Pos) -> Option<Snippet> {
         let line = text.lines().nth(pos.line.checked_sub(1)?)?.trim_end_matches('\r');
-        let start = line.char_indices().nth(pos.col.checked_sub(1)?).map(|(i, _)| i)?;
+        let start = byte_of_column(line, pos.col.checked_sub(1)?)?;
         // A long (minified) line is shown as a window around the value.
         let (line, start) = match line[..start].char_indices().rev().nth(WINDOW - 1) {
             Some((from, _)) => (&line[from..], start - from),
@@ -69,6 +87,15 @@ impl Snippet {
         };
         Some(Snippet { line: line.to_string(), span: start..start + len })
     }
+}
+
+/// The byte offset of character `col` (zero-based) of `line`: ASCII up to it (minified JSON,
+/// the long lines) is one byte a character, checked at memory speed; otherwise counted.
+fn byte_of_column(line: &str, col: usize) -> Option<usize> {
+    if line.as_bytes().get(..col).is_some_and(<[u8]>::is_ascii) {
+        return (col < line.len()).then_some(col);
+    }
+    line.char_indices().nth(col).map(|(i, _)| i)
 }
 
 impl Diagnostic {
@@ -180,8 +207,7 @@ pub enum Error {
 }
 
 fn render(diags: &[Diagnostic]) -> String {
-    let errors: Vec<String> = diags.iter().filter(|d| d.severity == Severity::Error).map(|d| d.to_string()).collect();
-    errors.join("\n")
+    shown(diags.iter().filter(|d| d.severity == Severity::Error), Diagnostic::to_string).join("\n")
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `kmsproof audit` flags, turned into a validated configuration before any work, and the
 //! command itself (the binary's `cli.rs` only forwards to [`run`]).
 
-use super::{exit, internal_error};
+use super::{exit, internal_error, out};
 use crate::audit::baseline::{fingerprint, read_baseline};
 use crate::audit::err::{BaselineError, IgnoreFileError};
 use crate::audit::suppress::{parse_ignore_file, suppression, IgnoreRule, DEFAULT_IGNORE_FILE};
@@ -49,6 +49,10 @@ pub struct AuditArgs {
     /// Solver time limit per query, in milliseconds.
     #[arg(long, default_value_t = 10_000, value_name = "MS")]
     pub timeout_ms: u32,
+    /// Work budget of one document, in milliseconds: every check and query on it, solver
+    /// or not. Past it, the undecided checks are unknown (AUD002) and the audit goes on.
+    #[arg(long, default_value_t = crate::audit::DEFAULT_DOC_TIMEOUT_MS, value_name = "MS")]
+    pub doc_timeout_ms: u32,
     /// Key spec of the keys whose policies are audited, when the input does not say
     /// (CloudFormation `KeySpec`, terraform `customer_master_key_spec`): decides which grant
     /// operations KMS004 counts.
@@ -102,7 +106,7 @@ pub enum ConfigError {
     Shard(String),
     #[error("only one input can be read from standard input (`-`)")]
     StdinTwice,
-    #[error("--timeout-ms must be at least 1")]
+    #[error("--timeout-ms and --doc-timeout-ms must be at least 1")]
     NoTimeout,
     #[error("--key-spec {value:?}: expected one of {}", crate::facts::kms_rules::key_specs().join(", "))]
     KeySpec { value: String },
@@ -141,7 +145,7 @@ impl AuditArgs {
             None => vec![],
             Some(p) => read_properties(p)?,
         };
-        if self.timeout_ms == 0 {
+        if self.timeout_ms == 0 || self.doc_timeout_ms == 0 {
             return Err(ConfigError::NoTimeout);
         }
         let specs = crate::facts::kms_rules::key_specs();
@@ -185,6 +189,7 @@ impl AuditArgs {
                 checks,
                 properties,
                 limits: Limits { timeout_ms: self.timeout_ms, ..Limits::default() },
+                doc_timeout_ms: self.doc_timeout_ms,
                 accounts,
             },
             jobs,
@@ -238,7 +243,7 @@ pub fn run(args: &AuditArgs) -> i32 {
     let cfg = match args.config() {
         Ok(c) => c,
         Err(msg) => {
-            eprintln!("error: {msg}");
+            say!("error: {msg}");
             return exit::BAD_INPUT;
         }
     };
@@ -261,19 +266,19 @@ pub fn run(args: &AuditArgs) -> i32 {
     let results = match audit_all(&docs, &cfg.settings, cfg.jobs, &progress) {
         Ok(r) => r,
         Err(AuditError::Replay(m)) => {
-            eprintln!();
+            say!();
             return internal_error(&m);
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return exit::INTERNAL;
         }
     };
     if tty {
-        eprintln!();
+        say!();
     }
     let report = review(&results, &cfg);
-    print!("{}", render(&report, cfg.format));
+    out(&render(&report, cfg.format));
     let failing = report.shown.iter().any(|f| f.severity >= cfg.fail_on);
     if failing {
         exit::FAILED

@@ -1,6 +1,6 @@
 //! `kmsproof check`: properties proved or refuted, flags → validated configuration → run.
 
-use super::{bad_input, cli_error, exit, internal_error, pretty, Format, InputArgs};
+use super::{bad_input, cli_error, exit, internal_error, out, outln, pretty, Format, InputArgs};
 use crate::base::diag::Error;
 use crate::model::inputs::Inputs;
 use crate::model::load::read_source;
@@ -67,19 +67,13 @@ impl CheckArgs {
             None => self.inline_property().and_then(|doc| properties_from_value(&doc, "<command line>")),
         }
         .map_err(|e| bad_input(&e))?;
-        let key_arn = match self.key_arn.clone().or_else(|| inputs.default_key_arn()) {
-            Some(k) => k,
-            None => {
-                eprintln!("error: cannot tell which key the key policy belongs to (no account principal): give --key-arn arn:aws:kms:REGION:ACCOUNT:key/ID");
-                return Err(exit::BAD_INPUT);
-            }
-        };
+        let key_arn = self.key_arn.clone().or_else(|| inputs.default_key_arn()).unwrap_or_else(super::placeholder_key);
         if !crate::base::arn::is_key_arn(&key_arn) {
-            eprintln!("error: --key-arn {key_arn:?} is not a KMS key ARN (expected arn:aws:kms:REGION:ACCOUNT:key/ID)");
+            say!("error: --key-arn {key_arn:?} is not a KMS key ARN (expected arn:aws:kms:REGION:ACCOUNT:key/ID)");
             return Err(exit::BAD_INPUT);
         }
         if self.examples == 0 {
-            eprintln!("error: --examples must be at least 1");
+            say!("error: --examples must be at least 1");
             return Err(exit::BAD_INPUT);
         }
         let limits = Limits { timeout_ms: self.timeout_ms, ..Limits::default() };
@@ -136,14 +130,14 @@ pub fn run(args: &CheckArgs) -> i32 {
     match cfg.format {
         Format::Text => {
             for line in &scope {
-                println!("scope: {line}");
+                outln(&format!("scope: {line}"));
             }
-            print!("{}", report::check_text(&results));
+            out(&report::check_text(&results));
         }
         Format::Json => {
             let mut out = report::check_json(&results, &cfg.key_arn);
             out["scope"] = serde_json::json!(scope);
-            println!("{}", pretty(&out));
+            outln(&pretty(&out));
         }
     }
     let violated = results.iter().any(|r| matches!(r.verdict, Verdict::Violated));

@@ -1,6 +1,6 @@
 //! `kmsproof diff`: flags, turned into a validated configuration, then the comparison.
 
-use super::{bad_input, cli_error, exit, internal_error, pretty, warnings, Format};
+use super::{bad_input, cli_error, exit, internal_error, out, outln, pretty, warnings, Format};
 use crate::model::inputs::Inputs;
 use crate::model::load::{load_inputs, read_source, InputPaths};
 
@@ -160,9 +160,7 @@ impl DiffArgs {
             Some(k) => Err(usage(&format!(
                 "--key-arn {k:?} is not a KMS key ARN (expected arn:aws:kms:REGION:ACCOUNT:key/ID)"
             ))),
-            None => {
-                Err(usage("cannot tell which key the key policies belong to (no account principal): give --key-arn"))
-            }
+            None => Ok(super::placeholder_key()),
         }
     }
 }
@@ -240,18 +238,12 @@ fn side_from_git(rev: &str, path: &Path) -> Result<(Side, String), i32> {
 /// A policy file as one side (see [`Side::from_policy_text`]); warnings go to stderr.
 fn side_from_text(text: &str, label: &str) -> Result<Side, i32> {
     let side = Side::from_policy_text(text, label).map_err(|e| bad_input(&e))?;
-    for p in side.policies() {
-        for w in &p.warnings {
-            eprintln!("{}", w.render());
-        }
-    }
+    super::print_warnings(side.policies().into_iter().flat_map(|p| &p.warnings));
     Ok(side)
 }
 
 fn print_warnings(inputs: &Inputs) {
-    for w in warnings(inputs) {
-        eprintln!("{}", w.render());
-    }
+    super::print_warnings(&warnings(inputs));
 }
 
 fn usage(message: &str) -> i32 {
@@ -263,7 +255,10 @@ pub fn run(args: &DiffArgs) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let result = match compare(&cfg.old, &cfg.new, &cfg.key_arn, cfg.opts) {
+    // --timeout-ms is the budget of the whole comparison (both directions, every query,
+    // and the work around Z3): past it, the verdict is `unknown`.
+    let opts = DiffOptions { limits: cfg.opts.limits.budget_from_now(cfg.opts.limits.timeout_ms), ..cfg.opts };
+    let result = match compare(&cfg.old, &cfg.new, &cfg.key_arn, opts) {
         Ok(r) => r,
         Err(mismatch) => return internal_error(&mismatch),
     };
@@ -276,20 +271,20 @@ pub fn run(args: &DiffArgs) -> i32 {
     let (old_scope, new_scope) = (scope(&cfg.old), scope(&cfg.new));
     match cfg.format {
         Format::Text => {
-            print!("{}", report::diff_text(&result, &cfg.old_label, &cfg.new_label, key));
+            out(&report::diff_text(&result, &cfg.old_label, &cfg.new_label, key));
             for (side, lines) in [("old", &old_scope), ("new", &new_scope)] {
                 for line in lines {
-                    println!("scope ({side}): {line}");
+                    outln(&format!("scope ({side}): {line}"));
                 }
             }
             if cfg.assumed_iam {
-                println!("note: key policies compared alone: the caller's IAM policies are assumed to allow everything (the --old-/--new- set form compares exact contexts)");
+                outln("note: key policies compared alone: the caller's IAM policies are assumed to allow everything (the --old-/--new- set form compares exact contexts)");
             }
         }
         Format::Json => {
             let mut out = report::diff_json(&result, &cfg.old_label, &cfg.new_label, key);
             out["scope"] = serde_json::json!({"old": old_scope, "new": new_scope});
-            println!("{}", pretty(&out));
+            outln(&pretty(&out));
         }
     }
     exit_code(&result, cfg.fail_on)

@@ -1,6 +1,6 @@
 //! `kmsproof eval`: one request decided exactly, with the statements that decided it.
 
-use super::{bad_input, exit, pretty, warnings, Format, InputArgs};
+use super::{bad_input, exit, out, outln, pretty, warnings, Format, InputArgs};
 use crate::model::inputs::Inputs;
 use crate::model::invariants::{named_ranges, service_address};
 use crate::model::load::load_request;
@@ -46,10 +46,8 @@ pub fn run(args: &EvalArgs) -> i32 {
     };
     let decision = authorize(&cfg.inputs, &cfg.request);
     match cfg.format {
-        Format::Text => print!("{}", report::decision_text(&decision, &cfg.request)),
-        Format::Json => {
-            println!("{}", pretty(&report::decision_json(&decision, &cfg.request, &warnings(&cfg.inputs))))
-        }
+        Format::Text => out(&report::decision_text(&decision, &cfg.request)),
+        Format::Json => outln(&pretty(&report::decision_json(&decision, &cfg.request, &warnings(&cfg.inputs)))),
     }
     exit::OK
 }

@@ -1,7 +1,7 @@
 //! `kmsproof explain KMS004`: a check's rationale, a policy that gives the finding, one
 //! that passes, and the fix — all from the check table ([`crate::audit::checks::CHECKS`]).
 
-use super::exit;
+use super::{exit, out};
 use crate::audit::checks::{CheckInfo, Scope, CHECKS};
 
 #[derive(clap::Args, Debug)]
@@ -65,17 +65,17 @@ pub fn list() -> String {
 /// Runs `kmsproof explain`; returns the exit code.
 pub fn run(args: &ExplainArgs) -> i32 {
     let Some(id) = &args.check else {
-        print!("{}", list());
+        out(&list());
         return exit::OK;
     };
     match CHECKS.iter().find(|c| c.id.eq_ignore_ascii_case(id.trim())) {
         Some(c) => {
-            print!("{}", explain(c));
+            out(&explain(c));
             exit::OK
         }
         None => {
             let ids: Vec<&str> = CHECKS.iter().map(|c| c.id).collect();
-            eprintln!("error: unknown check {id:?}: expected one of {}", ids.join(", "));
+            say!("error: unknown check {id:?}: expected one of {}", ids.join(", "));
             exit::BAD_INPUT
         }
     }

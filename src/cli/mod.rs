@@ -2,6 +2,17 @@
 //! one file per command, each turning its flags into a validated configuration before any
 //! work starts, then running it.
 
+/// `eprintln!`, except that a closed stderr (`kmsproof … 2>&1 | head`) is not a panic: a
+/// message nobody can read any more is dropped (see [`out`] for stdout).
+macro_rules! say {
+    () => {
+        $crate::cli::err_line("")
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::err_line(&format!($($arg)*))
+    };
+}
+
 pub mod audit;
 pub mod check;
 pub mod diff;
@@ -33,8 +44,8 @@ pub mod exit {
 
 /// A bug in kmsproof (the solver and the evaluator disagree): said loudly, never a result.
 pub fn internal_error(e: &dyn std::fmt::Display) -> i32 {
-    eprintln!("{e}");
-    eprintln!("This is a bug in kmsproof; please report it with the inputs above.");
+    say!("{e}");
+    say!("This is a bug in kmsproof; please report it with the inputs above.");
     exit::INTERNAL
 }
 
@@ -90,26 +101,80 @@ impl InputArgs {
     /// Loads every file and prints the warnings; `Err` is the exit code.
     pub fn load(&self, others: &[&PathBuf]) -> Result<Inputs, i32> {
         if self.files().chain(others.iter().copied()).filter(|p| p.as_os_str() == "-").count() > 1 {
-            eprintln!("error: only one input can be read from standard input (`-`)");
+            say!("error: only one input can be read from standard input (`-`)");
             return Err(exit::BAD_INPUT);
         }
         let mut inputs = load_inputs(&self.paths()).map_err(|e| bad_input(&e))?;
         if let Some(m) = &self.management_account {
             let m = crate::model::binding::management_account(m).map_err(|why| {
-                eprintln!("error: {why}");
+                say!("error: {why}");
                 exit::BAD_INPUT
             })?;
             inputs.management_account = Some(m);
         }
-        for w in warnings(&inputs) {
-            eprintln!("{}", w.render());
-        }
+        print_warnings(&warnings(&inputs));
         Ok(inputs)
+    }
+}
+
+/// The key of a key policy that names no account (every principal `*`) when `--key-arn`
+/// is not given: a placeholder in [`PLACEHOLDER_ACCOUNT`], said on stderr (which callers
+/// are in the key's own account depends on it).
+///
+/// [`PLACEHOLDER_ACCOUNT`]: crate::model::inputs::PLACEHOLDER_ACCOUNT
+pub fn placeholder_key() -> String {
+    let arn = crate::model::inputs::placeholder_key_arn(crate::model::inputs::PLACEHOLDER_ACCOUNT);
+    say!(
+        "warning: no principal of the key policy names an account, so the key's own account is a placeholder: \
+         {arn} (callers of account {} are the key's own; give --key-arn to choose the key)",
+        crate::model::inputs::PLACEHOLDER_ACCOUNT
+    );
+    arn
+}
+
+/// Warnings on stderr, rendered, the first [`crate::base::diag::SHOWN`] of them.
+pub fn print_warnings<'a>(ws: impl IntoIterator<Item = &'a crate::Diagnostic>) {
+    for line in crate::base::diag::shown(ws, crate::Diagnostic::render) {
+        say!("{line}");
     }
 }
 
 pub fn warnings(inputs: &Inputs) -> Vec<crate::Diagnostic> {
     inputs.policies().flat_map(|p| p.warnings.clone()).collect()
+}
+
+/// Whether standard output was found closed (`kmsproof … | head`): nothing more is written.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes command output to standard output: the one place every command prints through.
+/// A closed pipe (`| head`, `| true`) ends the output quietly, as Unix tools do, and the
+/// command still exits with its own code (a CI script piping a verdict keeps its meaning).
+/// Any other write error (a full disk) is an error: said on stderr, exit 2.
+pub fn out(text: &str) {
+    use std::io::Write;
+    use std::sync::atomic::Ordering;
+    if text.is_empty() || STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            say!("error: cannot write to standard output: {e}");
+            std::process::exit(exit::BAD_INPUT);
+        }
+    }
+}
+
+/// One line on stderr; a write error (a closed pipe) drops it.
+pub fn err_line(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+/// [`out`], then a newline.
+pub fn outln(text: &str) {
+    out(&format!("{text}\n"));
 }
 
 pub fn pretty(v: &serde_json::Value) -> String {
@@ -130,11 +195,11 @@ pub fn cli_error(message: String) -> Error {
 pub fn bad_input(e: &Error) -> i32 {
     match e {
         Error::Invalid(diags) => {
-            for d in diags {
-                eprintln!("{}", d.render());
+            for line in crate::base::diag::shown(diags, crate::Diagnostic::render) {
+                say!("{line}");
             }
         }
-        Error::Io { .. } => eprintln!("error: {e}"),
+        Error::Io { .. } => say!("error: {e}"),
     }
     exit::BAD_INPUT
 }

@@ -1,6 +1,6 @@
 //! Flags of `who-can` and `can`, validated before any work starts.
 
-use super::{exit, internal_error};
+use super::{exit, internal_error, out, outln};
 use crate::base::diag::Error;
 use crate::model::load::{load_grants, load_policy, read_source};
 use crate::model::policy::{Policy, PolicyKind};
@@ -83,11 +83,12 @@ fn keep<T>(errors: &mut Vec<Error>, r: Result<T, Error>) -> Option<T> {
 fn report(e: &Error) -> i32 {
     match e {
         Error::Invalid(diags) => {
-            for d in diags.iter().filter(|d| d.severity == crate::base::diag::Severity::Error) {
-                eprintln!("{d}");
+            let errors = diags.iter().filter(|d| d.severity == crate::base::diag::Severity::Error);
+            for line in crate::base::diag::shown(errors, crate::Diagnostic::to_string) {
+                say!("{line}");
             }
         }
-        Error::Io { .. } => eprintln!("error: {e}"),
+        Error::Io { .. } => say!("error: {e}"),
     }
     exit::BAD_INPUT
 }
@@ -102,7 +103,7 @@ impl WhoCanArgs {
             .collect();
         for a in &accounts {
             for w in a.warnings.iter().chain(a.policies().flat_map(|p| &p.warnings)) {
-                eprintln!("{w}");
+                say!("{w}");
             }
         }
         let scps: Vec<Policy> =
@@ -132,7 +133,7 @@ impl WhoCanArgs {
             .and_then(|a| crate::facts::catalog::catalog().kms_action(a))
             .is_some_and(|a| a.on_key);
         if !known {
-            eprintln!("error: --action {action:?} is not a KMS action on a key (e.g. kms:Decrypt)");
+            say!("error: --action {action:?} is not a KMS action on a key (e.g. kms:Decrypt)");
             return Err(exit::BAD_INPUT);
         }
         let limits = Limits { timeout_ms: self.timeout_ms, ..Limits::default() };
@@ -161,22 +162,22 @@ fn print(args: &WhoCanArgs, cfg: &Config, analyses: &[Analysis], only: Option<pe
     match args.format {
         Format::Table => {
             for o in &cfg.origins {
-                println!("key {o}");
+                outln(&format!("key {o}"));
             }
-            print!("{}", crate::report::whocan::text(&refs, only))
+            out(&crate::report::whocan::text(&refs, only))
         }
         Format::Json => {
             let mut v = crate::report::whocan::json(&refs, only);
             for (k, o) in v["keys"].as_array_mut().into_iter().flatten().zip(&cfg.origins) {
                 k["key_source"] = serde_json::json!(o);
             }
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default())
+            outln(&serde_json::to_string_pretty(&v).unwrap_or_default())
         }
         Format::Dot => {
             for (a, o) in analyses.iter().zip(&cfg.origins) {
                 let d = crate::report::whocan::dot(a);
                 let (head, rest) = d.split_once('\n').unwrap_or((&d, ""));
-                print!("{head}\n  // key {o}\n{rest}");
+                out(&format!("{head}\n  // key {o}\n{rest}"));
             }
         }
     }
@@ -221,7 +222,7 @@ pub fn can(args: &CanArgs) -> i32 {
         Err(code) => return code,
     };
     let Some(only) = analyses[0].graph.node_indices().find(|i| analyses[0].graph[*i].label == args.principal) else {
-        eprintln!(
+        say!(
             "error: --principal {:?} is not a principal of the dumps (give its Arn as the dump lists it)",
             args.principal
         );

@@ -77,6 +77,7 @@ fn context(enc: &Encoder, m: &Model) -> Map<String, Value> {
                     .iter()
                     .find(|e| Glob::literal(k, true).matches(e))
                     .cloned()
+                    // `lower` is `name` ASCII-lowercased: the prefix ends on a character boundary.
                     .unwrap_or_else(|| name[EC_PREFIX.len()..].to_string());
                 ec_written.push(spelled.to_ascii_lowercase());
                 format!("kms:EncryptionContext:{spelled}")

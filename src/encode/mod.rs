@@ -658,6 +658,7 @@ impl Encoder {
             _ => {}
         }
         if let (Some(ec_key), Some(p)) = (lower.strip_prefix("kms:encryptioncontext:"), present) {
+            // Cannot cut a character: `lower` is `key` ASCII-lowercased, starting with the prefix.
             let name = key["kms:encryptioncontext:".len()..].to_string();
             let _ = ec_key;
             if let Ok(KeyVar::Set { present: set_present, v: set }) =

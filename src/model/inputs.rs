@@ -167,5 +167,9 @@ pub fn placeholder_key_arn(account: &str) -> String {
     format!("arn:aws:kms:us-east-1:{account}:key/{PLACEHOLDER_KEY_ID}")
 }
 
+/// The account of a key whose policy names none (all its principals `*`) and whose ARN is
+/// not given: a placeholder, said wherever it is used (`audit`, `check`, `diff`).
+pub const PLACEHOLDER_ACCOUNT: &str = "111122223333";
+
 /// The key ID of a key whose ARN is derived rather than given.
 pub const PLACEHOLDER_KEY_ID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";

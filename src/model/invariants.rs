@@ -217,7 +217,9 @@ fn principal_tags(req: &Request) -> Option<String> {
 
 /// Whether `key` is an `aws:PrincipalTag/<tag>` key (any case).
 pub fn is_principal_tag(key: &str) -> bool {
-    key.len() > "aws:PrincipalTag/".len() && key[.."aws:PrincipalTag/".len()].eq_ignore_ascii_case("aws:PrincipalTag/")
+    const PREFIX: &str = "aws:PrincipalTag/";
+    // `get`, not indexing: the key is input, and byte 17 may fall inside a character.
+    key.len() > PREFIX.len() && key.get(..PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(PREFIX))
 }
 
 fn encryption_context_keys(req: &Request) -> Option<String> {
@@ -289,5 +291,18 @@ fn key_facts(req: &Request) -> Option<String> {
             Some(format!("kms:MultiRegionKeyType is {t:?} (expected PRIMARY or REPLICA)"))
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn principal_tag_prefix_on_a_character_boundary() {
+        // Byte 17 falls inside "é": this panicked (issue 20).
+        assert!(!is_principal_tag("aws:PrincipalTagé"));
+        assert!(!is_principal_tag("aws:PrincipalTaé/x"));
+        assert!(is_principal_tag("AWS:principaltag/é"));
     }
 }

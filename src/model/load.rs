@@ -12,14 +12,34 @@ use std::path::Path;
 pub fn read_source(path: &Path) -> Result<(String, String), Error> {
     let label = if path == Path::new("-") { "<stdin>".to_string() } else { path.display().to_string() };
     let io = |source| Error::Io { path: label.clone(), source };
-    let text = if path == Path::new("-") {
-        let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).map_err(io)?;
-        s
+    let bytes = if path == Path::new("-") {
+        let mut b = Vec::new();
+        std::io::stdin().read_to_end(&mut b).map_err(io)?;
+        b
     } else {
-        std::fs::read_to_string(path).map_err(io)?
+        std::fs::read(path).map_err(io)?
     };
+    let text = String::from_utf8(bytes).map_err(|e| not_utf8(&label, e.as_bytes(), e.utf8_error().valid_up_to()))?;
     Ok((text, label))
+}
+
+/// Text that is not UTF-8: where its first bad byte is (line, column, byte offset), shown
+/// on its line (the bad byte as U+FFFD).
+fn not_utf8(label: &str, bytes: &[u8], valid: usize) -> Error {
+    // Cannot fail: the first `valid` bytes are UTF-8 (`Utf8Error::valid_up_to`).
+    let good = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
+    let line_start = good.rfind('\n').map_or(0, |i| i + 1);
+    let pos =
+        crate::base::json::Pos { line: good.matches('\n').count() + 1, col: good[line_start..].chars().count() + 1 };
+    let mut sink = crate::base::diag::Sink::new(label);
+    sink.retarget(label.to_string(), &format!("{good}\u{FFFD}"));
+    let byte = bytes.get(valid).copied().unwrap_or_default();
+    sink.error(
+        pos,
+        "",
+        format!("invalid UTF-8 at byte offset {valid} (byte 0x{byte:02x}): input files must be UTF-8 text"),
+    );
+    Error::Invalid(sink.items)
 }
 
 pub fn load_policy(path: &Path, kind: PolicyKind) -> Result<Policy, Error> {

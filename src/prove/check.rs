@@ -62,6 +62,8 @@ fn check_one(
     examples: usize,
     limits: Limits,
 ) -> Result<CheckResult, Mismatch> {
+    // The budget of one property: its queries and the work around them.
+    let limits = limits.budget_from_now(limits.timeout_ms);
     // Encoded on the statements that can apply to the shape; replayed on all of them.
     let sliced = relevant_inputs(inputs, &p.shape);
     let encoded = sliced.as_ref().unwrap_or(inputs);

@@ -15,24 +15,30 @@ use serde_json::Value;
 /// The only `Version` who-can writes (policy variables substituted).
 const VERSION: &str = "2012-10-17";
 
+/// A statement who-can wrote does not read: it names something from the dumps that a
+/// policy cannot say (a user named `a*b` as a principal). The question it was for is
+/// undecided, with this as the reason; never a panic (issue 20), never skipped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unwritable(pub String);
+
 /// A one-statement policy (`statement` as a policy's `Statement[0]`), named `source`.
-/// Panics when the statement does not read: who-can wrote it, so that is a bug.
-pub fn policy(statement: &Value, source: &str, kind: PolicyKind) -> Policy {
-    Policy {
+pub fn policy(statement: &Value, source: &str, kind: PolicyKind) -> Result<Policy, Unwritable> {
+    Ok(Policy {
         source: source.into(),
         kind,
         version: Some(VERSION.into()),
         id: None,
-        statements: vec![statement_of(statement, source, "Statement[0]")],
+        statements: vec![statement_of(statement, source, "Statement[0]")?],
         warnings: Vec::new(),
-    }
+    })
 }
 
 /// A trust policy of one statement, scoped to the role it belongs to.
-pub fn trust(statement: &Value, source: &str, role_arn: &str) -> Policy {
-    let mut p = policy(statement, source, PolicyKind::Any);
+pub fn trust(statement: &Value, source: &str, role_arn: &str) -> Result<Policy, Unwritable> {
+    let mut p = policy(statement, source, PolicyKind::Any)?;
     scope_to(&mut p, role_arn);
-    p
+    Ok(p)
 }
 
 /// Makes every statement of a trust policy about `role_arn` (a trust policy has no
@@ -45,25 +51,51 @@ pub fn scope_to(trust: &mut Policy, role_arn: &str) {
 
 /// A `sometimes` property of any principal (`"*"`) on any resource: `action` under
 /// `condition`, read as a property file's entry is.
-pub fn sometimes(name: String, action: &str, condition: &Value) -> Property {
+pub fn sometimes(name: String, action: &str, condition: &Value) -> Result<Property, Unwritable> {
     let statement = serde_json::json!({"Effect": "Allow", "Action": action, "Condition": condition, "Resource": "*"});
-    let mut shape = statement_of(&statement, "<who-can>", "[0]");
+    let mut shape = statement_of(&statement, "<who-can>", "[0]")?;
     let mut sink = Sink::new("<who-can>");
     let principal = read_property_principals(&Json::from(&Value::from("*")), false, "[0].principal", &mut sink);
-    assert!(!sink.has_errors(), "who-can wrote an unreadable property principal");
+    if sink.has_errors() {
+        return Err(unwritable("<who-can>", sink));
+    }
     shape.principal = Some(principal);
-    Property { name, expect: Expect::Sometimes, shape, expected: None, expected_rests_on: None, resource_given: false }
+    Ok(Property {
+        name,
+        expect: Expect::Sometimes,
+        shape,
+        expected: None,
+        expected_rests_on: None,
+        resource_given: false,
+    })
 }
 
-fn statement_of(statement: &Value, source: &str, path: &str) -> Statement {
+fn statement_of(statement: &Value, source: &str, path: &str) -> Result<Statement, Unwritable> {
     let mut sink = Sink::new(source);
     let st = read_statement(&Json::from(statement), 0, path, true, &mut sink);
     match st {
-        Some(st) if !sink.has_errors() => st,
-        _ => panic!(
-            "who-can wrote an unreadable statement for {source}: {}",
-            crate::base::diag::Error::Invalid(sink.items)
-        ),
+        Some(st) if !sink.has_errors() => Ok(st),
+        _ => Err(unwritable(source, sink)),
+    }
+}
+
+fn unwritable(source: &str, sink: Sink) -> Unwritable {
+    Unwritable(format!("{source} cannot be written as a policy: {}", crate::base::diag::Error::Invalid(sink.items)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn allow_all_reads() {
+        assert_eq!(super::super::kms::allow_all().statements.len(), 1);
+    }
+
+    #[test]
+    fn a_principal_no_policy_can_name_is_an_error_not_a_panic() {
+        let st = serde_json::json!({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/a*b"},
+            "Action": "sts:AssumeRole"});
+        let e = super::trust(&st, "role/R trust policy as rewritten", "arn:aws:iam::111122223333:role/R").unwrap_err();
+        assert!(e.0.contains("malformed principal ARN"), "{e}");
     }
 }
 

@@ -366,8 +366,13 @@ fn escalations(
             continue;
         }
         let own_trust = json!({"Effect": "Allow", "Principal": {"AWS": caller}, "Action": "sts:AssumeRole"});
-        let trust = super::document::trust(&own_trust, &format!("role/{} trust policy as rewritten", r.name), &r.arn);
-        let assume = assume_step(trust, &a.id, &r.arn);
+        let assume =
+            match super::document::trust(&own_trust, &format!("role/{} trust policy as rewritten", r.name), &r.arn) {
+                Ok(trust) => assume_step(trust, &a.id, &r.arn),
+                // The caller cannot be named in a trust policy (a dump name holding `*`): the
+                // edge is undecided, never claimed and never skipped.
+                Err(why) => Step { unknown: Some(why.to_string()), ..step("sts:AssumeRole", &r.arn) },
+            };
         out.push(Candidate {
             technique: Technique::UpdateAssumeRolePolicy,
             detail: format!("rewrite the trust policy of role {} to trust itself, then assume it", r.name),

@@ -256,6 +256,12 @@ impl Reader<'_> {
         let pos = item.get("Arn").map_or(item.pos, |v| v.pos);
         match split_arn(&arn) {
             Some([_, _, "iam", "", account, res]) if res.starts_with(&format!("{kind}/")) => {
+                // A principal no request can carry (a name holding `*`, which IAM names
+                // never do) would make every question about it vacuous: said, not assumed.
+                if let ("user" | "role", Err(e)) = (kind, crate::model::request::Caller::parse(&arn)) {
+                    self.sink.error(pos, &format!("{path}.Arn"), e.to_string());
+                    return None;
+                }
                 if account != "aws" {
                     self.accounts.push((account.to_string(), pos, format!("{path}.Arn")));
                 }

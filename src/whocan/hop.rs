@@ -55,11 +55,13 @@ fn plain_request(actor: &Actor, ask: &Ask) -> Option<Value> {
 }
 
 /// The request shape of `ask` for `actor`, as a one-statement identity policy.
-fn shape(actor: &Actor, ask: &Ask) -> Policy {
+fn shape(actor: &Actor, ask: &Ask) -> Result<Policy, super::document::Unwritable> {
     let mut condition = actor.condition();
     if let Some(Value::Object(extra)) = &ask.condition {
         for (op, keys) in extra {
-            let slot = condition.as_object_mut().expect("object").entry(op.clone()).or_insert(serde_json::json!({}));
+            // `Actor::condition` is always an object of operators.
+            let Some(ops) = condition.as_object_mut() else { continue };
+            let slot = ops.entry(op.clone()).or_insert(serde_json::json!({}));
             if let (Some(slot), Some(keys)) = (slot.as_object_mut(), keys.as_object()) {
                 slot.extend(keys.clone());
             }
@@ -101,7 +103,10 @@ pub fn decide_with_readings(
     scps: &[Policy],
     limits: Limits,
 ) -> Result<(Answer, Vec<String>), Mismatch> {
-    let shape = shape(actor, ask);
+    let shape = match shape(actor, ask) {
+        Ok(s) => s,
+        Err(why) => return Ok((Answer::Unknown(why.to_string()), vec![])),
+    };
     if let Some(w) =
         plain_request(actor, ask).and_then(|r| replay(actor, ask, &shape, scps, &r).ok().map(|why| (r, why)))
     {
@@ -245,7 +250,7 @@ fn formula(enc: &mut Encoder, actor: &Actor, ask: &Ask, shape: &Policy, scps: &[
 /// The evaluator alone on one concrete request of `actor` (the brute-force side of the
 /// differential tests): `Ok(why)` when the hop allows it.
 pub fn evaluate(actor: &Actor, ask: &Ask, scps: &[Policy], request: &Value) -> Result<String, String> {
-    replay(actor, ask, &shape(actor, ask), scps, request)
+    replay(actor, ask, &shape(actor, ask).map_err(|e| e.to_string())?, scps, request)
 }
 
 /// The evaluator's side: `Ok(why)` when the request is of the shape and allowed.

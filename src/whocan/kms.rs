@@ -35,7 +35,8 @@ pub struct KmsHop {
 /// An identity policy that allows everything: what a principal outside the dumps may hold.
 pub fn allow_all() -> Policy {
     let statement = json!({"Effect": "Allow", "Action": "*", "Resource": "*"});
-    document::policy(&statement, "any identity policy of its own", PolicyKind::Identity)
+    // Cannot fail: a fixed statement, nothing from the input (`allow_all_reads` tests it).
+    document::policy(&statement, "any identity policy of its own", PolicyKind::Identity).expect("a fixed statement")
 }
 
 fn inputs(actor: &Actor, key: &Key, scps: &[Policy]) -> Inputs {
@@ -53,16 +54,15 @@ fn inputs(actor: &Actor, key: &Key, scps: &[Policy]) -> Inputs {
     }
 }
 
-fn property(actor: &Actor, action: &str, extra: Option<(&str, Value)>) -> crate::prove::check::Property {
+/// `Err`: the actor cannot be written into a property (a name from the dumps a policy
+/// cannot hold); the question is then undecided.
+type Prop = Result<crate::prove::check::Property, document::Unwritable>;
+
+fn property(actor: &Actor, action: &str, extra: Option<(&str, Value)>) -> Prop {
     property_with(actor.condition(), action, &format!("{:?}", actor.who), extra)
 }
 
-fn property_with(
-    mut condition: Value,
-    action: &str,
-    who: &str,
-    extra: Option<(&str, Value)>,
-) -> crate::prove::check::Property {
+fn property_with(mut condition: Value, action: &str, who: &str, extra: Option<(&str, Value)>) -> Prop {
     if let Some((op, block)) = extra {
         condition[op] = block;
     }
@@ -71,7 +71,7 @@ fn property_with(
 
 /// One property over several principals of the dumps (`aws:PrincipalArn` any of them):
 /// when Z3 answers `unsat` on it, it has answered `unsat` for each of them.
-fn property_of_all(arns: &[&str], action: &str, extra: Option<(&str, Value)>) -> crate::prove::check::Property {
+fn property_of_all(arns: &[&str], action: &str, extra: Option<(&str, Value)>) -> Prop {
     let condition = json!({"StringEquals": {"aws:PrincipalArn": arns}});
     property_with(condition, action, &format!("{} principals", arns.len()), extra)
 }
@@ -105,7 +105,11 @@ fn solve(
     inputs: &Inputs,
     limits: Limits,
 ) -> Result<(Answer, Vec<String>), Mismatch> {
-    let result = check(inputs, &key.arn, &[property(actor, action, None)], 1, limits)?.remove(0);
+    let property = match property(actor, action, None) {
+        Ok(p) => p,
+        Err(why) => return Ok((Answer::Unknown(why.to_string()), vec![])),
+    };
+    let result = check(inputs, &key.arn, &[property], 1, limits)?.remove(0);
     Ok(match (&result.verdict, result.examples.first()) {
         (Verdict::Holds, Some(ex)) if carries_tags(&ex.request) => {
             (untagged(actor, key, action, inputs, limits)?, vec![])
@@ -129,7 +133,10 @@ fn untagged(actor: &Actor, key: &Key, action: &str, inputs: &Inputs, limits: Lim
         std::iter::once(&inputs.key_policy).chain(&inputs.identity).chain(&inputs.scps).chain(&inputs.boundary);
     let keys = document::tag_keys(policies);
     let absent: serde_json::Map<String, Value> = keys.iter().map(|k| (k.clone(), json!("true"))).collect();
-    let p = property(actor, action, Some(("Null", Value::Object(absent))));
+    let p = match property(actor, action, Some(("Null", Value::Object(absent)))) {
+        Ok(p) => p,
+        Err(why) => return Ok(Answer::Unknown(why.to_string())),
+    };
     let r = check(inputs, &key.arn, &[p], 1, limits)?.remove(0);
     Ok(match (&r.verdict, r.examples.first()) {
         (Verdict::Holds, Some(ex)) => Answer::Yes(witness(ex)),
@@ -161,13 +168,10 @@ fn required(
 }
 
 /// Whether Z3 answered `unsat` for the `sometimes` property (`Violated`): no allowed
-/// request has its shape. `Some(readings the proof rests on)` when it did.
-fn refuted(
-    p: &crate::prove::check::Property,
-    inputs: &Inputs,
-    key: &Key,
-    limits: Limits,
-) -> Result<Option<Vec<String>>, Mismatch> {
+/// request has its shape. `Some(readings the proof rests on)` when it did; a property
+/// that cannot be written is not refuted (nothing was proved).
+fn refuted(p: &Prop, inputs: &Inputs, key: &Key, limits: Limits) -> Result<Option<Vec<String>>, Mismatch> {
+    let Ok(p) = p else { return Ok(None) };
     let r = check(inputs, &key.arn, std::slice::from_ref(p), 1, limits)?.remove(0);
     Ok(matches!(r.verdict, Verdict::Violated).then_some(r.rests_on))
 }
@@ -181,7 +185,7 @@ fn refuted(
 pub fn signature(actor: &Actor, key: &Key, action: &str, scps: &[Policy]) -> Option<String> {
     let Who::Principal(_) = &actor.who else { return None };
     let full = inputs(actor, key, scps);
-    let shape = property(actor, action, None).shape;
+    let shape = property(actor, action, None).ok()?.shape;
     let cut = crate::prove::check::relevant_inputs(&full, &shape);
     let inputs = cut.as_ref().unwrap_or(&full);
     let mut out = format!("account {}\n", actor.account);
@@ -338,7 +342,7 @@ fn transplanted(w: &Witness, lead: &Actor, actor: &Actor, key: &Key, action: &st
     }
     let request = json!({"principal": caller, "action": action, "resource": key.arn, "context": context});
     let req = crate::model::request::Request::parse(&request.to_string(), "<who-can>").ok()?;
-    let shape = property(actor, action, None).shape;
+    let shape = property(actor, action, None).ok()?.shape;
     if let crate::eval::Match::NotApplicable(_) = crate::eval::match_statement(&shape, &req) {
         return None;
     }
@@ -372,7 +376,9 @@ fn context_keys(request: &Value) -> Vec<String> {
 /// this one allows: Allow statements only add, and the Denies are gone.
 pub fn replaced_policy() -> Policy {
     let statement = json!({"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"});
+    // Cannot fail: a fixed statement, nothing from the input.
     document::policy(&statement, "the key policy as replaced (kms:PutKeyPolicy)", PolicyKind::KeyPolicy)
+        .expect("a fixed statement")
 }
 
 /// The actor under a replaced key policy. The writer may name the caller exactly (the
@@ -385,7 +391,9 @@ pub fn under_replaced_policy(actor: &Actor) -> Actor {
     if let Some(b) = &mut a.boundary {
         b.statements.retain(|s| s.effect == crate::model::policy::Effect::Deny);
         let all = json!({"Effect": "Allow", "Action": "*", "Resource": "*"});
-        b.statements.push(document::policy(&all, &b.source, PolicyKind::Boundary).statements.remove(0));
+        // Cannot fail: a fixed statement (the source only names it).
+        let allow = document::policy(&all, &b.source, PolicyKind::Boundary).expect("a fixed statement");
+        b.statements.extend(allow.statements);
     }
     a
 }
@@ -430,7 +438,10 @@ pub fn ask(
             slot.extend(block.clone());
         }
     }
-    let p = document::sometimes(format!("{action} by {:?}", actor.who), action, &condition);
+    let p = match document::sometimes(format!("{action} by {:?}", actor.who), action, &condition) {
+        Ok(p) => p,
+        Err(why) => return Ok((Answer::Unknown(why.to_string()), vec![])),
+    };
     let r = check(&inputs, &key.arn, &[p], 1, limits)?.remove(0);
     Ok(match (&r.verdict, r.examples.first()) {
         (Verdict::Holds, Some(ex)) => (Answer::Yes(witness(ex)), vec![]),

@@ -348,9 +348,16 @@ impl Ctx<'_> {
                 let update = Technique::UpdateAssumeRolePolicy.label();
                 if (self.may)(&update, &r.arn) {
                     let own = json!({"Effect": "Allow", "Principal": {"AWS": caller}, "Action": "sts:AssumeRole"});
-                    let trust =
-                        super::document::trust(&own, &format!("role/{} trust policy as rewritten", r.name), &r.arn);
-                    let steps = vec![w, step(&update, &r.arn), assume_step(trust, &self.a.id, &r.arn)];
+                    let assume = match super::document::trust(
+                        &own,
+                        &format!("role/{} trust policy as rewritten", r.name),
+                        &r.arn,
+                    ) {
+                        Ok(trust) => assume_step(trust, &self.a.id, &r.arn),
+                        // The caller cannot be named in a trust policy: undecided, never skipped.
+                        Err(why) => Step { unknown: Some(why.to_string()), ..step("sts:AssumeRole", &r.arn) },
+                    };
+                    let steps = vec![w, step(&update, &r.arn), assume];
                     let detail = format!(
                         "{} on role {}, rewrite its trust policy to trust itself, then assume it",
                         t.label(),

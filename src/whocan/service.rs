@@ -52,14 +52,17 @@ pub fn decide(trust: &Policy, role_arn: &str, service: &str, limits: Limits) -> 
 }
 
 /// "A request of `service`: `sts:AssumeRole` on the role", as a one-statement policy.
-fn shape(role_arn: &str, service: &str) -> Policy {
+fn shape(role_arn: &str, service: &str) -> Result<Policy, super::document::Unwritable> {
     let statement = serde_json::json!({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn,
         "Condition": {"StringEquals": {"aws:PrincipalServiceName": service}}});
     super::document::policy(&statement, "<service request shape>", crate::model::policy::PolicyKind::Identity)
 }
 
 fn decide_uncached(trust: &Policy, role_arn: &str, service: &str, limits: Limits) -> Result<ServiceTrust, Mismatch> {
-    let shape = shape(role_arn, service);
+    let shape = match shape(role_arn, service) {
+        Ok(s) => s,
+        Err(why) => return Ok(ServiceTrust::Unknown(why.to_string())),
+    };
     if let Some(w) = unconditional(&shape, trust, role_arn, service) {
         return Ok(ServiceTrust::Yes(w));
     }

@@ -259,6 +259,8 @@ impl Context {
             .iter()
             .filter(|(lower, _)| lower.starts_with(PREFIX) && lower.len() > PREFIX.len())
             .filter_map(|(_, (name, v))| match v {
+                // Cannot cut a character: `lower` is `name` ASCII-lowercased (same bytes
+                // for every non-ASCII character) and starts with the ASCII prefix.
                 CtxValue::One(s) => Some((name[PREFIX.len()..].to_string(), s.clone())),
                 CtxValue::Many(_) => None,
             })
