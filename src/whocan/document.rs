@@ -83,22 +83,6 @@ fn unwritable(source: &str, sink: Sink) -> Unwritable {
     Unwritable(format!("{source} cannot be written as a policy: {}", crate::base::diag::Error::Invalid(sink.items)))
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn allow_all_reads() {
-        assert_eq!(super::super::kms::allow_all().statements.len(), 1);
-    }
-
-    #[test]
-    fn a_principal_no_policy_can_name_is_an_error_not_a_panic() {
-        let st = serde_json::json!({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/a*b"},
-            "Action": "sts:AssumeRole"});
-        let e = super::trust(&st, "role/R trust policy as rewritten", "arn:aws:iam::111122223333:role/R").unwrap_err();
-        assert!(e.0.contains("malformed principal ARN"), "{e}");
-    }
-}
-
 /// Condition keys whose values come from tags: a role session's principal tags include
 /// the session tags its assumer passed, and passing them needs `sts:TagSession` in the
 /// trust policy (IAM User Guide, "Passing session tags in AWS STS"); a user's come from
@@ -118,4 +102,20 @@ pub fn tag_keys<'a>(policies: impl Iterator<Item = &'a Policy>) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn allow_all_reads() {
+        assert_eq!(super::super::kms::allow_all().statements.len(), 1);
+    }
+
+    #[test]
+    fn a_principal_no_policy_can_name_is_an_error_not_a_panic() {
+        let st = serde_json::json!({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/a*b"},
+            "Action": "sts:AssumeRole"});
+        let e = super::trust(&st, "role/R trust policy as rewritten", "arn:aws:iam::111122223333:role/R").unwrap_err();
+        assert!(e.0.contains("malformed principal ARN"), "{e}");
+    }
 }
