@@ -2,7 +2,7 @@
 
 use super::{bad_input, cli_error, exit, internal_error, out, outln, pretty, Format, InputArgs};
 use crate::base::diag::Error;
-use crate::model::inputs::Inputs;
+use crate::model::inputs::{IamWorld, Inputs};
 use crate::model::load::read_source;
 use crate::model::property::{parse_properties, properties_from_value, Property};
 use crate::prove::check::Verdict;
@@ -44,6 +44,13 @@ pub struct CheckArgs {
     /// Solver time limit per property, in milliseconds.
     #[arg(long, default_value_t = 10_000, value_name = "MS")]
     timeout_ms: u32,
+    /// The accounts whose callers the --identity-policy files describe (repeatable; default:
+    /// the key's account). Every other account's callers hold identity policies not given.
+    #[arg(long = "identity-account", value_name = "ACCOUNT")]
+    identity_accounts: Vec<String>,
+    /// Today's closed-world reading: callers hold only the identity policies given.
+    #[arg(long)]
+    closed_world: bool,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
 }
@@ -51,6 +58,7 @@ pub struct CheckArgs {
 /// `check`, after its flags are turned into a validated configuration.
 struct CheckConfig {
     inputs: Inputs,
+    world: IamWorld,
     properties: Vec<Property>,
     key_arn: String,
     examples: usize,
@@ -77,7 +85,24 @@ impl CheckArgs {
             return Err(exit::BAD_INPUT);
         }
         let limits = Limits { timeout_ms: self.timeout_ms, ..Limits::default() };
-        Ok(CheckConfig { inputs, properties, key_arn, examples: self.examples, limits, format: self.format })
+        let world = self.world(&key_arn)?;
+        Ok(CheckConfig { inputs, world, properties, key_arn, examples: self.examples, limits, format: self.format })
+    }
+
+    /// Whose identity policies are given (see [`IamWorld`]).
+    fn world(&self, key_arn: &str) -> Result<IamWorld, i32> {
+        if self.closed_world {
+            return Ok(IamWorld::Closed);
+        }
+        if let Some(bad) = self.identity_accounts.iter().find(|a| !crate::base::arn::is_account_id(a)) {
+            say!("error: --identity-account {bad:?} is not an account ID (expected 12 digits)");
+            return Err(exit::BAD_INPUT);
+        }
+        let mut described = self.identity_accounts.clone();
+        if described.is_empty() {
+            described.extend(crate::base::arn::account_of(key_arn).map(str::to_string));
+        }
+        Ok(IamWorld::Open { described })
     }
 
     /// The inline form as a property document, e.g. `--never kms:Decrypt --where
@@ -116,27 +141,54 @@ impl CheckArgs {
     }
 }
 
+/// Each property under the worst case of the unknown identity policies for it: `always`
+/// properties with them denying, the others with them allowing; results in file order.
+fn check_in_world(cfg: &CheckConfig) -> Result<Vec<crate::prove::check::CheckResult>, crate::prove::Mismatch> {
+    use crate::model::property::Expect;
+    let mut results: Vec<Option<crate::prove::check::CheckResult>> = cfg.properties.iter().map(|_| None).collect();
+    for allow in [true, false] {
+        let (idx, props): (Vec<usize>, Vec<Property>) = cfg
+            .properties
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| (p.expect != Expect::Always) == allow)
+            .map(|(i, p)| (i, p.clone()))
+            .unzip();
+        if props.is_empty() {
+            continue;
+        }
+        let inputs = cfg.world.inputs(&cfg.inputs, allow);
+        let got = crate::prove::check::check(&inputs, &cfg.key_arn, &props, cfg.examples, cfg.limits)?;
+        for (i, r) in idx.into_iter().zip(got) {
+            results[i] = Some(r);
+        }
+    }
+    Ok(results.into_iter().flatten().collect())
+}
+
 pub fn run(args: &CheckArgs) -> i32 {
     let cfg = match args.config() {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let results = match crate::prove::check::check(&cfg.inputs, &cfg.key_arn, &cfg.properties, cfg.examples, cfg.limits)
-    {
+    let results = match check_in_world(&cfg) {
         Ok(r) => r,
         Err(mismatch) => return internal_error(&mismatch),
     };
     let scope = crate::model::binding::scope(&cfg.inputs);
+    let premise = cfg.world.premise(IamWorld::CHECK_ASSUMES);
     match cfg.format {
         Format::Text => {
             for line in &scope {
                 outln(&format!("scope: {line}"));
             }
+            outln(&format!("premise: {premise}"));
             out(&report::check_text(&results));
         }
         Format::Json => {
             let mut out = report::check_json(&results, &cfg.key_arn);
             out["scope"] = serde_json::json!(scope);
+            out["premises"] = serde_json::json!([premise]);
             outln(&pretty(&out));
         }
     }

@@ -1,6 +1,7 @@
 //! `kmsproof diff`: flags, turned into a validated configuration, then the comparison.
 
 use super::{bad_input, cli_error, exit, internal_error, out, outln, pretty, warnings, Format};
+use crate::model::inputs::IamWorld;
 use crate::model::inputs::Inputs;
 use crate::model::load::{load_inputs, read_source, InputPaths};
 
@@ -52,6 +53,14 @@ pub struct DiffArgs {
     /// Solver time limit per query, in milliseconds.
     #[arg(long, default_value_t = 10_000, value_name = "MS")]
     timeout_ms: u32,
+    /// Set form: the accounts whose callers the identity policies describe (repeatable;
+    /// default: the key's account). Every other account's callers hold identity policies
+    /// not given (assumed to allow everything, on both sides).
+    #[arg(long = "identity-account", value_name = "ACCOUNT")]
+    identity_accounts: Vec<String>,
+    /// Set form: callers hold only the identity policies given (the closed-world reading).
+    #[arg(long)]
+    closed_world: bool,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
 }
@@ -106,6 +115,10 @@ struct DiffConfig {
     format: Format,
     /// Key policies given alone (file form): the caller's IAM policies are assumed.
     assumed_iam: bool,
+    /// Set form: whose identity policies are given (`None` in the file form).
+    world: Option<IamWorld>,
+    /// Which callers each side's policies bind: what the proofs cover (see `binding`).
+    scopes: (Vec<String>, Vec<String>),
 }
 
 impl DiffArgs {
@@ -130,6 +143,19 @@ impl DiffArgs {
             }
         };
         let key_arn = self.key_arn(&old, &new)?;
+        let world = if set_form { Some(self.world(&key_arn)?) } else { None };
+        // Which callers each side's given policies bind (before the unknown ones are added).
+        let scope = |side: &Side| match side {
+            Side::Kms(inputs) if set_form => crate::model::binding::scope(inputs),
+            _ => vec![],
+        };
+        let scopes = (scope(&old), scope(&new));
+        // Unknown identity policies are the same on both sides; allowing everything is the
+        // case that shows every difference (a Deny of theirs hides differences alike).
+        let (old, new) = match (&world, old, new) {
+            (Some(w), Side::Kms(a), Side::Kms(b)) => (Side::Kms(w.inputs(&a, true)), Side::Kms(w.inputs(&b, true))),
+            (_, old, new) => (old, new),
+        };
         let limits = Limits { timeout_ms: self.timeout_ms, ..Limits::default() };
         let defaults = DiffOptions::defaults_for(&old, self.examples);
         let opts = DiffOptions { actions: self.actions.unwrap_or(defaults.actions), limits, ..defaults };
@@ -144,7 +170,24 @@ impl DiffArgs {
             fail_on: self.fail_on,
             format: self.format,
             assumed_iam,
+            world,
+            scopes,
         })
+    }
+
+    /// Whose identity policies the set form gives (see [`IamWorld`]).
+    fn world(&self, key_arn: &str) -> Result<IamWorld, i32> {
+        if self.closed_world {
+            return Ok(IamWorld::Closed);
+        }
+        if let Some(bad) = self.identity_accounts.iter().find(|a| !crate::base::arn::is_account_id(a)) {
+            return Err(usage(&format!("--identity-account {bad:?} is not an account ID (expected 12 digits)")));
+        }
+        let mut described = self.identity_accounts.clone();
+        if described.is_empty() {
+            described.extend(crate::base::arn::account_of(key_arn).map(str::to_string));
+        }
+        Ok(IamWorld::Open { described })
     }
 
     fn key_arn(&self, old: &Side, new: &Side) -> Result<String, i32> {
@@ -263,19 +306,17 @@ pub fn run(args: &DiffArgs) -> i32 {
         Err(mismatch) => return internal_error(&mismatch),
     };
     let key = (!cfg.key_arn.is_empty()).then_some(cfg.key_arn.as_str());
-    // Which callers each side's policies bind: what the proofs cover (see `binding`).
-    let scope = |side: &Side| match side {
-        Side::Kms(inputs) if !cfg.assumed_iam => crate::model::binding::scope(inputs),
-        _ => vec![],
-    };
-    let (old_scope, new_scope) = (scope(&cfg.old), scope(&cfg.new));
+    let (old_scope, new_scope) = &cfg.scopes;
     match cfg.format {
         Format::Text => {
             out(&report::diff_text(&result, &cfg.old_label, &cfg.new_label, key));
-            for (side, lines) in [("old", &old_scope), ("new", &new_scope)] {
+            for (side, lines) in [("old", old_scope), ("new", new_scope)] {
                 for line in lines {
                     outln(&format!("scope ({side}): {line}"));
                 }
+            }
+            if let Some(w) = &cfg.world {
+                outln(&format!("premise: {}", w.premise(IamWorld::DIFF_ASSUMES)));
             }
             if cfg.assumed_iam {
                 outln("note: key policies compared alone: the caller's IAM policies are assumed to allow everything (the --old-/--new- set form compares exact contexts)");
@@ -284,6 +325,9 @@ pub fn run(args: &DiffArgs) -> i32 {
         Format::Json => {
             let mut out = report::diff_json(&result, &cfg.old_label, &cfg.new_label, key);
             out["scope"] = serde_json::json!({"old": old_scope, "new": new_scope});
+            if let Some(w) = &cfg.world {
+                out["premises"] = serde_json::json!([w.premise(IamWorld::DIFF_ASSUMES)]);
+            }
             outln(&pretty(&out));
         }
     }

@@ -173,3 +173,64 @@ pub const PLACEHOLDER_ACCOUNT: &str = "111122223333";
 
 /// The key ID of a key whose ARN is derived rather than given.
 pub const PLACEHOLDER_KEY_ID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
+
+/// Whose identity policies the inputs describe. A reviewer of a key policy sees the key's
+/// account's IAM policies at most, never a partner's: the identity policies given are the
+/// policies of the callers of the `described` accounts (none given: they have none), and
+/// every other caller's are unknown — its administrator decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IamWorld {
+    /// Callers outside the described accounts may hold any identity policy.
+    Open { described: Vec<String> },
+    /// Every caller's identity policies are the ones given (`--closed-world`).
+    Closed,
+}
+
+impl IamWorld {
+    /// The premise a proof rests on, for the report; `assumed` says what the unknown
+    /// identity policies are taken to do in this command.
+    pub fn premise(&self, assumed: &str) -> String {
+        match self {
+            IamWorld::Closed => {
+                "closed world (--closed-world): every caller's identity policies are the ones given (none: it has none)"
+                    .into()
+            }
+            IamWorld::Open { described } => format!(
+                "the identity policies given are those of account {}'s callers (none given: they have none); every \
+                 other account's callers hold identity policies not given, {assumed} (--closed-world gives them none)",
+                described.join(", ")
+            ),
+        }
+    }
+
+    /// What `check` assumes of unknown identity policies: the worst case of each question.
+    pub const CHECK_ASSUMES: &'static str = "assumed to allow everything for never and sometimes properties and to \
+                                              deny everything for always properties (the worst case of each)";
+    /// What `diff` assumes: the same on both sides, allowing (the case that shows every difference).
+    pub const DIFF_ASSUMES: &'static str = "assumed to allow everything, on both sides";
+
+    /// The inputs a question is asked under: in an open world, one identity policy stands
+    /// for the unknown ones of every caller outside the described accounts — allowing
+    /// everything (`allow`: the most a never/sometimes question can meet) or denying
+    /// everything (the worst case of an always question). Exact either way: it is a policy
+    /// like any other, so evaluator and encoder read it alike and witnesses replay on it.
+    pub fn inputs(&self, inputs: &Inputs, allow: bool) -> Inputs {
+        let IamWorld::Open { described } = self else { return inputs.clone() };
+        let effect = if allow { "Allow" } else { "Deny" };
+        let text = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": effect, "Action": "*", "Resource": "*",
+            "Condition": {"StringNotEquals": {"aws:PrincipalAccount": described}}}]})
+        .to_string();
+        let label = format!(
+            "<identity policies of callers outside account {} (not given): assumed to {} everything>",
+            described.join(", "),
+            effect.to_lowercase()
+        );
+        let mut out = inputs.clone();
+        // Cannot fail: a fixed statement over account IDs the caller validated.
+        let unknown = crate::model::policy::parse_policy(&text, &label, crate::model::policy::PolicyKind::Identity)
+            .expect("a fixed statement");
+        out.identity.push(unknown);
+        out
+    }
+}
