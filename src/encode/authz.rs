@@ -261,6 +261,43 @@ fn any_of<'a>(
     Term::or(terms.filter(|(e, _)| *e == effect).map(|(_, t)| pick(t).clone()).collect::<Vec<_>>())
 }
 
+/// The IAM side of a decision, as the evaluator makes it: a Deny of a policy kind that
+/// binds the caller, the identity Allow (or the root user, who holds every permission of
+/// its account without policies), an SCP level that allows nothing, a boundary that does
+/// not allow. One place for the key's decision and the alias's.
+struct IamSide {
+    other_deny: Term,
+    identity_allow: Term,
+    scp_block: Term,
+    boundary_block: Term,
+}
+
+type Terms = Vec<(Effect, StatementTerms)>;
+
+fn iam_side(enc: &Encoder, identity: &Terms, scps: &[Terms], boundary: Option<&Terms>, binds: [Term; 3]) -> IamSide {
+    let [identity_binds, scps_bind, boundary_binds] = binds;
+    let other_deny = Term::or([
+        Term::and([identity_binds.clone(), any_of(identity.iter(), Effect::Deny, |t| &t.applies)]),
+        Term::and([scps_bind.clone(), any_of(scps.iter().flatten(), Effect::Deny, |t| &t.applies)]),
+        Term::and([boundary_binds.clone(), any_of(boundary.into_iter().flatten(), Effect::Deny, |t| &t.applies)]),
+    ]);
+    let identity_allow = Term::or([
+        Term::and([identity_binds, any_of(identity.iter(), Effect::Allow, |t| &t.applies)]),
+        enc.caller.is(super::caller::Kind::Root),
+    ]);
+    let scp_block = Term::and([
+        scps_bind,
+        Term::or(
+            scps.iter().map(|level| Term::not(any_of(level.iter(), Effect::Allow, |t| &t.applies))).collect::<Vec<_>>(),
+        ),
+    ]);
+    let boundary_block = match boundary {
+        Some(b) => Term::and([boundary_binds, Term::not(any_of(b.iter(), Effect::Allow, |t| &t.applies))]),
+        None => Term::FALSE,
+    };
+    IamSide { other_deny, identity_allow, scp_block, boundary_block }
+}
+
 /// "The request is allowed", over the encoder's request variables.
 pub fn authorization(enc: &mut Encoder, inputs: &Inputs) -> Result<Term, Unsupported> {
     let key_arn = enc.key_arn.clone();
@@ -289,28 +326,10 @@ pub fn authorization(enc: &mut Encoder, inputs: &Inputs) -> Result<Term, Unsuppo
     let retire = enc.action_is("RetireGrant");
     let kp_deny =
         Term::and([on_key.clone(), Term::not(retire.clone()), any_of(kp.iter(), Effect::Deny, |t| &t.applies)]);
-    let other_deny = Term::or([
-        Term::and([identity_binds.clone(), any_of(identity.iter(), Effect::Deny, |t| &t.applies)]),
-        Term::and([scps_bind.clone(), any_of(scps.iter().flatten(), Effect::Deny, |t| &t.applies)]),
-        Term::and([boundary_binds.clone(), any_of(boundary.iter().flatten(), Effect::Deny, |t| &t.applies)]),
-    ]);
+    let IamSide { other_deny, identity_allow, scp_block, boundary_block } =
+        iam_side(enc, &identity, &scps, boundary.as_ref(), [identity_binds, scps_bind, boundary_binds]);
     let deny = Term::or([kp_deny, other_deny]);
 
-    // The account's root user holds every permission of its account without policies.
-    let identity_allow = Term::or([
-        Term::and([identity_binds, any_of(identity.iter(), Effect::Allow, |t| &t.applies)]),
-        enc.caller.is(super::caller::Kind::Root),
-    ]);
-    let scp_block = Term::and([
-        scps_bind,
-        Term::or(
-            scps.iter().map(|level| Term::not(any_of(level.iter(), Effect::Allow, |t| &t.applies))).collect::<Vec<_>>(),
-        ),
-    ]);
-    let boundary_block = match &boundary {
-        Some(b) => Term::and([boundary_binds, Term::not(any_of(b.iter(), Effect::Allow, |t| &t.applies))]),
-        None => Term::FALSE,
-    };
     let open = |boundary_applies: Term| {
         Term::and([
             Term::not(scp_block.clone()),
@@ -376,26 +395,9 @@ fn alias_side(enc: &mut Encoder, inputs: &Inputs) -> Result<Term, Unsupported> {
     let binds = |k| enc.caller.bound_by(k, mgmt);
     let (identity_binds, scps_bind, boundary_binds) =
         (binds(PolicyKind::Identity), binds(PolicyKind::Scp), binds(PolicyKind::Boundary));
-    let deny = Term::or([
-        Term::and([identity_binds.clone(), any_of(identity.iter(), Effect::Deny, |t| &t.applies)]),
-        Term::and([scps_bind.clone(), any_of(scps.iter().flatten(), Effect::Deny, |t| &t.applies)]),
-        Term::and([boundary_binds.clone(), any_of(boundary.iter().flatten(), Effect::Deny, |t| &t.applies)]),
-    ]);
-    let identity_allow = Term::or([
-        Term::and([identity_binds, any_of(identity.iter(), Effect::Allow, |t| &t.applies)]),
-        enc.caller.is(super::caller::Kind::Root),
-    ]);
-    let scp_block = Term::and([
-        scps_bind,
-        Term::or(
-            scps.iter().map(|level| Term::not(any_of(level.iter(), Effect::Allow, |t| &t.applies))).collect::<Vec<_>>(),
-        ),
-    ]);
-    let boundary_block = match &boundary {
-        Some(b) => Term::and([boundary_binds, Term::not(any_of(b.iter(), Effect::Allow, |t| &t.applies))]),
-        None => Term::FALSE,
-    };
-    let allowed = Term::and([Term::not(deny), identity_allow, Term::not(scp_block), Term::not(boundary_block)]);
+    let IamSide { other_deny, identity_allow, scp_block, boundary_block } =
+        iam_side(enc, &identity, &scps, boundary.as_ref(), [identity_binds, scps_bind, boundary_binds]);
+    let allowed = Term::and([Term::not(other_deny), identity_allow, Term::not(scp_block), Term::not(boundary_block)]);
     Ok(Term::implies(enc.action_in(|a| a.on_alias), allowed))
 }
 
