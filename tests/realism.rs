@@ -171,3 +171,74 @@ fn a_key_policy_property_is_about_the_key() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
 }
+
+/// Facts of the key given by flag or by `aws kms describe-key` output fix what requests
+/// on it carry; a spec and usage no key has is an input error.
+#[test]
+fn key_facts_by_flag_and_metadata() {
+    let kp = "corpus/key-policies/kp47-key-facts.json";
+    let o = kmsproof(&["check", "--key-policy", kp, "--sometimes", "kms:Decrypt", "--key-usage", "SIGN_VERIFY"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let o = kmsproof(&[
+        "check",
+        "--key-policy",
+        kp,
+        "--sometimes",
+        "kms:Sign",
+        "--key-metadata",
+        "corpus/key-metadata/mrk-sign.json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("key/mrk-1234abcd") && stdout(&o).contains(r#""kms:MultiRegion":"true""#),
+        "{}",
+        stdout(&o)
+    );
+    let o = kmsproof(&[
+        "check",
+        "--key-policy",
+        kp,
+        "--sometimes",
+        "kms:Sign",
+        "--key-spec",
+        "SYMMETRIC_DEFAULT",
+        "--key-usage",
+        "SIGN_VERIFY",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stderr(&o).contains("no KMS key has key spec SYMMETRIC_DEFAULT with key usage SIGN_VERIFY"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// The set form of `diff` takes a partner's IAM as unknown too, and says so; under
+/// `--closed-world` only the partner's root user (who needs no identity policy) gains.
+#[test]
+fn diff_set_form_takes_a_partners_iam_as_unknown() {
+    let old = temp_file(
+        "realism",
+        "own-only.json",
+        r#"{"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"}]}"#,
+    );
+    let new = temp_file(
+        "realism",
+        "with-partner.json",
+        r#"{"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"}, "Action": "kms:Decrypt", "Resource": "*"}]}"#,
+    );
+    let (old, new) = (old.to_str().unwrap(), new.to_str().unwrap());
+    let o = kmsproof(&["diff", "--old-key-policy", old, "--new-key-policy", new]);
+    assert!(stdout(&o).starts_with("MORE-PERMISSIVE"), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("premise: the identity policies given are those of account 111122223333"),
+        "{}",
+        stdout(&o)
+    );
+    let o = kmsproof(&["diff", "--old-key-policy", old, "--new-key-policy", new, "--closed-world", "--examples", "5"]);
+    assert!(stdout(&o).contains("premise: closed world"), "{}{}", stdout(&o), stderr(&o));
+    assert!(!stdout(&o).contains("assumed-role"), "only the root user gains: {}", stdout(&o));
+}

@@ -2,7 +2,7 @@
 
 use super::{bad_input, cli_error, exit, internal_error, out, outln, pretty, Format, InputArgs};
 use crate::base::diag::Error;
-use crate::model::inputs::{IamWorld, Inputs};
+use crate::model::inputs::{IamWorld, Inputs, KeyFacts};
 use crate::model::load::read_source;
 use crate::model::property::{parse_properties, properties_from_value, Property};
 use crate::prove::check::Verdict;
@@ -51,6 +51,15 @@ pub struct CheckArgs {
     /// Today's closed-world reading: callers hold only the identity policies given.
     #[arg(long)]
     closed_world: bool,
+    /// The key's spec (e.g. SYMMETRIC_DEFAULT, RSA_2048): a fact of the key, not of the request.
+    #[arg(long, value_name = "SPEC")]
+    key_spec: Option<String>,
+    /// The key's usage (ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC, KEY_AGREEMENT).
+    #[arg(long, value_name = "USAGE")]
+    key_usage: Option<String>,
+    /// `aws kms describe-key` output: the key's ARN, spec, usage, origin and multi-Region type.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["key_spec", "key_usage"])]
+    key_metadata: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
 }
@@ -70,12 +79,19 @@ impl CheckArgs {
     fn config(&self) -> Result<CheckConfig, i32> {
         let others: Vec<&PathBuf> = self.properties.iter().collect();
         let inputs = self.inputs.load(&others)?;
-        let properties = match &self.properties {
+        let facts = self.key_facts()?;
+        let mut properties = match &self.properties {
             Some(path) => read_source(path).and_then(|(text, label)| parse_properties(&text, &label)),
             None => self.inline_property().and_then(|doc| properties_from_value(&doc, "<command line>")),
         }
         .map_err(|e| bad_input(&e))?;
-        let key_arn = self.key_arn.clone().or_else(|| inputs.default_key_arn()).unwrap_or_else(super::placeholder_key);
+        with_key_facts(&mut properties, &facts).map_err(|e| bad_input(&e))?;
+        let key_arn = self
+            .key_arn
+            .clone()
+            .or(facts.arn)
+            .or_else(|| inputs.default_key_arn())
+            .unwrap_or_else(super::placeholder_key);
         if !crate::base::arn::is_key_arn(&key_arn) {
             say!("error: --key-arn {key_arn:?} is not a KMS key ARN (expected arn:aws:kms:REGION:ACCOUNT:key/ID)");
             return Err(exit::BAD_INPUT);
@@ -87,6 +103,30 @@ impl CheckArgs {
         let limits = Limits { timeout_ms: self.timeout_ms, ..Limits::default() };
         let world = self.world(&key_arn)?;
         Ok(CheckConfig { inputs, world, properties, key_arn, examples: self.examples, limits, format: self.format })
+    }
+
+    /// The facts of the key the flags give (see [`KeyFacts`]).
+    fn key_facts(&self) -> Result<KeyFacts, i32> {
+        let facts = match &self.key_metadata {
+            Some(path) => {
+                let (text, label) = read_source(path).map_err(|e| bad_input(&e))?;
+                let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                    say!("{label}: error: not JSON: {e}");
+                    exit::BAD_INPUT
+                })?;
+                KeyFacts::from_describe_key(&v).map_err(|e| {
+                    say!("{label}: error: {e}");
+                    exit::BAD_INPUT
+                })?
+            }
+            None => KeyFacts { spec: self.key_spec.clone(), usage: self.key_usage.clone(), ..KeyFacts::default() }
+                .validated()
+                .map_err(|e| {
+                    say!("error: {e}");
+                    exit::BAD_INPUT
+                })?,
+        };
+        Ok(facts)
     }
 
     /// Whose identity policies are given (see [`IamWorld`]).
@@ -139,6 +179,23 @@ impl CheckArgs {
             json!({"name": name.trim(), "expect": expect, "principal": principal, "action": actions, "condition": condition}),
         )
     }
+}
+
+/// Every property meets the key's facts: a `…IfExists` condition on each fact key (exact:
+/// the evaluator replays the property's shape with it, and the encoder reads it as any
+/// condition).
+fn with_key_facts(properties: &mut [Property], facts: &KeyFacts) -> Result<(), Error> {
+    let block = facts.condition();
+    if block.is_empty() {
+        return Ok(());
+    }
+    let doc = json!({"name": "key facts", "expect": "never", "action": "kms:*",
+                     "condition": {"StringEqualsIfExists": block}});
+    let shape = properties_from_value(&doc, "<key facts>")?.remove(0).shape;
+    for p in properties {
+        p.shape.conditions.extend(shape.conditions.iter().cloned());
+    }
+    Ok(())
 }
 
 /// Each property under the worst case of the unknown identity policies for it: `always`

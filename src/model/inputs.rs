@@ -234,3 +234,79 @@ impl IamWorld {
         out
     }
 }
+
+/// What the user says of the key (`--key-spec`, `--key-usage`, `--key-metadata`): facts
+/// every request on it carries when the key is in its context (KMS Developer Guide, key
+/// spec reference; `aws kms describe-key`). Unknown facts range over the values that agree
+/// with each other, the key ARN and the action (`model::invariants`, `key-facts`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyFacts {
+    pub spec: Option<String>,
+    pub usage: Option<String>,
+    pub origin: Option<String>,
+    pub multi_region_type: Option<String>,
+    /// The key's ARN when the metadata gives it.
+    pub arn: Option<String>,
+}
+
+/// Why key facts are refused: each message says what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyFactsError {
+    #[error("key spec {0:?}: expected one of {specs}", specs = crate::facts::kms_rules::key_specs().join(", "))]
+    Spec(String),
+    #[error("key usage {0:?}: expected one of {usages}", usages = crate::facts::kms_rules::key_usages().join(", "))]
+    Usage(String),
+    #[error("no KMS key has key spec {spec} with key usage {usage} (KMS Developer Guide, key spec reference)")]
+    Pair { spec: String, usage: String },
+    #[error("{0}: expected `aws kms describe-key` output ({{\"KeyMetadata\": {{\"KeySpec\", \"KeyUsage\", …}}}})")]
+    Metadata(String),
+}
+
+impl KeyFacts {
+    /// Reads `aws kms describe-key` output (`KeyMetadata`).
+    pub fn from_describe_key(v: &serde_json::Value) -> Result<KeyFacts, KeyFactsError> {
+        let m = v.get("KeyMetadata").ok_or_else(|| KeyFactsError::Metadata("no \"KeyMetadata\"".into()))?;
+        let text = |k: &str| m.get(k).and_then(|x| x.as_str()).map(str::to_string);
+        let facts = KeyFacts {
+            spec: text("KeySpec").or_else(|| text("CustomerMasterKeySpec")),
+            usage: text("KeyUsage"),
+            origin: text("Origin"),
+            multi_region_type: m
+                .get("MultiRegionConfiguration")
+                .and_then(|c| c.get("MultiRegionKeyType"))
+                .and_then(|x| x.as_str())
+                .map(str::to_string),
+            arn: text("Arn"),
+        };
+        facts.validated()
+    }
+
+    /// The facts, checked against the key spec table.
+    pub fn validated(self) -> Result<KeyFacts, KeyFactsError> {
+        use crate::facts::kms_rules::{key_specs, key_usages, KEY_USES};
+        if let Some(s) = self.spec.as_deref().filter(|s| !key_specs().contains(s)) {
+            return Err(KeyFactsError::Spec(s.into()));
+        }
+        if let Some(u) = self.usage.as_deref().filter(|u| !key_usages().contains(u)) {
+            return Err(KeyFactsError::Usage(u.into()));
+        }
+        if let (Some(spec), Some(usage)) = (&self.spec, &self.usage) {
+            if !KEY_USES.iter().any(|k| k.usage == usage && k.specs.contains(&spec.as_str())) {
+                return Err(KeyFactsError::Pair { spec: spec.clone(), usage: usage.clone() });
+            }
+        }
+        Ok(self)
+    }
+
+    /// The facts as a condition block every request on the key meets: `…IfExists`, since a
+    /// fact is in a request's context only for the actions that carry its key.
+    pub fn condition(&self) -> serde_json::Map<String, serde_json::Value> {
+        let pairs = [
+            ("kms:KeySpec", &self.spec),
+            ("kms:KeyUsage", &self.usage),
+            ("kms:KeyOrigin", &self.origin),
+            ("kms:MultiRegionKeyType", &self.multi_region_type),
+        ];
+        pairs.into_iter().filter_map(|(k, v)| v.as_ref().map(|v| (k.to_string(), serde_json::json!(v)))).collect()
+    }
+}
