@@ -30,8 +30,11 @@ impl Encoder {
             None => Term::FALSE,
             Some(r) => match self.resource_matcher(r) {
                 Ok(t) => t,
-                // An opaque atom stands for the resource match on the key: not on the alias.
-                Err(u) if self.resource_target.is_some() => return Err(u),
+                // On the alias side the atom stands for the match on the alias.
+                Err(u) if self.resource_target.is_some() => {
+                    let text = format!("alias-resource|{}|{:?}", r.negated, r.patterns);
+                    self.opaque_atom(text, || super::Opaque::AliasResource(r.clone())).ok_or(u)?
+                }
                 Err(u) => {
                     let text = format!("resource|{}|{:?}", r.negated, r.patterns);
                     self.opaque_atom(text, || super::Opaque::Resource(r.clone())).ok_or(u)?

@@ -64,7 +64,7 @@ impl Encoder {
             .into_iter()
             .filter_map(|(b, o)| match o {
                 Opaque::Condition(c) => suffixed(c).map(|s| (b, s)),
-                Opaque::Resource(_) => None,
+                Opaque::Resource(_) | Opaque::AliasResource(_) => None,
             })
             .collect();
         let mut lemmas = Vec::new();

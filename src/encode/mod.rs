@@ -104,6 +104,8 @@ const NOT_MODELLED: &[&str] = &["aws:username", "aws:userid"];
 pub enum Opaque {
     Condition(crate::model::policy::Condition),
     Resource(crate::model::policy::Matcher),
+    /// The same, matched against the alias of an alias action (`eval`'s alias side).
+    AliasResource(crate::model::policy::Matcher),
 }
 
 impl Opaque {
@@ -112,6 +114,7 @@ impl Opaque {
         match self {
             Opaque::Condition(c) => crate::eval::evaluate_condition(c, &req.context).holds,
             Opaque::Resource(m) => crate::eval::resource_covers(m, req),
+            Opaque::AliasResource(m) => req.on_alias().is_some_and(|r| crate::eval::resource_covers(m, &r)),
         }
     }
 
@@ -124,7 +127,7 @@ impl Opaque {
                 .filter_map(|v| if let CondValue::Text(p) = v { Some(p) } else { None })
                 .flatten()
                 .collect(),
-            Opaque::Resource(m) => m.patterns.iter().flatten().collect(),
+            Opaque::Resource(m) | Opaque::AliasResource(m) => m.patterns.iter().flatten().collect(),
         };
         pieces
             .into_iter()
@@ -136,7 +139,7 @@ impl Opaque {
     pub fn describe(&self) -> String {
         match self {
             Opaque::Condition(c) => format!("the condition at {}", c.path),
-            Opaque::Resource(m) => {
+            Opaque::Resource(m) | Opaque::AliasResource(m) => {
                 let first = m.patterns.first().map(|p| crate::base::pattern::pieces_text(p)).unwrap_or_default();
                 format!("a Resource with policy variables ({first})")
             }
@@ -404,7 +407,7 @@ impl Encoder {
         const SECOND: i128 = 1_000_000_000;
         let opaque_reads = self.opaque_atoms().iter().any(|(_, o)| match o {
             Opaque::Condition(c) => c.key.eq_ignore_ascii_case(key),
-            Opaque::Resource(_) => false,
+            Opaque::Resource(_) | Opaque::AliasResource(_) => false,
         });
         if opaque_reads {
             return nanos; // an atom the cells do not describe reads the value
