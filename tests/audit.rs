@@ -26,6 +26,8 @@ fn settings() -> Settings {
         limits: Limits::default(),
         doc_timeout_ms: kmsproof::audit::DEFAULT_DOC_TIMEOUT_MS,
         accounts: vec![],
+        grants: vec![],
+        scps: vec![],
     }
 }
 

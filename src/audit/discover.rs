@@ -8,22 +8,53 @@
 
 pub use super::document::{Body, Document, KeyProps};
 use super::yaml;
+use crate::base::arn::is_key_arn;
 use crate::base::json::{self, Json, Kind, Pos};
 use std::path::{Path, PathBuf};
 
-/// Where CloudFormation and terraform put a key's spec and usage (first present wins).
-const KEY_PROP_NAMES: &[(&str, &[&str], &[&str])] = &[
-    ("AWS::KMS::Key", &["KeySpec"], &["KeyUsage"]),
-    ("aws_kms_key", &["customer_master_key_spec", "key_spec"], &["key_usage"]),
+/// Where CloudFormation and terraform put a key's spec, usage and ARN (first present wins;
+/// an ARN only when it is a key ARN: a CloudFormation key's ARN exists only once deployed,
+/// and an `aws_kms_key_policy`'s `key_id` may be a bare key id, which names no account).
+const KEY_PROP_NAMES: &[(&str, &[&str], &[&str], &[&str])] = &[
+    ("AWS::KMS::Key", &["KeySpec"], &["KeyUsage"], &[]),
+    ("aws_kms_key", &["customer_master_key_spec", "key_spec"], &["key_usage"], &["arn"]),
+    ("aws_kms_replica_key", &[], &[], &["arn"]),
+    ("aws_kms_key_policy", &[], &[], &["key_id"]),
 ];
 
-/// The key spec and usage among `props` (a resource's properties) for resource type `ty`.
+/// The key spec, usage and ARN among `props` (a resource's properties) for resource type `ty`.
 fn key_props(ty: &str, props: &Json) -> KeyProps {
-    let Some((_, specs, usages)) = KEY_PROP_NAMES.iter().find(|(t, _, _)| *t == ty) else {
+    let Some((_, specs, usages, arns)) = KEY_PROP_NAMES.iter().find(|(t, ..)| *t == ty) else {
         return KeyProps::default();
     };
     let first = |names: &[&str]| names.iter().find_map(|n| props.get(n).and_then(Json::as_str)).map(str::to_string);
-    KeyProps { spec: first(specs), usage: first(usages) }
+    let arn = first(arns).filter(|a| is_key_arn(a));
+    KeyProps { spec: first(specs), usage: first(usages), arn }
+}
+
+/// The key ARN a whole-file key policy names beside `"Policy"` (`"KeyArn"`, or
+/// `"KeyMetadata.Arn"` of a pasted `aws kms describe-key` object), as `who-can
+/// --key-policy` reads it; `Err` (position, message) when the member is not a key ARN.
+fn named_key_arn(file: &str, doc: &Json) -> Result<Option<String>, (Pos, String)> {
+    if doc.get("Statement").is_some() {
+        return Ok(None);
+    }
+    let (v, path) = match (doc.get("KeyArn"), doc.get("KeyMetadata").and_then(|m| m.get("Arn"))) {
+        (Some(v), _) => (v, "KeyArn"),
+        (None, Some(v)) => (v, "KeyMetadata.Arn"),
+        (None, None) => return Ok(None),
+    };
+    match v.as_str() {
+        Some(a) if is_key_arn(a) => Ok(Some(a.to_string())),
+        _ => Err((
+            v.pos,
+            format!(
+                "{file}:{}: error: at {path}: expected a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), found {}",
+                v.pos,
+                v.as_str().map_or_else(|| v.type_name().to_string(), |s| format!("{s:?}"))
+            ),
+        )),
+    }
 }
 
 /// Lists the files under `paths` (directories recursively, sorted; `-` is standard input).
@@ -120,7 +151,10 @@ fn from_json(file: &str, text: &str, doc: &Json) -> Vec<Document> {
         key: KeyProps::default(),
     };
     if ["Statement", "Policy", "PolicyVersion"].iter().any(|k| doc.get(k).is_some()) {
-        return vec![whole()];
+        return match named_key_arn(file, doc) {
+            Ok(arn) => vec![Document { key: KeyProps { arn, ..KeyProps::default() }, ..whole() }],
+            Err((pos, message)) => vec![error_doc(file, "", pos, message)],
+        };
     }
     let out = if doc.get("Resources").is_some() {
         cloudformation(file, doc)

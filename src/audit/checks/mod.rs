@@ -239,6 +239,8 @@ fn findings_on(check: &CheckInfo, (file, text): (&str, &str)) -> Vec<&'static st
         limits: Default::default(),
         doc_timeout_ms: super::DEFAULT_DOC_TIMEOUT_MS,
         accounts: vec![],
+        grants: vec![],
+        scps: vec![],
     };
     super::discover::documents_in(file, text)
         .iter()
