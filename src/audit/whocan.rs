@@ -3,7 +3,10 @@
 //! least two `sts:AssumeRole` hops, or an escalation edge — found by `who-can`'s graph
 //! (every edge and last hop decided by Z3, every witness replayed). A principal that can
 //! directly, or by assuming one role that can, is what reading the key policy and the
-//! roles' trust policies shows, and is not a finding.
+//! roles' trust policies shows, and is not a finding. The graph is `who-can`'s own, on the
+//! key as the input gives it: its real ARN when known (else audit's placeholder key), the
+//! `--grant` grants on it and the `--scp` SCPs; an undecided principal is AUD002, and a
+//! `cannot` resting on an UNCONFIRMED reading is said in an info finding.
 
 use super::{Ctx, Finding, Severity};
 use crate::prove::Mismatch;
