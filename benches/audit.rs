@@ -59,6 +59,8 @@ fn child(spec: &str, root: &Path, bench: &[PathBuf]) {
         limits: Limits::default(),
         doc_timeout_ms: kmsproof::audit::DEFAULT_DOC_TIMEOUT_MS,
         accounts: vec![],
+        grants: vec![],
+        scps: vec![],
     };
     let results = audit_all(&docs, &settings, jobs, &|_| {}).unwrap_or_else(|e| panic!("{e}"));
     let wall = t.elapsed();

@@ -26,6 +26,8 @@ fn settings() -> Settings {
         limits: Limits::default(),
         doc_timeout_ms: kmsproof::audit::DEFAULT_DOC_TIMEOUT_MS,
         accounts: vec![],
+        grants: vec![],
+        scps: vec![],
     }
 }
 
@@ -657,4 +659,48 @@ fn who_can_finding_with_account_dumps() {
     // The HTML report shows the path.
     let html = out(&run(&["--format", "html", "--authorization-details", dump, files[0]], None));
     assert!(html.contains("Who-can path") && html.contains("sts:AssumeRole → arn:aws:iam::111122223333:role/Hop1"));
+}
+
+/// KMS010 reads the key as `who-can` does: its real ARN (here a `"KeyArn"` beside
+/// `"Policy"`), the grants on that key and the SCPs. The grant on the key lets role/Reader
+/// decrypt, so user/chain reaches it through two roles; the same grant is not on another
+/// key (`--key-arn`), an SCP denying the decrypt removes the path, and a grant that names a
+/// key the input does not tie to the policy is undecided, never clean.
+#[test]
+fn who_can_finding_reads_the_real_key_grants_and_scps() {
+    let dump = "corpus/audit/kms010-account.json";
+    let key = "corpus/audit/kms010-graph/key-policy.json";
+    let grants = "corpus/audit/kms010-graph/grants.json";
+    let scp = "corpus/audit/kms010-graph/scp-deny-decrypt.json";
+    let findings = |extra: &[&str], file: &str| -> Vec<Value> {
+        let mut args = vec!["--format", "jsonl", "--checks", "KMS010", "--authorization-details", dump];
+        args.extend(extra);
+        args.push(file);
+        out(&run(&args, None))
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|v| v["type"] == "finding")
+            .collect()
+    };
+    assert!(findings(&[], key).is_empty(), "without the grant Reader cannot decrypt");
+    let with_grant = findings(&["--grant", grants], key);
+    assert_eq!(with_grant.len(), 1, "{with_grant:?}");
+    let f = &with_grant[0];
+    assert_eq!(f["check"], "KMS010");
+    assert!(f["message"].as_str().unwrap().contains("user/chain"), "{f}");
+    let real = "arn:aws:kms:eu-west-1:111122223333:key/0a1b2c3d-1111-2222-3333-444455556666";
+    assert_eq!(f["counterexample"]["resource"], real, "the last hop asks about the real key");
+    assert!(findings(&["--grant", grants, "--scp", scp], key).is_empty(), "the SCP denies the decrypt");
+    // A plain key policy: the grant is on the key --key-arn names, or on none known.
+    let plain = "corpus/audit/kms010-neg.json";
+    let other = "arn:aws:kms:eu-west-1:111122223333:key/99999999-1111-2222-3333-444455556666";
+    assert!(findings(&["--grant", grants, "--key-arn", other], plain).is_empty());
+    let unplaced = findings(&["--grant", grants], plain);
+    assert_eq!(unplaced.len(), 1, "{unplaced:?}");
+    assert_eq!(unplaced[0]["check"], "AUD002");
+    assert!(unplaced[0]["message"].as_str().unwrap().contains("--key-arn"), "{unplaced:?}");
+    // Grants and SCPs without account dumps, or a bad --key-arn: errors, not ignored.
+    for bad in [vec!["--grant", grants, plain], vec!["--scp", scp, plain], vec!["--key-arn", "alias/x", plain]] {
+        assert_eq!(run(&bad, None).status.code(), Some(2), "{bad:?}");
+    }
 }

@@ -8,22 +8,66 @@
 
 pub use super::document::{Body, Document, KeyProps};
 use super::yaml;
+use crate::base::arn::is_key_arn;
 use crate::base::json::{self, Json, Kind, Pos};
 use std::path::{Path, PathBuf};
 
-/// Where CloudFormation and terraform put a key's spec and usage (first present wins).
-const KEY_PROP_NAMES: &[(&str, &[&str], &[&str])] = &[
-    ("AWS::KMS::Key", &["KeySpec"], &["KeyUsage"]),
-    ("aws_kms_key", &["customer_master_key_spec", "key_spec"], &["key_usage"]),
+/// Where CloudFormation and terraform put a key's spec, usage and ARN (first present wins;
+/// an ARN only when it is a key ARN: a CloudFormation key's ARN exists only once deployed,
+/// and an `aws_kms_key_policy`'s `key_id` may be a bare key id, which names no account).
+const KEY_PROP_NAMES: &[KeyPropNames] = &[
+    KeyPropNames { ty: "AWS::KMS::Key", spec: &["KeySpec"], usage: &["KeyUsage"], arn: &[] },
+    KeyPropNames {
+        ty: "aws_kms_key",
+        spec: &["customer_master_key_spec", "key_spec"],
+        usage: &["key_usage"],
+        arn: &["arn"],
+    },
+    KeyPropNames { ty: "aws_kms_replica_key", spec: &[], usage: &[], arn: &["arn"] },
+    KeyPropNames { ty: "aws_kms_key_policy", spec: &[], usage: &[], arn: &["key_id"] },
 ];
 
-/// The key spec and usage among `props` (a resource's properties) for resource type `ty`.
+/// One row of [`KEY_PROP_NAMES`]: a resource type and the attributes of each key property.
+struct KeyPropNames {
+    ty: &'static str,
+    spec: &'static [&'static str],
+    usage: &'static [&'static str],
+    arn: &'static [&'static str],
+}
+
+/// The key spec, usage and ARN among `props` (a resource's properties) for resource type `ty`.
 fn key_props(ty: &str, props: &Json) -> KeyProps {
-    let Some((_, specs, usages)) = KEY_PROP_NAMES.iter().find(|(t, _, _)| *t == ty) else {
+    let Some(names) = KEY_PROP_NAMES.iter().find(|n| n.ty == ty) else {
         return KeyProps::default();
     };
     let first = |names: &[&str]| names.iter().find_map(|n| props.get(n).and_then(Json::as_str)).map(str::to_string);
-    KeyProps { spec: first(specs), usage: first(usages) }
+    let arn = first(names.arn).filter(|a| is_key_arn(a));
+    KeyProps { spec: first(names.spec), usage: first(names.usage), arn }
+}
+
+/// The key ARN a whole-file key policy names beside `"Policy"` (`"KeyArn"`, or
+/// `"KeyMetadata.Arn"` of a pasted `aws kms describe-key` object), as `who-can
+/// --key-policy` reads it; `Err` (position, message) when the member is not a key ARN.
+fn named_key_arn(file: &str, doc: &Json) -> Result<Option<String>, (Pos, String)> {
+    if doc.get("Statement").is_some() {
+        return Ok(None);
+    }
+    let (v, path) = match (doc.get("KeyArn"), doc.get("KeyMetadata").and_then(|m| m.get("Arn"))) {
+        (Some(v), _) => (v, "KeyArn"),
+        (None, Some(v)) => (v, "KeyMetadata.Arn"),
+        (None, None) => return Ok(None),
+    };
+    match v.as_str() {
+        Some(a) if is_key_arn(a) => Ok(Some(a.to_string())),
+        _ => Err((
+            v.pos,
+            format!(
+                "{file}:{}: error: at {path}: expected a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), found {}",
+                v.pos,
+                v.as_str().map_or_else(|| v.type_name().to_string(), |s| format!("{s:?}"))
+            ),
+        )),
+    }
 }
 
 /// Lists the files under `paths` (directories recursively, sorted; `-` is standard input).
@@ -120,7 +164,10 @@ fn from_json(file: &str, text: &str, doc: &Json) -> Vec<Document> {
         key: KeyProps::default(),
     };
     if ["Statement", "Policy", "PolicyVersion"].iter().any(|k| doc.get(k).is_some()) {
-        return vec![whole()];
+        return match named_key_arn(file, doc) {
+            Ok(arn) => vec![Document { key: KeyProps { arn, ..KeyProps::default() }, ..whole() }],
+            Err((pos, message)) => vec![error_doc(file, "", pos, message)],
+        };
     }
     let out = if doc.get("Resources").is_some() {
         cloudformation(file, doc)
@@ -335,5 +382,21 @@ mod tests {
         let inner = doc.get("a").unwrap();
         let again = json::parse(&crate::base::json::render_in_place(inner)).unwrap();
         assert_eq!(&again, inner);
+    }
+
+    #[test]
+    fn the_key_arn_the_input_gives() {
+        let arn = "arn:aws:kms:eu-west-1:111122223333:key/0a1b2c3d-1111-2222-3333-444455556666";
+        let policy = r#"{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}]}"#;
+        let named = format!(r#"{{"KeyArn": "{arn}", "Policy": {policy}}}"#);
+        assert_eq!(documents_in("f.json", &named)[0].key.arn.as_deref(), Some(arn));
+        assert_eq!(documents_in("f.json", policy)[0].key.arn, None);
+        let bad = format!(r#"{{"KeyArn": "alias/x", "Policy": {policy}}}"#);
+        assert!(matches!(&documents_in("f.json", &bad)[0].body, Body::Error(m) if m.contains("KeyArn")));
+        let tf = format!(
+            r#"{{"values": {{"root_module": {{"resources": [{{"type": "aws_kms_key", "address": "aws_kms_key.k", "values": {{"arn": "{arn}", "policy": {}}}}}]}}}}}}"#,
+            serde_json::to_string(policy).unwrap()
+        );
+        assert_eq!(documents_in("f.json", &tf)[0].key.arn.as_deref(), Some(arn));
     }
 }

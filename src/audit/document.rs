@@ -24,6 +24,11 @@ pub struct Document {
 pub struct KeyProps {
     pub spec: Option<String>,
     pub usage: Option<String>,
+    /// The key's ARN when the input gives it (a `"KeyArn"` or `"KeyMetadata.Arn"` member
+    /// beside `"Policy"`, terraform state's `arn` of `aws_kms_key` / `aws_kms_replica_key`
+    /// or an ARN `key_id` of `aws_kms_key_policy`); `audit --key-arn` fills the others.
+    /// Without one the audit's key is a placeholder of the policy's account.
+    pub arn: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -126,6 +126,11 @@ pub struct Settings {
     pub doc_timeout_ms: u32,
     /// `--authorization-details`: account dumps for the who-can check (KMS010).
     pub accounts: Vec<crate::whocan::gaad::Account>,
+    /// `--grant`: grants (`aws kms list-grants` output) KMS010's graph reads, each on the
+    /// key its `KeyId` names.
+    pub grants: Vec<crate::model::grant::Grant>,
+    /// `--scp`: service control policies capping the dumps' principals in KMS010's graph.
+    pub scps: Vec<Policy>,
 }
 
 /// The default `--doc-timeout-ms`: one slow document never stalls a run for longer.
@@ -148,6 +153,12 @@ pub struct Ctx<'a> {
     pub limits: Limits,
     /// The account dumps (`--authorization-details`), for KMS010.
     pub accounts: &'a [crate::whocan::gaad::Account],
+    /// `--grant` and `--scp`, for KMS010.
+    pub grants: &'a [crate::model::grant::Grant],
+    pub scps: &'a [Policy],
+    /// Whether `key_arn` is the key's own (given by the input or `--key-arn`), not a
+    /// placeholder in the policy's account.
+    pub key_arn_known: bool,
     exact: bool,
 }
 
@@ -344,11 +355,25 @@ pub fn audit_document(doc: &Document, settings: &Settings) -> Result<DocResult, 
         return Ok(result);
     }
     result.kind = policy.kind.label();
-    let account = key_account(&policy).unwrap_or_else(|| PLACEHOLDER_ACCOUNT.into());
-    let key_arn = placeholder_key_arn(&account);
+    let (key_arn, account) = key_of(doc, &policy);
+    let key_arn_known = doc.key.arn.is_some();
     let accounts = &settings.accounts[..];
     let limits = settings.limits.budget_from_now(settings.doc_timeout_ms);
-    let ctx = Ctx { doc, policy: &policy, text, is_key, key_arn, account, limits, accounts, exact };
+    let (grants, scps) = (&settings.grants[..], &settings.scps[..]);
+    let ctx = Ctx {
+        doc,
+        policy: &policy,
+        text,
+        is_key,
+        key_arn,
+        account,
+        limits,
+        accounts,
+        grants,
+        scps,
+        key_arn_known,
+        exact,
+    };
     let solver_needed = checks::allows_kms(&policy);
     if !solver_needed {
         result.note = Some("no statement can allow a KMS action: the solver checks hold without a query".into());
@@ -393,6 +418,18 @@ pub fn audit_document(doc: &Document, settings: &Settings) -> Result<DocResult, 
     involve_statements(&mut result.findings, &policy, text, exact);
     result.findings.sort_by(finding_order);
     Ok(result)
+}
+
+/// The key a document's policy is audited for, and its account: the key the input names
+/// (or `--key-arn`), else a placeholder key in the account the policy names most.
+fn key_of(doc: &Document, policy: &Policy) -> (String, String) {
+    if let Some(arn) = &doc.key.arn {
+        if let Some(account) = crate::base::arn::account_of(arn).filter(|a| !a.is_empty()) {
+            return (arn.clone(), account.to_string());
+        }
+    }
+    let account = key_account(policy).unwrap_or_else(|| PLACEHOLDER_ACCOUNT.into());
+    (placeholder_key_arn(&account), account)
 }
 
 /// Fills in each finding's statements: a finding that names none is about the statement

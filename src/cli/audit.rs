@@ -6,6 +6,8 @@ use crate::audit::baseline::{fingerprint, read_baseline};
 use crate::audit::err::{BaselineError, IgnoreFileError};
 use crate::audit::suppress::{parse_ignore_file, suppression, IgnoreRule, DEFAULT_IGNORE_FILE};
 use crate::audit::{audit_all, discover, finding_order, AuditError, DocResult, Finding, Settings, Severity};
+use crate::model::load::load_policy;
+use crate::model::policy::{Policy, PolicyKind};
 use crate::model::property::{parse_properties, Property};
 use kmsproof_solver::Limits;
 use std::io::IsTerminal;
@@ -66,6 +68,19 @@ pub struct AuditArgs {
     /// chain or an escalation (check KMS010, which runs only with them).
     #[arg(long = "authorization-details", value_name = "FILE")]
     pub authorization_details: Vec<PathBuf>,
+    /// The key of the key policies whose input does not name one (a `"KeyArn"` beside
+    /// `"Policy"`, terraform state's `arn`); without it such a key is a placeholder in the
+    /// account the policy names most. KMS010 reads grants and key-ARN conditions with it.
+    #[arg(long, value_name = "ARN")]
+    pub key_arn: Option<String>,
+    /// Grants (`aws kms list-grants` output; repeatable) that KMS010's who-can graph reads,
+    /// each on the key its `KeyId` names. Needs --authorization-details.
+    #[arg(long = "grant", value_name = "FILE")]
+    pub grants: Vec<PathBuf>,
+    /// A service control policy, one file per organization level (repeatable), capping the
+    /// dumps' principals in KMS010's who-can graph. Needs --authorization-details.
+    #[arg(long = "scp", value_name = "FILE")]
+    pub scps: Vec<PathBuf>,
     /// Suppression rules (`CHECK PATH-GLOB [sid=SID] -- REASON` a line); default
     /// `.kmsproof-ignore` in the working directory when it exists.
     #[arg(long, value_name = "FILE")]
@@ -83,6 +98,8 @@ pub struct AuditConfig {
     pub shard: (usize, usize),
     /// `--key-spec`, spelled as the key spec table spells it.
     pub key_spec: &'static str,
+    /// `--key-arn`: the key of documents whose input names none.
+    pub key_arn: Option<String>,
     /// Fingerprints of `--baseline`'s findings.
     pub baseline: std::collections::BTreeSet<String>,
     pub ignore: Vec<IgnoreRule>,
@@ -100,6 +117,12 @@ pub enum ConfigError {
     NoChecks,
     #[error("--checks {check}: the check needs account dumps (--authorization-details FILE)")]
     NeedsAccountDumps { check: &'static str },
+    #[error(
+        "{flag}: grants and SCPs are read by KMS010 only, which needs account dumps (--authorization-details FILE)"
+    )]
+    GraphInputWithoutDumps { flag: &'static str },
+    #[error("--key-arn {value:?} is not a KMS key ARN (expected arn:aws:kms:REGION:ACCOUNT:key/ID)")]
+    KeyArn { value: String },
     #[error("--jobs must be at least 1")]
     NoJobs,
     #[error("--shard {0:?}: expected I/N with 0 <= I < N, e.g. 0/4")]
@@ -173,6 +196,10 @@ impl AuditArgs {
             let (text, label) = crate::model::load::read_source(p)?;
             accounts.push(crate::whocan::gaad::parse_account(&text, &label)?);
         }
+        let (grants, scps) = self.graph_inputs(accounts.is_empty())?;
+        if let Some(a) = self.key_arn.as_deref().filter(|a| !crate::base::arn::is_key_arn(a)) {
+            return Err(ConfigError::KeyArn { value: a.to_string() });
+        }
         let mut needs_dumps =
             crate::audit::checks::CHECKS.iter().filter(|c| c.scope == crate::audit::checks::Scope::Account);
         if let Some(c) = needs_dumps.find(|c| self.checks.is_some() && checks.contains(&c.id)) {
@@ -191,13 +218,37 @@ impl AuditArgs {
                 limits: Limits { timeout_ms: self.timeout_ms, ..Limits::default() },
                 doc_timeout_ms: self.doc_timeout_ms,
                 accounts,
+                grants,
+                scps,
             },
             jobs,
             shard,
             key_spec,
+            key_arn: self.key_arn.clone(),
             baseline,
             ignore,
         })
+    }
+}
+
+impl AuditArgs {
+    /// `--grant` and `--scp`, read; an error when given without account dumps (nothing
+    /// would read them, and a silently ignored grant is a path not looked at).
+    fn graph_inputs(&self, no_dumps: bool) -> Result<(Vec<crate::model::grant::Grant>, Vec<Policy>), ConfigError> {
+        if no_dumps {
+            if !self.grants.is_empty() {
+                return Err(ConfigError::GraphInputWithoutDumps { flag: "--grant" });
+            }
+            if !self.scps.is_empty() {
+                return Err(ConfigError::GraphInputWithoutDumps { flag: "--scp" });
+            }
+        }
+        let mut grants = Vec::new();
+        for p in &self.grants {
+            grants.extend(crate::model::load::load_grants(p)?);
+        }
+        let scps = self.scps.iter().map(|p| load_policy(p, PolicyKind::Scp)).collect::<Result<Vec<_>, _>>()?;
+        Ok((grants, scps))
     }
 }
 
@@ -253,6 +304,9 @@ pub fn run(args: &AuditArgs) -> i32 {
         .filter(|(i, _)| i % cfg.shard.1 == cfg.shard.0)
         .map(|(_, mut d)| {
             d.key.spec.get_or_insert_with(|| cfg.key_spec.to_string());
+            if d.key.arn.is_none() {
+                d.key.arn.clone_from(&cfg.key_arn);
+            }
             d
         })
         .collect();
