@@ -109,11 +109,15 @@ impl Encoder {
             let hit = patterns.iter().any(|t| resource_match(t, target));
             hit != m.negated
         };
-        let on_key = self.on_key();
-        Ok(Term::or([
-            Term::and([on_key.clone(), Term::constant(covers(&self.key_arn))]),
-            Term::and([Term::not(on_key), Term::constant(covers("*"))]),
-        ]))
+        let (key, star) = (covers(&self.key_arn), covers("*"));
+        let term = self.constant_resource[usize::from(key) * 2 + usize::from(star)].get_or_init(|| {
+            let on_key = self.on_key();
+            Term::or([
+                Term::and([on_key.clone(), Term::constant(key)]),
+                Term::and([Term::not(on_key), Term::constant(star)]),
+            ])
+        });
+        Ok(term.clone())
     }
 
     fn policy_terms(&mut self, p: &Policy) -> Result<Vec<(Effect, StatementTerms)>, Unsupported> {

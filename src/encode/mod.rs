@@ -234,6 +234,13 @@ pub struct Encoder {
     /// policy of tens of thousands of statements takes seconds and is checked against it
     /// statement by statement.
     deadline: Option<std::time::Instant>,
+    /// [`Encoder::on_key`], built once: every statement's `Resource` asks for it, and
+    /// building it per statement (an `Or` of every key action) was most of the memory of
+    /// encoding a policy of 50,000 statements.
+    on_key: std::cell::OnceCell<Term>,
+    /// A constant `Resource`'s term, by whether it covers the key and whether it covers
+    /// `*` (see `Encoder::resource_matcher`), shared by every statement.
+    pub(crate) constant_resource: [std::cell::OnceCell<Term>; 4],
 }
 
 impl Encoder {
@@ -286,6 +293,8 @@ impl Encoder {
             ranges: crate::model::invariants::named_ranges(statements.iter().copied()),
             invariants: Vec::new(),
             deadline: None,
+            on_key: Default::default(),
+            constant_resource: Default::default(),
         }
     }
 
@@ -612,7 +621,7 @@ impl Encoder {
 
     /// The action targets the key (key policies and grants apply).
     pub(crate) fn on_key(&self) -> Term {
-        self.action_in(|a| a.on_key)
+        self.on_key.get_or_init(|| self.action_in(|a| a.on_key)).clone()
     }
 
     /// The variable of condition key `key` (any case), created on first use with the type
