@@ -97,7 +97,7 @@ fn main() {
     let kp_b = write(&dir, "kp1000-b.json", &changed);
     let huge = dir.join("kp50000.json");
     std::fs::write(&huge, key_policy(50_000).to_string()).unwrap();
-        let pattern = write(&dir, "pattern100k.json", &pattern_policy());
+    let pattern = write(&dir, "pattern100k.json", &pattern_policy());
     let roles = write(&dir, "dump5000.json", &dump(5_000));
     let many = dir.join("audit30000");
     std::fs::create_dir_all(&many).unwrap();
