@@ -1,5 +1,5 @@
 //! The scale inputs of issue 20, end to end through the binary: a 1,000-statement key policy
-//! (check, diff, audit), a 100 KB pattern (`"a*"` × 50,000; check and diff), a 5,000-role
+//! (check, diff, audit), a 50,000-statement key policy (15 MB; check), a 100 KB pattern (`"a*"` × 50,000; check and diff), a 5,000-role
 //! account dump (who-can), a 30,000-file audit. Prints, per input, wall time, peak RSS of
 //! the child process (`/usr/bin/time -f %M` when present) and the outcome (exit code and the
 //! first line of output). No timing assertions: the numbers go in the README and reports.
@@ -95,6 +95,8 @@ fn main() {
     let mut changed = key_policy(1_000);
     changed["Statement"][500]["Action"] = json!("kms:*");
     let kp_b = write(&dir, "kp1000-b.json", &changed);
+    let huge = dir.join("kp50000.json");
+    std::fs::write(&huge, key_policy(50_000).to_string()).unwrap();
     let pattern = write(&dir, "pattern100k.json", &pattern_policy());
     let roles = write(&dir, "dump5000.json", &dump(5_000));
     let many = dir.join("audit30000");
@@ -104,7 +106,7 @@ fn main() {
         std::fs::write(many.join(format!("k{i:05}.json")), small.to_string()).unwrap();
     }
     let s = |p: &PathBuf| p.to_str().unwrap().to_string();
-    let (kp, kp_b, pattern, roles, many) = (s(&kp), s(&kp_b), s(&pattern), s(&roles), s(&many));
+    let (kp, kp_b, huge, pattern, roles, many) = (s(&kp), s(&kp_b), s(&huge), s(&pattern), s(&roles), s(&many));
     println!("binary: {bin}\n\n| input | time | peak RSS | outcome |\n|---|---|---|---|");
     run(
         &bin,
@@ -114,6 +116,22 @@ fn main() {
     );
     run(&bin, "diff: 1,000-statement key policies", &["diff", &kp, &kp_b], limit);
     run(&bin, "audit: 1,000-statement key policy", &["audit", &kp], limit);
+    run(
+        &bin,
+        "check: 50,000-statement key policy (15 MB), --timeout-ms 10000",
+        &[
+            "check",
+            "--key-policy",
+            &huge,
+            "--never",
+            "kms:Decrypt",
+            "--principal",
+            "arn:aws:iam::444455556666:role/*",
+            "--timeout-ms",
+            "10000",
+        ],
+        limit,
+    );
     run(
         &bin,
         "check: 100 KB pattern, --timeout-ms 3000",

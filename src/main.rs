@@ -31,6 +31,8 @@ enum Command {
 }
 
 fn main() {
+    // The work budgets of check and diff start here, before any file is read.
+    cli::start_clock();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -66,7 +66,13 @@ impl Limits {
     /// These limits with their budget ending `ms` from now at the latest (the unit of work
     /// starting now: a property, a comparison, a document).
     pub fn budget_from_now(self, ms: u32) -> Limits {
-        let end = std::time::Instant::now() + std::time::Duration::from_millis(u64::from(ms));
+        self.budget_from(std::time::Instant::now(), std::time::Duration::from_millis(u64::from(ms)))
+    }
+
+    /// These limits with their budget ending `length` after `start` at the latest (the
+    /// unit of work started then: a command, counted from the process's start).
+    pub fn budget_from(self, start: std::time::Instant, length: std::time::Duration) -> Limits {
+        let end = start + length;
         Limits { deadline: Some(Budget(self.deadline.map_or(end, |d| d.0.min(end)))), ..self }
     }
 

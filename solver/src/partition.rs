@@ -244,13 +244,27 @@ fn search(
         alphabet.insert(other);
     }
     // One representative per class of interchangeable characters; prefer readable ones.
+    // With tens of thousands of atoms the classes and automata below take seconds before
+    // the first product state: the clock is read here too (once per letter, once per
+    // CHECK_EVERY automata).
+    let out_of_time = || deadline.is_some_and(|d| std::time::Instant::now() >= d);
+    let too_late = TooLarge { states: 0, out_of_time: true };
     let mut classes: BTreeMap<Vec<Vec<bool>>, char> = BTreeMap::new();
     for c in readable_first(&alphabet) {
+        if out_of_time() {
+            return Err(too_late);
+        }
         classes.entry(atoms.iter().map(|a| a.signature(c)).collect()).or_insert(c);
     }
     let mut alphabet: Vec<char> = classes.into_values().collect();
     alphabet.sort_by_key(|c| readability(*c));
-    let mut dfas: Vec<Dfa> = atoms.iter().map(|a| Dfa::new(a, alphabet.len())).collect();
+    let mut dfas: Vec<Dfa> = Vec::with_capacity(atoms.len());
+    for (i, a) in atoms.iter().enumerate() {
+        if i % CHECK_EVERY == 0 && out_of_time() {
+            return Err(too_late);
+        }
+        dfas.push(Dfa::new(a, alphabet.len()));
+    }
     // A product state lists only the atoms still alive, as (atom, DFA state): atoms with a
     // literal prefix die after a few letters, so most steps touch a handful of atoms.
     let start: Vec<(u32, u32)> =
@@ -270,7 +284,7 @@ fn search(
     // Words held by the product states (each is stored twice: in `states` and as a key of `ids`).
     let mut product_words = 2 * states[0].len();
     while head < states.len() {
-        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+        if out_of_time() {
             return Err(TooLarge { states: states.len(), out_of_time: true });
         }
         if head % CHECK_EVERY == 0 && product_words + dfas.iter().map(|d| d.words).sum::<usize>() > MAX_WORDS {

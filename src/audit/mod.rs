@@ -315,6 +315,8 @@ fn unknown_result(why: &str) -> CheckResult {
 
 /// Audits one document. A replay mismatch is a bug in kmsproof and stops the audit.
 pub fn audit_document(doc: &Document, settings: &Settings) -> Result<DocResult, Mismatch> {
+    // The document's budget covers parsing it too.
+    let limits = settings.limits.budget_from_now(settings.doc_timeout_ms);
     let mut result = DocResult {
         file: doc.file.clone(),
         location: doc.location.clone(),
@@ -358,7 +360,6 @@ pub fn audit_document(doc: &Document, settings: &Settings) -> Result<DocResult, 
     let (key_arn, account) = key_of(doc, &policy);
     let key_arn_known = doc.key.arn.is_some();
     let accounts = &settings.accounts[..];
-    let limits = settings.limits.budget_from_now(settings.doc_timeout_ms);
     let (grants, scps) = (&settings.grants[..], &settings.scps[..]);
     let ctx = Ctx {
         doc,

@@ -100,7 +100,10 @@ impl CheckArgs {
             say!("error: --examples must be at least 1");
             return Err(exit::BAD_INPUT);
         }
-        let limits = Limits { timeout_ms: self.timeout_ms, ..Limits::default() };
+        // Each property has --timeout-ms; the command as a whole, files read and parsed
+        // included, ends by the sum of them counted from the process's start.
+        let whole = std::time::Duration::from_millis(u64::from(self.timeout_ms) * properties.len() as u64);
+        let limits = Limits { timeout_ms: self.timeout_ms, ..Limits::default() }.budget_from(super::started(), whole);
         let world = self.world(&key_arn)?;
         Ok(CheckConfig { inputs, world, properties, key_arn, examples: self.examples, limits, format: self.format })
     }

@@ -298,9 +298,11 @@ pub fn run(args: &DiffArgs) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    // --timeout-ms is the budget of the whole comparison (both directions, every query,
-    // and the work around Z3): past it, the verdict is `unknown`.
-    let opts = DiffOptions { limits: cfg.opts.limits.budget_from_now(cfg.opts.limits.timeout_ms), ..cfg.opts };
+    // --timeout-ms is the budget of the whole comparison (reading the files, both
+    // directions, every query, and the work around Z3), from the process's start: past
+    // it, the verdict is `unknown`.
+    let whole = std::time::Duration::from_millis(u64::from(cfg.opts.limits.timeout_ms));
+    let opts = DiffOptions { limits: cfg.opts.limits.budget_from(super::started(), whole), ..cfg.opts };
     let result = match compare(&cfg.old, &cfg.new, &cfg.key_arn, opts) {
         Ok(r) => r,
         Err(mismatch) => return internal_error(&mismatch),

@@ -43,6 +43,20 @@ pub mod exit {
 }
 
 /// A bug in kmsproof (the solver and the evaluator disagree): said loudly, never a result.
+/// When the process started (see [`start_clock`]): a command's work budget covers reading
+/// and parsing its files too, so a huge input cannot take seconds before the clock starts.
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// Starts the command's clock; `main` calls it first. Later calls change nothing.
+pub fn start_clock() {
+    STARTED.get_or_init(std::time::Instant::now);
+}
+
+/// When the process started (now, if [`start_clock`] was never called).
+pub fn started() -> std::time::Instant {
+    *STARTED.get_or_init(std::time::Instant::now)
+}
+
 pub fn internal_error(e: &dyn std::fmt::Display) -> i32 {
     say!("{e}");
     say!("This is a bug in kmsproof; please report it with the inputs above.");

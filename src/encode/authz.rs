@@ -109,15 +109,25 @@ impl Encoder {
             let hit = patterns.iter().any(|t| resource_match(t, target));
             hit != m.negated
         };
-        let on_key = self.on_key();
-        Ok(Term::or([
-            Term::and([on_key.clone(), Term::constant(covers(&self.key_arn))]),
-            Term::and([Term::not(on_key), Term::constant(covers("*"))]),
-        ]))
+        let (key, star) = (covers(&self.key_arn), covers("*"));
+        let term = self.constant_resource[usize::from(key) * 2 + usize::from(star)].get_or_init(|| {
+            let on_key = self.on_key();
+            Term::or([
+                Term::and([on_key.clone(), Term::constant(key)]),
+                Term::and([Term::not(on_key), Term::constant(star)]),
+            ])
+        });
+        Ok(term.clone())
     }
 
     fn policy_terms(&mut self, p: &Policy) -> Result<Vec<(Effect, StatementTerms)>, Unsupported> {
-        p.statements.iter().map(|st| Ok((st.effect, self.statement(st)?))).collect()
+        p.statements
+            .iter()
+            .map(|st| {
+                self.within_budget()?;
+                Ok((st.effect, self.statement(st)?))
+            })
+            .collect()
     }
 
     fn grant(&mut self, g: &Grant, identity: &Term) -> Result<Term, Unsupported> {
@@ -417,4 +427,39 @@ pub fn policy_allows(enc: &mut Encoder, p: &Policy) -> Result<Term, Unsupported>
 pub fn policy_denies(enc: &mut Encoder, p: &Policy) -> Result<Term, Unsupported> {
     let terms = enc.policy_terms(p)?;
     Ok(any_of(terms.iter(), Effect::Deny, |t| &t.applies))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::policy::parse_policy;
+    use kmsproof_solver::backend::Budget;
+
+    const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    fn policy() -> Policy {
+        parse_policy(include_str!("../../examples/key-policy.json"), "key-policy.json", PolicyKind::KeyPolicy)
+            .expect("the example key policy parses")
+    }
+
+    /// A spent budget stops the encoding with the solver's wording, never a formula that
+    /// a verdict could be read from.
+    #[test]
+    fn a_spent_budget_stops_the_encoding() {
+        let p = policy();
+        let spent = Some(Budget(std::time::Instant::now()));
+        let mut enc = Encoder::new(KEY, &[&p], &[]).with_deadline(spent);
+        let err = policy_allows(&mut enc, &p).expect_err("the budget is spent");
+        assert!(err.is_out_of_budget());
+        assert_eq!(err.reason(), "the work budget ran out while encoding");
+    }
+
+    #[test]
+    fn a_budget_left_changes_nothing() {
+        let p = policy();
+        let later = Some(Budget(std::time::Instant::now() + std::time::Duration::from_secs(3600)));
+        let with = policy_allows(&mut Encoder::new(KEY, &[&p], &[]).with_deadline(later), &p);
+        let without = policy_allows(&mut Encoder::new(KEY, &[&p], &[]), &p);
+        assert_eq!(with, without);
+    }
 }

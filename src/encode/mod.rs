@@ -34,6 +34,33 @@ use std::collections::BTreeMap;
 #[error("not encoded exactly: {0}")]
 pub struct Unsupported(pub String);
 
+/// What an encoding stopped by its work budget says (the solver's wording, so audit's
+/// "said once per document" rule sees it too).
+const OUT_OF_BUDGET_WHILE_ENCODING: &str = "while encoding";
+
+impl Unsupported {
+    /// The work budget ran out before the encoding was complete: the query is `unknown`,
+    /// like one the solver did not finish.
+    pub fn out_of_budget() -> Unsupported {
+        Unsupported(format!("{} {OUT_OF_BUDGET_WHILE_ENCODING}", kmsproof_solver::backend::OUT_OF_BUDGET))
+    }
+
+    /// Whether the encoding stopped because the work budget ran out (not a construct the
+    /// encoder lacks).
+    pub fn is_out_of_budget(&self) -> bool {
+        *self == Unsupported::out_of_budget()
+    }
+
+    /// The reason an `unknown` answer gives: the construct not encoded, or the budget.
+    pub fn reason(&self) -> String {
+        if self.is_out_of_budget() {
+            self.0.clone()
+        } else {
+            self.to_string()
+        }
+    }
+}
+
 /// The variable standing for one condition key.
 #[derive(Debug, Clone)]
 pub(crate) enum KeyVar {
@@ -203,6 +230,17 @@ pub struct Encoder {
     /// a service's own address lies outside all of them.
     pub(crate) ranges: Vec<crate::base::value::Cidr>,
     invariants: Vec<Term>,
+    /// The end of the work budget of the query being encoded (`None`: no end): encoding a
+    /// policy of tens of thousands of statements takes seconds and is checked against it
+    /// statement by statement.
+    deadline: Option<std::time::Instant>,
+    /// [`Encoder::on_key`], built once: every statement's `Resource` asks for it, and
+    /// building it per statement (an `Or` of every key action) was most of the memory of
+    /// encoding a policy of 50,000 statements.
+    on_key: std::cell::OnceCell<Term>,
+    /// A constant `Resource`'s term, by whether it covers the key and whether it covers
+    /// `*` (see `Encoder::resource_matcher`), shared by every statement.
+    pub(crate) constant_resource: [std::cell::OnceCell<Term>; 4],
 }
 
 impl Encoder {
@@ -254,6 +292,9 @@ impl Encoder {
             scale: numeric_scale(statements) + 1,
             ranges: crate::model::invariants::named_ranges(statements.iter().copied()),
             invariants: Vec::new(),
+            deadline: None,
+            on_key: Default::default(),
+            constant_resource: Default::default(),
         }
     }
 
@@ -300,6 +341,22 @@ impl Encoder {
     pub fn with_opaque_atoms(mut self) -> Encoder {
         self.opaque = Some(BTreeMap::new());
         self
+    }
+
+    /// Stop with [`Unsupported::out_of_budget`] once `deadline` has passed (see
+    /// [`Encoder::within_budget`]).
+    pub fn with_deadline(mut self, deadline: Option<kmsproof_solver::backend::Budget>) -> Encoder {
+        self.deadline = deadline.map(|d| d.0);
+        self
+    }
+
+    /// `Err` once the work budget has run out; asked once per statement (a clock read is
+    /// tens of nanoseconds, a statement's encoding microseconds).
+    pub(crate) fn within_budget(&self) -> Result<(), Unsupported> {
+        match self.deadline {
+            Some(end) if std::time::Instant::now() >= end => Err(Unsupported::out_of_budget()),
+            _ => Ok(()),
+        }
     }
 
     /// Encode `r` the other way (see `readings`): to ask whether a proof rests on it.
@@ -564,7 +621,7 @@ impl Encoder {
 
     /// The action targets the key (key policies and grants apply).
     pub(crate) fn on_key(&self) -> Term {
-        self.action_in(|a| a.on_key)
+        self.on_key.get_or_init(|| self.action_in(|a| a.on_key)).clone()
     }
 
     /// The variable of condition key `key` (any case), created on first use with the type

@@ -10,6 +10,7 @@ pub use crate::model::property::{Expect, Property};
 use crate::model::request::Request;
 use crate::prove::engine::{bound_retry, confirm, rests_on, Bindings, Build, Query, Refuted, Replay, Replayed};
 use crate::prove::Mismatch;
+use kmsproof_solver::backend::Budget;
 use kmsproof_solver::{Limits, Outcome, Term};
 use serde_json::Value;
 
@@ -67,7 +68,9 @@ fn check_one(
     // Encoded on the statements that can apply to the shape; replayed on all of them.
     let sliced = relevant_inputs(inputs, &p.shape);
     let encoded = sliced.as_ref().unwrap_or(inputs);
-    let build = |bindings: Bindings, reading: Option<Reading>| query_with(encoded, key_arn, p, bindings, reading);
+    let build = |bindings: Bindings, reading: Option<Reading>| {
+        query_with(encoded, key_arn, p, bindings, reading, limits.deadline)
+    };
     let result = |verdict| CheckResult {
         name: p.name.clone(),
         expect: p.expect,
@@ -78,7 +81,7 @@ fn check_one(
     };
     let q = match build(Bindings::new(), None) {
         Ok(q) => q,
-        Err(Unsupported(why)) => return Ok(result(Verdict::Unknown(format!("not encoded exactly: {why}")))),
+        Err(u) => return Ok(result(Verdict::Unknown(u.reason()))),
     };
     let result = |verdict| CheckResult { free: q.free(), ..result(verdict) };
     // With opaque atoms a model may be spurious, and whether one is confirmed must not
@@ -168,17 +171,19 @@ pub fn relevant_inputs(inputs: &Inputs, shape: &Statement) -> Option<Inputs> {
 /// `sometimes`, witnesses) the expectation; constructs the partition cannot express are
 /// opaque atoms.
 pub fn query(inputs: &Inputs, key_arn: &str, p: &Property) -> Result<Query, Unsupported> {
-    query_with(inputs, key_arn, p, Bindings::new(), None)
+    query_with(inputs, key_arn, p, Bindings::new(), None, None)
 }
 
 /// [`query`] with the given variable-read keys bound (see [`Encoder::with_bindings`]) and
-/// optionally one undocumented reading encoded the other way.
+/// optionally one undocumented reading encoded the other way, within the work budget
+/// ending at `deadline`.
 fn query_with(
     inputs: &Inputs,
     key_arn: &str,
     p: &Property,
     mut bindings: Bindings,
     reading: Option<Reading>,
+    deadline: Option<Budget>,
 ) -> Result<Query, Unsupported> {
     let policies: Vec<&Policy> = inputs.policies().collect();
     // Keys the property fixes to one value are bound to it: exact, since every request of
@@ -187,8 +192,11 @@ fn query_with(
         bindings.retain(|k, _| !k.eq_ignore_ascii_case(&key));
         bindings.insert(key, value);
     }
-    let mut enc =
-        Encoder::new(key_arn, &policies, &[&p.shape]).with_opaque_atoms().with_bindings(bindings).with_reading(reading);
+    let mut enc = Encoder::new(key_arn, &policies, &[&p.shape])
+        .with_opaque_atoms()
+        .with_bindings(bindings)
+        .with_reading(reading)
+        .with_deadline(deadline);
     let allowed = authorization(&mut enc, inputs)?;
     let shape = Term::and([enc.statement(&p.shape)?.applies, key_scope(&enc, p)]);
     let decision = if p.expect == Expect::Always { Term::not(allowed) } else { allowed };

@@ -232,8 +232,11 @@ fn kms_diff(old: &Side, new: &Side, key_arn: &str, opts: DiffOptions) -> Result<
     let build = |who: Allowed| {
         move |bindings: Bindings, reading: Option<Reading>| -> Result<Query, Unsupported> {
             let policies: Vec<&Policy> = old.policies().into_iter().chain(new.policies()).collect();
-            let mut enc =
-                Encoder::new(key_arn, &policies, &[]).with_opaque_atoms().with_bindings(bindings).with_reading(reading);
+            let mut enc = Encoder::new(key_arn, &policies, &[])
+                .with_opaque_atoms()
+                .with_bindings(bindings)
+                .with_reading(reading)
+                .with_deadline(opts.limits.deadline);
             let (a_old, a_new) = (allowed(&mut enc, old)?, allowed(&mut enc, new)?);
             let (yes, no) = if who == Allowed::New { (a_new, a_old) } else { (a_old, a_new) };
             Query::new(enc, Term::and([yes, Term::not(no)]))
@@ -260,8 +263,11 @@ fn policy_direction(
     let mut seen = Seen::default();
     for (yes, no, part) in crate::prove::reduce::split(yes, no) {
         let build = |bindings: Bindings, reading: Option<Reading>| -> Result<Query, Unsupported> {
-            let mut enc =
-                Encoder::generic(&[&yes, &no]).with_opaque_atoms().with_bindings(bindings).with_reading(reading);
+            let mut enc = Encoder::generic(&[&yes, &no])
+                .with_opaque_atoms()
+                .with_bindings(bindings)
+                .with_reading(reading)
+                .with_deadline(opts.limits.deadline);
             let a_yes = policy_allows(&mut enc, &yes)?;
             let question = match part {
                 NoPart::Allows => Term::and([a_yes, Term::not(policy_allows(&mut enc, &no)?)]),
@@ -348,8 +354,8 @@ fn search_direction(
 ) -> Result<((Direction, ActionList), Seen), Mismatch> {
     let q = match build(Bindings::new(), None) {
         Ok(q) => q,
-        Err(Unsupported(why)) => {
-            let why = format!("not encoded exactly: {why}");
+        Err(u) => {
+            let why = u.reason();
             return Ok(((Direction::Unknown(why.clone()), ActionList::open(&why)), Seen::default()));
         }
     };

@@ -80,6 +80,7 @@ fn terms(enc: &mut Encoder, p: &Policy) -> Result<Vec<Terms>, Unsupported> {
     p.statements
         .iter()
         .map(|st| {
+            enc.within_budget()?;
             let t = enc.statement(st)?;
             Ok((st.effect, t.applies, t.direct, t.exact))
         })
@@ -115,7 +116,7 @@ pub fn decide_with_readings(
     let mut policies: Vec<&Policy> = vec![&shape];
     policies.extend(ask.trust.map(|t| t.policy));
     policies.extend(actor.identity.iter().chain(&actor.boundary).chain(scps));
-    let encoder = || Encoder::generic(&policies).with_opaque_atoms();
+    let encoder = || Encoder::generic(&policies).with_opaque_atoms().with_deadline(limits.deadline);
     let unsat = |enc: &mut Encoder| match formula(enc, actor, ask, &shape, scps) {
         Ok(allowed) => {
             let goal = Term::and([enc.invariants(), enc.opaque_lemmas(), allowed.clone()]);
@@ -126,7 +127,7 @@ pub fn decide_with_readings(
     let mut enc = encoder();
     let allowed = match formula(&mut enc, actor, ask, &shape, scps) {
         Ok(t) => t,
-        Err(Unsupported(why)) => return Ok((Answer::Unknown(format!("not encoded exactly: {why}")), vec![])),
+        Err(u) => return Ok((Answer::Unknown(u.reason()), vec![])),
     };
     let goal = Term::and([enc.invariants(), enc.opaque_lemmas(), allowed.clone()]);
     let mut answer = decide_encoded(actor, ask, &shape, scps, &enc, &goal, &allowed, limits)?;

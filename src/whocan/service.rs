@@ -92,10 +92,10 @@ enum Asked {
 /// Is there a request of the shape the trust policy allows (`want`), or refuses (`!want`)?
 /// A model is replayed on the evaluator before it is believed.
 fn ask(shape: &Policy, trust: &Policy, limits: Limits, want: bool) -> Result<Asked, Mismatch> {
-    let mut enc = Encoder::generic_callers(&[shape, trust], false).with_opaque_atoms();
+    let mut enc = Encoder::generic_callers(&[shape, trust], false).with_opaque_atoms().with_deadline(limits.deadline);
     let (shape_t, allowed) = match terms(&mut enc, shape, trust) {
         Ok(t) => t,
-        Err(Unsupported(why)) => return Ok(Asked::Unknown(format!("not encoded exactly: {why}"))),
+        Err(u) => return Ok(Asked::Unknown(u.reason())),
     };
     let asked = if want { allowed } else { Term::not(allowed) };
     let query = Term::and([shape_t, asked]);
