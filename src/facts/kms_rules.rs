@@ -181,7 +181,7 @@ pub const MULTI_REGION_KEY_PREFIX: &str = "mrk-";
 /// The values of `kms:MultiRegionKeyType` (only multi-Region keys have one).
 pub const MULTI_REGION_KEY_TYPES: &[&str] = &["PRIMARY", "REPLICA"];
 
-/// Condition keys that describe the key, not the request ([`crate::model::invariants`]
+/// Condition keys that describe the key, not the request (the model's invariant
 /// `key-facts`): one key has one value of each, consistent with its ARN and its spec.
 pub const KEY_FACT_KEYS: &[&str] =
     &["kms:KeySpec", "kms:KeyUsage", "kms:KeyOrigin", "kms:MultiRegion", "kms:MultiRegionKeyType"];
