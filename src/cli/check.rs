@@ -254,11 +254,13 @@ pub fn run(args: &CheckArgs) -> i32 {
     }
     let violated = results.iter().any(|r| matches!(r.verdict, Verdict::Violated));
     let unknown = results.iter().any(|r| matches!(r.verdict, Verdict::Unknown(_)));
-    if violated {
+    let code = if violated {
         exit::FAILED
     } else if unknown {
         exit::UNKNOWN
     } else {
         exit::OK
-    }
+    };
+    exit::leave_to_the_os((cfg, results));
+    code
 }

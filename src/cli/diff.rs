@@ -333,7 +333,9 @@ pub fn run(args: &DiffArgs) -> i32 {
             outln(&pretty(&out));
         }
     }
-    exit_code(&result, cfg.fail_on)
+    let code = exit_code(&result, cfg.fail_on);
+    exit::leave_to_the_os((cfg, result));
+    code
 }
 
 /// 1 when a confirmed difference matches `--fail-on`, else 3 when undecided, else 0.
