@@ -126,6 +126,9 @@ impl DiffArgs {
         if self.examples == 0 {
             return Err(usage("--examples must be at least 1"));
         }
+        // --timeout-ms covers reading both sides too (see `run`).
+        let whole = std::time::Duration::from_millis(u64::from(self.timeout_ms));
+        crate::base::budget::set_reading_deadline(super::started() + whole);
         let set_form = self.old.old_key_policy.is_some() || self.new.new_key_policy.is_some();
         let ((old, old_label), (new, new_label)) = match (&self.git, set_form, self.files.as_slice()) {
             (Some(rev), false, [path]) => (side_from_git(rev, path)?, side_from_file(path)?),

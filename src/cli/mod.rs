@@ -221,6 +221,10 @@ pub fn bad_input(e: &Error) -> i32 {
             }
         }
         Error::Io { .. } => say!("error: {e}"),
+        Error::BudgetSpent { .. } => {
+            outln(&format!("UNKNOWN ({e})"));
+            return exit::UNKNOWN;
+        }
     }
     exit::BAD_INPUT
 }
