@@ -216,3 +216,21 @@ fn transcript_matching_rules() {
     ]);
     assert!(split_words("kmsproof x | head").is_err());
 }
+
+/// The README's front page stays a page, and its quick start stays two commands: one that
+/// runs kmsproof on a bundled example, one that runs the tests — the very command CI runs.
+#[test]
+fn readme_quick_start_is_two_commands_and_ci_runs_its_test_command() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    assert!(readme.lines().count() <= 250, "README.md is {} lines; the manual belongs in docs/", readme.lines().count());
+    let quick = readme.split("## Quick start").nth(1).expect("a Quick start section");
+    let block = quick.split("```sh\n").nth(1).and_then(|b| b.split("```").next()).expect("a sh block");
+    let commands: Vec<&str> = block.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(commands.len(), 2, "{commands:?}");
+    assert!(commands[0].starts_with("cargo run --release -- ") && commands[0].contains("examples/"), "{}", commands[0]);
+    let ci = std::fs::read_to_string(root().join(".ci/run")).unwrap();
+    assert!(ci.lines().any(|l| l.trim() == commands[1]), ".ci/run does not run the README's `{}`", commands[1]);
+    // The first command is the quick start's transcript too (so its answer is tested).
+    let args = commands[0].trim_start_matches("cargo run --release -- ");
+    assert!(quick.contains(&format!("$ kmsproof {args}")), "the quick start's transcript differs from its command");
+}
