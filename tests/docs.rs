@@ -196,7 +196,13 @@ fn every_console_example_in_the_docs_runs_as_shown() {
     let all: Vec<Example> = markdown_files().iter().flat_map(|f| examples(f)).collect();
     assert!(all.len() >= 3, "the README's quick start and recipes are transcripts: found {}", all.len());
     let failures: Vec<String> = all.iter().filter_map(|e| run(e).err()).collect();
-    assert!(failures.is_empty(), "{} of {} doc examples drifted:\n\n{}", failures.len(), all.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} doc examples drifted:\n\n{}",
+        failures.len(),
+        all.len(),
+        failures.join("\n\n")
+    );
 }
 
 #[test]
@@ -207,13 +213,10 @@ fn transcript_matching_rules() {
     assert!(!matches(&lines(&["a"]), &["a", "b"]));
     assert!(!line_matches("a[..]b[..]c", "a-c"));
     assert!(line_matches("a[..]b[..]c", "axbyc"));
-    assert_eq!(split_words(r#"kmsproof --where 'StringLike k v' "a b" c\ d"#).unwrap(), [
-        "kmsproof",
-        "--where",
-        "StringLike k v",
-        "a b",
-        "c d"
-    ]);
+    assert_eq!(
+        split_words(r#"kmsproof --where 'StringLike k v' "a b" c\ d"#).unwrap(),
+        ["kmsproof", "--where", "StringLike k v", "a b", "c d"]
+    );
     assert!(split_words("kmsproof x | head").is_err());
 }
 
@@ -222,7 +225,11 @@ fn transcript_matching_rules() {
 #[test]
 fn readme_quick_start_is_two_commands_and_ci_runs_its_test_command() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    assert!(readme.lines().count() <= 250, "README.md is {} lines; the manual belongs in docs/", readme.lines().count());
+    assert!(
+        readme.lines().count() <= 250,
+        "README.md is {} lines; the manual belongs in docs/",
+        readme.lines().count()
+    );
     let quick = readme.split("## Quick start").nth(1).expect("a Quick start section");
     let block = quick.split("```sh\n").nth(1).and_then(|b| b.split("```").next()).expect("a sh block");
     let commands: Vec<&str> = block.lines().filter(|l| !l.trim().is_empty()).collect();

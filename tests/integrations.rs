@@ -61,7 +61,8 @@ fn bash(script: &Path, env: &[(&str, &str)], dir: &Path) -> std::process::Output
 #[test]
 fn action_audit_step_writes_sarif_and_fails_on_examples_findings() {
     let sarif = temp_dir("integrations").join("examples.sarif");
-    let env = [("KMSPROOF_PATHS", "examples"), ("KMSPROOF_FAIL_ON", "high"), ("KMSPROOF_SARIF", sarif.to_str().unwrap())];
+    let env =
+        [("KMSPROOF_PATHS", "examples"), ("KMSPROOF_FAIL_ON", "high"), ("KMSPROOF_SARIF", sarif.to_str().unwrap())];
     let o = bash(&root().join("action/audit.sh"), &env, &root());
     assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
@@ -78,7 +79,10 @@ fn action_audit_step_writes_sarif_and_fails_on_examples_findings() {
 #[test]
 fn action_audit_step_passes_a_clean_policy() {
     let sarif = temp_dir("integrations").join("clean.sarif");
-    let env = [("KMSPROOF_PATHS", "examples/key-policy.json examples/request.json"), ("KMSPROOF_SARIF", sarif.to_str().unwrap())];
+    let env = [
+        ("KMSPROOF_PATHS", "examples/key-policy.json examples/request.json"),
+        ("KMSPROOF_SARIF", sarif.to_str().unwrap()),
+    ];
     let o = bash(&root().join("action/audit.sh"), &env, &root());
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
@@ -107,7 +111,8 @@ fn action_diff_step_summarises_a_changed_policy() {
     git(&dir, &["init", "-q"]);
     git(&dir, &["add", "key-policy.json"]);
     git(&dir, &["commit", "-q", "-m", "base"]);
-    std::fs::write(dir.join("key-policy.json"), policy.replace("\"lambda.*.amazonaws.com\"", "\"*.amazonaws.com\"")).unwrap();
+    std::fs::write(dir.join("key-policy.json"), policy.replace("\"lambda.*.amazonaws.com\"", "\"*.amazonaws.com\""))
+        .unwrap();
     let summary = dir.join("summary.md");
     let env = [("KMSPROOF_BASE", "HEAD"), ("KMSPROOF_PATHS", "."), ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())];
     let o = bash(&root().join("action/diff.sh"), &env, &dir);
