@@ -144,3 +144,17 @@ fn pre_commit_hooks_run_their_entry_on_examples() {
         assert!(stdout(&o).contains("1 key policies"), "{}", stdout(&o));
     }
 }
+
+/// A binary built with `--features static-z3` needs no libz3 (`cargo test --features
+/// static-z3` asks it; the default build links the system's, which is checked instead).
+#[test]
+fn a_static_z3_build_links_no_libz3() {
+    let version = stdout(&kmsproof(&["--version"]));
+    let Ok(o) = Command::new("ldd").arg(env!("CARGO_BIN_EXE_kmsproof")).output() else {
+        eprintln!("SKIPPED: no ldd on this machine");
+        return;
+    };
+    let libs = String::from_utf8_lossy(&o.stdout);
+    let links_libz3 = libs.lines().any(|l| l.trim_start().starts_with("libz3"));
+    assert_eq!(links_libz3, !version.contains("linked statically"), "{version}\n{libs}");
+}
