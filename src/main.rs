@@ -1,7 +1,7 @@
 //! The `kmsproof` command line: the clap root only. Each command's flags, validation and
 //! run live in `kmsproof::cli::<command>`.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use kmsproof::cli::{self, exit};
 
 #[derive(Parser, Debug)]
@@ -28,12 +28,23 @@ enum Command {
     WhoCan(cli::whocan::WhoCanArgs),
     /// Whether one principal can call a KMS action on a key, with its path.
     Can(cli::whocan::CanArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cli::generate::CompletionsArgs),
+    /// Print the man page (roff), every command included: `kmsproof man > kmsproof.1`.
+    Man(cli::generate::ManArgs),
+}
+
+/// The clap tree with the version line `kmsproof --version` prints: kmsproof's own and the
+/// Z3 it runs (an answer can depend on the Z3 release, so a bug report needs both).
+fn command() -> clap::Command {
+    let version = format!("{} ({})", env!("CARGO_PKG_VERSION"), kmsproof_solver::z3_version());
+    Cli::command().version(version)
 }
 
 fn main() {
     // The work budgets of check and diff start here, before any file is read.
     cli::start_clock();
-    let cli = match Cli::try_parse() {
+    let cli = match command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m)) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { exit::BAD_INPUT } else { exit::OK };
@@ -49,5 +60,7 @@ fn main() {
         Command::Explain(args) => cli::explain::run(&args),
         Command::WhoCan(args) => cli::whocan::who_can(&args),
         Command::Can(args) => cli::whocan::can(&args),
+        Command::Completions(args) => cli::generate::completions(&args, command()),
+        Command::Man(args) => cli::generate::man(&args, command()),
     });
 }

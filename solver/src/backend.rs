@@ -14,6 +14,13 @@ use z3::{Params, SatResult, Solver};
 mod canonical;
 use canonical::Assignment;
 
+/// The Z3 this binary runs, and how it was linked: `kmsproof --version` prints it, because
+/// an answer can depend on the Z3 release (timeouts, model choice) and a bug report needs it.
+pub fn z3_version() -> String {
+    let linked = if cfg!(feature = "static-z3") { "linked statically" } else { "system libz3" };
+    format!("Z3 {}, {linked}", z3::full_version())
+}
+
 /// Resource limits of one query, and how its models are chosen.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {

@@ -15,6 +15,6 @@ pub mod glob;
 pub mod partition;
 pub mod term;
 
-pub use backend::{eval, solve, solve_with, Limits, Model, Outcome};
+pub use backend::{eval, solve, solve_with, z3_version, Limits, Model, Outcome};
 pub use glob::{CharSet, Glob, Tok};
 pub use term::{BoolVar, Cidr, Cmp, ElemPred, IntVar, IpVar, SetVar, StrVar, Term, Vocabulary};
