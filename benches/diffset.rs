@@ -68,6 +68,7 @@ fn in_process(manifest: &Path, jobs: usize) {
 }
 
 fn whole_process(manifest: &Path, jobs: usize) {
+    let n = std::fs::read_to_string(manifest).unwrap_or_default().lines().count();
     let (_, child0) = cpu();
     let start = Instant::now();
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_kmsproof"))

@@ -285,3 +285,31 @@ fn single_diffs_have_the_pull_request_formats_too() {
     );
     assert!(out(&table).trim_end().ends_with("answer: failed"));
 }
+
+/// The set path gives every corpus diff its expected verdict (the one the single `diff`
+/// gives: `tests/corpus.rs`), whichever thread compares it.
+#[test]
+fn the_set_path_agrees_with_the_corpus_verdicts() {
+    use kmsproof::diffset::{compare_all, found, pairs::file_pair, Outcome, Settings};
+    let root = super::util::root().join("corpus/diffs");
+    let mut dirs: Vec<_> =
+        std::fs::read_dir(&root).unwrap().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    dirs.sort();
+    let side = |p: std::path::PathBuf| Some(found::read(&p, &p.display().to_string()));
+    let pairs: Vec<_> = dirs
+        .iter()
+        .flat_map(|d| file_pair(&d.display().to_string(), side(d.join("old.json")), side(d.join("new.json"))))
+        .collect();
+    let settings = Settings { key_arn: None, examples: 1, actions: Some(1), pair_timeout_ms: 60_000 };
+    let entries = compare_all(&pairs, &settings, 2).unwrap();
+    assert_eq!(entries.len(), dirs.len());
+    for (d, e) in dirs.iter().zip(&entries) {
+        let expect: Value = serde_json::from_str(&std::fs::read_to_string(d.join("expect.json")).unwrap()).unwrap();
+        let got = match &e.outcome {
+            Outcome::Compared(r) => r.verdict.as_str(),
+            Outcome::Unchanged => "equivalent",
+            other => panic!("{}: {other:?}", d.display()),
+        };
+        assert_eq!(got, expect["verdict"], "{}", d.display());
+    }
+}
