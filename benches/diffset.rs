@@ -84,7 +84,7 @@ fn whole_process(manifest: &Path, jobs: usize) {
         &format!("one `kmsproof diff --manifest` process, --jobs {jobs} (exit {:?})", status.code()),
         wall,
         child1 - child0,
-        301,
+        n,
     );
 }
 
