@@ -315,33 +315,59 @@ pub fn markdown_report(entries: &[Entry], fail_on: FailOn) -> String {
     };
     let mut out = format!("### kmsproof diff: {headline}\n\n{}\n\n", summary_line(entries, fail_on));
     let shown: Vec<&Entry> = entries.iter().filter(|e| e.change != Change::Unchanged).collect();
+    let (mut rows_left, mut sections_left) = (0, 0);
     if !shown.is_empty() {
         out.push_str(
             "| | policy | change | verdict | newly allowed | no longer allowed |\n|---|---|---|---|---|---|\n",
         );
         for e in &shown {
-            let (more, less) = match &e.outcome {
-                Outcome::Compared(r) => {
-                    (md_actions(&r.new_allows, &r.new_actions), md_actions(&r.old_allows, &r.old_actions))
-                }
-                _ => ("—".into(), "—".into()),
-            };
-            out.push_str(&format!(
-                "| {} | `{}` | {} | **{}** | {} | {} |\n",
-                mark(e, fail_on),
-                cell(&e.name),
-                e.change.as_str(),
-                verdict(e),
-                cell(&more),
-                cell(&less)
-            ));
+            let row = md_row(e, fail_on);
+            if out.len() + row.len() > MARKDOWN_BUDGET {
+                rows_left += 1;
+                continue;
+            }
+            out.push_str(&row);
         }
         out.push('\n');
     }
     for e in shown {
-        md_entry(&mut out, e);
+        let mut section = String::new();
+        md_entry(&mut section, e);
+        if out.len() + section.len() > MARKDOWN_BUDGET {
+            sections_left += usize::from(!section.is_empty());
+            continue;
+        }
+        out.push_str(&section);
+    }
+    if rows_left + sections_left > 0 {
+        out.push_str(&format!(
+            "*{rows_left} table rows and {sections_left} sections not shown: a GitHub comment holds {GITHUB_COMMENT_LIMIT} characters. `--format json` or `sarif` has every pair.*\n"
+        ));
     }
     out
+}
+
+/// The most characters a GitHub issue or PR comment holds (a job summary holds 1 MiB).
+const GITHUB_COMMENT_LIMIT: usize = 65_536;
+
+/// Where the markdown stops adding rows and sections (the closing note fits after it).
+const MARKDOWN_BUDGET: usize = GITHUB_COMMENT_LIMIT - 1_536;
+
+/// One table row.
+fn md_row(e: &Entry, fail_on: FailOn) -> String {
+    let (more, less) = match &e.outcome {
+        Outcome::Compared(r) => (md_actions(&r.new_allows, &r.new_actions), md_actions(&r.old_allows, &r.old_actions)),
+        _ => ("—".into(), "—".into()),
+    };
+    format!(
+        "| {} | `{}` | {} | **{}** | {} | {} |\n",
+        mark(e, fail_on),
+        cell(&e.name),
+        e.change.as_str(),
+        verdict(e),
+        cell(&more),
+        cell(&less)
+    )
 }
 
 /// The section of one pair that is not equivalent.
@@ -388,5 +414,37 @@ fn md_entry(out: &mut String, e: &Entry) {
                 out.push_str("</details>\n\n");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_entry(i: usize) -> Entry {
+        Entry {
+            name: format!("policies/p{i:03}.json"),
+            path: format!("policies/p{i:03}.json"),
+            location: String::new(),
+            change: Change::Changed,
+            old: None,
+            new: None,
+            key: None,
+            outcome: Outcome::Error("x".repeat(1_000)),
+            notes: vec![],
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn markdown_fits_a_github_comment_and_says_what_it_left_out() {
+        let entries: Vec<Entry> = (0..300).map(error_entry).collect();
+        let md = markdown_report(&entries, FailOn::More);
+        assert!(md.chars().count() <= GITHUB_COMMENT_LIMIT, "{}", md.len());
+        assert!(md.contains("| :no_entry: | `policies/p000.json` | changed | **error** |"));
+        assert!(md.trim_end().ends_with("`--format json` or `sarif` has every pair.*"), "{}", &md[md.len() - 300..]);
+        let few = markdown_report(&entries[..3], FailOn::More);
+        assert!(!few.contains("not shown"));
+        assert_eq!(few.matches("#### ").count(), 3);
     }
 }
