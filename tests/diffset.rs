@@ -313,3 +313,18 @@ fn the_set_path_agrees_with_the_corpus_verdicts() {
         assert_eq!(got, expect["verdict"], "{}", d.display());
     }
 }
+
+/// The table example in docs/diff.md is what the command prints (a drifting example fails).
+#[test]
+fn the_documented_table_is_what_diff_prints() {
+    let doc = std::fs::read_to_string(super::util::root().join("docs/diff.md")).unwrap();
+    let command = "$ kmsproof diff corpus/diffs-dirs/tree/old corpus/diffs-dirs/tree/new --examples 1";
+    let start = doc.find(command).expect("the example is in docs/diff.md") + command.len() + 1;
+    let block: String = doc[start..]
+        .lines()
+        .take_while(|l| l.trim() != "```")
+        .map(|l| format!("{}\n", l.strip_prefix("  ").unwrap_or(l)))
+        .collect();
+    let o = run(&["diff", OLD_DIR, NEW_DIR, "--examples", "1"]);
+    assert_eq!(out(&o), block);
+}
