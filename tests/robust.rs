@@ -183,3 +183,37 @@ fn closed_stdout_and_stderr_are_not_a_panic() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(1), "the verdict's own exit code (violated), not 101");
 }
+
+/// A policy of `n` statements, each naming its own role.
+fn many_statements(n: usize) -> String {
+    let st: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::111122223333:role/App{i}"}},
+                    "Action": "kms:Decrypt", "Resource": "*"}}"#
+            )
+        })
+        .collect();
+    format!(r#"{{"Version": "2012-10-17", "Statement": [{}]}}"#, st.join(","))
+}
+
+#[test]
+fn a_budget_spent_while_reading_is_unknown_not_a_partial_policy_or_a_panic() {
+    // 1 ms cannot cover reading 3,000 statements: the reader stops and says so (exit 3);
+    // kmsproof's own fixed policies, parsed after the budget is spent, still parse.
+    let big = temp_file("robust", "reading-budget.json", &many_statements(3_000));
+    let big = big.to_str().unwrap();
+    for args in [
+        &["check", "--key-policy", big, "--never", "kms:Decrypt", "--timeout-ms", "1"][..],
+        &["diff", big, big, "--timeout-ms", "1"],
+    ] {
+        let o = kmsproof(args);
+        no_panic(&o);
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {}{}", stdout(&o), stderr(&o));
+        assert!(stdout(&o).contains("the work budget ran out while reading"), "{}", stdout(&o));
+    }
+    // A small policy is read whole whatever the budget; the budget then ends the proof.
+    let o =
+        kmsproof(&["check", "--key-policy", "examples/key-policy.json", "--never", "kms:Decrypt", "--timeout-ms", "1"]);
+    no_panic(&o);
+}

@@ -115,7 +115,7 @@ pub fn read_file(path: &Path) -> Vec<Document> {
             // An unreadable file's position (the first bad byte of non-UTF-8 text).
             let pos = match &e {
                 crate::base::diag::Error::Invalid(d) => d.first().map_or(Pos::default(), |d| d.pos),
-                crate::base::diag::Error::Io { .. } => Pos::default(),
+                _ => Pos::default(),
             };
             vec![error_doc(&file, "", pos, e.to_string())]
         }

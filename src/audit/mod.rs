@@ -167,6 +167,7 @@ fn any_identity_policy() -> &'static Policy {
     P.get_or_init(|| {
         let text =
             r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}"#;
+        // Cannot fail: a fixed statement, nothing from the input (a unit test parses it).
         parse_policy(text, "<any IAM policy of the caller>", PolicyKind::Identity).expect("fixed policy parses")
     })
 }
@@ -175,6 +176,7 @@ fn delegating_key_policy(account: &str) -> Policy {
     let text = format!(
         r#"{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::{account}:root"}}, "Action": "kms:*", "Resource": "*"}}]}}"#
     );
+    // Cannot fail: a fixed statement over the account of an ARN the caller validated.
     parse_policy(&text, "<default key policy of the key>", PolicyKind::KeyPolicy).expect("fixed policy parses")
 }
 

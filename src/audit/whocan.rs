@@ -119,7 +119,7 @@ fn finding(ctx: &Ctx, a: &Analysis, n: NodeIndex, path: &[petgraph::graph::EdgeI
             format!(
                 "{} → {}",
                 a.graph[*e].technique.label(),
-                a.graph[a.graph.edge_endpoints(*e).expect("edge").1].label
+                a.graph[a.graph.edge_endpoints(*e).expect("an edge index taken from this graph").1].label
             )
         })
         .collect();

@@ -204,6 +204,10 @@ pub enum Error {
     Io { path: String, source: std::io::Error },
     #[error("{}", render(.0))]
     Invalid(Vec<Diagnostic>),
+    /// The command's work budget ran out while reading `file` (see `base::budget`): an
+    /// unknown answer, not bad input.
+    #[error("the work budget ran out while reading {file}")]
+    BudgetSpent { file: String },
 }
 
 fn render(diags: &[Diagnostic]) -> String {

@@ -2,6 +2,7 @@
 //! Knows nothing about AWS policies.
 
 pub mod arn;
+pub mod budget;
 pub mod diag;
 pub mod json;
 pub mod pattern;

@@ -78,13 +78,17 @@ struct CheckConfig {
 impl CheckArgs {
     fn config(&self) -> Result<CheckConfig, i32> {
         let others: Vec<&PathBuf> = self.properties.iter().collect();
-        let inputs = self.inputs.load(&others)?;
-        let facts = self.key_facts()?;
         let mut properties = match &self.properties {
             Some(path) => read_source(path).and_then(|(text, label)| parse_properties(&text, &label)),
             None => self.inline_property().and_then(|doc| properties_from_value(&doc, "<command line>")),
         }
         .map_err(|e| bad_input(&e))?;
+        // Each property has --timeout-ms; the command as a whole, files read and parsed
+        // included, ends by the sum of them counted from the process's start.
+        let whole = std::time::Duration::from_millis(u64::from(self.timeout_ms) * properties.len() as u64);
+        crate::base::budget::set_reading_deadline(super::started() + whole);
+        let inputs = self.inputs.load(&others)?;
+        let facts = self.key_facts()?;
         with_key_facts(&mut properties, &facts).map_err(|e| bad_input(&e))?;
         let key_arn = self
             .key_arn
@@ -100,9 +104,6 @@ impl CheckArgs {
             say!("error: --examples must be at least 1");
             return Err(exit::BAD_INPUT);
         }
-        // Each property has --timeout-ms; the command as a whole, files read and parsed
-        // included, ends by the sum of them counted from the process's start.
-        let whole = std::time::Duration::from_millis(u64::from(self.timeout_ms) * properties.len() as u64);
         let limits = Limits { timeout_ms: self.timeout_ms, ..Limits::default() }.budget_from(super::started(), whole);
         let world = self.world(&key_arn)?;
         Ok(CheckConfig { inputs, world, properties, key_arn, examples: self.examples, limits, format: self.format })
@@ -254,11 +255,13 @@ pub fn run(args: &CheckArgs) -> i32 {
     }
     let violated = results.iter().any(|r| matches!(r.verdict, Verdict::Violated));
     let unknown = results.iter().any(|r| matches!(r.verdict, Verdict::Unknown(_)));
-    if violated {
+    let code = if violated {
         exit::FAILED
     } else if unknown {
         exit::UNKNOWN
     } else {
         exit::OK
-    }
+    };
+    exit::leave_to_the_os((cfg, results));
+    code
 }

@@ -172,7 +172,10 @@ impl DiffArgs {
         let (old, new) = match (&self.git, set_form, self.files.as_slice()) {
             (Some(rev), false, [path]) => (text_from_git(rev, path)?, text_from_file(path)?),
             (Some(_), _, _) => return Err(usage("--git REV takes exactly one PATH")),
-            (None, true, []) => return self.one(self.old.side()?, self.new.side()?, true).map(Plan::One),
+            (None, true, []) => {
+                self.budget_reading();
+                return self.one(self.old.side()?, self.new.side()?, true).map(Plan::One);
+            }
             (None, true, _) => return Err(usage("give either OLD NEW files or the --old-/--new- set form, not both")),
             (None, false, [old, new]) if old.is_dir() && new.is_dir() => {
                 return self.many(pairs::directories(old, new))
@@ -195,10 +198,19 @@ impl DiffArgs {
         // Two policies are one comparison; templates, plans and dumps are compared policy by policy.
         let (old_found, new_found) = (found::in_text(&old.1, &old.0), found::in_text(&new.1, &new.0));
         if found::is_whole_file(&old_found) && found::is_whole_file(&new_found) {
+            self.budget_reading();
             let (old_side, new_side) = (side_from_text(&old.0, &old.1)?, side_from_text(&new.0, &new.1)?);
             return self.one((old_side, old.1), (new_side, new.1), false).map(Plan::One);
         }
         self.many(pairs::file_pair(&new.1, Some(old_found), Some(new_found)))
+    }
+
+    /// One comparison's --timeout-ms covers reading both sides too (see `run_one`). Many
+    /// pairs have a budget each, from when the pair's comparison starts, so the
+    /// process-wide reading deadline is not set for them.
+    fn budget_reading(&self) {
+        let whole = std::time::Duration::from_millis(u64::from(self.timeout_ms));
+        crate::base::budget::set_reading_deadline(super::started() + whole);
     }
 
     fn many(&self, pairs: Vec<Pair>) -> Result<Plan, i32> {
@@ -384,14 +396,14 @@ fn usage(message: &str) -> i32 {
 
 pub fn run(args: &DiffArgs) -> i32 {
     match args.config() {
-        Ok(Plan::One(cfg)) => run_one(&cfg),
-        Ok(Plan::Many(cfg)) => run_many(&cfg),
+        Ok(Plan::One(cfg)) => run_one(cfg),
+        Ok(Plan::Many(cfg)) => run_many(cfg),
         Err(code) => code,
     }
 }
 
 /// Many pairs: compared in parallel, reported together, one exit code for the set.
-fn run_many(cfg: &SetConfig) -> i32 {
+fn run_many(cfg: SetConfig) -> i32 {
     let entries = match diffset::compare_all(&cfg.pairs, &cfg.settings, cfg.jobs) {
         Ok(e) => e,
         Err(e) => return usage(&format!("cannot start {} threads: {e}", cfg.jobs)),
@@ -403,7 +415,9 @@ fn run_many(cfg: &SetConfig) -> i32 {
         }
     }
     render(&entries, cfg.fail_on, cfg.format);
-    answer_code(diffset::answer(&entries, cfg.fail_on))
+    let code = answer_code(diffset::answer(&entries, cfg.fail_on));
+    exit::leave_to_the_os((cfg, entries));
+    code
 }
 
 /// The set's answer as the exit code every command uses.
@@ -446,7 +460,7 @@ fn one_entry(cfg: &DiffConfig, result: DiffResult, notes: Vec<String>) -> Entry 
     }
 }
 
-fn run_one(cfg: &DiffConfig) -> i32 {
+fn run_one(cfg: DiffConfig) -> i32 {
     // --timeout-ms is the budget of the whole comparison (reading the files, both
     // directions, every query, and the work around Z3), from the process's start: past
     // it, the verdict is `unknown`.
@@ -469,6 +483,12 @@ fn run_one(cfg: &DiffConfig) -> i32 {
         notes.push("key policies compared alone: the caller's IAM policies are assumed to allow everything (the --old-/--new- set form compares exact contexts)".into());
     }
     let code = exit_code(&result, cfg.fail_on);
+    if matches!(cfg.format, DiffFormat::Sarif | DiffFormat::Markdown) {
+        let entries = [one_entry(&cfg, result, notes)];
+        render(&entries, cfg.fail_on, cfg.format);
+        exit::leave_to_the_os((cfg, entries));
+        return code;
+    }
     let json = || {
         let mut out = report::diff_json(&result, &cfg.old_label, &cfg.new_label, key);
         out["scope"] = serde_json::json!({"old": old_scope, "new": new_scope});
@@ -487,8 +507,9 @@ fn run_one(cfg: &DiffConfig) -> i32 {
         }
         DiffFormat::Json => outln(&pretty(&json())),
         DiffFormat::Jsonl => outln(&json().to_string()),
-        DiffFormat::Sarif | DiffFormat::Markdown => render(&[one_entry(cfg, result, notes)], cfg.fail_on, cfg.format),
+        DiffFormat::Sarif | DiffFormat::Markdown => {}
     }
+    exit::leave_to_the_os((cfg, result));
     code
 }
 

@@ -88,7 +88,8 @@ fn report(e: &Error) -> i32 {
                 say!("{line}");
             }
         }
-        Error::Io { .. } => say!("error: {e}"),
+        // who-can sets no reading budget; said as it is should that change.
+        Error::Io { .. } | Error::BudgetSpent { .. } => say!("error: {e}"),
     }
     exit::BAD_INPUT
 }

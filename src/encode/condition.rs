@@ -72,6 +72,7 @@ impl Encoder {
                     .derived(*d, &Glob::new(vec![kmsproof_solver::Tok::Star], false), self.has_caller_account())
                     .0
             }
+            // Cannot fail: only derived keys lack a presence flag, and they matched above.
             v => Term::var(super::present_of(v).expect("non-derived keys have a presence flag")),
         }
     }

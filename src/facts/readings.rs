@@ -95,6 +95,7 @@ pub const READINGS: &[ReadingInfo] = &[
 ];
 
 pub fn info(r: Reading) -> &'static ReadingInfo {
+    // Cannot fail: `every_reading_has_a_row` (below) asks for each variant.
     READINGS.iter().find(|i| i.reading == r).expect("every reading has a row")
 }
 
@@ -102,4 +103,32 @@ pub fn info(r: Reading) -> &'static ReadingInfo {
 pub fn describe(r: Reading) -> String {
     let i = info(r);
     format!("{} ({}: {}; under the other reading, {}, the answer changes)", i.chosen, i.id, i.evidence, i.alternative)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reading_has_a_row() {
+        // The match fails to compile when a variant is added: add it here and to READINGS.
+        let all = |r: Reading| match r {
+            Reading::ForAnyValueIfExistsAbsent
+            | Reading::ListWithoutSetOperator
+            | Reading::BoundaryCapsRoleArn
+            | Reading::SetOperatorOnSingleValue
+            | Reading::SourceArnOnEveryOperation
+            | Reading::ServiceCallNetwork => r,
+        };
+        for r in [
+            Reading::ForAnyValueIfExistsAbsent,
+            Reading::ListWithoutSetOperator,
+            Reading::BoundaryCapsRoleArn,
+            Reading::SetOperatorOnSingleValue,
+            Reading::SourceArnOnEveryOperation,
+            Reading::ServiceCallNetwork,
+        ] {
+            assert_eq!(info(all(r)).reading, r);
+        }
+    }
 }

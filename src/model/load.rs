@@ -70,8 +70,13 @@ pub struct InputPaths<'a> {
 /// Loads every file, collecting all errors before failing.
 pub fn load_inputs(paths: &InputPaths) -> Result<Inputs, Error> {
     let mut errors = Vec::new();
+    let mut spent = None;
     let mut keep = |r: Result<Policy, Error>| match r {
         Ok(p) => Some(p),
+        Err(e @ Error::BudgetSpent { .. }) => {
+            spent.get_or_insert(e);
+            None
+        }
         Err(Error::Invalid(d)) => {
             errors.extend(d);
             None
@@ -96,6 +101,9 @@ pub fn load_inputs(paths: &InputPaths) -> Result<Inputs, Error> {
     }
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
+    }
+    if let Some(spent) = spent {
+        return Err(spent);
     }
     let key_policy = key_policy.unwrap_or_else(empty_key_policy);
     Ok(Inputs { key_policy, identity, scps, boundary, grants, management_account: None })

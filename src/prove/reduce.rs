@@ -43,7 +43,7 @@ pub fn split(yes: &Policy, no: &Policy) -> Vec<(Policy, Policy, NoPart)> {
     let denies = select(no, &new_deny);
     let reach: Vec<Vec<Piece>> = denies.statements.iter().flat_map(|s| s.action.patterns.iter().cloned()).collect();
     let any_reach = denies.statements.iter().any(|s| s.action.negated);
-    let relevant = |a: &Atom| any_reach || a.pattern.is_none() || reach.iter().any(|p| may_meet(p, a.pattern.unwrap()));
+    let relevant = |a: &Atom| any_reach || a.pattern.is_none_or(|q| reach.iter().any(|p| may_meet(p, q)));
     vec![(y1, n1, NoPart::Allows), (select(yes, &relevant), denies, NoPart::DenyApplies)]
 }
 
@@ -63,7 +63,7 @@ pub fn reduce(yes: &Policy, no: &Policy) -> (Policy, Policy) {
         .flat_map(|s| s.action.patterns.iter().cloned())
         .collect();
     let any_reach = yes_kept.statements.iter().any(|s| s.effect == Effect::Allow && s.action.negated);
-    let relevant = |a: &Atom| any_reach || a.pattern.is_none() || reach.iter().any(|p| may_meet(p, a.pattern.unwrap()));
+    let relevant = |a: &Atom| any_reach || a.pattern.is_none_or(|q| reach.iter().any(|p| may_meet(p, q)));
     (select(&yes_kept, &relevant), select(no, &relevant))
 }
 

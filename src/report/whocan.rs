@@ -18,7 +18,7 @@ pub fn text(analyses: &[&Analysis], only: Option<NodeIndex>) -> String {
                         if path.is_empty() { "directly".to_string() } else { format!("in {} hop(s)", path.len()) };
                     out += &format!("\nCAN  {} ({}) {how}\n", node.label, node.kind.as_str());
                     for (k, e) in path.iter().enumerate() {
-                        let (_, to) = a.graph.edge_endpoints(*e).expect("edge");
+                        let (_, to) = a.graph.edge_endpoints(*e).expect("an edge index taken from this graph");
                         let edge = &a.graph[*e];
                         out += &format!(
                             "  {}. {} → {}: {}\n",

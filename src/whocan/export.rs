@@ -7,7 +7,7 @@ use petgraph::graph::NodeIndex;
 use serde_json::{json, Value};
 
 fn hop_json(a: &Analysis, e: petgraph::graph::EdgeIndex) -> Value {
-    let (from, to) = a.graph.edge_endpoints(e).expect("edge");
+    let (from, to) = a.graph.edge_endpoints(e).expect("an edge index taken from this graph");
     let edge = &a.graph[e];
     json!({"from": a.graph[from].label, "to": a.graph[to].label, "technique": edge.technique.label(),
            "escalation": edge.technique.is_escalation(), "detail": edge.detail,

@@ -223,6 +223,7 @@ impl Reader<'_> {
                 items.iter().enumerate().filter_map(|(i, item)| read(self, item, &format!("{name}[{i}]"))).collect()
             }
             Some(_) => {
+                // Cannot fail: the match above found it.
                 let v = doc.get(name).expect("present");
                 self.sink.error(v.pos, name, format!("expected a list, found {}", v.type_name()));
                 vec![]

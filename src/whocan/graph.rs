@@ -398,7 +398,10 @@ impl Builder<'_> {
         let base = self.graph[n].base.unwrap_or(n);
         let mut set = self.graph[n].added.clone();
         set.insert(added.name.clone());
-        let mut actor = self.graph[n].actor.clone().expect("actor");
+        let mut actor = self.graph[n]
+            .actor
+            .clone()
+            .expect("escalation targets are the caller, users and roles (rewrites.rs), which all have an actor");
         added.apply(&mut actor);
         let label = self.escalated_label(n, added);
         let i = self.add(label, NodeKind::Escalated, Some(actor));
@@ -452,8 +455,12 @@ impl Builder<'_> {
         let decided: Vec<Vec<KmsHop>> = groups
             .par_iter()
             .map(|g| {
-                let actors: Vec<&Actor> =
-                    g.iter().map(|i| self.graph[NodeIndex::new(*i)].actor.as_ref().expect("actor")).collect();
+                let actors: Vec<&Actor> = g
+                    .iter()
+                    .map(|i| {
+                        self.graph[NodeIndex::new(*i)].actor.as_ref().expect("groups hold only nodes with an actor")
+                    })
+                    .collect();
                 kms::decide_group(&actors, key, action, &self.scps_for(actors[0]), self.limits())
             })
             .collect::<Result<_, _>>()?;
@@ -613,7 +620,7 @@ fn statuses(g: &DiGraph<Node, Edge>, last: &[Option<KmsHop>], undecided: &[Undec
                 let mut at = i;
                 while let Some(e) = next[at] {
                     path.push(e);
-                    at = g.edge_endpoints(e).expect("edge").1.index();
+                    at = g.edge_endpoints(e).expect("an edge index taken from this graph").1.index();
                 }
                 return Status::Can(path, NodeIndex::new(at));
             }

@@ -164,6 +164,7 @@ fn untagged(
 ) -> Result<Answer, Mismatch> {
     let keys = super::document::tag_keys(policies.iter().copied());
     let mut condition = ask.condition.clone().unwrap_or_else(|| serde_json::json!({}));
+    // Cannot fail: every `Ask.condition` is built by `edges` as a `json!` object.
     let null = condition.as_object_mut().expect("object").entry("Null").or_insert(serde_json::json!({}));
     for k in &keys {
         null[k] = serde_json::json!("true");

@@ -433,6 +433,7 @@ pub fn ask(
     let inputs = inputs(actor, key, scps);
     let mut condition = actor.condition();
     for (op, block) in extra {
+        // Cannot fail: `Actor::condition` always builds a `json!` object.
         let slot = condition.as_object_mut().expect("object").entry(op.to_string()).or_insert(json!({}));
         if let (Some(slot), Some(block)) = (slot.as_object_mut(), block.as_object()) {
             slot.extend(block.clone());

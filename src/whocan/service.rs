@@ -43,11 +43,11 @@ fn cache() -> &'static Mutex<HashMap<String, ServiceTrust>> {
 /// Decides (or recalls) the trust side for `service` on `role_arn`.
 pub fn decide(trust: &Policy, role_arn: &str, service: &str, limits: Limits) -> Result<ServiceTrust, Mismatch> {
     let key = format!("{role_arn}\u{0}{service}\u{0}{:?}\u{0}{:?}", trust.statements, limits);
-    if let Some(hit) = cache().lock().expect("cache").get(&key) {
+    if let Some(hit) = cache().lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
         return Ok(hit.clone());
     }
     let answer = decide_uncached(trust, role_arn, service, limits)?;
-    cache().lock().expect("cache").insert(key, answer.clone());
+    cache().lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key, answer.clone());
     Ok(answer)
 }
 

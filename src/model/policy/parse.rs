@@ -22,7 +22,10 @@ pub fn parse_policy(text: &str, source: &str, kind: PolicyKind) -> Result<Policy
     let Some(doc) = unwrap_document(doc, &mut sink) else {
         return Err(Error::Invalid(sink.items));
     };
-    let policy = read_policy(&doc, kind, &mut sink);
+    let (policy, whole) = read_policy(&doc, kind, &mut sink);
+    if !whole {
+        return Err(Error::BudgetSpent { file: sink.source.to_string() });
+    }
     if sink.has_errors() {
         return Err(Error::Invalid(sink.items));
     }
@@ -84,7 +87,10 @@ fn url_decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn read_policy(doc: &Json, kind: PolicyKind, sink: &mut Sink) -> Policy {
+/// The policy, and whether it was read whole: a policy of thousands of statements stops
+/// early once the command's reading budget is spent (see [`crate::base::budget`]); small
+/// ones, kmsproof's own fixed policies among them, are always read whole.
+fn read_policy(doc: &Json, kind: PolicyKind, sink: &mut Sink) -> (Policy, bool) {
     let mut policy = Policy {
         source: sink.source.clone(),
         kind,
@@ -99,7 +105,7 @@ fn read_policy(doc: &Json, kind: PolicyKind, sink: &mut Sink) -> Policy {
             "",
             format!("expected a policy document (a JSON object with \"Statement\"), found {}", doc.type_name()),
         );
-        return policy;
+        return (policy, true);
     };
     for m in members {
         if !TOP_ELEMENTS.contains(&m.key.as_str()) {
@@ -129,6 +135,9 @@ fn read_policy(doc: &Json, kind: PolicyKind, sink: &mut Sink) -> Policy {
             Kind::Array(items) if items.is_empty() => sink.error(s.pos, "Statement", "empty statement list"),
             Kind::Array(items) => {
                 for (i, st) in items.iter().enumerate() {
+                    if i % 1024 == 1023 && crate::base::budget::reading_spent() {
+                        return (policy, false);
+                    }
                     policy.statements.extend(read_statement(st, i, &format!("Statement[{i}]"), vars, sink));
                 }
             }
@@ -139,7 +148,7 @@ fn read_policy(doc: &Json, kind: PolicyKind, sink: &mut Sink) -> Policy {
             ),
         },
     }
-    policy
+    (policy, true)
 }
 
 fn scalar_string(v: Option<&Json>, path: &str, sink: &mut Sink) -> Option<String> {
