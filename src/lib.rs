@@ -2,13 +2,14 @@
 //!
 //! One folder per layer; every arrow points down (see `docs/architecture.md`):
 //!
-//! `cli` → `report` → commands (`audit`, `whocan`) → `prove` → `encode` → `eval` → `model`
+//! `cli` → `report` → `diffset` → commands (`audit`, `whocan`) → `prove` → `encode` → `eval` → `model`
 //! → `facts` → `base`. Data flows one way: parse (`model`) → encode → solve (in
 //! `kmsproof-solver`) → decode → replay (`eval`) → report.
 
 pub mod audit;
 pub mod base;
 pub mod cli;
+pub mod diffset;
 pub mod encode;
 pub mod eval;
 pub mod facts;

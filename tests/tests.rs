@@ -5,6 +5,7 @@ mod check;
 mod cli;
 mod diff_cli;
 mod differential;
+mod diffset;
 mod docs;
 mod fuzz;
 mod fuzz_bytes;

@@ -300,7 +300,7 @@ fn sarif_rule(c: &CheckInfo) -> Value {
 
 /// A path as a URI: relative to the working directory when under it (`./` stripped,
 /// backslashes as slashes, spaces escaped), else absolute `file://`.
-fn uri(file: &str) -> String {
+pub fn uri(file: &str) -> String {
     let rel = file.strip_prefix("./").unwrap_or(file).replace('\\', "/");
     let rel = match std::env::current_dir()
         .ok()

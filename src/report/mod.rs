@@ -2,6 +2,7 @@
 //! DOT for tools. Nothing here decides anything.
 
 pub mod audit;
+pub mod diffset;
 pub mod html;
 pub mod whocan;
 
@@ -385,7 +386,7 @@ pub fn diff_json(r: &DiffResult, old: &str, new: &str, key: Option<&str>) -> Val
     })
 }
 
-fn verdict_line(r: &DiffResult) -> String {
+pub fn verdict_line(r: &DiffResult) -> String {
     let unsat = proof_note(&r.free, &r.rests_on);
     match &r.verdict {
         DiffVerdict::Equivalent => format!("EQUIVALENT (proved: {} in both directions)", unsat),
