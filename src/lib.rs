@@ -12,6 +12,7 @@ pub mod cli;
 pub mod encode;
 pub mod eval;
 pub mod facts;
+pub mod findings;
 pub mod model;
 pub mod prove;
 pub mod report;

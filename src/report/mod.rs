@@ -2,6 +2,7 @@
 //! DOT for tools. Nothing here decides anything.
 
 pub mod audit;
+pub mod findings;
 pub mod html;
 pub mod whocan;
 
