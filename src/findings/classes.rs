@@ -18,8 +18,9 @@ use serde_json::{json, Value};
 pub enum ClassKind {
     /// A role or user named by ARN, in `account`.
     Named { account: String },
-    /// Any IAM principal of `account` the earlier classes do not hold (its root user and
-    /// whoever its IAM policies allow).
+    /// The root user of `account`.
+    Root { account: String },
+    /// Any other IAM principal of `account` the earlier classes do not hold.
     Account { account: String },
     /// A named service principal.
     Service,
@@ -45,7 +46,7 @@ impl PrincipalClass {
     /// The account the class lies in, if it is one account's.
     pub fn account(&self) -> Option<&str> {
         match &self.kind {
-            ClassKind::Named { account } | ClassKind::Account { account } => Some(account),
+            ClassKind::Named { account } | ClassKind::Root { account } | ClassKind::Account { account } => Some(account),
             _ => None,
         }
     }
@@ -95,11 +96,16 @@ pub fn classes(inputs: &Inputs, key_account: &str) -> Vec<PrincipalClass> {
         out.extend(class(format!("service {s}"), ClassKind::Service, json!(s), json!({})));
     }
     for a in &accounts {
-        let label = if a == key_account {
-            format!("account {a} (the key's): its root user and any principal whose IAM policy allows")
-        } else {
-            format!("account {a}: its root user and any principal whose IAM policy allows")
-        };
+        let own = if a == key_account { " (the key's)" } else { "" };
+        // The root user apart: it needs no identity policy, so it would hide what the
+        // key policy lets the account's other principals do on their own.
+        out.extend(class(
+            format!("root user of account {a}{own}"),
+            ClassKind::Root { account: a.clone() },
+            json!(a),
+            json!({"StringEquals": {"aws:PrincipalType": "Account"}}),
+        ));
+        let label = format!("any other principal of account {a}{own}");
         out.extend(class(label, ClassKind::Account { account: a.clone() }, json!(a), json!({})));
     }
     out.extend(class(

@@ -270,7 +270,10 @@ impl Search<'_> {
         if cell.1.is_some() {
             shape = Term::and([shape, reached]);
         }
-        let whole = match self.ask(&[shape.clone(), Term::not(part.allowed.clone())]) {
+        // Part 1 is whole when the policies given allow all of its shape; part 2 when the
+        // caller's own IAM can add all of it (the given policies deny it there anyway).
+        let judge = if part.needs_iam { &e.allowed_open } else { &e.allowed_closed };
+        let whole = match self.ask(&[shape.clone(), Term::not(judge.clone())]) {
             Outcome::Unsat => Some(true),
             Outcome::Sat(_) => Some(false),
             Outcome::Unknown(_) => None,
@@ -355,7 +358,9 @@ fn via_services(kept: &[&Candidate]) -> Vec<String> {
 
 fn exposure(class: &PrincipalClass, key_account: &str, via: &[String]) -> Exposure {
     let outside = match &class.kind {
-        ClassKind::Named { account } | ClassKind::Account { account } => account != key_account,
+        ClassKind::Named { account } | ClassKind::Root { account } | ClassKind::Account { account } => {
+            account != key_account
+        }
         ClassKind::Service | ClassKind::OtherService => false,
         ClassKind::OtherAccount | ClassKind::Anyone => true,
     };
@@ -376,7 +381,9 @@ fn quantities(class: &PrincipalClass, kept: &[&Candidate]) -> Vec<String> {
         .flat_map(|c| c.condition.values.iter().map(super::conditions::value_text))
         .collect();
     match (&class.kind, orgs.is_empty()) {
-        (ClassKind::Named { .. } | ClassKind::Account { .. }, _) => out.push("1 account".to_string()),
+        (ClassKind::Named { .. } | ClassKind::Root { .. } | ClassKind::Account { .. }, _) => {
+            out.push("1 account".to_string())
+        }
         (ClassKind::OtherAccount, true) => out.push("any account".to_string()),
         (ClassKind::OtherAccount, false) => out.push(format!("any account of organization {}", orgs.join(" or "))),
         _ => {}
