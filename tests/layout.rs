@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 /// The layers, top first; each may import from the ones after it. `audit` may use
 /// `whocan` (KMS010 asks who-can), never the reverse.
-const LAYERS: &[&str] = &["cli", "report", "audit", "findings", "whocan", "prove", "encode", "eval", "model", "facts", "base"];
+const LAYERS: &[&str] =
+    &["cli", "report", "audit", "findings", "whocan", "prove", "encode", "eval", "model", "facts", "base"];
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap().flatten() {

@@ -5,6 +5,7 @@ mod check;
 mod cli;
 mod diff_cli;
 mod differential;
+mod findings;
 mod fuzz;
 mod fuzz_bytes;
 mod issue18_grants;

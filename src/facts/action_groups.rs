@@ -40,7 +40,11 @@ pub const ACTION_GROUPS: &[ActionGroup] = &[
             "GetPublicKey",
         ],
     },
-    ActionGroup { id: "grants", label: "grants", actions: &["CreateGrant", "ListGrants", "RevokeGrant", "RetireGrant"] },
+    ActionGroup {
+        id: "grants",
+        label: "grants",
+        actions: &["CreateGrant", "ListGrants", "RevokeGrant", "RetireGrant"],
+    },
     ActionGroup {
         id: "administration",
         label: "administration",

@@ -46,7 +46,9 @@ impl PrincipalClass {
     /// The account the class lies in, if it is one account's.
     pub fn account(&self) -> Option<&str> {
         match &self.kind {
-            ClassKind::Named { account } | ClassKind::Root { account } | ClassKind::Account { account } => Some(account),
+            ClassKind::Named { account } | ClassKind::Root { account } | ClassKind::Account { account } => {
+                Some(account)
+            }
             _ => None,
         }
     }
@@ -90,7 +92,12 @@ pub fn classes(inputs: &Inputs, key_account: &str) -> Vec<PrincipalClass> {
     }
     let mut out = vec![];
     for (arn, account, what) in &named {
-        out.extend(class(format!("{what} {arn}"), ClassKind::Named { account: account.clone() }, json!(arn), json!({})));
+        out.extend(class(
+            format!("{what} {arn}"),
+            ClassKind::Named { account: account.clone() },
+            json!(arn),
+            json!({}),
+        ));
     }
     for s in &services {
         out.extend(class(format!("service {s}"), ClassKind::Service, json!(s), json!({})));

@@ -68,9 +68,11 @@ fn negated(c: &Condition) -> Option<Condition> {
 
 /// The operator of the same family and comparison with the other negation.
 fn twin(spec: OpSpec) -> Option<OpSpec> {
-    OPERATORS.iter().copied().find(|o| o.family == spec.family && o.cmp == spec.cmp && o.negated != spec.negated
+    OPERATORS.iter().copied().find(|o| {
+        o.family == spec.family && o.cmp == spec.cmp && o.negated != spec.negated
         // ArnEquals and ArnLike compare alike; keep the name's own spelling.
-        && (o.name.contains("Equals") == spec.name.contains("Equals")))
+        && (o.name.contains("Equals") == spec.name.contains("Equals"))
+    })
 }
 
 /// `OPERATOR key value, value…` as written in a policy.

@@ -63,6 +63,9 @@ pub struct Finding {
     pub groups: Vec<(Option<&'static ActionGroup>, Vec<String>)>,
     /// The conditions every allowed request of the finding meets (the cell alone does not).
     pub conditions: Vec<String>,
+    /// The same conditions as shapes (`Principal *`, `Action *`, the condition), for a
+    /// concrete check that a request lies in the finding.
+    pub restrictions: Vec<crate::model::policy::Statement>,
     /// No request of the finding is allowed by the policies given alone: it needs the
     /// caller's own identity policy (not given) to allow it.
     pub needs_iam: bool,

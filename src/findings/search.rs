@@ -80,7 +80,9 @@ pub fn findings(inputs: &Inputs, key_arn: &str, settings: &Settings) -> Result<F
             let cell = (k, g);
             match s.cell(cell, &cx)? {
                 CellAnswer::Empty => {}
-                CellAnswer::Undecided(why) => out.undecided.push(format!("{} × {}: {why}", class.label, group_label(g))),
+                CellAnswer::Undecided(why) => {
+                    out.undecided.push(format!("{} × {}: {why}", class.label, group_label(g)))
+                }
                 CellAnswer::Found(fs) => raw.extend(fs.into_iter().map(|(f, shape)| (cell, f, shape))),
             }
         }
@@ -134,8 +136,7 @@ fn encode(
 ) -> Result<Encoded, Unsupported> {
     let policies: Vec<&crate::model::policy::Policy> = open.policies().collect();
     let extra: Vec<&Statement> = classes.iter().map(|c| &c.shape).chain(cands.iter().map(|c| &c.shape)).collect();
-    let mut enc =
-        Encoder::new(key_arn, &policies, &extra).with_opaque_atoms().with_deadline(settings.limits.deadline);
+    let mut enc = Encoder::new(key_arn, &policies, &extra).with_opaque_atoms().with_deadline(settings.limits.deadline);
     let allowed_open = authorization(&mut enc, open)?;
     let allowed_closed = authorization(&mut enc, given)?;
     let mut class_terms = vec![];
@@ -145,8 +146,10 @@ fn encode(
         class_terms.push(Term::and([applies.clone(), Term::not(Term::or(earlier.clone()))]));
         earlier.push(applies);
     }
-    let mut groups: Vec<Term> =
-        ACTION_GROUPS.iter().map(|g| Term::or(g.actions.iter().map(|a| enc.action_is(a)).collect::<Vec<_>>())).collect();
+    let mut groups: Vec<Term> = ACTION_GROUPS
+        .iter()
+        .map(|g| Term::or(g.actions.iter().map(|a| enc.action_is(a)).collect::<Vec<_>>()))
+        .collect();
     groups.push(Term::not(Term::or(groups.clone())));
     let candidates = cands.iter().map(|c| enc.statement(&c.shape).map(|t| t.applies)).collect::<Result<_, _>>()?;
     let on_key = enc.on_key();
@@ -246,7 +249,8 @@ impl Search<'_> {
             Outcome::Unknown(why) => return Ok(CellAnswer::Undecided(why)),
             Outcome::Sat(mut m) => m.remove(0),
         };
-        let replay = CellReplay { open: cx.open, given: cx.given, classes: cx.classes, cell, needs_iam: part.needs_iam };
+        let replay =
+            CellReplay { open: cx.open, given: cx.given, classes: cx.classes, cell, needs_iam: part.needs_iam };
         let (examples, note) = match confirm(&e.q, &model, &replay)? {
             Replayed::Confirmed(ex) => (vec![ex], None),
             Replayed::Spurious(r) => {
@@ -286,6 +290,7 @@ impl Search<'_> {
             kind: class.kind.clone(),
             groups: vec![(cell.1.map(|g| &ACTION_GROUPS[g]), actions)],
             conditions: kept.iter().map(|c| c.text.clone()).collect(),
+            restrictions: kept.iter().map(|c| c.shape.clone()).collect(),
             needs_iam: part.needs_iam,
             whole,
             exposure: exposure(class, cx.key_account, &via_services),
@@ -331,7 +336,9 @@ impl Search<'_> {
             Outcome::Unknown(why) => Completeness::Unknown(why),
             // Cannot happen on an exact encoding: the cells cover every request and each
             // kept condition was proved to hold on the cell's allowed requests.
-            Outcome::Sat(_) => Completeness::Unknown("the solver found an allowed request outside every finding".into()),
+            Outcome::Sat(_) => {
+                Completeness::Unknown("the solver found an allowed request outside every finding".into())
+            }
         }
     }
 }
@@ -487,7 +494,10 @@ impl Replay for CellReplay<'_> {
         if req.resource.is_none() {
             return refuted("not a request on the key".into());
         }
-        let class = self.classes.iter().position(|c| matches!(match_statement(&c.shape, &req), Match::Applies { .. }));
+        // As the evaluator reads it (a role session's aws:PrincipalArn is its role's ARN).
+        let resolved = self.open.resolve(&req);
+        let class =
+            self.classes.iter().position(|c| matches!(match_statement(&c.shape, &resolved), Match::Applies { .. }));
         if class != Some(self.cell.0) {
             return refuted(format!("of another principal class ({class:?})"));
         }
@@ -507,7 +517,9 @@ impl Replay for CellReplay<'_> {
 
     fn claim(&self) -> (String, String) {
         let given = if self.needs_iam { "denied" } else { "allowed" };
-        let what = format!("allowed, {given} by the policies given, on the key, of the cell's principal class and action group");
+        let what = format!(
+            "allowed, {given} by the policies given, on the key, of the cell's principal class and action group"
+        );
         ("findings cell".into(), what)
     }
 }

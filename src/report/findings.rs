@@ -58,7 +58,9 @@ pub fn findings_text(r: &Findings) -> String {
         let conds = if f.conditions.is_empty() { "none".to_string() } else { f.conditions.join("; ") };
         out.push_str(&format!("    conditions: {conds}\n"));
         if f.needs_iam {
-            out.push_str("    only where: the caller's own identity policy allows it (none of the policies given does)\n");
+            out.push_str(
+                "    only where: the caller's own identity policy allows it (none of the policies given does)\n",
+            );
         }
         if f.whole == Some(false) {
             out.push_str("    note:       not every request of this shape is allowed (further restrictions apply)\n");
