@@ -55,7 +55,8 @@ fn main() {
             grants: vec![],
             management_account: None,
         };
-        let key = inputs.default_key_arn().unwrap_or_else(|| kmsproof::model::inputs::placeholder_key_arn("111122223333"));
+        let key =
+            inputs.default_key_arn().unwrap_or_else(|| kmsproof::model::inputs::placeholder_key_arn("111122223333"));
         let t = Instant::now();
         let r = findings(&inputs, &key, &settings).unwrap_or_else(|m| panic!("{}: {m}", p.display()));
         times.push(t.elapsed().as_secs_f64() * 1000.0);
