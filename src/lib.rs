@@ -13,6 +13,7 @@ pub mod diffset;
 pub mod encode;
 pub mod eval;
 pub mod facts;
+pub mod findings;
 pub mod model;
 pub mod prove;
 pub mod report;

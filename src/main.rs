@@ -24,6 +24,9 @@ enum Command {
     Audit(cli::audit::AuditArgs),
     /// Explain an audit check: why it matters, a policy that fails it, one that passes, the fix.
     Explain(cli::explain::ExplainArgs),
+    /// Everything the inputs allow on a key, as a few findings (principal class × actions ×
+    /// remaining conditions), each with a replayed request; Z3 proves they cover it all.
+    Findings(cli::findings::FindingsArgs),
     /// Who can call a KMS action on a key, and by which path (account dumps, proved hop by hop).
     WhoCan(cli::whocan::WhoCanArgs),
     /// Whether one principal can call a KMS action on a key, with its path.
@@ -58,6 +61,7 @@ fn main() {
         Command::Diff(args) => cli::diff::run(&args),
         Command::Audit(args) => cli::audit::run(&args),
         Command::Explain(args) => cli::explain::run(&args),
+        Command::Findings(args) => cli::findings::run(&args),
         Command::WhoCan(args) => cli::whocan::who_can(&args),
         Command::Can(args) => cli::whocan::can(&args),
         Command::Completions(args) => cli::generate::completions(&args, command()),

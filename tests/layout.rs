@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 /// `whocan` (KMS010 asks who-can), never the reverse; `diffset` (many diffs) reads files
 /// through the audit's document discovery.
 const LAYERS: &[&str] =
-    &["cli", "report", "diffset", "audit", "whocan", "prove", "encode", "eval", "model", "facts", "base"];
+    &["cli", "report", "diffset", "audit", "findings", "whocan", "prove", "encode", "eval", "model", "facts", "base"];
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap().flatten() {

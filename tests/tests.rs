@@ -7,6 +7,7 @@ mod diff_cli;
 mod differential;
 mod diffset;
 mod docs;
+mod findings;
 mod fuzz;
 mod fuzz_bytes;
 mod integrations;

@@ -18,6 +18,7 @@ pub mod check;
 pub mod diff;
 pub mod eval;
 pub mod explain;
+pub mod findings;
 pub mod generate;
 pub mod whocan;
 

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod diffset;
+pub mod findings;
 pub mod html;
 pub mod whocan;
 
