@@ -197,6 +197,8 @@ pub struct Encoder {
     pub(crate) resource: Option<StrVar>,
     /// Opaque atoms by canonical text, when enabled (`None`: report `Unsupported`).
     pub(crate) opaque: Option<BTreeMap<String, (BoolVar, Opaque)>>,
+    /// What an opaque atom over free values implies (see `lemma::widened`): `atom → term`.
+    pub(crate) free_lemmas: Vec<Term>,
     /// Values of keys that policy variables read, when fixed (lower-cased key → value).
     pub(crate) bindings: BTreeMap<String, String>,
     /// The same, keys as written (the witness spells them so).
@@ -278,6 +280,7 @@ impl Encoder {
             key_arn: key_arn.to_string(),
             resource,
             opaque: None,
+            free_lemmas: vec![],
             bindings: BTreeMap::new(),
             bound: BTreeMap::new(),
             keys: BTreeMap::new(),
