@@ -28,6 +28,7 @@ fn settings() -> Settings {
         accounts: vec![],
         grants: vec![],
         scps: vec![],
+        trust: Default::default(),
     }
 }
 
@@ -178,6 +179,10 @@ fn out(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 #[test]
 fn exit_codes() {
     for bad in [
@@ -307,10 +312,16 @@ fn shared_corpus_audits_without_a_crash() {
 }
 
 #[test]
-fn unknown_paths_are_unreadable_findings_not_crashes() {
+fn missing_paths_and_empty_runs_are_bad_input() {
     let o = run(&["--format", "jsonl", "corpus/audit/no-such-file.json"], None);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(out(&o).contains("AUD001"), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("no-such-file.json: no such file"), "{}", err(&o));
+    let empty = std::env::temp_dir().join(format!("kmsproof-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = run(&[empty.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("nothing to audit"), "{}", err(&o));
+    std::fs::remove_dir_all(&empty).ok();
 }
 
 #[test]

@@ -7,6 +7,7 @@ mod diff_cli;
 mod differential;
 mod fuzz;
 mod fuzz_bytes;
+mod iac;
 mod issue18_grants;
 mod layout;
 mod realism;

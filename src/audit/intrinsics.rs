@@ -553,13 +553,23 @@ fn free_account(p: &str) -> Option<String> {
     if is_free(p) {
         return Some(p.to_string());
     }
-    let f = crate::base::arn::split(p)?;
-    (f[2] == "iam" && f[5] == "root" && is_free(f[4])).then(|| f[4].to_string())
+    let masked = mask(p);
+    let f = crate::base::arn::split(&masked)?;
+    (f[2] == "iam" && f[5] == "root" && is_free(&unmask(f[4]))).then(|| unmask(f[4]))
+}
+
+/// A free value's `${kmsproof:free/` without its colon, so the text splits as an ARN.
+fn mask(p: &str) -> String {
+    p.replace("${kmsproof:free/", "${kmsproof-free/")
+}
+
+fn unmask(p: &str) -> String {
+    p.replace("${kmsproof-free/", "${kmsproof:free/")
 }
 
 /// Whether `p` is a role or user ARN whose free part is in the name only.
 fn free_named(p: &str) -> bool {
-    crate::base::arn::split(p).is_some_and(|f| {
+    crate::base::arn::split(&mask(p)).is_some_and(|f| {
         f[2] == "iam"
             && !f[4].contains("${")
             && !f[1].contains("${")

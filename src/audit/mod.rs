@@ -132,6 +132,17 @@ pub struct Settings {
     pub grants: Vec<crate::model::grant::Grant>,
     /// `--scp`: service control policies capping the dumps' principals in KMS010's graph.
     pub scps: Vec<Policy>,
+    /// Declared sharing (`--trusted-account`, `--trusted-org`): KMS002 does not report it.
+    pub trust: Trust,
+}
+
+/// The accounts and organizations a team shares its keys with on purpose.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trust {
+    /// `--trusted-account`: 12-digit account IDs.
+    pub accounts: Vec<String>,
+    /// `--trusted-org` / `--org-id`: organization IDs (`o-…`).
+    pub orgs: Vec<String>,
 }
 
 /// The default `--doc-timeout-ms`: one slow document never stalls a run for longer.
@@ -160,6 +171,8 @@ pub struct Ctx<'a> {
     /// Whether `key_arn` is the key's own (given by the input or `--key-arn`), not a
     /// placeholder in the policy's account.
     pub key_arn_known: bool,
+    /// Declared sharing (see [`Trust`]).
+    pub trust: &'a Trust,
     exact: bool,
 }
 
@@ -396,6 +409,7 @@ fn audit_policy(
     let accounts = &settings.accounts[..];
     let (grants, scps) = (&settings.grants[..], &settings.scps[..]);
     let ctx = Ctx {
+        trust: &settings.trust,
         doc,
         policy: &policy,
         text,

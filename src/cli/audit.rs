@@ -94,6 +94,13 @@ pub struct AuditArgs {
     /// `[{"ParameterKey": …, "ParameterValue": …}]` list.
     #[arg(long = "parameters-file", value_name = "FILE")]
     pub parameters_file: Option<PathBuf>,
+    /// An account the keys are shared with on purpose (repeatable): KMS002 does not report
+    /// cryptographic use by it.
+    #[arg(long = "trusted-account", value_name = "ACCOUNT")]
+    pub trusted_accounts: Vec<String>,
+    /// Your AWS Organization (`o-…`; repeatable): KMS002 does not report use by its members.
+    #[arg(long = "trusted-org", visible_alias = "org-id", value_name = "ORG_ID")]
+    pub trusted_orgs: Vec<String>,
 }
 
 /// The validated configuration.
@@ -132,6 +139,8 @@ pub enum ConfigError {
         "{flag}: grants and SCPs are read by KMS010 only, which needs account dumps (--authorization-details FILE)"
     )]
     GraphInputWithoutDumps { flag: &'static str },
+    #[error("--trusted-account / --trusted-org {value:?}: {why}")]
+    Trust { value: String, why: &'static str },
     #[error("--parameter / --parameters-file {value:?}: {why}")]
     Parameter { value: String, why: String },
     #[error("--key-arn {value:?} is not a KMS key ARN (expected arn:aws:kms:REGION:ACCOUNT:key/ID)")]
@@ -233,6 +242,7 @@ impl AuditArgs {
                 accounts,
                 grants,
                 scps,
+                trust: self.trust()?,
             },
             jobs,
             shard,
@@ -249,6 +259,21 @@ impl AuditArgs {
 }
 
 impl AuditArgs {
+    /// `--trusted-account` and `--trusted-org`, checked.
+    fn trust(&self) -> Result<crate::audit::Trust, ConfigError> {
+        if let Some(a) = self.trusted_accounts.iter().find(|a| !crate::base::arn::is_account_id(a)) {
+            return Err(ConfigError::Trust { value: a.clone(), why: "expected a 12-digit account ID" });
+        }
+        let org = |o: &String| o.starts_with("o-") && o.len() > 2 && o[2..].chars().all(|c| c.is_ascii_alphanumeric());
+        if let Some(o) = self.trusted_orgs.iter().find(|o| !org(o)) {
+            return Err(ConfigError::Trust {
+                value: o.clone(),
+                why: "expected an organization ID such as o-a1b2c3d4e5",
+            });
+        }
+        Ok(crate::audit::Trust { accounts: self.trusted_accounts.clone(), orgs: self.trusted_orgs.clone() })
+    }
+
     /// `--parameters-file`, then `--parameter` (which wins).
     fn template_parameters(&self) -> Result<std::collections::BTreeMap<String, String>, ConfigError> {
         let mut out = std::collections::BTreeMap::new();
@@ -425,6 +450,12 @@ pub fn run(args: &AuditArgs) -> i32 {
         say!();
     }
     let report = review(&results, &cfg);
+    if !cfg.baseline.is_empty() && report.baselined == 0 {
+        say!(
+            "warning: the baseline's {} findings match no finding of this run (a baseline of other files, or written by a kmsproof whose fingerprints differ)",
+            cfg.baseline.len()
+        );
+    }
     out(&render(&report, cfg.format));
     let failing = report.shown.iter().any(|f| f.severity >= cfg.fail_on);
     if failing {
