@@ -62,6 +62,11 @@ fn kms002(ctx: &Ctx) -> Result<Vec<Finding>, Mismatch> {
         let r = ctx.ask(&inputs, question(&excluded, &ctx.trust.orgs, json!({}), json!(CRYPTO)))?;
         match (&r.verdict, r.examples.first()) {
             (Verdict::Holds, _) => break,
+            // Past the first account, an undecided round leaves the finding standing, open-ended.
+            (Verdict::Unknown(_), _) if first.is_some() => {
+                more = true;
+                break;
+            }
             (Verdict::Unknown(why), _) => return Ok(vec![ctx.undecided("KMS002", why)]),
             (Verdict::Violated, Some(e)) if round < MAX_ACCOUNTS => {
                 let acct = account_of(&e.request).unwrap_or_default();
@@ -117,7 +122,8 @@ fn kms002(ctx: &Ctx) -> Result<Vec<Finding>, Mismatch> {
         ),
         _ => (Severity::High, String::new()),
     };
-    let more = if more { format!(" and more (stopped after {MAX_ACCOUNTS})") } else { String::new() };
+    let more =
+        if more { format!(" and possibly more (stopped after {} accounts)", found.len()) } else { String::new() };
     let message = format!(
         "cryptographic use ({}) allowed to principals outside the key's account {}: {}{more}{open}",
         example.request["action"].as_str().unwrap_or("?"),
@@ -136,7 +142,7 @@ fn kms002(ctx: &Ctx) -> Result<Vec<Finding>, Mismatch> {
 
 /// The name of the template's free value a witness bound to `value` (see
 /// `base::pattern::FREE_VALUE_PREFIX`), when one was.
-fn free_value_of(request: &Value, value: &str) -> Option<String> {
+pub(super) fn free_value_of(request: &Value, value: &str) -> Option<String> {
     let context = request.get("context")?.as_object()?;
     context.iter().find_map(|(k, v)| {
         let name = k.strip_prefix(crate::base::pattern::FREE_VALUE_PREFIX)?;
