@@ -105,6 +105,7 @@ fn synthetic(corpus: &[Document], n: usize) -> Vec<Document> {
                 pos: doc.pos,
                 body: Body::Policy { text, label: file, exact: true },
                 key: doc.key.clone(),
+                assumed: doc.assumed.clone(),
             }
         })
         .collect()

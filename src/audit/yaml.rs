@@ -45,9 +45,7 @@ fn read(text: &str) -> Result<Json, (Pos, String)> {
 /// indents with spaces only).
 fn explain(info: &str, text: &str, pos: Pos) -> String {
     let line = text.lines().nth(pos.line.saturating_sub(1)).unwrap_or_default();
-    if info.contains("tab")
-        || line.starts_with(|c: char| c == '\t' || c == ' ') && line.trim_start_matches(' ').starts_with('\t')
-    {
+    if info.contains("tab") || line.trim_start_matches(' ').starts_with('\t') {
         return format!("{info}: a tab character indents this line; YAML indents with spaces only");
     }
     info.to_string()
