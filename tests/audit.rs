@@ -505,7 +505,8 @@ fn html_report_is_self_contained_and_escaped() {
     assert!(page.starts_with("<!DOCTYPE html>") && page.trim_end().ends_with("</html>"));
     for want in [
         "id=\"summary\"",
-        "<h2>corpus/audit/kms001-pos.json</h2>",
+        "<section id=\"findings\">",
+        "corpus/audit/kms001-pos.json",
         "class=\"request\"",
         "class=\"statement\"",
         "id=\"suppressed\"",
@@ -513,9 +514,11 @@ fn html_report_is_self_contained_and_escaped() {
     ] {
         assert!(page.contains(want), "{want}");
     }
-    for never in ["<script", "src=", "href=", "@import", "url("] {
+    for never in ["<script", "src=", "@import", "url("] {
         assert!(!page.contains(never), "{never}");
     }
+    // Links stay within the page (the summary's index of findings).
+    assert!(page.match_indices("href=").all(|(i, _)| page[i..].starts_with("href=\"#")), "an external link");
 }
 
 /// Renders the page in headless Chromium and asserts on the DOM it built. Skipped loudly
@@ -545,7 +548,7 @@ fn html_report_renders_in_headless_chromium() {
     let dom = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success() && dom.contains("<body>"), "chromium failed: {}", String::from_utf8_lossy(&o.stderr));
     // The browser parsed the sections and kept the escaped Sid as text, not as a script.
-    assert_eq!(dom.matches("<section class=\"file\">").count(), 2, "{dom}");
+    assert_eq!(dom.matches("<section id=\"findings\">").count(), 1, "{dom}");
     assert!(dom.contains("<p id=\"summary\">2 documents audited"), "{dom}");
     assert!(dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !dom.contains("<script"), "{dom}");
     assert!(dom.contains("assumed-role/App/kmsproof-session"), "counterexample request missing");

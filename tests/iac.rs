@@ -140,3 +140,25 @@ fn diagnostics_suggest_the_fix() {
     assert!(e.contains("this looks like a key policy: use --key-policy"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn the_html_report_is_sorted_by_severity_with_links_version_and_date() {
+    let o = Command::new(env!("CARGO_BIN_EXE_kmsproof"))
+        .args(["audit", "--format", "html", "corpus/audit/kms003-pos.json", "corpus/audit/kms001-pos.json"])
+        .env("SOURCE_DATE_EPOCH", "1764892800")
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let page = String::from_utf8_lossy(&o.stdout);
+    assert!(page.contains(&format!("kmsproof {} · 2025-12-05 00:00 UTC", env!("CARGO_PKG_VERSION"))), "{page}");
+    assert!(page.contains("<a href=\"#f1\">critical KMS001"), "{page}");
+    let rank = ["critical", "high", "medium", "low", "info"];
+    let order: Vec<usize> = page
+        .match_indices("<div class=\"finding ")
+        .filter_map(|(i, m)| {
+            let sev = page[i + m.len()..].split('"').next()?;
+            rank.iter().position(|r| *r == sev)
+        })
+        .collect();
+    assert!(order.len() >= 2 && order.windows(2).all(|w| w[0] <= w[1]), "most severe first: {order:?}");
+}
