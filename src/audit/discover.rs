@@ -312,6 +312,7 @@ fn resolved(file: &str, template: &Template, location: &str, value: &Json, key: 
                         if more { format!("{location} [{}]", f.assumed.join(", ")) } else { location.clone() };
                     let mut assumed = v.assumed.clone();
                     assumed.extend(f.assumed);
+                    assumed.extend(template.placeholders());
                     let d = embedded(file, location, &f.value);
                     out.push(Document { key: key.clone(), assumed, ..d });
                 }

@@ -102,6 +102,22 @@ impl<'a> Template<'a> {
         Template { root, given }
     }
 
+    /// The pseudo parameters this template's values take from the audit's placeholders
+    /// (neither `--parameter` nor `--key-arn` gives them), said with every finding.
+    pub fn placeholders(&self) -> Vec<String> {
+        let given = |n: &str| self.given.parameters.contains_key(n) || self.given.key_arn.is_some();
+        let mut out = Vec::new();
+        if !given("AWS::AccountId") {
+            out.push(format!(
+                "AWS::AccountId = {PLACEHOLDER_ACCOUNT} (placeholder: give --parameter AWS::AccountId=ID or --key-arn)"
+            ));
+        }
+        if !given("AWS::Region") {
+            out.push(format!("AWS::Region = {PLACEHOLDER_REGION} (placeholder)"));
+        }
+        out
+    }
+
     /// The stack's account (`AWS::AccountId`).
     pub fn account(&self) -> String {
         self.pseudo("AWS::AccountId").unwrap_or_default()
