@@ -61,6 +61,7 @@ fn child(spec: &str, root: &Path, bench: &[PathBuf]) {
         accounts: vec![],
         grants: vec![],
         scps: vec![],
+        trust: Default::default(),
     };
     let results = audit_all(&docs, &settings, jobs, &|_| {}).unwrap_or_else(|e| panic!("{e}"));
     let wall = t.elapsed();
@@ -104,6 +105,7 @@ fn synthetic(corpus: &[Document], n: usize) -> Vec<Document> {
                 pos: doc.pos,
                 body: Body::Policy { text, label: file, exact: true },
                 key: doc.key.clone(),
+                assumed: doc.assumed.clone(),
             }
         })
         .collect()

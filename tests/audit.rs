@@ -28,6 +28,7 @@ fn settings() -> Settings {
         accounts: vec![],
         grants: vec![],
         scps: vec![],
+        trust: Default::default(),
     }
 }
 
@@ -178,6 +179,10 @@ fn out(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 #[test]
 fn exit_codes() {
     for bad in [
@@ -307,10 +312,16 @@ fn shared_corpus_audits_without_a_crash() {
 }
 
 #[test]
-fn unknown_paths_are_unreadable_findings_not_crashes() {
+fn missing_paths_and_empty_runs_are_bad_input() {
     let o = run(&["--format", "jsonl", "corpus/audit/no-such-file.json"], None);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(out(&o).contains("AUD001"), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("no-such-file.json: no such file"), "{}", err(&o));
+    let empty = std::env::temp_dir().join(format!("kmsproof-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = run(&[empty.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("nothing to audit"), "{}", err(&o));
+    std::fs::remove_dir_all(&empty).ok();
 }
 
 #[test]
@@ -494,7 +505,8 @@ fn html_report_is_self_contained_and_escaped() {
     assert!(page.starts_with("<!DOCTYPE html>") && page.trim_end().ends_with("</html>"));
     for want in [
         "id=\"summary\"",
-        "<h2>corpus/audit/kms001-pos.json</h2>",
+        "<section id=\"findings\">",
+        "corpus/audit/kms001-pos.json",
         "class=\"request\"",
         "class=\"statement\"",
         "id=\"suppressed\"",
@@ -502,9 +514,11 @@ fn html_report_is_self_contained_and_escaped() {
     ] {
         assert!(page.contains(want), "{want}");
     }
-    for never in ["<script", "src=", "href=", "@import", "url("] {
+    for never in ["<script", "src=", "@import", "url("] {
         assert!(!page.contains(never), "{never}");
     }
+    // Links stay within the page (the summary's index of findings).
+    assert!(page.match_indices("href=").all(|(i, _)| page[i..].starts_with("href=\"#")), "an external link");
 }
 
 /// Renders the page in headless Chromium and asserts on the DOM it built. Skipped loudly
@@ -534,7 +548,7 @@ fn html_report_renders_in_headless_chromium() {
     let dom = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success() && dom.contains("<body>"), "chromium failed: {}", String::from_utf8_lossy(&o.stderr));
     // The browser parsed the sections and kept the escaped Sid as text, not as a script.
-    assert_eq!(dom.matches("<section class=\"file\">").count(), 2, "{dom}");
+    assert_eq!(dom.matches("<section id=\"findings\">").count(), 1, "{dom}");
     assert!(dom.contains("<p id=\"summary\">2 documents audited"), "{dom}");
     assert!(dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !dom.contains("<script"), "{dom}");
     assert!(dom.contains("assumed-role/App/kmsproof-session"), "counterexample request missing");

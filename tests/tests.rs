@@ -10,6 +10,7 @@ mod docs;
 mod findings;
 mod fuzz;
 mod fuzz_bytes;
+mod iac;
 mod integrations;
 mod issue18_grants;
 mod layout;

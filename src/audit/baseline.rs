@@ -2,7 +2,9 @@
 //! sarif` output) are left out, so a pipeline fails only on new ones. Findings are matched
 //! on the fingerprint SARIF carries as `partialFingerprints["kmsproofFinding/v1"]` (and the
 //! JSON output as `fingerprint`): check, file, location and message — not the line, so
-//! edits elsewhere in a file do not make old findings new.
+//! edits elsewhere in a file do not make old findings new. The file is the repository-
+//! relative path ([`stable_path`]), so `audit .`, `audit stack.yaml` and `audit $PWD` give
+//! the same fingerprints.
 
 use super::err::BaselineError;
 use super::Finding;
@@ -15,7 +17,23 @@ pub const FINGERPRINT_KEY: &str = "kmsproofFinding/v1";
 /// A stable fingerprint (FNV-1a of check, file, location and message) so dashboards and
 /// baselines recognise the same finding across runs.
 pub fn fingerprint(f: &Finding) -> String {
-    fingerprint_of(f.check, &f.file, &f.location, &f.message)
+    let file = stable_path(&f.file);
+    let message = if f.file.is_empty() { f.message.clone() } else { f.message.replace(&f.file, &file) };
+    fingerprint_of(f.check, &file, &f.location, &message)
+}
+
+/// A file's path however it was spelled on the command line: relative to the root of the
+/// git repository holding it, else to the working directory when under it, else absolute
+/// (`<stdin>` and paths that do not resolve stay as written, less a leading `./`).
+pub fn stable_path(file: &str) -> String {
+    let as_written = file.trim_start_matches("./").to_string();
+    let Ok(abs) = std::path::Path::new(file).canonicalize() else { return as_written };
+    let root = abs.ancestors().skip(1).find(|d| d.join(".git").exists()).map(std::path::Path::to_path_buf);
+    let base = root.or_else(|| std::env::current_dir().ok().and_then(|d| d.canonicalize().ok()));
+    match base.as_deref().and_then(|b| abs.strip_prefix(b).ok()) {
+        Some(rel) => rel.to_string_lossy().replace('\\', "/"),
+        None => abs.to_string_lossy().into_owned(),
+    }
 }
 
 fn fingerprint_of(check: &str, file: &str, location: &str, message: &str) -> String {

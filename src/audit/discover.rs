@@ -7,6 +7,8 @@
 //! skipped silently.
 
 pub use super::document::{Body, Document, KeyProps};
+pub use super::intrinsics::TemplateValues;
+use super::intrinsics::{free_principals, Template};
 use super::yaml;
 use crate::base::arn::is_key_arn;
 use crate::base::json::{self, Json, Kind, Pos};
@@ -108,9 +110,14 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// Reads one file and returns its documents (an error document when unreadable).
 pub fn read_file(path: &Path) -> Vec<Document> {
+    read_file_with(path, &TemplateValues::default())
+}
+
+/// [`read_file`], resolving templates with the values the command line gives.
+pub fn read_file_with(path: &Path, values: &TemplateValues) -> Vec<Document> {
     let file = if path == Path::new("-") { "<stdin>".to_string() } else { path.display().to_string() };
     match crate::model::load::read_source(path) {
-        Ok((text, _)) => documents_in(&file, &text),
+        Ok((text, _)) => documents_in_with(&file, &text, values),
         Err(e) => {
             // An unreadable file's position (the first bad byte of non-UTF-8 text).
             let pos = match &e {
@@ -123,45 +130,65 @@ pub fn read_file(path: &Path) -> Vec<Document> {
 }
 
 fn error_doc(file: &str, location: &str, pos: Pos, message: String) -> Document {
-    Document { file: file.into(), location: location.into(), pos, body: Body::Error(message), key: KeyProps::default() }
+    Document {
+        file: file.into(),
+        location: location.into(),
+        pos,
+        body: Body::Error(message),
+        key: KeyProps::default(),
+        assumed: vec![],
+    }
 }
 
 fn skipped(file: &str, pos: Pos, message: String) -> Document {
-    Document { file: file.into(), location: String::new(), pos, body: Body::Skipped(message), key: KeyProps::default() }
+    Document {
+        file: file.into(),
+        location: String::new(),
+        pos,
+        body: Body::Skipped(message),
+        key: KeyProps::default(),
+        assumed: vec![],
+    }
 }
 
 /// The documents in `text`, read as JSON, or as YAML when it is not JSON and looks like
 /// a CloudFormation template.
 pub fn documents_in(file: &str, text: &str) -> Vec<Document> {
+    documents_in_with(file, text, &TemplateValues::default())
+}
+
+/// [`documents_in`], resolving templates with the values the command line gives.
+pub fn documents_in_with(file: &str, text: &str, values: &TemplateValues) -> Vec<Document> {
     let trimmed = text.trim_start_matches('\u{feff}').trim_start();
     if !trimmed.starts_with(['{', '[']) && !trimmed.is_empty() {
-        return yaml_documents(file, text);
+        return yaml_documents(file, text, values);
     }
     match json::parse(text) {
-        Ok(doc) => from_json(file, text, &doc),
+        Ok(doc) => from_json(file, text, &doc, values),
         Err(e) => vec![error_doc(file, "", e.pos, format!("{file}:{}: error: {}", e.pos, e.message))],
     }
 }
 
 /// The documents of a YAML file: its JSON form sorted like a JSON file, each pointed back
 /// at the YAML file.
-fn yaml_documents(file: &str, text: &str) -> Vec<Document> {
+fn yaml_documents(file: &str, text: &str, values: &TemplateValues) -> Vec<Document> {
     match yaml::to_json(file, text) {
         Ok((json_text, doc)) => {
-            from_json(file, &json_text, &doc).into_iter().map(|d| yaml::relocate(d, text)).collect()
+            from_json(file, &json_text, &doc, values).into_iter().map(|d| yaml::relocate(d, text)).collect()
         }
         Err((pos, message)) => vec![error_doc(file, "", pos, message)],
     }
 }
 
 /// Sorts a parsed file into the formats it can be.
-fn from_json(file: &str, text: &str, doc: &Json) -> Vec<Document> {
+fn from_json(file: &str, text: &str, doc: &Json, values: &TemplateValues) -> Vec<Document> {
     let whole = || Document {
         file: file.into(),
         location: String::new(),
         pos: doc.pos,
         body: Body::Policy { text: text.into(), label: file.into(), exact: true },
         key: KeyProps::default(),
+        assumed: vec![],
     };
     if ["Statement", "Policy", "PolicyVersion"].iter().any(|k| doc.get(k).is_some()) {
         return match named_key_arn(file, doc) {
@@ -170,7 +197,7 @@ fn from_json(file: &str, text: &str, doc: &Json) -> Vec<Document> {
         };
     }
     let out = if doc.get("Resources").is_some() {
-        cloudformation(file, doc)
+        cloudformation(file, doc, values)
     } else if doc.get("values").is_some() || doc.get("planned_values").is_some() {
         terraform(file, doc)
     } else if GAAD_LISTS.iter().any(|(k, _, _)| doc.get(k).is_some()) {
@@ -206,7 +233,7 @@ fn embedded(file: &str, location: String, value: &Json) -> Document {
         },
         _ => Body::Policy { text: crate::base::json::render_in_place(value), label: file.into(), exact: true },
     };
-    Document { file: file.into(), location, pos: value.pos, body, key: KeyProps::default() }
+    Document { file: file.into(), location, pos: value.pos, body, key: KeyProps::default(), assumed: vec![] }
 }
 
 /// The first CloudFormation intrinsic function (`Ref`, `Fn::*`) inside `v`, with its position.
@@ -239,18 +266,66 @@ const CFN_POLICIES: &[(&str, &str)] = &[
     ("AWS::IAM::GroupPolicy", "PolicyDocument"),
 ];
 
-fn cloudformation(file: &str, doc: &Json) -> Vec<Document> {
+fn cloudformation(file: &str, doc: &Json, values: &TemplateValues) -> Vec<Document> {
     let mut out = Vec::new();
+    let template = Template::new(doc, values);
     for r in doc.get("Resources").and_then(Json::members).unwrap_or(&[]) {
         let Some(ty) = r.value.get("Type").and_then(Json::as_str) else { continue };
         let Some(props) = r.value.get("Properties") else { continue };
         for (_, path) in CFN_POLICIES.iter().filter(|(t, _)| *t == ty) {
             let base = format!("Resources.{}.Properties", r.key);
             for (loc, value) in select(props, path, &base) {
-                let mut d = embedded(file, format!("{loc} ({ty})"), value);
-                d.key = key_props(ty, props);
-                out.push(d);
+                let location = format!("{loc} ({ty})");
+                if !Template::uses_intrinsics(value) {
+                    out.push(Document { key: key_props(ty, props), ..embedded(file, location, value) });
+                    continue;
+                }
+                out.extend(resolved(file, &template, &location, value, key_props(ty, props)));
             }
+        }
+    }
+    out
+}
+
+/// The documents of a policy that uses intrinsic functions: one per variant (an unknown
+/// `Fn::If` condition, an account left free), each saying what it assumes. The key lives in
+/// the stack's account and Region (`AWS::AccountId`, `AWS::Region`), so its ARN is that
+/// of the audit's placeholder key there unless `--key-arn` gives one.
+fn resolved(file: &str, template: &Template, location: &str, value: &Json, key: KeyProps) -> Vec<Document> {
+    let key = KeyProps { arn: key.arn.clone().or_else(|| Some(template.key_arn())), ..key };
+    let account = template.account();
+    let mut out = Vec::new();
+    let variants = template.variants(value);
+    let many = variants.len() > 1;
+    for v in variants {
+        let branches: Vec<&String> = v.assumed.iter().filter(|a| a.starts_with("Condition ")).collect();
+        let location = if many {
+            format!("{location} [{}]", branches.iter().map(|b| b.as_str()).collect::<Vec<_>>().join(", "))
+        } else {
+            location.to_string()
+        };
+        match free_principals(&v.value, &account) {
+            Ok(forms) => {
+                let more = forms.len() > 1;
+                for f in forms {
+                    let location =
+                        if more { format!("{location} [{}]", f.assumed.join(", ")) } else { location.clone() };
+                    let mut assumed = v.assumed.clone();
+                    assumed.extend(f.assumed);
+                    assumed.extend(template.placeholders());
+                    let d = embedded(file, location, &f.value);
+                    out.push(Document { key: key.clone(), assumed, ..d });
+                }
+            }
+            Err(why) => out.push(error_doc(
+                file,
+                &location,
+                value.pos,
+                format!(
+                    "{file}:{}: error: at {location}: {why}; give the value with --parameter NAME=VALUE",
+                    value.pos
+                ),
+            )),
         }
     }
     out
@@ -291,36 +366,108 @@ const TF_POLICIES: &[(&str, &str)] = &[
 ];
 
 fn terraform(file: &str, doc: &Json) -> Vec<Document> {
+    let plan = Plan::of(doc);
     let mut out = Vec::new();
     for top in ["values", "planned_values"] {
         if let Some(root) = doc.get(top).and_then(|v| v.get("root_module")) {
-            terraform_module(file, root, &mut out);
+            terraform_module(file, root, &plan, &mut out);
         }
     }
     out
 }
 
-fn terraform_module(file: &str, module: &Json, out: &mut Vec<Document>) {
+/// What a plan says beyond its planned values: which attributes are known only after
+/// apply (`resource_changes[].change.after_unknown`) and what the configuration computes
+/// them from (`configuration…expressions.ATTR.references`).
+#[derive(Default)]
+struct Plan {
+    unknown: std::collections::BTreeSet<String>,
+    references: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl Plan {
+    fn of(doc: &Json) -> Plan {
+        let mut plan = Plan::default();
+        if let Some(Kind::Array(changes)) = doc.get("resource_changes").map(|c| &c.kind) {
+            for c in changes {
+                let address = c.get("address").and_then(Json::as_str).unwrap_or_default();
+                let unknown = c.get("change").and_then(|ch| ch.get("after_unknown")).and_then(Json::members);
+                for m in unknown.unwrap_or(&[]) {
+                    if matches!(m.value.kind, Kind::Bool(true)) {
+                        plan.unknown.insert(format!("{address}.{}", m.key));
+                    }
+                }
+            }
+        }
+        if let Some(root) = doc.get("configuration").and_then(|c| c.get("root_module")) {
+            plan.configuration(root, "");
+        }
+        plan
+    }
+
+    /// The references of each resource attribute's expression, by `address.attr`.
+    fn configuration(&mut self, module: &Json, prefix: &str) {
+        if let Some(Kind::Array(resources)) = module.get("resources").map(|r| &r.kind) {
+            for r in resources {
+                let address = r.get("address").and_then(Json::as_str).unwrap_or_default();
+                for e in r.get("expressions").and_then(Json::members).unwrap_or(&[]) {
+                    let refs: Vec<String> = match e.value.get("references").map(|x| &x.kind) {
+                        Some(Kind::Array(items)) => {
+                            items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect()
+                        }
+                        _ => continue,
+                    };
+                    self.references.insert(format!("{prefix}{address}.{}", e.key), refs);
+                }
+            }
+        }
+        for call in module.get("module_calls").and_then(Json::members).unwrap_or(&[]) {
+            if let Some(inner) = call.value.get("module") {
+                self.configuration(inner, &format!("{prefix}module.{}.", call.key));
+            }
+        }
+    }
+
+    /// Why `address.attr` has no value: known only after apply (and from what), or none.
+    fn no_value(&self, file: &str, pos: Pos, at: &str) -> Body {
+        if !self.unknown.contains(at) {
+            return Body::Skipped(format!("{file}:{pos}: skipped: {at} has no value (empty or null in the plan)"));
+        }
+        let from = match self.references.get(at) {
+            Some(refs) if !refs.is_empty() => format!(" (computed from {})", refs.join(", ")),
+            _ => String::new(),
+        };
+        Body::Free(format!(
+            "{file}:{pos}: {at} is known only after apply{from}: the whole policy is free, so no check can be decided before apply (audit `terraform show -json` of the applied state, or make the values it reads known at plan time)"
+        ))
+    }
+}
+
+fn terraform_module(file: &str, module: &Json, plan: &Plan, out: &mut Vec<Document>) {
     if let Some(Kind::Array(resources)) = module.get("resources").map(|r| &r.kind) {
         for r in resources {
             let ty = r.get("type").and_then(Json::as_str).unwrap_or_default();
             let address = r.get("address").and_then(Json::as_str).unwrap_or(ty);
             let key = r.get("values").map(|v| key_props(ty, v)).unwrap_or_default();
+            let assumed: Vec<String> = ["arn", "key_id"]
+                .iter()
+                .filter(|a| plan.unknown.contains(&format!("{address}.{a}")))
+                .map(|a| format!("free: {address}.{a} (known after apply)"))
+                .collect();
             for (_, attr) in TF_POLICIES.iter().filter(|(t, _)| *t == ty) {
+                let at = format!("{address}.{attr}");
                 match r.get("values").and_then(|v| v.get(attr)) {
                     Some(v) if v.as_str().is_some_and(|s| !s.is_empty()) || matches!(v.kind, Kind::Object(_)) => {
-                        out.push(Document { key: key.clone(), ..embedded(file, format!("{address}.{attr}"), v) })
+                        out.push(Document { key: key.clone(), assumed: assumed.clone(), ..embedded(file, at, v) })
                     }
-                    // Unknown until apply (`null` in a plan) or empty: listed, nothing to audit yet.
+                    // Known after apply (absent or `null` in a plan), or empty.
                     _ => out.push(Document {
                         file: file.into(),
-                        location: format!("{address}.{attr}"),
+                        body: plan.no_value(file, r.pos, &at),
+                        location: at,
                         pos: r.pos,
-                        body: Body::Skipped(format!(
-                            "{file}:{}: skipped: {address}.{attr} has no value (unknown until apply, or empty)",
-                            r.pos
-                        )),
                         key: KeyProps::default(),
+                        assumed: assumed.clone(),
                     }),
                 }
             }
@@ -328,7 +475,7 @@ fn terraform_module(file: &str, module: &Json, out: &mut Vec<Document>) {
     }
     if let Some(Kind::Array(children)) = module.get("child_modules").map(|c| &c.kind) {
         for c in children {
-            terraform_module(file, c, out);
+            terraform_module(file, c, plan, out);
         }
     }
 }

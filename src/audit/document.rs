@@ -17,6 +17,9 @@ pub struct Document {
     /// terraform `customer_master_key_spec`/`key_spec`/`key_usage`); `audit --key-spec`
     /// fills the spec of the others.
     pub key: KeyProps,
+    /// What reading the document assumed (a template's free values, the branch taken at
+    /// an unknown `Fn::If`, a plan's values known after apply): every finding says it.
+    pub assumed: Vec<String>,
 }
 
 /// What the input says about the key a policy belongs to.
@@ -40,4 +43,7 @@ pub enum Body {
     Error(String),
     /// Valid JSON/YAML holding no policy (e.g. an index file): listed, not a finding.
     Skipped(String),
+    /// A policy whose whole text is decided later (a terraform plan's value known after
+    /// apply): every check is undecided, never clean; the message says why and where.
+    Free(String),
 }

@@ -11,6 +11,7 @@ pub mod checks;
 pub mod discover;
 pub mod document;
 pub mod err;
+pub mod intrinsics;
 pub mod suppress;
 pub mod whocan;
 mod yaml;
@@ -131,6 +132,17 @@ pub struct Settings {
     pub grants: Vec<crate::model::grant::Grant>,
     /// `--scp`: service control policies capping the dumps' principals in KMS010's graph.
     pub scps: Vec<Policy>,
+    /// Declared sharing (`--trusted-account`, `--trusted-org`): KMS002 does not report it.
+    pub trust: Trust,
+}
+
+/// The accounts and organizations a team shares its keys with on purpose.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trust {
+    /// `--trusted-account`: 12-digit account IDs.
+    pub accounts: Vec<String>,
+    /// `--trusted-org` / `--org-id`: organization IDs (`o-…`).
+    pub orgs: Vec<String>,
 }
 
 /// The default `--doc-timeout-ms`: one slow document never stalls a run for longer.
@@ -159,6 +171,8 @@ pub struct Ctx<'a> {
     /// Whether `key_arn` is the key's own (given by the input or `--key-arn`), not a
     /// placeholder in the policy's account.
     pub key_arn_known: bool,
+    /// Declared sharing (see [`Trust`]).
+    pub trust: &'a Trust,
     exact: bool,
 }
 
@@ -338,8 +352,41 @@ pub fn audit_document(doc: &Document, settings: &Settings) -> Result<DocResult, 
             result.note = Some(msg.clone());
             return Ok(result);
         }
+        Body::Free(msg) => {
+            result.kind = "free";
+            result.findings.push(Finding {
+                check: checks::UNDECIDED,
+                severity: checks::info(checks::UNDECIDED).severity,
+                message: msg.clone(),
+                ..unreadable(doc, String::new())
+            });
+            return Ok(result);
+        }
         Body::Policy { text, label, exact } => (text, label, *exact),
     };
+    let mut result = audit_policy(doc, settings, limits, result, text, label, exact)?;
+    if !doc.assumed.is_empty() {
+        let assumed = format!(" (assuming {})", doc.assumed.join("; "));
+        result.findings.iter_mut().for_each(|f| f.message.push_str(&assumed));
+        let note = format!("assumed: {}", doc.assumed.join("; "));
+        result.note = Some(match result.note.take() {
+            Some(n) => format!("{n}; {note}"),
+            None => note,
+        });
+    }
+    Ok(result)
+}
+
+/// [`audit_document`] of a document holding a policy.
+fn audit_policy(
+    doc: &Document,
+    settings: &Settings,
+    limits: Limits,
+    mut result: DocResult,
+    text: &str,
+    label: &str,
+    exact: bool,
+) -> Result<DocResult, Mismatch> {
     let policy = match read_policy(text, label) {
         Ok(p) => p,
         Err(e) => {
@@ -364,6 +411,7 @@ pub fn audit_document(doc: &Document, settings: &Settings) -> Result<DocResult, 
     let accounts = &settings.accounts[..];
     let (grants, scps) = (&settings.grants[..], &settings.scps[..]);
     let ctx = Ctx {
+        trust: &settings.trust,
         doc,
         policy: &policy,
         text,
@@ -573,7 +621,12 @@ pub fn audit_all(
 
 /// Reads every document under `paths` (sorted), numbered in that order.
 pub fn discover(paths: &[std::path::PathBuf]) -> Vec<Document> {
-    discover::list_files(paths).iter().flat_map(|f| discover::read_file(f)).collect()
+    discover_with(paths, &discover::TemplateValues::default())
+}
+
+/// [`discover`], resolving templates with the values the command line gives.
+pub fn discover_with(paths: &[std::path::PathBuf], values: &discover::TemplateValues) -> Vec<Document> {
+    discover::list_files(paths).iter().flat_map(|f| discover::read_file_with(f, values)).collect()
 }
 
 /// The checks that apply to documents of `CheckInfo` rows, for output rules.

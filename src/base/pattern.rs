@@ -145,12 +145,27 @@ pub enum Piece {
     Var { key: String, default: Option<String> },
 }
 
+/// The prefix of a free value's name: a value a template leaves open (a parameter without
+/// a default, a generated name), written `${kmsproof:free/NAME}` by the template reader
+/// and read as a variable in every policy (whatever its `Version`), so the encoder leaves
+/// it free (an opaque atom) and a witness binds it to one concrete value throughout.
+pub const FREE_VALUE_PREFIX: &str = "kmsproof:free/";
+
+/// `${` and [`FREE_VALUE_PREFIX`]: where a free value starts in a policy's text.
+const FREE_VALUE_OPEN: &str = "${kmsproof:free/";
+
+/// The text standing for the free value `name`.
+pub fn free_value(name: &str) -> String {
+    format!("${{{FREE_VALUE_PREFIX}{name}}}")
+}
+
 /// Splits a value into text and `${...}` variables. `vars` is false for policies without
 /// `Version: 2012-10-17`, where `${...}` is plain text.
 pub fn pieces(raw: &str, vars: bool) -> Vec<Piece> {
     let mut out = Vec::new();
     let mut rest = raw;
-    while let Some(start) = rest.find("${").filter(|_| vars) {
+    let next = |r: &str| if vars { r.find("${") } else { r.find(FREE_VALUE_OPEN) };
+    while let Some(start) = next(rest) {
         let Some(len) = rest[start..].find('}') else {
             break;
         };

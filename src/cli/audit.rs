@@ -5,7 +5,7 @@ use super::{exit, internal_error, out};
 use crate::audit::baseline::{fingerprint, read_baseline};
 use crate::audit::err::{BaselineError, IgnoreFileError};
 use crate::audit::suppress::{parse_ignore_file, suppression, IgnoreRule, DEFAULT_IGNORE_FILE};
-use crate::audit::{audit_all, discover, finding_order, AuditError, DocResult, Finding, Settings, Severity};
+use crate::audit::{audit_all, finding_order, AuditError, DocResult, Finding, Settings, Severity};
 use crate::model::load::load_policy;
 use crate::model::policy::{Policy, PolicyKind};
 use crate::model::property::{parse_properties, Property};
@@ -85,6 +85,22 @@ pub struct AuditArgs {
     /// `.kmsproof-ignore` in the working directory when it exists.
     #[arg(long, value_name = "FILE")]
     pub ignore_file: Option<PathBuf>,
+    /// A CloudFormation parameter or pseudo parameter (`Env=prod`, `AWS::Region=eu-west-1`,
+    /// `AWS::AccountId=111122223333`; repeatable). Parameters not given take their
+    /// `Default`; those without one are free values (a proof holds for every value).
+    #[arg(long = "parameter", value_name = "NAME=VALUE")]
+    pub parameters: Vec<String>,
+    /// CloudFormation parameters as a file: `{"Name": "Value"}`, or the CLI's
+    /// `[{"ParameterKey": …, "ParameterValue": …}]` list.
+    #[arg(long = "parameters-file", value_name = "FILE")]
+    pub parameters_file: Option<PathBuf>,
+    /// An account the keys are shared with on purpose (repeatable): KMS002 does not report
+    /// cryptographic use by it.
+    #[arg(long = "trusted-account", value_name = "ACCOUNT")]
+    pub trusted_accounts: Vec<String>,
+    /// Your AWS Organization (`o-…`; repeatable): KMS002 does not report use by its members.
+    #[arg(long = "trusted-org", visible_alias = "org-id", value_name = "ORG_ID")]
+    pub trusted_orgs: Vec<String>,
 }
 
 /// The validated configuration.
@@ -100,6 +116,8 @@ pub struct AuditConfig {
     pub key_spec: &'static str,
     /// `--key-arn`: the key of documents whose input names none.
     pub key_arn: Option<String>,
+    /// `--parameter`, `--parameters-file` and `--key-arn`: what resolves a template's values.
+    pub template: crate::audit::discover::TemplateValues,
     /// Fingerprints of `--baseline`'s findings.
     pub baseline: std::collections::BTreeSet<String>,
     pub ignore: Vec<IgnoreRule>,
@@ -121,6 +139,10 @@ pub enum ConfigError {
         "{flag}: grants and SCPs are read by KMS010 only, which needs account dumps (--authorization-details FILE)"
     )]
     GraphInputWithoutDumps { flag: &'static str },
+    #[error("--trusted-account / --trusted-org {value:?}: {why}")]
+    Trust { value: String, why: &'static str },
+    #[error("--parameter / --parameters-file {value:?}: {why}")]
+    Parameter { value: String, why: String },
     #[error("--key-arn {value:?} is not a KMS key ARN (expected arn:aws:kms:REGION:ACCOUNT:key/ID)")]
     KeyArn { value: String },
     #[error("--jobs must be at least 1")]
@@ -220,11 +242,16 @@ impl AuditArgs {
                 accounts,
                 grants,
                 scps,
+                trust: self.trust()?,
             },
             jobs,
             shard,
             key_spec,
             key_arn: self.key_arn.clone(),
+            template: crate::audit::discover::TemplateValues {
+                parameters: self.template_parameters()?,
+                key_arn: self.key_arn.clone(),
+            },
             baseline,
             ignore,
         })
@@ -232,6 +259,37 @@ impl AuditArgs {
 }
 
 impl AuditArgs {
+    /// `--trusted-account` and `--trusted-org`, checked.
+    fn trust(&self) -> Result<crate::audit::Trust, ConfigError> {
+        if let Some(a) = self.trusted_accounts.iter().find(|a| !crate::base::arn::is_account_id(a)) {
+            return Err(ConfigError::Trust { value: a.clone(), why: "expected a 12-digit account ID" });
+        }
+        let org = |o: &String| o.starts_with("o-") && o.len() > 2 && o[2..].chars().all(|c| c.is_ascii_alphanumeric());
+        if let Some(o) = self.trusted_orgs.iter().find(|o| !org(o)) {
+            return Err(ConfigError::Trust {
+                value: o.clone(),
+                why: "expected an organization ID such as o-a1b2c3d4e5",
+            });
+        }
+        Ok(crate::audit::Trust { accounts: self.trusted_accounts.clone(), orgs: self.trusted_orgs.clone() })
+    }
+
+    /// `--parameters-file`, then `--parameter` (which wins).
+    fn template_parameters(&self) -> Result<std::collections::BTreeMap<String, String>, ConfigError> {
+        let mut out = std::collections::BTreeMap::new();
+        if let Some(p) = &self.parameters_file {
+            let (text, label) = crate::model::load::read_source(p)?;
+            out = parameters_file(&text).map_err(|why| ConfigError::Parameter { value: label, why })?;
+        }
+        for kv in &self.parameters {
+            let Some((k, v)) = kv.split_once('=').filter(|(k, _)| !k.trim().is_empty()) else {
+                return Err(ConfigError::Parameter { value: kv.clone(), why: "expected NAME=VALUE".into() });
+            };
+            out.insert(k.trim().to_string(), v.to_string());
+        }
+        Ok(out)
+    }
+
     /// `--grant` and `--scp`, read; an error when given without account dumps (nothing
     /// would read them, and a silently ignored grant is a path not looked at).
     fn graph_inputs(&self, no_dumps: bool) -> Result<(Vec<crate::model::grant::Grant>, Vec<Policy>), ConfigError> {
@@ -269,6 +327,57 @@ fn parse_checks(list: &str) -> Result<Vec<&'static str>, ConfigError> {
 }
 
 /// `I/N` with `0 <= I < N`.
+/// Why a run would audit nothing (no file found, or only files holding no policy), so it
+/// is bad input (exit 2), never a silent pass.
+fn nothing_to_audit(paths: &[PathBuf], docs: &[crate::audit::document::Document]) -> Option<String> {
+    let named: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    if docs.is_empty() {
+        return Some(format!(
+            "nothing to audit in {}: no .json, .yaml, .yml or .template file (name a file to read it whatever its extension)",
+            named.join(", ")
+        ));
+    }
+    if docs.iter().all(|d| matches!(d.body, crate::audit::document::Body::Skipped(_))) {
+        let why: Vec<String> = docs
+            .iter()
+            .filter_map(|d| match &d.body {
+                crate::audit::document::Body::Skipped(m) => Some(format!("  {m}")),
+                _ => None,
+            })
+            .collect();
+        return Some(format!("nothing audited in {}: no file holds a policy\n{}", named.join(", "), why.join("\n")));
+    }
+    None
+}
+
+/// A parameters file: an object of names to values, or the CLI's list of
+/// `{"ParameterKey", "ParameterValue"}` objects.
+fn parameters_file(text: &str) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let scalar = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    };
+    match &v {
+        serde_json::Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| scalar(v).map(|s| (k.clone(), s)).ok_or(format!("parameter {k}: expected a string")))
+            .collect(),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, it)| {
+                let k = it.get("ParameterKey").and_then(scalar);
+                let v = it.get("ParameterValue").and_then(scalar);
+                k.zip(v).ok_or(format!("[{i}]: expected ParameterKey and ParameterValue strings"))
+            })
+            .collect(),
+        _ => Err("expected an object of names to values or a list of ParameterKey/ParameterValue".into()),
+    }
+}
+
 pub fn parse_shard(s: &str) -> Result<(usize, usize), ConfigError> {
     let bad = || ConfigError::Shard(s.to_string());
     let (i, n) = s.split_once('/').ok_or_else(bad)?;
@@ -298,7 +407,16 @@ pub fn run(args: &AuditArgs) -> i32 {
             return exit::BAD_INPUT;
         }
     };
-    let docs: Vec<_> = discover(&cfg.paths)
+    if let Some(p) = cfg.paths.iter().find(|p| p.as_os_str() != "-" && !p.exists()) {
+        say!("error: {}: no such file or directory", p.display());
+        return exit::BAD_INPUT;
+    }
+    let all = crate::audit::discover_with(&cfg.paths, &cfg.template);
+    if let Some(why) = nothing_to_audit(&cfg.paths, &all) {
+        say!("error: {why}");
+        return exit::BAD_INPUT;
+    }
+    let docs: Vec<_> = all
         .into_iter()
         .enumerate()
         .filter(|(i, _)| i % cfg.shard.1 == cfg.shard.0)
@@ -332,6 +450,12 @@ pub fn run(args: &AuditArgs) -> i32 {
         say!();
     }
     let report = review(&results, &cfg);
+    if !cfg.baseline.is_empty() && report.baselined == 0 {
+        say!(
+            "warning: the baseline's {} findings match no finding of this run (a baseline of other files, or written by a kmsproof whose fingerprints differ)",
+            cfg.baseline.len()
+        );
+    }
     out(&render(&report, cfg.format));
     let failing = report.shown.iter().any(|f| f.severity >= cfg.fail_on);
     if failing {

@@ -47,7 +47,9 @@ impl Encoder {
                 Ok(t) => t,
                 Err(u) => {
                     let text = format!("condition|{:?}|{}|{:?}", c.op, c.key.to_ascii_lowercase(), c.values);
-                    self.opaque_atom(text, || super::Opaque::Condition(c.clone())).ok_or(u)?
+                    let atom = self.opaque_atom(text, || super::Opaque::Condition(c.clone())).ok_or(u)?;
+                    self.note_widened(c, &atom);
+                    atom
                 }
             };
             parts.push(t);

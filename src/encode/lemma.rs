@@ -56,7 +56,58 @@ fn included(small: &Glob, big: &Glob) -> bool {
         .is_ok_and(|p| !p.regions.iter().any(|r| r.signs[0] && !r.signs[1]))
 }
 
+/// A condition over free values (`${kmsproof:free/…}`, see `base::pattern::FREE_VALUE_PREFIX`)
+/// widened to one without them: each free value becomes `*` under the `Like` form of the
+/// operator (`StringEquals` → `StringLike` with the written text literal, `ArnEquals` →
+/// `ArnLike`, which AWS matches alike). Whatever value the free one takes, a request the
+/// condition holds on is one the widened condition holds on, so `atom → widened` is a sound
+/// lemma: it keeps what the condition says around the free value (an ARN in the stack's
+/// account, a role's ARN) in proofs. `None` for negated, set and case-insensitive
+/// operators, and for values with request policy variables.
+fn widened(c: &Condition) -> Option<Condition> {
+    let spec = c.op.spec;
+    if c.op.set.is_some() || spec.negated || !matches!(spec.cmp, Cmp::Equals | Cmp::Like) {
+        return None;
+    }
+    let like = match spec.family {
+        Family::String => "StringLike",
+        Family::Arn => "ArnLike",
+        _ => return None,
+    };
+    let free = |k: &str| k.starts_with(crate::base::pattern::FREE_VALUE_PREFIX);
+    let mut any_free = false;
+    let mut values = Vec::new();
+    for v in &c.values {
+        let CondValue::Text(pieces) = v else { return None };
+        let mut out = Vec::new();
+        for p in pieces {
+            out.push(match p {
+                Piece::Var { key, .. } if free(key) => {
+                    any_free = true;
+                    Piece::Text("*".into())
+                }
+                Piece::Var { .. } => return None,
+                Piece::Text(t) if spec.family == Family::String && spec.cmp == Cmp::Equals => Piece::Literal(t.clone()),
+                other => other.clone(),
+            });
+        }
+        values.push(CondValue::Text(out));
+    }
+    let row = crate::model::policy::operator::OPERATORS.iter().find(|o| o.name == like)?;
+    let op = crate::model::policy::operator::Operator { spec: *row, ..c.op };
+    any_free.then(|| Condition { op, values, ..c.clone() })
+}
+
 impl Encoder {
+    /// Records `atom → widened(c)` for an opaque atom over free values (see [`widened`]).
+    pub(crate) fn note_widened(&mut self, c: &Condition, atom: &Term) {
+        if let Some(w) = widened(c) {
+            if let Ok(t) = self.condition(&w) {
+                self.free_lemmas.push(Term::implies(atom.clone(), t));
+            }
+        }
+    }
+
     /// Every lemma between the opaque atoms created so far (`TRUE` when none applies).
     pub fn opaque_lemmas(&self) -> Term {
         let atoms: Vec<(BoolVar, Suffixed)> = self
@@ -77,6 +128,7 @@ impl Encoder {
                 lemmas.push(Term::implies(Term::var(from), Term::var(to)));
             }
         }
+        lemmas.extend(self.free_lemmas.iter().cloned());
         Term::and(lemmas)
     }
 }

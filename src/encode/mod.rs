@@ -197,6 +197,8 @@ pub struct Encoder {
     pub(crate) resource: Option<StrVar>,
     /// Opaque atoms by canonical text, when enabled (`None`: report `Unsupported`).
     pub(crate) opaque: Option<BTreeMap<String, (BoolVar, Opaque)>>,
+    /// What an opaque atom over free values implies (see `lemma::widened`): `atom → term`.
+    pub(crate) free_lemmas: Vec<Term>,
     /// Values of keys that policy variables read, when fixed (lower-cased key → value).
     pub(crate) bindings: BTreeMap<String, String>,
     /// The same, keys as written (the witness spells them so).
@@ -278,6 +280,7 @@ impl Encoder {
             key_arn: key_arn.to_string(),
             resource,
             opaque: None,
+            free_lemmas: vec![],
             bindings: BTreeMap::new(),
             bound: BTreeMap::new(),
             keys: BTreeMap::new(),
@@ -694,7 +697,13 @@ impl Encoder {
         let known = catalog().key(key).is_some();
         let applicable = if known && lower.starts_with("kms:") {
             self.action_in(|a| a.has_key(key))
-        } else if lower.starts_with("aws:") || known || (self.resource.is_some() && !lower.starts_with("kms:")) {
+        } else if lower.starts_with("aws:")
+            || known
+            || lower.starts_with(crate::base::pattern::FREE_VALUE_PREFIX)
+            || (self.resource.is_some() && !lower.starts_with("kms:"))
+        {
+            // A template's free value is carried by every request as a binding (see
+            // `base::pattern::FREE_VALUE_PREFIX`), never sent by AWS.
             // Other services' keys exist for generic requests (no applicability data).
             Term::TRUE
         } else {
@@ -905,8 +914,13 @@ impl Encoder {
         let mut out = BTreeMap::new();
         for (_, o) in self.opaque_atoms() {
             for key in o.variables() {
+                let free_account = key.starts_with(crate::base::pattern::FREE_VALUE_PREFIX)
+                    && matches!(o, Opaque::Condition(c) if c.key.to_ascii_lowercase().contains("account"));
                 let value = if key.eq_ignore_ascii_case("aws:PrincipalAccount") {
                     "111122223333".to_string()
+                } else if free_account {
+                    // A template's account left free: one account no input names.
+                    "210987654321".to_string()
                 } else if key.eq_ignore_ascii_case("aws:username") {
                     "alice".to_string()
                 } else if is_derived_key(&key) {

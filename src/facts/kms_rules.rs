@@ -2,6 +2,21 @@
 
 /// Actions a principal of another account can be allowed to perform on a key; any other
 /// action granted across accounts has no effect ([KMSX] in `semantics.md` §4.2).
+/// The actions a reviewer fears most, first first: a finding whose question allows several
+/// actions leads with the first of these that is allowed (reading data, then handing out
+/// access, then taking the key over), not with whatever the solver picks.
+pub const FEARED_ACTIONS: &[&str] = &[
+    "kms:Decrypt",
+    "kms:CreateGrant",
+    "kms:PutKeyPolicy",
+    "kms:ScheduleKeyDeletion",
+    "kms:DisableKey",
+    "kms:ReEncryptFrom",
+    "kms:GenerateDataKey",
+    "kms:Encrypt",
+    "kms:Sign",
+];
+
 pub const CROSS_ACCOUNT_ACTIONS: &[&str] = &[
     "Decrypt",
     "Encrypt",

@@ -194,7 +194,7 @@ fn findings_table(docs: &[DocResult], shown: &[&Finding]) -> String {
             b.push_record(r);
         }
         let mut t = b.build();
-        t.with(Style::rounded()).with(Modify::new(Columns::new(3..5)).with(Width::wrap(60)));
+        t.with(Style::rounded()).with(Modify::new(Columns::new(3..5)).with(Width::wrap(60).keep_words()));
         out.push_str(&t.to_string());
         out.push('\n');
         let examples: Vec<String> = shown

@@ -42,16 +42,23 @@ pub fn html_report(r: &Report) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>kmsproof audit</title><style>{STYLE}</style></head><body>\n"
     );
     let _ = writeln!(out, "<h1>kmsproof audit</h1>");
+    let _ = writeln!(
+        out,
+        "<p class=\"muted\" id=\"generated\">kmsproof {} · {}</p>",
+        env!("CARGO_PKG_VERSION"),
+        escape(&generated_at())
+    );
     summary(r, &mut out);
-    let mut files: Vec<&str> = r.shown.iter().map(|f| f.file.as_str()).collect();
-    files.dedup();
-    for file in files {
-        let _ = writeln!(out, "<section class=\"file\"><h2>{}</h2>", escape(file));
-        for f in r.shown.iter().filter(|f| f.file == file) {
-            finding(f, None, &mut out);
-        }
-        out.push_str("</section>\n");
+    // Most severe first; within a severity, in the report's (file, position) order.
+    let mut sorted: Vec<&Finding> = r.shown.clone();
+    sorted.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    index(&sorted, &mut out);
+    out.push_str("<section id=\"findings\">\n");
+    for (i, f) in sorted.iter().enumerate() {
+        let _ = write!(out, "<a id=\"f{}\"></a>", i + 1);
+        finding(f, None, &mut out);
     }
+    out.push_str("</section>\n");
     if !r.suppressed.is_empty() {
         let _ = writeln!(out, "<section id=\"suppressed\"><h2>Suppressed ({})</h2>", r.suppressed.len());
         for s in &r.suppressed {
@@ -62,6 +69,46 @@ pub fn html_report(r: &Report) -> String {
     }
     out.push_str("</body></html>\n");
     out
+}
+
+/// The findings' list in the summary, each linking to its finding.
+fn index(sorted: &[&Finding], out: &mut String) {
+    if sorted.is_empty() {
+        return;
+    }
+    out.push_str("<ol id=\"index\">\n");
+    for (i, f) in sorted.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "<li><a href=\"#f{}\">{} {} {}</a></li>",
+            i + 1,
+            f.severity.as_str(),
+            f.check,
+            escape(&place(f))
+        );
+    }
+    out.push_str("</ol>\n");
+}
+
+/// When the page was made (UTC), or `SOURCE_DATE_EPOCH` for reproducible pages.
+fn generated_at() -> String {
+    let secs = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs()))
+        .unwrap_or(0);
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rest / 3600, rest % 3600 / 60)
 }
 
 fn summary(r: &Report, out: &mut String) {

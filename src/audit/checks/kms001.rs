@@ -37,9 +37,13 @@ fn kms001(ctx: &Ctx) -> Result<Vec<Finding>, Mismatch> {
     let r = ctx.ask(&ctx.worst_case_inputs(), prop)?;
     let f = verdict_finding(ctx, "KMS001", &r, || {
         let e = &r.examples[0].request;
+        let acct = account_of(e).unwrap_or_default();
+        // A template's free account: the policy names it only through a value left open.
+        let free = super::kms002::free_value_of(e, &acct)
+            .map(|n| format!(" — the template's free {n}: whichever account it is given"))
+            .unwrap_or_default();
         format!(
-            "a principal of an account the policy never names ({}), outside any organization and VPC, is allowed {}",
-            account_of(e).unwrap_or_default(),
+            "a principal of an account the policy never names ({acct}{free}), outside any organization and VPC, is allowed {}",
             e["action"].as_str().unwrap_or("?")
         )
     });

@@ -241,6 +241,7 @@ fn findings_on(check: &CheckInfo, (file, text): (&str, &str)) -> Vec<&'static st
         accounts: vec![],
         grants: vec![],
         scps: vec![],
+        trust: Default::default(),
     };
     super::discover::documents_in(file, text)
         .iter()

@@ -97,9 +97,22 @@ pub struct Operator {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OperatorError {
     #[error("unknown condition operator \"{text}\" (expected one of {}, optionally with ForAllValues:/ForAnyValue: and IfExists){}", names(), .nearest.as_ref().map(|n| format!("; did you mean {n}?")).unwrap_or_default())]
-    Unknown { text: String, nearest: Option<&'static str> },
+    Unknown { text: String, nearest: Option<String> },
     #[error("\"NullIfExists\" does not exist: Null already tests presence")]
     NullIfExists,
+}
+
+/// The operator nearest a misspelt one, with and without `IfExists` (`BoolIfExist` →
+/// `BoolIfExists`), keeping its set qualifier.
+fn nearest_operator(text: &str) -> Option<String> {
+    let (_, rest) = split_prefix(text);
+    let prefix = &text[..text.len() - rest.len()];
+    let names: Vec<String> = OPERATORS
+        .iter()
+        .flat_map(|o| [o.name.to_string(), format!("{}IfExists", o.name)])
+        .filter(|n| n != "NullIfExists")
+        .collect();
+    crate::base::suggest::nearest(rest, names.iter().map(String::as_str)).map(|n| format!("{prefix}{n}"))
 }
 
 impl Operator {
@@ -111,11 +124,10 @@ impl Operator {
             Some(i) if rest[i..].eq_ignore_ascii_case("IfExists") => (&rest[..i], true),
             _ => (rest, false),
         };
-        let spec =
-            OPERATORS.iter().find(|o| o.name.eq_ignore_ascii_case(base)).ok_or_else(|| OperatorError::Unknown {
-                text: text.to_string(),
-                nearest: crate::base::suggest::nearest(base, OPERATORS.iter().map(|o| o.name)),
-            })?;
+        let spec = OPERATORS
+            .iter()
+            .find(|o| o.name.eq_ignore_ascii_case(base))
+            .ok_or_else(|| OperatorError::Unknown { text: text.to_string(), nearest: nearest_operator(text) })?;
         if spec.family == Family::Null && if_exists {
             return Err(OperatorError::NullIfExists);
         }
@@ -183,6 +195,10 @@ mod tests {
         assert!(Operator::parse("StringEqual").unwrap_err().to_string().contains("unknown condition operator"));
         assert!(Operator::parse("StringEqualz").unwrap_err().to_string().ends_with("; did you mean StringEquals?"));
         assert!(Operator::parse("NullIfExists").is_err());
+        for (typo, fix) in [("BoolIfExist", "BoolIfExists"), ("StringEqualsIfExist", "StringEqualsIfExists")] {
+            let e = Operator::parse(typo).unwrap_err().to_string();
+            assert!(e.contains(&format!("did you mean {fix}?")), "{e}");
+        }
         assert!(Operator::parse("ForSomeValues:StringEquals").is_err());
         assert!(Operator::parse("").is_err());
         assert!(Operator::parse("éIfExists").is_err());

@@ -28,8 +28,9 @@ fn check_role(kind: PolicyKind, st: &Statement, path: &str, sink: &mut Sink) {
             st.pos,
             path,
             format!(
-                "a {} cannot have \"Principal\" or \"NotPrincipal\" (it applies to the principal it is attached to)",
-                kind.label()
+                "a {} cannot have \"Principal\" or \"NotPrincipal\" (it applies to the principal it is attached to){}",
+                kind.label(),
+                if kind == PolicyKind::Identity { "; this looks like a key policy: use --key-policy" } else { "" }
             ),
         ),
         _ => {}
