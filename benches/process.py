@@ -3,13 +3,15 @@
 
     cargo build --release
     python3 benches/process.py [--bin target/release/kmsproof] [--out DIR] [--runs N]
+    python3 benches/process.py --variant before:/tmp/kmsproof-old --variant after:target/release/kmsproof
 
 Times `kmsproof diff OLD NEW` over the 301 version pairs of
 ../shared/corpus/aws-managed-policies/version-pairs/ and `kmsproof check` over every
 corpus/properties/*.props.json (the set file's key policy, identity policies, grants, SCPs
 and boundary passed as the CLI's flags, its properties as --properties). Reports p50/p90/
 p99/max of wall time and of the child's CPU time (user + system, from os.wait4's rusage),
-the exit codes, and the slowest queries. `--out DIR` keeps every process's stdout (one file
+the exit codes, and the slowest queries. With several `--variant LABEL:BINARY[:VAR=VALUE]`
+the variants run interleaved, query by query (same load for each: the machine is shared). `--out DIR` keeps every process's stdout (one file
 per query) so two binaries' verdicts and witnesses can be compared with `diff -r`.
 
 Standard library only. Speed is measured here and in `cargo bench`, never in tests; the
@@ -30,11 +32,11 @@ PAIRS = ROOT.parent / "shared/corpus/aws-managed-policies/version-pairs"
 PROPS = ROOT / "corpus/properties"
 
 
-def run(argv, out_file):
+def run(argv, out_file, env=None):
     """One process: (wall seconds, CPU seconds, exit code)."""
     start = time.perf_counter()
     with open(out_file, "wb") if out_file else open(os.devnull, "wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     return wall, usage.ru_utime + usage.ru_stime, os.waitstatus_to_exitcode(status)
@@ -96,35 +98,54 @@ def report(name, samples):
         print(f"  slowest (cpu): {s[0]} {ms(s[2])} cpu, {ms(s[1])} wall, exit {s[3]}")
 
 
+def variants(args):
+    """(label, binary, environment) per variant."""
+    if not args.variant:
+        return [("", args.bin, None)]
+    out = []
+    for v in args.variant:
+        label, binary, *assign = v.split(":")
+        env = dict(os.environ)
+        for a in assign:
+            k, _, val = a.partition("=")
+            env[k] = val
+        out.append((label, binary, env))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bin", default=str(ROOT / "target/release/kmsproof"))
+    ap.add_argument("--variant", action="append", help="LABEL:BINARY[:VAR=VALUE...], repeatable, run interleaved")
     ap.add_argument("--out", help="keep each process's stdout under this directory")
     ap.add_argument("--runs", type=int, default=1, help="runs per query; the minimum CPU/wall is kept")
     ap.add_argument("--only", choices=["diff", "check"])
     args = ap.parse_args()
+    vs = variants(args)
     with tempfile.TemporaryDirectory() as tmp:
         suites = []
         if args.only in (None, "diff"):
-            suites.append(("diff (version pairs)", "diff", diff_queries(args.bin)))
+            suites.append(("diff (version pairs)", "diff", diff_queries("BIN")))
         if args.only in (None, "check"):
-            suites.append(("check (corpus/properties)", "check", check_queries(args.bin, tmp)))
-        # A trivial process for scale: `eval` needs no solver.
-        trivial = [args.bin, "--version"]
-        base = [run(trivial, None) for _ in range(20)]
-        print(f"`kmsproof --version` (no work): cpu p50 {pct([b[1] for b in base], 0.5) * 1000:.1f} ms,"
-              f" wall p50 {pct([b[0] for b in base], 0.5) * 1000:.1f} ms")
+            suites.append(("check (corpus/properties)", "check", check_queries("BIN", tmp)))
+        for label, binary, env in vs:
+            base = [run([binary, "--version"], None, env) for _ in range(20)]
+            print(f"{label} `kmsproof --version` (no work): cpu p50 {pct([b[1] for b in base], 0.5) * 1000:.1f} ms,"
+                  f" wall p50 {pct([b[0] for b in base], 0.5) * 1000:.1f} ms")
         for title, kind, queries in suites:
-            samples = []
+            samples = {label: [] for label, _, _ in vs}
             for name, argv in queries:
-                out_file = None
-                if args.out:
-                    d = Path(args.out) / kind
-                    d.mkdir(parents=True, exist_ok=True)
-                    out_file = d / f"{name}.txt"
-                runs = [run(argv, out_file) for _ in range(args.runs)]
-                samples.append((name, min(r[0] for r in runs), min(r[1] for r in runs), runs[0][2]))
-            report(title, samples)
+                for label, binary, env in vs:
+                    out_file = None
+                    if args.out:
+                        d = Path(args.out) / label / kind
+                        d.mkdir(parents=True, exist_ok=True)
+                        out_file = d / f"{name}.txt"
+                    cmd = [binary] + argv[1:]
+                    runs = [run(cmd, out_file, env) for _ in range(args.runs)]
+                    samples[label].append((name, min(r[0] for r in runs), min(r[1] for r in runs), runs[0][2]))
+            for label, _, _ in vs:
+                report(f"{label} {title}".strip(), samples[label])
 
 
 if __name__ == "__main__":
