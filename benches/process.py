@@ -120,6 +120,7 @@ def main():
     ap.add_argument("--out", help="keep each process's stdout under this directory")
     ap.add_argument("--runs", type=int, default=1, help="runs per query; the minimum CPU/wall is kept")
     ap.add_argument("--only", choices=["diff", "check"])
+    ap.add_argument("--match", action="append", help="only queries whose name contains this (repeatable)")
     args = ap.parse_args()
     vs = variants(args)
     with tempfile.TemporaryDirectory() as tmp:
@@ -133,6 +134,7 @@ def main():
             print(f"{label} `kmsproof --version` (no work): cpu p50 {pct([b[1] for b in base], 0.5) * 1000:.1f} ms,"
                   f" wall p50 {pct([b[0] for b in base], 0.5) * 1000:.1f} ms")
         for title, kind, queries in suites:
+            queries = [q for q in queries if not args.match or any(m in q[0] for m in args.match)]
             samples = {label: [] for label, _, _ in vs}
             for name, argv in queries:
                 for label, binary, env in vs:
