@@ -5,6 +5,7 @@ mod check;
 mod cli;
 mod diff_cli;
 mod differential;
+mod finite;
 mod fuzz;
 mod fuzz_bytes;
 mod issue18_grants;
