@@ -220,7 +220,7 @@ impl ThreadSolver {
             std::mem::forget(z3::Context::thread_local());
         }
         let solver = match kind {
-            SolverKind::BitVectors => Solver::new_for_logic("QF_BV").unwrap_or_else(Solver::new),
+            SolverKind::BitVectors => Solver::new_for_logic("QF_BV").unwrap_or_default(),
             SolverKind::General => Solver::new(),
         };
         ThreadSolver { solver: std::mem::ManuallyDrop::new(solver), timeout: u32::MAX }
