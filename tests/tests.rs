@@ -8,6 +8,7 @@ mod differential;
 mod diffset;
 mod docs;
 mod findings;
+mod finite;
 mod fuzz;
 mod fuzz_bytes;
 mod iac;

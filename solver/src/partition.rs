@@ -84,6 +84,85 @@ const MAX_WORDS: usize = 32 << 20;
 /// looked at every state (one state of 50,000 live atoms is already milliseconds of work).
 const CHECK_EVERY: usize = 64;
 
+/// The product states seen by one search, interned by a hash computed once per state,
+/// while the state is built (issue 21: the slowest pairs spent most of their partition
+/// time hashing whole state vectors twice — look-up, then insert — and cloning them into
+/// the key). States are stored once, end to end in one vector; states with equal hashes
+/// are chained, and a look-up compares whole states only within its chain.
+#[derive(Default)]
+struct StateTable {
+    flat: Vec<(u32, u32)>,
+    /// Where state `i` starts in `flat` (state `i` ends where `i + 1` starts).
+    starts: Vec<usize>,
+    /// The latest state with each hash, and for each state the previous one with its hash.
+    by_hash: HashMap<u64, u32, std::hash::BuildHasherDefault<Identity>>,
+    chain: Vec<u32>,
+}
+
+impl StateTable {
+    /// The hash input of one (atom, DFA state) pair.
+    fn word(atom: u32, state: u32) -> u64 {
+        (u64::from(atom) << 32) | u64::from(state)
+    }
+
+    fn hash(s: &[(u32, u32)]) -> u64 {
+        let mut h = FxHasher::default();
+        s.iter().for_each(|(a, n)| h.add(StateTable::word(*a, *n)));
+        h.0
+    }
+
+    fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    fn get(&self, i: usize) -> &[(u32, u32)] {
+        let end = self.starts.get(i + 1).copied().unwrap_or(self.flat.len());
+        &self.flat[self.starts[i]..end]
+    }
+
+    /// The id of state `s`, whose hash is `h`.
+    fn find(&self, s: &[(u32, u32)], h: u64) -> Option<usize> {
+        let mut id = *self.by_hash.get(&h)?;
+        loop {
+            if self.get(id as usize) == s {
+                return Some(id as usize);
+            }
+            id = self.chain[id as usize];
+            if id == u32::MAX {
+                return None;
+            }
+        }
+    }
+
+    /// Adds `s` (not present), whose hash is `h`.
+    fn insert(&mut self, s: &[(u32, u32)], h: u64) {
+        let id = self.len() as u32;
+        self.starts.push(self.flat.len());
+        self.flat.extend_from_slice(s);
+        self.chain.push(self.by_hash.insert(h, id).unwrap_or(u32::MAX));
+    }
+}
+
+/// The hasher of keys that are hashes already.
+#[derive(Default, Clone, Copy)]
+struct Identity(u64);
+
+impl std::hash::Hasher for Identity {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// One atom's NFA, determinised lazily: subsets get small ids, transitions are cached.
 struct Dfa<'a> {
     glob: &'a Glob,
@@ -272,9 +351,9 @@ fn search(
     // States are interned once; the queue holds ids, and each state's witness is kept as
     // (parent, letter), spelled out only for the first state of each region.
     let mut found: BTreeMap<Vec<bool>, usize> = BTreeMap::new();
-    let mut ids: FxMap<Vec<(u32, u32)>, usize> = FxMap::default();
-    ids.insert(start.clone(), 0);
-    let mut states: Vec<Vec<(u32, u32)>> = vec![start];
+    let mut states = StateTable::default();
+    states.insert(&start, StateTable::hash(&start));
+    let mut current: Vec<(u32, u32)> = Vec::new();
     let mut parent: Vec<(usize, char)> = vec![(usize::MAX, ' ')];
     let mut next: Vec<(u32, u32)> = Vec::new();
     let mut signs = vec![false; atoms.len()];
@@ -282,7 +361,9 @@ fn search(
     let mut verdicts: FxMap<Vec<Option<bool>>, Viability> = FxMap::default();
     let mut knowledge: Vec<Option<bool>> = vec![Some(false); atoms.len()];
     // Words held by the product states (each is stored twice: in `states` and as a key of `ids`).
-    let mut product_words = 2 * states[0].len();
+    // (Kept at the size of the former table, which held each state twice, so that the
+    // same patterns are "too large" as before: issue 21 changed the speed, not answers.)
+    let mut product_words = 2 * start.len();
     while head < states.len() {
         if out_of_time() {
             return Err(TooLarge { states: states.len(), out_of_time: true });
@@ -293,7 +374,7 @@ fn search(
         let mut settle_if = None;
         if let Some(viable) = viable {
             knowledge.iter_mut().for_each(|k| *k = Some(false));
-            for (a, s) in &states[head] {
+            for (a, s) in states.get(head) {
                 let d = &dfas[*a as usize];
                 knowledge[*a as usize] = if d.sure[*s as usize] { Some(true) } else { None };
             }
@@ -310,7 +391,7 @@ fn search(
             }
         }
         signs.iter_mut().for_each(|b| *b = false);
-        for (a, s) in &states[head] {
+        for (a, s) in states.get(head) {
             signs[*a as usize] = dfas[*a as usize].accepting[*s as usize];
         }
         match found.get_mut(&signs) {
@@ -324,22 +405,26 @@ fn search(
             head += 1;
             continue;
         }
+        current.clear();
+        current.extend_from_slice(states.get(head));
         for (li, &c) in alphabet.iter().enumerate() {
             next.clear();
-            for (a, s) in &states[head] {
+            let mut h = FxHasher::default();
+            for (a, s) in &current {
                 let d = &mut dfas[*a as usize];
                 let n = d.step(*s, li, c);
                 if !d.dead[n as usize] {
                     next.push((*a, n));
+                    h.add(StateTable::word(*a, n));
                 }
             }
-            if !ids.contains_key(next.as_slice()) {
+            let h = h.0;
+            if states.find(&next, h).is_none() {
                 if states.len() >= limit {
                     return Err(TooLarge { states: states.len() + 1, out_of_time: false });
                 }
                 product_words += 2 * next.len() + 8;
-                ids.insert(next.clone(), states.len());
-                states.push(next.clone());
+                states.insert(&next, h);
                 parent.push((head, c));
             }
         }
@@ -358,14 +443,13 @@ fn search(
         }
         chars.iter().rev().collect::<String>()
     };
-    let seen = &states;
     let mut found: BTreeMap<Vec<bool>, String> = found.into_iter().map(|(k, id)| (k, spell(id))).collect();
     if std::env::var_os("KMSPROOF_DEBUG").is_some() {
         eprintln!(
             "partition: {} atoms, {} letters, {} states, {} regions",
             atoms.len(),
             alphabet.len(),
-            seen.len(),
+            states.len(),
             found.len()
         );
     }
