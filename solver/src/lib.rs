@@ -16,8 +16,7 @@ pub mod partition;
 pub mod term;
 
 pub use backend::{
-    eval, finite_mode, finite_stats, set_finite_mode, solve, solve_with, z3_version, FiniteMode, Limits, Model,
-    Outcome,
+    eval, finite_mode, finite_stats, set_finite_mode, solve, solve_with, z3_version, FiniteMode, Limits, Model, Outcome,
 };
 pub use glob::{CharSet, Glob, Tok};
 pub use term::{BoolVar, Cidr, Cmp, ElemPred, IntVar, IpVar, SetVar, StrVar, Term, Vocabulary};

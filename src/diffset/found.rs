@@ -54,6 +54,8 @@ fn from_document(d: Document) -> Found {
         Body::Policy { text, label, .. } => Content::Policy { text, label, key_arn: d.key.arn },
         Body::Error(m) => Content::Error(m),
         Body::Skipped(m) => Content::Skipped(m),
+        // A value known only after apply: some policy, undecided (see `outcome`).
+        Body::Free(m) => Content::Skipped(m),
     };
     Found { file: d.file, location: d.location, line: d.pos.line, content }
 }
