@@ -328,3 +328,19 @@ fn the_documented_table_is_what_diff_prints() {
     let o = run(&["diff", OLD_DIR, NEW_DIR, "--examples", "1"]);
     assert_eq!(out(&o), block);
 }
+
+#[test]
+fn templates_with_intrinsics_are_compared_as_written() {
+    // The SAM fixture's key policy uses !Sub, !GetAtt and !If: each branch of the unknown
+    // condition is one entry, decided, never an error.
+    let old = std::fs::read_to_string(super::util::root().join("corpus/audit/iac/sam-intrinsics.yaml")).unwrap();
+    let new = old.replace("'kms:Decrypt', 'kms:GenerateDataKey'", "'kms:*', 'kms:GenerateDataKey'");
+    assert_ne!(old, new, "the fixture changed: pick another edit");
+    let (o, n) = (temp_file("diffset", "sam-old.yaml", &old), temp_file("diffset", "sam-new.yaml", &new));
+    let r = run(&["diff", o.to_str().unwrap(), n.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(r.status.code(), Some(1), "{}{}", out(&r), err(&r));
+    let v = json(&r);
+    let got = rows(&v);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got.iter().all(|(_, change, verdict)| change == "changed" && verdict == "more-permissive"), "{got:?}");
+}
