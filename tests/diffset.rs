@@ -116,7 +116,7 @@ fn template_versions_are_compared_by_logical_id() {
     );
     // The key policy lost its kms:ViaService condition: the partner may decrypt directly.
     let key = entry(&v, &n("DataKey.Properties.KeyPolicy (AWS::KMS::Key)"));
-    assert_eq!(key["new"]["line"], 3, "the line of the logical ID in the YAML file");
+    assert_eq!(key["new"]["line"], 7, "the line where the key policy starts in the YAML file");
     assert!(key["result"]["new_allows"][0]["summary"].as_str().unwrap().contains("account 444455556666"), "{key}");
     // The same template twice: every policy unchanged, nothing compared, exit 0.
     let same = run(&["diff", NEW_YAML, NEW_YAML, "--format", "json"]);
@@ -252,13 +252,13 @@ fn sarif_has_one_result_per_difference() {
         })
         .collect();
     // The key policy and the added policy are newly allowed (errors under --fail-on
-    // more), at their logical IDs' lines; the removed policy's, in the OLD file, a note.
+    // more), at the lines where their policies start; the removed policy's, in the OLD file, a note.
     assert_eq!(
         got,
         [
-            ("KMSDIFF001", "error", NEW_YAML, 3),
-            ("KMSDIFF001", "error", NEW_YAML, 36),
-            ("KMSDIFF002", "note", OLD_YAML, 38)
+            ("KMSDIFF001", "error", NEW_YAML, 7),
+            ("KMSDIFF001", "error", NEW_YAML, 40),
+            ("KMSDIFF002", "note", OLD_YAML, 42)
         ]
     );
     assert!(results[0]["message"]["text"].as_str().unwrap().contains("kms:Decrypt"));
