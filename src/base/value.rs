@@ -198,7 +198,7 @@ pub fn iso8601(t: Instant) -> String {
 
 /// The date of a day count since 1970-01-01 (Howard Hinnant's algorithm, the inverse of
 /// [`days_from_civil`]).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
+pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;

@@ -278,17 +278,7 @@ impl DiffArgs {
 
     /// Whose identity policies the set form gives (see [`IamWorld`]).
     fn world(&self, key_arn: &str) -> Result<IamWorld, i32> {
-        if self.closed_world {
-            return Ok(IamWorld::Closed);
-        }
-        if let Some(bad) = self.identity_accounts.iter().find(|a| !crate::base::arn::is_account_id(a)) {
-            return Err(usage(&format!("--identity-account {bad:?} is not an account ID (expected 12 digits)")));
-        }
-        let mut described = self.identity_accounts.clone();
-        if described.is_empty() {
-            described.extend(crate::base::arn::account_of(key_arn).map(str::to_string));
-        }
-        Ok(IamWorld::Open { described })
+        super::iam_world(self.closed_world, &self.identity_accounts, crate::base::arn::account_of(key_arn))
     }
 
     fn key_arn(&self, old: &Side, new: &Side) -> Result<String, i32> {

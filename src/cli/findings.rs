@@ -33,18 +33,8 @@ pub struct FindingsArgs {
 
 impl FindingsArgs {
     fn world(&self, key_arn: &str, identity_given: bool) -> Result<IamWorld, i32> {
-        if self.closed_world {
-            return Ok(IamWorld::Closed);
-        }
-        if let Some(bad) = self.identity_accounts.iter().find(|a| !crate::base::arn::is_account_id(a)) {
-            say!("error: --identity-account {bad:?} is not an account ID (expected 12 digits)");
-            return Err(exit::BAD_INPUT);
-        }
-        let mut described = self.identity_accounts.clone();
-        if described.is_empty() && identity_given {
-            described.extend(crate::base::arn::account_of(key_arn).map(str::to_string));
-        }
-        Ok(IamWorld::Open { described })
+        let key_account = crate::base::arn::account_of(key_arn).filter(|_| identity_given);
+        super::iam_world(self.closed_world, &self.identity_accounts, key_account)
     }
 }
 

@@ -23,7 +23,7 @@ pub mod generate;
 pub mod whocan;
 
 use crate::base::diag::Error;
-use crate::model::inputs::Inputs;
+use crate::model::inputs::{IamWorld, Inputs};
 use crate::model::load::{load_inputs, InputPaths};
 use clap::ValueEnum;
 use std::path::PathBuf;
@@ -229,4 +229,22 @@ pub fn bad_input(e: &Error) -> i32 {
         }
     }
     exit::BAD_INPUT
+}
+
+/// Whose identity policies the given files describe (`--closed-world`,
+/// `--identity-account`); without `--identity-account`, `default_account`'s (the key's,
+/// when identity policies are given).
+pub fn iam_world(closed: bool, accounts: &[String], default_account: Option<&str>) -> Result<IamWorld, i32> {
+    if closed {
+        return Ok(IamWorld::Closed);
+    }
+    if let Some(bad) = accounts.iter().find(|a| !crate::base::arn::is_account_id(a)) {
+        say!("error: --identity-account {bad:?} is not an account ID (expected 12 digits)");
+        return Err(exit::BAD_INPUT);
+    }
+    let mut described = accounts.to_vec();
+    if described.is_empty() {
+        described.extend(default_account.map(str::to_string));
+    }
+    Ok(IamWorld::Open { described })
 }

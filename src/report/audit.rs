@@ -359,6 +359,11 @@ pub fn sarif_report(r: &Report) -> Value {
         .map(|f| sarif_result(f, index(f), None))
         .chain(r.suppressed.iter().map(|s| sarif_result(s.finding, index(s.finding), Some(&s.why))))
         .collect();
+    sarif_log(rules, results)
+}
+
+/// One SARIF 2.1.0 log of one kmsproof run (audit and diff write the same envelope).
+pub fn sarif_log(rules: Vec<Value>, results: Vec<Value>) -> Value {
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",

@@ -256,17 +256,9 @@ pub fn sarif_report(entries: &[Entry], fail_on: FailOn) -> Value {
         rule("KMSDIFF004", "error"),
     ];
     let results: Vec<Value> = entries.iter().flat_map(|e| sarif_results(e, fail_on)).collect();
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "kmsproof", "informationUri": "https://github.com/kmsproof/kmsproof",
-                                 "version": env!("CARGO_PKG_VERSION"), "semanticVersion": env!("CARGO_PKG_VERSION"), "rules": rules}},
-            "results": results,
-            "columnKind": "unicodeCodePoints",
-            "properties": {"summary": summary_json(entries, fail_on)},
-        }],
-    })
+    let mut log = super::audit::sarif_log(rules, results);
+    log["runs"][0]["properties"] = json!({"summary": summary_json(entries, fail_on)});
+    log
 }
 
 /// A table cell: pipes escaped, newlines as spaces.
