@@ -12,7 +12,6 @@
 
 use kmsproof::audit::discover::{Body, Document};
 use kmsproof::audit::{audit_all, discover, Settings};
-use kmsproof_solver::Limits;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -53,16 +52,7 @@ fn child(spec: &str, root: &Path, bench: &[PathBuf]) {
             (format!("synthetic {n}"), synthetic(&discover(&[root.to_path_buf()]), n))
         }
     };
-    let settings = Settings {
-        checks: Settings::all_checks(),
-        properties: vec![],
-        limits: Limits::default(),
-        doc_timeout_ms: kmsproof::audit::DEFAULT_DOC_TIMEOUT_MS,
-        accounts: vec![],
-        grants: vec![],
-        scps: vec![],
-        trust: Default::default(),
-    };
+    let settings = Settings::default();
     let results = audit_all(&docs, &settings, jobs, &|_| {}).unwrap_or_else(|e| panic!("{e}"));
     let wall = t.elapsed();
     let findings: usize = results.iter().map(|d| d.findings.len()).sum();

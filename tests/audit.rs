@@ -9,7 +9,6 @@ use kmsproof::audit::checks::CHECKS;
 use kmsproof::audit::discover::{documents_in, Document};
 use kmsproof::audit::{audit_all, audit_document, DocResult, Settings};
 use kmsproof::report::audit::finding_text;
-use kmsproof_solver::Limits;
 use serde_json::Value;
 use std::io::Write;
 use std::path::PathBuf;
@@ -20,16 +19,7 @@ fn root() -> PathBuf {
 }
 
 fn settings() -> Settings {
-    Settings {
-        checks: Settings::all_checks(),
-        properties: vec![],
-        limits: Limits::default(),
-        doc_timeout_ms: kmsproof::audit::DEFAULT_DOC_TIMEOUT_MS,
-        accounts: vec![],
-        grants: vec![],
-        scps: vec![],
-        trust: Default::default(),
-    }
+    Settings::default()
 }
 
 /// The corpus files under `corpus/audit/`, relative to the project root, sorted.

@@ -2,27 +2,13 @@
 //! functions (a SAM/CFN YAML template, a CDK-synthesised JSON template), a terraform plan with
 //! values known after apply, path-independent baselines, and KMS002's declared trust.
 
+use crate::util::root;
 use kmsproof::audit::discover::{documents_in_with, TemplateValues};
 use kmsproof::audit::{audit_document, DocResult, Settings, Trust};
-use kmsproof_solver::Limits;
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn settings(trust: Trust) -> Settings {
-    Settings {
-        checks: Settings::all_checks(),
-        properties: vec![],
-        limits: Limits::default(),
-        doc_timeout_ms: kmsproof::audit::DEFAULT_DOC_TIMEOUT_MS,
-        accounts: vec![],
-        grants: vec![],
-        scps: vec![],
-        trust,
-    }
+    Settings { trust, ..Settings::default() }
 }
 
 fn audit(rel: &str, values: &TemplateValues, trust: Trust) -> Vec<DocResult> {

@@ -148,6 +148,22 @@ pub struct Trust {
 /// The default `--doc-timeout-ms`: one slow document never stalls a run for longer.
 pub const DEFAULT_DOC_TIMEOUT_MS: u32 = 60_000;
 
+/// Every check, the default budgets, nothing else given (no dumps, grants, SCPs or trust).
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            checks: Settings::all_checks(),
+            properties: vec![],
+            limits: Limits::default(),
+            doc_timeout_ms: DEFAULT_DOC_TIMEOUT_MS,
+            accounts: vec![],
+            grants: vec![],
+            scps: vec![],
+            trust: Trust::default(),
+        }
+    }
+}
+
 impl Settings {
     pub fn all_checks() -> Vec<&'static str> {
         CHECKS.iter().filter(|c| c.run.is_some()).map(|c| c.id).collect()
