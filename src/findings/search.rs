@@ -10,7 +10,6 @@ use crate::eval::{authorize, match_statement, Match};
 use crate::facts::action_groups::{group_of, ACTION_GROUPS};
 use crate::model::inputs::{IamWorld, Inputs};
 use crate::model::policy::{parse_policy, CondValue, Effect, PolicyKind, Statement};
-use crate::model::request::Request;
 use crate::prove::engine::{confirm, Query, Refuted, Replay, Replayed};
 use crate::prove::Mismatch;
 use kmsproof_solver::{Limits, Outcome, Term};
@@ -478,11 +477,7 @@ impl Replay for CellReplay<'_> {
     type Found = Example;
 
     fn replay(&self, request: Value) -> Result<Example, Refuted> {
-        let text = request.to_string();
-        let req = match Request::parse(&text, "<finding example>") {
-            Ok(r) => r,
-            Err(e) => return Err(Refuted { request, req: None, got: format!("the request does not read back: {e}") }),
-        };
+        let req = Refuted::read_back(&request, "<finding example>")?;
         let decision = authorize(self.open, &req);
         let refuted = |got: String| Err(Refuted { request: request.clone(), req: Some(req.clone()), got });
         if !decision.allowed() {

@@ -258,11 +258,7 @@ impl Replay for PropertyReplay<'_> {
     type Found = Example;
 
     fn replay(&self, request: Value) -> Result<Example, Refuted> {
-        let text = request.to_string();
-        let req = match Request::parse(&text, "<counterexample>") {
-            Ok(r) => r,
-            Err(e) => return Err(Refuted { request, req: None, got: format!("the request does not read back: {e}") }),
-        };
+        let req = Refuted::read_back(&request, "<counterexample>")?;
         let decision = authorize(self.inputs, &req);
         if decision.allowed() != self.wants_allowed() {
             let got = format!("{} ({})", decision.reason.as_str(), decision.summary);

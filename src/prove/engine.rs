@@ -133,6 +133,18 @@ pub struct Refuted {
     pub got: String,
 }
 
+impl Refuted {
+    /// Reads a decoded request back as the evaluator's `Request` (`label` names it in the
+    /// error); a request that does not read back is refuted, never replayed.
+    pub fn read_back(request: &Value, label: &str) -> Result<Request, Refuted> {
+        Request::parse(&request.to_string(), label).map_err(|e| Refuted {
+            request: request.clone(),
+            req: None,
+            got: format!("the request does not read back: {e}"),
+        })
+    }
+}
+
 /// How a command confirms a model's request on the evaluator (its replay target).
 pub trait Replay {
     /// What a confirmed request becomes (an example, a witness).
