@@ -233,3 +233,32 @@ fn request_invariants_are_enforced_on_both_sides() {
     );
     assert!(matches!(v, Verdict::Violated), "a tagged root user was searched: {v:?}");
 }
+
+/// `aws:PrincipalOrgID`/`aws:PrincipalOrgPaths` are present only for principals of an
+/// account in an organization (IAM User Guide, global condition keys, Availability): a
+/// service principal or an anonymous caller has none. b47e15a searched service principals
+/// carrying `aws:PrincipalOrgID`, so `Principal: "*"` + `StringEquals aws:PrincipalOrgID`
+/// read as open to every AWS service, with a witness AWS can never send.
+#[test]
+fn services_and_anonymous_callers_belong_to_no_organization() {
+    let parse = |principal: &str, context: &str| {
+        let text = format!(
+            r#"{{"principal": "{principal}", "action": "kms:Decrypt", "resource": "{KEY}", "context": {context}}}"#
+        );
+        Request::parse(&text, "r.json").map(|_| ()).map_err(|e| e.to_string())
+    };
+    let org = r#"{"aws:PrincipalOrgID": "o-a1b2c3d4e5"}"#;
+    assert!(parse("logs.us-east-1.amazonaws.com", org).unwrap_err().contains("belongs to no organization"));
+    assert!(parse("anonymous", org).unwrap_err().contains("belongs to no organization"));
+    assert!(parse("arn:aws:iam::111122223333:root", org).is_ok());
+    let inputs = key_only(
+        r#"[{"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
+             "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}]"#,
+    );
+    let (v, _) = verdict(
+        &inputs,
+        r#"{"name": "p", "expect": "never", "action": "kms:Decrypt", "condition": {"Bool": {"aws:PrincipalIsAWSService": "true"}}}"#,
+        1,
+    );
+    assert!(matches!(v, Verdict::Holds), "a service principal with an organization was searched: {v:?}");
+}

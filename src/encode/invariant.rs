@@ -7,7 +7,7 @@
 use super::{Encoder, KeyVar};
 use crate::facts::readings::Reading;
 use crate::model::binding::CallerClass;
-use crate::model::invariants::{is_principal_tag, SERVICE_CALL_KEYS};
+use crate::model::invariants::{is_principal_org_key, is_principal_tag, SERVICE_CALL_KEYS};
 use kmsproof_solver::{BoolVar, ElemPred, Glob, Term, Tok};
 
 /// One invariant as the encoder states it for one condition key.
@@ -35,6 +35,7 @@ pub(super) const KEY_INVARIANTS: &[KeyInvariant] = &[
         encode: create_grant_operations,
     },
     KeyInvariant { id: "principal-tags", about: is_principal_tag, encode: principal_tags },
+    KeyInvariant { id: "principal-org", about: is_principal_org_key, encode: principal_org },
     KeyInvariant { id: "service-call", about: is_service_call_key, encode: service_call },
     KeyInvariant { id: "service-call-network", about: is_network_key, encode: service_call_network },
     KeyInvariant {
@@ -79,6 +80,12 @@ fn principal_tags(enc: &mut Encoder, _: &str, _: &KeyVar, present: BoolVar) -> V
     let untagged =
         Term::or([CallerClass::Root, CallerClass::Service, CallerClass::Anonymous].map(|c| enc.caller.class_is(c)));
     vec![Term::implies(Term::var(present), Term::not(untagged))]
+}
+
+/// Services and anonymous callers belong to no organization.
+fn principal_org(enc: &mut Encoder, _: &str, _: &KeyVar, present: BoolVar) -> Vec<Term> {
+    let outside = Term::or([CallerClass::Service, CallerClass::Anonymous].map(|c| enc.caller.class_is(c)));
+    vec![Term::implies(Term::var(present), Term::not(outside))]
 }
 
 /// The flag of a service's call: a service-call key given means `aws:ViaAWSService` is

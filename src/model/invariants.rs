@@ -36,6 +36,15 @@ pub const INVARIANTS: &[Invariant] = &[
         broken_by: principal_tags,
     },
     Invariant {
+        id: "principal-org",
+        rule: "aws:PrincipalOrgID and aws:PrincipalOrgPaths exist only for principals of an account (the root user, \
+               IAM users, roles and federated users): never for service principals or anonymous callers",
+        source: "IAM User Guide, global condition keys (aws:PrincipalOrgID and aws:PrincipalOrgPaths, Availability: \
+                 \"included in the request context only if the principal is a member of an organization\"; a \
+                 service principal belongs to no account and so to no organization)",
+        broken_by: principal_org,
+    },
+    Invariant {
         id: "username",
         rule: "aws:username exists only for IAM users (the root user, roles, federated users and services have none)",
         source:
@@ -213,6 +222,26 @@ fn principal_tags(req: &Request) -> Option<String> {
         (Some(who), Some((key, _))) => Some(format!("{key} is given, but {who} has no principal tags")),
         _ => None,
     }
+}
+
+/// `principal-org`: the organization keys describe the account of an IAM principal, and
+/// services and anonymous callers have no account.
+fn principal_org(req: &Request) -> Option<String> {
+    let outside = match &req.caller {
+        Caller::Service(_) => "a service principal",
+        Caller::Anonymous => "an anonymous caller",
+        Caller::Iam { .. } => return None,
+    };
+    let (key, _) = req.context.iter().find(|(k, _)| is_principal_org_key(k))?;
+    Some(format!("{key} is given, but {outside} belongs to no organization"))
+}
+
+/// The keys that name the organization of the caller's account.
+pub const PRINCIPAL_ORG_KEYS: &[&str] = &["aws:PrincipalOrgID", "aws:PrincipalOrgPaths"];
+
+/// Whether `key` is one of [`PRINCIPAL_ORG_KEYS`] (keys are case-insensitive).
+pub fn is_principal_org_key(key: &str) -> bool {
+    PRINCIPAL_ORG_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))
 }
 
 /// Whether `key` is an `aws:PrincipalTag/<tag>` key (any case).
