@@ -4,7 +4,7 @@
 
 use super::classes::{classes, ClassKind, PrincipalClass};
 use super::conditions::{candidates, Candidate};
-use super::{Completeness, Example, Exposure, Finding, Findings};
+use super::{Beyond, Completeness, Example, Exposure, Finding, Findings};
 use crate::encode::{authorization, Encoder, Unsupported};
 use crate::eval::{authorize, match_statement, Match};
 use crate::facts::action_groups::{group_of, ACTION_GROUPS};
@@ -36,12 +36,27 @@ struct Encoded {
     classes: Vec<Term>,
     groups: Vec<Term>,
     candidates: Vec<Term>,
+    /// What the other version allows (open world), when comparing two versions.
+    other_open: Option<Term>,
 }
 
 /// The findings of `inputs` on `key_arn`. A replay mismatch is a bug, never a result.
 pub fn findings(inputs: &Inputs, key_arn: &str, settings: &Settings) -> Result<Findings, Mismatch> {
+    findings_against(inputs, None, key_arn, settings)
+}
+
+/// The findings of `inputs`, each also asked, when `other` is given, for a request it allows
+/// that `other` denies ([`Finding::beyond`]): the diff of two versions (`other` read in the
+/// same open world).
+pub fn findings_against(
+    inputs: &Inputs,
+    other: Option<&Inputs>,
+    key_arn: &str,
+    settings: &Settings,
+) -> Result<Findings, Mismatch> {
     let key_account = crate::base::arn::account_of(key_arn).unwrap_or_default().to_string();
     let (open, premise) = open_world(inputs, &settings.world);
+    let other_open = other.map(|o| open_world(o, &settings.world).0);
     let classes = classes(inputs, &key_account);
     let base = classes.last().map(|c| c.shape.clone()).unwrap_or_else(any_shape);
     let cands = candidates(inputs, &base);
@@ -54,7 +69,7 @@ pub fn findings(inputs: &Inputs, key_arn: &str, settings: &Settings) -> Result<F
         premise,
         undecided: vec![],
     };
-    let enc = match encode(inputs, &open, key_arn, &classes, &cands, settings) {
+    let enc = match encode(inputs, &open, other_open.as_ref(), key_arn, &classes, &cands, settings) {
         Ok(e) => e,
         Err(u) => {
             out.complete = Completeness::Unknown(u.reason());
@@ -62,7 +77,14 @@ pub fn findings(inputs: &Inputs, key_arn: &str, settings: &Settings) -> Result<F
         }
     };
     let mut s = Search { enc: &enc, limits: settings.limits, queries: 0 };
-    let cx = Context { classes: &classes, open: &open, given: inputs, cands: &cands, key_account: &key_account };
+    let cx = Context {
+        classes: &classes,
+        open: &open,
+        given: inputs,
+        other: other_open.as_ref(),
+        cands: &cands,
+        key_account: &key_account,
+    };
     let mut raw = vec![];
     for (k, class) in classes.iter().enumerate() {
         out.cells_explored += 1;
@@ -98,7 +120,7 @@ pub fn findings(inputs: &Inputs, key_arn: &str, settings: &Settings) -> Result<F
 
 /// The inputs with the unknown identity policies allowing everything (what the caller's
 /// own IAM may add), and the premise that says so.
-fn open_world(inputs: &Inputs, world: &IamWorld) -> (Inputs, String) {
+pub(super) fn open_world(inputs: &Inputs, world: &IamWorld) -> (Inputs, String) {
     const ASSUMED: &str = "assumed to allow everything (a finding that needs them says so)";
     match world {
         IamWorld::Open { described } if described.is_empty() => {
@@ -128,16 +150,19 @@ fn any_shape() -> Statement {
 fn encode(
     given: &Inputs,
     open: &Inputs,
+    other: Option<&Inputs>,
     key_arn: &str,
     classes: &[PrincipalClass],
     cands: &[Candidate],
     settings: &Settings,
 ) -> Result<Encoded, Unsupported> {
-    let policies: Vec<&crate::model::policy::Policy> = open.policies().collect();
+    let policies: Vec<&crate::model::policy::Policy> =
+        open.policies().chain(other.into_iter().flat_map(|o| o.policies())).collect();
     let extra: Vec<&Statement> = classes.iter().map(|c| &c.shape).chain(cands.iter().map(|c| &c.shape)).collect();
     let mut enc = Encoder::new(key_arn, &policies, &extra).with_opaque_atoms().with_deadline(settings.limits.deadline);
     let allowed_open = authorization(&mut enc, open)?;
     let allowed_closed = authorization(&mut enc, given)?;
+    let other_open = other.map(|o| authorization(&mut enc, o)).transpose()?;
     let mut class_terms = vec![];
     let mut earlier = vec![];
     for c in classes {
@@ -153,7 +178,7 @@ fn encode(
     let candidates = cands.iter().map(|c| enc.statement(&c.shape).map(|t| t.applies)).collect::<Result<_, _>>()?;
     let on_key = enc.on_key();
     let q = Query::new(enc, on_key)?;
-    Ok(Encoded { q, allowed_open, allowed_closed, classes: class_terms, groups, candidates })
+    Ok(Encoded { q, allowed_open, allowed_closed, classes: class_terms, groups, candidates, other_open })
 }
 
 fn group_label(g: Option<usize>) -> &'static str {
@@ -186,6 +211,8 @@ struct Context<'a> {
     classes: &'a [PrincipalClass],
     open: &'a Inputs,
     given: &'a Inputs,
+    /// The other version (open world), when comparing two.
+    other: Option<&'a Inputs>,
     cands: &'a [Candidate],
     key_account: &'a str,
 }
@@ -248,8 +275,14 @@ impl Search<'_> {
             Outcome::Unknown(why) => return Ok(CellAnswer::Undecided(why)),
             Outcome::Sat(mut m) => m.remove(0),
         };
-        let replay =
-            CellReplay { open: cx.open, given: cx.given, classes: cx.classes, cell, needs_iam: part.needs_iam };
+        let replay = CellReplay {
+            open: cx.open,
+            given: cx.given,
+            classes: cx.classes,
+            cell,
+            needs_iam: part.needs_iam,
+            denied_by: None,
+        };
         let (examples, note) = match confirm(&e.q, &model, &replay)? {
             Replayed::Confirmed(ex) => (vec![ex], None),
             Replayed::Spurious(r) => {
@@ -281,6 +314,13 @@ impl Search<'_> {
             Outcome::Sat(_) => Some(false),
             Outcome::Unknown(_) => None,
         };
+        let beyond = match (e.other_open.as_ref(), cx.other) {
+            (Some(other), Some(other_inputs)) => {
+                let replay = CellReplay { denied_by: Some(other_inputs), ..replay };
+                Some(self.beyond(&[shape.clone(), part.allowed.clone(), Term::not(other.clone())], &replay)?)
+            }
+            _ => None,
+        };
         let class = &cx.classes[cell.0];
         let kept: Vec<&Candidate> = kept.iter().map(|&i| &cx.cands[i]).collect();
         let via_services = via_services(&kept);
@@ -297,6 +337,7 @@ impl Search<'_> {
             via_services,
             examples,
             note,
+            beyond,
         };
         Ok(CellAnswer::Found(vec![(finding, shape)]))
     }
@@ -326,6 +367,23 @@ impl Search<'_> {
         }
         found.sort_by_key(|a| group.actions.iter().position(|x| x == a));
         Ok(found)
+    }
+
+    /// A request of a finding this version allows and the other denies (`terms`), replayed.
+    fn beyond(&mut self, terms: &[Term], replay: &CellReplay) -> Result<Beyond, Mismatch> {
+        let model = match self.ask(terms) {
+            Outcome::Unsat => return Ok(Beyond::Nothing),
+            Outcome::Unknown(why) => return Ok(Beyond::Unknown(why)),
+            Outcome::Sat(mut m) => m.remove(0),
+        };
+        Ok(match confirm(&self.enc.q, &model, replay)? {
+            Replayed::Confirmed(ex) => Beyond::Example(ex),
+            Replayed::Spurious(r) => Beyond::Unknown(format!(
+                "no request was confirmed by the evaluator ({}): {}",
+                self.enc.q.free_summary(),
+                r.got
+            )),
+        })
     }
 
     /// `unsat` of "allowed ∧ ¬ any finding".
@@ -450,6 +508,7 @@ fn merge(raw: Vec<(Cell, Finding)>) -> Vec<Finding> {
         });
         match same {
             Some((_, g)) => {
+                g.beyond = Beyond::either(g.beyond.take(), f.beyond);
                 g.groups.extend(f.groups);
                 g.examples.extend(f.examples);
                 if g.note.is_none() {
@@ -471,6 +530,16 @@ struct CellReplay<'a> {
     cell: Cell,
     /// The part only the caller's unknown identity policy allows: the inputs given deny it.
     needs_iam: bool,
+    /// Comparing two versions: the other version, which must deny the request.
+    denied_by: Option<&'a Inputs>,
+}
+
+impl CellReplay<'_> {
+    /// The line statement `index` of policy `source` starts at (0 when unknown).
+    fn line_of(&self, source: &str, index: usize) -> usize {
+        let policy = self.open.policies().find(|p| &*p.source == source);
+        policy.and_then(|p| p.statements.iter().find(|s| s.index == index)).map_or(0, |s| s.pos.line)
+    }
 }
 
 impl Replay for CellReplay<'_> {
@@ -486,6 +555,9 @@ impl Replay for CellReplay<'_> {
         if authorize(self.given, &req).allowed() == self.needs_iam {
             return refuted(format!("the policies given {} it", if self.needs_iam { "allow" } else { "deny" }));
         }
+        if self.denied_by.is_some_and(|o| authorize(o, &req).allowed()) {
+            return refuted("the other version allows it too".into());
+        }
         if req.resource.is_none() {
             return refuted("not a request on the key".into());
         }
@@ -500,20 +572,18 @@ impl Replay for CellReplay<'_> {
         if group != self.cell.1 {
             return refuted(format!("of another action group (kms:{})", req.action));
         }
-        let mut allowed_by: Vec<String> = decision
-            .statements
-            .iter()
-            .filter(|s| s.decisive && s.effect == Effect::Allow)
-            .map(|s| format!("{}: {}", s.policy, s.statement))
-            .collect();
+        let allowing: Vec<_> = decision.statements.iter().filter(|s| s.decisive && s.effect == Effect::Allow).collect();
+        let mut allowed_by: Vec<String> = allowing.iter().map(|s| format!("{}: {}", s.policy, s.statement)).collect();
         allowed_by.extend(decision.grants.iter().filter(|g| g.decisive).map(|g| format!("grant {}", g.grant)));
-        Ok(Example { request: req.to_json(), allowed_by })
+        let places = allowing.iter().map(|s| (s.policy.to_string(), self.line_of(&s.policy, s.index))).collect();
+        Ok(Example { request: req.to_json(), allowed_by, places })
     }
 
     fn claim(&self) -> (String, String) {
         let given = if self.needs_iam { "denied" } else { "allowed" };
+        let other = if self.denied_by.is_some() { ", denied by the other version" } else { "" };
         let what = format!(
-            "allowed, {given} by the policies given, on the key, of the cell's principal class and action group"
+            "allowed, {given} by the policies given{other}, on the key, of the cell's principal class and action group"
         );
         ("findings cell".into(), what)
     }
