@@ -12,7 +12,8 @@ use crate::model::inputs::{IamWorld, Inputs};
 use crate::model::policy::{parse_policy, CondValue, Effect, PolicyKind, Statement};
 use crate::prove::engine::{confirm, Query, Refuted, Replay, Replayed};
 use crate::prove::Mismatch;
-use kmsproof_solver::{Limits, Outcome, Term};
+use kmsproof_solver::backend::eval;
+use kmsproof_solver::{Limits, Model, Outcome, Term};
 use serde_json::Value;
 
 /// How a search runs.
@@ -76,7 +77,7 @@ pub fn findings_against(
             return Ok(out);
         }
     };
-    let mut s = Search { enc: &enc, limits: settings.limits, queries: 0 };
+    let mut s = Search { enc: &enc, limits: settings.limits, queries: 0, pool: vec![] };
     let cx = Context {
         classes: &classes,
         open: &open,
@@ -88,7 +89,8 @@ pub fn findings_against(
     let mut raw = vec![];
     for (k, class) in classes.iter().enumerate() {
         out.cells_explored += 1;
-        match s.ask(&[enc.allowed_open.clone(), enc.classes[k].clone()]) {
+        s.pool.clear();
+        match s.find(&Term::and([enc.allowed_open.clone(), enc.classes[k].clone()]), &[]) {
             Outcome::Unsat => continue,
             Outcome::Unknown(why) => {
                 out.undecided.push(format!("{}: {why}", class.label));
@@ -204,7 +206,15 @@ struct Search<'a> {
     enc: &'a Encoded,
     limits: Limits,
     queries: usize,
+    /// Models found in the current principal class, latest last (at most [`POOL`]): tried
+    /// first, by evaluation, before Z3 is asked (see [`Search::find`]).
+    pool: Vec<Model>,
 }
+
+/// How many models of a class [`Search::find`] tries before asking Z3, and of how many
+/// (the latest) it tries the same request with another action.
+const POOL: usize = 24;
+const VARIED: usize = 4;
 
 /// What a cell's findings are read against.
 struct Context<'a> {
@@ -223,6 +233,51 @@ impl Search<'_> {
         self.enc.q.solve(&Term::and(terms.iter().cloned()), self.limits, 1)
     }
 
+    /// A request of `within`: a model found before, or one with its action replaced by one
+    /// of `actions`, when evaluation (no Z3) shows it satisfies the query's whole goal and
+    /// `within` — an exact answer "sat", with a model, as Z3's would be; else Z3's answer.
+    /// Most questions of a cell are "is there another request, with another action or
+    /// outside one condition?", which an earlier model, or the same request with another
+    /// action, answers.
+    fn find(&mut self, within: &Term, actions: &[&str]) -> Outcome {
+        // `within` first: it rejects most candidates before the whole goal is evaluated.
+        let region = Term::and([within.clone(), self.enc.q.goal().clone()]);
+        let known = self.pool.iter().rev().find(|m| eval(&region, m)).cloned();
+        let varied = || {
+            self.pool.iter().rev().take(VARIED).find_map(|m| {
+                actions.iter().filter_map(|a| self.enc.q.enc.with_action(m, a)).find(|v| eval(&region, v))
+            })
+        };
+        if let Some(m) = known {
+            return Outcome::Sat(vec![m]);
+        }
+        if let Some(m) = varied() {
+            self.remember(std::slice::from_ref(&m));
+            return Outcome::Sat(vec![m]);
+        }
+        let out = self.ask(std::slice::from_ref(within));
+        if let Outcome::Sat(ms) = &out {
+            self.remember(ms);
+        }
+        out
+    }
+
+    fn remember(&mut self, ms: &[Model]) {
+        self.pool.extend(ms.iter().cloned());
+        let extra = self.pool.len().saturating_sub(POOL);
+        self.pool.drain(..extra);
+    }
+
+    /// Whether `term` holds on every request of `within` (Z3 unsat of `within ∧ ¬term`,
+    /// unless a model found before breaks it). `None`: not decided.
+    fn holds_on(&mut self, within: &Term, term: &Term) -> Option<bool> {
+        match self.find(&Term::and([within.clone(), Term::not(term.clone())]), &[]) {
+            Outcome::Unsat => Some(true),
+            Outcome::Sat(_) => Some(false),
+            Outcome::Unknown(_) => None,
+        }
+    }
+
     fn cell_term(&self, (k, g): Cell) -> Term {
         Term::and([self.enc.classes[k].clone(), self.enc.groups[g.unwrap_or(ACTION_GROUPS.len())].clone()])
     }
@@ -233,25 +288,21 @@ impl Search<'_> {
     fn cell(&mut self, cell: Cell, cx: &Context) -> Result<CellAnswer, Mismatch> {
         let e = self.enc;
         let here = self.cell_term(cell);
-        match self.ask(&[e.allowed_open.clone(), here.clone()]) {
+        match self.find(&Term::and([e.allowed_open.clone(), here.clone()]), group_actions(cell.1)) {
             Outcome::Unsat => return Ok(CellAnswer::Empty),
             Outcome::Unknown(why) => return Ok(CellAnswer::Undecided(why)),
             Outcome::Sat(_) => {}
         }
-        // Conditions the cell alone forces are no restriction: asked once per cell.
-        let mut open_cands = vec![];
-        for (i, c) in e.candidates.iter().enumerate() {
-            if self.ask(&[here.clone(), Term::not(c.clone())]) != Outcome::Unsat {
-                open_cands.push(i);
-            }
-        }
+        // Conditions the cell alone forces are no restriction: decided once per cell, and
+        // only for a condition a part keeps.
+        let mut forced: Vec<Option<bool>> = vec![None; e.candidates.len()];
         let parts = [
             Part { allowed: e.allowed_closed.clone(), needs_iam: false },
             Part { allowed: Term::and([e.allowed_open.clone(), Term::not(e.allowed_closed.clone())]), needs_iam: true },
         ];
         let mut found = vec![];
         for part in &parts {
-            match self.part(cell, &here, part, &open_cands, cx)? {
+            match self.part(cell, &here, part, &mut forced, cx)? {
                 CellAnswer::Empty => {}
                 CellAnswer::Undecided(why) => return Ok(CellAnswer::Undecided(why)),
                 CellAnswer::Found(mut f) => found.append(&mut f),
@@ -265,12 +316,12 @@ impl Search<'_> {
         cell: Cell,
         here: &Term,
         part: &Part,
-        open_cands: &[usize],
+        forced: &mut [Option<bool>],
         cx: &Context,
     ) -> Result<CellAnswer, Mismatch> {
         let e = self.enc;
         let inside = Term::and([here.clone(), part.allowed.clone()]);
-        let model = match self.ask(std::slice::from_ref(&inside)) {
+        let model = match self.find(&inside, group_actions(cell.1)) {
             Outcome::Unsat => return Ok(CellAnswer::Empty),
             Outcome::Unknown(why) => return Ok(CellAnswer::Undecided(why)),
             Outcome::Sat(mut m) => m.remove(0),
@@ -296,9 +347,21 @@ impl Search<'_> {
         };
         let reached = Term::or(actions.iter().map(|a| e.q.enc.action_is(a)).collect::<Vec<_>>());
         let inside = if cell.1.is_some() { Term::and([inside, reached.clone()]) } else { inside };
+        // A condition remains when every allowed request of the part meets it and the cell
+        // alone does not force it.
+        let met: Vec<usize> =
+            (0..e.candidates.len()).filter(|&i| self.holds_on(&inside, &e.candidates[i]) == Some(true)).collect();
         let mut kept = vec![];
-        for &i in open_cands {
-            if self.ask(&[inside.clone(), Term::not(e.candidates[i].clone())]) == Outcome::Unsat {
+        for i in met {
+            let is_forced = match forced[i] {
+                Some(f) => f,
+                None => {
+                    let f = self.holds_on(here, &e.candidates[i]) == Some(true);
+                    forced[i] = Some(f);
+                    f
+                }
+            };
+            if !is_forced {
                 kept.push(i);
             }
         }
@@ -349,8 +412,9 @@ impl Search<'_> {
         let mut found: Vec<String> = vec![];
         let group = &ACTION_GROUPS[g];
         loop {
-            let seen = Term::or(found.iter().map(|a| self.enc.q.enc.action_is(a)).collect::<Vec<_>>());
-            let model = match self.ask(&[inside.clone(), Term::not(seen)]) {
+            let seen_actions = Term::or(found.iter().map(|a| self.enc.q.enc.action_is(a)).collect::<Vec<_>>());
+            let rest: Vec<&str> = group.actions.iter().copied().filter(|a| !found.iter().any(|f| f == a)).collect();
+            let model = match self.find(&Term::and([inside.clone(), Term::not(seen_actions)]), &rest) {
                 Outcome::Unsat => break,
                 Outcome::Unknown(why) => return Err(why),
                 Outcome::Sat(mut m) => m.remove(0),
@@ -398,6 +462,11 @@ impl Search<'_> {
             }
         }
     }
+}
+
+/// The actions of a group (none for the catch-all).
+fn group_actions(g: Option<usize>) -> &'static [&'static str] {
+    g.map_or(&[], |g| ACTION_GROUPS[g].actions)
 }
 
 /// Whether a condition restricts a key with a positive string operator (`StringEquals`,
