@@ -398,6 +398,9 @@ fn diff_says_when_only_the_summary_changed() {
     for c in reworded {
         let req = Request::parse(&c["example"]["request"].to_string(), "<example>").unwrap();
         assert!(authorize(&old, &req).allowed() && authorize(&new, &req).allowed(), "{c:#}");
+        // The request that tells the summaries apart: the other version's finding it lies in.
+        assert!(c["in_other"]["principal"].is_string(), "{c:#}");
+        assert_ne!(c["in_other"], c["finding"], "{c:#}");
     }
 }
 

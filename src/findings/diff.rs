@@ -37,6 +37,9 @@ pub struct Entry {
     /// Whether the other version has a finding with the same summary (then an added or lost
     /// entry says the same words now cover more, or fewer, requests).
     pub same_summary_in_other: bool,
+    /// Summary only: the other version's finding its example request lies in (an index into
+    /// the other version's findings) — the request that tells the two summaries apart.
+    pub in_other: Option<usize>,
 }
 
 /// The comparison.
@@ -81,13 +84,18 @@ pub fn diff(old: &Inputs, new: &Inputs, key_arn: &str, settings: &Settings) -> R
     let old_f = findings_against(old, Some(new), key_arn, settings)?;
     let new_f = findings_against(new, Some(old), key_arn, settings)?;
     let (old_open, new_open) = (open_world(old, &settings.world).0, open_world(new, &settings.world).0);
-    let mut entries = changes(&new_f, &old_f, true, &old_open);
-    entries.extend(changes(&old_f, &new_f, false, &new_open));
+    let mut entries = changes(&new_f, (&old_f, old), true, &old_open);
+    entries.extend(changes(&old_f, (&new_f, new), false, &new_open));
     Ok(FindingsDiff { old: old_f, new: new_f, entries })
 }
 
 /// The changes of `mine`'s findings against `other`'s (whose open-world inputs are `other_open`).
-fn changes(mine: &Findings, other: &Findings, in_new: bool, other_open: &Inputs) -> Vec<Entry> {
+fn changes(
+    mine: &Findings,
+    (other, other_given): (&Findings, &Inputs),
+    in_new: bool,
+    other_open: &Inputs,
+) -> Vec<Entry> {
     let mut out = vec![];
     for f in &mine.findings {
         let same = other.findings.iter().any(|g| g.summary_key() == f.summary_key());
@@ -100,7 +108,11 @@ fn changes(mine: &Findings, other: &Findings, in_new: bool, other_open: &Inputs)
             },
             _ => continue,
         };
-        out.push(Entry { change, in_new, finding: f.clone(), example, same_summary_in_other: same });
+        let in_other = match (&change, &example) {
+            (Change::Reworded, Some(ex)) => covering(other, other_given, &ex.request),
+            _ => None,
+        };
+        out.push(Entry { change, in_new, finding: f.clone(), example, same_summary_in_other: same, in_other });
     }
     out
 }
@@ -115,4 +127,27 @@ fn reworded_example(f: &Finding, other_open: &Inputs) -> Option<Example> {
                 .is_ok_and(|req| authorize(other_open, &req).allowed())
         })
         .cloned()
+}
+
+/// The finding of `r` (the findings of `given`) a request lies in: the first principal class
+/// it matches, an action of the finding's groups, every remaining condition met, and
+/// allowed or not by the policies given as the finding says.
+fn covering(r: &Findings, given: &Inputs, request: &serde_json::Value) -> Option<usize> {
+    use crate::eval::{match_statement, Match};
+    let req = crate::model::request::Request::parse(&request.to_string(), "<finding example>").ok()?;
+    let req = given.resolve(&req);
+    let account = crate::base::arn::account_of(&r.key_arn).unwrap_or_default();
+    let classes = super::classes::classes(given, account);
+    let applies = |s: &crate::model::policy::Statement| matches!(match_statement(s, &req), Match::Applies { .. });
+    let class = classes.iter().find(|c| applies(&c.shape))?;
+    let by_given = authorize(given, &req).allowed();
+    r.findings.iter().position(|f| {
+        f.principal == class.label
+            && f.needs_iam != by_given
+            && f.groups.iter().any(|(g, actions)| match g {
+                Some(_) => actions.iter().any(|a| *a == req.action),
+                None => crate::facts::action_groups::group_of(&req.action).is_none(),
+            })
+            && f.restrictions.iter().all(applies)
+    })
 }

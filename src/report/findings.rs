@@ -321,6 +321,12 @@ fn change_note(e: &Entry) -> Option<String> {
     }
 }
 
+/// Summary only: the other version's finding the entry's example lies in.
+fn other_finding<'a>(d: &'a FindingsDiff, e: &Entry) -> Option<&'a Finding> {
+    let other = if e.in_new { &d.old } else { &d.new };
+    e.in_other.and_then(|i| other.findings.get(i))
+}
+
 /// The verdict line: `CheckNoNewAccess`'s answer, with why.
 pub fn verdict_text(d: &FindingsDiff) -> String {
     let added = d.entries.iter().filter(|e| e.change == Change::Added).count();
@@ -349,6 +355,10 @@ pub fn diff_text(d: &FindingsDiff, old: &str, new: &str) -> String {
         if let Some(ex) = &e.example {
             out.push_str(&format!("    example:    {} ({shows})\n", ex.request));
             out.push_str(&format!("    allowed by: {}\n", ex.allowed_by.join("; ")));
+        }
+        if let Some(g) = other_finding(d, e) {
+            let other = if e.in_new { "OLD" } else { "NEW" };
+            out.push_str(&format!("    in {other}:     this request lies in: {}\n", finding_sentence(g)));
         }
     }
     out.push_str(&format!(
@@ -388,7 +398,8 @@ pub fn diff_json(d: &FindingsDiff, old: &str, new: &str) -> Value {
             json!({"change": change_id(&e.change), "side": if e.in_new { "new" } else { "old" },
                    "finding": finding_json(&e.finding), "same_summary_in_other": e.same_summary_in_other,
                    "example": e.example.as_ref().map(|x| json!({"request": x.request, "allowed_by": x.allowed_by})),
-                   "note": change_note(e)})
+                   "note": change_note(e),
+                   "in_other": other_finding(d, e).map(finding_json)})
         })
         .collect();
     json!({
