@@ -41,6 +41,7 @@ fn main() {
     };
     let (mut times, mut counts, mut cells, mut queries) = (vec![], vec![], 0usize, 0usize);
     let mut exceptions = vec![];
+    let mut each: Vec<(f64, usize, String)> = vec![];
     for p in &paths {
         let text = std::fs::read_to_string(p).expect("readable");
         let Ok(policy) = parse_policy(&text, &p.display().to_string(), PolicyKind::KeyPolicy) else { continue };
@@ -59,7 +60,9 @@ fn main() {
             inputs.default_key_arn().unwrap_or_else(|| kmsproof::model::inputs::placeholder_key_arn("111122223333"));
         let t = Instant::now();
         let r = findings(&inputs, &key, &settings).unwrap_or_else(|m| panic!("{}: {m}", p.display()));
-        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        times.push(ms);
+        each.push((ms, r.queries, p.strip_prefix(&dir).unwrap_or(p).display().to_string()));
         counts.push(r.findings.len());
         cells += r.cells_explored;
         queries += r.queries;
@@ -88,5 +91,10 @@ fn main() {
     println!("  complete: proved on {} of {n}; unknown on {}", n - exceptions.len(), exceptions.len());
     for e in &exceptions {
         println!("    unknown: {e}");
+    }
+    each.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap());
+    println!("  slowest:");
+    for (ms, q, p) in each.iter().take(5) {
+        println!("    {ms:.1} ms, {q} queries: {p}");
     }
 }

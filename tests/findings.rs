@@ -215,3 +215,262 @@ fn random_allowed_requests_are_covered_and_examples_are_allowed() {
     eprintln!("findings differential: {rounds} proved rounds, {covered} allowed requests covered");
     assert!(rounds >= 15 && covered >= 20, "too few: {rounds} rounds, {covered} requests");
 }
+
+#[test]
+fn sarif_has_one_result_per_finding_at_its_exposure_level() {
+    let path = root().join("corpus/findings/cross-account.json");
+    let p = path.to_str().unwrap();
+    let findings = json(&kmsproof(&["findings", "--key-policy", p, "--format", "json"]));
+    let out = kmsproof(&["findings", "--key-policy", p, "--format", "sarif"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out);
+    assert_eq!(v["version"], "2.1.0");
+    let run = &v["runs"][0];
+    assert_eq!(run["properties"]["complete"], true);
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), findings["findings"].as_array().unwrap().len(), "{v:#}");
+    let rules: Vec<&str> =
+        run["tool"]["driver"]["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    for r in results {
+        let exposure = r["properties"]["exposure"].as_str().unwrap();
+        let level = match exposure {
+            "external" => "error",
+            "cross-account-via-service" => "warning",
+            _ => "note",
+        };
+        assert_eq!(r["level"], level, "{r:#}");
+        assert_eq!(r["ruleId"], format!("findings/{exposure}"));
+        assert_eq!(rules[r["ruleIndex"].as_u64().unwrap() as usize], r["ruleId"]);
+        assert!(r["partialFingerprints"]["kmsproofFinding/v1"].is_string());
+        let loc = &r["locations"][0]["physicalLocation"];
+        assert!(loc["artifactLocation"]["uri"].as_str().unwrap().ends_with("cross-account.json"), "{r:#}");
+        assert!(loc["region"]["startLine"].as_u64().unwrap() >= 2, "{r:#}");
+        assert!(r["message"]["text"].as_str().unwrap().contains("replayed, allowed"));
+    }
+    assert!(results.iter().any(|r| r["level"] == "error"), "the partner account's access is external");
+    // Fingerprints are stable across runs and distinct across findings.
+    let again = json(&kmsproof(&["findings", "--key-policy", p, "--format", "sarif"]));
+    let fps = |v: &Value| -> Vec<String> {
+        v["runs"][0]["results"].as_array().unwrap().iter().map(|r| r["partialFingerprints"].to_string()).collect()
+    };
+    assert_eq!(fps(&v), fps(&again));
+    let mut unique = fps(&v);
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), results.len());
+}
+
+#[test]
+fn html_is_one_self_contained_page_with_every_finding() {
+    let path = root().join("corpus/audit/console-defaults/symmetric.json");
+    let out = kmsproof(&["findings", "--key-policy", path.to_str().unwrap(), "--format", "html"]);
+    assert_eq!(out.status.code(), Some(0));
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(page.starts_with("<!DOCTYPE html>") && page.trim_end().ends_with("</html>"));
+    assert!(page.contains("<h1>kmsproof findings</h1>") && page.contains("id=\"generated\""));
+    assert!(page.contains("complete: proved"));
+    assert!(!page.contains("<script") && !page.contains("http://") && !page.contains("src="));
+    // Seven findings, each linked from the index, each with a replayed request.
+    assert_eq!(page.matches("<div class=\"finding ").count(), 7, "{page}");
+    assert_eq!(page.matches("<li><a href=\"#f").count(), 7);
+    assert_eq!(
+        page.matches("Example request (replayed, allowed)").count(),
+        page.matches("<pre class=\"request\">").count()
+    );
+    // Quotes from the policy (Sids) are escaped.
+    assert!(page.contains("&quot;Allow use of the key&quot;"), "{page}");
+}
+
+#[test]
+fn formats_each_mode_does_not_write_are_bad_input() {
+    let p = root().join("corpus/findings/cross-account.json");
+    let p = p.to_str().unwrap();
+    let out = kmsproof(&["findings", "--key-policy", p, "--format", "markdown"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = kmsproof(&["findings", "--key-policy", p, "--old-key-policy", p, "--format", "sarif"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = kmsproof(&["findings", "--old-key-policy", p]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// The inputs a diff's example is replayed on: the key policy, and every caller's identity
+/// policies unknown (taken to allow everything, as the diff's premise says).
+fn open_inputs(key_policy: &str) -> Inputs {
+    let text = std::fs::read_to_string(root().join(key_policy)).unwrap();
+    let kp = kmsproof::model::policy::parse_policy(&text, key_policy, kmsproof::model::policy::PolicyKind::KeyPolicy)
+        .unwrap();
+    let any = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let id =
+        kmsproof::model::policy::parse_policy(any, "<any>", kmsproof::model::policy::PolicyKind::Identity).unwrap();
+    Inputs {
+        key_policy: kp,
+        identity: vec![id],
+        scps: vec![],
+        boundary: None,
+        grants: vec![],
+        management_account: None,
+    }
+}
+
+fn findings_diff(old: &str, new: &str, format: &str) -> (Option<i32>, String) {
+    let (o, n) = (root().join(old), root().join(new));
+    let out = kmsproof(&[
+        "findings",
+        "--old-key-policy",
+        o.to_str().unwrap(),
+        "--key-policy",
+        n.to_str().unwrap(),
+        "--format",
+        format,
+    ]);
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+const CONSOLE: &str = "corpus/audit/console-defaults/symmetric.json";
+const CONSOLE_SHARED: &str = "corpus/findings/console-default-cross-account.json";
+
+#[test]
+fn diff_lists_the_cross_account_statement_as_added_with_requests_new_allows_and_old_denies() {
+    let (code, text) = findings_diff(CONSOLE, CONSOLE_SHARED, "json");
+    assert_eq!(code, Some(1), "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["verdict"], "new-access");
+    let changes = v["changes"].as_array().unwrap();
+    let added: Vec<&Value> = changes.iter().filter(|c| c["change"] == "added").collect();
+    assert!(!added.is_empty(), "{v:#}");
+    assert!(changes.iter().all(|c| c["change"] == "added"), "only the partner's findings change: {v:#}");
+    let (old, new) = (open_inputs(CONSOLE), open_inputs(CONSOLE_SHARED));
+    for c in added {
+        assert_eq!(c["side"], "new");
+        assert!(c["finding"]["principal"].as_str().unwrap().contains("444455556666"), "{c:#}");
+        assert_eq!(c["finding"]["exposure"], "external");
+        let req = Request::parse(&c["example"]["request"].to_string(), "<example>").unwrap();
+        assert!(authorize(&new, &req).allowed(), "{c:#}");
+        assert!(!authorize(&old, &req).allowed(), "{c:#}");
+    }
+    // The text and markdown forms say the same.
+    let (code, text) = findings_diff(CONSOLE, CONSOLE_SHARED, "text");
+    assert_eq!(code, Some(1));
+    assert!(text.contains("added: root user of account 444455556666"), "{text}");
+    assert!(text.contains("(allowed by NEW, denied by OLD)") && text.contains("NEW ADDS ACCESS"), "{text}");
+    let (code, md) = findings_diff(CONSOLE, CONSOLE_SHARED, "markdown");
+    assert_eq!(code, Some(1));
+    assert!(md.contains("| 1 | added | root user of account 444455556666 |"), "{md}");
+    assert!(md.contains("<details>"), "{md}");
+}
+
+#[test]
+fn diff_the_other_way_loses_the_findings_and_adds_no_access() {
+    let (code, text) = findings_diff(CONSOLE_SHARED, CONSOLE, "json");
+    assert_eq!(code, Some(0), "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["verdict"], "no-new-access");
+    let changes = v["changes"].as_array().unwrap();
+    assert!(!changes.is_empty() && changes.iter().all(|c| c["change"] == "lost" && c["side"] == "old"), "{v:#}");
+    let (old, new) = (open_inputs(CONSOLE_SHARED), open_inputs(CONSOLE));
+    for c in changes {
+        let req = Request::parse(&c["example"]["request"].to_string(), "<example>").unwrap();
+        assert!(authorize(&old, &req).allowed() && !authorize(&new, &req).allowed(), "{c:#}");
+    }
+}
+
+#[test]
+fn diff_of_a_policy_with_itself_is_empty() {
+    let (code, text) = findings_diff(CONSOLE, CONSOLE, "text");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("no finding added, lost or summarised differently"), "{text}");
+    assert!(text.contains("NO NEW ACCESS (proved"), "{text}");
+}
+
+#[test]
+fn diff_says_when_only_the_summary_changed() {
+    // The organization-wide policy lets the key's account do all the via-service policy
+    // does: NEW adds no access, yet its account finding is cut differently.
+    let (code, text) =
+        findings_diff("corpus/findings/org-wide.json", "corpus/findings/via-service-internal.json", "json");
+    assert_eq!(code, Some(0), "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let reworded: Vec<&Value> =
+        v["changes"].as_array().unwrap().iter().filter(|c| c["change"] == "summary-only").collect();
+    assert!(!reworded.is_empty(), "{v:#}");
+    let (old, new) =
+        (open_inputs("corpus/findings/org-wide.json"), open_inputs("corpus/findings/via-service-internal.json"));
+    for c in reworded {
+        let req = Request::parse(&c["example"]["request"].to_string(), "<example>").unwrap();
+        assert!(authorize(&old, &req).allowed() && authorize(&new, &req).allowed(), "{c:#}");
+        // The request that tells the summaries apart: the other version's finding it lies in.
+        assert!(c["in_other"]["principal"].is_string(), "{c:#}");
+        assert_ne!(c["in_other"], c["finding"], "{c:#}");
+    }
+}
+
+/// Random pairs of versions (same identity policies, SCPs, grants; another key policy): an
+/// added finding's request is allowed by NEW and denied by OLD; when the verdict is "no new
+/// access", no random request NEW allows is denied by OLD.
+#[test]
+fn random_diffs_added_requests_replay_and_no_new_access_holds() {
+    use kmsproof::findings::diff::{diff, Change, Verdict};
+    let mut rng = Rng(0xd1ff_4665_0024_0005);
+    // Requests from their own generator: the versions of each round do not depend on them.
+    let mut requests = Rng(0xd1ff_4665_0024_0006);
+    let settings = Settings { world: IamWorld::Closed, limits: Limits::default() };
+    let (mut added, mut quiet, mut checked) = (0, 0, 0);
+    for round in 0..16 {
+        let old = inputs(&mut rng);
+        let new = Inputs { key_policy: inputs(&mut rng).key_policy, ..old.clone() };
+        let d = diff(&old, &new, KEY, &settings).unwrap_or_else(|m| panic!("round {round}: {m}"));
+        for e in &d.entries {
+            let Some(ex) = &e.example else { continue };
+            let req = Request::parse(&ex.request.to_string(), "<example>").unwrap();
+            let (this, other) = if e.in_new { (&new, &old) } else { (&old, &new) };
+            match e.change {
+                Change::Added | Change::Lost => {
+                    assert!(authorize(this, &req).allowed() && !authorize(other, &req).allowed(), "round {round}");
+                    added += 1;
+                }
+                Change::Reworded => assert!(authorize(this, &req).allowed() && authorize(other, &req).allowed()),
+                Change::Undecided(_) => {}
+            }
+        }
+        if d.verdict() != Verdict::NoNewAccess {
+            continue;
+        }
+        quiet += 1;
+        for _ in 0..2000 {
+            let Ok(req) = Request::parse(&request(&mut requests).to_json().to_string(), "<random>") else {
+                continue;
+            };
+            if req.resource.as_deref() != Some(KEY) || !authorize(&new, &req).allowed() {
+                continue;
+            }
+            checked += 1;
+            assert!(authorize(&old, &req).allowed(), "round {round}: NEW allows {} and OLD denies it", req.to_json());
+        }
+    }
+    eprintln!("findings diff differential: {added} replayed changes, {quiet} no-new-access rounds, {checked} requests");
+    assert!(added >= 5 && quiet >= 3 && checked >= 10, "too few: {added} changes, {quiet} rounds, {checked} requests");
+}
+
+#[test]
+fn audit_findings_summarises_each_key_policy_only_when_asked() {
+    let dir = root().join("examples");
+    let d = dir.to_str().unwrap();
+    let plain = kmsproof(&["audit", d]);
+    let text = String::from_utf8_lossy(&plain.stdout);
+    assert!(!text.contains("findings of each key policy"));
+    let with = kmsproof(&["audit", d, "--findings"]);
+    assert_eq!(with.status.code(), plain.status.code());
+    let with_text = String::from_utf8_lossy(&with.stdout);
+    // The audit's own output first, unchanged; the summaries after it.
+    assert!(with_text.starts_with(&*text), "{with_text}");
+    assert!(with_text.contains("examples/key-policy.json: ") && with_text.contains("complete: proved"), "{with_text}");
+    let v = json(&kmsproof(&["audit", d, "--findings", "--format", "json"]));
+    let per_doc = v["key_findings"].as_array().unwrap();
+    assert!(!per_doc.is_empty());
+    for k in per_doc {
+        assert_eq!(k["findings"]["complete"], true, "{k:#}");
+        assert!(!k["findings"]["findings"].as_array().unwrap().is_empty());
+    }
+    assert!(json(&kmsproof(&["audit", d, "--format", "json"])).get("key_findings").is_none());
+    assert_eq!(kmsproof(&["audit", d, "--findings", "--format", "sarif"]).status.code(), Some(2));
+}

@@ -144,6 +144,14 @@ impl Model {
     pub fn bool(&self, v: crate::BoolVar) -> bool {
         self.bools[v.0]
     }
+
+    /// The same assignment with `v` set to `value`: a candidate to evaluate against a goal
+    /// ([`eval`]), e.g. the same request with another action.
+    pub fn with_str(&self, v: crate::StrVar, value: &str) -> Model {
+        let mut out = self.clone();
+        out.strs[v.0] = value.to_string();
+        out
+    }
 }
 
 /// The answer to "is `goal` satisfiable?".

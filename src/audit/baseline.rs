@@ -36,7 +36,8 @@ pub fn stable_path(file: &str) -> String {
     }
 }
 
-fn fingerprint_of(check: &str, file: &str, location: &str, message: &str) -> String {
+/// FNV-1a of the parts: stable across runs (`findings --format sarif` fingerprints so too).
+pub fn fingerprint_of(check: &str, file: &str, location: &str, message: &str) -> String {
     let mut h: u64 = 0xcbf29ce484222325;
     for b in format!("{check}|{file}|{location}|{message}").bytes() {
         h ^= u64::from(b);

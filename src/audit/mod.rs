@@ -113,6 +113,9 @@ pub struct DocResult {
     /// Why the solver was not needed, when it was not.
     pub note: Option<String>,
     pub findings: Vec<Finding>,
+    /// `--findings`: the key policy's findings (principal class × actions × conditions, see
+    /// `kmsproof findings`), when asked and the document is a key policy.
+    pub summary: Option<crate::findings::Findings>,
 }
 
 /// What to run, validated before any work.
@@ -134,6 +137,8 @@ pub struct Settings {
     pub scps: Vec<Policy>,
     /// Declared sharing (`--trusted-account`, `--trusted-org`): KMS002 does not report it.
     pub trust: Trust,
+    /// `--findings`: each key policy's findings too (see [`DocResult::summary`]).
+    pub findings: bool,
 }
 
 /// The accounts and organizations a team shares its keys with on purpose.
@@ -160,6 +165,7 @@ impl Default for Settings {
             grants: vec![],
             scps: vec![],
             trust: Trust::default(),
+            findings: false,
         }
     }
 }
@@ -357,6 +363,7 @@ pub fn audit_document(doc: &Document, settings: &Settings) -> Result<DocResult, 
         checks_run: vec![],
         note: None,
         findings: vec![],
+        summary: None,
     };
     let (text, label, exact) = match &doc.body {
         Body::Error(msg) => {
@@ -482,9 +489,20 @@ fn audit_policy(
     if is_key && !settings.properties.is_empty() {
         result.findings.extend(user_properties(&ctx, &settings.properties)?);
     }
+    if is_key && settings.findings {
+        result.summary = Some(summary(&ctx)?);
+    }
     involve_statements(&mut result.findings, &policy, text, exact);
     result.findings.sort_by(finding_order);
     Ok(result)
+}
+
+/// `--findings`: what the key policy alone allows (every caller's identity policies unknown,
+/// assumed to allow), as `kmsproof findings` says it, within the document's budget.
+fn summary(ctx: &Ctx) -> Result<crate::findings::Findings, Mismatch> {
+    let world = crate::model::inputs::IamWorld::Open { described: vec![] };
+    let settings = crate::findings::Settings { world, limits: ctx.limits };
+    crate::findings::findings(&ctx.key_only_inputs(), &ctx.key_arn, &settings)
 }
 
 /// The key a document's policy is audited for, and its account: the key the input names

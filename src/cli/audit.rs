@@ -101,6 +101,10 @@ pub struct AuditArgs {
     /// Your AWS Organization (`o-…`; repeatable): KMS002 does not report use by its members.
     #[arg(long = "trusted-org", visible_alias = "org-id", value_name = "ORG_ID")]
     pub trusted_orgs: Vec<String>,
+    /// Also list each key policy's findings (as `kmsproof findings` on the key policy alone:
+    /// principal class × actions × conditions, proved complete); text and json.
+    #[arg(long)]
+    pub findings: bool,
 }
 
 /// The validated configuration.
@@ -147,6 +151,8 @@ pub enum ConfigError {
     KeyArn { value: String },
     #[error("--jobs must be at least 1")]
     NoJobs,
+    #[error("--findings is written with --format table or json")]
+    FindingsFormat,
     #[error("--shard {0:?}: expected I/N with 0 <= I < N, e.g. 0/4")]
     Shard(String),
     #[error("only one input can be read from standard input (`-`)")]
@@ -170,6 +176,9 @@ impl AuditArgs {
         let severity = |flag: &'static str, v: &str| {
             Severity::parse(v).ok_or_else(|| ConfigError::Severity { flag, value: v.to_string() })
         };
+        if self.findings && !matches!(self.format, AuditFormat::Table | AuditFormat::Json) {
+            return Err(ConfigError::FindingsFormat);
+        }
         let checks = match &self.checks {
             None => Settings::all_checks(),
             Some(list) => parse_checks(list)?,
@@ -243,6 +252,7 @@ impl AuditArgs {
                 grants,
                 scps,
                 trust: self.trust()?,
+                findings: self.findings,
             },
             jobs,
             shard,
@@ -456,7 +466,7 @@ pub fn run(args: &AuditArgs) -> i32 {
             cfg.baseline.len()
         );
     }
-    out(&render(&report, cfg.format));
+    out(&render(&report, cfg.format, cfg.settings.findings));
     let failing = report.shown.iter().any(|f| f.severity >= cfg.fail_on);
     if failing {
         exit::FAILED
@@ -488,10 +498,19 @@ pub fn review<'a>(results: &'a [DocResult], cfg: &AuditConfig) -> crate::report:
     report
 }
 
-fn render(report: &crate::report::audit::Report, format: AuditFormat) -> String {
+/// The report in `format`; with `--findings`, each key policy's findings after the table,
+/// or as `key_findings` in the JSON object (without it, the output is as it always was).
+fn render(report: &crate::report::audit::Report, format: AuditFormat, findings: bool) -> String {
+    use crate::report::findings::{audit_summary_json, audit_summary_text};
     let pretty = |v: serde_json::Value| format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default());
     match format {
+        AuditFormat::Table if findings => crate::report::audit::table_report(report) + &audit_summary_text(report.docs),
         AuditFormat::Table => crate::report::audit::table_report(report),
+        AuditFormat::Json if findings => {
+            let mut v = crate::report::audit::json_report(report);
+            v["key_findings"] = audit_summary_json(report.docs);
+            pretty(v)
+        }
         AuditFormat::Json => pretty(crate::report::audit::json_report(report)),
         AuditFormat::Jsonl => crate::report::audit::jsonl_report(report),
         AuditFormat::Sarif => pretty(crate::report::audit::sarif_report(report)),

@@ -121,6 +121,11 @@ impl InputArgs {
             .chain(&self.scps)
     }
 
+    /// The key policy file, if one is given.
+    pub fn key_policy_path(&self) -> Option<&std::path::Path> {
+        self.key_policy.as_deref()
+    }
+
     /// Loads every file and prints the warnings; `Err` is the exit code.
     pub fn load(&self, others: &[&PathBuf]) -> Result<Inputs, i32> {
         if self.files().chain(others.iter().copied()).filter(|p| p.as_os_str() == "-").count() > 1 {

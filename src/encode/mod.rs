@@ -609,6 +609,13 @@ impl Encoder {
         Term::or(grouped.chain(others).collect::<Vec<_>>())
     }
 
+    /// The model with its action replaced by `kms:{name}` (`None` when the action is not one
+    /// variable of KMS actions): a candidate assignment, to be evaluated against a goal.
+    pub(crate) fn with_action(&self, m: &kmsproof_solver::Model, name: &str) -> Option<kmsproof_solver::Model> {
+        let ActionVar::Kms(v) = self.action else { return None };
+        Some(m.with_str(v, &format!("kms:{name}")))
+    }
+
     /// The action a model holds, as `service:Name`.
     pub(crate) fn action_text(&self, m: &kmsproof_solver::Model) -> String {
         match self.action {

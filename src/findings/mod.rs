@@ -14,10 +14,11 @@
 
 pub mod classes;
 pub mod conditions;
+pub mod diff;
 mod search;
 
 pub use classes::{ClassKind, PrincipalClass};
-pub use search::{findings, Settings};
+pub use search::{findings, findings_against, Settings};
 
 use crate::facts::action_groups::ActionGroup;
 use serde_json::Value;
@@ -50,6 +51,8 @@ pub struct Example {
     pub request: Value,
     /// `policy: statement` of each allowing statement, `grant NAME` of each allowing grant.
     pub allowed_by: Vec<String>,
+    /// Where each allowing statement starts (file, line; 0 when unknown), for SARIF.
+    pub places: Vec<(String, usize)>,
 }
 
 /// One finding.
@@ -82,6 +85,47 @@ pub struct Finding {
     pub examples: Vec<Example>,
     /// Why there is no confirmed example, when there is none.
     pub note: Option<String>,
+    /// Comparing two versions: whether the finding holds a request the other version denies.
+    pub beyond: Option<Beyond>,
+}
+
+impl Finding {
+    /// What a reader compares two versions' findings by: the principal class, the actions,
+    /// the conditions, and the "needs IAM" and "whole" answers.
+    pub fn summary_key(&self) -> String {
+        let groups: Vec<String> =
+            self.groups.iter().map(|(g, a)| format!("{}:{}", g.map_or("other", |g| g.id), a.join(","))).collect();
+        format!(
+            "{}|{}|{}|{}|{:?}",
+            self.principal,
+            groups.join(";"),
+            self.conditions.join(";"),
+            self.needs_iam,
+            self.whole
+        )
+    }
+}
+
+/// Comparing two versions: what a finding of one holds that the other does not allow.
+#[derive(Debug, Clone)]
+pub enum Beyond {
+    /// Every request of the finding the other version allows too (Z3 unsat).
+    Nothing,
+    /// A request of the finding this version allows and the other denies, replayed.
+    Example(Example),
+    /// Not decided (a timeout, or no model the evaluator confirmed), with why.
+    Unknown(String),
+}
+
+impl Beyond {
+    /// Two parts merged into one finding: an example wins, then an unknown.
+    pub fn either(a: Option<Beyond>, b: Option<Beyond>) -> Option<Beyond> {
+        match (a, b) {
+            (Some(Beyond::Example(e)), _) | (_, Some(Beyond::Example(e))) => Some(Beyond::Example(e)),
+            (Some(Beyond::Unknown(w)), _) | (_, Some(Beyond::Unknown(w))) => Some(Beyond::Unknown(w)),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 /// Whether the findings are proved to cover every allowed request.

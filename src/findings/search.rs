@@ -4,7 +4,7 @@
 
 use super::classes::{classes, ClassKind, PrincipalClass};
 use super::conditions::{candidates, Candidate};
-use super::{Completeness, Example, Exposure, Finding, Findings};
+use super::{Beyond, Completeness, Example, Exposure, Finding, Findings};
 use crate::encode::{authorization, Encoder, Unsupported};
 use crate::eval::{authorize, match_statement, Match};
 use crate::facts::action_groups::{group_of, ACTION_GROUPS};
@@ -12,7 +12,8 @@ use crate::model::inputs::{IamWorld, Inputs};
 use crate::model::policy::{parse_policy, CondValue, Effect, PolicyKind, Statement};
 use crate::prove::engine::{confirm, Query, Refuted, Replay, Replayed};
 use crate::prove::Mismatch;
-use kmsproof_solver::{Limits, Outcome, Term};
+use kmsproof_solver::backend::eval;
+use kmsproof_solver::{Limits, Model, Outcome, Term};
 use serde_json::Value;
 
 /// How a search runs.
@@ -36,12 +37,27 @@ struct Encoded {
     classes: Vec<Term>,
     groups: Vec<Term>,
     candidates: Vec<Term>,
+    /// What the other version allows (open world), when comparing two versions.
+    other_open: Option<Term>,
 }
 
 /// The findings of `inputs` on `key_arn`. A replay mismatch is a bug, never a result.
 pub fn findings(inputs: &Inputs, key_arn: &str, settings: &Settings) -> Result<Findings, Mismatch> {
+    findings_against(inputs, None, key_arn, settings)
+}
+
+/// The findings of `inputs`, each also asked, when `other` is given, for a request it allows
+/// that `other` denies ([`Finding::beyond`]): the diff of two versions (`other` read in the
+/// same open world).
+pub fn findings_against(
+    inputs: &Inputs,
+    other: Option<&Inputs>,
+    key_arn: &str,
+    settings: &Settings,
+) -> Result<Findings, Mismatch> {
     let key_account = crate::base::arn::account_of(key_arn).unwrap_or_default().to_string();
     let (open, premise) = open_world(inputs, &settings.world);
+    let other_open = other.map(|o| open_world(o, &settings.world).0);
     let classes = classes(inputs, &key_account);
     let base = classes.last().map(|c| c.shape.clone()).unwrap_or_else(any_shape);
     let cands = candidates(inputs, &base);
@@ -54,19 +70,27 @@ pub fn findings(inputs: &Inputs, key_arn: &str, settings: &Settings) -> Result<F
         premise,
         undecided: vec![],
     };
-    let enc = match encode(inputs, &open, key_arn, &classes, &cands, settings) {
+    let enc = match encode(inputs, &open, other_open.as_ref(), key_arn, &classes, &cands, settings) {
         Ok(e) => e,
         Err(u) => {
             out.complete = Completeness::Unknown(u.reason());
             return Ok(out);
         }
     };
-    let mut s = Search { enc: &enc, limits: settings.limits, queries: 0 };
-    let cx = Context { classes: &classes, open: &open, given: inputs, cands: &cands, key_account: &key_account };
+    let mut s = Search { enc: &enc, limits: settings.limits, queries: 0, pool: vec![] };
+    let cx = Context {
+        classes: &classes,
+        open: &open,
+        given: inputs,
+        other: other_open.as_ref(),
+        cands: &cands,
+        key_account: &key_account,
+    };
     let mut raw = vec![];
     for (k, class) in classes.iter().enumerate() {
         out.cells_explored += 1;
-        match s.ask(&[enc.allowed_open.clone(), enc.classes[k].clone()]) {
+        s.pool.clear();
+        match s.find(&Term::and([enc.allowed_open.clone(), enc.classes[k].clone()]), &[]) {
             Outcome::Unsat => continue,
             Outcome::Unknown(why) => {
                 out.undecided.push(format!("{}: {why}", class.label));
@@ -98,7 +122,7 @@ pub fn findings(inputs: &Inputs, key_arn: &str, settings: &Settings) -> Result<F
 
 /// The inputs with the unknown identity policies allowing everything (what the caller's
 /// own IAM may add), and the premise that says so.
-fn open_world(inputs: &Inputs, world: &IamWorld) -> (Inputs, String) {
+pub(super) fn open_world(inputs: &Inputs, world: &IamWorld) -> (Inputs, String) {
     const ASSUMED: &str = "assumed to allow everything (a finding that needs them says so)";
     match world {
         IamWorld::Open { described } if described.is_empty() => {
@@ -128,16 +152,19 @@ fn any_shape() -> Statement {
 fn encode(
     given: &Inputs,
     open: &Inputs,
+    other: Option<&Inputs>,
     key_arn: &str,
     classes: &[PrincipalClass],
     cands: &[Candidate],
     settings: &Settings,
 ) -> Result<Encoded, Unsupported> {
-    let policies: Vec<&crate::model::policy::Policy> = open.policies().collect();
+    let policies: Vec<&crate::model::policy::Policy> =
+        open.policies().chain(other.into_iter().flat_map(|o| o.policies())).collect();
     let extra: Vec<&Statement> = classes.iter().map(|c| &c.shape).chain(cands.iter().map(|c| &c.shape)).collect();
     let mut enc = Encoder::new(key_arn, &policies, &extra).with_opaque_atoms().with_deadline(settings.limits.deadline);
     let allowed_open = authorization(&mut enc, open)?;
     let allowed_closed = authorization(&mut enc, given)?;
+    let other_open = other.map(|o| authorization(&mut enc, o)).transpose()?;
     let mut class_terms = vec![];
     let mut earlier = vec![];
     for c in classes {
@@ -153,7 +180,7 @@ fn encode(
     let candidates = cands.iter().map(|c| enc.statement(&c.shape).map(|t| t.applies)).collect::<Result<_, _>>()?;
     let on_key = enc.on_key();
     let q = Query::new(enc, on_key)?;
-    Ok(Encoded { q, allowed_open, allowed_closed, classes: class_terms, groups, candidates })
+    Ok(Encoded { q, allowed_open, allowed_closed, classes: class_terms, groups, candidates, other_open })
 }
 
 fn group_label(g: Option<usize>) -> &'static str {
@@ -179,13 +206,23 @@ struct Search<'a> {
     enc: &'a Encoded,
     limits: Limits,
     queries: usize,
+    /// Models found in the current principal class, latest last (at most [`POOL`]): tried
+    /// first, by evaluation, before Z3 is asked (see [`Search::find`]).
+    pool: Vec<Model>,
 }
+
+/// How many models of a class [`Search::find`] tries before asking Z3, and of how many
+/// (the latest) it tries the same request with another action.
+const POOL: usize = 24;
+const VARIED: usize = 4;
 
 /// What a cell's findings are read against.
 struct Context<'a> {
     classes: &'a [PrincipalClass],
     open: &'a Inputs,
     given: &'a Inputs,
+    /// The other version (open world), when comparing two.
+    other: Option<&'a Inputs>,
     cands: &'a [Candidate],
     key_account: &'a str,
 }
@@ -194,6 +231,51 @@ impl Search<'_> {
     fn ask(&mut self, terms: &[Term]) -> Outcome {
         self.queries += 1;
         self.enc.q.solve(&Term::and(terms.iter().cloned()), self.limits, 1)
+    }
+
+    /// A request of `within`: a model found before, or one with its action replaced by one
+    /// of `actions`, when evaluation (no Z3) shows it satisfies the query's whole goal and
+    /// `within` — an exact answer "sat", with a model, as Z3's would be; else Z3's answer.
+    /// Most questions of a cell are "is there another request, with another action or
+    /// outside one condition?", which an earlier model, or the same request with another
+    /// action, answers.
+    fn find(&mut self, within: &Term, actions: &[&str]) -> Outcome {
+        // `within` first: it rejects most candidates before the whole goal is evaluated.
+        let region = Term::and([within.clone(), self.enc.q.goal().clone()]);
+        let known = self.pool.iter().rev().find(|m| eval(&region, m)).cloned();
+        let varied = || {
+            self.pool.iter().rev().take(VARIED).find_map(|m| {
+                actions.iter().filter_map(|a| self.enc.q.enc.with_action(m, a)).find(|v| eval(&region, v))
+            })
+        };
+        if let Some(m) = known {
+            return Outcome::Sat(vec![m]);
+        }
+        if let Some(m) = varied() {
+            self.remember(std::slice::from_ref(&m));
+            return Outcome::Sat(vec![m]);
+        }
+        let out = self.ask(std::slice::from_ref(within));
+        if let Outcome::Sat(ms) = &out {
+            self.remember(ms);
+        }
+        out
+    }
+
+    fn remember(&mut self, ms: &[Model]) {
+        self.pool.extend(ms.iter().cloned());
+        let extra = self.pool.len().saturating_sub(POOL);
+        self.pool.drain(..extra);
+    }
+
+    /// Whether `term` holds on every request of `within` (Z3 unsat of `within ∧ ¬term`,
+    /// unless a model found before breaks it). `None`: not decided.
+    fn holds_on(&mut self, within: &Term, term: &Term) -> Option<bool> {
+        match self.find(&Term::and([within.clone(), Term::not(term.clone())]), &[]) {
+            Outcome::Unsat => Some(true),
+            Outcome::Sat(_) => Some(false),
+            Outcome::Unknown(_) => None,
+        }
     }
 
     fn cell_term(&self, (k, g): Cell) -> Term {
@@ -206,25 +288,21 @@ impl Search<'_> {
     fn cell(&mut self, cell: Cell, cx: &Context) -> Result<CellAnswer, Mismatch> {
         let e = self.enc;
         let here = self.cell_term(cell);
-        match self.ask(&[e.allowed_open.clone(), here.clone()]) {
+        match self.find(&Term::and([e.allowed_open.clone(), here.clone()]), group_actions(cell.1)) {
             Outcome::Unsat => return Ok(CellAnswer::Empty),
             Outcome::Unknown(why) => return Ok(CellAnswer::Undecided(why)),
             Outcome::Sat(_) => {}
         }
-        // Conditions the cell alone forces are no restriction: asked once per cell.
-        let mut open_cands = vec![];
-        for (i, c) in e.candidates.iter().enumerate() {
-            if self.ask(&[here.clone(), Term::not(c.clone())]) != Outcome::Unsat {
-                open_cands.push(i);
-            }
-        }
+        // Conditions the cell alone forces are no restriction: decided once per cell, and
+        // only for a condition a part keeps.
+        let mut forced: Vec<Option<bool>> = vec![None; e.candidates.len()];
         let parts = [
             Part { allowed: e.allowed_closed.clone(), needs_iam: false },
             Part { allowed: Term::and([e.allowed_open.clone(), Term::not(e.allowed_closed.clone())]), needs_iam: true },
         ];
         let mut found = vec![];
         for part in &parts {
-            match self.part(cell, &here, part, &open_cands, cx)? {
+            match self.part(cell, &here, part, &mut forced, cx)? {
                 CellAnswer::Empty => {}
                 CellAnswer::Undecided(why) => return Ok(CellAnswer::Undecided(why)),
                 CellAnswer::Found(mut f) => found.append(&mut f),
@@ -238,18 +316,24 @@ impl Search<'_> {
         cell: Cell,
         here: &Term,
         part: &Part,
-        open_cands: &[usize],
+        forced: &mut [Option<bool>],
         cx: &Context,
     ) -> Result<CellAnswer, Mismatch> {
         let e = self.enc;
         let inside = Term::and([here.clone(), part.allowed.clone()]);
-        let model = match self.ask(std::slice::from_ref(&inside)) {
+        let model = match self.find(&inside, group_actions(cell.1)) {
             Outcome::Unsat => return Ok(CellAnswer::Empty),
             Outcome::Unknown(why) => return Ok(CellAnswer::Undecided(why)),
             Outcome::Sat(mut m) => m.remove(0),
         };
-        let replay =
-            CellReplay { open: cx.open, given: cx.given, classes: cx.classes, cell, needs_iam: part.needs_iam };
+        let replay = CellReplay {
+            open: cx.open,
+            given: cx.given,
+            classes: cx.classes,
+            cell,
+            needs_iam: part.needs_iam,
+            denied_by: None,
+        };
         let (examples, note) = match confirm(&e.q, &model, &replay)? {
             Replayed::Confirmed(ex) => (vec![ex], None),
             Replayed::Spurious(r) => {
@@ -263,9 +347,21 @@ impl Search<'_> {
         };
         let reached = Term::or(actions.iter().map(|a| e.q.enc.action_is(a)).collect::<Vec<_>>());
         let inside = if cell.1.is_some() { Term::and([inside, reached.clone()]) } else { inside };
+        // A condition remains when every allowed request of the part meets it and the cell
+        // alone does not force it.
+        let met: Vec<usize> =
+            (0..e.candidates.len()).filter(|&i| self.holds_on(&inside, &e.candidates[i]) == Some(true)).collect();
         let mut kept = vec![];
-        for &i in open_cands {
-            if self.ask(&[inside.clone(), Term::not(e.candidates[i].clone())]) == Outcome::Unsat {
+        for i in met {
+            let is_forced = match forced[i] {
+                Some(f) => f,
+                None => {
+                    let f = self.holds_on(here, &e.candidates[i]) == Some(true);
+                    forced[i] = Some(f);
+                    f
+                }
+            };
+            if !is_forced {
                 kept.push(i);
             }
         }
@@ -280,6 +376,13 @@ impl Search<'_> {
             Outcome::Unsat => Some(true),
             Outcome::Sat(_) => Some(false),
             Outcome::Unknown(_) => None,
+        };
+        let beyond = match (e.other_open.as_ref(), cx.other) {
+            (Some(other), Some(other_inputs)) => {
+                let replay = CellReplay { denied_by: Some(other_inputs), ..replay };
+                Some(self.beyond(&[shape.clone(), part.allowed.clone(), Term::not(other.clone())], &replay)?)
+            }
+            _ => None,
         };
         let class = &cx.classes[cell.0];
         let kept: Vec<&Candidate> = kept.iter().map(|&i| &cx.cands[i]).collect();
@@ -297,6 +400,7 @@ impl Search<'_> {
             via_services,
             examples,
             note,
+            beyond,
         };
         Ok(CellAnswer::Found(vec![(finding, shape)]))
     }
@@ -308,8 +412,9 @@ impl Search<'_> {
         let mut found: Vec<String> = vec![];
         let group = &ACTION_GROUPS[g];
         loop {
-            let seen = Term::or(found.iter().map(|a| self.enc.q.enc.action_is(a)).collect::<Vec<_>>());
-            let model = match self.ask(&[inside.clone(), Term::not(seen)]) {
+            let seen_actions = Term::or(found.iter().map(|a| self.enc.q.enc.action_is(a)).collect::<Vec<_>>());
+            let rest: Vec<&str> = group.actions.iter().copied().filter(|a| !found.iter().any(|f| f == a)).collect();
+            let model = match self.find(&Term::and([inside.clone(), Term::not(seen_actions)]), &rest) {
                 Outcome::Unsat => break,
                 Outcome::Unknown(why) => return Err(why),
                 Outcome::Sat(mut m) => m.remove(0),
@@ -328,6 +433,23 @@ impl Search<'_> {
         Ok(found)
     }
 
+    /// A request of a finding this version allows and the other denies (`terms`), replayed.
+    fn beyond(&mut self, terms: &[Term], replay: &CellReplay) -> Result<Beyond, Mismatch> {
+        let model = match self.ask(terms) {
+            Outcome::Unsat => return Ok(Beyond::Nothing),
+            Outcome::Unknown(why) => return Ok(Beyond::Unknown(why)),
+            Outcome::Sat(mut m) => m.remove(0),
+        };
+        Ok(match confirm(&self.enc.q, &model, replay)? {
+            Replayed::Confirmed(ex) => Beyond::Example(ex),
+            Replayed::Spurious(r) => Beyond::Unknown(format!(
+                "no request was confirmed by the evaluator ({}): {}",
+                self.enc.q.free_summary(),
+                r.got
+            )),
+        })
+    }
+
     /// `unsat` of "allowed ∧ ¬ any finding".
     fn complete(&mut self, shapes: Vec<Term>) -> Completeness {
         match self.ask(&[self.enc.allowed_open.clone(), Term::not(Term::or(shapes))]) {
@@ -340,6 +462,11 @@ impl Search<'_> {
             }
         }
     }
+}
+
+/// The actions of a group (none for the catch-all).
+fn group_actions(g: Option<usize>) -> &'static [&'static str] {
+    g.map_or(&[], |g| ACTION_GROUPS[g].actions)
 }
 
 /// Whether a condition restricts a key with a positive string operator (`StringEquals`,
@@ -450,6 +577,7 @@ fn merge(raw: Vec<(Cell, Finding)>) -> Vec<Finding> {
         });
         match same {
             Some((_, g)) => {
+                g.beyond = Beyond::either(g.beyond.take(), f.beyond);
                 g.groups.extend(f.groups);
                 g.examples.extend(f.examples);
                 if g.note.is_none() {
@@ -471,6 +599,16 @@ struct CellReplay<'a> {
     cell: Cell,
     /// The part only the caller's unknown identity policy allows: the inputs given deny it.
     needs_iam: bool,
+    /// Comparing two versions: the other version, which must deny the request.
+    denied_by: Option<&'a Inputs>,
+}
+
+impl CellReplay<'_> {
+    /// The line statement `index` of policy `source` starts at (0 when unknown).
+    fn line_of(&self, source: &str, index: usize) -> usize {
+        let policy = self.open.policies().find(|p| &*p.source == source);
+        policy.and_then(|p| p.statements.iter().find(|s| s.index == index)).map_or(0, |s| s.pos.line)
+    }
 }
 
 impl Replay for CellReplay<'_> {
@@ -486,6 +624,9 @@ impl Replay for CellReplay<'_> {
         if authorize(self.given, &req).allowed() == self.needs_iam {
             return refuted(format!("the policies given {} it", if self.needs_iam { "allow" } else { "deny" }));
         }
+        if self.denied_by.is_some_and(|o| authorize(o, &req).allowed()) {
+            return refuted("the other version allows it too".into());
+        }
         if req.resource.is_none() {
             return refuted("not a request on the key".into());
         }
@@ -500,20 +641,18 @@ impl Replay for CellReplay<'_> {
         if group != self.cell.1 {
             return refuted(format!("of another action group (kms:{})", req.action));
         }
-        let mut allowed_by: Vec<String> = decision
-            .statements
-            .iter()
-            .filter(|s| s.decisive && s.effect == Effect::Allow)
-            .map(|s| format!("{}: {}", s.policy, s.statement))
-            .collect();
+        let allowing: Vec<_> = decision.statements.iter().filter(|s| s.decisive && s.effect == Effect::Allow).collect();
+        let mut allowed_by: Vec<String> = allowing.iter().map(|s| format!("{}: {}", s.policy, s.statement)).collect();
         allowed_by.extend(decision.grants.iter().filter(|g| g.decisive).map(|g| format!("grant {}", g.grant)));
-        Ok(Example { request: req.to_json(), allowed_by })
+        let places = allowing.iter().map(|s| (s.policy.to_string(), self.line_of(&s.policy, s.index))).collect();
+        Ok(Example { request: req.to_json(), allowed_by, places })
     }
 
     fn claim(&self) -> (String, String) {
         let given = if self.needs_iam { "denied" } else { "allowed" };
+        let other = if self.denied_by.is_some() { ", denied by the other version" } else { "" };
         let what = format!(
-            "allowed, {given} by the policies given, on the key, of the cell's principal class and action group"
+            "allowed, {given} by the policies given{other}, on the key, of the cell's principal class and action group"
         );
         ("findings cell".into(), what)
     }

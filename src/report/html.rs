@@ -1,4 +1,4 @@
-//! `audit --format html`: one static, self-contained page (inline CSS, no script, no
+//! `audit --format html` (and the shared page head of `findings --format html`): one static, self-contained page (inline CSS, no script, no
 //! external resource) with the summary, the findings grouped by file, each counterexample
 //! request and the statements involved, and the suppressed findings with their reasons.
 //! Everything taken from the input is HTML-escaped.
@@ -36,18 +36,7 @@ pre{background:#f6f8fa;padding:6px 8px;overflow-x:auto;margin:4px 0;font-size:12
 
 /// The page.
 pub fn html_report(r: &Report) -> String {
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>kmsproof audit</title><style>{STYLE}</style></head><body>\n"
-    );
-    let _ = writeln!(out, "<h1>kmsproof audit</h1>");
-    let _ = writeln!(
-        out,
-        "<p class=\"muted\" id=\"generated\">kmsproof {} · {}</p>",
-        env!("CARGO_PKG_VERSION"),
-        escape(&generated_at())
-    );
+    let mut out = page_head("kmsproof audit");
     summary(r, &mut out);
     // Most severe first; within a severity, in the report's (file, position) order.
     let mut sorted: Vec<&Finding> = r.shown.clone();
@@ -68,6 +57,24 @@ pub fn html_report(r: &Report) -> String {
         out.push_str("</section>\n");
     }
     out.push_str("</body></html>\n");
+    out
+}
+
+/// The page's start, up to and with its header: the title, then kmsproof's version and when
+/// the page was made. Every HTML report starts so (`audit`, `findings`).
+pub fn page_head(title: &str) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{0}</title><style>{STYLE}</style></head><body>\n<h1>{0}</h1>\n",
+        escape(title)
+    );
+    let _ = writeln!(
+        out,
+        "<p class=\"muted\" id=\"generated\">kmsproof {} · {}</p>",
+        env!("CARGO_PKG_VERSION"),
+        escape(&generated_at())
+    );
     out
 }
 

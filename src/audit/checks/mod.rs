@@ -233,16 +233,7 @@ pub fn allows_kms(policy: &crate::model::policy::Policy) -> bool {
 /// Runs check `check` alone on `example` (a corpus file and its text): the ids of the findings.
 #[cfg(test)]
 fn findings_on(check: &CheckInfo, (file, text): (&str, &str)) -> Vec<&'static str> {
-    let settings = super::Settings {
-        checks: vec![check.id],
-        properties: vec![],
-        limits: Default::default(),
-        doc_timeout_ms: super::DEFAULT_DOC_TIMEOUT_MS,
-        accounts: vec![],
-        grants: vec![],
-        scps: vec![],
-        trust: Default::default(),
-    };
+    let settings = super::Settings { checks: vec![check.id], ..super::Settings::default() };
     super::discover::documents_in(file, text)
         .iter()
         .flat_map(|d| super::audit_document(d, &settings).expect("no replay mismatch").findings)
