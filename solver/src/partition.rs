@@ -47,6 +47,32 @@ impl FxHasher {
     }
 }
 
+/// The hasher of `u128` keys: both halves folded and mixed (murmur3's finaliser), so the
+/// low bits the table indexes by depend on every position of the set.
+#[derive(Default, Clone, Copy)]
+struct Mix128(u64);
+
+impl std::hash::Hasher for Mix128 {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        let mut h = (n as u64) ^ ((n >> 64) as u64).rotate_left(29);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        self.0 = h ^ (h >> 33);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
 
 /// One non-empty region: which atoms hold, and a string in it.
@@ -167,6 +193,10 @@ impl std::hash::Hasher for Identity {
 struct Dfa<'a> {
     glob: &'a Glob,
     ids: FxMap<States, u32>,
+    /// The ids of subsets that hold no position past 127, by their bits: looking a
+    /// `States` up in `ids` compares its (empty) long part with `memcmp` on every probe,
+    /// which was 28–32 % of partition building (perf, issue 21).
+    short: HashMap<u128, u32, std::hash::BuildHasherDefault<Mix128>>,
     subsets: Vec<States>,
     accepting: Vec<bool>,
     /// No continuation can be accepted (the empty subset): the atom is decided false.
@@ -185,6 +215,7 @@ impl<'a> Dfa<'a> {
         let mut d = Dfa {
             glob,
             ids: FxMap::default(),
+            short: HashMap::default(),
             subsets: Vec::new(),
             accepting: Vec::new(),
             dead: Vec::new(),
@@ -201,7 +232,12 @@ impl<'a> Dfa<'a> {
         // A decided-true atom keeps one state whatever partial matches it still tracks
         // (`*Contact*` after "Contact"): otherwise those would multiply product states.
         let s = self.glob.canonical(s);
-        if let Some(id) = self.ids.get(&s) {
+        let bits = s.inline();
+        let known = match bits {
+            Some(bits) => self.short.get(&bits),
+            None => self.ids.get(&s),
+        };
+        if let Some(id) = known {
             return *id;
         }
         let id = self.subsets.len() as u32;
@@ -209,8 +245,16 @@ impl<'a> Dfa<'a> {
         self.dead.push(s.is_empty());
         self.sure.push(self.glob.accepts_every_continuation(&s));
         self.words += 4 + s.words() + self.letters / 2;
-        self.subsets.push(s.clone());
-        self.ids.insert(s, id);
+        match bits {
+            Some(bits) => {
+                self.short.insert(bits, id);
+                self.subsets.push(s);
+            }
+            None => {
+                self.subsets.push(s.clone());
+                self.ids.insert(s, id);
+            }
+        }
         self.next.resize(self.subsets.len() * self.letters, u32::MAX);
         id
     }
