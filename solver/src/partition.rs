@@ -198,6 +198,8 @@ struct Dfa<'a> {
     /// which was 28–32 % of partition building (perf, issue 21).
     short: HashMap<u128, u32, std::hash::BuildHasherDefault<Mix128>>,
     subsets: Vec<States>,
+    /// Per state, once computed: see [`Dfa::live`].
+    live: Vec<Option<Vec<(u32, u32)>>>,
     accepting: Vec<bool>,
     /// No continuation can be accepted (the empty subset): the atom is decided false.
     dead: Vec<bool>,
@@ -217,6 +219,7 @@ impl<'a> Dfa<'a> {
             ids: FxMap::default(),
             short: HashMap::default(),
             subsets: Vec::new(),
+            live: Vec::new(),
             accepting: Vec::new(),
             dead: Vec::new(),
             sure: Vec::new(),
@@ -257,6 +260,31 @@ impl<'a> Dfa<'a> {
         }
         self.next.resize(self.subsets.len() * self.letters, u32::MAX);
         id
+    }
+
+    /// The letters on which state `id` has a live successor, with the successor, in
+    /// letter order (computed once per state). A product state is expanded through these:
+    /// an atom with a literal prefix lives on one letter of fifty, so looking at each
+    /// (atom, letter) pair was most of the work on the slow pairs (issue 21).
+    fn live(&mut self, id: u32, alphabet: &[char]) -> &[(u32, u32)] {
+        let i = id as usize;
+        if self.live.len() <= i {
+            self.live.resize(i + 1, None);
+        }
+        if self.live[i].is_none() {
+            let mut out = Vec::new();
+            for (li, &c) in alphabet.iter().enumerate() {
+                let n = self.step(id, li, c);
+                if !self.dead[n as usize] {
+                    out.push((li as u32, n));
+                }
+            }
+            if self.live.len() <= i {
+                self.live.resize(i + 1, None);
+            }
+            self.live[i] = Some(out);
+        }
+        self.live[i].as_deref().unwrap_or(&[])
     }
 
     fn step(&mut self, id: u32, letter: usize, c: char) -> u32 {
@@ -399,7 +427,7 @@ fn search(
     states.insert(&start, StateTable::hash(&start));
     let mut current: Vec<(u32, u32)> = Vec::new();
     let mut parent: Vec<(usize, char)> = vec![(usize::MAX, ' ')];
-    let mut next: Vec<(u32, u32)> = Vec::new();
+    let mut buckets: Vec<(Vec<(u32, u32)>, FxHasher)> = vec![(Vec::new(), FxHasher::default()); alphabet.len()];
     let mut signs = vec![false; atoms.len()];
     let mut head = 0;
     let mut verdicts: FxMap<Vec<Option<bool>>, Viability> = FxMap::default();
@@ -451,24 +479,28 @@ fn search(
         }
         current.clear();
         current.extend_from_slice(states.get(head));
-        for (li, &c) in alphabet.iter().enumerate() {
-            next.clear();
-            let mut h = FxHasher::default();
-            for (a, s) in &current {
-                let d = &mut dfas[*a as usize];
-                let n = d.step(*s, li, c);
-                if !d.dead[n as usize] {
-                    next.push((*a, n));
-                    h.add(StateTable::word(*a, n));
-                }
+        // Each letter's successor, built atom by atom from the live transitions (atoms in
+        // increasing order, as before: the same product states in the same order).
+        buckets.iter_mut().for_each(|(b, h)| {
+            b.clear();
+            *h = FxHasher::default();
+        });
+        for (a, s) in &current {
+            for &(li, n) in dfas[*a as usize].live(*s, &alphabet) {
+                let (b, h) = &mut buckets[li as usize];
+                b.push((*a, n));
+                h.add(StateTable::word(*a, n));
             }
+        }
+        for (li, &c) in alphabet.iter().enumerate() {
+            let (next, h) = &buckets[li];
             let h = h.0;
-            if states.find(&next, h).is_none() {
+            if states.find(next, h).is_none() {
                 if states.len() >= limit {
                     return Err(TooLarge { states: states.len() + 1, out_of_time: false });
                 }
                 product_words += 2 * next.len() + 8;
-                states.insert(&next, h);
+                states.insert(next, h);
                 parent.push((head, c));
             }
         }
