@@ -315,7 +315,10 @@ pub fn solve_with(vocab: &Vocabulary, goal: &Term, relevant: &Term, limits: Limi
             z3
         }
         (_, Some(here)) => here,
-        (_, None) => solve_parts(vocab, goal, &relevant_strs, limits, max_models, &parts),
+        // Z3's canonical models: the same least solutions the search finds, so the models
+        // a command shows are a function of the query alone whichever procedure decided
+        // (Z3's own models depend on what its solver saw before).
+        (_, None) => solve_parts(vocab, goal, &relevant_strs, Limits { canonical: true, ..limits }, max_models, &parts),
     }
 }
 

@@ -185,15 +185,22 @@ pub(super) fn decide(
     relevant: &[Vec<Glob>],
     max_models: usize,
 ) -> Decision {
+    let debug = std::env::var_os("KMSPROOF_DEBUG").is_some();
+    let hand_over = |why: &str| {
+        if debug {
+            eprintln!("handed to Z3: {why}");
+        }
+        Decision::HandOver
+    };
     let mut nodes = 0;
-    let Some(base) = compile(goal, parts, &mut nodes) else { return Decision::HandOver };
-    let Some(ints) = int_candidates(goal, shape.ints) else { return Decision::HandOver };
+    let Some(base) = compile(goal, parts, &mut nodes) else { return hand_over("the goal is too large") };
+    let Some(ints) = int_candidates(goal, shape.ints) else { return hand_over("an integer constant at the edge") };
     let ips = ip_candidates(goal, shape.ips);
     let mut search = Search { parts, shape, ints, ips, budget: WORK / nodes.max(1), goal: vec![base] };
     let mut models = Vec::new();
     while models.len() < max_models.max(1) {
         match search.least() {
-            None => return Decision::HandOver,
+            None => return hand_over(&format!("the work bound ran out ({nodes} goal nodes)")),
             Some(None) if models.is_empty() => return Decision::Unsat,
             Some(None) => break,
             Some(Some(a)) => {
