@@ -192,6 +192,12 @@ pub(super) fn decide(
         }
         Decision::HandOver
     };
+    // Z3 bounds every region index by its count, so a variable without regions makes any
+    // goal unsat there; not expected (a partition always holds the empty string's region),
+    // and left to Z3 rather than reproduced.
+    if parts.strs.iter().any(|(_, p)| p.regions.is_empty()) {
+        return hand_over("a string variable without regions");
+    }
     let mut nodes = 0;
     let Some(base) = compile(goal, parts, &mut nodes) else { return hand_over("the goal is too large") };
     let Some(ints) = int_candidates(goal, shape.ints) else { return hand_over("an integer constant at the edge") };
