@@ -14,7 +14,7 @@ use z3::{Params, SatResult, Solver};
 mod canonical;
 mod finite;
 use canonical::Assignment;
-pub use finite::{finite_mode, finite_stats, set_finite_mode, FiniteMode};
+pub use finite::{finite_mode, finite_stats, set_finite_mode, FiniteMode, FiniteStats};
 
 /// The Z3 this binary runs, and how it was linked: `kmsproof --version` prints it, because
 /// an answer can depend on the Z3 release (timeouts, model choice) and a bug report needs it.
@@ -288,36 +288,59 @@ pub fn solve_with(vocab: &Vocabulary, goal: &Term, relevant: &Term, limits: Limi
         Ok(p) => p,
         Err(why) => return Outcome::Unknown(why),
     };
+    let mut relevant_strs = vec![Vec::new(); vocab.strs.len()];
+    let mut relevant_sets = vec![Vec::new(); vocab.sets.len()];
+    collect(relevant, &mut relevant_strs, &mut relevant_sets);
     let mode = finite_mode();
-    let refuted = mode != FiniteMode::Off && finite::refutes(goal, &parts, vocab.bools.len());
-    if refuted && mode == FiniteMode::On {
-        finite::count(true, true);
-        return Outcome::Unsat;
+    if mode == FiniteMode::Off {
+        return solve_parts(vocab, goal, &relevant_strs, limits, max_models, &parts);
     }
-    let out = solve_parts(vocab, goal, relevant, limits, max_models, &parts);
-    if mode == FiniteMode::CrossCheck {
-        let unsat = out == Outcome::Unsat;
-        // A refutation is exact: Z3 must agree (it may only fail to decide: timeout).
-        assert!(!refuted || !matches!(out, Outcome::Sat(_)), "Z3-free refutation of a satisfiable goal: {goal:?}");
-        finite::count(refuted, unsat);
+    let shape = finite::Shape {
+        bools: vocab.bools.len(),
+        ints: vocab.ints.len(),
+        ips: vocab.ips.len(),
+        str_guards: vocab.strs.iter().map(|d| d.guard.map(|g| g.0)).collect(),
+        set_guards: vocab.sets.iter().map(|d| d.guard.map(|g| g.0)).collect(),
+    };
+    let decided = finite::decide(goal, &parts, &shape, &relevant_strs, max_models);
+    decided.count();
+    if debug {
+        eprintln!("decided without Z3: {:?} after {:?}", std::mem::discriminant(&decided), t0.elapsed());
     }
-    out
+    let here = match &decided {
+        finite::Decision::Sat(found) => Some(Outcome::Sat(found.iter().map(|a| model_of(a, &parts)).collect())),
+        finite::Decision::Unsat => Some(Outcome::Unsat),
+        finite::Decision::HandOver => None,
+    };
+    match (mode, here) {
+        (FiniteMode::CrossCheck, here) => {
+            // Z3's canonical models are the least solutions in the search's order: the
+            // two must agree on the answer and on every model.
+            let z3 = solve_parts(vocab, goal, &relevant_strs, Limits { canonical: true, ..limits }, max_models, &parts);
+            if let (Some(here), false) = (&here, matches!(z3, Outcome::Unknown(_))) {
+                assert_eq!(here, &z3, "the Z3-free decision disagrees with Z3 on {goal:?}");
+            }
+            z3
+        }
+        (_, Some(here)) => here,
+        // Z3's canonical models: the same least solutions the search finds, so the models
+        // a command shows are a function of the query alone whichever procedure decided
+        // (Z3's own models depend on what its solver saw before).
+        (_, None) => solve_parts(vocab, goal, &relevant_strs, Limits { canonical: true, ..limits }, max_models, &parts),
+    }
 }
 
 /// Asks Z3 about `goal` over the computed partitions.
 fn solve_parts(
     vocab: &Vocabulary,
     goal: &Term,
-    relevant: &Term,
+    relevant_strs: &[Vec<Glob>],
     limits: Limits,
     max_models: usize,
     parts: &Partitions,
 ) -> Outcome {
     let t0 = std::time::Instant::now();
     let debug = std::env::var_os("KMSPROOF_DEBUG").is_some();
-    let mut relevant_strs = vec![Vec::new(); vocab.strs.len()];
-    let mut relevant_sets = vec![Vec::new(); vocab.sets.len()];
-    collect(relevant, &mut relevant_strs, &mut relevant_sets);
     let ask = |limits: Limits| {
         if limits.expired() {
             return Some(Outcome::Unknown(format!("{OUT_OF_BUDGET} before Z3 was asked")));
@@ -337,7 +360,7 @@ fn solve_parts(
             if debug {
                 eprintln!("declared: {:?}", t0.elapsed());
             }
-            let out = compiler.run(solver, goal, &relevant_strs, max_models.max(1), limits);
+            let out = compiler.run(solver, goal, relevant_strs, max_models.max(1), limits);
             if debug {
                 eprintln!("solved: {:?}", t0.elapsed());
             }
@@ -471,8 +494,9 @@ impl Partitions {
             p.map(|mut p| {
                 // Canonical models prefer hinted (readable) regions, in the order of the
                 // hints (the caller lists its preferred witnesses first): they come first,
-                // so "least region" is "first hint possible" when one is.
-                if limits.canonical {
+                // so "least region" is "first hint possible" when one is. The Z3-free
+                // search finds canonical models whatever the query asked for.
+                if limits.canonical || finite_mode() != FiniteMode::Off {
                     let hint_rank = |r: &crate::partition::Region| {
                         decl.hints.iter().position(|h| *h == r.witness).filter(|_| r.hinted).unwrap_or(usize::MAX)
                     };
@@ -843,56 +867,52 @@ impl<'a> Compiler<'a> {
     /// every flag.
     fn read(&self, a: &Assignment, relevant: &[Vec<Glob>]) -> (Model, Bool) {
         let mut block = Vec::new();
-        let strs = self
-            .strs
-            .iter()
-            .zip(&self.parts.strs)
-            .zip(&self.str_guards)
-            .enumerate()
-            .map(|(vi, ((idx, (atoms, p)), guard))| {
-                let rel = relevant.get(vi).map_or(&[][..], Vec::as_slice);
-                let region = p.regions.get(a.strs[vi]);
-                let matters = guard.is_none_or(|g| a.bools[g]);
-                for g in rel.iter().filter(|_| matters) {
-                    let (Some(j), Some(r)) = (atoms.iter().position(|x| x == g), region) else { continue };
-                    let same: Vec<Bool> = p
-                        .regions
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, other)| other.signs[j] == r.signs[j])
-                        .map(|(k, _)| idx.is(k))
-                        .collect();
-                    block.push(Bool::or(&same));
-                }
-                region.map(|r| r.witness.clone()).unwrap_or_default()
-            })
-            .collect();
-        let sets = self
-            .sets
-            .iter()
-            .zip(&self.parts.sets)
-            .zip(&self.set_guards)
-            .enumerate()
-            .map(|(vi, ((has, (_, p)), guard))| {
-                let mut vals = Vec::new();
-                let matters = guard.is_none_or(|g| a.bools[g]);
-                for ((h, r), on) in has.iter().zip(&p.regions).zip(&a.sets[vi]) {
-                    if matters {
-                        block.push(if *on { h.clone() } else { h.not() });
-                    }
-                    if *on {
-                        vals.push(r.witness.clone());
-                    }
-                }
-                vals
-            })
-            .collect();
-        let ips = a.ips.iter().map(|&(v6, n)| ip_value(v6, n)).collect();
+        for (vi, ((idx, (atoms, p)), guard)) in self.strs.iter().zip(&self.parts.strs).zip(&self.str_guards).enumerate()
+        {
+            let rel = relevant.get(vi).map_or(&[][..], Vec::as_slice);
+            let region = p.regions.get(a.strs[vi]);
+            let matters = guard.is_none_or(|g| a.bools[g]);
+            for g in rel.iter().filter(|_| matters) {
+                let (Some(j), Some(r)) = (atoms.iter().position(|x| x == g), region) else { continue };
+                let same: Vec<Bool> = p
+                    .regions
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, other)| other.signs[j] == r.signs[j])
+                    .map(|(k, _)| idx.is(k))
+                    .collect();
+                block.push(Bool::or(&same));
+            }
+        }
+        for ((has, guard), on) in self.sets.iter().zip(&self.set_guards).zip(&a.sets) {
+            if guard.is_none_or(|g| a.bools[g]) {
+                block.extend(has.iter().zip(on).map(|(h, on)| if *on { h.clone() } else { h.not() }));
+            }
+        }
         for (b, on) in self.bools.iter().zip(&a.bools) {
             block.push(if *on { b.clone() } else { b.not() });
         }
-        (Model { strs, sets, ints: a.ints.clone(), ips, bools: a.bools.clone() }, Bool::and(&block))
+        (model_of(a, self.parts), Bool::and(&block))
     }
+}
+
+/// An assignment read as plain values: each region's witness, the witnesses of the regions
+/// a set holds. The one decoding of every model, whichever procedure found it.
+fn model_of(a: &Assignment, parts: &Partitions) -> Model {
+    let strs = parts
+        .strs
+        .iter()
+        .zip(&a.strs)
+        .map(|((_, p), &r)| p.regions.get(r).map(|r| r.witness.clone()).unwrap_or_default())
+        .collect();
+    let sets = parts
+        .sets
+        .iter()
+        .zip(&a.sets)
+        .map(|((_, p), on)| p.regions.iter().zip(on).filter(|(_, on)| **on).map(|(r, _)| r.witness.clone()).collect())
+        .collect();
+    let ips = a.ips.iter().map(|&(v6, n)| ip_value(v6, n)).collect();
+    Model { strs, sets, ints: a.ints.clone(), ips, bools: a.bools.clone() }
 }
 
 /// `x cmp k` over Z3 integers (shared with the string-theory baseline).

@@ -101,6 +101,12 @@ impl States {
         self.high.get((i - 128) / 64).is_some_and(|w| w & (1u64 << ((i - 128) % 64)) != 0)
     }
 
+    /// The set as one number, when it holds no position past 127 (the common case): a
+    /// key compared and hashed in registers.
+    pub(crate) fn inline(&self) -> Option<u128> {
+        self.high.is_empty().then_some(self.low)
+    }
+
     /// The 64-bit words the set takes beyond its inline part (its memory, for bounds).
     pub fn words(&self) -> usize {
         self.high.len()

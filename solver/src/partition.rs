@@ -47,6 +47,32 @@ impl FxHasher {
     }
 }
 
+/// The hasher of `u128` keys: both halves folded and mixed (murmur3's finaliser), so the
+/// low bits the table indexes by depend on every position of the set.
+#[derive(Default, Clone, Copy)]
+struct Mix128(u64);
+
+impl std::hash::Hasher for Mix128 {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        let mut h = (n as u64) ^ ((n >> 64) as u64).rotate_left(29);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        self.0 = h ^ (h >> 33);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
 
 /// One non-empty region: which atoms hold, and a string in it.
@@ -167,7 +193,13 @@ impl std::hash::Hasher for Identity {
 struct Dfa<'a> {
     glob: &'a Glob,
     ids: FxMap<States, u32>,
+    /// The ids of subsets that hold no position past 127, by their bits: looking a
+    /// `States` up in `ids` compares its (empty) long part with `memcmp` on every probe,
+    /// which was 28–32 % of partition building (perf, issue 21).
+    short: HashMap<u128, u32, std::hash::BuildHasherDefault<Mix128>>,
     subsets: Vec<States>,
+    /// Per state, once computed: see [`Dfa::live`].
+    live: Vec<Option<Vec<(u32, u32)>>>,
     accepting: Vec<bool>,
     /// No continuation can be accepted (the empty subset): the atom is decided false.
     dead: Vec<bool>,
@@ -185,7 +217,9 @@ impl<'a> Dfa<'a> {
         let mut d = Dfa {
             glob,
             ids: FxMap::default(),
+            short: HashMap::default(),
             subsets: Vec::new(),
+            live: Vec::new(),
             accepting: Vec::new(),
             dead: Vec::new(),
             sure: Vec::new(),
@@ -201,7 +235,12 @@ impl<'a> Dfa<'a> {
         // A decided-true atom keeps one state whatever partial matches it still tracks
         // (`*Contact*` after "Contact"): otherwise those would multiply product states.
         let s = self.glob.canonical(s);
-        if let Some(id) = self.ids.get(&s) {
+        let bits = s.inline();
+        let known = match bits {
+            Some(bits) => self.short.get(&bits),
+            None => self.ids.get(&s),
+        };
+        if let Some(id) = known {
             return *id;
         }
         let id = self.subsets.len() as u32;
@@ -209,10 +248,43 @@ impl<'a> Dfa<'a> {
         self.dead.push(s.is_empty());
         self.sure.push(self.glob.accepts_every_continuation(&s));
         self.words += 4 + s.words() + self.letters / 2;
-        self.subsets.push(s.clone());
-        self.ids.insert(s, id);
+        match bits {
+            Some(bits) => {
+                self.short.insert(bits, id);
+                self.subsets.push(s);
+            }
+            None => {
+                self.subsets.push(s.clone());
+                self.ids.insert(s, id);
+            }
+        }
         self.next.resize(self.subsets.len() * self.letters, u32::MAX);
         id
+    }
+
+    /// The letters on which state `id` has a live successor, with the successor, in
+    /// letter order (computed once per state). A product state is expanded through these:
+    /// an atom with a literal prefix lives on one letter of fifty, so looking at each
+    /// (atom, letter) pair was most of the work on the slow pairs (issue 21).
+    fn live(&mut self, id: u32, alphabet: &[char]) -> &[(u32, u32)] {
+        let i = id as usize;
+        if self.live.len() <= i {
+            self.live.resize(i + 1, None);
+        }
+        if self.live[i].is_none() {
+            let mut out = Vec::new();
+            for (li, &c) in alphabet.iter().enumerate() {
+                let n = self.step(id, li, c);
+                if !self.dead[n as usize] {
+                    out.push((li as u32, n));
+                }
+            }
+            if self.live.len() <= i {
+                self.live.resize(i + 1, None);
+            }
+            self.live[i] = Some(out);
+        }
+        self.live[i].as_deref().unwrap_or(&[])
     }
 
     fn step(&mut self, id: u32, letter: usize, c: char) -> u32 {
@@ -355,7 +427,7 @@ fn search(
     states.insert(&start, StateTable::hash(&start));
     let mut current: Vec<(u32, u32)> = Vec::new();
     let mut parent: Vec<(usize, char)> = vec![(usize::MAX, ' ')];
-    let mut next: Vec<(u32, u32)> = Vec::new();
+    let mut buckets: Vec<(Vec<(u32, u32)>, FxHasher)> = vec![(Vec::new(), FxHasher::default()); alphabet.len()];
     let mut signs = vec![false; atoms.len()];
     let mut head = 0;
     let mut verdicts: FxMap<Vec<Option<bool>>, Viability> = FxMap::default();
@@ -407,24 +479,28 @@ fn search(
         }
         current.clear();
         current.extend_from_slice(states.get(head));
-        for (li, &c) in alphabet.iter().enumerate() {
-            next.clear();
-            let mut h = FxHasher::default();
-            for (a, s) in &current {
-                let d = &mut dfas[*a as usize];
-                let n = d.step(*s, li, c);
-                if !d.dead[n as usize] {
-                    next.push((*a, n));
-                    h.add(StateTable::word(*a, n));
-                }
+        // Each letter's successor, built atom by atom from the live transitions (atoms in
+        // increasing order, as before: the same product states in the same order).
+        buckets.iter_mut().for_each(|(b, h)| {
+            b.clear();
+            *h = FxHasher::default();
+        });
+        for (a, s) in &current {
+            for &(li, n) in dfas[*a as usize].live(*s, &alphabet) {
+                let (b, h) = &mut buckets[li as usize];
+                b.push((*a, n));
+                h.add(StateTable::word(*a, n));
             }
+        }
+        for (li, &c) in alphabet.iter().enumerate() {
+            let (next, h) = &buckets[li];
             let h = h.0;
-            if states.find(&next, h).is_none() {
+            if states.find(next, h).is_none() {
                 if states.len() >= limit {
                     return Err(TooLarge { states: states.len() + 1, out_of_time: false });
                 }
                 product_words += 2 * next.len() + 8;
-                states.insert(&next, h);
+                states.insert(next, h);
                 parent.push((head, c));
             }
         }
