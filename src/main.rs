@@ -7,6 +7,11 @@ use kmsproof::cli::{self, exit};
 #[derive(Parser, Debug)]
 #[command(name = "kmsproof", version, about = "Proves things about AWS KMS key policies, IAM policies and grants")]
 struct Cli {
+    /// Which procedure decides each query: `auto` (an exhaustive search over the partitions
+    /// where it finishes, Z3 for the rest), `z3` (Z3 for every query) or `both` (both on
+    /// every query, any difference an internal error). Default: auto, or KMSPROOF_FINITE.
+    #[arg(long, global = true, value_enum)]
+    decider: Option<cli::Decider>,
     #[command(subcommand)]
     command: Command,
 }
@@ -55,6 +60,9 @@ fn main() {
             std::process::exit(code);
         }
     };
+    if let Some(d) = cli.decider {
+        cli::use_decider(d);
+    }
     std::process::exit(match cli.command {
         Command::Eval(args) => cli::eval::run(&args),
         Command::Check(args) => cli::check::run(&args),

@@ -68,3 +68,23 @@ fn z3_free_decisions_agree_with_z3_on_every_corpus_query() {
     assert!(sat > 0 && unsat > 0, "the cross-check never exercised both answers");
     set_finite_mode(mode);
 }
+
+/// `--decider` chooses who decides, never what is shown: the same verdicts, the same
+/// canonical witnesses and the same exit code from the search, from Z3 alone and from both.
+#[test]
+fn every_decider_gives_the_same_output() {
+    use crate::util::{kmsproof, stdout};
+    let runs: [&[&str]; 3] = [
+        &["diff", "examples/key-policy.json", "examples/key-policy-pr.json"],
+        &["check", "--key-policy", "examples/key-policy.json", "--properties", "examples/properties.json"],
+        &["findings", "--key-policy", "corpus/findings/org-wide.json"],
+    ];
+    for args in runs {
+        let outs: Vec<_> =
+            ["auto", "z3", "both"].iter().map(|d| kmsproof(&[&["--decider", d][..], args].concat())).collect();
+        for (o, d) in outs.iter().zip(["auto", "z3", "both"]) {
+            assert_eq!(o.status.code(), outs[0].status.code(), "{args:?} --decider {d}");
+            assert_eq!(stdout(o), stdout(&outs[0]), "{args:?} --decider {d}");
+        }
+    }
+}

@@ -135,7 +135,7 @@ fn bool_value_case_is_named() {
     assert!(matches!(v, Verdict::Holds) && !rests.is_empty(), "Bool value case: {v:?} {rests:?}");
 }
 
-/// `audit` prints "proved: Z3 unsat" for a lockout that holds only under the chosen
+/// `audit` prints "proved: unsat" for a lockout that holds only under the chosen
 /// ForAnyValue:…IfExists reading, without saying so (check does say it).
 #[test]
 fn audit_proofs_name_the_readings_they_rest_on() {

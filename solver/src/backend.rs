@@ -293,7 +293,9 @@ pub fn solve_with(vocab: &Vocabulary, goal: &Term, relevant: &Term, limits: Limi
     collect(relevant, &mut relevant_strs, &mut relevant_sets);
     let mode = finite_mode();
     if mode == FiniteMode::Off {
-        return solve_parts(vocab, goal, &relevant_strs, limits, max_models, &parts);
+        // Z3 alone still shows canonical models (the least solutions), so a command's output
+        // is the same whichever procedure the user has decide.
+        return solve_parts(vocab, goal, &relevant_strs, Limits { canonical: true, ..limits }, max_models, &parts);
     }
     let shape = finite::Shape {
         bools: vocab.bools.len(),
@@ -494,14 +496,12 @@ impl Partitions {
             p.map(|mut p| {
                 // Canonical models prefer hinted (readable) regions, in the order of the
                 // hints (the caller lists its preferred witnesses first): they come first,
-                // so "least region" is "first hint possible" when one is. The Z3-free
-                // search finds canonical models whatever the query asked for.
-                if limits.canonical || finite_mode() != FiniteMode::Off {
-                    let hint_rank = |r: &crate::partition::Region| {
-                        decl.hints.iter().position(|h| *h == r.witness).filter(|_| r.hinted).unwrap_or(usize::MAX)
-                    };
-                    p.regions.sort_by_cached_key(|r| (!r.hinted, hint_rank(r)));
-                }
+                // so "least region" is "first hint possible" when one is. Every decider
+                // shows canonical models, so the order is always this one.
+                let hint_rank = |r: &crate::partition::Region| {
+                    decl.hints.iter().position(|h| *h == r.witness).filter(|_| r.hinted).unwrap_or(usize::MAX)
+                };
+                p.regions.sort_by_cached_key(|r| (!r.hinted, hint_rank(r)));
                 (atoms.clone(), p)
             })
             .map_err(|e| match e.out_of_time {

@@ -66,6 +66,30 @@ pub fn started() -> std::time::Instant {
     *STARTED.get_or_init(std::time::Instant::now)
 }
 
+/// Which procedure decides each solver query (`--decider`). Both are exact decisions of
+/// the same finite encoding; the choice exists so a user can have every answer from Z3,
+/// or both procedures compared on every query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Decider {
+    /// The exhaustive search over the partitions where it finishes within its work bound,
+    /// Z3 for the rest (the default: most processes then never start Z3).
+    Auto,
+    /// Z3 for every query.
+    Z3,
+    /// Both on every query; any difference in an answer or a model is an internal error.
+    Both,
+}
+
+/// Sets the decider for the whole process (before any query; `main` calls it).
+pub fn use_decider(d: Decider) {
+    use kmsproof_solver::{set_finite_mode, FiniteMode};
+    set_finite_mode(match d {
+        Decider::Auto => FiniteMode::On,
+        Decider::Z3 => FiniteMode::Off,
+        Decider::Both => FiniteMode::CrossCheck,
+    });
+}
+
 pub fn internal_error(e: &dyn std::fmt::Display) -> i32 {
     say!("{e}");
     say!("This is a bug in kmsproof; please report it with the inputs above.");

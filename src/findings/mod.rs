@@ -109,7 +109,7 @@ impl Finding {
 /// Comparing two versions: what a finding of one holds that the other does not allow.
 #[derive(Debug, Clone)]
 pub enum Beyond {
-    /// Every request of the finding the other version allows too (Z3 unsat).
+    /// Every request of the finding the other version allows too (unsat).
     Nothing,
     /// A request of the finding this version allows and the other denies, replayed.
     Example(Example),

@@ -268,7 +268,7 @@ impl Search<'_> {
         self.pool.drain(..extra);
     }
 
-    /// Whether `term` holds on every request of `within` (Z3 unsat of `within ∧ ¬term`,
+    /// Whether `term` holds on every request of `within` (unsat of `within ∧ ¬term`,
     /// unless a model found before breaks it). `None`: not decided.
     fn holds_on(&mut self, within: &Term, term: &Term) -> Option<bool> {
         match self.find(&Term::and([within.clone(), Term::not(term.clone())]), &[]) {

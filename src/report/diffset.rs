@@ -385,7 +385,7 @@ fn md_entry(out: &mut String, e: &Entry) {
     ];
     for (title, d, verb) in rows {
         match d {
-            Direction::None => out.push_str(&format!("**{title}:** none (proved: Z3 unsat)\n\n")),
+            Direction::None => out.push_str(&format!("**{title}:** none (proved: unsat)\n\n")),
             Direction::Unknown(why) => out.push_str(&format!("**{title}:** unknown ({why})\n\n")),
             Direction::Found(ws) => {
                 out.push_str(&format!("**{title}:**\n\n"));

@@ -43,7 +43,7 @@ fn exposure_text(f: &Finding) -> String {
 /// `complete: proved` or `complete: unknown (why)`.
 pub fn complete_text(c: &Completeness) -> String {
     match c {
-        Completeness::Proved => "complete: proved (Z3 unsat: no allowed request lies outside every finding)".into(),
+        Completeness::Proved => "complete: proved (unsat: no allowed request lies outside every finding)".into(),
         Completeness::Unknown(why) => format!("complete: unknown ({why})"),
     }
 }
@@ -311,8 +311,7 @@ fn change_note(e: &Entry) -> Option<String> {
     match &e.change {
         Change::Undecided(why) => Some(format!("whether the other version allows all of it: unknown ({why})")),
         Change::Reworded => Some(
-            "the other version allows every request of it too (Z3 unsat): the same access, summarised differently"
-                .into(),
+            "the other version allows every request of it too (unsat): the same access, summarised differently".into(),
         ),
         _ if e.same_summary_in_other => {
             Some("the other version has a finding with the same summary: these words cover other requests now".into())
@@ -333,7 +332,7 @@ pub fn verdict_text(d: &FindingsDiff) -> String {
     match d.verdict() {
         Verdict::NewAccess => format!("NEW ADDS ACCESS: {added} finding(s) with a request NEW allows and OLD denies"),
         Verdict::NoNewAccess => {
-            "NO NEW ACCESS (proved: Z3 unsat for every finding of NEW, and NEW's findings are complete)".into()
+            "NO NEW ACCESS (proved: unsat for every finding of NEW, and NEW's findings are complete)".into()
         }
         Verdict::Unknown(why) => format!("UNKNOWN whether NEW adds access ({why})"),
     }

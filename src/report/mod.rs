@@ -139,7 +139,7 @@ pub fn check_json(results: &[CheckResult], key_arn: &str) -> Value {
                 "verdict": verdict_str(&r.verdict),
                 "proof": match (&r.verdict, r.expect) {
                     (Verdict::Holds, crate::prove::check::Expect::Sometimes) => json!("witness replayed"),
-                    (Verdict::Holds, _) | (Verdict::Violated, crate::prove::check::Expect::Sometimes) => json!("z3: unsat"),
+                    (Verdict::Holds, _) | (Verdict::Violated, crate::prove::check::Expect::Sometimes) => json!("unsat"),
                     _ => Value::Null,
                 },
                 "counterexample": first.map(|e| e.request.clone()),
@@ -154,7 +154,7 @@ pub fn check_json(results: &[CheckResult], key_arn: &str) -> Value {
     json!({"key": key_arn, "results": rows})
 }
 
-/// "Z3 unsat", saying which constructs not modelled exactly the proof left free (it holds
+/// "unsat", saying which constructs not modelled exactly the proof left free (it holds
 /// whatever they evaluate to, within lemmas every request satisfies).
 fn free_note(proof: &str, free: &[String]) -> String {
     if free.is_empty() {
@@ -167,9 +167,9 @@ fn free_note(proof: &str, free: &[String]) -> String {
     )
 }
 
-/// "Z3 unsat", with the constructs left free and the undocumented readings it rests on.
+/// "unsat", with the constructs left free and the undocumented readings it rests on.
 fn proof_note(free: &[String], rests_on: &[String]) -> String {
-    let unsat = free_note("Z3 unsat", free);
+    let unsat = free_note("unsat", free);
     match rests_on {
         [] => unsat,
         readings => format!("{unsat}; rests on an UNCONFIRMED reading: {}", readings.join("; ")),
@@ -293,7 +293,7 @@ fn action_groups<'a>(list: &'a ActionList, keys: &[String]) -> Vec<ActionGroup<'
 fn list_end(list: &ActionList, cap: &str) -> String {
     let n = list.witnesses.len();
     match &list.end {
-        ListEnd::Complete => format!("all {n}; Z3 unsat for any other action"),
+        ListEnd::Complete => format!("all {n}; unsat for any other action"),
         ListEnd::Capped => format!("the first {n}; more may follow: {cap}"),
         ListEnd::Open(why) => format!("{n} found; others undecided: {why}"),
     }
@@ -362,7 +362,7 @@ fn direction_json(d: &Direction, keys: &[String], verb: &str) -> Value {
 
 fn direction_status(d: &Direction) -> Value {
     match d {
-        Direction::None => json!({"status": "none", "proof": "z3: unsat"}),
+        Direction::None => json!({"status": "none", "proof": "unsat"}),
         Direction::Found(ws) => json!({"status": "found", "count": ws.len()}),
         Direction::Unknown(why) => json!({"status": "unknown", "reason": why}),
     }
@@ -404,7 +404,7 @@ pub fn verdict_line(r: &DiffResult) -> String {
 
 fn direction_text(out: &mut String, title: &str, d: &Direction, keys: &[String], verb: &str) {
     match d {
-        Direction::None => out.push_str(&format!("{title}: none (proved: Z3 unsat)\n")),
+        Direction::None => out.push_str(&format!("{title}: none (proved: unsat)\n")),
         Direction::Unknown(why) => out.push_str(&format!("{title}: unknown ({why})\n")),
         Direction::Found(ws) => {
             out.push_str(&format!("{title}:\n"));

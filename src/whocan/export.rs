@@ -85,7 +85,7 @@ pub fn closing(a: &Analysis) -> String {
         String::new()
     };
     format!(
-        "{} of {} principals and classes can {}; the other {cannot} cannot (every edge and last hop refuted by Z3 unsat, or no statement can apply); {outside}{undecided}",
+        "{} of {} principals and classes can {}; the other {cannot} cannot (every edge and last hop refuted (unsat), or no statement can apply); {outside}{undecided}",
         can.len(),
         can.len() + cannot + unknown,
         a.action

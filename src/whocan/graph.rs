@@ -504,7 +504,7 @@ impl Builder<'_> {
 enum EdgeOutcome {
     /// Every step allowed: the edge exists, opened by these replayed requests.
     Open(Vec<Witness>),
-    /// A step is refuted (Z3 unsat): no edge; the readings the `unsat` rests on.
+    /// A step is refuted (unsat): no edge; the readings the `unsat` rests on.
     Refuted(Vec<String>),
     /// No step refuted, one undecided: an undecided edge, and why.
     Undecided(String),

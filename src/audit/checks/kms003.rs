@@ -69,7 +69,7 @@ fn kms003(ctx: &Ctx) -> Result<Vec<Finding>, Mismatch> {
             } else {
                 format!("; rests on an UNCONFIRMED reading: {}", r.rests_on.join("; "))
             };
-            let text = format!("no principal can call kms:PutKeyPolicy, even with any IAM policy (proved: Z3 unsat{free}{rests}): the key policy can never be changed again");
+            let text = format!("no principal can call kms:PutKeyPolicy, even with any IAM policy (proved: unsat{free}{rests}): the key policy can never be changed again");
             vec![ctx.finding("KMS003", ctx.doc.pos, text)]
         }
     })
