@@ -50,6 +50,15 @@ fn decrypt_by(principal: &str) -> Request {
     Request::parse(&text, "r.json").unwrap()
 }
 
+/// Reads a `kms:Decrypt` request by `principal` with `context` (a JSON object); the reader's
+/// error when it refuses it.
+fn read_decrypt(principal: &str, context: &str) -> Result<(), String> {
+    let text = format!(
+        r#"{{"principal": "{principal}", "action": "kms:Decrypt", "resource": "{KEY}", "context": {context}}}"#
+    );
+    Request::parse(&text, "r.json").map(|_| ()).map_err(|e| e.to_string())
+}
+
 /// Role names are unique in an account whatever the path (IAM CreateRole: "IAM user, group,
 /// role, and policy names must be unique within the account"), so a key policy naming
 /// `role/team/App` names the role of every `assumed-role/App/…` session (8a84d8c allowed it).
@@ -207,12 +216,7 @@ fn retire_grant_encoding_agrees_with_the_evaluator_for_every_caller() {
 /// non-empty; and the encoder never searches a request that breaks one.
 #[test]
 fn request_invariants_are_enforced_on_both_sides() {
-    let parse = |principal: &str, context: &str| {
-        let text = format!(
-            r#"{{"principal": "{principal}", "action": "kms:Decrypt", "resource": "{KEY}", "context": {context}}}"#
-        );
-        Request::parse(&text, "r.json").map(|_| ()).map_err(|e| e.to_string())
-    };
+    let parse = read_decrypt;
     let tag = r#"{"aws:PrincipalTag/team": "blue"}"#;
     assert!(parse("arn:aws:iam::111122223333:root", tag).unwrap_err().contains("has no principal tags"));
     assert!(parse("logs.us-east-1.amazonaws.com", tag).unwrap_err().contains("has no principal tags"));
@@ -241,12 +245,7 @@ fn request_invariants_are_enforced_on_both_sides() {
 /// read as open to every AWS service, with a witness AWS can never send.
 #[test]
 fn services_and_anonymous_callers_belong_to_no_organization() {
-    let parse = |principal: &str, context: &str| {
-        let text = format!(
-            r#"{{"principal": "{principal}", "action": "kms:Decrypt", "resource": "{KEY}", "context": {context}}}"#
-        );
-        Request::parse(&text, "r.json").map(|_| ()).map_err(|e| e.to_string())
-    };
+    let parse = read_decrypt;
     let org = r#"{"aws:PrincipalOrgID": "o-a1b2c3d4e5"}"#;
     assert!(parse("logs.us-east-1.amazonaws.com", org).unwrap_err().contains("belongs to no organization"));
     assert!(parse("anonymous", org).unwrap_err().contains("belongs to no organization"));
