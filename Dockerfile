@@ -6,8 +6,8 @@
 # packages have both (bookworm's cmake 3.25 and GCC 12 do not; scripts/build-static.sh is
 # the bookworm route, with clang-16 and libc++). The binary links libstdc++, which every
 # Debian image has (apt needs it), and no libz3: the build stage checks that.
-# Never built here (no Docker engine on the development machine); the same build, outside a
-# container, is measured in docs/install.md.
+# Never built here (no Docker engine on the development machine). The static build itself was
+# built and measured outside a container on bookworm (clang-16 + libc++): docs/install.md.
 FROM rust:1-slim-trixie AS build
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends cmake g++ make python3 pkg-config \

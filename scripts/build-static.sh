@@ -15,7 +15,7 @@
 #   libc++ (only libc, libm and libgcc_s, as any Rust program).
 #
 # --unity compiles Z3 as a CMake unity build (16 sources a compiler run), about twice as fast;
-#   Z3 does not support it officially and eight of its targets do not compile that way, so
+#   Z3 does not support it officially and eleven of its targets do not compile that way, so
 #   those are built file by file (Z3_NO_UNITY_TARGETS below). The default is Z3's own build.
 # --jobs N: parallel compile jobs (default: cargo's, one a core).
 #
@@ -87,8 +87,9 @@ else
   echo "== building Z3 with clang-16 and libc++ (linked statically)"
   export CC=clang-16 CXX=clang++-16
   export CXXFLAGS="-stdlib=libc++ -fexperimental-library"
-  # z3-sys links the C++ runtime by name unless CXXSTDLIB is empty; link LLVM's statically.
-  export CXXSTDLIB=""
+  # z3-sys links the C++ runtime it names in CXXSTDLIB: name only libc++'s <format> part
+  # (libc++experimental.a, for -fexperimental-library); libc++ itself is linked statically below.
+  export CXXSTDLIB="c++experimental"
   export RUSTFLAGS="-C link-arg=-L/usr/lib/llvm-16/lib -C link-arg=-Wl,-Bstatic -C link-arg=-lc++ -C link-arg=-lc++abi -C link-arg=-Wl,-Bdynamic"
   echo "set(CMAKE_C_COMPILER clang-16)" >>"$toolchain"
   echo "set(CMAKE_CXX_COMPILER clang++-16)" >>"$toolchain"
@@ -98,7 +99,8 @@ if [ "$unity" = 1 ]; then
   echo "== unity build (16 sources a compiler run; targets that do not compile so, file by file)"
   cat >"$tools/z3-no-unity.cmake" <<'EOF'
 # Included after Z3's project(): the targets whose sources do not compile together (a
-# `using namespace` in one file makes a name in the next one ambiguous) are built file by file.
+# `using namespace`, a `static` function or a header without an include guard in one file
+# clashes with the next one) are built file by file.
 function(_z3_no_unity)
   foreach(t IN LISTS Z3_NO_UNITY_TARGETS)
     if(TARGET ${t})
@@ -111,7 +113,7 @@ EOF
   cat >>"$toolchain" <<EOF
 set(CMAKE_UNITY_BUILD ON CACHE BOOL "")
 set(CMAKE_UNITY_BUILD_BATCH_SIZE 16 CACHE STRING "")
-set(Z3_NO_UNITY_TARGETS ast ast_sls cmd_context lp model nlsat qe_lite sat_smt CACHE STRING "")
+set(Z3_NO_UNITY_TARGETS ast ast_sls cmd_context lp model nlsat qe_lite sat_smt smt smtlogic_tactics api api_dll)
 set(CMAKE_PROJECT_INCLUDE "$tools/z3-no-unity.cmake" CACHE FILEPATH "")
 EOF
 fi
