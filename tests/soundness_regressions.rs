@@ -261,3 +261,28 @@ fn services_and_anonymous_callers_belong_to_no_organization() {
     );
     assert!(matches!(v, Verdict::Holds), "a service principal with an organization was searched: {v:?}");
 }
+
+/// Every request carries `aws:ViaAWSService` (IAM User Guide: "always included in the
+/// request context for most services"; reading via-aws-service-always-present): false on a
+/// direct call. f838f23 searched requests without it, so a `Deny … Bool aws:ViaAWSService
+/// false` ("only through a service") let such a request through, and a diff or findings
+/// witness showed a request AWS never sends. A proof that needs the key present says it
+/// rests on the reading.
+#[test]
+fn every_request_says_whether_a_service_made_it() {
+    let inputs = key_only(
+        r#"[{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
+            {"Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
+             "Condition": {"Bool": {"aws:ViaAWSService": "false"}}}]"#,
+    );
+    let (v, rests) = verdict(
+        &inputs,
+        r#"{"name": "p", "expect": "never", "action": "kms:Decrypt", "condition": {"Null": {"kms:ViaService": "true", "aws:CalledVia": "true"}, "BoolIfExists": {"aws:ViaAWSService": "false"}}}"#,
+        1,
+    );
+    assert!(matches!(v, Verdict::Holds), "a request without aws:ViaAWSService was searched: {v:?}");
+    assert!(rests.iter().any(|r| r.contains("via-aws-service-always-present")), "{rests:?}");
+    // The evaluator agrees: a direct call that does not give the key is denied.
+    let req = decrypt_by("arn:aws:iam::111122223333:root");
+    assert!(!authorize(&inputs, &req).allowed(), "a direct call without aws:ViaAWSService got through");
+}

@@ -37,6 +37,11 @@ pub(super) const KEY_INVARIANTS: &[KeyInvariant] = &[
     KeyInvariant { id: "principal-tags", about: is_principal_tag, encode: principal_tags },
     KeyInvariant { id: "principal-org", about: is_principal_org_key, encode: principal_org },
     KeyInvariant { id: "service-call", about: is_service_call_key, encode: service_call },
+    KeyInvariant {
+        id: "via-aws-service",
+        about: |k| k.eq_ignore_ascii_case("aws:ViaAWSService"),
+        encode: via_aws_service_present,
+    },
     KeyInvariant { id: "service-call-network", about: is_network_key, encode: service_call_network },
     KeyInvariant {
         id: "key-facts",
@@ -102,6 +107,15 @@ fn service_call(enc: &mut Encoder, key: &str, var: &KeyVar, present: BoolVar) ->
         out.push(Term::implies(Term::var(present), enc.caller.is_iam()));
     }
     out
+}
+
+/// Every request carries `aws:ViaAWSService` (its value is `service_call`'s); encoded the
+/// other way — possibly absent — when the reading is questioned.
+fn via_aws_service_present(enc: &mut Encoder, _: &str, _: &KeyVar, present: BoolVar) -> Vec<Term> {
+    if enc.alternative(Reading::ViaAwsServiceAlwaysPresent) {
+        return vec![];
+    }
+    vec![Term::var(present)]
 }
 
 /// On a service's call the network keys are the service's own: no VPC keys, and an

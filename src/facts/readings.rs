@@ -18,6 +18,8 @@ pub enum Reading {
     SourceArnOnEveryOperation,
     /// The network keys of a call an AWS service makes on the caller's behalf.
     ServiceCallNetwork,
+    /// Whether every request carries `aws:ViaAWSService`.
+    ViaAwsServiceAlwaysPresent,
 }
 
 /// What each reading says, what kmsproof chose and why.
@@ -92,6 +94,16 @@ pub const READINGS: &[ReadingInfo] = &[
                    now says forward access sessions keep the original requester's address; AWS publishes its \
                    address ranges, but not as data kmsproof carries",
     },
+    ReadingInfo {
+        reading: Reading::ViaAwsServiceAlwaysPresent,
+        id: "via-aws-service-always-present",
+        chosen: "every request to KMS carries aws:ViaAWSService: true on a call an AWS service makes on the \
+                 caller's behalf, false on every other call (a request that does not give it has it false)",
+        alternative: "aws:ViaAWSService may be absent from a request",
+        evidence: "IAM User Guide, global condition keys (aws:ViaAWSService, Availability: \"always included in the \
+                   request context for most services\"; semantics.md 7: always); AWS does not list the services \
+                   that omit it",
+    },
 ];
 
 pub fn info(r: Reading) -> &'static ReadingInfo {
@@ -118,7 +130,8 @@ mod tests {
             | Reading::BoundaryCapsRoleArn
             | Reading::SetOperatorOnSingleValue
             | Reading::SourceArnOnEveryOperation
-            | Reading::ServiceCallNetwork => r,
+            | Reading::ServiceCallNetwork
+            | Reading::ViaAwsServiceAlwaysPresent => r,
         };
         for r in [
             Reading::ForAnyValueIfExistsAbsent,
@@ -127,6 +140,7 @@ mod tests {
             Reading::SetOperatorOnSingleValue,
             Reading::SourceArnOnEveryOperation,
             Reading::ServiceCallNetwork,
+            Reading::ViaAwsServiceAlwaysPresent,
         ] {
             assert_eq!(info(all(r)).reading, r);
         }

@@ -68,6 +68,17 @@ pub const INVARIANTS: &[Invariant] = &[
         broken_by: service_call,
     },
     Invariant {
+        id: "via-aws-service",
+        rule: "aws:ViaAWSService is in every request: true on a call an AWS service makes on the caller's behalf, \
+               false on every other call (the request reader adds it when a request does not give it; \
+               UNCONFIRMED reading via-aws-service-always-present)",
+        source: "IAM User Guide, global condition keys (aws:ViaAWSService, Availability: \"always included in the \
+                 request context for most services\")",
+        // The reader derives it (`request::read::add_service_flag`), so a read request
+        // always has it; a given value that contradicts the call is `service-call`'s.
+        broken_by: |_| None,
+    },
+    Invariant {
         id: "service-call-network",
         rule: "a request an AWS service makes on the caller's behalf carries no aws:SourceVpc, aws:SourceVpce or \
                aws:VpcSourceIp (the service calls from its own network; its aws:SourceIp is its own address: \

@@ -322,11 +322,13 @@ fn with_role_path(caller: Caller, context: &Context) -> Caller {
 
 /// A call a service makes on the caller's behalf always says so: `aws:ViaAWSService` is
 /// true when a service-call key is given and the flag is not (IAM User Guide,
-/// aws:ViaAWSService: "set to true whenever a FAS request is made").
+/// aws:ViaAWSService: "set to true whenever a FAS request is made"), and false on any other
+/// request that does not give it (every request carries it: reading
+/// via-aws-service-always-present).
 fn add_service_flag(context: &mut Context) {
     let flagged = crate::model::invariants::SERVICE_CALL_KEYS.iter().any(|k| context.get(k).is_some());
-    if flagged && context.get("aws:ViaAWSService").is_none() {
-        context.insert("aws:ViaAWSService", CtxValue::One("true".into()));
+    if context.get("aws:ViaAWSService").is_none() {
+        context.insert("aws:ViaAWSService", CtxValue::One(if flagged { "true" } else { "false" }.into()));
     }
 }
 
