@@ -396,13 +396,56 @@ thread_local! {
 /// Bound on cached partitions per thread (the cache is dropped whole when full).
 const PARTITION_CACHE: usize = 4096;
 
+/// A pattern set whose full partition was too large: the sorted patterns, the hints and the
+/// limit it failed at.
+type TooLargeEntry = (Vec<Glob>, Vec<String>, usize, crate::partition::TooLarge);
+
+thread_local! {
+    /// The last pattern sets whose full partition was too large. A superset of one (with the
+    /// same hints, at no larger a limit) is too large as well: the product automaton of more
+    /// patterns projects onto that of fewer, so it has at least as many states and words.
+    /// Successive queries of one diff add a pattern each (an exclusion per action listed);
+    /// without this each first built the full partition up to the limit only to fail.
+    static TOO_LARGE: RefCell<Vec<TooLargeEntry>> = const { RefCell::new(Vec::new()) };
+}
+
+/// How many failed pattern sets [`TOO_LARGE`] keeps (the oldest goes first).
+const TOO_LARGE_KEPT: usize = 16;
+
+/// Whether sorted `small` is a subset of sorted `big`.
+fn sorted_subset(small: &[Glob], big: &[Glob]) -> bool {
+    let mut rest = big.iter();
+    small.iter().all(|a| rest.by_ref().any(|b| b == a))
+}
+
 fn cached_partition(
     atoms: &[Glob],
     hints: &[String],
     limit: usize,
     deadline: Option<Budget>,
 ) -> Result<Partition, crate::partition::TooLarge> {
-    cached(atoms, hints, limit, || partition_until(atoms, hints, limit, deadline.map(|d| d.0)))
+    let known = TOO_LARGE.with(|t| {
+        t.borrow()
+            .iter()
+            .find(|(a, h, l, _)| limit <= *l && h.as_slice() == hints && sorted_subset(a, atoms))
+            .map(|e| e.3.clone())
+    });
+    if let Some(too_large) = known {
+        return Err(too_large);
+    }
+    let p = cached(atoms, hints, limit, || partition_until(atoms, hints, limit, deadline.map(|d| d.0)));
+    if let Err(e) = &p {
+        if !e.out_of_time && atoms.is_sorted() {
+            TOO_LARGE.with(|t| {
+                let mut t = t.borrow_mut();
+                if t.len() >= TOO_LARGE_KEPT {
+                    t.remove(0);
+                }
+                t.push((atoms.to_vec(), hints.to_vec(), limit, e.clone()));
+            });
+        }
+    }
+    p
 }
 
 /// The partition of a finite domain, cached like the others (matching every pattern
@@ -969,5 +1012,24 @@ pub fn eval(t: &Term, m: &Model) -> bool {
         Node::SetAny(v, p) => m.sets[v.0].iter().any(|s| p.eval(&|g: &Glob| g.matches(s))),
         Node::IntCmp(v, cmp, k) => cmp.holds(m.ints[v.0], *k),
         Node::IpIn(v, c) => c.contains(m.ips[v.0]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorted_subset_is_subset() {
+        let g = |s: &str| Glob::literal(s, false);
+        let mut big = vec![g("a"), g("b"), g("c"), g("d")];
+        big.sort();
+        let mut small = vec![g("b"), g("d")];
+        small.sort();
+        assert!(sorted_subset(&small, &big));
+        assert!(sorted_subset(&[], &big));
+        assert!(sorted_subset(&big, &big));
+        assert!(!sorted_subset(&big, &small));
+        assert!(!sorted_subset(&[g("e")], &big));
     }
 }
