@@ -37,7 +37,7 @@ fn main() {
     paths.sort();
     let settings = Settings {
         world: IamWorld::Open { described: vec![] },
-        limits: Limits { canonical: true, ..Limits::default() },
+        limits: Limits::default(),
     };
     let (mut times, mut counts, mut cells, mut queries) = (vec![], vec![], 0usize, 0usize);
     let mut exceptions = vec![];

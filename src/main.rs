@@ -30,7 +30,7 @@ enum Command {
     /// Explain an audit check: why it matters, a policy that fails it, one that passes, the fix.
     Explain(cli::explain::ExplainArgs),
     /// Everything the inputs allow on a key, as a few findings (principal class × actions ×
-    /// remaining conditions), each with a replayed request; Z3 proves they cover it all.
+    /// remaining conditions), each with a replayed request; it is proved that they cover it all.
     Findings(cli::findings::FindingsArgs),
     /// Who can call a KMS action on a key, and by which path (account dumps, proved hop by hop).
     WhoCan(cli::whocan::WhoCanArgs),

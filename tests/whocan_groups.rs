@@ -89,7 +89,7 @@ fn kind(h: &KmsHop) -> (&'static str, Vec<String>) {
 
 #[test]
 fn grouped_last_hops_equal_each_principal_alone() {
-    let limits = Limits { canonical: true, ..Limits::default() };
+    let limits = Limits::default();
     let mut grouped = 0;
     for seed in 0..30 {
         let (account, key) = case(seed);

@@ -41,22 +41,11 @@ pub struct Limits {
     /// diff`, verdict only, three runs in a row): 20,000 gave the lowest total (8.2 s,
     /// against 11.2 s at 50,000 and 12.0 s at 5,000).
     pub full_partition_states: usize,
-    /// Canonical models: each model is the least solution in a fixed order (see
-    /// `backend/canonical.rs`), a function of the query alone, never of what the reused
-    /// solver saw before, so `kmsproof audit` prints the same counterexamples for any
-    /// `--jobs` and shard. Off: Z3's own model, made readable (cheaper, history-dependent).
-    pub canonical: bool,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits {
-            timeout_ms: 10_000,
-            deadline: None,
-            partition_states: 200_000,
-            full_partition_states: 20_000,
-            canonical: false,
-        }
+        Limits { timeout_ms: 10_000, deadline: None, partition_states: 200_000, full_partition_states: 20_000 }
     }
 }
 
@@ -292,10 +281,12 @@ pub fn solve_with(vocab: &Vocabulary, goal: &Term, relevant: &Term, limits: Limi
     let mut relevant_sets = vec![Vec::new(); vocab.sets.len()];
     collect(relevant, &mut relevant_strs, &mut relevant_sets);
     let mode = finite_mode();
+    // Z3 too shows canonical models (the least solutions, `backend/canonical.rs`): a function
+    // of the query alone, never of what the reused solver saw before, and the same the search
+    // finds, so a command's output is the same whichever procedure decides (and any `--jobs`).
+    let z3 = || solve_parts(vocab, goal, &relevant_strs, limits, max_models, &parts);
     if mode == FiniteMode::Off {
-        // Z3 alone still shows canonical models (the least solutions), so a command's output
-        // is the same whichever procedure the user has decide.
-        return solve_parts(vocab, goal, &relevant_strs, Limits { canonical: true, ..limits }, max_models, &parts);
+        return z3();
     }
     let shape = finite::Shape {
         bools: vocab.bools.len(),
@@ -318,17 +309,14 @@ pub fn solve_with(vocab: &Vocabulary, goal: &Term, relevant: &Term, limits: Limi
         (FiniteMode::CrossCheck, here) => {
             // Z3's canonical models are the least solutions in the search's order: the
             // two must agree on the answer and on every model.
-            let z3 = solve_parts(vocab, goal, &relevant_strs, Limits { canonical: true, ..limits }, max_models, &parts);
-            if let (Some(here), false) = (&here, matches!(z3, Outcome::Unknown(_))) {
-                assert_eq!(here, &z3, "the Z3-free decision disagrees with Z3 on {goal:?}");
+            let theirs = z3();
+            if let (Some(here), false) = (&here, matches!(theirs, Outcome::Unknown(_))) {
+                assert_eq!(here, &theirs, "the Z3-free decision disagrees with Z3 on {goal:?}");
             }
-            z3
+            theirs
         }
         (_, Some(here)) => here,
-        // Z3's canonical models: the same least solutions the search finds, so the models
-        // a command shows are a function of the query alone whichever procedure decided
-        // (Z3's own models depend on what its solver saw before).
-        (_, None) => solve_parts(vocab, goal, &relevant_strs, Limits { canonical: true, ..limits }, max_models, &parts),
+        (_, None) => z3(),
     }
 }
 
@@ -343,7 +331,7 @@ fn solve_parts(
 ) -> Outcome {
     let t0 = std::time::Instant::now();
     let debug = std::env::var_os("KMSPROOF_DEBUG").is_some();
-    let ask = |limits: Limits| {
+    let ask = |canonical: bool| {
         if limits.expired() {
             return Some(Outcome::Unknown(format!("{OUT_OF_BUDGET} before Z3 was asked")));
         }
@@ -362,7 +350,7 @@ fn solve_parts(
             if debug {
                 eprintln!("declared: {:?}", t0.elapsed());
             }
-            let out = compiler.run(solver, goal, relevant_strs, max_models.max(1), limits);
+            let out = compiler.run(solver, goal, relevant_strs, max_models.max(1), limits, canonical);
             if debug {
                 eprintln!("solved: {:?}", t0.elapsed());
             }
@@ -370,12 +358,11 @@ fn solve_parts(
             out
         })
     };
-    match ask(limits) {
+    match ask(true) {
         Some(out) => out,
         // A canonical model could not be completed (a check of it timed out): Z3's own
         // model in a fresh context instead, which depends on this query alone too.
-        None => with_fresh_solver(|| ask(Limits { canonical: false, ..limits }))
-            .unwrap_or_else(|| Outcome::Unknown("no model".into())),
+        None => with_fresh_solver(|| ask(false)).unwrap_or_else(|| Outcome::Unknown("no model".into())),
     }
 }
 
@@ -627,16 +614,24 @@ fn residual(
 }
 
 fn collect(t: &Term, strs: &mut [Vec<Glob>], sets: &mut [Vec<Glob>]) {
-    match &t.0 {
-        Node::Not(inner) => collect(inner, strs, sets),
-        Node::And(ts) | Node::Or(ts) => ts.iter().for_each(|t| collect(t, strs, sets)),
+    walk(t, &mut |n| match n {
         Node::StrMatch(v, g) => strs[v.0].push(g.clone()),
         Node::SetAny(v, p) => {
             let mut gs = Vec::new();
             p.globs(&mut gs);
             sets[v.0].extend(gs.into_iter().cloned());
         }
-        Node::Const(_) | Node::Bool(_) | Node::IntCmp(..) | Node::IpIn(..) => {}
+        _ => {}
+    });
+}
+
+/// Calls `f` on every node of `t`, the node before its parts.
+fn walk(t: &Term, f: &mut impl FnMut(&Node)) {
+    f(&t.0);
+    match &t.0 {
+        Node::Not(inner) => walk(inner, f),
+        Node::And(ts) | Node::Or(ts) => ts.iter().for_each(|t| walk(t, f)),
+        Node::Const(_) | Node::Bool(_) | Node::StrMatch(..) | Node::SetAny(..) | Node::IntCmp(..) | Node::IpIn(..) => {}
     }
 }
 
@@ -768,6 +763,7 @@ impl<'a> Compiler<'a> {
         relevant: &[Vec<Glob>],
         max_models: usize,
         limits: Limits,
+        canonical: bool,
     ) -> Option<Outcome> {
         let timeout_ms = limits.ms_left();
         self.domains(solver);
@@ -782,7 +778,7 @@ impl<'a> Compiler<'a> {
             }
             match answer {
                 SatResult::Sat => {
-                    let found = match limits.canonical {
+                    let found = match canonical {
                         // Blocking formulas are not terms, so the shortcut through `goal`
                         // serves the first model only.
                         true => self.canonical(solver, models.is_empty().then_some(goal))?,
@@ -809,7 +805,7 @@ impl<'a> Compiler<'a> {
                 }
                 // A canonical run stops at the first unknown: which models follow would
                 // depend on the timing.
-                SatResult::Unknown if limits.canonical => return None,
+                SatResult::Unknown if canonical => return None,
                 SatResult::Unknown => break,
             }
         }

@@ -279,9 +279,6 @@ impl<'a> Dfa<'a> {
                     out.push((li as u32, n));
                 }
             }
-            if self.live.len() <= i {
-                self.live.resize(i + 1, None);
-            }
             self.live[i] = Some(out);
         }
         self.live[i].as_deref().unwrap_or(&[])

@@ -205,7 +205,7 @@ proptest! {
         let flag = v.bool_var("flag");
         let days = v.int_var("days");
         let goal = Term::and([term_of(&f, &vars, flag), Term::int_cmp(days, Cmp::Gt, 3)]);
-        let canonical = Limits { canonical: true, ..Limits::default() };
+        let canonical = Limits::default();
         let first = solve(&v, &goal, canonical, 2);
         for h in &history {
             let other = Term::or([term_of(h, &vars, flag), Term::int_cmp(days, Cmp::Lt, -7)]);

@@ -326,18 +326,11 @@ impl<'a> Ctx<'a> {
             Ok(p) => p,
             Err(e) => return Ok(unknown_result(&format!("the check's property does not read: {e}"))),
         };
-        Ok(one_query(inputs, &self.key_arn, &props, self.limits)?
+        Ok(check(inputs, &self.key_arn, &props, 1, self.limits)?
             .into_iter()
             .next()
             .unwrap_or_else(|| unknown_result("no result")))
     }
-}
-
-/// Asks each property on this thread's reused Z3 solver, with canonical models (see
-/// [`Limits::canonical`]): every counterexample is a function of its query alone, whatever
-/// ran earlier on the thread, so output is identical for any `--jobs` and any shard.
-fn one_query(inputs: &Inputs, key_arn: &str, props: &[Property], limits: Limits) -> Result<Vec<CheckResult>, Mismatch> {
-    check(inputs, key_arn, props, 1, Limits { canonical: true, ..limits })
 }
 
 fn unknown_result(why: &str) -> CheckResult {
@@ -592,7 +585,7 @@ fn read_policy(text: &str, label: &str) -> Result<Policy, crate::base::diag::Err
 
 /// `--properties`: each user property on the key policy alone, as `check` would ask it.
 fn user_properties(ctx: &Ctx, props: &[Property]) -> Result<Vec<Finding>, Mismatch> {
-    let results = one_query(&ctx.key_only_inputs(), &ctx.key_arn, props, ctx.limits)?;
+    let results = check(&ctx.key_only_inputs(), &ctx.key_arn, props, 1, ctx.limits)?;
     let mut out = Vec::new();
     for r in results {
         match &r.verdict {

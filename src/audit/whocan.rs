@@ -14,7 +14,6 @@ use crate::whocan::domain::{Answer, Options, Status, Technique};
 use crate::whocan::export;
 use crate::whocan::graph::{analyse, Analysis};
 use crate::whocan::kms::Key;
-use kmsproof_solver::Limits;
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 
@@ -32,12 +31,7 @@ pub fn kms010(ctx: &Ctx) -> Result<Vec<Finding>, Mismatch> {
     let grants = ctx.grants.iter().filter(|g| g.is_on_key(&ctx.key_arn)).cloned().collect();
     let key = Key { arn: ctx.key_arn.clone(), policy: ctx.policy.clone(), grants };
     // Canonical models: each witness is a function of its question alone (any --jobs, shard).
-    let opts = Options {
-        action: ACTION.into(),
-        max_hops: MAX_HOPS,
-        limits: Limits { canonical: true, ..ctx.limits },
-        ..Options::default()
-    };
+    let opts = Options { action: ACTION.into(), max_hops: MAX_HOPS, limits: ctx.limits, ..Options::default() };
     let a = analyse(ctx.accounts, ctx.scps, &key, &opts)?;
     let mut out = Vec::new();
     let mut undecided = Vec::new();

@@ -110,7 +110,7 @@ pub fn run(args: &FindingsArgs) -> i32 {
         Ok(w) => w,
         Err(code) => return code,
     };
-    let limits = Limits { timeout_ms: args.timeout_ms, canonical: true, ..Limits::default() }
+    let limits = Limits { timeout_ms: args.timeout_ms, ..Limits::default() }
         .budget_from(super::started(), std::time::Duration::from_millis(u64::from(args.budget_ms)));
     let settings = Settings { world, limits };
     match &args.old_key_policy {

@@ -289,7 +289,7 @@ fn compare_texts(old: Option<PolicyText>, new: Option<PolicyText>, settings: &Se
     entry.key = (!key.is_empty()).then(|| key.clone());
     let limits = Limits::default().budget_from_now(settings.pair_timeout_ms);
     let defaults = DiffOptions::defaults_for(&new_side, settings.examples);
-    let limits = Limits { timeout_ms: settings.pair_timeout_ms, canonical: true, ..limits };
+    let limits = Limits { timeout_ms: settings.pair_timeout_ms, ..limits };
     let opts = DiffOptions { actions: settings.actions.unwrap_or(defaults.actions), limits, ..defaults };
     match diff(&old_side, &new_side, &key, opts) {
         Ok(r) => Outcome::Compared(r),

@@ -102,10 +102,7 @@ fn changes(
         let (change, example) = match &f.beyond {
             Some(Beyond::Example(ex)) => (if in_new { Change::Added } else { Change::Lost }, Some(ex.clone())),
             Some(Beyond::Unknown(why)) => (Change::Undecided(why.clone()), None),
-            Some(Beyond::Nothing) if !same => match reworded_example(f, other_open) {
-                Some(ex) => (Change::Reworded, Some(ex)),
-                None => (Change::Reworded, None),
-            },
+            Some(Beyond::Nothing) if !same => (Change::Reworded, reworded_example(f, other_open)),
             _ => continue,
         };
         let in_other = match (&change, &example) {

@@ -2,7 +2,7 @@
 //! lines, SARIF and markdown (a GitHub job summary or PR comment). Every witness shown
 //! here was replayed through the evaluator by `prove::diff` before it reached a report.
 
-use super::{diff_json, verdict_line, witness_summary};
+use super::{diff_json, md_cell as cell, verdict_line, witness_summary};
 use crate::diffset::{answer, Answer, Change, Entry, FailOn, Outcome, Place};
 use crate::prove::diff::{ActionList, DiffResult, Direction, ListEnd};
 use serde_json::{json, Value};
@@ -259,11 +259,6 @@ pub fn sarif_report(entries: &[Entry], fail_on: FailOn) -> Value {
     let mut log = super::audit::sarif_log(rules, results);
     log["runs"][0]["properties"] = json!({"summary": summary_json(entries, fail_on)});
     log
-}
-
-/// A table cell: pipes escaped, newlines as spaces.
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
 }
 
 /// The mark a reviewer scans the table by.

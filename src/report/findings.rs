@@ -414,7 +414,7 @@ pub fn diff_json(d: &FindingsDiff, old: &str, new: &str) -> Value {
 /// The diff as markdown (a job summary or PR comment): the verdict, a table of the changes,
 /// each example request under `<details>`.
 pub fn diff_markdown(d: &FindingsDiff, old: &str, new: &str) -> String {
-    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    use super::md_cell as cell;
     let mut out =
         format!("### kmsproof findings: `{}` → `{}`\n\n**{}**\n\n", cell(old), cell(new), cell(&verdict_text(d)));
     if !d.entries.is_empty() {

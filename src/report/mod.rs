@@ -13,6 +13,11 @@ use crate::model::policy::Effect;
 use crate::model::request::Request;
 use serde_json::{json, Value};
 
+/// A markdown table cell: pipes escaped, newlines as spaces.
+pub(crate) fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
 /// A request in the exact format `kmsproof eval --request` reads: [`Request::to_json`].
 pub fn request_json(req: &Request) -> Value {
     req.to_json()

@@ -11,7 +11,6 @@ use super::kms::{self, Key, KmsHop};
 use super::preselect::{action_may_match, entry_may_cover, may_allow, Cover};
 use crate::model::policy::{Policy, PrincipalEntry, Statement};
 use crate::prove::Mismatch;
-use kmsproof_solver::Limits;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
@@ -322,7 +321,7 @@ impl Builder<'_> {
                 continue;
             }
             if let Some(k) = step.kms {
-                let limits = self.limits();
+                let limits = self.opts.limits;
                 let (answer, readings) = match k {
                     edges::KmsStep::PutKeyPolicy => kms::put_key_policy(actor, key, &scps, limits)?,
                     edges::KmsStep::CreateGrant => kms::create_grant(actor, key, &self.opts.action, &scps, limits)?,
@@ -349,7 +348,7 @@ impl Builder<'_> {
                 condition: step.condition.clone(),
                 trust: step.trust.as_ref().map(|t| t.as_ask()),
             };
-            match super::hop::decide_with_readings(actor, &q, &scps, self.limits())? {
+            match super::hop::decide_with_readings(actor, &q, &scps, self.opts.limits)? {
                 (Answer::Yes(w), _) => witnesses.push(w),
                 (Answer::No, readings) => return Ok(EdgeOutcome::Refuted(readings)),
                 (Answer::Unknown(why), _) => return Ok(EdgeOutcome::Undecided(why)),
@@ -359,13 +358,6 @@ impl Builder<'_> {
             Some(why) => EdgeOutcome::Undecided(why),
             None => EdgeOutcome::Open(witnesses),
         })
-    }
-
-    /// The limits of every query, with canonical models: each witness is a function of
-    /// its question alone, not of what the thread's reused solver answered before, so
-    /// the output is the same bytes whichever thread decides which node.
-    fn limits(&self) -> Limits {
-        Limits { canonical: true, ..self.opts.limits }
     }
 
     /// SCPs cap the principals of the dumps' accounts only.
@@ -461,7 +453,7 @@ impl Builder<'_> {
                         self.graph[NodeIndex::new(*i)].actor.as_ref().expect("groups hold only nodes with an actor")
                     })
                     .collect();
-                kms::decide_group(&actors, key, action, &self.scps_for(actors[0]), self.limits())
+                kms::decide_group(&actors, key, action, &self.scps_for(actors[0]), self.opts.limits)
             })
             .collect::<Result<_, _>>()?;
         let mut out: Vec<Option<KmsHop>> = quick
@@ -495,7 +487,7 @@ impl Builder<'_> {
         if self.opts.prefilter && !kms_may_allow(actor, &key, &self.opts.action) {
             return Ok(Some(KmsHop { answer: Answer::No, required: vec![], rests_on: vec![] }));
         }
-        Ok(Some(kms::decide(actor, &key, &self.opts.action, &self.scps_for(actor), self.limits())?))
+        Ok(Some(kms::decide(actor, &key, &self.opts.action, &self.scps_for(actor), self.opts.limits)?))
     }
 }
 

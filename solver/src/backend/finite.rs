@@ -45,7 +45,7 @@
 //! compare both answers, and the models, with Z3's canonical ones.
 
 use super::canonical::Assignment;
-use super::Partitions;
+use super::{walk, Partitions};
 use crate::glob::Glob;
 use crate::term::{shr, Cidr, Cmp, Node, Term};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -318,15 +318,6 @@ fn ip_candidates(goal: &Term, count: usize) -> Vec<Vec<(bool, u128)>> {
     out
 }
 
-fn walk(t: &Term, f: &mut impl FnMut(&Node)) {
-    f(&t.0);
-    match &t.0 {
-        Node::Not(inner) => walk(inner, f),
-        Node::And(ts) | Node::Or(ts) => ts.iter().for_each(|t| walk(t, f)),
-        _ => {}
-    }
-}
-
 struct Search<'a> {
     parts: &'a Partitions,
     shape: &'a Shape,
@@ -342,13 +333,14 @@ impl Search<'_> {
     /// The least solution in the canonical order: `Some(None)` when there is none,
     /// `None` when the work bound ran out.
     fn least(&mut self) -> Option<Option<Assignment>> {
-        let mut used = Partial {
+        let blank = Partial {
             bools: vec![None; self.shape.bools],
             strs: vec![None; self.parts.strs.len()],
             sets: self.parts.sets.iter().map(|(_, p)| vec![None; p.regions.len()]).collect(),
             ints: vec![None; self.ints.len()],
             ips: vec![None; self.ips.len()],
         };
+        let mut used = blank.clone();
         for f in &self.goal {
             mark(f, &mut used);
         }
@@ -361,13 +353,7 @@ impl Search<'_> {
         }
         slots.extend((0..used.ints.len()).filter(|&v| used.ints[v].is_some()).map(Slot::Int));
         slots.extend((0..used.ips.len()).filter(|&v| used.ips[v].is_some()).map(Slot::Ip));
-        let mut a = Partial {
-            bools: vec![None; self.shape.bools],
-            strs: vec![None; self.parts.strs.len()],
-            sets: self.parts.sets.iter().map(|(_, p)| vec![None; p.regions.len()]).collect(),
-            ints: vec![None; self.ints.len()],
-            ips: vec![None; self.ips.len()],
-        };
+        let mut a = blank;
         let found = self.first(&slots, &mut a)?;
         Some(found.then(|| Assignment {
             bools: a.bools.iter().map(|b| b.unwrap_or(false)).collect(),
@@ -572,7 +558,7 @@ mod tests {
                 _ => Term::and([t.clone(), Term::not(Term::or([t, term(&mut r, 2, ints)]))]),
             };
             let max_models = 1 + (seed % 3) as usize;
-            let limits = Limits { canonical: true, ..Limits::default() };
+            let limits = Limits::default();
             let parts = Partitions::compute(&v, &goal, limits, max_models > 1).expect("small partitions");
             let mut relevant = vec![Vec::new(); 2];
             collect(&goal, &mut relevant, &mut [Vec::new()]);
