@@ -35,10 +35,7 @@ fn main() {
     let mut paths = vec![];
     files(&dir, &mut paths);
     paths.sort();
-    let settings = Settings {
-        world: IamWorld::Open { described: vec![] },
-        limits: Limits::default(),
-    };
+    let settings = Settings { world: IamWorld::Open { described: vec![] }, limits: Limits::default() };
     let (mut times, mut counts, mut cells, mut queries) = (vec![], vec![], 0usize, 0usize);
     let mut exceptions = vec![];
     let mut each: Vec<(f64, usize, String)> = vec![];
