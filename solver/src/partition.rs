@@ -273,7 +273,11 @@ impl<'a> Dfa<'a> {
         }
         if self.live[i].is_none() {
             let mut out = Vec::new();
+            let literal = self.glob.literal_next(&self.subsets[i]);
             for (li, &c) in alphabet.iter().enumerate() {
+                if literal.as_ref().is_some_and(|ps| !ps.iter().any(|p| self.glob.reads_as(c, *p))) {
+                    continue; // the empty set, without computing it
+                }
                 let n = self.step(id, li, c);
                 if !self.dead[n as usize] {
                     out.push((li as u32, n));
