@@ -96,7 +96,10 @@ pub fn run_corpus_pair(dir: &Path) -> Result<(), Failed> {
 }
 
 /// Every real version pair diffs with no error, no mismatch and no `unknown`; pairs that
-/// only reorder or rename (flagged in `index.json`) are `equivalent`.
+/// only reorder or rename (flagged in `index.json`) are `equivalent`; and every pair's
+/// verdict and witnesses are those recorded in `tests/data/version-pairs-output.txt` (a
+/// digest of its JSON report per pair), so a change made for speed that moves an answer
+/// or a witness fails here. `KMSPROOF_BLESS=1` rewrites the record after a deliberate change.
 pub fn run_version_pairs(dir: &Path) -> Result<(), Failed> {
     let index: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).map_err(|e| e.to_string())?)
@@ -151,6 +154,7 @@ pub fn run_version_pairs(dir: &Path) -> Result<(), Failed> {
             }
         }
     }
+    problems.extend(compare_with_record(&results));
     eprintln!("version pairs: {} diffed: {counts:?}; {} reorder-only pairs", results.len(), reorder.len());
     if results.len() < 300 {
         problems.push(format!("only {} pairs found; expected 301", results.len()));
@@ -160,4 +164,46 @@ pub fn run_version_pairs(dir: &Path) -> Result<(), Failed> {
     } else {
         Err(format!("{} problems:\n{}", problems.len(), problems.join("\n")).into())
     }
+}
+
+/// Where each version pair's verdict and report digest are recorded.
+const RECORD: &str = "tests/data/version-pairs-output.txt";
+
+/// The pairs whose verdict or report differs from [`RECORD`] (rewritten instead under
+/// `KMSPROOF_BLESS=1`).
+fn compare_with_record(results: &[(String, Result<DiffResult, String>)]) -> Vec<String> {
+    let lines: Vec<String> = results
+        .iter()
+        .filter_map(|(name, r)| r.as_ref().ok().map(|r| (name, r)))
+        .map(|(name, r)| {
+            let report = kmsproof::report::diff_json(r, "old.json", "new.json", None).to_string();
+            format!("{name} | {} | {:016x}", r.verdict.as_str(), fnv1a(report.as_bytes()))
+        })
+        .collect();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(RECORD);
+    if std::env::var_os("KMSPROOF_BLESS").is_some() {
+        let header = "# Verdict and FNV-1a digest of `diff_json` per version pair (tests/diffs.rs).\n";
+        return match std::fs::write(&path, header.to_string() + &lines.join("\n") + "\n") {
+            Ok(()) => Vec::new(),
+            Err(e) => vec![format!("{RECORD}: {e}")],
+        };
+    }
+    let recorded = std::fs::read_to_string(&path).unwrap_or_default();
+    let recorded: std::collections::BTreeMap<&str, &str> =
+        recorded.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split_once(" | ")).collect();
+    let mut changed: Vec<String> = lines
+        .iter()
+        .filter_map(|l| l.split_once(" | "))
+        .filter(|(name, rest)| recorded.get(name) != Some(rest))
+        .map(|(name, rest)| format!("{name}: now {rest}, recorded {:?} in {RECORD}", recorded.get(name)))
+        .collect();
+    if !changed.is_empty() {
+        changed.push("(KMSPROOF_BLESS=1 rewrites the record once a change is meant)".into());
+    }
+    changed
+}
+
+/// FNV-1a, 64 bits: a digest that is the same on every Rust release and machine.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
