@@ -234,3 +234,43 @@ fn diff_set_form_takes_a_partners_iam_as_unknown() {
     assert!(stdout(&o).contains("premise: closed world"), "{}{}", stdout(&o), stderr(&o));
     assert!(!stdout(&o).contains("assumed-role"), "only the root user gains: {}", stdout(&o));
 }
+
+/// AWS puts `aws:SecureTransport`, `aws:CurrentTime` and `aws:EpochTime` in every request
+/// (invariant `always-sent`): a key policy that denies every non-TLS call is proved to,
+/// where kmsproof used to show a request without the key, which AWS never sends. The other
+/// side stays open: a request over plain HTTP is still found where nothing denies it, and
+/// a time-bound policy's witnesses carry the time.
+#[test]
+fn keys_aws_always_sends_are_in_every_witness() {
+    let tls_only = temp_file(
+        "realism",
+        "tls-only.json",
+        r#"{"Version": "2012-10-17", "Statement": [
+            {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
+            {"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
+             "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}"#,
+    );
+    let ask = |policy: &str, condition: &str| {
+        kmsproof(&["check", "--key-policy", policy, "--never", "kms:Decrypt", "--where", condition])
+    };
+    let o = ask(tls_only.to_str().unwrap(), "BoolIfExists aws:SecureTransport false");
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("HOLDS (proved: unsat)"), "{}", stdout(&o));
+    let o = ask(SEED, "BoolIfExists aws:SecureTransport false");
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains(r#""aws:SecureTransport":"false""#), "{}", stdout(&o));
+
+    let expiry = temp_file(
+        "realism",
+        "expires-2030.json",
+        r#"{"Version": "2012-10-17", "Statement": [
+            {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
+            {"Sid": "Expires", "Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
+             "Condition": {"DateGreaterThanEquals": {"aws:CurrentTime": "2030-01-01T00:00:00Z"}}}]}"#,
+    );
+    let o = ask(expiry.to_str().unwrap(), "DateGreaterThanEqualsIfExists aws:CurrentTime 2030-01-01T00:00:00Z");
+    assert_eq!(o.status.code(), Some(0), "no request without the time gets through: {}{}", stdout(&o), stderr(&o));
+    let o = kmsproof(&["check", "--key-policy", expiry.to_str().unwrap(), "--sometimes", "kms:Decrypt"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains(r#""aws:CurrentTime":"#), "the witness says when: {}", stdout(&o));
+}

@@ -7,7 +7,7 @@
 use super::{Encoder, KeyVar};
 use crate::facts::readings::Reading;
 use crate::model::binding::CallerClass;
-use crate::model::invariants::{is_principal_org_key, is_principal_tag, SERVICE_CALL_KEYS};
+use crate::model::invariants::{is_principal_org_key, is_principal_tag, ALWAYS_SENT_KEYS, SERVICE_CALL_KEYS};
 use kmsproof_solver::{BoolVar, ElemPred, Glob, Term, Tok};
 
 /// One invariant as the encoder states it for one condition key.
@@ -41,6 +41,11 @@ pub(super) const KEY_INVARIANTS: &[KeyInvariant] = &[
         id: "via-aws-service",
         about: |k| k.eq_ignore_ascii_case("aws:ViaAWSService"),
         encode: via_aws_service_present,
+    },
+    KeyInvariant {
+        id: "always-sent",
+        about: |k| ALWAYS_SENT_KEYS.iter().any(|s| s.eq_ignore_ascii_case(k)),
+        encode: |_, _, _, present| vec![Term::var(present)],
     },
     KeyInvariant { id: "service-call-network", about: is_network_key, encode: service_call_network },
     KeyInvariant {

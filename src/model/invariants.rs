@@ -79,6 +79,18 @@ pub const INVARIANTS: &[Invariant] = &[
         broken_by: |_| None,
     },
     Invariant {
+        id: "always-sent",
+        rule: "aws:SecureTransport, aws:CurrentTime and aws:EpochTime are in every request (a request written by \
+               hand may leave them out and is then evaluated without them, which AWS never sends; every \
+               counterexample carries those its policies test)",
+        source: "IAM User Guide, global condition keys (aws:SecureTransport, aws:CurrentTime, aws:EpochTime: \
+                 Availability \"This key is always included in the request context\"); semantics.md 7: always",
+        // Nothing a request says can contradict it, and the reader cannot derive the values
+        // (a request file that omits them still evaluates, as before); the encoder requires
+        // each key a policy or question tests, so witnesses never lack one.
+        broken_by: |_| None,
+    },
+    Invariant {
         id: "service-call-network",
         rule: "a request an AWS service makes on the caller's behalf carries no aws:SourceVpc, aws:SourceVpce or \
                aws:VpcSourceIp (the service calls from its own network; its aws:SourceIp is its own address: \
@@ -100,6 +112,9 @@ pub const INVARIANTS: &[Invariant] = &[
         broken_by: key_facts,
     },
 ];
+
+/// Global keys AWS puts in every request's context, whatever the caller and action.
+pub const ALWAYS_SENT_KEYS: &[&str] = &["aws:SecureTransport", "aws:CurrentTime", "aws:EpochTime"];
 
 /// Keys that only a request from the caller's own network carries.
 const NETWORK_KEYS: &[&str] = &["aws:SourceVpc", "aws:SourceVpce", "aws:VpcSourceIp"];
