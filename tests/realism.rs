@@ -256,6 +256,11 @@ fn keys_aws_always_sends_are_in_every_witness() {
     let o = ask(tls_only.to_str().unwrap(), "BoolIfExists aws:SecureTransport false");
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains("HOLDS (proved: unsat)"), "{}", stdout(&o));
+    // A request written without the key still evaluates, with a warning that none is real.
+    let bare = temp_file("realism", "no-tls-key.json", &request("{}"));
+    let o = kmsproof(&["eval", "--key-policy", tls_only.to_str().unwrap(), "--request", bare.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("aws:SecureTransport, which AWS puts in every request"), "{}", stderr(&o));
     let o = ask(SEED, "BoolIfExists aws:SecureTransport false");
     assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains(r#""aws:SecureTransport":"false""#), "{}", stdout(&o));

@@ -2,7 +2,7 @@
 
 use super::{bad_input, exit, out, outln, pretty, warnings, Format, InputArgs};
 use crate::model::inputs::Inputs;
-use crate::model::invariants::{named_ranges, service_address};
+use crate::model::invariants::{always_sent_missing, named_ranges, service_address};
 use crate::model::load::load_request;
 use crate::model::request::Request;
 use crate::{authorize, report};
@@ -34,6 +34,13 @@ impl EvalArgs {
         if let Some(broken) = service_address(&request, &ranges) {
             eprintln!("{}: error: at context: not a request AWS can send: {broken}", self.request.display());
             return Err(exit::BAD_INPUT);
+        }
+        for key in always_sent_missing(&request, inputs.policies().flat_map(|p| &p.statements)) {
+            eprintln!(
+                "{}: warning: at context: the policies test {key}, which AWS puts in every request; this request \
+                 leaves it out, so it is evaluated without it (add it to ask about a real request)",
+                self.request.display()
+            );
         }
         Ok(EvalConfig { inputs, request, format: self.format })
     }

@@ -146,6 +146,20 @@ pub fn named_ranges<'a>(statements: impl IntoIterator<Item = &'a Statement>) -> 
     out
 }
 
+/// The keys of [`ALWAYS_SENT_KEYS`] that the statements test and `req` leaves out: such a
+/// request is evaluated without them, which no real request is (`eval` warns).
+pub fn always_sent_missing<'a>(
+    req: &Request,
+    statements: impl IntoIterator<Item = &'a Statement>,
+) -> Vec<&'static str> {
+    let tested: Vec<&str> = statements.into_iter().flat_map(|s| &s.conditions).map(|c| c.key.as_str()).collect();
+    ALWAYS_SENT_KEYS
+        .iter()
+        .copied()
+        .filter(|k| tested.iter().any(|t| t.eq_ignore_ascii_case(k)) && req.context.get(k).is_none())
+        .collect()
+}
+
 /// Why `req` cannot be a call a service made for the caller, given the ranges the inputs
 /// name: its `aws:SourceIp` would be the service's own address, outside every one of them.
 pub fn service_address(req: &Request, ranges: &[Cidr]) -> Option<Broken> {
