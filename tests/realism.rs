@@ -235,6 +235,19 @@ fn diff_set_form_takes_a_partners_iam_as_unknown() {
     assert!(!stdout(&o).contains("assumed-role"), "only the root user gains: {}", stdout(&o));
 }
 
+/// A key policy trusting account 111122223333 that denies everything under `condition`.
+fn root_key_policy_denying(name: &str, condition: &str) -> std::path::PathBuf {
+    temp_file(
+        "realism",
+        name,
+        &format!(
+            r#"{{"Version": "2012-10-17", "Statement": [
+                {{"Sid": "Root", "Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::111122223333:root"}}, "Action": "kms:*", "Resource": "*"}},
+                {{"Sid": "Deny", "Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*", "Condition": {condition}}}]}}"#
+        ),
+    )
+}
+
 /// AWS puts `aws:SecureTransport`, `aws:CurrentTime` and `aws:EpochTime` in every request
 /// (invariant `always-sent`): a key policy that denies every non-TLS call is proved to,
 /// where kmsproof used to show a request without the key, which AWS never sends. The other
@@ -242,14 +255,7 @@ fn diff_set_form_takes_a_partners_iam_as_unknown() {
 /// a time-bound policy's witnesses carry the time.
 #[test]
 fn keys_aws_always_sends_are_in_every_witness() {
-    let tls_only = temp_file(
-        "realism",
-        "tls-only.json",
-        r#"{"Version": "2012-10-17", "Statement": [
-            {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
-            {"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
-             "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}"#,
-    );
+    let tls_only = root_key_policy_denying("tls-only.json", r#"{"Bool": {"aws:SecureTransport": "false"}}"#);
     let ask = |policy: &str, condition: &str| {
         kmsproof(&["check", "--key-policy", policy, "--never", "kms:Decrypt", "--where", condition])
     };
@@ -265,13 +271,9 @@ fn keys_aws_always_sends_are_in_every_witness() {
     assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains(r#""aws:SecureTransport":"false""#), "{}", stdout(&o));
 
-    let expiry = temp_file(
-        "realism",
+    let expiry = root_key_policy_denying(
         "expires-2030.json",
-        r#"{"Version": "2012-10-17", "Statement": [
-            {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
-            {"Sid": "Expires", "Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
-             "Condition": {"DateGreaterThanEquals": {"aws:CurrentTime": "2030-01-01T00:00:00Z"}}}]}"#,
+        r#"{"DateGreaterThanEquals": {"aws:CurrentTime": "2030-01-01T00:00:00Z"}}"#,
     );
     let o = ask(expiry.to_str().unwrap(), "DateGreaterThanEqualsIfExists aws:CurrentTime 2030-01-01T00:00:00Z");
     assert_eq!(o.status.code(), Some(0), "no request without the time gets through: {}{}", stdout(&o), stderr(&o));
