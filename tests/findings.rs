@@ -326,14 +326,24 @@ fn findings_diff(old: &str, new: &str, format: &str) -> (Option<i32>, String) {
     (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// `findings_diff` as JSON, after checking its exit code.
+fn findings_diff_json(old: &str, new: &str, code: i32) -> Value {
+    let (got, text) = findings_diff(old, new, "json");
+    assert_eq!(got, Some(code), "{text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A change's example request, read back as a request.
+fn example_request(change: &Value) -> Request {
+    Request::parse(&change["example"]["request"].to_string(), "<example>").unwrap()
+}
+
 const CONSOLE: &str = "corpus/audit/console-defaults/symmetric.json";
 const CONSOLE_SHARED: &str = "corpus/findings/console-default-cross-account.json";
 
 #[test]
 fn diff_lists_the_cross_account_statement_as_added_with_requests_new_allows_and_old_denies() {
-    let (code, text) = findings_diff(CONSOLE, CONSOLE_SHARED, "json");
-    assert_eq!(code, Some(1), "{text}");
-    let v: Value = serde_json::from_str(&text).unwrap();
+    let v = findings_diff_json(CONSOLE, CONSOLE_SHARED, 1);
     assert_eq!(v["verdict"], "new-access");
     let changes = v["changes"].as_array().unwrap();
     let added: Vec<&Value> = changes.iter().filter(|c| c["change"] == "added").collect();
@@ -344,7 +354,7 @@ fn diff_lists_the_cross_account_statement_as_added_with_requests_new_allows_and_
         assert_eq!(c["side"], "new");
         assert!(c["finding"]["principal"].as_str().unwrap().contains("444455556666"), "{c:#}");
         assert_eq!(c["finding"]["exposure"], "external");
-        let req = Request::parse(&c["example"]["request"].to_string(), "<example>").unwrap();
+        let req = example_request(c);
         assert!(authorize(&new, &req).allowed(), "{c:#}");
         assert!(!authorize(&old, &req).allowed(), "{c:#}");
     }
@@ -361,15 +371,13 @@ fn diff_lists_the_cross_account_statement_as_added_with_requests_new_allows_and_
 
 #[test]
 fn diff_the_other_way_loses_the_findings_and_adds_no_access() {
-    let (code, text) = findings_diff(CONSOLE_SHARED, CONSOLE, "json");
-    assert_eq!(code, Some(0), "{text}");
-    let v: Value = serde_json::from_str(&text).unwrap();
+    let v = findings_diff_json(CONSOLE_SHARED, CONSOLE, 0);
     assert_eq!(v["verdict"], "no-new-access");
     let changes = v["changes"].as_array().unwrap();
     assert!(!changes.is_empty() && changes.iter().all(|c| c["change"] == "lost" && c["side"] == "old"), "{v:#}");
     let (old, new) = (open_inputs(CONSOLE_SHARED), open_inputs(CONSOLE));
     for c in changes {
-        let req = Request::parse(&c["example"]["request"].to_string(), "<example>").unwrap();
+        let req = example_request(c);
         assert!(authorize(&old, &req).allowed() && !authorize(&new, &req).allowed(), "{c:#}");
     }
 }
@@ -386,17 +394,14 @@ fn diff_of_a_policy_with_itself_is_empty() {
 fn diff_says_when_only_the_summary_changed() {
     // The organization-wide policy lets the key's account do all the via-service policy
     // does: NEW adds no access, yet its account finding is cut differently.
-    let (code, text) =
-        findings_diff("corpus/findings/org-wide.json", "corpus/findings/via-service-internal.json", "json");
-    assert_eq!(code, Some(0), "{text}");
-    let v: Value = serde_json::from_str(&text).unwrap();
+    let v = findings_diff_json("corpus/findings/org-wide.json", "corpus/findings/via-service-internal.json", 0);
     let reworded: Vec<&Value> =
         v["changes"].as_array().unwrap().iter().filter(|c| c["change"] == "summary-only").collect();
     assert!(!reworded.is_empty(), "{v:#}");
     let (old, new) =
         (open_inputs("corpus/findings/org-wide.json"), open_inputs("corpus/findings/via-service-internal.json"));
     for c in reworded {
-        let req = Request::parse(&c["example"]["request"].to_string(), "<example>").unwrap();
+        let req = example_request(c);
         assert!(authorize(&old, &req).allowed() && authorize(&new, &req).allowed(), "{c:#}");
         // The request that tells the summaries apart: the other version's finding it lies in.
         assert!(c["in_other"]["principal"].is_string(), "{c:#}");
